@@ -1,0 +1,53 @@
+// One embedding routine for both runtimes, so that the Worker's query vectors and
+// the build's item vectors come out of the exact same arithmetic.
+import type * as tfc from "@tensorflow/tfjs-core";
+import type { GraphModel } from "@tensorflow/tfjs-converter";
+import { UseTokenizer } from "./tokenizer.ts";
+
+export const EMBEDDING_DIM = 512;
+
+export interface Embedder {
+  readonly modelId: string;
+  embed(texts: readonly string[]): Promise<Float32Array[]>;
+}
+
+/**
+ * Embeds a batch and L2-normalises every row, so that a dot product is a cosine
+ * everywhere downstream (index, quantizer, re-ranker).
+ */
+export async function embedBatch(
+  tf: typeof tfc,
+  model: GraphModel,
+  tokenizer: UseTokenizer,
+  texts: readonly string[],
+): Promise<Float32Array[]> {
+  if (texts.length === 0) return [];
+  const batch = tokenizer.encodeBatch(texts);
+  const indices = tf.tensor2d(batch.indices, [batch.values.length, 2], "int32");
+  const values = tf.tensor1d(batch.values, "int32");
+  let output: tfc.Tensor | tfc.Tensor[] | undefined;
+  try {
+    output = (await model.executeAsync({ indices, values })) as tfc.Tensor;
+    const flat = (await output.data()) as Float32Array;
+    const rows: Float32Array[] = [];
+    for (let r = 0; r < texts.length; r++) {
+      const v = flat.slice(r * EMBEDDING_DIM, (r + 1) * EMBEDDING_DIM);
+      normalizeInPlace(v);
+      rows.push(v);
+    }
+    return rows;
+  } finally {
+    indices.dispose();
+    values.dispose();
+    if (Array.isArray(output)) output.forEach((t) => t.dispose());
+    else output?.dispose();
+  }
+}
+
+export function normalizeInPlace(v: Float32Array): Float32Array {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  const n = Math.sqrt(s);
+  if (n > 0) for (let i = 0; i < v.length; i++) v[i] /= n;
+  return v;
+}
