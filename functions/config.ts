@@ -1,0 +1,35 @@
+// Bindings and vars as wrangler.toml declares them, read defensively: a typo in a
+// var must degrade to the documented default rather than take the Worker down.
+
+export interface Env {
+  INDEX: KVNamespace;
+  MAX_QUERY_CHARS?: string;
+  EMBED_ENDPOINT?: string;
+  MAX_BATCH_QUERIES?: string;
+  MAX_EMBED_TEXTS?: string;
+  POINTER_TTL_MS?: string;
+}
+
+export interface Config {
+  maxQueryChars: number;
+  embedEndpoint: boolean;
+  maxBatchQueries: number;
+  maxEmbedTexts: number;
+  pointerTtlMs: number;
+}
+
+function int(raw: string | undefined, fallback: number, min: number): number {
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= min ? n : fallback;
+}
+
+export function readConfig(env: Env): Config {
+  return {
+    maxQueryChars: int(env.MAX_QUERY_CHARS, 1000, 1),
+    embedEndpoint: (env.EMBED_ENDPOINT ?? "on").trim().toLowerCase() !== "off",
+    maxBatchQueries: int(env.MAX_BATCH_QUERIES, 16, 1),
+    maxEmbedTexts: int(env.MAX_EMBED_TEXTS, 32, 1),
+    pointerTtlMs: int(env.POINTER_TTL_MS, 10_000, 0),
+  };
+}

@@ -1,0 +1,70 @@
+// Response conventions shared by every route: JSON bodies, one error envelope
+// `{"error":{"code","message"}}`, CORS on the API paths.
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const CORS_HEADERS: Record<string, string> = {
+  "Access-Control-Allow-Origin": "*",
+  "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+  "Access-Control-Allow-Headers": "Content-Type",
+  "Access-Control-Expose-Headers": "Server-Timing",
+  "Access-Control-Max-Age": "86400",
+};
+
+export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store", ...headers },
+  });
+}
+
+export function errorResponse(err: HttpError): Response {
+  return json({ error: { code: err.code, message: err.message } }, err.status, err.headers);
+}
+
+export function withHeaders(res: Response, headers: Record<string, string>): Response {
+  const out = new Response(res.body, res);
+  for (const [k, v] of Object.entries(headers)) out.headers.set(k, v);
+  return out;
+}
+
+/** Index and model failures carry a machine-readable `code`; map those to 503. */
+const UNAVAILABLE_CODES = new Set([
+  "index_unavailable",
+  "index_corrupt",
+  "shard_missing",
+  "shard_corrupt",
+  "model_missing",
+  "model_corrupt",
+  "model_unavailable",
+]);
+
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  const code = typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) {
+    return new HttpError(503, code, message, { "Retry-After": "5" });
+  }
+  return new HttpError(500, "internal", "internal error");
+}
+
+/** Server-Timing wants short tokens and milliseconds. */
+export function serverTiming(entries: Record<string, number>): string {
+  return Object.entries(entries)
+    .map(([name, ms]) => `${name};dur=${ms.toFixed(1)}`)
+    .join(", ");
+}
+
+export function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

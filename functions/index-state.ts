@@ -1,0 +1,98 @@
+// Which index version this isolate answers from. The `current` pointer is
+// re-read at most every POINTER_TTL_MS; a version is adopted only once its
+// manifest (and index handle) can actually be read, because KV is eventually
+// consistent and the pointer may arrive at a PoP before the manifest it names.
+import { POINTER_KEY, type ModelRef, type Pointer } from "../lib/index/manifest.ts";
+import { HttpError } from "./http.ts";
+import { indexAdapter } from "./search-adapter.ts";
+
+/** The part of the lead's manifest the Worker itself reads. */
+export interface ServedManifest {
+  version: string;
+  model: ModelRef;
+  items?: number;
+}
+
+export interface IndexVersion {
+  version: string;
+  manifest: ServedManifest;
+  items: number;
+  handle: Awaited<ReturnType<typeof indexAdapter.open>>;
+}
+
+const MAX_CACHED_VERSIONS = 3;
+const versions = new Map<string, IndexVersion>();
+let active: IndexVersion | undefined;
+let checkedAt = -Infinity;
+let refreshing: Promise<IndexVersion> | undefined;
+
+function isModelRef(m: unknown): m is ModelRef {
+  const r = m as ModelRef;
+  const blob = (b: unknown) =>
+    typeof b === "object" && b !== null && typeof (b as { key?: unknown }).key === "string" && typeof (b as { sha256?: unknown }).sha256 === "string" && typeof (b as { bytes?: unknown }).bytes === "number";
+  return typeof r === "object" && r !== null && typeof r.id === "string" && blob(r.topology) && blob(r.weights) && blob(r.vocab);
+}
+
+async function readPointer(kv: KVNamespace): Promise<Pointer | null> {
+  const raw = await kv.get(POINTER_KEY, "text");
+  if (raw === null) return null;
+  try {
+    const p = JSON.parse(raw) as Pointer;
+    if (typeof p?.version === "string" && typeof p?.manifestKey === "string") return p;
+  } catch {
+    /* fallthrough */
+  }
+  throw new HttpError(503, "index_corrupt", `KV key "${POINTER_KEY}" is not a valid pointer`);
+}
+
+async function loadVersion(kv: KVNamespace, pointer: Pointer): Promise<IndexVersion | null> {
+  const cached = versions.get(pointer.version);
+  if (cached) return cached;
+  const raw = await kv.get(pointer.manifestKey, "text");
+  if (raw === null) return null;
+  let manifest: ServedManifest;
+  try {
+    manifest = JSON.parse(raw) as ServedManifest;
+  } catch {
+    throw new HttpError(503, "index_corrupt", `manifest ${pointer.manifestKey} is not JSON`);
+  }
+  if (!isModelRef(manifest?.model)) throw new HttpError(503, "index_corrupt", `manifest ${pointer.manifestKey} names no valid model`);
+  const handle = await indexAdapter.open(manifest, kv);
+  const v: IndexVersion = { version: pointer.version, manifest, items: typeof manifest.items === "number" ? manifest.items : 0, handle };
+  versions.set(v.version, v);
+  while (versions.size > MAX_CACHED_VERSIONS) versions.delete(versions.keys().next().value as string);
+  return v;
+}
+
+async function refresh(kv: KVNamespace): Promise<IndexVersion> {
+  try {
+    const pointer = await readPointer(kv);
+    if (pointer === null) {
+      if (active) return active;
+      throw new HttpError(503, "index_unavailable", `no index published yet (KV key "${POINTER_KEY}" is missing)`);
+    }
+    if (pointer.version === active?.version) return active;
+    const next = await loadVersion(kv, pointer);
+    if (next === null) {
+      // Pointer ahead of its manifest: keep serving what we have.
+      if (active) return active;
+      throw new HttpError(503, "index_unavailable", `manifest ${pointer.manifestKey} is not readable yet`);
+    }
+    active = next;
+    return active;
+  } catch (err) {
+    if (active) return active;
+    throw err;
+  }
+}
+
+/** The index version to answer from, re-checking the pointer after its TTL. */
+export function currentIndex(kv: KVNamespace, ttlMs: number): Promise<IndexVersion> {
+  const now = Date.now();
+  if (active && now - checkedAt < ttlMs) return Promise.resolve(active);
+  refreshing ??= refresh(kv).finally(() => {
+    checkedAt = Date.now();
+    refreshing = undefined;
+  });
+  return refreshing;
+}

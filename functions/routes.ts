@@ -1,0 +1,100 @@
+// The API handlers. Each returns a Response or throws HttpError / a coded error;
+// worker.ts turns throws into the error envelope.
+import { readConfig, type Config, type Env } from "./config.ts";
+import { HttpError, json, round, serverTiming } from "./http.ts";
+import { currentIndex, type IndexVersion } from "./index-state.ts";
+import { getModel, modelLoadsStarted, type LoadedModel } from "./model.ts";
+import { indexAdapter } from "./search-adapter.ts";
+import { parseEmbedBody, parseK, parseQuery, parseSearchBody, readJsonObject } from "./validate.ts";
+
+interface Ready {
+  index: IndexVersion;
+  model: LoadedModel;
+}
+
+async function ready(env: Env, config: Config): Promise<Ready> {
+  const index = await currentIndex(env.INDEX, config.pointerTtlMs);
+  const model = await getModel(env.INDEX, index.manifest.model);
+  return { index, model };
+}
+
+function isolateHeaders(): Record<string, string> {
+  return { "X-Model-Loads": String(modelLoadsStarted()) };
+}
+
+async function runSearch(env: Env, config: Config, queries: string[], k: number) {
+  const t0 = performance.now();
+  const { index, model } = await ready(env, config);
+  const tReady = performance.now();
+  const vectors = await model.embed(queries);
+  const tEmbed = performance.now();
+  const perQuery = [];
+  let searchMs = 0;
+  for (let i = 0; i < queries.length; i++) {
+    const s0 = performance.now();
+    const outcome = await indexAdapter.search(index.handle, vectors[i], k);
+    const s = performance.now() - s0;
+    searchMs += s;
+    perQuery.push({
+      query: queries[i],
+      k,
+      results: outcome.results.map((r) => ({ id: r.id, score: r.score, text: r.text, meta: r.meta ?? {} })),
+      index: { version: index.version, items: index.items },
+      // Queries of one request are embedded together; each reports that shared time.
+      timings: { embed_ms: round(tEmbed - tReady), search_ms: round(s), total_ms: round(tEmbed - t0 + s) },
+    });
+  }
+  const timings = { embed_ms: round(tEmbed - tReady), search_ms: round(searchMs), total_ms: round(performance.now() - t0) };
+  const headers = {
+    "Server-Timing": serverTiming({ ready: tReady - t0, embed: timings.embed_ms, search: timings.search_ms, total: timings.total_ms }),
+    ...isolateHeaders(),
+  };
+  return { index, perQuery, timings, headers };
+}
+
+export async function searchGet(request: Request, env: Env): Promise<Response> {
+  const config = readConfig(env);
+  const url = new URL(request.url);
+  const q = parseQuery(url.searchParams.get("q") ?? undefined, config.maxQueryChars);
+  const k = parseK(url.searchParams.get("k") ?? undefined);
+  const { perQuery, headers } = await runSearch(env, config, [q], k);
+  return json(perQuery[0], 200, headers);
+}
+
+export async function searchPost(request: Request, env: Env): Promise<Response> {
+  const config = readConfig(env);
+  const body = await readJsonObject(request);
+  const parsed = parseSearchBody(body, config.maxQueryChars, config.maxBatchQueries);
+  if (parsed.kind === "single") {
+    const { perQuery, headers } = await runSearch(env, config, [parsed.q], parsed.k);
+    return json(perQuery[0], 200, headers);
+  }
+  const { index, perQuery, timings, headers } = await runSearch(env, config, parsed.queries, parsed.k);
+  return json({ k: parsed.k, index: { version: index.version, items: index.items }, results: perQuery, timings }, 200, headers);
+}
+
+export async function embedPost(request: Request, env: Env): Promise<Response> {
+  const config = readConfig(env);
+  if (!config.embedEndpoint) throw new HttpError(403, "embed_disabled", "the /embed endpoint is disabled on this deployment");
+  const body = await readJsonObject(request);
+  const texts = parseEmbedBody(body, config.maxQueryChars, config.maxEmbedTexts);
+  const t0 = performance.now();
+  const { model } = await ready(env, config);
+  const tReady = performance.now();
+  const vectors = await model.embed(texts);
+  const tEmbed = performance.now();
+  return json({ model: model.id, dim: model.dim, vectors: vectors.map((v) => Array.from(v)) }, 200, {
+    "Server-Timing": serverTiming({ ready: tReady - t0, embed: tEmbed - tReady, total: tEmbed - t0 }),
+    ...isolateHeaders(),
+  });
+}
+
+export async function healthz(env: Env): Promise<Response> {
+  const config = readConfig(env);
+  const { index, model } = await ready(env, config);
+  return json(
+    { status: "ok", version: index.version, items: index.items, model: model.id, model_loads: modelLoadsStarted(), model_load_ms: model.loadMs },
+    200,
+    isolateHeaders(),
+  );
+}

@@ -1,0 +1,61 @@
+// tfjs-backend-wasm (SIMD build) inside workerd. The stock backend init fetches
+// the .wasm bytes and compiles them, which workerd forbids ("Wasm code
+// generation disallowed by embedder") and after which setBackend never settles.
+// Instead the binary is imported as a module wrangler precompiles at deploy time
+// (CompiledWasm rule), and the `wasm` backend is registered anew with a factory
+// that only *instantiates* it. Kernels are registered per backend name by the
+// package import, so they survive the re-registration.
+import * as tf from "@tensorflow/tfjs-core";
+import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import wasmFactory from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.js";
+import simdModule from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-simd.wasm";
+
+// Above the package's own priority (2) so nothing ever picks the fetching factory.
+const PRIORITY = 10;
+
+type Cwrap = (name: string, ret: string | null, args: string[]) => (...a: number[]) => unknown;
+
+async function createBackend(): Promise<BackendWasm> {
+  const module = await wasmFactory({
+    instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) {
+      // Instantiating a precompiled Module is allowed; compiling bytes is not.
+      const instance = new WebAssembly.Instance(simdModule, imports);
+      receive(instance, simdModule);
+      return instance.exports;
+    },
+    // Emscripten would otherwise print via console and keep going; surface it.
+    onAbort(reason: unknown) {
+      console.error("tfjs wasm aborted", reason);
+    },
+  });
+  const cwrap = module.cwrap as Cwrap;
+  // The same bridge the package's own init() builds (dist/backend_wasm.js).
+  module.tfjs = {
+    init: cwrap("init", null, []),
+    initWithThreadsCount: cwrap("init_with_threads_count", null, ["number"]),
+    getThreadsCount: cwrap("get_threads_count", "number", []),
+    registerTensor: cwrap("register_tensor", null, ["number", "number", "number"]),
+    disposeData: cwrap("dispose_data", null, ["number"]),
+    dispose: cwrap("dispose", null, []),
+  };
+  return new BackendWasm(module as unknown as ConstructorParameters<typeof BackendWasm>[0]);
+}
+
+let ready: Promise<typeof tf> | undefined;
+
+/** Makes `wasm` the active tfjs backend; safe to call from every request. */
+export function ensureWasmBackend(): Promise<typeof tf> {
+  ready ??= (async () => {
+    if (tf.findBackendFactory("wasm")) tf.removeBackend("wasm");
+    tf.registerBackend("wasm", createBackend, PRIORITY);
+    const ok = await tf.setBackend("wasm");
+    if (!ok) throw new Error("tfjs refused the wasm backend");
+    await tf.ready();
+    return tf;
+  })().catch((err) => {
+    // A failed init must not poison the isolate: let the next request retry.
+    ready = undefined;
+    throw err;
+  });
+  return ready;
+}

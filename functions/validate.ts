@@ -1,0 +1,73 @@
+// Request parsing: every malformed input becomes a 400 with a specific code, so
+// clients can tell a typo from an outage.
+import { HttpError } from "./http.ts";
+
+export const DEFAULT_K = 10;
+export const MAX_K = 100;
+/** Large enough for 32 texts of 1,000 characters in any script, small enough to refuse abuse. */
+export const MAX_BODY_BYTES = 512 * 1024;
+
+const bad = (code: string, message: string) => new HttpError(400, code, message);
+
+export function parseQuery(raw: unknown, maxChars: number, field = "q"): string {
+  if (raw === undefined || raw === null) throw bad("missing_query", `"${field}" is required`);
+  if (typeof raw !== "string") throw bad("invalid_query", `"${field}" must be a string`);
+  if (raw.trim() === "") throw bad("empty_query", `"${field}" must contain non-whitespace text`);
+  // Count code points, not UTF-16 units, so the limit means the same in every script.
+  let chars = 0;
+  for (const _ of raw) if (++chars > maxChars) throw bad("query_too_long", `"${field}" exceeds ${maxChars} characters`);
+  return raw;
+}
+
+/** GET passes k as text, POST as a JSON number; both must be an integer in 1..100. */
+export function parseK(raw: unknown): number {
+  if (raw === undefined || raw === null) return DEFAULT_K;
+  let k: number;
+  if (typeof raw === "string") {
+    if (!/^\s*\d+\s*$/.test(raw)) throw bad("invalid_k", `"k" must be an integer from 1 to ${MAX_K}`);
+    k = Number(raw);
+  } else if (typeof raw === "number") k = raw;
+  else throw bad("invalid_k", `"k" must be an integer from 1 to ${MAX_K}`);
+  if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw bad("invalid_k", `"k" must be an integer from 1 to ${MAX_K}`);
+  return k;
+}
+
+export async function readJsonObject(request: Request): Promise<Record<string, unknown>> {
+  const declared = Number(request.headers.get("Content-Length") ?? "0");
+  if (declared > MAX_BODY_BYTES) throw new HttpError(413, "body_too_large", `body exceeds ${MAX_BODY_BYTES} bytes`);
+  const text = await request.text();
+  if (text.length > MAX_BODY_BYTES) throw new HttpError(413, "body_too_large", `body exceeds ${MAX_BODY_BYTES} bytes`);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw bad("invalid_json", "body is not valid JSON");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw bad("invalid_body", "body must be a JSON object");
+  return body as Record<string, unknown>;
+}
+
+export type SearchRequest = { kind: "single"; q: string; k: number } | { kind: "batch"; queries: string[]; k: number };
+
+export function parseSearchBody(body: Record<string, unknown>, maxChars: number, maxBatch: number): SearchRequest {
+  const k = parseK(body.k);
+  const hasQ = "q" in body;
+  const hasQueries = "queries" in body;
+  if (hasQ && hasQueries) throw bad("invalid_body", 'send either "q" or "queries", not both');
+  if (hasQueries) {
+    const queries = body.queries;
+    if (!Array.isArray(queries)) throw bad("invalid_body", '"queries" must be an array of strings');
+    if (queries.length === 0) throw bad("invalid_body", '"queries" must not be empty');
+    if (queries.length > maxBatch) throw bad("batch_too_large", `at most ${maxBatch} queries per request`);
+    return { kind: "batch", queries: queries.map((q, i) => parseQuery(q, maxChars, `queries[${i}]`)), k };
+  }
+  return { kind: "single", q: parseQuery(body.q, maxChars), k };
+}
+
+export function parseEmbedBody(body: Record<string, unknown>, maxChars: number, maxTexts: number): string[] {
+  const texts = body.texts;
+  if (!Array.isArray(texts)) throw bad("invalid_body", '"texts" must be an array of strings');
+  if (texts.length === 0) throw bad("invalid_body", '"texts" must not be empty');
+  if (texts.length > maxTexts) throw bad("batch_too_large", `at most ${maxTexts} texts per request`);
+  return texts.map((t, i) => parseQuery(t, maxChars, `texts[${i}]`));
+}

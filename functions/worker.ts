@@ -1,0 +1,55 @@
+// Worker entry: routing, method checks, CORS and the last-resort error net.
+// Nothing thrown below this file reaches the runtime as an uncaught exception.
+import type { Env } from "./config.ts";
+import { CORS_HEADERS, HttpError, errorResponse, toHttpError, withHeaders } from "./http.ts";
+import { PAGE_HTML } from "./page.ts";
+import { embedPost, healthz, searchGet, searchPost } from "./routes.ts";
+
+type Handler = (request: Request, env: Env) => Promise<Response>;
+
+interface Route {
+  methods: Record<string, Handler>;
+  cors: boolean;
+}
+
+const page: Handler = async (request) =>
+  new Response(request.method === "HEAD" ? null : PAGE_HTML, {
+    headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "public, max-age=300" },
+  });
+
+const ROUTES: Record<string, Route> = {
+  "/": { methods: { GET: page, HEAD: page }, cors: false },
+  "/healthz": { methods: { GET: (_r, env) => healthz(env) }, cors: false },
+  "/search": { methods: { GET: searchGet, POST: searchPost }, cors: true },
+  "/embed": { methods: { POST: embedPost }, cors: true },
+};
+
+async function route(request: Request, env: Env): Promise<Response> {
+  const { pathname } = new URL(request.url);
+  const r = Object.hasOwn(ROUTES, pathname) ? ROUTES[pathname] : undefined;
+  if (!r) throw new HttpError(404, "not_found", `no route for ${pathname}`);
+  if (request.method === "OPTIONS" && r.cors) return new Response(null, { status: 204, headers: CORS_HEADERS });
+  const handler = r.methods[request.method];
+  if (!handler) {
+    const allow = [...Object.keys(r.methods), ...(r.cors ? ["OPTIONS"] : [])].join(", ");
+    throw new HttpError(405, "method_not_allowed", `${request.method} is not allowed on ${pathname}`, { Allow: allow });
+  }
+  return handler(request, env);
+}
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    let response: Response;
+    let cors = false;
+    try {
+      const { pathname } = new URL(request.url);
+      cors = Object.hasOwn(ROUTES, pathname) && ROUTES[pathname].cors;
+      response = await route(request, env);
+    } catch (err) {
+      const httpErr = toHttpError(err);
+      if (httpErr.status >= 500) console.error(`${request.method} ${request.url} -> ${httpErr.status} ${httpErr.code}:`, err);
+      response = errorResponse(httpErr);
+    }
+    return cors ? withHeaders(response, CORS_HEADERS) : response;
+  },
+} satisfies ExportedHandler<Env>;

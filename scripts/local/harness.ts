@@ -1,0 +1,172 @@
+// Runs the Worker locally exactly as it deploys: wrangler bundles it
+// (`deploy --dry-run`), Miniflare runs that bundle in workerd. KV persists under
+// `<persistDir>/v3`, the layout `wrangler dev --persist-to <persistDir>` reads, so
+// a store seeded here is served unchanged by `wrangler dev`.
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, readFile, stat } from "node:fs/promises";
+import { readFileSync, readdirSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Miniflare } from "miniflare";
+import type { KVNamespace as MfKVNamespace } from "@cloudflare/workers-types";
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+/** wrangler.toml declares the binding without an id, so local KV uses the binding name. */
+export const KV_BINDING = "INDEX";
+export const KV_NAMESPACE_ID = KV_BINDING;
+export const COMPATIBILITY_DATE = "2025-09-01";
+
+/** Env for every wrangler we spawn: no telemetry, no network look-ups. */
+export const WRANGLER_ENV = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" } as const;
+
+export interface Bundle {
+  outDir: string;
+  entry: string;
+  /** Uploaded bytes (JS + wasm, no source maps) and their gzip size, as wrangler reports them. */
+  bytes: number;
+  gzipBytes: number;
+  files: Array<{ name: string; bytes: number }>;
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")} exited ${code}:\n${out}`))));
+  });
+}
+
+export function wranglerBin(): string {
+  return path.join(PROJECT_ROOT, "node_modules", ".bin", "wrangler");
+}
+
+/** Bundles the Worker the way `wrangler deploy` would, into `outDir` (a temp dir by default). */
+export async function bundleWorker(outDir?: string): Promise<Bundle> {
+  const dir = outDir ?? (await mkdtemp(path.join(os.tmpdir(), "ess-bundle-")));
+  await run(wranglerBin(), ["deploy", "--dry-run", "--outdir", dir], WRANGLER_ENV);
+  const files: Bundle["files"] = [];
+  let bytes = 0;
+  let gzipBytes = 0;
+  for (const name of await readdir(dir)) {
+    if (!/\.(m?js|wasm)$/.test(name)) continue;
+    const data = await readFile(path.join(dir, name));
+    files.push({ name, bytes: data.byteLength });
+    bytes += data.byteLength;
+    gzipBytes += gzipSync(data).byteLength;
+  }
+  const entry = path.join(dir, "worker.js");
+  await stat(entry);
+  return { outDir: dir, entry, bytes, gzipBytes, files };
+}
+
+let sharedBundle: Promise<Bundle> | undefined;
+/** One bundle per process: tests and benchmarks start many Workers from it. */
+export function sharedWorkerBundle(): Promise<Bundle> {
+  sharedBundle ??= bundleWorker().catch((err) => {
+    sharedBundle = undefined;
+    throw err;
+  });
+  return sharedBundle;
+}
+
+/** The vars declared in wrangler.toml, so local runs default to deployed settings. */
+export function wranglerVars(): Record<string, string> {
+  const toml = readFileSync(path.join(PROJECT_ROOT, "wrangler.toml"), "utf8");
+  const section = /^\[vars\]\s*$([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(toml);
+  const vars: Record<string, string> = {};
+  for (const line of (section?.[1] ?? "").split("\n")) {
+    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"([^"]*)"/.exec(line);
+    if (m) vars[m[1]] = m[2];
+  }
+  return vars;
+}
+
+export interface LocalWorker {
+  /** Base URL of the local HTTP listener (a real socket: usable by fetch, curl, browsers). */
+  url: URL;
+  /** fetch() against the Worker over HTTP; `pathOrUrl` may be relative, e.g. "/search?q=x". */
+  fetch(pathOrUrl: string, init?: RequestInit): Promise<Response>;
+  /** Miniflare's in-process dispatch (skips the socket). */
+  dispatchFetch: Miniflare["dispatchFetch"];
+  /** The Worker's `INDEX` namespace. Put ArrayBuffer/string values, not Node Buffers. */
+  kv: MfKVNamespace;
+  miniflare: Miniflare;
+  bundle: Bundle;
+  /** Resident memory of the workerd process(es) serving this Worker, from /proc; a proxy for isolate memory. */
+  workerdRssBytes(): number;
+  dispose(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** KV lives in `<persistDir>/v3/kv`, shared with `wrangler dev --persist-to <persistDir>`. */
+  persistDir: string;
+  /** Overrides for wrangler.toml [vars]. */
+  vars?: Record<string, string>;
+  /** Reuse a bundle (default: one per process). */
+  bundle?: Bundle;
+  port?: number;
+  host?: string;
+}
+
+export async function startLocalWorker(opts: StartOptions): Promise<LocalWorker> {
+  const bundle = opts.bundle ?? (await sharedWorkerBundle());
+  const knownPids = new Set(workerdPids());
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: bundle.entry,
+    modulesRoot: bundle.outDir,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: COMPATIBILITY_DATE,
+    compatibilityFlags: [],
+    kvNamespaces: { [KV_BINDING]: KV_NAMESPACE_ID },
+    defaultPersistRoot: path.join(opts.persistDir, "v3"),
+    bindings: { ...wranglerVars(), ...(opts.vars ?? {}) },
+    host: opts.host ?? "127.0.0.1",
+    port: opts.port ?? 0,
+  });
+  const url = await mf.ready;
+  const kv = (await mf.getKVNamespace(KV_BINDING)) as unknown as MfKVNamespace;
+  const mine = workerdPids().filter((p) => !knownPids.has(p));
+  return {
+    url,
+    fetch: (p, init) => fetch(new URL(p, url), init),
+    dispatchFetch: mf.dispatchFetch.bind(mf),
+    kv,
+    miniflare: mf,
+    bundle,
+    workerdRssBytes: () => mine.reduce((sum, pid) => sum + rssBytes(pid), 0),
+    dispose: () => mf.dispose(),
+  };
+}
+
+function workerdPids(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === process.pid && stat.includes("(workerd)")) pids.push(Number(entry));
+    } catch {
+      /* process exited while listing */
+    }
+  }
+  return pids;
+}
+
+function rssBytes(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
