@@ -56,7 +56,7 @@ export async function searchGet(request: Request, env: Env): Promise<Response> {
   const config = readConfig(env);
   const url = new URL(request.url);
   const q = parseQuery(url.searchParams.get("q") ?? undefined, config.maxQueryChars);
-  const k = parseK(url.searchParams.get("k") ?? undefined);
+  const k = parseK(url.searchParams.get("k") ?? undefined, "query");
   const { perQuery, headers } = await runSearch(env, config, [q], k);
   return json(perQuery[0], 200, headers);
 }

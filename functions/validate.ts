@@ -20,10 +20,10 @@ export function parseQuery(raw: unknown, maxChars: number, field = "q"): string 
 }
 
 /** GET passes k as text, POST as a JSON number; both must be an integer in 1..100. */
-export function parseK(raw: unknown): number {
+export function parseK(raw: unknown, from: "query" | "json"): number {
   if (raw === undefined || raw === null) return DEFAULT_K;
   let k: number;
-  if (typeof raw === "string") {
+  if (typeof raw === "string" && from === "query") {
     if (!/^\s*\d+\s*$/.test(raw)) throw bad("invalid_k", `"k" must be an integer from 1 to ${MAX_K}`);
     k = Number(raw);
   } else if (typeof raw === "number") k = raw;
@@ -50,7 +50,7 @@ export async function readJsonObject(request: Request): Promise<Record<string, u
 export type SearchRequest = { kind: "single"; q: string; k: number } | { kind: "batch"; queries: string[]; k: number };
 
 export function parseSearchBody(body: Record<string, unknown>, maxChars: number, maxBatch: number): SearchRequest {
-  const k = parseK(body.k);
+  const k = parseK(body.k, "json");
   const hasQ = "q" in body;
   const hasQueries = "queries" in body;
   if (hasQ && hasQueries) throw bad("invalid_body", 'send either "q" or "queries", not both');
