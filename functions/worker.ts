@@ -47,7 +47,9 @@ export default {
       response = await route(request, env);
     } catch (err) {
       const httpErr = toHttpError(err);
-      if (httpErr.status >= 500) console.error(`${request.method} ${request.url} -> ${httpErr.status} ${httpErr.code}:`, err);
+      // 503s are expected states (publishing, KV lag) and get one line; a 500 is a bug and gets the stack.
+      if (httpErr.status === 500) console.error(`${request.method} ${request.url} -> 500:`, err);
+      else if (httpErr.status >= 500) console.warn(`${request.method} ${request.url} -> ${httpErr.status} ${httpErr.code}: ${httpErr.message}`);
       response = errorResponse(httpErr);
     }
     return cors ? withHeaders(response, CORS_HEADERS) : response;
