@@ -5,6 +5,7 @@ import { HttpError, json, round, serverTiming } from "./http.ts";
 import { currentIndex, type IndexVersion } from "./index-state.ts";
 import { getModel, modelLoadsStarted, type LoadedModel } from "./model.ts";
 import { indexAdapter } from "./search-adapter.ts";
+import { tensorBytes, wasmMemoryBytes } from "./tf-wasm.ts";
 import { parseEmbedBody, parseK, parseQuery, parseSearchBody, readJsonObject } from "./validate.ts";
 
 interface Ready {
@@ -93,7 +94,15 @@ export async function healthz(env: Env): Promise<Response> {
   const config = readConfig(env);
   const { index, model } = await ready(env, config);
   return json(
-    { status: "ok", version: index.version, items: index.items, model: model.id, model_loads: modelLoadsStarted(), model_load_ms: model.loadMs },
+    {
+      status: "ok",
+      version: index.version,
+      items: index.items,
+      model: model.id,
+      model_loads: modelLoadsStarted(),
+      model_load_ms: model.loadMs,
+      memory: { wasm_heap_bytes: wasmMemoryBytes(), tensor_bytes: tensorBytes() },
+    },
     200,
     isolateHeaders(),
   );

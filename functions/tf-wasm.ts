@@ -28,6 +28,7 @@ async function createBackend(): Promise<BackendWasm> {
       console.error("tfjs wasm aborted", reason);
     },
   });
+  wasmModule = module;
   const cwrap = module.cwrap as Cwrap;
   // The same bridge the package's own init() builds (dist/backend_wasm.js).
   module.tfjs = {
@@ -42,6 +43,18 @@ async function createBackend(): Promise<BackendWasm> {
 }
 
 let ready: Promise<typeof tf> | undefined;
+let wasmModule: Record<string, unknown> | undefined;
+
+/** Size of the backend's WebAssembly memory (weights and activations live there); 0 before init. */
+export function wasmMemoryBytes(): number {
+  const heap = wasmModule?.HEAPU8 as Uint8Array | undefined;
+  return heap?.buffer.byteLength ?? 0;
+}
+
+/** Bytes tfjs accounts to live tensors; 0 before init. */
+export function tensorBytes(): number {
+  return wasmModule ? tf.memory().numBytes : 0;
+}
 
 /** Makes `wasm` the active tfjs backend; safe to call from every request. */
 export function ensureWasmBackend(): Promise<typeof tf> {

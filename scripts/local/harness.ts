@@ -9,6 +9,8 @@ import { gzipSync } from "node:zlib";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { createServer } from "node:net";
+import { createRequire } from "node:module";
 import { Miniflare } from "miniflare";
 import type { KVNamespace as MfKVNamespace } from "@cloudflare/workers-types";
 
@@ -99,6 +101,11 @@ export interface LocalWorker {
   bundle: Bundle;
   /** Resident memory of the workerd process(es) serving this Worker, from /proc; a proxy for isolate memory. */
   workerdRssBytes(): number;
+  /**
+   * V8 heap of the Worker's isolate via the workerd inspector (`Runtime.getHeapUsage`).
+   * Needs `inspect: true`. Excludes WebAssembly memory, which /healthz reports.
+   */
+  isolateHeap(): Promise<{ usedBytes: number; totalBytes: number }>;
   dispose(): Promise<void>;
 }
 
@@ -111,11 +118,14 @@ export interface StartOptions {
   bundle?: Bundle;
   port?: number;
   host?: string;
+  /** Open the workerd inspector so `isolateHeap()` works. */
+  inspect?: boolean;
 }
 
 export async function startLocalWorker(opts: StartOptions): Promise<LocalWorker> {
   const bundle = opts.bundle ?? (await sharedWorkerBundle());
   const knownPids = new Set(workerdPids());
+  const inspectorPort = opts.inspect ? await freePort() : undefined;
   const mf = new Miniflare({
     modules: true,
     scriptPath: bundle.entry,
@@ -131,6 +141,7 @@ export async function startLocalWorker(opts: StartOptions): Promise<LocalWorker>
     bindings: { ...wranglerVars(), ...(opts.vars ?? {}) },
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 0,
+    ...(inspectorPort ? { inspectorPort } : {}),
   });
   const url = await mf.ready;
   const kv = (await mf.getKVNamespace(KV_BINDING)) as unknown as MfKVNamespace;
@@ -143,6 +154,10 @@ export async function startLocalWorker(opts: StartOptions): Promise<LocalWorker>
     miniflare: mf,
     bundle,
     workerdRssBytes: () => mine.reduce((sum, pid) => sum + rssBytes(pid), 0),
+    isolateHeap: () => {
+      if (!inspectorPort) throw new Error("start the worker with { inspect: true } to read its heap");
+      return isolateHeapUsage(inspectorPort);
+    },
     dispose: () => mf.dispose(),
   };
 }
@@ -168,5 +183,51 @@ function rssBytes(pid: number): number {
     return m ? Number(m[1]) * 1024 : 0;
   } catch {
     return 0;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface MinimalWebSocket {
+  send(data: string): void;
+  close(): void;
+  addEventListener(type: "open" | "message" | "error", cb: (ev: { data?: unknown }) => void): void;
+}
+
+function openWebSocket(url: string): MinimalWebSocket {
+  const Native = (globalThis as { WebSocket?: new (url: string) => MinimalWebSocket }).WebSocket;
+  // Node 20 keeps WebSocket behind a flag; `ws` ships with wrangler's Miniflare.
+  const Ctor = Native ?? (createRequire(import.meta.url)("ws") as new (url: string) => MinimalWebSocket);
+  return new Ctor(url);
+}
+
+async function isolateHeapUsage(inspectorPort: number): Promise<{ usedBytes: number; totalBytes: number }> {
+  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string; title?: string }>;
+  const target = targets.find((t) => t.title?.includes("core:user")) ?? targets[0];
+  if (!target) throw new Error("workerd inspector lists no isolate");
+  const ws = openWebSocket(target.webSocketDebuggerUrl);
+  try {
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("inspector did not answer")), 10_000);
+      ws.addEventListener("error", () => reject(new Error("inspector connection failed")));
+      ws.addEventListener("open", () => ws.send(JSON.stringify({ id: 1, method: "Runtime.getHeapUsage" })));
+      ws.addEventListener("message", (ev) => {
+        const msg = JSON.parse(String(ev.data)) as { id?: number; result?: { usedSize: number; totalSize: number } };
+        if (msg.id !== 1 || !msg.result) return;
+        clearTimeout(timer);
+        resolve({ usedBytes: msg.result.usedSize, totalBytes: msg.result.totalSize });
+      });
+    });
+  } finally {
+    ws.close();
   }
 }
