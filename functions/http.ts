@@ -28,7 +28,9 @@ export function json(body: unknown, status = 200, headers: Record<string, string
 }
 
 export function errorResponse(err: HttpError): Response {
-  return json({ error: { code: err.code, message: err.message } }, err.status, err.headers);
+  // Every 503 here is transient by design (publishing, KV lag, model loading).
+  const retry: Record<string, string> = err.status === 503 ? { "Retry-After": "5" } : {};
+  return json({ error: { code: err.code, message: err.message } }, err.status, { ...retry, ...err.headers });
 }
 
 export function withHeaders(res: Response, headers: Record<string, string>): Response {
@@ -53,7 +55,7 @@ export function toHttpError(err: unknown): HttpError {
   const code = typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
   const message = err instanceof Error ? err.message : String(err);
   if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) {
-    return new HttpError(503, code, message, { "Retry-After": "5" });
+    return new HttpError(503, code, message);
   }
   return new HttpError(500, "internal", "internal error");
 }

@@ -1,7 +1,8 @@
 // Which index version this isolate answers from. The `current` pointer is
 // re-read at most every POINTER_TTL_MS; a version is adopted only once its
-// manifest (and index handle) can actually be read, because KV is eventually
-// consistent and the pointer may arrive at a PoP before the manifest it names.
+// manifest, index handle and model are usable, because KV is eventually
+// consistent (the pointer may reach a PoP before what it names) and a broken new
+// version must not take down the one already serving.
 import { POINTER_KEY, type ModelRef, type Pointer } from "../lib/index/manifest.ts";
 import { HttpError } from "./http.ts";
 import { indexAdapter } from "./search-adapter.ts";
@@ -64,7 +65,14 @@ async function loadVersion(kv: KVNamespace, pointer: Pointer): Promise<IndexVers
   return v;
 }
 
-async function refresh(kv: KVNamespace): Promise<IndexVersion> {
+export interface VersionHooks {
+  /** Must succeed before a version is served (e.g. load its model). */
+  prepare(v: IndexVersion): Promise<void>;
+  /** Called once a version has replaced the previous one. */
+  adopted(v: IndexVersion): void;
+}
+
+async function refresh(kv: KVNamespace, hooks: VersionHooks): Promise<IndexVersion> {
   try {
     const pointer = await readPointer(kv);
     if (pointer === null) {
@@ -78,7 +86,9 @@ async function refresh(kv: KVNamespace): Promise<IndexVersion> {
       if (active) return active;
       throw new HttpError(503, "index_unavailable", `manifest ${pointer.manifestKey} is not readable yet`);
     }
+    await hooks.prepare(next);
     active = next;
+    hooks.adopted(next);
     return active;
   } catch (err) {
     if (active) return active;
@@ -87,10 +97,10 @@ async function refresh(kv: KVNamespace): Promise<IndexVersion> {
 }
 
 /** The index version to answer from, re-checking the pointer after its TTL. */
-export function currentIndex(kv: KVNamespace, ttlMs: number): Promise<IndexVersion> {
+export function currentIndex(kv: KVNamespace, ttlMs: number, hooks: VersionHooks): Promise<IndexVersion> {
   const now = Date.now();
   if (active && now - checkedAt < ttlMs) return Promise.resolve(active);
-  refreshing ??= refresh(kv).finally(() => {
+  refreshing ??= refresh(kv, hooks).finally(() => {
     checkedAt = Date.now();
     refreshing = undefined;
   });

@@ -24,15 +24,12 @@ export interface LoadedModel {
   embed(texts: readonly string[]): Promise<Float32Array[]>;
   /** Milliseconds the load took, for cold-start reporting. */
   loadMs: number;
-  dispose(): void;
+  /** Frees the graph as soon as no embed is running on it. */
+  retire(): void;
 }
 
-interface Slot {
-  key: string;
-  promise: Promise<LoadedModel>;
-}
-
-let slot: Slot | undefined;
+/** Loaded (or loading) models by content; normally one, two while a version switch is verified. */
+const models = new Map<string, Promise<LoadedModel>>();
 /** Load attempts started in this isolate; exposed so tests can see sharing. */
 let loadsStarted = 0;
 
@@ -40,30 +37,36 @@ export function modelLoadsStarted(): number {
   return loadsStarted;
 }
 
-function slotKey(ref: ModelRef): string {
+function modelKey(ref: ModelRef): string {
   return `${ref.id}|${ref.topology.key}|${ref.weights.key}|${ref.vocab.key}`;
 }
 
 /** The model a manifest names; concurrent callers share one in-flight load. */
 export function getModel(kv: KVNamespace, ref: ModelRef): Promise<LoadedModel> {
-  const key = slotKey(ref);
-  if (slot?.key === key) return slot.promise;
-  const previous = slot;
-  const promise = loadModel(kv, ref).then(
-    async (model) => {
-      // The old version's graph stays alive until its replacement works, so a
-      // failed switch never leaves the isolate without a model.
-      if (previous) previous.promise.then((m) => m.dispose(), () => undefined);
-      return model;
-    },
-    (err: unknown) => {
-      // Do not cache a rejection: the next request retries (KV may catch up).
-      if (slot?.promise === promise) slot = previous;
-      throw err;
-    },
-  );
-  slot = { key, promise };
+  const key = modelKey(ref);
+  const existing = models.get(key);
+  if (existing) return existing;
+  const promise = loadModel(kv, ref).catch((err: unknown) => {
+    // Do not cache a rejection: the next request retries (KV may catch up).
+    if (models.get(key) === promise) models.delete(key);
+    throw err;
+  });
+  models.set(key, promise);
   return promise;
+}
+
+/**
+ * Frees every model except the one `ref` names, once it is the only one in use.
+ * Called after a version switch was verified, so a bad new model never costs the
+ * isolate its working one; embeds already running on a retired graph finish first.
+ */
+export function retainOnlyModel(ref: ModelRef): void {
+  const keep = modelKey(ref);
+  for (const [key, promise] of models) {
+    if (key === keep) continue;
+    models.delete(key);
+    promise.then((m) => m.retire(), () => undefined);
+  }
 }
 
 function hex(buf: ArrayBuffer): string {
@@ -171,7 +174,25 @@ async function loadModel(kv: KVNamespace, ref: ModelRef): Promise<LoadedModel> {
   }
 
   const tokenizer = new UseTokenizer(vocabulary);
-  const embed = (texts: readonly string[]) => embedBatch(tf, graph, tokenizer, texts);
+  let inFlight = 0;
+  let retired = false;
+  let disposed = false;
+  const disposeIfIdle = () => {
+    if (retired && inFlight === 0 && !disposed) {
+      disposed = true;
+      graph.dispose();
+    }
+  };
+  const embed = async (texts: readonly string[]) => {
+    if (disposed) throw new ModelError("model_unavailable", `model ${ref.id} was replaced; retry`);
+    inFlight++;
+    try {
+      return await embedBatch(tf, graph, tokenizer, texts);
+    } finally {
+      inFlight--;
+      disposeIfIdle();
+    }
+  };
   // One real inference before declaring the model ready: it proves the graph runs
   // and yields finite unit vectors, and moves first-run costs out of a query.
   const [probe] = await embed(["ready"]);
@@ -179,5 +200,14 @@ async function loadModel(kv: KVNamespace, ref: ModelRef): Promise<LoadedModel> {
     graph.dispose();
     throw new ModelError("model_corrupt", `model ${ref.id} produced an invalid embedding`);
   }
-  return { id: ref.id, dim: EMBEDDING_DIM, embed, loadMs: Date.now() - started, dispose: () => graph.dispose() };
+  return {
+    id: ref.id,
+    dim: EMBEDDING_DIM,
+    embed,
+    loadMs: Date.now() - started,
+    retire() {
+      retired = true;
+      disposeIfIdle();
+    },
+  };
 }

@@ -3,7 +3,7 @@
 import { readConfig, type Config, type Env } from "./config.ts";
 import { HttpError, json, round, serverTiming } from "./http.ts";
 import { currentIndex, type IndexVersion } from "./index-state.ts";
-import { getModel, modelLoadsStarted, type LoadedModel } from "./model.ts";
+import { getModel, modelLoadsStarted, retainOnlyModel, type LoadedModel } from "./model.ts";
 import { indexAdapter } from "./search-adapter.ts";
 import { tensorBytes, wasmMemoryBytes } from "./tf-wasm.ts";
 import { parseEmbedBody, parseK, parseQuery, parseSearchBody, readJsonObject } from "./validate.ts";
@@ -14,7 +14,10 @@ interface Ready {
 }
 
 async function ready(env: Env, config: Config): Promise<Ready> {
-  const index = await currentIndex(env.INDEX, config.pointerTtlMs);
+  const index = await currentIndex(env.INDEX, config.pointerTtlMs, {
+    prepare: async (v) => void (await getModel(env.INDEX, v.manifest.model)),
+    adopted: (v) => retainOnlyModel(v.manifest.model),
+  });
   const model = await getModel(env.INDEX, index.manifest.model);
   return { index, model };
 }

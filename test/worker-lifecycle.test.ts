@@ -88,12 +88,27 @@ describe("index version resolution", () => {
     expect(after.body).toMatchObject({ version: "v2", items: 7, model_loads: 1 });
   });
 
+  it("keeps serving the loaded version when a new version names a broken model", async () => {
+    worker = await startTestWorker({ seedModel: true, version: "v1", vars: { POINTER_TTL_MS: "0" } });
+    expect((await worker.json("/healthz")).body.version).toBe("v1");
+    const broken = { ...worker.model!, id: "broken", weights: { ...worker.model!.weights, key: "blob/does-not-exist" } };
+    await publishManifest(worker.kv, { version: "v2", model: broken, items: 5 });
+    const res = await worker.json("/embed", post({ texts: ["still works"] }));
+    expect(res.status).toBe(200);
+    expect(res.body.model).toBe(worker.model!.id);
+    expect((await worker.json("/healthz")).body).toMatchObject({ version: "v1", model_loads: 3 });
+    // Once the new version is fixed it is adopted, and the old model is retired.
+    await publishManifest(worker.kv, { version: "v3", model: worker.model!, items: 9 });
+    expect((await worker.json("/healthz")).body).toMatchObject({ version: "v3", items: 9, model: worker.model!.id });
+  });
+
   it("returns 503 index_unavailable when the first pointer names a manifest not yet readable", async () => {
     worker = await startTestWorker({ vars: { POINTER_TTL_MS: "0" } });
     await worker.kv.put("current", JSON.stringify({ version: "v9", manifestKey: "manifest/v9", switchedAt: "" }));
     const res = await worker.json("/search?q=hello");
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe("index_unavailable");
+    expect(res.headers.get("retry-after")).toBe("5");
   });
 
   it("trusts its cached pointer for POINTER_TTL_MS", async () => {
