@@ -46,6 +46,8 @@ async function runSearch(env: Env, config: Config, queries: string[], k: number)
       index: { version: index.version, items: index.items },
       // Queries of one request are embedded together; each reports that shared time.
       timings: { embed_ms: round(tEmbed - tReady), search_ms: round(s), total_ms: round(tEmbed - t0 + s) },
+      // What the query cost in KV terms: shards and records needed, bytes, sequential rounds.
+      stats: outcome.stats,
     });
   }
   const timings = { embed_ms: round(tEmbed - tReady), search_ms: round(searchMs), total_ms: round(performance.now() - t0) };

@@ -35,3 +35,65 @@ export interface Pointer {
 export function manifestKeyFor(version: string): string {
   return `manifest/${version}`;
 }
+
+export interface IndexParams {
+  leaves: number;
+  pqM: number;
+  /** Leaves probed per query (round 1), chosen by the build's self-check. */
+  nprobe: number;
+  /** Candidates re-ranked with int8 vectors (round 2). */
+  rerank: number;
+  /** Boundary duplication: an item also joins a leaf within (1 + eps) of its nearest distance. */
+  dupEps: number;
+  dupMax: number;
+  seed: number;
+}
+
+export interface SelfCheck {
+  queries: number;
+  k: number;
+  recallAt10: number;
+  /** Mean bytes of shard + item values one query reads, and sequential KV rounds. */
+  meanBytes: number;
+  maxBytes: number;
+  roundTrips: number;
+  /** recall/bytes for each nprobe tried, to show the trade-off. */
+  curve: Array<{ nprobe: number; rerank: number; recallAt10: number; meanBytes: number }>;
+}
+
+export interface Manifest {
+  format: typeof FORMAT;
+  /** Content hash of everything below except createdAt: equal inputs, equal version. */
+  version: string;
+  createdAt: string;
+  model: ModelRef;
+  dim: number;
+  items: number;
+  params: IndexParams;
+  routing: BlobRef;
+  /** shards[i] is the posting list of leaf i. */
+  shards: BlobRef[];
+  /**
+   * Item records (`item/<16 hex>`) are too many to list here; this blob lists
+   * them (binary: u32 count, then count × [8-byte key, u32 bytes]). A record's
+   * key is its own sha256 prefix, so the list needs no separate checksums.
+   */
+  catalog: BlobRef;
+  totals: {
+    indexBytes: number;
+    itemBytes: number;
+    modelBytes: number;
+    /** (routing + shards + item records) / items */
+    bytesPerItem: number;
+    kvValues: number;
+  };
+  selfCheck: SelfCheck;
+  corpus: {
+    file: string;
+    sha256: string;
+    format: string;
+    textColumn: string | null;
+    metaColumns: string[];
+    skippedBlank: number;
+  };
+}

@@ -1,0 +1,97 @@
+// Quantizers shared by the build (encode) and the readers (decode/score).
+//
+// int8, per-vector scale: each vector is stored as round(x / s) with
+// s = max|x| / 127, so each coordinate is off by at most s/2 and, for a unit
+// query q, |q·x − s·(q·code)| ≤ (s/2)·‖q‖₁ — about 0.004 for USE-lite vectors.
+//
+// Product quantization (PQ): the dim coordinates are cut into pqM subspaces of
+// dim/pqM, each replaced by the index of its nearest of 256 codebook centroids:
+// one byte per subspace. A query is compared against codes through a table of
+// its partial dot products with every centroid (asymmetric distance).
+import { PQ_CENTROIDS } from "./format.ts";
+
+export interface Int8Vector {
+  codes: Int8Array;
+  scale: number;
+}
+
+export function quantizeInt8(v: Float32Array, out = new Int8Array(v.length)): Int8Vector {
+  let max = 0;
+  for (let i = 0; i < v.length; i++) {
+    const a = Math.abs(v[i]);
+    if (a > max) max = a;
+  }
+  const scale = max > 0 ? max / 127 : 1;
+  for (let i = 0; i < v.length; i++) out[i] = Math.max(-127, Math.min(127, Math.round(v[i] / scale)));
+  // Stored as f32 in the routing blob and as a JSON number in records: round
+  // once here so every reader multiplies by the same value.
+  return { codes: out, scale: Math.fround(scale) };
+}
+
+export function dequantizeInt8(codes: Int8Array, scale: number): Float32Array {
+  const out = new Float32Array(codes.length);
+  for (let i = 0; i < codes.length; i++) out[i] = codes[i] * scale;
+  return out;
+}
+
+/** The worst-case error of s·(q·code) against q·x, for a given query. */
+export function int8ErrorBound(q: Float32Array, scale: number): number {
+  let l1 = 0;
+  for (let i = 0; i < q.length; i++) l1 += Math.abs(q[i]);
+  return (scale / 2) * l1;
+}
+
+/** table[m * 256 + c] = q_m · codebook_m[c] */
+export function pqTable(q: Float32Array, codebooks: Float32Array, pqM: number, out?: Float32Array): Float32Array {
+  const sub = q.length / pqM;
+  const table = out ?? new Float32Array(pqM * PQ_CENTROIDS);
+  for (let m = 0; m < pqM; m++) {
+    const qo = m * sub;
+    for (let c = 0; c < PQ_CENTROIDS; c++) {
+      const co = (m * PQ_CENTROIDS + c) * sub;
+      let s = 0;
+      for (let d = 0; d < sub; d++) s += q[qo + d] * codebooks[co + d];
+      table[m * PQ_CENTROIDS + c] = s;
+    }
+  }
+  return table;
+}
+
+export function pqScore(table: Float32Array, codes: Uint8Array, offset: number, pqM: number): number {
+  let s = 0;
+  for (let m = 0; m < pqM; m++) s += table[m * PQ_CENTROIDS + codes[offset + m]];
+  return s;
+}
+
+/** Index of the nearest codebook centroid (squared L2) for each subspace of v. */
+export function pqEncode(v: Float32Array, vOffset: number, dim: number, codebooks: Float32Array, pqM: number, norms: Float32Array, out: Uint8Array, outOffset: number): void {
+  const sub = dim / pqM;
+  for (let m = 0; m < pqM; m++) {
+    let best = 0;
+    let bestD = Infinity;
+    const vo = vOffset + m * sub;
+    for (let c = 0; c < PQ_CENTROIDS; c++) {
+      const co = (m * PQ_CENTROIDS + c) * sub;
+      let dotv = 0;
+      for (let d = 0; d < sub; d++) dotv += v[vo + d] * codebooks[co + d];
+      // ‖x − c‖² = ‖x‖² − 2x·c + ‖c‖²; ‖x‖² is the same for every c.
+      const dist = norms[m * PQ_CENTROIDS + c] - 2 * dotv;
+      if (dist < bestD) {
+        bestD = dist;
+        best = c;
+      }
+    }
+    out[outOffset + m] = best;
+  }
+}
+
+export function codebookNorms(codebooks: Float32Array, dim: number, pqM: number): Float32Array {
+  const sub = dim / pqM;
+  const norms = new Float32Array(pqM * PQ_CENTROIDS);
+  for (let i = 0; i < pqM * PQ_CENTROIDS; i++) {
+    let s = 0;
+    for (let d = 0; d < sub; d++) s += codebooks[i * sub + d] ** 2;
+    norms[i] = s;
+  }
+  return norms;
+}

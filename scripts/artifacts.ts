@@ -1,0 +1,152 @@
+// The artifacts directory: what a build writes and what search, start, bench and
+// deploy read. Layout (DIR = index-artifacts/ by default):
+//   manifest.json        the version's manifest (lib/index/manifest.ts)
+//   report.json          the build report
+//   blobs/<32 hex>       every `blob/<32 hex>` KV value: routing, shards, catalog
+//                        (base64 text) and the model (topology, weights, vocab)
+//   items.pack           every `item/<16 hex>` record: "ESI1", u32 count, then
+//                        count × [8-byte key][u32 length][UTF-8 JSON]
+//   vectors.f32          float32 embeddings in item order, for exact search only
+//                        (never uploaded)
+import { mkdir, readFile, readdir, rm, writeFile, open } from "node:fs/promises";
+import path from "node:path";
+import { hex, ITEM_KEY_BYTES } from "../lib/index/format.ts";
+import type { BlobRef, Manifest } from "../lib/index/manifest.ts";
+import type { BlobSource } from "../lib/index/reader.ts";
+
+const PACK_MAGIC = 0x31495345; // "ESI1"
+
+export function blobPath(dir: string, key: string): string {
+  if (!key.startsWith("blob/")) throw new Error(`not a blob key: ${key}`);
+  return path.join(dir, "blobs", key.slice(5));
+}
+
+export async function writeBlob(dir: string, ref: BlobRef, data: string | Uint8Array): Promise<void> {
+  await writeFile(blobPath(dir, ref.key), data);
+}
+
+export async function writeItemsPack(dir: string, records: Array<{ key: string; text: string }>): Promise<void> {
+  const parts: Buffer[] = [];
+  const head = Buffer.alloc(8);
+  head.writeUInt32LE(PACK_MAGIC, 0);
+  head.writeUInt32LE(records.length, 4);
+  parts.push(head);
+  for (const r of records) {
+    const body = Buffer.from(r.text, "utf8");
+    const h = Buffer.alloc(ITEM_KEY_BYTES + 4);
+    h.write(r.key.slice(5), 0, "hex");
+    h.writeUInt32LE(body.length, ITEM_KEY_BYTES);
+    parts.push(h, body);
+  }
+  await writeFile(path.join(dir, "items.pack"), Buffer.concat(parts));
+}
+
+/** Item records in pack order: key, byte offset and length of the JSON. */
+export interface PackIndex {
+  keys: string[];
+  offsets: number[];
+  lengths: number[];
+  byKey: Map<string, number>;
+}
+
+export async function readPackIndex(dir: string): Promise<PackIndex> {
+  const buf = await readFile(path.join(dir, "items.pack"));
+  if (buf.readUInt32LE(0) !== PACK_MAGIC) throw new Error(`${dir}/items.pack is not an items pack`);
+  const n = buf.readUInt32LE(4);
+  const idx: PackIndex = { keys: new Array(n), offsets: new Array(n), lengths: new Array(n), byKey: new Map() };
+  let o = 8;
+  for (let i = 0; i < n; i++) {
+    const key = `item/${hex(buf, o, o + ITEM_KEY_BYTES)}`;
+    const len = buf.readUInt32LE(o + ITEM_KEY_BYTES);
+    o += ITEM_KEY_BYTES + 4;
+    idx.keys[i] = key;
+    idx.offsets[i] = o;
+    idx.lengths[i] = len;
+    idx.byKey.set(key, i);
+    o += len;
+  }
+  return idx;
+}
+
+export async function readManifest(dir: string): Promise<Manifest> {
+  try {
+    return JSON.parse(await readFile(path.join(dir, "manifest.json"), "utf8")) as Manifest;
+  } catch (e) {
+    throw new Error(`no index in ${dir} (${(e as Error).message}); run \`npm run build -- --corpus FILE --out ${dir}\` first`);
+  }
+}
+
+/** The artifacts directory as the Worker's BlobSource, so Node search runs the same code. */
+export class FileSource implements BlobSource {
+  rounds = 0;
+  private constructor(
+    readonly dir: string,
+    readonly pack: PackIndex,
+  ) {}
+
+  static async open(dir: string): Promise<FileSource> {
+    return new FileSource(dir, await readPackIndex(dir));
+  }
+
+  async recordText(row: number): Promise<string> {
+    const fh = await open(path.join(this.dir, "items.pack"));
+    try {
+      const buf = Buffer.alloc(this.pack.lengths[row]);
+      await fh.read(buf, 0, buf.length, this.pack.offsets[row]);
+      return buf.toString("utf8");
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async getTexts(keys: string[]): Promise<Map<string, string | null>> {
+    this.rounds++;
+    const out = new Map<string, string | null>();
+    const fh = await open(path.join(this.dir, "items.pack"));
+    try {
+      for (const key of keys) {
+        if (key.startsWith("blob/")) {
+          out.set(key, await readFile(blobPath(this.dir, key), "utf8").catch(() => null));
+        } else {
+          const row = this.pack.byKey.get(key);
+          if (row === undefined) out.set(key, null);
+          else {
+            const buf = Buffer.alloc(this.pack.lengths[row]);
+            await fh.read(buf, 0, buf.length, this.pack.offsets[row]);
+            out.set(key, buf.toString("utf8"));
+          }
+        }
+      }
+    } finally {
+      await fh.close();
+    }
+    return out;
+  }
+}
+
+export async function readVectors(dir: string, dim: number): Promise<Float32Array> {
+  const buf = await readFile(path.join(dir, "vectors.f32"));
+  if (buf.byteLength % (dim * 4) !== 0) throw new Error(`${dir}/vectors.f32 is not a whole number of ${dim}-d rows`);
+  return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+}
+
+/** Removes blobs the manifest does not name (left over from earlier builds). */
+export async function pruneBlobs(dir: string, manifest: Manifest): Promise<number> {
+  const keep = new Set(allBlobRefs(manifest).map((r) => r.key.slice(5)));
+  let removed = 0;
+  for (const f of await readdir(path.join(dir, "blobs"))) {
+    if (!keep.has(f)) {
+      await rm(path.join(dir, "blobs", f));
+      removed++;
+    }
+  }
+  return removed;
+}
+
+export function allBlobRefs(m: Manifest): BlobRef[] {
+  return [m.model.topology, m.model.weights, m.model.vocab, m.routing, m.catalog, ...m.shards];
+}
+
+export async function ensureDirs(dir: string): Promise<void> {
+  await mkdir(path.join(dir, "blobs"), { recursive: true });
+}

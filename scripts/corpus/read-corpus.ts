@@ -1,0 +1,274 @@
+// Reads a corpus file into items, streaming, so a 1.2M-line corpus never needs
+// to be decoded as one string. Every problem names the file and the line: users
+// fix corpora by hand and need to find the row.
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import path from "node:path";
+
+export type MetaValue = string | number | boolean | null;
+export interface CorpusItem {
+  id: string;
+  text: string;
+  meta: Record<string, MetaValue>;
+}
+export type CorpusFormat = "txt" | "csv" | "tsv" | "jsonl";
+
+export interface ReadOptions {
+  textColumn?: string;
+  format?: CorpusFormat;
+}
+
+export interface CorpusReport {
+  file: string;
+  format: CorpusFormat;
+  textColumn: string | null;
+  metaColumns: string[];
+  items: number;
+  /** Ids of rows skipped because their text was blank. */
+  skippedBlank: string[];
+}
+
+export class CorpusError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number | null,
+    message: string,
+  ) {
+    super(line === null ? `${file}: ${message}` : `${file}:${line}: ${message}`);
+    this.name = "CorpusError";
+  }
+}
+
+export const TEXT_COLUMN_CANDIDATES = ["text", "headline_text", "headline", "title"];
+
+export function detectFormat(file: string): CorpusFormat {
+  const ext = path.extname(file).toLowerCase();
+  switch (ext) {
+    case ".txt":
+    case ".text":
+      return "txt";
+    case ".csv":
+      return "csv";
+    case ".tsv":
+    case ".tab":
+      return "tsv";
+    case ".jsonl":
+    case ".ndjson":
+      return "jsonl";
+    default:
+      throw new CorpusError(file, null, `unknown corpus format "${ext || "(no extension)"}": use .txt, .csv, .tsv or .jsonl`);
+  }
+}
+
+/** Yields physical lines (1-based numbers) decoded strictly as UTF-8. */
+async function* lines(file: string): AsyncGenerator<{ line: number; text: string }> {
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+  let pending: Buffer[] = [];
+  let lineNo = 0;
+  const emit = (bytes: Buffer) => {
+    lineNo++;
+    let end = bytes.length;
+    if (end > 0 && bytes[end - 1] === 0x0d) end--;
+    try {
+      let text = decoder.decode(bytes.subarray(0, end));
+      if (lineNo === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      return { line: lineNo, text };
+    } catch {
+      throw new CorpusError(file, lineNo, "invalid UTF-8");
+    }
+  };
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, start)) {
+      pending.push(chunk.subarray(start, i));
+      yield emit(pending.length === 1 ? pending[0] : Buffer.concat(pending));
+      pending = [];
+      start = i + 1;
+    }
+    if (start < chunk.length) pending.push(chunk.subarray(start));
+  }
+  if (pending.length) {
+    const last = Buffer.concat(pending);
+    if (last.length) yield emit(last);
+  }
+}
+
+/**
+ * RFC 4180 records: quoted fields may hold the delimiter, doubled quotes and
+ * newlines; the record's line is where it starts.
+ */
+async function* records(file: string, delimiter: string): AsyncGenerator<{ line: number; fields: string[] }> {
+  let fields: string[] = [];
+  let field = "";
+  let inQuotes = false;
+  let startLine = 0;
+  for await (const { line, text } of lines(file)) {
+    if (!inQuotes) {
+      startLine = line;
+      fields = [];
+      field = "";
+      if (text.length === 0) {
+        yield { line, fields: [] };
+        continue;
+      }
+    } else field += "\n";
+    let i = 0;
+    let fieldStart = !inQuotes && true;
+    while (i < text.length) {
+      const c = text[i];
+      if (inQuotes) {
+        if (c === '"') {
+          if (text[i + 1] === '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
+          inQuotes = false;
+          i++;
+          if (i < text.length && text[i] !== delimiter) {
+            throw new CorpusError(file, line, `malformed row: text after a closing quote in field ${fields.length + 1}`);
+          }
+          continue;
+        }
+        field += c;
+        i++;
+      } else if (c === delimiter) {
+        fields.push(field);
+        field = "";
+        fieldStart = true;
+        i++;
+      } else if (c === '"' && fieldStart && field.length === 0) {
+        inQuotes = true;
+        fieldStart = false;
+        i++;
+      } else {
+        field += c;
+        fieldStart = false;
+        i++;
+      }
+    }
+    if (!inQuotes) {
+      fields.push(field);
+      yield { line: startLine, fields };
+    }
+  }
+  if (inQuotes) throw new CorpusError(file, startLine, "malformed row: unterminated quoted field");
+}
+
+function chooseTextColumn(file: string, header: string[], wanted: string | undefined): string {
+  if (wanted !== undefined) {
+    if (!header.includes(wanted)) {
+      throw new CorpusError(file, 1, `unknown column "${wanted}"; the header has: ${header.join(", ")}`);
+    }
+    return wanted;
+  }
+  const lower = header.map((h) => h.toLowerCase());
+  for (const c of TEXT_COLUMN_CANDIDATES) {
+    const i = lower.indexOf(c);
+    if (i !== -1) return header[i];
+  }
+  throw new CorpusError(
+    file,
+    1,
+    `no text column found (looked for ${TEXT_COLUMN_CANDIDATES.join(", ")}); name one with --text-column. The header has: ${header.join(", ")}`,
+  );
+}
+
+/** Streams the items of a corpus; `report` is filled in as it goes and final at the end. */
+export async function* readCorpus(file: string, options: ReadOptions = {}, report?: CorpusReport): AsyncGenerator<CorpusItem> {
+  let info;
+  try {
+    info = await stat(file);
+  } catch {
+    throw new CorpusError(file, null, "file not found");
+  }
+  if (!info.isFile()) throw new CorpusError(file, null, "not a regular file");
+  const format = options.format ?? detectFormat(file);
+  const rep: CorpusReport = report ?? ({} as CorpusReport);
+  Object.assign(rep, { file, format, textColumn: null, metaColumns: [], items: 0, skippedBlank: [] });
+  const seen = new Set<string>();
+  const accept = (item: CorpusItem, line: number): CorpusItem | undefined => {
+    if (seen.has(item.id)) throw new CorpusError(file, line, `duplicate id "${item.id}"`);
+    seen.add(item.id);
+    if (item.text.trim().length === 0) {
+      rep.skippedBlank.push(item.id);
+      return undefined;
+    }
+    rep.items++;
+    return item;
+  };
+
+  if (format === "txt") {
+    if (options.textColumn !== undefined) throw new CorpusError(file, null, "--text-column applies to .csv/.tsv only");
+    let row = 0;
+    for await (const { line, text } of lines(file)) {
+      const item = accept({ id: String(row++), text: text.trim(), meta: {} }, line);
+      if (item) yield item;
+    }
+  } else if (format === "jsonl") {
+    if (options.textColumn !== undefined) throw new CorpusError(file, null, "--text-column applies to .csv/.tsv only");
+    let row = 0;
+    for await (const { line, text } of lines(file)) {
+      if (text.trim().length === 0) continue;
+      let obj: unknown;
+      try {
+        obj = JSON.parse(text);
+      } catch (e) {
+        throw new CorpusError(file, line, `malformed row: invalid JSON (${(e as Error).message})`);
+      }
+      if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
+        throw new CorpusError(file, line, "malformed row: each line must be a JSON object");
+      }
+      const { text: t, id, ...rest } = obj as Record<string, unknown>;
+      if (typeof t !== "string") throw new CorpusError(file, line, 'malformed row: "text" must be a string');
+      if (id !== undefined && typeof id !== "string" && typeof id !== "number") {
+        throw new CorpusError(file, line, 'malformed row: "id" must be a string or a number');
+      }
+      const meta: Record<string, MetaValue> = {};
+      for (const [k, v] of Object.entries(rest)) {
+        if (v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean") meta[k] = v;
+        else meta[k] = JSON.stringify(v);
+        if (!rep.metaColumns.includes(k)) rep.metaColumns.push(k);
+      }
+      const item = accept({ id: id === undefined ? String(row) : String(id), text: t.trim(), meta }, line);
+      row++;
+      if (item) yield item;
+    }
+    rep.textColumn = "text";
+  } else {
+    const delimiter = format === "csv" ? "," : "\t";
+    let header: string[] | undefined;
+    let textIdx = -1;
+    let idIdx = -1;
+    let row = 0;
+    for await (const { line, fields } of records(file, delimiter)) {
+      if (!header) {
+        if (fields.length === 0) throw new CorpusError(file, line, "the first line must be a header");
+        header = fields.map((f) => f.trim());
+        const dup = header.find((h, i) => header!.indexOf(h) !== i);
+        if (dup !== undefined) throw new CorpusError(file, line, `duplicate column "${dup}" in the header`);
+        const textColumn = chooseTextColumn(file, header, options.textColumn);
+        textIdx = header.indexOf(textColumn);
+        idIdx = header.indexOf("id");
+        rep.textColumn = textColumn;
+        rep.metaColumns = header.filter((_, i) => i !== textIdx && i !== idIdx);
+        continue;
+      }
+      if (fields.length === 0) continue;
+      if (fields.length !== header.length) {
+        throw new CorpusError(file, line, `malformed row: ${fields.length} fields, the header has ${header.length}`);
+      }
+      const meta: Record<string, MetaValue> = {};
+      header.forEach((h, i) => {
+        if (i !== textIdx && i !== idIdx) meta[h] = fields[i];
+      });
+      const id = idIdx >= 0 ? fields[idIdx].trim() : String(row);
+      if (idIdx >= 0 && id.length === 0) throw new CorpusError(file, line, "empty id");
+      const item = accept({ id, text: fields[textIdx].trim(), meta }, line);
+      row++;
+      if (item) yield item;
+    }
+    if (!header) throw new CorpusError(file, null, "empty corpus: no header and no rows");
+  }
+  if (rep.items === 0) throw new CorpusError(file, null, "empty corpus: no items with text");
+}

@@ -1,0 +1,106 @@
+// Embeds on every core: one worker thread per core, each with its own model,
+// fed batches from a shared queue so a slow batch never idles the others.
+import os from "node:os";
+import { Worker } from "node:worker_threads";
+import { buildSync } from "esbuild";
+import path from "node:path";
+import { mkdirSync, rmSync } from "node:fs";
+import { EMBEDDING_DIM } from "../../lib/model/embed.ts";
+
+export interface PoolOptions {
+  threads?: number;
+  batchSize?: number;
+  onProgress?: (done: number) => void;
+}
+
+let bundled: string | undefined;
+
+/**
+ * The worker's TypeScript bundled to one .mjs (dependencies left external):
+ * loader hooks such as tsx's do not reach worker threads' entry modules on Node 20.
+ */
+function workerScript(): string {
+  if (bundled) return bundled;
+  // Inside the project so that the bundle's bare imports resolve from its node_modules.
+  const root = path.resolve(new URL("../..", import.meta.url).pathname);
+  const dir = path.join(root, "node_modules", ".cache", "edge-search");
+  mkdirSync(dir, { recursive: true });
+  const outfile = path.join(dir, `embed-worker-${process.pid}.mjs`);
+  buildSync({
+    entryPoints: [new URL("./embed-worker.ts", import.meta.url).pathname],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    packages: "external",
+    outfile,
+    absWorkingDir: root,
+    logLevel: "error",
+  });
+  bundled = outfile;
+  return outfile;
+}
+
+export class EmbeddingPool {
+  private readonly workers: Worker[];
+  readonly threads: number;
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: (v: Float32Array) => void; reject: (e: Error) => void }>();
+
+  constructor(threads = os.availableParallelism()) {
+    this.threads = Math.max(1, threads);
+    this.workers = Array.from({ length: this.threads }, () => {
+      const w = new Worker(workerScript());
+      w.on("message", (m: { id: number; vectors?: Float32Array; error?: string }) => {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        if (m.error) p.reject(new Error(`embedding thread failed: ${m.error}`));
+        else p.resolve(m.vectors!);
+      });
+      w.on("error", (e) => {
+        for (const p of this.pending.values()) p.reject(e);
+        this.pending.clear();
+      });
+      return w;
+    });
+  }
+
+  private run(worker: Worker, texts: string[]): Promise<Float32Array> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage({ id, texts });
+    });
+  }
+
+  /** Embeds texts into out (row i of out ← texts[i]); each thread pulls the next batch when done. */
+  async embedInto(texts: readonly string[], out: Float32Array, rows: readonly number[], options: PoolOptions = {}): Promise<void> {
+    const batch = options.batchSize ?? 32;
+    let next = 0;
+    let done = 0;
+    const drive = async (w: Worker) => {
+      while (next < texts.length) {
+        const start = next;
+        const end = Math.min(texts.length, start + batch);
+        next = end;
+        const v = await this.run(w, texts.slice(start, end) as string[]);
+        for (let i = start; i < end; i++) out.set(v.subarray((i - start) * EMBEDDING_DIM, (i - start + 1) * EMBEDDING_DIM), rows[i] * EMBEDDING_DIM);
+        done += end - start;
+        options.onProgress?.(done);
+      }
+    };
+    await Promise.all(this.workers.map(drive));
+  }
+
+  async embed(texts: readonly string[], options: PoolOptions = {}): Promise<Float32Array[]> {
+    const out = new Float32Array(texts.length * EMBEDDING_DIM);
+    await this.embedInto(texts, out, texts.map((_, i) => i), options);
+    return texts.map((_, i) => out.subarray(i * EMBEDDING_DIM, (i + 1) * EMBEDDING_DIM));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    if (bundled) rmSync(bundled, { force: true });
+    bundled = undefined;
+  }
+}

@@ -1,0 +1,121 @@
+// Embeddings + items → the blobs of one index version (format.ts), in memory.
+// Nothing here touches the file system or KV; write-artifacts.ts does.
+import { createHash } from "node:crypto";
+import { encodeRouting, encodeShard, blobToText, hex, ITEM_KEY_BYTES, type ItemRecord } from "../../lib/index/format.ts";
+import type { BlobRef, IndexParams } from "../../lib/index/manifest.ts";
+import { quantizeInt8 } from "../../lib/index/quantize.ts";
+import { toBase64 } from "../../lib/index/base64.ts";
+import type { CorpusItem } from "../corpus/read-corpus.ts";
+import { assignLeaves, buildPartition } from "./partition.ts";
+import { encodeAll, trainCodebooks } from "./pq.ts";
+
+export interface TextBlob {
+  ref: BlobRef;
+  text: string;
+}
+
+export interface BuiltIndex {
+  params: IndexParams;
+  routing: TextBlob;
+  shards: TextBlob[];
+  /** In item order; key is `item/<16 hex>`. */
+  records: Array<{ key: string; text: string; bytes: number }>;
+  catalog: TextBlob;
+  timings: Record<string, number>;
+}
+
+export const DEFAULT_PARAMS = {
+  leafSize: 48,
+  pqM: 64,
+  rerank: 40,
+  nprobe: 64,
+  dupEps: 0,
+  dupMax: 1,
+  seed: 7,
+};
+
+export type BuildIndexOptions = Partial<typeof DEFAULT_PARAMS>;
+
+export function textBlob(text: string): TextBlob {
+  const sha256 = createHash("sha256").update(text).digest("hex");
+  return { ref: { key: `blob/${sha256.slice(0, 32)}`, bytes: Buffer.byteLength(text), sha256 }, text };
+}
+
+export function itemRecordText(item: CorpusItem, v: Float32Array): string {
+  const q = quantizeInt8(v);
+  const record: ItemRecord = { id: item.id, text: item.text, meta: item.meta, s: q.scale, v: toBase64(new Uint8Array(q.codes.buffer, q.codes.byteOffset, q.codes.length)) };
+  return JSON.stringify(record);
+}
+
+export function buildIndex(vectors: Float32Array, dim: number, items: readonly CorpusItem[], options: BuildIndexOptions = {}, log: (s: string) => void = () => {}): BuiltIndex {
+  const o = { ...DEFAULT_PARAMS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  const n = items.length;
+  const timings: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    timings[name] = (now - t) / 1000;
+    t = now;
+    log(`${name}: ${timings[name].toFixed(1)} s`);
+  };
+
+  // Records first: their hashes are the keys the posting lists point at.
+  const records: BuiltIndex["records"] = new Array(n);
+  const keyBytes = new Uint8Array(n * ITEM_KEY_BYTES);
+  const seen = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const text = itemRecordText(items[i], vectors.subarray(i * dim, (i + 1) * dim));
+    const digest = createHash("sha256").update(text).digest();
+    keyBytes.set(digest.subarray(0, ITEM_KEY_BYTES), i * ITEM_KEY_BYTES);
+    const key = `item/${hex(digest, 0, ITEM_KEY_BYTES)}`;
+    const prev = seen.get(key);
+    if (prev !== undefined) throw new Error(`item key collision between ids ${items[prev].id} and ${items[i].id}; this needs a wider key`);
+    seen.set(key, i);
+    records[i] = { key, text, bytes: Buffer.byteLength(text) };
+  }
+  lap("records");
+
+  const partition = buildPartition(vectors, dim, n, Math.max(1, Math.round(n / o.leafSize)), o.seed);
+  lap("partition");
+  const members: number[][] = Array.from({ length: partition.leaves }, () => []);
+  for (let i = 0; i < n; i++) for (const l of assignLeaves(partition, vectors, i * dim, o.dupMax, o.dupEps)) members[l].push(i);
+  lap("assign");
+
+  const codebooks = trainCodebooks(vectors, dim, n, o.pqM, { seed: o.seed + 4 });
+  lap("pq-train");
+  const codes = encodeAll(vectors, dim, n, codebooks, o.pqM);
+  lap("pq-encode");
+
+  const shards: TextBlob[] = members.map((m, leaf) => {
+    const k = new Uint8Array(m.length * ITEM_KEY_BYTES);
+    const c = new Uint8Array(m.length * o.pqM);
+    m.forEach((i, j) => {
+      k.set(keyBytes.subarray(i * ITEM_KEY_BYTES, (i + 1) * ITEM_KEY_BYTES), j * ITEM_KEY_BYTES);
+      c.set(codes.subarray(i * o.pqM, (i + 1) * o.pqM), j * o.pqM);
+    });
+    return textBlob(blobToText(encodeShard({ leaf, count: m.length, pqM: o.pqM, keys: k, codes: c })));
+  });
+
+  const centroids = new Int8Array(partition.leaves * dim);
+  const centroidScales = new Float32Array(partition.leaves);
+  for (let l = 0; l < partition.leaves; l++) {
+    centroidScales[l] = quantizeInt8(partition.centroids.subarray(l * dim, (l + 1) * dim), centroids.subarray(l * dim, (l + 1) * dim)).scale;
+  }
+  const routing = textBlob(
+    blobToText(
+      encodeRouting({ dim, pqM: o.pqM, leaves: partition.leaves, centroids, centroidScales, codebooks, leafSizes: Uint32Array.from(members, (m) => m.length) }),
+    ),
+  );
+
+  const catalog = new Uint8Array(4 + n * (ITEM_KEY_BYTES + 4));
+  const cv = new DataView(catalog.buffer);
+  cv.setUint32(0, n, true);
+  for (let i = 0; i < n; i++) {
+    catalog.set(keyBytes.subarray(i * ITEM_KEY_BYTES, (i + 1) * ITEM_KEY_BYTES), 4 + i * (ITEM_KEY_BYTES + 4));
+    cv.setUint32(4 + i * (ITEM_KEY_BYTES + 4) + ITEM_KEY_BYTES, records[i].bytes, true);
+  }
+  lap("shards");
+
+  const params: IndexParams = { leaves: partition.leaves, pqM: o.pqM, nprobe: Math.min(o.nprobe, partition.leaves), rerank: o.rerank, dupEps: o.dupEps, dupMax: o.dupMax, seed: o.seed };
+  return { params, routing, shards, records, catalog: textBlob(blobToText(catalog)), timings };
+}

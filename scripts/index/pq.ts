@@ -1,0 +1,86 @@
+// Trains the product quantizer's codebooks: an independent k-means (Euclidean,
+// 256 centroids) per subspace, on a sample, since codes are only a first-round
+// filter that the int8 re-rank corrects.
+import { PQ_CENTROIDS } from "../../lib/index/format.ts";
+import { codebookNorms, pqEncode } from "../../lib/index/quantize.ts";
+import { rng } from "./kmeans.ts";
+
+export function trainCodebooks(vectors: Float32Array, dim: number, n: number, pqM: number, options: { sample?: number; iterations?: number; seed?: number } = {}): Float32Array {
+  const sub = dim / pqM;
+  const random = rng(options.seed ?? 11);
+  const sampleSize = Math.min(n, options.sample ?? 8192);
+  const sample = new Int32Array(sampleSize);
+  if (sampleSize === n) for (let i = 0; i < n; i++) sample[i] = i;
+  else for (let i = 0; i < sampleSize; i++) sample[i] = Math.floor(random() * n);
+  const iterations = options.iterations ?? 10;
+  const codebooks = new Float32Array(pqM * PQ_CENTROIDS * sub);
+  const sums = new Float64Array(PQ_CENTROIDS * sub);
+  const counts = new Int32Array(PQ_CENTROIDS);
+  const norms = new Float32Array(PQ_CENTROIDS);
+  // The sample's subspace copied contiguously: strided reads across 512-float
+  // rows dominate the cost otherwise.
+  const local = new Float32Array(sampleSize * sub);
+  for (let m = 0; m < pqM; m++) {
+    for (let i = 0; i < sampleSize; i++) local.set(vectors.subarray(sample[i] * dim + m * sub, sample[i] * dim + (m + 1) * sub), i * sub);
+    const cb = codebooks.subarray(m * PQ_CENTROIDS * sub, (m + 1) * PQ_CENTROIDS * sub);
+    for (let c = 0; c < PQ_CENTROIDS; c++) {
+      const p = Math.floor(random() * sampleSize);
+      cb.set(local.subarray(p * sub, (p + 1) * sub), c * sub);
+    }
+    for (let it = 0; it < iterations; it++) {
+      sums.fill(0);
+      counts.fill(0);
+      for (let c = 0; c < PQ_CENTROIDS; c++) {
+        let s = 0;
+        for (let d = 0; d < sub; d++) s += cb[c * sub + d] ** 2;
+        norms[c] = s;
+      }
+      for (let i = 0; i < sampleSize; i++) {
+        const best = nearestCode(local, i * sub, cb, norms, sub);
+        counts[best]++;
+        for (let d = 0; d < sub; d++) sums[best * sub + d] += local[i * sub + d];
+      }
+      for (let c = 0; c < PQ_CENTROIDS; c++) {
+        if (counts[c] === 0) {
+          const p = Math.floor(random() * sampleSize);
+          cb.set(local.subarray(p * sub, (p + 1) * sub), c * sub);
+        } else for (let d = 0; d < sub; d++) cb[c * sub + d] = sums[c * sub + d] / counts[c];
+      }
+    }
+  }
+  return codebooks;
+}
+
+function nearestCode(x: Float32Array, xo: number, cb: Float32Array, norms: Float32Array, sub: number): number {
+  let best = 0;
+  let bestD = Infinity;
+  if (sub === 8) {
+    const x0 = x[xo], x1 = x[xo + 1], x2 = x[xo + 2], x3 = x[xo + 3], x4 = x[xo + 4], x5 = x[xo + 5], x6 = x[xo + 6], x7 = x[xo + 7];
+    for (let c = 0, co = 0; c < PQ_CENTROIDS; c++, co += 8) {
+      const dotv = x0 * cb[co] + x1 * cb[co + 1] + x2 * cb[co + 2] + x3 * cb[co + 3] + x4 * cb[co + 4] + x5 * cb[co + 5] + x6 * cb[co + 6] + x7 * cb[co + 7];
+      const dist = norms[c] - 2 * dotv;
+      if (dist < bestD) {
+        bestD = dist;
+        best = c;
+      }
+    }
+    return best;
+  }
+  for (let c = 0; c < PQ_CENTROIDS; c++) {
+    let dotv = 0;
+    for (let d = 0; d < sub; d++) dotv += x[xo + d] * cb[c * sub + d];
+    const dist = norms[c] - 2 * dotv;
+    if (dist < bestD) {
+      bestD = dist;
+      best = c;
+    }
+  }
+  return best;
+}
+
+export function encodeAll(vectors: Float32Array, dim: number, n: number, codebooks: Float32Array, pqM: number): Uint8Array {
+  const norms = codebookNorms(codebooks, dim, pqM);
+  const out = new Uint8Array(n * pqM);
+  for (let i = 0; i < n; i++) pqEncode(vectors, i * dim, dim, codebooks, pqM, norms, out, i * pqM);
+  return out;
+}
