@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createServer } from "node:net";
+import type { Readable } from "node:stream";
 import { createRequire } from "node:module";
 import { Miniflare } from "miniflare";
 import type { KVNamespace as MfKVNamespace } from "@cloudflare/workers-types";
@@ -104,8 +105,9 @@ export interface LocalWorker {
   /**
    * V8 heap of the Worker's isolate via the workerd inspector (`Runtime.getHeapUsage`).
    * Needs `inspect: true`. Excludes WebAssembly memory, which /healthz reports.
+   * With `{ gc: true }` a full GC runs first, so the figure is live memory, not garbage.
    */
-  isolateHeap(): Promise<{ usedBytes: number; totalBytes: number }>;
+  isolateHeap(opts?: { gc?: boolean }): Promise<{ usedBytes: number; totalBytes: number }>;
   dispose(): Promise<void>;
 }
 
@@ -120,6 +122,8 @@ export interface StartOptions {
   host?: string;
   /** Open the workerd inspector so `isolateHeap()` works. */
   inspect?: boolean;
+  /** Receives each line the Worker logs (console.*); by default Miniflare prints them. */
+  onLog?: (line: string) => void;
 }
 
 export async function startLocalWorker(opts: StartOptions): Promise<LocalWorker> {
@@ -142,6 +146,7 @@ export async function startLocalWorker(opts: StartOptions): Promise<LocalWorker>
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 0,
     ...(inspectorPort ? { inspectorPort } : {}),
+    ...(opts.onLog ? { handleRuntimeStdio: (stdout: Readable, stderr: Readable) => forwardLines([stdout, stderr], opts.onLog!) } : {}),
   });
   const url = await mf.ready;
   const kv = (await mf.getKVNamespace(KV_BINDING)) as unknown as MfKVNamespace;
@@ -154,12 +159,24 @@ export async function startLocalWorker(opts: StartOptions): Promise<LocalWorker>
     miniflare: mf,
     bundle,
     workerdRssBytes: () => mine.reduce((sum, pid) => sum + rssBytes(pid), 0),
-    isolateHeap: () => {
+    isolateHeap: (o) => {
       if (!inspectorPort) throw new Error("start the worker with { inspect: true } to read its heap");
-      return isolateHeapUsage(inspectorPort);
+      return isolateHeapUsage(inspectorPort, o?.gc ?? false);
     },
     dispose: () => mf.dispose(),
   };
+}
+
+function forwardLines(streams: Readable[], onLine: (line: string) => void): void {
+  for (const stream of streams) {
+    let pending = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (d: string) => {
+      const lines = (pending + d).split("\n");
+      pending = lines.pop() ?? "";
+      for (const l of lines) if (l.trim() !== "") onLine(l);
+    });
+  }
 }
 
 function workerdPids(): number[] {
@@ -210,7 +227,7 @@ function openWebSocket(url: string): MinimalWebSocket {
   return new Ctor(url);
 }
 
-async function isolateHeapUsage(inspectorPort: number): Promise<{ usedBytes: number; totalBytes: number }> {
+async function isolateHeapUsage(inspectorPort: number, gc: boolean): Promise<{ usedBytes: number; totalBytes: number }> {
   const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string; title?: string }>;
   const target = targets.find((t) => t.title?.includes("core:user")) ?? targets[0];
   if (!target) throw new Error("workerd inspector lists no isolate");
@@ -219,7 +236,10 @@ async function isolateHeapUsage(inspectorPort: number): Promise<{ usedBytes: num
     return await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("inspector did not answer")), 10_000);
       ws.addEventListener("error", () => reject(new Error("inspector connection failed")));
-      ws.addEventListener("open", () => ws.send(JSON.stringify({ id: 1, method: "Runtime.getHeapUsage" })));
+      ws.addEventListener("open", () => {
+        if (gc) ws.send(JSON.stringify({ id: 2, method: "HeapProfiler.collectGarbage" }));
+        ws.send(JSON.stringify({ id: 1, method: "Runtime.getHeapUsage" }));
+      });
       ws.addEventListener("message", (ev) => {
         const msg = JSON.parse(String(ev.data)) as { id?: number; result?: { usedSize: number; totalSize: number } };
         if (msg.id !== 1 || !msg.result) return;
