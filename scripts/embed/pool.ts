@@ -76,6 +76,9 @@ export class EmbeddingPool {
   /** Embeds texts into out (row i of out ← texts[i]); each thread pulls the next batch when done. */
   async embedInto(texts: readonly string[], out: Float32Array, rows: readonly number[], options: PoolOptions = {}): Promise<void> {
     const batch = options.batchSize ?? 32;
+    // The graph pads every text of a batch to the longest one, so batches of
+    // similar length waste far less work on mixed-length corpora.
+    const order = texts.map((_, i) => i).sort((a, b) => texts[a].length - texts[b].length);
     let next = 0;
     let done = 0;
     const drive = async (w: Worker) => {
@@ -83,8 +86,8 @@ export class EmbeddingPool {
         const start = next;
         const end = Math.min(texts.length, start + batch);
         next = end;
-        const v = await this.run(w, texts.slice(start, end) as string[]);
-        for (let i = start; i < end; i++) out.set(v.subarray((i - start) * EMBEDDING_DIM, (i - start + 1) * EMBEDDING_DIM), rows[i] * EMBEDDING_DIM);
+        const v = await this.run(w, order.slice(start, end).map((i) => texts[i]));
+        for (let j = start; j < end; j++) out.set(v.subarray((j - start) * EMBEDDING_DIM, (j - start + 1) * EMBEDDING_DIM), rows[order[j]] * EMBEDDING_DIM);
         done += end - start;
         options.onProgress?.(done);
       }
