@@ -37,7 +37,7 @@ export function fromBase64(text: string): Uint8Array {
     const b = DECODE[text.charCodeAt(i + 1) & 127];
     const c = text.charCodeAt(i + 2) === 61 ? 0 : DECODE[text.charCodeAt(i + 2) & 127];
     const d = text.charCodeAt(i + 3) === 61 ? 0 : DECODE[text.charCodeAt(i + 3) & 127];
-    if ((a | b | c | d) < 0 || text.charCodeAt(i) > 127 || text.charCodeAt(i + 1) > 127) throw new Error("invalid base64");
+    if ((a | b | c | d) < 0 || text.charCodeAt(i) > 127 || text.charCodeAt(i + 1) > 127 || text.charCodeAt(i + 2) > 127 || text.charCodeAt(i + 3) > 127) throw new Error("invalid base64");
     const n = (a << 18) | (b << 12) | (c << 6) | d;
     out[o++] = n >>> 16;
     if (o < out.length) out[o++] = (n >>> 8) & 255;

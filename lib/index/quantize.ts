@@ -15,17 +15,17 @@ export interface Int8Vector {
   scale: number;
 }
 
-export function quantizeInt8(v: Float32Array, out = new Int8Array(v.length)): Int8Vector {
+export function quantizeInt8(v: Float32Array, out: Int8Array = new Int8Array(v.length)): Int8Vector {
   let max = 0;
   for (let i = 0; i < v.length; i++) {
     const a = Math.abs(v[i]);
     if (a > max) max = a;
   }
-  const scale = max > 0 ? max / 127 : 1;
-  for (let i = 0; i < v.length; i++) out[i] = Math.max(-127, Math.min(127, Math.round(v[i] / scale)));
   // Stored as f32 in the routing blob and as a JSON number in records: round
-  // once here so every reader multiplies by the same value.
-  return { codes: out, scale: Math.fround(scale) };
+  // once here, before coding, so the s/2 bound holds for the scale readers use.
+  const scale = max > 0 ? Math.fround(max / 127) : 1;
+  for (let i = 0; i < v.length; i++) out[i] = Math.max(-127, Math.min(127, Math.round(v[i] / scale)));
+  return { codes: out, scale };
 }
 
 export function dequantizeInt8(codes: Int8Array, scale: number): Float32Array {

@@ -1,0 +1,275 @@
+// The index's binary format (lib/index/format.ts), its base64 transport, and the
+// quantizers' error bounds (int8 per vector, product quantization).
+import { Buffer } from "node:buffer";
+import { describe, expect, it } from "vitest";
+import { fromBase64, toBase64 } from "../lib/index/base64.ts";
+import {
+  decodeRouting,
+  decodeShard,
+  encodeRouting,
+  encodeShard,
+  FormatError,
+  itemKey,
+  PQ_CENTROIDS,
+  routingByteLength,
+  ROUTING_MAGIC,
+  SHARD_MAGIC,
+  type Routing,
+  type Shard,
+} from "../lib/index/format.ts";
+import { dequantizeInt8, int8ErrorBound, pqScore, pqTable, quantizeInt8 } from "../lib/index/quantize.ts";
+import { dotInt8 } from "../lib/index/vector.ts";
+import { rng } from "../scripts/index/kmeans.ts";
+import { encodeAll, trainCodebooks } from "../scripts/index/pq.ts";
+import { exactDot, randomUnitVectors } from "./helpers/build-fixtures.ts";
+
+function randomBytes(n: number, seed: number): Uint8Array {
+  const r = rng(seed);
+  return Uint8Array.from({ length: n }, () => Math.floor(r() * 256));
+}
+
+function sampleRouting(dim: number, pqM: number, leaves: number, seed: number): Routing {
+  const r = rng(seed);
+  return {
+    dim,
+    pqM,
+    leaves,
+    centroidScales: Float32Array.from({ length: leaves }, () => r() / 100),
+    centroids: Int8Array.from({ length: leaves * dim }, () => Math.floor(r() * 255) - 127),
+    codebooks: Float32Array.from({ length: PQ_CENTROIDS * dim }, () => r() * 2 - 1),
+    leafSizes: Uint32Array.from({ length: leaves }, (_, i) => (i === 1 ? 0 : Math.floor(r() * 1000))),
+  };
+}
+
+function sampleShard(leaf: number, count: number, pqM: number, seed: number): Shard {
+  return { leaf, count, pqM, keys: randomBytes(count * 8, seed), codes: randomBytes(count * pqM, seed + 1) };
+}
+
+describe("base64", () => {
+  it("round-trips every length 0..40 (all padding cases) and matches Node's encoder", () => {
+    for (let n = 0; n <= 40; n++) {
+      const bytes = randomBytes(n, 100 + n);
+      const text = toBase64(bytes);
+      expect(text).toBe(Buffer.from(bytes).toString("base64"));
+      expect(text.length % 4).toBe(0);
+      expect(Array.from(fromBase64(text))).toEqual(Array.from(bytes));
+    }
+  });
+
+  it("round-trips across the encoder's internal chunk boundary (12,288 bytes) and all 256 byte values", () => {
+    for (const n of [12_287, 12_288, 12_289, 12_290, 3 * 12_288 + 1]) {
+      const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 7 + (i >> 8)) & 255);
+      const text = toBase64(bytes);
+      expect(text).toBe(Buffer.from(bytes).toString("base64"));
+      expect(Buffer.from(fromBase64(text)).equals(Buffer.from(bytes))).toBe(true);
+    }
+  });
+
+  it("rejects text whose length is not a multiple of 4 and characters outside the alphabet", () => {
+    expect(() => fromBase64("QUJD" + "Q")).toThrow(/multiple of 4/);
+    expect(() => fromBase64("QUJ")).toThrow(/multiple of 4/);
+    expect(() => fromBase64("QU!D")).toThrow(/invalid base64/);
+    expect(() => fromBase64("-_AA")).toThrow(/invalid base64/);
+    // Non-ASCII characters must not alias ASCII ones (code & 127), in any position.
+    for (let pos = 0; pos < 4; pos++) {
+      const chars = ["Q", "U", "J", "D"];
+      chars[pos] = String.fromCharCode(chars[pos].charCodeAt(0) + 128);
+      expect(() => fromBase64(chars.join("")), `non-ASCII at position ${pos}`).toThrow(/invalid base64/);
+    }
+  });
+});
+
+describe("routing blob", () => {
+  it("round-trips every field, including an odd centroid byte count that needs alignment padding", () => {
+    // leaves * dim = 3 * 12 = 36 is aligned; 5 * 6 = 30 is not (pads to 32).
+    for (const [dim, pqM, leaves] of [
+      [12, 4, 3],
+      [6, 3, 5],
+      [512, 64, 7],
+    ]) {
+      const r = sampleRouting(dim, pqM, leaves, dim + leaves);
+      const bytes = encodeRouting(r);
+      expect(bytes.byteLength).toBe(routingByteLength(dim, pqM, leaves));
+      const view = new DataView(bytes.buffer, bytes.byteOffset);
+      expect(view.getUint32(0, true)).toBe(ROUTING_MAGIC);
+      expect(Buffer.from(bytes.subarray(0, 4)).toString("latin1")).toBe("ESR1");
+      const back = decodeRouting(fromBase64(toBase64(bytes)));
+      expect({ dim: back.dim, pqM: back.pqM, leaves: back.leaves }).toEqual({ dim, pqM, leaves });
+      expect(Array.from(back.centroidScales)).toEqual(Array.from(r.centroidScales));
+      expect(Array.from(back.centroids)).toEqual(Array.from(r.centroids));
+      expect(Array.from(back.codebooks)).toEqual(Array.from(r.codebooks));
+      expect(Array.from(back.leafSizes)).toEqual(Array.from(r.leafSizes));
+    }
+  });
+
+  it("decodes from a view at an unaligned byte offset", () => {
+    const r = sampleRouting(6, 3, 5, 9);
+    const bytes = encodeRouting(r);
+    const host = new Uint8Array(bytes.byteLength + 3);
+    host.set(bytes, 3);
+    const back = decodeRouting(host.subarray(3));
+    expect(Array.from(back.codebooks)).toEqual(Array.from(r.codebooks));
+    expect(Array.from(back.leafSizes)).toEqual(Array.from(r.leafSizes));
+  });
+
+  it("rejects truncated, padded, bad-magic and inconsistent blobs with FormatError", () => {
+    const bytes = encodeRouting(sampleRouting(12, 4, 3, 1));
+    for (const bad of [bytes.subarray(0, 0), bytes.subarray(0, 15), bytes.subarray(0, 16), bytes.subarray(0, bytes.length - 1), Uint8Array.from([...bytes, 0, 0, 0, 0])]) {
+      expect(() => decodeRouting(bad.slice())).toThrow(FormatError);
+    }
+    const magic = bytes.slice();
+    magic[0] ^= 1;
+    expect(() => decodeRouting(magic)).toThrow(/magic/);
+    const shardMagic = bytes.slice();
+    new DataView(shardMagic.buffer).setUint32(0, SHARD_MAGIC, true);
+    expect(() => decodeRouting(shardMagic)).toThrow(FormatError);
+    const badDims = bytes.slice();
+    new DataView(badDims.buffer).setUint16(6, 5, true); // pqM 5 does not divide dim 12
+    expect(() => decodeRouting(badDims)).toThrow(FormatError);
+    expect(() => encodeRouting({ ...sampleRouting(12, 4, 3, 1), pqM: 5 })).toThrow(FormatError);
+  });
+});
+
+describe("shard blob", () => {
+  it("round-trips keys and codes, including an empty shard, through base64", () => {
+    for (const [leaf, count, pqM] of [
+      [0, 0, 64],
+      [3, 1, 64],
+      [70_000, 37, 16],
+    ]) {
+      const s = sampleShard(leaf, count, pqM, leaf + count);
+      const bytes = encodeShard(s);
+      expect(bytes.byteLength).toBe(16 + count * (8 + pqM));
+      expect(Buffer.from(bytes.subarray(0, 4)).toString("latin1")).toBe("ESP1");
+      const back = decodeShard(fromBase64(toBase64(bytes)));
+      expect({ leaf: back.leaf, count: back.count, pqM: back.pqM }).toEqual({ leaf, count, pqM });
+      expect(Array.from(back.keys)).toEqual(Array.from(s.keys));
+      expect(Array.from(back.codes)).toEqual(Array.from(s.codes));
+      if (count > 0) expect(itemKey(back.keys, count - 1)).toBe(`item/${Buffer.from(s.keys.subarray((count - 1) * 8, count * 8)).toString("hex")}`);
+    }
+  });
+
+  it("rejects truncated, extended and bad-magic shards with FormatError", () => {
+    const bytes = encodeShard(sampleShard(2, 5, 8, 3));
+    for (const bad of [bytes.subarray(0, 0), bytes.subarray(0, 15), bytes.subarray(0, 16), bytes.subarray(0, bytes.length - 1), Uint8Array.from([...bytes, 0])]) {
+      expect(() => decodeShard(bad)).toThrow(FormatError);
+    }
+    const magic = bytes.slice();
+    new DataView(magic.buffer).setUint32(0, ROUTING_MAGIC, true);
+    expect(() => decodeShard(magic)).toThrow(/magic/);
+  });
+});
+
+describe("int8 per-vector quantization", () => {
+  const dim = 512;
+  const n = 400;
+  const vectors = randomUnitVectors(n, dim, 42);
+  const queries = randomUnitVectors(20, dim, 43);
+
+  it("keeps every coordinate within scale/2 (exact arithmetic, stored scale) and the scale at max|x|/127", () => {
+    // Violations of the bound are rare (rounding the scale to f32 after coding
+    // broke it about once per 1.5M coordinates), so check 10M coordinates.
+    const many = randomUnitVectors(20_000, dim, 44);
+    let violations = 0;
+    let worst = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const v = many.subarray(i * dim, (i + 1) * dim);
+      const { codes, scale } = quantizeInt8(v);
+      let max = 0;
+      let maxCode = 0;
+      for (let d = 0; d < dim; d++) {
+        max = Math.max(max, Math.abs(v[d]));
+        maxCode = Math.max(maxCode, Math.abs(codes[d]));
+        const ratio = Math.abs(v[d] - codes[d] * scale) / (scale / 2);
+        if (ratio > 1) violations++;
+        if (ratio > worst) worst = ratio;
+      }
+      if (Math.abs(scale - max / 127) > 1e-7 * scale || maxCode !== 127 || scale !== Math.fround(scale)) {
+        throw new Error(`vector ${i}: scale ${scale} for max ${max}, max code ${maxCode}`);
+      }
+    }
+    expect(violations, `worst error ${worst} half-steps`).toBe(0);
+    // The bound is tight: rounding errors reach close to half a step somewhere.
+    expect(worst).toBeGreaterThan(0.99);
+    const v0 = vectors.subarray(0, dim);
+    const q0 = quantizeInt8(v0);
+    const back = dequantizeInt8(q0.codes, q0.scale);
+    for (let d = 0; d < dim; d++) expect(Math.abs(back[d] - v0[d])).toBeLessThanOrEqual(q0.scale / 2 + 1e-7);
+  });
+
+  it("keeps q·x − s·(q·code) within int8ErrorBound for unit queries", () => {
+    for (let qi = 0; qi < 20; qi++) {
+      const q = queries.subarray(qi * dim, (qi + 1) * dim);
+      for (let i = 0; i < n; i++) {
+        const v = vectors.subarray(i * dim, (i + 1) * dim);
+        const { codes, scale } = quantizeInt8(v);
+        const bound = int8ErrorBound(q, scale);
+        const err = Math.abs(exactDot(q, v) - dotInt8(q, codes, 0, dim) * scale);
+        expect(err).toBeLessThanOrEqual(bound);
+        // Random unit vectors: s ≈ 4/(127·√512), ‖q‖₁ ≈ 18, so the bound is about 0.013.
+        expect(bound).toBeLessThan(0.02);
+      }
+    }
+  });
+
+  it("handles the zero vector and clamps to ±127", () => {
+    const z = quantizeInt8(new Float32Array(8));
+    expect(Array.from(z.codes)).toEqual(new Array(8).fill(0));
+    expect(z.scale).toBe(1);
+    const q = quantizeInt8(Float32Array.from([1, -1, 0.5, -0.25]));
+    expect(Array.from(q.codes)).toEqual([127, -127, 64, -32]);
+  });
+});
+
+describe("product quantization", () => {
+  const dim = 64;
+  const pqM = 16;
+  const n = 1200;
+  const sub = dim / pqM;
+  const vectors = randomUnitVectors(n, dim, 7);
+  const codebooks = trainCodebooks(vectors, dim, n, pqM, { iterations: 4, seed: 3 });
+  const codes = encodeAll(vectors, dim, n, codebooks, pqM);
+
+  function reconstruct(i: number): Float64Array {
+    const out = new Float64Array(dim);
+    for (let m = 0; m < pqM; m++) {
+      const c = codes[i * pqM + m];
+      for (let d = 0; d < sub; d++) out[m * sub + d] = codebooks[(m * PQ_CENTROIDS + c) * sub + d];
+    }
+    return out;
+  }
+
+  it("ADC score equals the dot product with the reconstructed vector", () => {
+    const queries = randomUnitVectors(10, dim, 8);
+    for (let qi = 0; qi < 10; qi++) {
+      const q = queries.subarray(qi * dim, (qi + 1) * dim);
+      const table = pqTable(q, codebooks, pqM);
+      expect(table.length).toBe(pqM * PQ_CENTROIDS);
+      for (let i = 0; i < n; i += 7) {
+        expect(Math.abs(pqScore(table, codes, i * pqM, pqM) - exactDot(q, reconstruct(i)))).toBeLessThan(1e-5);
+      }
+    }
+  });
+
+  it("encodes each subspace to its nearest centroid, with an error far below a random code's", () => {
+    let encodedErr = 0;
+    let randomErr = 0;
+    const r = rng(5);
+    for (let i = 0; i < n; i += 11) {
+      for (let m = 0; m < pqM; m++) {
+        const dist = (c: number) => {
+          let s = 0;
+          for (let d = 0; d < sub; d++) s += (vectors[i * dim + m * sub + d] - codebooks[(m * PQ_CENTROIDS + c) * sub + d]) ** 2;
+          return s;
+        };
+        const chosen = dist(codes[i * pqM + m]);
+        let best = Infinity;
+        for (let c = 0; c < PQ_CENTROIDS; c++) best = Math.min(best, dist(c));
+        expect(chosen).toBeCloseTo(best, 6);
+        encodedErr += chosen;
+        randomErr += dist(Math.floor(r() * PQ_CENTROIDS));
+      }
+    }
+    expect(encodedErr).toBeLessThan(randomErr * 0.5);
+  });
+});

@@ -1,0 +1,126 @@
+// Shared helpers for the offline-build tests: seeded random vectors, temp
+// directories, a slice of the ABC headlines corpus, and the real CLIs.
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { rng } from "../../scripts/index/kmeans.ts";
+import type { CorpusItem } from "../../scripts/corpus/read-corpus.ts";
+
+export const PROJECT_ROOT = path.resolve(new URL("../..", import.meta.url).pathname);
+export const FIXTURES = path.join(PROJECT_ROOT, "test", "fixtures");
+export const HEADLINES_CSV = path.join(PROJECT_ROOT, "..", "shared", "data", "abcnews-2003-50k.csv");
+
+/** Standard normal deviates from a seeded uniform source (Box–Muller). */
+export function gaussian(random: () => number): () => number {
+  let spare: number | undefined;
+  return () => {
+    if (spare !== undefined) {
+      const s = spare;
+      spare = undefined;
+      return s;
+    }
+    let u = 0;
+    while (u === 0) u = random();
+    const v = random();
+    const r = Math.sqrt(-2 * Math.log(u));
+    spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  };
+}
+
+export function normalize(v: Float32Array): Float32Array {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  const n = Math.sqrt(s);
+  for (let i = 0; i < v.length; i++) v[i] /= n;
+  return v;
+}
+
+export function randomUnitVectors(n: number, dim: number, seed: number): Float32Array {
+  const g = gaussian(rng(seed));
+  const out = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const v = out.subarray(i * dim, (i + 1) * dim);
+    for (let d = 0; d < dim; d++) v[d] = g();
+    normalize(v);
+  }
+  return out;
+}
+
+/**
+ * n unit vectors around `centers` random unit centers: center + noise·N(0, I/dim),
+ * renormalised. With noise 1 a point's cosine to its center is about 0.7, while
+ * random centers are nearly orthogonal, so clusters are distinct but not trivial.
+ */
+export function clusteredVectors(n: number, dim: number, centers: number, noise: number, seed: number): { vectors: Float32Array; cluster: Int32Array } {
+  const c = randomUnitVectors(centers, dim, seed);
+  const g = gaussian(rng(seed + 1));
+  const random = rng(seed + 2);
+  const vectors = new Float32Array(n * dim);
+  const cluster = new Int32Array(n);
+  const sd = noise / Math.sqrt(dim);
+  for (let i = 0; i < n; i++) {
+    const k = Math.floor(random() * centers);
+    cluster[i] = k;
+    const v = vectors.subarray(i * dim, (i + 1) * dim);
+    for (let d = 0; d < dim; d++) v[d] = c[k * dim + d] + sd * g();
+    normalize(v);
+  }
+  return { vectors, cluster };
+}
+
+export function madeUpItems(n: number): CorpusItem[] {
+  return Array.from({ length: n }, (_, i) => ({ id: `item-${i}`, text: `synthetic item ${i}`, meta: { row: i } }));
+}
+
+export function exactDot(a: ArrayLike<number>, b: ArrayLike<number>, bOffset = 0): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[bOffset + i];
+  return s;
+}
+
+export async function tempDir(prefix = "esr-build-test-"): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** The first `count` headlines (after skipping `skip`) of the shared ABC corpus. */
+export async function headlines(count: number, skip = 0): Promise<Array<{ date: string; text: string }>> {
+  const lines = (await readFile(HEADLINES_CSV, "utf8")).split("\n");
+  if (lines[0].trim() !== "publish_date,headline_text") throw new Error(`unexpected header in ${HEADLINES_CSV}: ${lines[0]}`);
+  return lines
+    .slice(1 + skip, 1 + skip + count)
+    .map((l) => l.replace(/\r$/, ""))
+    .filter((l) => l.length > 0)
+    .map((l) => {
+      const comma = l.indexOf(",");
+      return { date: l.slice(0, comma), text: l.slice(comma + 1) };
+    });
+}
+
+export async function writeHeadlinesCsv(file: string, rows: Array<{ date: string; text: string }>): Promise<void> {
+  const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  await writeFile(file, ["publish_date,headline_text", ...rows.map((r) => `${r.date},${quote(r.text)}`)].join("\n") + "\n");
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a project script the way `npm run build|search` does (tsx), from the project root. */
+export function runCli(script: "build" | "search", args: string[], timeoutMs = 120_000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["--import", "tsx", path.join(PROJECT_ROOT, "scripts", `${script}.ts`), ...args],
+      { cwd: PROJECT_ROOT, timeout: timeoutMs, maxBuffer: 64 * 2 ** 20, env: { ...process.env, NODE_NO_WARNINGS: "1" } },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as NodeJS.ErrnoException).code === "number" ? Number((err as NodeJS.ErrnoException).code) : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
