@@ -7,12 +7,13 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { FORMAT, type Manifest, type ModelRef } from "../lib/index/manifest.ts";
 import { EMBEDDING_DIM } from "../lib/model/embed.ts";
-import { allBlobRefs, ensureDirs, pruneBlobs, writeBlob, writeItemsPack } from "./artifacts.ts";
+import { ensureDirs, FileSource, pruneBlobs, readManifest, writeBlob, writeItemsPack } from "./artifacts.ts";
 import { CorpusError, readCorpus, type CorpusItem, type CorpusReport } from "./corpus/read-corpus.ts";
 import { EmbeddingCache, textHash } from "./embed/cache.ts";
 import { prepareModel } from "./embed/node-model.ts";
 import { EmbeddingPool } from "./embed/pool.ts";
-import { buildIndex, DEFAULT_PARAMS, textBlob } from "./index/build-index.ts";
+import { buildIndex, DEFAULT_PARAMS, textBlob, type BaseIndex } from "./index/build-index.ts";
+import { decodeRouting, decodeShard, textToBlob } from "../lib/index/format.ts";
 import { MemorySource } from "./index/memory-source.ts";
 import { sampleQueries } from "./index/perturb.ts";
 import { selfCheck } from "./index/self-check.ts";
@@ -37,6 +38,27 @@ export interface BuildOptions {
   byteBudget?: number;
   checkQueries?: number;
   quiet?: boolean;
+  /**
+   * Extend a previous version instead of re-partitioning (incremental deploys):
+   * its artifacts directory, or its routing and shards already decoded. Ignored,
+   * with a log line, when the model or pqM differ or the corpus grew by more than
+   * `maxGrowth` (default 0.5) of the base, since old leaves would then fit badly.
+   */
+  base?: string | BaseIndex;
+  maxGrowth?: number;
+}
+
+/** Reads a previous build's routing and shards from its artifacts directory. */
+export async function loadBase(dir: string): Promise<{ base: BaseIndex; manifest: Manifest }> {
+  const manifest = await readManifest(dir);
+  const source = await FileSource.open(dir);
+  const texts = await source.getTexts([manifest.routing.key, ...manifest.shards.map((s) => s.key)]);
+  const text = (key: string) => {
+    const t = texts.get(key);
+    if (t == null) throw new Error(`base index in ${dir} lacks ${key}`);
+    return textToBlob(t);
+  };
+  return { manifest, base: { routing: decodeRouting(text(manifest.routing.key)), shards: manifest.shards.map((s) => decodeShard(text(s.key))) } };
 }
 
 export interface BuildReport {
@@ -126,7 +148,19 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
     lap("embed");
 
     // 3. Index
-    const built = buildIndex(vectors, dim, items, { leafSize: o.leafSize, pqM: o.pqM, rerank: o.rerank, nprobe: o.nprobe ?? DEFAULT_PARAMS.nprobe }, (s) => log(`  index ${s}`));
+    let base: BaseIndex | undefined;
+    if (o.base) {
+      const b = typeof o.base === "string" ? await loadBase(o.base).catch((e: Error) => (log(`not extending ${o.base}: ${e.message}`), undefined)) : { base: o.base, manifest: undefined };
+      const pqM = o.pqM ?? DEFAULT_PARAMS.pqM;
+      if (b && b.manifest && b.manifest.model.id !== model.modelId) log(`not extending the base: it was built with ${b.manifest.model.id}`);
+      else if (b && b.base.routing.pqM !== pqM) log(`not extending the base: its pqM is ${b.base.routing.pqM}, not ${pqM}`);
+      else if (b) {
+        const baseItems = b.base.shards.reduce((a, s) => a + s.count, 0);
+        if (n > baseItems * (1 + (o.maxGrowth ?? 0.5))) log(`not extending the base: ${baseItems} → ${n} items is too much growth; re-partitioning`);
+        else base = b.base;
+      }
+    }
+    const built = buildIndex(vectors, dim, items, { leafSize: o.leafSize, pqM: o.pqM, rerank: o.rerank, nprobe: o.nprobe ?? DEFAULT_PARAMS.nprobe }, (s) => log(`  index ${s}`), base);
     lap("index");
 
     // 4. Model blobs and a manifest draft for the self-check
@@ -272,6 +306,7 @@ Builds the search index of a corpus into KV-ready artifacts.
   --rerank N            candidates re-ranked with int8 vectors (default ${DEFAULT_PARAMS.rerank})
   --nprobe N            leaves probed per query (default: chosen by the self-check)
   --target-recall X     recall@10 the self-check aims for (default 0.955)
+  --extend DIR          keep the leaves of the build in DIR; only changed shards differ
   --check-queries N     self-check queries (default 200)
   --json                print the report as JSON
   --help                this text
@@ -303,6 +338,7 @@ async function main(): Promise<number> {
         nprobe: { type: "string" },
         "target-recall": { type: "string" },
         "check-queries": { type: "string" },
+        extend: { type: "string" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -334,6 +370,7 @@ async function main(): Promise<number> {
       nprobe: parseIntFlag("nprobe", args.nprobe),
       targetRecall,
       checkQueries: parseIntFlag("check-queries", args["check-queries"]),
+      base: args.extend,
     });
     if (args.json) process.stdout.write(JSON.stringify(report) + "\n");
     else printReport(report);

@@ -1,7 +1,8 @@
 // Embeddings + items → the blobs of one index version (format.ts), in memory.
 // Nothing here touches the file system or KV; write-artifacts.ts does.
 import { createHash } from "node:crypto";
-import { encodeRouting, encodeShard, blobToText, hex, ITEM_KEY_BYTES, type ItemRecord } from "../../lib/index/format.ts";
+import { encodeRouting, encodeShard, blobToText, hex, ITEM_KEY_BYTES, type ItemRecord, type Routing, type Shard } from "../../lib/index/format.ts";
+import { dotInt8 } from "../../lib/index/vector.ts";
 import type { BlobRef, IndexParams } from "../../lib/index/manifest.ts";
 import { quantizeInt8 } from "../../lib/index/quantize.ts";
 import { toBase64 } from "../../lib/index/base64.ts";
@@ -47,7 +48,25 @@ export function itemRecordText(item: CorpusItem, v: Float32Array): string {
   return JSON.stringify(record);
 }
 
-export function buildIndex(vectors: Float32Array, dim: number, items: readonly CorpusItem[], options: BuildIndexOptions = {}, log: (s: string) => void = () => {}): BuiltIndex {
+/**
+ * A previous version to extend rather than rebuild: its leaves and codebooks are
+ * kept, items it already had stay in their leaves in their order, and new items
+ * join their nearest leaf. Leaves that gained or lost no item come out
+ * byte-identical, so their content-addressed shards need no upload.
+ */
+export interface BaseIndex {
+  routing: Routing;
+  shards: Shard[];
+}
+
+export function buildIndex(
+  vectors: Float32Array,
+  dim: number,
+  items: readonly CorpusItem[],
+  options: BuildIndexOptions = {},
+  log: (s: string) => void = () => {},
+  base?: BaseIndex,
+): BuiltIndex {
   const o = { ...DEFAULT_PARAMS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
   const n = items.length;
   const timings: Record<string, number> = {};
@@ -75,14 +94,59 @@ export function buildIndex(vectors: Float32Array, dim: number, items: readonly C
   }
   lap("records");
 
-  const partition = buildPartition(vectors, dim, n, Math.max(1, Math.round(n / o.leafSize)), o.seed);
-  lap("partition");
-  const members: number[][] = Array.from({ length: partition.leaves }, () => []);
-  for (let i = 0; i < n; i++) for (const l of assignLeaves(partition, vectors, i * dim, o.dupMax, o.dupEps)) members[l].push(i);
-  lap("assign");
-
-  const codebooks = trainCodebooks(vectors, dim, n, o.pqM, { seed: o.seed + 4 });
-  lap("pq-train");
+  let leaves: number;
+  let members: number[][];
+  let codebooks: Float32Array;
+  let centroids: Int8Array;
+  let centroidScales: Float32Array;
+  if (base) {
+    if (base.routing.dim !== dim || base.routing.pqM !== o.pqM) throw new Error("the base index has other dimensions or pqM; rebuild without it");
+    leaves = base.routing.leaves;
+    ({ centroids, centroidScales, codebooks } = base.routing);
+    const rowOf = new Map<string, number>(records.map((r, i) => [r.key, i]));
+    members = Array.from({ length: leaves }, () => []);
+    const placed = new Uint8Array(n);
+    for (const sh of base.shards) {
+      for (let e = 0; e < sh.count; e++) {
+        const row = rowOf.get(`item/${hex(sh.keys, e * ITEM_KEY_BYTES, (e + 1) * ITEM_KEY_BYTES)}`);
+        if (row === undefined) continue;
+        members[sh.leaf].push(row);
+        placed[row] = 1;
+      }
+    }
+    let added = 0;
+    for (let i = 0; i < n; i++) {
+      if (placed[i]) continue;
+      const q = vectors.subarray(i * dim, (i + 1) * dim);
+      let best = 0;
+      let bestS = -Infinity;
+      for (let l = 0; l < leaves; l++) {
+        const sc = dotInt8(q, centroids, l * dim, dim) * centroidScales[l];
+        if (sc > bestS) {
+          bestS = sc;
+          best = l;
+        }
+      }
+      members[best].push(i);
+      added++;
+    }
+    log(`extending the base index: ${n - added} items kept in place, ${added} assigned`);
+    lap("assign");
+  } else {
+    const partition = buildPartition(vectors, dim, n, Math.max(1, Math.round(n / o.leafSize)), o.seed);
+    lap("partition");
+    leaves = partition.leaves;
+    members = Array.from({ length: leaves }, () => []);
+    for (let i = 0; i < n; i++) for (const l of assignLeaves(partition, vectors, i * dim, o.dupMax, o.dupEps)) members[l].push(i);
+    lap("assign");
+    codebooks = trainCodebooks(vectors, dim, n, o.pqM, { seed: o.seed + 4 });
+    lap("pq-train");
+    centroids = new Int8Array(leaves * dim);
+    centroidScales = new Float32Array(leaves);
+    for (let l = 0; l < leaves; l++) {
+      centroidScales[l] = quantizeInt8(partition.centroids.subarray(l * dim, (l + 1) * dim), centroids.subarray(l * dim, (l + 1) * dim)).scale;
+    }
+  }
   const codes = encodeAll(vectors, dim, n, codebooks, o.pqM);
   lap("pq-encode");
 
@@ -96,14 +160,9 @@ export function buildIndex(vectors: Float32Array, dim: number, items: readonly C
     return textBlob(blobToText(encodeShard({ leaf, count: m.length, pqM: o.pqM, keys: k, codes: c })));
   });
 
-  const centroids = new Int8Array(partition.leaves * dim);
-  const centroidScales = new Float32Array(partition.leaves);
-  for (let l = 0; l < partition.leaves; l++) {
-    centroidScales[l] = quantizeInt8(partition.centroids.subarray(l * dim, (l + 1) * dim), centroids.subarray(l * dim, (l + 1) * dim)).scale;
-  }
   const routing = textBlob(
     blobToText(
-      encodeRouting({ dim, pqM: o.pqM, leaves: partition.leaves, centroids, centroidScales, codebooks, leafSizes: Uint32Array.from(members, (m) => m.length) }),
+      encodeRouting({ dim, pqM: o.pqM, leaves, centroids, centroidScales, codebooks, leafSizes: Uint32Array.from(members, (m) => m.length) }),
     ),
   );
 
@@ -116,6 +175,6 @@ export function buildIndex(vectors: Float32Array, dim: number, items: readonly C
   }
   lap("shards");
 
-  const params: IndexParams = { leaves: partition.leaves, pqM: o.pqM, nprobe: Math.min(o.nprobe, partition.leaves), rerank: o.rerank, dupEps: o.dupEps, dupMax: o.dupMax, seed: o.seed };
+  const params: IndexParams = { leaves, pqM: o.pqM, nprobe: Math.min(o.nprobe, leaves), rerank: o.rerank, dupEps: o.dupEps, dupMax: o.dupMax, seed: o.seed };
   return { params, routing, shards, records, catalog: textBlob(blobToText(catalog)), timings };
 }
