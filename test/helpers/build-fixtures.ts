@@ -49,22 +49,31 @@ export function randomUnitVectors(n: number, dim: number, seed: number): Float32
 }
 
 /**
- * n unit vectors around `centers` random unit centers: center + noise·N(0, I/dim),
- * renormalised. With noise 1 a point's cosine to its center is about 0.7, while
- * random centers are nearly orthogonal, so clusters are distinct but not trivial.
+ * n unit vectors in two-level clusters, like real embeddings: `centers` random
+ * unit centers (nearly orthogonal in high dimension), `sub` sub-centers around
+ * each at cosine ≈ 0.8, and points around a sub-center at cosine ≈ 0.9
+ * (noise·N(0, I/dim) on each level, renormalised). Nearest neighbours are
+ * mostly sub-cluster mates, ranked by the point noise.
  */
-export function clusteredVectors(n: number, dim: number, centers: number, noise: number, seed: number): { vectors: Float32Array; cluster: Int32Array } {
+export function clusteredVectors(n: number, dim: number, centers: number, seed: number, sub = 6): { vectors: Float32Array; cluster: Int32Array } {
   const c = randomUnitVectors(centers, dim, seed);
   const g = gaussian(rng(seed + 1));
   const random = rng(seed + 2);
+  const sd = 1 / Math.sqrt(dim);
+  const subs = new Float32Array(centers * sub * dim);
+  for (let k = 0; k < centers * sub; k++) {
+    const v = subs.subarray(k * dim, (k + 1) * dim);
+    const base = Math.floor(k / sub) * dim;
+    for (let d = 0; d < dim; d++) v[d] = c[base + d] + 0.75 * sd * g();
+    normalize(v);
+  }
   const vectors = new Float32Array(n * dim);
   const cluster = new Int32Array(n);
-  const sd = noise / Math.sqrt(dim);
   for (let i = 0; i < n; i++) {
-    const k = Math.floor(random() * centers);
-    cluster[i] = k;
+    const k = Math.floor(random() * centers * sub);
+    cluster[i] = Math.floor(k / sub);
     const v = vectors.subarray(i * dim, (i + 1) * dim);
-    for (let d = 0; d < dim; d++) v[d] = c[k * dim + d] + sd * g();
+    for (let d = 0; d < dim; d++) v[d] = subs[k * dim + d] + 0.5 * sd * g();
     normalize(v);
   }
   return { vectors, cluster };

@@ -1,0 +1,124 @@
+// The k-means tree + PQ index (scripts/index/build-index.ts) searched with the
+// Worker's code (lib/index/reader.ts) against brute force, on synthetic
+// clustered unit vectors (no model: the index must work for any embeddings).
+import { beforeAll, describe, expect, it } from "vitest";
+import { decodeRouting, decodeShard, hex, ITEM_KEY_BYTES, textToBlob, type ItemRecord } from "../lib/index/format.ts";
+import type { Manifest } from "../lib/index/manifest.ts";
+import { IndexError, openIndex, searchVector, type IndexHandle } from "../lib/index/reader.ts";
+import { buildIndex, type BuiltIndex } from "../scripts/index/build-index.ts";
+import { MemorySource } from "../scripts/index/memory-source.ts";
+import { exactTopK } from "../scripts/index/self-check.ts";
+import { clusteredVectors, madeUpItems } from "./helpers/build-fixtures.ts";
+
+// 2,000 × 512 keeps PQ training (n · 256 · dim · 10 iterations) to a few seconds.
+const N = 2000;
+const DIM = 512;
+const QUERIES = 100;
+const NPROBE = 8;
+
+function manifestFor(built: BuiltIndex): Manifest {
+  // Only what the reader looks at; the full manifest is covered by the build test.
+  return { dim: DIM, items: N, params: built.params, routing: built.routing.ref, shards: built.shards.map((s) => s.ref), catalog: built.catalog.ref } as Manifest;
+}
+
+describe("tree search vs brute force (synthetic clusters)", () => {
+  let data: Float32Array;
+  let queries: Float32Array;
+  let built: BuiltIndex;
+  let source: MemorySource;
+  let handle: IndexHandle;
+  const items = madeUpItems(N);
+
+  beforeAll(async () => {
+    const { vectors } = clusteredVectors(N + QUERIES, DIM, 50, 5, 4);
+    data = vectors.slice(0, N * DIM);
+    queries = vectors.slice(N * DIM);
+    built = buildIndex(data, DIM, items);
+    source = MemorySource.fromBuilt(built);
+    handle = await openIndex(manifestFor(built), source);
+  });
+
+  it("lays out every item exactly once across the leaves, with keys pointing at its record", () => {
+    const routing = decodeRouting(textToBlob(built.routing.text));
+    expect(routing.leaves).toBe(built.shards.length);
+    // About N / leafSize (48) leaves; per-group rounding makes it approximate.
+    expect(routing.leaves).toBeGreaterThan(N / 48 * 0.8);
+    expect(routing.leaves).toBeLessThan(N / 48 * 1.2);
+    expect(routing.dim).toBe(DIM);
+    expect(routing.pqM).toBe(64);
+    const recordKeys = new Map(built.records.map((r, i) => [r.key, i]));
+    const seen = new Set<string>();
+    let total = 0;
+    built.shards.forEach((blob, leaf) => {
+      const s = decodeShard(textToBlob(blob.text));
+      expect(s.leaf).toBe(leaf);
+      expect(s.count).toBe(routing.leafSizes[leaf]);
+      total += s.count;
+      for (let e = 0; e < s.count; e++) {
+        const key = `item/${hex(s.keys, e * ITEM_KEY_BYTES, (e + 1) * ITEM_KEY_BYTES)}`;
+        expect(recordKeys.has(key)).toBe(true);
+        expect(seen.has(key)).toBe(false);
+        seen.add(key);
+      }
+    });
+    expect(total).toBe(N);
+    expect(seen.size).toBe(N);
+    // The catalog lists every record: u32 count, then [8-byte key, u32 bytes].
+    const cat = textToBlob(built.catalog.text);
+    const view = new DataView(cat.buffer, cat.byteOffset, cat.byteLength);
+    expect(view.getUint32(0, true)).toBe(N);
+    expect(cat.byteLength).toBe(4 + N * 12);
+    const r7 = built.records[7];
+    expect(`item/${hex(cat, 4 + 7 * 12, 4 + 7 * 12 + 8)}`).toBe(r7.key);
+    expect(view.getUint32(4 + 7 * 12 + 8, true)).toBe(r7.bytes);
+    const rec = JSON.parse(r7.text) as ItemRecord;
+    expect(rec).toMatchObject({ id: "item-7", text: "synthetic item 7", meta: { row: 7 } });
+  });
+
+  it(`reaches recall@10 ≥ 0.95 against exact search in 2 round trips, reading a small fraction of the index (nprobe ${NPROBE})`, async () => {
+    const fullScan = built.shards.reduce((a, s) => a + s.ref.bytes, 0) + built.records.reduce((a, r) => a + r.bytes, 0);
+    let hits = 0;
+    let maxBytes = 0;
+    for (let qi = 0; qi < QUERIES; qi++) {
+      const q = queries.subarray(qi * DIM, (qi + 1) * DIM);
+      const truth = new Set(exactTopK(data, DIM, N, q, 10).map((i) => items[i].id));
+      const before = source.rounds;
+      const { results, stats } = await searchVector(handle, q, { k: 10, nprobe: NPROBE });
+      expect(results).toHaveLength(10);
+      expect(stats.roundTrips).toBe(2);
+      expect(source.rounds - before).toBe(2);
+      expect(stats.shards).toBe(NPROBE);
+      expect(stats.records).toBe(built.params.rerank);
+      for (let i = 1; i < results.length; i++) expect(results[i].score).toBeLessThanOrEqual(results[i - 1].score);
+      for (const r of results) if (truth.has(r.id)) hits++;
+      maxBytes = Math.max(maxBytes, stats.bytes);
+    }
+    const recall = hits / (QUERIES * 10);
+    expect(recall).toBeGreaterThanOrEqual(0.95);
+    expect(maxBytes).toBeLessThan(fullScan * 0.05);
+  });
+
+  it("finds each item first when queried with its own vector, with a score within the int8 bound of 1", async () => {
+    for (let i = 0; i < N; i += 97) {
+      const { results } = await searchVector(handle, data.subarray(i * DIM, (i + 1) * DIM), { k: 3, nprobe: NPROBE });
+      expect(results[0].id).toBe(`item-${i}`);
+      expect(results[0].score).toBeGreaterThan(0.99);
+      expect(results[0].score).toBeLessThan(1.01);
+    }
+  });
+
+  it("reports a corrupt or missing shard as an IndexError, never a smaller answer", async () => {
+    const q = queries.subarray(0, DIM);
+    for (const damage of ["corrupt", "missing"] as const) {
+      const broken = MemorySource.fromBuilt(built);
+      for (const s of built.shards) {
+        if (damage === "missing") broken.values.delete(s.ref.key);
+        else broken.values.set(s.ref.key, s.text.slice(0, -4) + (s.text.endsWith("AAAA") ? "BBBB" : "AAAA"));
+      }
+      const h = await openIndex(manifestFor(built), broken);
+      const err = await searchVector(h, q, { k: 10, nprobe: NPROBE }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(IndexError);
+      expect((err as IndexError).code).toBe(damage === "missing" ? "shard_missing" : "shard_corrupt");
+    }
+  });
+});
