@@ -254,7 +254,12 @@ export async function* readCorpus(file: string, options: ReadOptions = {}, repor
         rep.metaColumns = header.filter((_, i) => i !== textIdx && i !== idIdx);
         continue;
       }
-      if (fields.length === 0) continue;
+      // An empty line: with one column it is a row whose text is blank (reported,
+      // and it keeps its number); with more it is a stray line between rows.
+      if (fields.length === 0) {
+        if (header.length !== 1) continue;
+        fields.push("");
+      }
       if (fields.length !== header.length) {
         throw new CorpusError(file, line, `malformed row: ${fields.length} fields, the header has ${header.length}`);
       }
