@@ -1,20 +1,34 @@
 // Bundles the Worker once per test run (wrangler deploy --dry-run) and hands the
-// bundle to every test file, instead of each file paying for its own build.
+// bundle to every test file, instead of each file paying for its own build. Also
+// builds (or reuses) the real index the Worker tests search, and a KV store with
+// it published that each test worker copies (test/helpers/index-fixture.ts).
 import { rm } from "node:fs/promises";
 import type { TestProject } from "vitest/node";
 import { bundleWorker, type Bundle } from "../../scripts/local/harness.ts";
+import { ensureIndexFixture, type IndexFixture } from "./index-fixture.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
     workerBundle: Bundle;
+    indexFixture: IndexFixture;
   }
 }
 
 let bundle: Bundle | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
-  bundle = await bundleWorker();
+  const t0 = performance.now();
+  const bundling = bundleWorker();
+  bundling.catch(() => undefined);
+  const fixture = await ensureIndexFixture(bundling);
+  bundle = await bundling;
   project.provide("workerBundle", bundle);
+  project.provide("indexFixture", fixture);
+  const s = (x: number) => `${x.toFixed(1)} s`;
+  process.stderr.write(
+    `[global-setup] worker bundle + index fixture ${fixture.version} (${fixture.items} items) in ${s((performance.now() - t0) / 1000)}` +
+      (fixture.reused ? `, reused ${fixture.dir}\n` : `: build ${s(fixture.seconds.build)}, publish ${s(fixture.seconds.publish)}\n`),
+  );
 }
 
 export async function teardown(): Promise<void> {

@@ -1,27 +1,44 @@
 // Worker fixtures for Node-side tests: a workerd instance with its own temporary
-// KV store, optionally seeded with the real float16 model and a manifest.
-import { mkdtemp, rm } from "node:fs/promises";
+// KV store, optionally seeded with the real float16 model and a manifest, or with
+// a copy of the real index the global setup built and published.
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { inject } from "vitest";
 import { startLocalWorker, type LocalWorker } from "../../scripts/local/harness.ts";
 import { publishManifest, putModel } from "../../scripts/local/seed.ts";
 import { prepareModel } from "../../scripts/embed/node-model.ts";
-import type { ModelRef } from "../../lib/index/manifest.ts";
+import type { Manifest, ModelRef } from "../../lib/index/manifest.ts";
+import { copyKvTemplate } from "./index-fixture.ts";
 
 export interface TestWorker extends LocalWorker {
   persistDir: string;
-  /** Set when seeded with the model. */
+  /** Set when seeded with the model (or the index, which names one). */
   model?: ModelRef;
+  /** Set when seeded with the index fixture. */
+  manifest?: Manifest;
   json(pathOrUrl: string, init?: RequestInit): Promise<{ status: number; headers: Headers; body: any }>;
 }
 
 export async function startTestWorker(
-  opts: { vars?: Record<string, string>; seedModel?: boolean; version?: string; manifestExtra?: Record<string, unknown> } = {},
+  opts: {
+    vars?: Record<string, string>;
+    seedModel?: boolean;
+    /** Start on a private copy of the published index fixture (model included). */
+    index?: boolean;
+    version?: string;
+    manifestExtra?: Record<string, unknown>;
+  } = {},
 ): Promise<TestWorker> {
   const persistDir = await mkdtemp(path.join(os.tmpdir(), "ess-test-"));
+  let manifest: Manifest | undefined;
+  if (opts.index) {
+    const fixture = inject("indexFixture");
+    await copyKvTemplate(fixture, persistDir);
+    manifest = JSON.parse(await readFile(path.join(fixture.dir, "manifest.json"), "utf8")) as Manifest;
+  }
   const worker = await startLocalWorker({ persistDir, vars: opts.vars, bundle: inject("workerBundle") });
-  let model: ModelRef | undefined;
+  let model: ModelRef | undefined = manifest?.model;
   if (opts.seedModel) {
     model = await putModel(worker.kv, await prepareModel());
     await publishManifest(worker.kv, { version: opts.version ?? "v1", model, items: 0, ...(opts.manifestExtra ?? {}) });
@@ -30,6 +47,7 @@ export async function startTestWorker(
     ...worker,
     persistDir,
     model,
+    manifest,
     async json(p, init) {
       const res = await worker.fetch(p, init);
       const text = await res.text();

@@ -1,0 +1,146 @@
+// A real index for the Worker tests: every 25th headline of the shared ABC news
+// file (1,999 headlines spread over Feb–Oct 2003, so SARS news is in it), built
+// with runBuild once and reused across test files and runs. The artifacts live
+// in a temp dir keyed by the subset's bytes and the sources that shape an index,
+// so a corpus or code change rebuilds and an unchanged tree does not. Publishing
+// happens once into a template KV store that each test worker copies.
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { cp, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { readManifest } from "../../scripts/artifacts.ts";
+import { DEFAULT_CACHE, runBuild } from "../../scripts/build.ts";
+import { startLocalWorker, PROJECT_ROOT, type Bundle } from "../../scripts/local/harness.ts";
+import { bindingWriter, publish } from "../../scripts/publish.ts";
+import { sampleQueries } from "../../scripts/index/perturb.ts";
+import type { ArtifactSearch } from "../../scripts/search.ts";
+import type { ItemRecord } from "../../lib/index/format.ts";
+
+export const SOURCE_CSV = path.join(PROJECT_ROOT, "..", "shared", "data", "abcnews-2003-50k.csv");
+/** Every STRIDE-th data row of the source. */
+export const STRIDE = 25;
+/**
+ * The build's default self-check target (0.955) picks the smallest nprobe whose
+ * recall on 200 queries clears it, so the index it ships sits right at the
+ * target: on this corpus nprobe 12 has recall@10 ≈ 0.952 on fresh queries and
+ * 17 of 40 disjoint 50-query sets fall below 0.95. The tests assert ≥ 0.95 on
+ * 50 queries, so the fixture asks the self-check for a margin.
+ */
+export const TARGET_RECALL = 0.97;
+
+export interface IndexFixture {
+  /** runBuild's output directory (manifest.json, blobs/, items.pack, vectors.f32). */
+  dir: string;
+  version: string;
+  items: number;
+  /** A Miniflare persist dir with the index and its model published; copy it, never write to it. */
+  kvTemplate: string;
+  /** What the fixture cost this run, for the log. */
+  seconds: { build: number; publish: number };
+  reused: boolean;
+}
+
+/** The subset as CSV text: the header, then every STRIDE-th data row. */
+export async function subsetCsv(): Promise<string> {
+  const lines = (await readFile(SOURCE_CSV, "utf8")).split("\n").filter((l) => l.trim() !== "");
+  const [header, ...rows] = lines;
+  return [header, ...rows.filter((_, i) => i % STRIDE === 0)].join("\n") + "\n";
+}
+
+/** Sources whose change can change the artifacts (index code, model glue, build, corpus reader). */
+async function sourceHash(): Promise<string> {
+  const h = createHash("sha256");
+  const dirs = ["lib/index", "lib/model", "scripts/index", "scripts/corpus", "scripts/embed"];
+  const files = ["scripts/build.ts", "scripts/artifacts.ts", "scripts/publish.ts", "package-lock.json"];
+  for (const d of dirs) for (const f of (await readdir(path.join(PROJECT_ROOT, d))).sort()) files.push(path.join(d, f));
+  for (const f of files) {
+    h.update(f);
+    h.update(await readFile(path.join(PROJECT_ROOT, f)));
+  }
+  return h.digest("hex");
+}
+
+/**
+ * Builds (or finds) the fixture index and its KV template. `cacheDir` is the
+ * embedding cache: ESS_TEST_EMBED_CACHE, else the build's default .cache/embeddings.
+ */
+export async function ensureIndexFixture(bundle: Bundle | Promise<Bundle>): Promise<IndexFixture> {
+  const csv = await subsetCsv();
+  const key = createHash("sha256").update(csv).update(await sourceHash()).digest("hex").slice(0, 16);
+  const root = path.join(os.tmpdir(), `ess-index-fixture-${key}`);
+  const seconds = { build: 0, publish: 0 };
+  const reused = existsSync(path.join(root, "ready"));
+  if (!reused) {
+    // Build into a private dir and rename it into place: concurrent test runs
+    // (other checkouts, other engineers) never see a half-written fixture.
+    const work = await mkdtemp(path.join(os.tmpdir(), `ess-index-build-${key}-`));
+    try {
+      const corpus = path.join(work, "abcnews-every25.csv");
+      await writeFile(corpus, csv);
+      const out = path.join(work, "artifacts");
+      let t = performance.now();
+      await runBuild({ corpus, out, cacheDir: process.env.ESS_TEST_EMBED_CACHE || DEFAULT_CACHE, quiet: true, targetRecall: TARGET_RECALL });
+      seconds.build = (performance.now() - t) / 1000;
+      t = performance.now();
+      const kvTemplate = path.join(work, "kv");
+      await mkdir(kvTemplate);
+      const w = await startLocalWorker({ persistDir: kvTemplate, bundle: await bundle });
+      try {
+        await publish(bindingWriter(w.kv as never), out);
+      } finally {
+        await w.dispose();
+      }
+      seconds.publish = (performance.now() - t) / 1000;
+      await writeFile(path.join(work, "ready"), new Date().toISOString());
+      await rename(work, root).catch(async (e: NodeJS.ErrnoException) => {
+        // Someone else finished first: theirs is as good as ours.
+        if (e.code !== "ENOTEMPTY" && e.code !== "EEXIST") throw e;
+        await rm(work, { recursive: true, force: true });
+      });
+    } catch (e) {
+      await rm(work, { recursive: true, force: true });
+      throw e;
+    }
+  }
+  const dir = path.join(root, "artifacts");
+  const manifest = await readManifest(dir);
+  return { dir, version: manifest.version, items: manifest.items, kvTemplate: path.join(root, "kv"), seconds, reused };
+}
+
+/** A private copy of the fixture's KV store for one Worker. */
+export async function copyKvTemplate(fixture: IndexFixture, persistDir: string): Promise<void> {
+  await cp(fixture.kvTemplate, persistDir, { recursive: true });
+}
+
+/** Headlines about SARS (named on 15 March 2003; the first reports call it a mystery pneumonia). */
+export const SARS_HEADLINE = /\bsars\b|pneumonia (bug|virus)|mystery (respiratory )?illness|chest illness/;
+
+/** Natural-language questions on the period's news, for recall and parity checks. */
+export const NATURAL_QUERIES = [
+  "what is the latest on the sars outbreak in asia",
+  "how are farmers coping with the drought",
+  "who won the cricket test match",
+  "when will troops come home from iraq",
+  "is the government raising interest rates",
+  "bushfires threaten homes in canberra",
+  "what happened at the rugby world cup",
+  "police investigate a fatal car crash",
+  "new hospital funding for regional health services",
+  "protests against the war in iraq",
+];
+
+/** The fixture's item texts in build order (row i is item i). */
+export async function fixtureTexts(search: ArtifactSearch): Promise<string[]> {
+  const texts: string[] = [];
+  for (let i = 0; i < search.manifest.items; i++) texts.push((JSON.parse(await search.source.recordText(i)) as ItemRecord).text);
+  return texts;
+}
+
+/**
+ * 50 fixed queries: 40 headlines with one small edit (drawn with a seed the
+ * build's self-check does not use) and the 10 natural questions above.
+ */
+export function evaluationQueries(texts: readonly string[]): string[] {
+  return [...sampleQueries(texts, 40, 2025).map((s) => s.text), ...NATURAL_QUERIES];
+}

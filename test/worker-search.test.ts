@@ -1,0 +1,152 @@
+// Search through workerd over HTTP on a real index (2,000 ABC headlines of 2003,
+// built by runBuild and published to the Worker's local KV by the global setup):
+// semantic sanity, recall against exact search, parity with the Node-side search
+// over the same artifacts, batches, limits with the deployed defaults, /healthz.
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createNodeEmbedder } from "../scripts/embed/node-model.ts";
+import { ArtifactSearch } from "../scripts/search.ts";
+import type { Embedder } from "../lib/model/embed.ts";
+import { SARS_HEADLINE, evaluationQueries, fixtureTexts } from "./helpers/index-fixture.ts";
+import { post, startTestWorker, type TestWorker } from "./helpers/worker.ts";
+
+interface Hit {
+  id: string;
+  score: number;
+  text: string;
+  meta: Record<string, unknown>;
+}
+
+/** Worker and Node hits agree up to float noise: same ids in the same order, except swaps of near-equal scores. */
+export function expectSameHits(worker: Hit[], node: Hit[], label: string, eps = 1e-3): void {
+  expect(worker.length, label).toBe(node.length);
+  for (let i = 0; i < node.length; i++) {
+    expect(Math.abs(worker[i].score - node[i].score), `${label} rank ${i} score`).toBeLessThanOrEqual(eps);
+    if (worker[i].id === node[i].id) continue;
+    // A different id is only acceptable where Node itself has a near-tie at this rank.
+    // Either Node ranks the same item nearby with a near-equal score, or it is a
+    // boundary item whose score near-ties Node's last hit.
+    const j = node.findIndex((h) => h.id === worker[i].id);
+    const tie = j >= 0 ? Math.abs(node[j].score - node[i].score) <= eps : Math.abs(worker[i].score - node[node.length - 1].score) <= eps;
+    expect(tie, `${label} rank ${i}: worker ${worker[i].id} vs node ${node[i].id}`).toBe(true);
+  }
+}
+
+describe("search on the real index", () => {
+  const fixture = inject("indexFixture");
+  let w: TestWorker;
+  let engine: ArtifactSearch;
+  let embedder: Embedder;
+  let texts: string[];
+  beforeAll(async () => {
+    [w, engine, embedder] = await Promise.all([startTestWorker({ index: true }), ArtifactSearch.open(fixture.dir), createNodeEmbedder()]);
+    texts = await fixtureTexts(engine);
+  });
+  afterAll(async () => w?.dispose());
+
+  it("the fixture is the 2,000-headline subset spanning Feb–Oct 2003, SARS news included", () => {
+    expect(fixture.items).toBe(2000);
+    expect(texts).toHaveLength(2000);
+    expect(texts.filter((t) => /\bsars\b/.test(t)).length).toBeGreaterThanOrEqual(8);
+    expect(texts.filter((t) => SARS_HEADLINE.test(t)).length).toBeGreaterThanOrEqual(12);
+  });
+
+  it("/healthz reports the published version, its items and the model", async () => {
+    const res = await w.json("/healthz");
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: "ok", version: fixture.version, items: 2000, model: w.manifest!.model.id });
+    expect(res.body.model).toBe(embedder.modelId);
+  });
+
+  it("a query about SARS returns SARS headlines first", async () => {
+    for (const q of ["new sars cases reported in hong kong", "sars pneumonia outbreak in asia"]) {
+      const res = await w.json(`/search?q=${encodeURIComponent(q)}&k=10`);
+      expect(res.status).toBe(200);
+      const hits = res.body.results as Hit[];
+      expect(hits).toHaveLength(10);
+      const flags = hits.map((h) => SARS_HEADLINE.test(h.text));
+      // 13 of 2,000 headlines are about SARS: by chance the top 10 would hold none.
+      expect(flags.slice(0, 2), `${q}: ${hits.map((h) => h.text).join(" | ")}`).toEqual([true, true]);
+      expect(flags.filter(Boolean).length, q).toBeGreaterThanOrEqual(4);
+      for (const h of hits.filter((x) => SARS_HEADLINE.test(x.text))) expect(String(h.meta.publish_date)).toMatch(/^20030[3-8]\d\d$/);
+    }
+    // And an unrelated query does not: the check above is about meaning, not a constant answer.
+    const other = await w.json(`/search?q=${encodeURIComponent("cricket test match")}&k=10`);
+    expect((other.body.results as Hit[]).filter((h) => SARS_HEADLINE.test(h.text))).toEqual([]);
+  });
+
+  it("GET /search returns k ranked hits with text, metadata, timings and stats", async () => {
+    const res = await w.json("/search?q=drought%20hits%20farmers&k=7");
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ query: "drought hits farmers", k: 7, index: { version: fixture.version, items: 2000 } });
+    const hits = res.body.results as Hit[];
+    expect(hits).toHaveLength(7);
+    for (let i = 1; i < hits.length; i++) expect(hits[i - 1].score).toBeGreaterThanOrEqual(hits[i].score);
+    for (const h of hits) {
+      expect(texts[Number(h.id)]).toBe(h.text);
+      expect(h.meta).toEqual({ publish_date: expect.stringMatching(/^2003\d{4}$/) });
+    }
+    expect(hits.some((h) => /drought/.test(h.text))).toBe(true);
+    for (const key of ["embed_ms", "search_ms", "total_ms"]) expect(typeof res.body.timings[key]).toBe("number");
+    expect(res.body.stats).toMatchObject({ shards: w.manifest!.params.nprobe, records: w.manifest!.params.rerank });
+    expect(res.headers.get("server-timing")).toMatch(/embed;dur=[\d.]+.*search;dur=[\d.]+.*total;dur=[\d.]+/);
+  });
+
+  it("on 50 fixed queries: recall@10 >= 0.95 against exact search, and the same hits as the Node search", async () => {
+    const queries = evaluationQueries(texts);
+    expect(new Set(queries).size).toBe(50);
+    const workerHits: Hit[][] = [];
+    for (let i = 0; i < queries.length; i += 10) {
+      const batch = queries.slice(i, i + 10);
+      const res = await w.json("/search", post({ queries: batch, k: 10 }));
+      expect(res.status).toBe(200);
+      expect(res.body.results.map((r: { query: string }) => r.query)).toEqual(batch);
+      workerHits.push(...res.body.results.map((r: { results: Hit[] }) => r.results));
+    }
+    const vectors = await embedder.embed(queries);
+    let hits = 0;
+    let identical = 0;
+    for (let i = 0; i < queries.length; i++) {
+      const exact = (await engine.exact(vectors[i], 10)).results;
+      const approx = (await engine.approximate(vectors[i], 10)).results;
+      const truth = new Set(exact.map((h) => h.id));
+      hits += workerHits[i].filter((h) => truth.has(h.id)).length;
+      expectSameHits(workerHits[i], approx, `query ${i} "${queries[i]}"`);
+      if (workerHits[i].map((h) => h.id).join() === approx.map((h) => h.id).join()) identical++;
+    }
+    const recall = hits / (queries.length * 10);
+    console.log(`worker recall@10 vs exact on ${queries.length} queries: ${recall.toFixed(3)}; identical id lists: ${identical}/${queries.length}`);
+    expect(recall).toBeGreaterThanOrEqual(0.95);
+    expect(identical).toBeGreaterThanOrEqual(48);
+  });
+
+  it("POST /search answers a batch with one result object per query, in order", async () => {
+    const queries = Array.from({ length: 16 }, (_, i) => `${["rain", "court", "election", "football"][i % 4]} news ${i}`);
+    const res = await w.json("/search", post({ queries, k: 3 }));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ k: 3, index: { version: fixture.version, items: 2000 } });
+    expect(res.body.results).toHaveLength(16);
+    res.body.results.forEach((r: { query: string; k: number; results: Hit[] }, i: number) => {
+      expect(r).toMatchObject({ query: queries[i], k: 3, index: { version: fixture.version } });
+      expect(r.results).toHaveLength(3);
+    });
+    expect(typeof res.body.timings.total_ms).toBe("number");
+    // A single POST equals the same query's entry in a batch.
+    const single = await w.json("/search", post({ q: queries[5], k: 3 }));
+    expect(single.body.results.map((h: Hit) => h.id)).toEqual(res.body.results[5].results.map((h: Hit) => h.id));
+  });
+
+  it("enforces the deployed limits: 1,000 characters per query, 16 queries per batch", async () => {
+    const long = await w.json("/search", post({ q: "a ".repeat(500) + "b" }));
+    expect(long.status).toBe(400);
+    expect(long.body.error.code).toBe("query_too_long");
+    const get = await w.json(`/search?q=${"x".repeat(1001)}`);
+    expect(get.status).toBe(400);
+    expect(get.body.error.code).toBe("query_too_long");
+    const atLimit = await w.json("/search", post({ q: "rain ".repeat(200), k: 1 }));
+    expect(atLimit.status).toBe(200);
+    expect(atLimit.body.results).toHaveLength(1);
+    const batch = await w.json("/search", post({ queries: Array(17).fill("rain") }));
+    expect(batch.status).toBe(400);
+    expect(batch.body.error.code).toBe("batch_too_large");
+  });
+});
