@@ -93,6 +93,7 @@ async function main(): Promise<number> {
   try {
     const k = parseIntFlag("k", a.k) ?? 10;
     if (k > 100) throw new UsageError("--k must be at most 100");
+    const knobs = { nprobe: parseIntFlag("nprobe", a.nprobe), rerank: parseIntFlag("rerank", a.rerank) };
     let queries = positionals;
     if (a["queries-file"]) {
       if (positionals.length) throw new UsageError("give queries as arguments or with --queries-file, not both");
@@ -112,7 +113,6 @@ async function main(): Promise<number> {
     if (embedder.modelId !== engine.manifest.model.id) {
       throw new UsageError(`the index was built with ${engine.manifest.model.id}, this checkout embeds with ${embedder.modelId}; rebuild`);
     }
-    const knobs = { nprobe: parseIntFlag("nprobe", a.nprobe), rerank: parseIntFlag("rerank", a.rerank) };
     for (let i = 0; i < queries.length; i += 32) {
       const batch = queries.slice(i, i + 32);
       const vectors = await embedder.embed(batch);
