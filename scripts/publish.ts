@@ -90,9 +90,15 @@ export async function planPublish(kv: KvWriter, dir: string): Promise<{ plan: Pu
 export async function publish(
   kv: KvWriter,
   dir: string,
-  opts: { switchPointer?: boolean; batchBytes?: number; onProgress?: (done: number, total: number) => void } = {},
+  opts: {
+    switchPointer?: boolean;
+    batchBytes?: number;
+    onProgress?: (done: number, total: number) => void;
+    /** A plan made by planPublish moments ago (saves listing the store twice). */
+    planned?: Awaited<ReturnType<typeof planPublish>>;
+  } = {},
 ): Promise<{ plan: PublishPlan; pointer: Pointer | null; manifest: Manifest }> {
-  const { plan, values, manifest } = await planPublish(kv, dir);
+  const { plan, values, manifest } = opts.planned ?? (await planPublish(kv, dir));
   const todo = new Set(plan.upload.map((u) => u.key));
   const pending = values.filter((v) => todo.has(v.key));
   const batchBytes = opts.batchBytes ?? 32 * 1024 * 1024;

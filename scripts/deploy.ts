@@ -1,0 +1,197 @@
+// `npm run deploy -- --corpus FILE [--local] [--dry-run] [--force] …`
+// Builds (embedding only new texts), refuses bad builds (recall gate), uploads
+// only the KV values not there yet, switches the live version with one pointer
+// write, deploys the Worker code if it changed, and keeps the last N versions.
+// See docs/deploy.md.
+import { parseArgs } from "node:util";
+import { EMBEDDING_DIM } from "../lib/model/embed.ts";
+import { parseIntFlag, UsageError } from "./build.ts";
+import { CorpusError } from "./corpus/read-corpus.ts";
+import { DEFAULTS, GateError, runDeploy, type DeployResult } from "./deploy/deploy.ts";
+import { openTarget, TargetError, type Target } from "./deploy/target.ts";
+import type { KvWriter } from "./publish.ts";
+
+const USAGE = `Usage: npm run deploy -- --corpus FILE [options]
+
+  --corpus FILE         the corpus to index (.txt, .csv/.tsv, .jsonl)
+  --local               deploy to local KV (wrangler dev / npm start store), never runs wrangler deploy
+  --persist-to DIR      local KV directory (default .wrangler/state)
+  --dry-run             build, print the recall report and the upload/GC plan; write nothing
+  --force               switch even if the recall gate fails
+  --min-recall X        recall@10 self-check threshold (default ${DEFAULTS.minRecall})
+  --max-item-drop X     refuse if items drop by more than this fraction (default ${DEFAULTS.maxItemDrop})
+  --keep N              previous versions kept for rollback (default ${DEFAULTS.keep}, min 1)
+  --rebuild             re-partition instead of extending the live version
+  --no-worker           do not deploy the Worker code even if it changed
+  --out DIR             artifacts directory (default index-artifacts/)
+  --cache DIR           embedding cache directory (default .cache/embeddings)
+  --text-column NAME, --threads N, --leaf-size N, --pq-m N, --rerank N, --nprobe N,
+  --target-recall X, --check-queries N      build parameters, as for npm run build
+  --quiet               no build progress on stderr
+  --json                print the result as JSON on the last line
+
+Remote (default): CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID, and the namespace id
+from wrangler.toml ([[kv_namespaces]] binding = "INDEX", id = "…") or KV_NAMESPACE_ID.
+Exit codes: 0 done (or nothing to do), 2 usage/configuration, 3 refused by the recall gate, 1 other errors.
+`;
+
+export interface CliIo {
+  out?: (s: string) => void;
+  err?: (s: string) => void;
+  /** Use this store instead of opening one (tests: a running Worker's KV binding). */
+  kv?: KvWriter;
+  onResult?: (r: DeployResult) => void;
+}
+
+function fraction(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(n >= 0 && n <= 1)) throw new UsageError(`--${name} must be a number in [0, 1], got "${v}"`);
+  return n;
+}
+
+export async function main(argv: string[], io: CliIo = {}): Promise<number> {
+  const out = io.out ?? ((s: string) => process.stdout.write(s + "\n"));
+  const err = io.err ?? ((s: string) => process.stderr.write(s + "\n"));
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        corpus: { type: "string" },
+        local: { type: "boolean" },
+        "persist-to": { type: "string" },
+        "dry-run": { type: "boolean" },
+        force: { type: "boolean" },
+        "min-recall": { type: "string" },
+        "max-item-drop": { type: "string" },
+        keep: { type: "string" },
+        rebuild: { type: "boolean" },
+        "no-worker": { type: "boolean" },
+        out: { type: "string" },
+        cache: { type: "string" },
+        "text-column": { type: "string" },
+        threads: { type: "string" },
+        "leaf-size": { type: "string" },
+        "pq-m": { type: "string" },
+        rerank: { type: "string" },
+        nprobe: { type: "string" },
+        "target-recall": { type: "string" },
+        "check-queries": { type: "string" },
+        quiet: { type: "boolean" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    err(`error: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    out(USAGE);
+    return 0;
+  }
+  let target: Target | undefined;
+  try {
+    if (!args.corpus) throw new UsageError("--corpus FILE is required");
+    const pqM = parseIntFlag("pq-m", args["pq-m"]);
+    if (pqM !== undefined && EMBEDDING_DIM % pqM !== 0) throw new UsageError(`--pq-m must divide ${EMBEDDING_DIM}`);
+    const keep = parseIntFlag("keep", args.keep, 1);
+    const options = {
+      corpus: args.corpus,
+      out: args.out,
+      cacheDir: args.cache,
+      extend: !args.rebuild,
+      dryRun: args["dry-run"],
+      force: args.force,
+      minRecall: fraction("min-recall", args["min-recall"]),
+      maxItemDrop: fraction("max-item-drop", args["max-item-drop"]),
+      keep,
+      deployWorker: !args["no-worker"],
+      quietBuild: args.quiet,
+      build: {
+        textColumn: args["text-column"],
+        threads: parseIntFlag("threads", args.threads),
+        leafSize: parseIntFlag("leaf-size", args["leaf-size"], 2),
+        pqM,
+        rerank: parseIntFlag("rerank", args.rerank),
+        nprobe: parseIntFlag("nprobe", args.nprobe),
+        targetRecall: fraction("target-recall", args["target-recall"]),
+        checkQueries: parseIntFlag("check-queries", args["check-queries"]),
+      },
+    };
+    let kv = io.kv;
+    let local = Boolean(args.local);
+    if (!kv) {
+      try {
+        target = await openTarget({ local, persistTo: args["persist-to"] }, err);
+      } catch (e) {
+        // A pull request without secrets can still show the build and a plan against an empty store.
+        if (!(e instanceof TargetError && args["dry-run"])) throw e;
+        err(`warning: ${e.message}\nplanning against an empty store instead`);
+        target = await emptyTarget();
+        local = true;
+      }
+      kv = target.kv;
+      out(`target: ${target.label}`);
+      local = target.local;
+    }
+    const result = await runDeploy(kv, { ...options, local, namespaceId: target?.namespaceId }, out);
+    io.onResult?.(result);
+    if (args.json) out(JSON.stringify(summary(result)));
+    return 0;
+  } catch (e) {
+    if (e instanceof GateError) {
+      err(`error: ${e.message}`);
+      const r = (e as GateError & { result?: DeployResult }).result;
+      if (r) io.onResult?.(r);
+      return 3;
+    }
+    if (e instanceof UsageError || e instanceof CorpusError || e instanceof TargetError) {
+      err(`error: ${e.message}`);
+      return 2;
+    }
+    err(`error: ${(e as Error).stack ?? e}`);
+    return 1;
+  } finally {
+    await target?.close();
+  }
+}
+
+/** A throwaway in-memory store for dry runs without credentials. */
+async function emptyTarget(): Promise<Target> {
+  const map = new Map<string, string>();
+  const kv: KvWriter = {
+    listKeys: async (prefix) => new Set([...map.keys()].filter((k) => k.startsWith(prefix))),
+    putMany: async () => {
+      throw new Error("the empty planning store is read-only");
+    },
+    get: async (k) => map.get(k) ?? null,
+    put: async () => {
+      throw new Error("the empty planning store is read-only");
+    },
+  };
+  return { kv, local: true, label: "an empty store (no credentials: plan only)", close: async () => {} };
+}
+
+export function summary(r: DeployResult) {
+  return {
+    status: r.status,
+    version: r.version,
+    previous: r.previous,
+    gate: { ok: r.gate.ok, recallAt10: r.gate.recallAt10, reasons: r.gate.reasons },
+    uploaded: { values: r.plan.upload.length, bytes: r.plan.uploadBytes, ...r.uploadByKind },
+    skipped: { values: r.plan.skip.length, bytes: r.plan.skipBytes },
+    changedShards: r.changedShards,
+    shards: r.shards,
+    switchMs: r.switchMs,
+    gc: r.gc && { dropped: r.gc.droppedVersions, deleted: r.gc.delete.length },
+    worker: r.worker,
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.env.WRANGLER_SEND_METRICS ??= "false";
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,300 @@
+// One deploy: build (extending the live version, embeddings from the cache) →
+// recall gate → upload what KV lacks → manifest → Worker code if it changed →
+// registry → pointer (the switch) → garbage collection of versions no longer kept.
+import { createHash } from "node:crypto";
+import { readdir, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import { spawn } from "node:child_process";
+import { decodeRouting, decodeShard, textToBlob } from "../../lib/index/format.ts";
+import { POINTER_KEY, manifestKeyFor, type Manifest, type Pointer } from "../../lib/index/manifest.ts";
+import { readManifest, blobPath } from "../artifacts.ts";
+import { DEFAULT_OUT, printReport, runBuild, type BuildOptions, type BuildReport } from "../build.ts";
+import { prepareModel } from "../embed/node-model.ts";
+import type { BaseIndex } from "../index/build-index.ts";
+import { bundleWorker, PROJECT_ROOT, WRANGLER_ENV, wranglerBin } from "../local/harness.ts";
+import { Progress } from "../progress.ts";
+import { planPublish, publish, type KvWriter, type PublishPlan } from "../publish.ts";
+import {
+  WORKER_BUNDLE_KEY,
+  entryFor,
+  getTexts,
+  planGc,
+  readManifestAt,
+  readPointer,
+  readRegistry,
+  retention,
+  upsert,
+  writeRegistry,
+  type GcPlan,
+  type Registry,
+} from "./registry.ts";
+import { tomlNamespaceId } from "./target.ts";
+
+export const DEFAULTS = { minRecall: 0.95, maxItemDrop: 0.1, keep: 3 };
+
+export type BuildParams = Pick<BuildOptions, "textColumn" | "threads" | "leafSize" | "pqM" | "rerank" | "nprobe" | "targetRecall" | "checkQueries" | "maxGrowth">;
+
+export interface DeployOptions {
+  corpus: string;
+  out?: string;
+  cacheDir?: string | null;
+  build?: BuildParams;
+  /** Extend the live version so unchanged shards keep their keys (default true). */
+  extend?: boolean;
+  dryRun?: boolean;
+  force?: boolean;
+  minRecall?: number;
+  /** Refuse when items drop by more than this fraction of the live version's. */
+  maxItemDrop?: number;
+  /** Previous versions kept besides the live one (≥ 1: edges may read the old pointer for a minute). */
+  keep?: number;
+  /** Local KV: never runs `wrangler deploy`. */
+  local: boolean;
+  /** Remote: deploy the Worker code when its bundle changed (default true). */
+  deployWorker?: boolean;
+  /** Remote: the namespace being written, checked against wrangler.toml before `wrangler deploy`. */
+  namespaceId?: string;
+  quietBuild?: boolean;
+}
+
+export interface GateResult {
+  ok: boolean;
+  recallAt10: number;
+  minRecall: number;
+  items: number;
+  liveItems: number | null;
+  maxItemDrop: number;
+  reasons: string[];
+}
+
+export interface UploadBreakdown {
+  model: number;
+  routing: number;
+  catalog: number;
+  shards: number;
+  items: number;
+}
+
+export interface DeployResult {
+  status: "deployed" | "unchanged" | "dry-run" | "refused";
+  version: string;
+  previous: string | null;
+  gate: GateResult;
+  plan: PublishPlan;
+  uploadByKind: UploadBreakdown;
+  /** Leaves whose shard differs from the live version's. */
+  changedShards: number;
+  shards: number;
+  switchMs: number | null;
+  gc: GcPlan | null;
+  worker: "deployed" | "unchanged" | "would deploy" | "skipped" | "local";
+  report: BuildReport;
+}
+
+export class GateError extends Error {
+  constructor(readonly gate: GateResult) {
+    super(`refusing to switch: ${gate.reasons.join("; ")} (use --force to deploy anyway)`);
+    this.name = "GateError";
+  }
+}
+
+export function recallGate(m: Pick<Manifest, "items" | "selfCheck">, live: Pick<Manifest, "items"> | null, o: { minRecall?: number; maxItemDrop?: number } = {}): GateResult {
+  const minRecall = o.minRecall ?? DEFAULTS.minRecall;
+  const maxItemDrop = o.maxItemDrop ?? DEFAULTS.maxItemDrop;
+  const reasons: string[] = [];
+  const recall = m.selfCheck?.recallAt10 ?? 0;
+  if (!(recall >= minRecall)) reasons.push(`the build's recall@10 self-check is ${recall.toFixed(3)}, under the threshold ${minRecall}`);
+  const liveItems = live && typeof live.items === "number" && live.items > 0 ? live.items : null;
+  if (liveItems !== null && m.items < liveItems * (1 - maxItemDrop)) {
+    reasons.push(`the item count dropped from ${liveItems} to ${m.items} (−${(((liveItems - m.items) / liveItems) * 100).toFixed(1)}%, more than the allowed ${(maxItemDrop * 100).toFixed(1)}%)`);
+  }
+  return { ok: reasons.length === 0, recallAt10: recall, minRecall, items: m.items, liveItems, maxItemDrop, reasons };
+}
+
+export const fmtBytes = (b: number) => (b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(2)} MiB` : b >= 1024 ? `${(b / 1024).toFixed(1)} KiB` : `${b} B`);
+
+/** The live version as a build base: from the artifacts dir when it holds that version, else from KV. */
+async function liveBase(kv: KvWriter, live: Manifest, out: string, log: (s: string) => void): Promise<string | BaseIndex | undefined> {
+  if (!live.routing || !Array.isArray(live.shards)) return undefined;
+  const local = await readManifest(out).catch(() => null);
+  if (local?.version === live.version) return out;
+  const model = await prepareModel();
+  if (live.model?.id !== model.modelId) {
+    log(`not extending the live version: it was built with ${live.model?.id}, this build uses ${model.modelId}`);
+    return undefined;
+  }
+  const keys = [live.routing.key, ...live.shards.map((s) => s.key)];
+  const texts = await getTexts(kv, keys);
+  const missing = keys.filter((k) => texts.get(k) == null);
+  if (missing.length) {
+    log(`not extending the live version: ${missing.length} of its values are unreadable (${missing[0]} …)`);
+    return undefined;
+  }
+  return { routing: decodeRouting(textToBlob(texts.get(live.routing.key)!)), shards: live.shards.map((s) => decodeShard(textToBlob(texts.get(s.key)!))) };
+}
+
+function breakdown(m: Manifest, keys: Iterable<string>): UploadBreakdown {
+  const model = new Set([m.model.topology.key, m.model.weights.key, m.model.vocab.key]);
+  const shards = new Set(m.shards.map((s) => s.key));
+  const out: UploadBreakdown = { model: 0, routing: 0, catalog: 0, shards: 0, items: 0 };
+  for (const k of keys) {
+    if (k.startsWith("item/")) out.items++;
+    else if (model.has(k)) out.model++;
+    else if (k === m.routing.key) out.routing++;
+    else if (k === m.catalog.key) out.catalog++;
+    else if (shards.has(k)) out.shards++;
+  }
+  return out;
+}
+
+/** sha256 over the bundle's JS and wasm files, the way `wrangler deploy` would upload them. */
+export async function workerBundleHash(): Promise<string> {
+  const b = await bundleWorker();
+  try {
+    const h = createHash("sha256");
+    for (const name of (await readdir(b.outDir)).filter((n) => /\.(m?js|wasm)$/.test(n)).sort()) {
+      h.update(name).update("\0").update(await readFile(path.join(b.outDir, name)));
+    }
+    return h.digest("hex");
+  } finally {
+    await rm(b.outDir, { recursive: true, force: true });
+  }
+}
+
+function runWranglerDeploy(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(wranglerBin(), ["deploy"], { cwd: PROJECT_ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: WRANGLER_ENV.WRANGLER_SEND_METRICS }, stdio: "inherit" });
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`wrangler deploy exited ${code}`))));
+  });
+}
+
+export async function runDeploy(kv: KvWriter, o: DeployOptions, log: (s: string) => void = (s) => process.stdout.write(s + "\n")): Promise<DeployResult> {
+  const out = path.resolve(o.out ?? DEFAULT_OUT);
+  const keep = o.keep ?? DEFAULTS.keep;
+  if (!Number.isInteger(keep) || keep < 1) throw new Error("--keep must be an integer ≥ 1: edges may serve the previous version for a minute after the switch");
+
+  // 1. What is live
+  const pointer = await readPointer(kv);
+  const live = pointer ? await readManifestAt(kv, pointer.manifestKey) : null;
+  if (pointer && !live) log(`warning: the live pointer names ${pointer.manifestKey}, which is unreadable; deploying as if nothing were live`);
+  const registry: Registry = await readRegistry(kv);
+  log(pointer ? `live version ${pointer.version}${live ? ` (${live.items ?? 0} items)` : ""}, switched ${pointer.switchedAt}` : "nothing live yet");
+
+  // 2. Build
+  const base = o.extend !== false && live ? await liveBase(kv, live, out, log) : undefined;
+  if (base) log(`building ${o.corpus}, extending live version ${live!.version}`);
+  const { manifest, report } = await runBuild({ ...(o.build ?? {}), corpus: o.corpus, out, cacheDir: o.cacheDir, base, quiet: o.quietBuild });
+  printReport(report, { write: (s: string) => (log(s.replace(/\n$/, "")), true) } as unknown as NodeJS.WriteStream);
+
+  // 3. Gate, plan
+  const gate = recallGate(manifest, live, o);
+  log(
+    `recall gate: recall@10 ${gate.recallAt10.toFixed(3)} (min ${gate.minRecall}), items ${gate.items}${gate.liveItems !== null ? ` vs ${gate.liveItems} live (max drop ${(gate.maxItemDrop * 100).toFixed(0)}%)` : ""}: ${gate.ok ? "pass" : o.force ? "FAIL, forced" : "FAIL"}`,
+  );
+  const planned = await planPublish(kv, out);
+  const { plan } = planned;
+  const uploadByKind = breakdown(manifest, plan.upload.map((u) => u.key));
+  const liveShards = new Set((live?.shards ?? []).map((s) => s.key));
+  const changedShards = manifest.shards.filter((s) => !liveShards.has(s.key)).length;
+  const unchanged = pointer?.version === manifest.version;
+  log(
+    `plan: upload ${plan.upload.length} values (${fmtBytes(plan.uploadBytes)}): ${uploadByKind.items} items, ${uploadByKind.shards} shards, ${uploadByKind.routing} routing, ${uploadByKind.catalog} catalog, ${uploadByKind.model} model; ` +
+      `skip ${plan.skip.length} values (${fmtBytes(plan.skipBytes)}) already in KV; ${changedShards} of ${manifest.shards.length} shards differ from the live version`,
+  );
+  log(unchanged ? `version ${manifest.version} is already live: no switch` : `switch: ${pointer?.version ?? "(none)"} → ${manifest.version}`);
+
+  // What the Worker code would do (remote only).
+  let worker: DeployResult["worker"] = o.local ? "local" : o.deployWorker === false ? "skipped" : "unchanged";
+  let bundleHash: string | undefined;
+  if (worker === "unchanged") {
+    bundleHash = await workerBundleHash();
+    const deployed = await kv.get(WORKER_BUNDLE_KEY).then((t) => (t ? (JSON.parse(t) as { sha256?: string }).sha256 : undefined));
+    if (deployed !== bundleHash) worker = "would deploy";
+    log(`worker code: ${worker === "would deploy" ? `changed (bundle ${bundleHash.slice(0, 12)}, deployed ${deployed?.slice(0, 12) ?? "never"}): wrangler deploy` : "unchanged"}`);
+  }
+
+  const result: DeployResult = {
+    status: "dry-run",
+    version: manifest.version,
+    previous: pointer?.version ?? null,
+    gate,
+    plan,
+    uploadByKind,
+    changedShards,
+    shards: manifest.shards.length,
+    switchMs: null,
+    gc: null,
+    worker,
+    report,
+  };
+
+  if (o.dryRun) {
+    const regPreview: Registry = { ...registry, versions: [...registry.versions] };
+    if (pointer && live && !regPreview.versions.some((v) => v.version === pointer.version)) upsert(regPreview, entryFor(live, pointer.switchedAt, pointer.switchedAt));
+    upsert(regPreview, entryFor(manifest, new Date().toISOString(), new Date().toISOString()));
+    const gc = await planGc(kv, regPreview, manifest.version, keep, [
+      { manifest, readCatalog: async (ref) => readFile(blobPath(out, ref.key), "utf8").catch(() => null) },
+    ]).catch((e: Error) => (log(`gc plan: ${e.message}`), null));
+    if (gc) log(`gc plan: keep ${gc.keptVersions.join(", ")}; drop ${gc.droppedVersions.join(", ") || "no version"}; delete ${gc.delete.length} values`);
+    result.gc = gc;
+    if (!gate.ok && !o.force) log(`a real deploy would refuse to switch: ${gate.reasons.join("; ")}`);
+    log("dry run: nothing written");
+    return result;
+  }
+  if (!gate.ok && !o.force) {
+    result.status = "refused";
+    throw Object.assign(new GateError(gate), { result });
+  }
+
+  // 4. Values, then the manifest
+  const progress = new Progress("upload", plan.upload.length);
+  const t0 = performance.now();
+  await publish(kv, out, { switchPointer: false, planned, onProgress: (d) => progress.update(d) });
+  const uploadSecs = (performance.now() - t0) / 1000;
+  log(`uploaded ${plan.upload.length} values (${fmtBytes(plan.uploadBytes)}) + manifest in ${uploadSecs.toFixed(1)} s; skipped ${plan.skip.length} values (${fmtBytes(plan.skipBytes)})`);
+
+  // 5. Worker code, before the switch: new code must serve the old index for a moment anyway.
+  if (worker === "would deploy") {
+    const tomlId = tomlNamespaceId();
+    if (!tomlId || (o.namespaceId && tomlId !== o.namespaceId)) {
+      throw new Error(`wrangler.toml's INDEX binding id is ${tomlId ?? "missing"}, but the index went to namespace ${o.namespaceId}; set the id in wrangler.toml (docs/deploy.md) so the Worker reads the namespace the deploy writes`);
+    }
+    log("deploying the Worker code (wrangler deploy) …");
+    await runWranglerDeploy();
+    await kv.put(WORKER_BUNDLE_KEY, JSON.stringify({ sha256: bundleHash, deployedAt: new Date().toISOString() }));
+    worker = "deployed";
+    result.worker = worker;
+  }
+
+  // 6. Registry, then the pointer: the one switching write
+  const now = new Date().toISOString();
+  if (pointer && live && !registry.versions.some((v) => v.version === pointer.version)) upsert(registry, entryFor(live, pointer.switchedAt, pointer.switchedAt));
+  const existing = registry.versions.find((v) => v.version === manifest.version);
+  upsert(registry, entryFor(manifest, now, unchanged ? (existing?.switchedAt ?? pointer!.switchedAt) : now));
+  await writeRegistry(kv, registry);
+  if (unchanged) {
+    result.status = "unchanged";
+    log(`version ${manifest.version} was already live; nothing switched`);
+  } else {
+    const next: Pointer = { version: manifest.version, manifestKey: manifestKeyFor(manifest.version), switchedAt: now };
+    const ts = performance.now();
+    await kv.put(POINTER_KEY, JSON.stringify(next));
+    result.switchMs = performance.now() - ts;
+    result.status = "deployed";
+    log(`switched ${pointer?.version ?? "(none)"} → ${manifest.version} with one pointer write in ${result.switchMs.toFixed(0)} ms`);
+  }
+
+  // 7. Garbage: only after the switch, only what no kept version references
+  try {
+    const { kept } = retention(registry, manifest.version, keep);
+    const gc = await planGc(kv, registry, manifest.version, keep);
+    if (gc.droppedVersions.length) await writeRegistry(kv, { ...registry, versions: kept });
+    if (gc.delete.length && kv.delete) await kv.delete(gc.delete);
+    result.gc = gc;
+    log(`kept versions ${gc.keptVersions.join(", ")}; ${gc.droppedVersions.length ? `dropped ${gc.droppedVersions.join(", ")}; ` : ""}deleted ${gc.delete.length} unreferenced values`);
+  } catch (e) {
+    log(`warning: garbage collection skipped: ${(e as Error).message}`);
+  }
+  return result;
+}

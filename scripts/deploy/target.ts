@@ -1,0 +1,80 @@
+// Where a deploy, rollback or `versions` reads and writes: the remote KV
+// namespace (Cloudflare REST API) or local KV persisted the way `wrangler dev`
+// and scripts/local persist it.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { Miniflare } from "miniflare";
+import { PROJECT_ROOT, KV_BINDING, KV_NAMESPACE_ID } from "../local/harness.ts";
+import { DEFAULT_PERSIST_DIR } from "../local/dev.ts";
+import { bindingWriter, type KvWriter } from "../publish.ts";
+import { RemoteKv } from "./remote-kv.ts";
+
+export interface Target {
+  kv: KvWriter;
+  local: boolean;
+  /** For log lines: "local KV in .wrangler/state" or "KV namespace <id> (account <id>)". */
+  label: string;
+  /** Remote only: the namespace id, to check wrangler.toml before `wrangler deploy`. */
+  namespaceId?: string;
+  close(): Promise<void>;
+}
+
+export class TargetError extends Error {}
+
+/** The `id` of the [[kv_namespaces]] entry whose binding is INDEX, if wrangler.toml sets one. */
+export function tomlNamespaceId(tomlText?: string): string | undefined {
+  const toml = tomlText ?? readFileSync(path.join(PROJECT_ROOT, "wrangler.toml"), "utf8");
+  for (const block of toml.split(/^\s*\[\[kv_namespaces\]\]\s*$/m).slice(1)) {
+    const body = block.split(/^\s*\[/m)[0];
+    const binding = /^\s*binding\s*=\s*"([^"]*)"/m.exec(body)?.[1];
+    if (binding !== KV_BINDING) continue;
+    return /^\s*id\s*=\s*"([^"]*)"/m.exec(body)?.[1] || undefined;
+  }
+  return undefined;
+}
+
+const SETUP_HINT = "see docs/deploy.md (one-time setup: `npx wrangler kv namespace create INDEX`, put the id in wrangler.toml, set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID)";
+
+export function remoteConfig(env: NodeJS.ProcessEnv = process.env, tomlText?: string): { accountId: string; namespaceId: string; apiToken: string } {
+  const namespaceId = env.KV_NAMESPACE_ID || tomlNamespaceId(tomlText);
+  const missing: string[] = [];
+  if (!namespaceId) missing.push(`the KV namespace id (wrangler.toml has no \`id\` under [[kv_namespaces]] binding = "${KV_BINDING}", and KV_NAMESPACE_ID is not set)`);
+  if (!env.CLOUDFLARE_API_TOKEN) missing.push("CLOUDFLARE_API_TOKEN");
+  if (!env.CLOUDFLARE_ACCOUNT_ID) missing.push("CLOUDFLARE_ACCOUNT_ID");
+  if (missing.length) throw new TargetError(`cannot reach the remote KV namespace: missing ${missing.join(", ")}; ${SETUP_HINT}. Use --local for local KV.`);
+  return { accountId: env.CLOUDFLARE_ACCOUNT_ID!, namespaceId: namespaceId!, apiToken: env.CLOUDFLARE_API_TOKEN! };
+}
+
+export function openRemote(log: (s: string) => void = () => {}): Target {
+  const c = remoteConfig();
+  const kv = new RemoteKv({ ...c, onRetry: (what, attempt, reason, delay) => log(`  retry ${attempt} of ${what} in ${delay} ms (${reason})`) });
+  return { kv, local: false, label: `KV namespace ${c.namespaceId} (account ${c.accountId})`, namespaceId: c.namespaceId, close: async () => {} };
+}
+
+/**
+ * Local KV in `<persistDir>/v3`, the store `wrangler dev --persist-to <persistDir>`
+ * and startLocalWorker serve. Opened through a do-nothing Worker, so no bundle is needed.
+ * Do not open it while another workerd serves the same directory.
+ */
+export async function openLocal(persistDir = DEFAULT_PERSIST_DIR): Promise<Target> {
+  const mf = new Miniflare({
+    modules: true,
+    script: "export default { fetch() { return new Response(null, { status: 204 }); } };",
+    kvNamespaces: { [KV_BINDING]: KV_NAMESPACE_ID },
+    defaultPersistRoot: path.join(persistDir, "v3"),
+    port: 0,
+    host: "127.0.0.1",
+  });
+  await mf.ready;
+  const kv = await mf.getKVNamespace(KV_BINDING);
+  return {
+    kv: bindingWriter(kv as unknown as Parameters<typeof bindingWriter>[0]),
+    local: true,
+    label: `local KV in ${path.relative(process.cwd(), persistDir) || persistDir}`,
+    close: () => mf.dispose(),
+  };
+}
+
+export async function openTarget(o: { local?: boolean; persistTo?: string }, log?: (s: string) => void): Promise<Target> {
+  return o.local ? openLocal(o.persistTo ? path.resolve(o.persistTo) : DEFAULT_PERSIST_DIR) : openRemote(log);
+}

@@ -1,0 +1,89 @@
+// `npm run rollback [-- --to VERSION] [--local]`: one pointer write back to a
+// kept version (default: the one live before the current one). The version's
+// manifest and values are checked to be complete in KV first.
+import { parseArgs } from "node:util";
+import { POINTER_KEY, type Pointer } from "../lib/index/manifest.ts";
+import { byRecency, missingValues, readManifestAt, readPointer, readRegistry, writeRegistry } from "./deploy/registry.ts";
+import { openTarget, TargetError, type Target } from "./deploy/target.ts";
+import type { KvWriter } from "./publish.ts";
+
+const USAGE = `Usage: npm run rollback [-- --to VERSION] [--local] [--persist-to DIR]
+
+Switches the live index back to a kept version (see npm run versions) with one
+pointer write. Without --to: the version that was live before the current one.
+VERSION may be a unique prefix.
+`;
+
+export class RollbackError extends Error {}
+
+export async function rollback(kv: KvWriter, to: string | undefined, log: (s: string) => void): Promise<{ from: string | null; to: string; switchMs: number | null }> {
+  const pointer = await readPointer(kv);
+  const registry = await readRegistry(kv);
+  let target;
+  if (to) {
+    const matches = registry.versions.filter((v) => v.version === to || v.version.startsWith(to));
+    const exact = matches.find((v) => v.version === to);
+    if (!exact && matches.length !== 1) {
+      throw new RollbackError(matches.length ? `"${to}" matches ${matches.length} kept versions: ${matches.map((m) => m.version).join(", ")}` : `version "${to}" is not kept (kept: ${registry.versions.map((v) => v.version).join(", ") || "none"})`);
+    }
+    target = exact ?? matches[0];
+  } else {
+    target = registry.versions.filter((v) => v.version !== pointer?.version && v.switchedAt !== null).sort(byRecency)[0];
+    if (!target) throw new RollbackError("no earlier version is kept to roll back to");
+  }
+  if (target.version === pointer?.version) {
+    log(`version ${target.version} is already live`);
+    return { from: pointer.version, to: target.version, switchMs: null };
+  }
+  const manifest = await readManifestAt(kv, target.manifestKey);
+  if (!manifest) throw new RollbackError(`version ${target.version}: ${target.manifestKey} is missing from KV; cannot roll back to it`);
+  const missing = await missingValues(kv, manifest);
+  if (missing.length) throw new RollbackError(`version ${target.version} is incomplete in KV (${missing.length} values missing, e.g. ${missing[0]}); not switching`);
+  const now = new Date().toISOString();
+  target.switchedAt = now;
+  await writeRegistry(kv, registry);
+  const next: Pointer = { version: target.version, manifestKey: target.manifestKey, switchedAt: now };
+  const t0 = performance.now();
+  await kv.put(POINTER_KEY, JSON.stringify(next));
+  const switchMs = performance.now() - t0;
+  log(`rolled back ${pointer?.version ?? "(none)"} → ${target.version} (${target.items} items, built ${target.createdAt}) with one pointer write in ${switchMs.toFixed(0)} ms`);
+  return { from: pointer?.version ?? null, to: target.version, switchMs };
+}
+
+export async function main(argv: string[], io: { out?: (s: string) => void; err?: (s: string) => void; kv?: KvWriter } = {}): Promise<number> {
+  const out = io.out ?? ((s: string) => process.stdout.write(s + "\n"));
+  const err = io.err ?? ((s: string) => process.stderr.write(s + "\n"));
+  let args;
+  try {
+    args = parseArgs({ args: argv, options: { to: { type: "string" }, local: { type: "boolean" }, "persist-to": { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true }).values;
+  } catch (e) {
+    err(`error: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    out(USAGE);
+    return 0;
+  }
+  let target: Target | undefined;
+  try {
+    let kv = io.kv;
+    if (!kv) {
+      target = await openTarget({ local: args.local, persistTo: args["persist-to"] }, err);
+      kv = target.kv;
+      out(`target: ${target.label}`);
+    }
+    await rollback(kv, args.to, out);
+    return 0;
+  } catch (e) {
+    if (e instanceof RollbackError || e instanceof TargetError) {
+      err(`error: ${e.message}`);
+      return 2;
+    }
+    err(`error: ${(e as Error).stack ?? e}`);
+    return 1;
+  } finally {
+    await target?.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,75 @@
+// `npm run versions [-- --local] [--json]`: the kept versions, live one marked,
+// with build and switch dates, item counts and recall@10 self-check figures.
+import { parseArgs } from "node:util";
+import { byRecency, entryFor, readManifestAt, readPointer, readRegistry, type VersionEntry } from "./deploy/registry.ts";
+import { openTarget, TargetError, type Target } from "./deploy/target.ts";
+import type { KvWriter } from "./publish.ts";
+
+export async function listVersions(kv: KvWriter): Promise<{ live: string | null; versions: VersionEntry[] }> {
+  const pointer = await readPointer(kv);
+  const registry = await readRegistry(kv);
+  const versions = [...registry.versions].sort(byRecency);
+  if (pointer && !versions.some((v) => v.version === pointer.version)) {
+    // Published before deploys kept a registry (e.g. by npm start).
+    const m = await readManifestAt(kv, pointer.manifestKey);
+    if (m) versions.unshift(entryFor(m, pointer.switchedAt, pointer.switchedAt));
+  }
+  return { live: pointer?.version ?? null, versions };
+}
+
+export function formatVersions(r: { live: string | null; versions: VersionEntry[] }): string {
+  if (!r.versions.length) return "no versions deployed yet";
+  const rows = [["", "version", "built", "last live", "items", "recall@10", "corpus"]];
+  for (const v of r.versions) {
+    rows.push([
+      v.version === r.live ? "*" : "",
+      v.version,
+      v.createdAt.replace("T", " ").slice(0, 19),
+      v.switchedAt ? v.switchedAt.replace("T", " ").slice(0, 19) : "never",
+      String(v.items),
+      v.recallAt10 === null ? "-" : v.recallAt10.toFixed(3),
+      v.corpus?.file ?? "-",
+    ]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()).join("\n") + "\n* = live";
+}
+
+export async function main(argv: string[], io: { out?: (s: string) => void; err?: (s: string) => void; kv?: KvWriter } = {}): Promise<number> {
+  const out = io.out ?? ((s: string) => process.stdout.write(s + "\n"));
+  const err = io.err ?? ((s: string) => process.stderr.write(s + "\n"));
+  let args;
+  try {
+    args = parseArgs({ args: argv, options: { local: { type: "boolean" }, "persist-to": { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true }).values;
+  } catch (e) {
+    err(`error: ${(e as Error).message}\n\nUsage: npm run versions [-- --local] [--persist-to DIR] [--json]`);
+    return 2;
+  }
+  if (args.help) {
+    out("Usage: npm run versions [-- --local] [--persist-to DIR] [--json]");
+    return 0;
+  }
+  let target: Target | undefined;
+  try {
+    let kv = io.kv;
+    if (!kv) {
+      target = await openTarget({ local: args.local, persistTo: args["persist-to"] }, err);
+      kv = target.kv;
+      if (!args.json) out(`target: ${target.label}`);
+    }
+    const r = await listVersions(kv);
+    out(args.json ? JSON.stringify(r) : formatVersions(r));
+    return 0;
+  } catch (e) {
+    if (e instanceof TargetError) {
+      err(`error: ${e.message}`);
+      return 2;
+    }
+    err(`error: ${(e as Error).stack ?? e}`);
+    return 1;
+  } finally {
+    await target?.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main(process.argv.slice(2));
