@@ -1,12 +1,14 @@
 // Per-isolate state: one shared model load under concurrency, no cached failures,
 // corrupt or missing model blobs reported as 503, version pointer semantics, and
-// the search path (through the temporary flat adapter) including shard errors.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+// corrupt or missing shards of the real index (test/helpers/index-fixture.ts).
+import { afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { createNodeEmbedder } from "../scripts/embed/node-model.ts";
-import { prepareModel } from "../scripts/embed/node-model.ts";
-import { publishManifest, putBlobs, putModel } from "../scripts/local/seed.ts";
-import { post, startTestWorker, type TestWorker } from "./helpers/worker.ts";
-import { cosine } from "./helpers/stats.ts";
+import { publishManifest } from "../scripts/local/seed.ts";
+import { ArtifactSearch } from "../scripts/search.ts";
+import { nearestLeaves } from "../lib/index/reader.ts";
+import type { Embedder } from "../lib/model/embed.ts";
+import { evaluationQueries, fixtureTexts } from "./helpers/index-fixture.ts";
+import { expectSameHits, post, startTestWorker, type TestWorker } from "./helpers/worker.ts";
 
 let worker: TestWorker | undefined;
 afterEach(async () => {
@@ -15,20 +17,23 @@ afterEach(async () => {
 });
 
 describe("model initialisation", () => {
-  it("20 concurrent first requests share one model load and all answer correctly", async () => {
-    worker = await startTestWorker({ seedModel: true });
-    const texts = Array.from({ length: 20 }, (_, i) => `request number ${i} about topic ${String.fromCharCode(97 + i)}`);
-    const responses = await Promise.all(texts.map((t) => worker!.json("/embed", post({ texts: [t] }))));
-    const node = await createNodeEmbedder();
-    const expected = await node.embed(texts);
-    responses.forEach((res, i) => {
-      expect(res.status).toBe(200);
+  it("20 concurrent first /search requests share one model load and all answer correctly", async () => {
+    worker = await startTestWorker({ index: true });
+    const fixture = inject("indexFixture");
+    const [engine, node] = await Promise.all([ArtifactSearch.open(fixture.dir), createNodeEmbedder()]);
+    const queries = evaluationQueries(await fixtureTexts(engine)).slice(30, 50);
+    const responses = await Promise.all(queries.map((q) => worker!.json(`/search?q=${encodeURIComponent(q)}&k=5`)));
+    const vectors = await node.embed(queries);
+    for (let i = 0; i < queries.length; i++) {
+      const res = responses[i];
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
       expect(res.headers.get("x-model-loads")).toBe("1");
-      expect(cosine(res.body.vectors[0], expected[i])).toBeGreaterThanOrEqual(0.9999);
-    });
+      expect(res.body.query).toBe(queries[i]);
+      expectSameHits(res.body.results, (await engine.approximate(vectors[i], 5)).results, queries[i]);
+    }
     const health = await worker.json("/healthz");
     expect(health.status).toBe(200);
-    expect(health.body).toMatchObject({ status: "ok", version: "v1", items: 0, model: node.modelId, model_loads: 1 });
+    expect(health.body).toMatchObject({ status: "ok", version: fixture.version, items: 2000, model: node.modelId, model_loads: 1 });
   });
 
   it("reports a corrupted weights blob as 503 model_corrupt, then recovers once it is fixed", async () => {
@@ -119,70 +124,64 @@ describe("index version resolution", () => {
   });
 });
 
-describe("search (temporary flat adapter)", () => {
-  let w: TestWorker;
-  const items = [
-    { id: "h1", text: "drought leaves farmers facing ruin", meta: { publish_date: "20030219" } },
-    { id: "h2", text: "council approves new city library", meta: { publish_date: "20030301" } },
-    { id: "h3", text: "striker scores twice in cup final", meta: { publish_date: "20030415" } },
-  ];
+describe("shard errors on the real index", () => {
+  const fixture = inject("indexFixture");
+  let engine: ArtifactSearch;
+  let embedder: Embedder;
   beforeAll(async () => {
-    w = await startTestWorker();
-    const m = await prepareModel();
-    const node = await createNodeEmbedder();
-    const vecs = await node.embed(items.map((i) => i.text));
-    const flat = new Float32Array(vecs.length * 512);
-    vecs.forEach((v, i) => flat.set(v, i * 512));
-    const model = await putModel(w.kv, m);
-    const [vectors, itemsRef] = await putBlobs(w.kv, [flat.buffer, JSON.stringify(items)]);
-    await publishManifest(w.kv, { version: "flat1", model, items: items.length, tempFlat: { vectors, items: itemsRef } });
-  });
-  afterAll(async () => w?.dispose());
-
-  it("GET /search returns ranked results with the documented shape and Server-Timing", async () => {
-    const res = await w.json("/search?q=no%20rain%20for%20the%20crops&k=2");
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ query: "no rain for the crops", k: 2, index: { version: "flat1", items: 3 } });
-    expect(res.body.results).toHaveLength(2);
-    expect(res.body.results[0]).toMatchObject({ id: "h1", text: items[0].text, meta: { publish_date: "20030219" } });
-    expect(res.body.results[0].score).toBeGreaterThan(res.body.results[1].score);
-    for (const key of ["embed_ms", "search_ms", "total_ms"]) expect(typeof res.body.timings[key]).toBe("number");
-    expect(res.headers.get("server-timing")).toMatch(/embed;dur=[\d.]+.*search;dur=[\d.]+.*total;dur=[\d.]+/);
+    [engine, embedder] = await Promise.all([ArtifactSearch.open(fixture.dir), createNodeEmbedder()]);
   });
 
-  it("POST /search answers single and batch forms", async () => {
-    const single = await w.json("/search", post({ q: "football match", k: 1 }));
-    expect(single.status).toBe(200);
-    expect(single.body.results.map((r: { id: string }) => r.id)).toEqual(["h3"]);
-    const batch = await w.json("/search", post({ queries: ["football match", "books and reading"], k: 1 }));
-    expect(batch.status).toBe(200);
-    expect(batch.body).toMatchObject({ k: 1, index: { version: "flat1", items: 3 } });
-    expect(batch.body.results.map((r: { results: Array<{ id: string }> }) => r.results[0].id)).toEqual(["h3", "h2"]);
-    expect(batch.body.results[1]).toMatchObject({ query: "books and reading", k: 1, index: { version: "flat1" } });
-    expect(typeof batch.body.timings.total_ms).toBe("number");
-  });
+  /** The shards a query reads, in probe order, as the Worker's own code picks them. */
+  async function shardsOf(q: string): Promise<{ vector: Float32Array; keys: string[] }> {
+    const [vector] = await embedder.embed([q]);
+    const leaves = nearestLeaves(engine.handle.routing, vector, engine.manifest.params.nprobe);
+    return { vector, keys: leaves.map((l) => engine.manifest.shards[l].key) };
+  }
 
-  it("maps a missing shard to 503 shard_missing", async () => {
-    const pointer = JSON.parse((await w.kv.get("current", "text"))!);
-    const manifest = JSON.parse((await w.kv.get(pointer.manifestKey, "text"))!);
-    const saved = (await w.kv.get(manifest.tempFlat.vectors.key, "arrayBuffer"))!;
-    // A fresh worker on the same store, so no cached shard hides the deletion.
-    const fresh = await startTestWorker();
-    try {
-      await fresh.kv.put(manifest.model.topology.key, (await w.kv.get(manifest.model.topology.key, "arrayBuffer"))!);
-      await fresh.kv.put(manifest.model.weights.key, (await w.kv.get(manifest.model.weights.key, "arrayBuffer"))!);
-      await fresh.kv.put(manifest.model.vocab.key, (await w.kv.get(manifest.model.vocab.key, "arrayBuffer"))!);
-      await fresh.kv.put(manifest.tempFlat.items.key, (await w.kv.get(manifest.tempFlat.items.key, "arrayBuffer"))!);
-      await publishManifest(fresh.kv, manifest);
-      const res = await fresh.json("/search?q=rain");
-      expect(res.status).toBe(503);
-      expect(res.body.error.code).toBe("shard_missing");
-      await fresh.kv.put(manifest.tempFlat.vectors.key, saved.slice(0, 100));
-      const corrupt = await fresh.json("/search?q=rain");
-      expect(corrupt.status).toBe(503);
-      expect(corrupt.body.error.code).toBe("shard_corrupt");
-    } finally {
-      await fresh.dispose();
-    }
+  async function expectAnswer(q: string, vector: Float32Array) {
+    const res = await worker!.json(`/search?q=${encodeURIComponent(q)}`);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expectSameHits(res.body.results, (await engine.approximate(vector, 10)).results, q);
+  }
+
+  async function expectShardError(q: string, code: string, key: string) {
+    const res = await worker!.json(`/search?q=${encodeURIComponent(q)}`);
+    expect(res.status, JSON.stringify(res.body)).toBe(503);
+    expect(res.body.error.code).toBe(code);
+    expect(res.body.error.message).toContain(key);
+    expect(res.headers.get("retry-after")).toBe("5");
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+  }
+
+  it("a corrupt and then a missing shard give 503 shard_corrupt / shard_missing; restored, the same query answers", async () => {
+    // A fresh isolate: nothing is cached, so the first query reads every shard it needs from KV.
+    worker = await startTestWorker({ index: true });
+    const q1 = "drought relief for farmers";
+    const first = await shardsOf(q1);
+    const target = first.keys[0];
+    const good = (await worker.kv.get(target, "text"))!;
+    expect(good.length).toBe(engine.manifest.shards.find((s) => s.key === target)!.bytes);
+    // Same length, one base64 character changed: only the checksum can tell.
+    const mid = good.length >> 1;
+    await worker.kv.put(target, good.slice(0, mid) + (good[mid] === "A" ? "B" : "A") + good.slice(mid + 1));
+    await expectShardError(q1, "shard_corrupt", target);
+    await worker.kv.delete(target);
+    await expectShardError(q1, "shard_missing", target);
+    await worker.kv.put(target, good);
+    await expectAnswer(q1, first.vector);
+
+    // Now a warm isolate (model loaded, q1's shards cached): a shard no earlier
+    // query read is still fetched, so its loss still shows.
+    const q2 = "cricket team wins the test series";
+    const second = await shardsOf(q2);
+    const fresh = second.keys.find((k) => !first.keys.includes(k));
+    expect(fresh, "q2 must need a shard q1 did not read").toBeDefined();
+    const saved = (await worker.kv.get(fresh!, "text"))!;
+    await worker.kv.delete(fresh!);
+    await expectShardError(q2, "shard_missing", fresh!);
+    await worker.kv.put(fresh!, saved);
+    await expectAnswer(q2, second.vector);
+    expect((await worker.json("/healthz")).body.model_loads).toBe(1);
   });
 });

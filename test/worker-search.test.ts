@@ -7,29 +7,7 @@ import { createNodeEmbedder } from "../scripts/embed/node-model.ts";
 import { ArtifactSearch } from "../scripts/search.ts";
 import type { Embedder } from "../lib/model/embed.ts";
 import { SARS_HEADLINE, evaluationQueries, fixtureTexts } from "./helpers/index-fixture.ts";
-import { post, startTestWorker, type TestWorker } from "./helpers/worker.ts";
-
-interface Hit {
-  id: string;
-  score: number;
-  text: string;
-  meta: Record<string, unknown>;
-}
-
-/** Worker and Node hits agree up to float noise: same ids in the same order, except swaps of near-equal scores. */
-export function expectSameHits(worker: Hit[], node: Hit[], label: string, eps = 1e-3): void {
-  expect(worker.length, label).toBe(node.length);
-  for (let i = 0; i < node.length; i++) {
-    expect(Math.abs(worker[i].score - node[i].score), `${label} rank ${i} score`).toBeLessThanOrEqual(eps);
-    if (worker[i].id === node[i].id) continue;
-    // A different id is only acceptable where Node itself has a near-tie at this rank.
-    // Either Node ranks the same item nearby with a near-equal score, or it is a
-    // boundary item whose score near-ties Node's last hit.
-    const j = node.findIndex((h) => h.id === worker[i].id);
-    const tie = j >= 0 ? Math.abs(node[j].score - node[i].score) <= eps : Math.abs(worker[i].score - node[node.length - 1].score) <= eps;
-    expect(tie, `${label} rank ${i}: worker ${worker[i].id} vs node ${node[i].id}`).toBe(true);
-  }
-}
+import { expectSameHits, post, startTestWorker, type Hit, type TestWorker } from "./helpers/worker.ts";
 
 describe("search on the real index", () => {
   const fixture = inject("indexFixture");

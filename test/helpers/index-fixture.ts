@@ -52,7 +52,7 @@ export async function subsetCsv(): Promise<string> {
 async function sourceHash(): Promise<string> {
   const h = createHash("sha256");
   const dirs = ["lib/index", "lib/model", "scripts/index", "scripts/corpus", "scripts/embed"];
-  const files = ["scripts/build.ts", "scripts/artifacts.ts", "scripts/publish.ts", "package-lock.json"];
+  const files = ["scripts/build.ts", "scripts/artifacts.ts", "scripts/publish.ts", "package-lock.json", "test/helpers/index-fixture.ts"];
   for (const d of dirs) for (const f of (await readdir(path.join(PROJECT_ROOT, d))).sort()) files.push(path.join(d, f));
   for (const f of files) {
     h.update(f);
@@ -62,19 +62,22 @@ async function sourceHash(): Promise<string> {
 }
 
 /**
- * Builds (or finds) the fixture index and its KV template. `cacheDir` is the
- * embedding cache: ESS_TEST_EMBED_CACHE, else the build's default .cache/embeddings.
+ * Builds (or finds) the fixture index and its KV template, under
+ * ESS_TEST_FIXTURE_ROOT (default: the OS temp dir). The embedding cache is
+ * ESS_TEST_EMBED_CACHE, else the build's default .cache/embeddings.
  */
 export async function ensureIndexFixture(bundle: Bundle | Promise<Bundle>): Promise<IndexFixture> {
   const csv = await subsetCsv();
   const key = createHash("sha256").update(csv).update(await sourceHash()).digest("hex").slice(0, 16);
-  const root = path.join(os.tmpdir(), `ess-index-fixture-${key}`);
+  const parent = process.env.ESS_TEST_FIXTURE_ROOT || os.tmpdir();
+  await mkdir(parent, { recursive: true });
+  const root = path.join(parent, `ess-index-fixture-${key}`);
   const seconds = { build: 0, publish: 0 };
   const reused = existsSync(path.join(root, "ready"));
   if (!reused) {
     // Build into a private dir and rename it into place: concurrent test runs
     // (other checkouts, other engineers) never see a half-written fixture.
-    const work = await mkdtemp(path.join(os.tmpdir(), `ess-index-build-${key}-`));
+    const work = await mkdtemp(path.join(parent, `ess-index-build-${key}-`));
     try {
       const corpus = path.join(work, "abcnews-every25.csv");
       await writeFile(corpus, csv);

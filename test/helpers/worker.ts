@@ -4,7 +4,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { inject } from "vitest";
+import { expect, inject } from "vitest";
 import { startLocalWorker, type LocalWorker } from "../../scripts/local/harness.ts";
 import { publishManifest, putModel } from "../../scripts/local/seed.ts";
 import { prepareModel } from "../../scripts/embed/node-model.ts";
@@ -68,4 +68,26 @@ export async function startTestWorker(
 
 export function post(body: unknown): RequestInit {
   return { method: "POST", headers: { "Content-Type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) };
+}
+
+export interface Hit {
+  id: string;
+  score: number;
+  text: string;
+  meta: Record<string, unknown>;
+}
+
+/** Worker and Node hits agree up to float noise: same ids in the same order, except swaps of near-equal scores. */
+export function expectSameHits(worker: Hit[], node: Hit[], label: string, eps = 1e-3): void {
+  expect(worker.length, label).toBe(node.length);
+  for (let i = 0; i < node.length; i++) {
+    expect(Math.abs(worker[i].score - node[i].score), `${label} rank ${i} score`).toBeLessThanOrEqual(eps);
+    if (worker[i].id === node[i].id) continue;
+    // A different id is only acceptable where Node itself has a near-tie at this rank.
+    // Either Node ranks the same item nearby with a near-equal score, or it is a
+    // boundary item whose score near-ties Node's last hit.
+    const j = node.findIndex((h) => h.id === worker[i].id);
+    const tie = j >= 0 ? Math.abs(node[j].score - node[i].score) <= eps : Math.abs(worker[i].score - node[node.length - 1].score) <= eps;
+    expect(tie, `${label} rank ${i}: worker ${worker[i].id} vs node ${node[i].id}`).toBe(true);
+  }
 }
