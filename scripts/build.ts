@@ -103,6 +103,8 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
     log(`skipped ${corpusReport.skippedBlank.length} blank item(s), ids: ${shown}${corpusReport.skippedBlank.length > 10 ? ", …" : ""}`);
   }
   log(`corpus ${o.corpus}: ${items.length} items (${corpusReport.format}${corpusReport.textColumn ? `, text column "${corpusReport.textColumn}"` : ""})`);
+  // An unusable --out fails now, not after the embeddings and the index.
+  await ensureDirs(out);
   lap("read");
 
   // 2. Embeddings, cache first
@@ -228,7 +230,6 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
     draft.version = createHash("sha256").update(JSON.stringify(hashed)).digest("hex").slice(0, 16);
     const manifest = draft;
 
-    await ensureDirs(out);
     await writeBlob(out, built.routing.ref, built.routing.text);
     await writeBlob(out, built.catalog.ref, built.catalog.text);
     for (const s of built.shards) await writeBlob(out, s.ref, s.text);

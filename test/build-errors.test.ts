@@ -167,6 +167,17 @@ describe("runBuild refuses bad corpora before any embedding work", () => {
     expect(modelLoads.count).toBe(before + 1);
   });
 
+  it("refuses an --out that is an existing file before loading the model", async () => {
+    const before = modelLoads.count;
+    const out = path.join(t.dir, "out-is-a-file");
+    await writeFile(out, "not a directory");
+    const err = await runBuild({ corpus: path.join(FIXTURES, "corpus", "lines.txt"), out, cacheDir: null, quiet: true }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).not.toMatch(/test sentinel/);
+    expect((err as Error).message).toContain(out);
+    expect(modelLoads.count).toBe(before);
+  });
+
   it.each(["lateMalformed", "dupIdCsv", "invalidUtf8Txt", "emptyTxt", "unknownExt"])("%s: CorpusError, no model load, nothing written", async (name) => {
     const before = modelLoads.count;
     const out = path.join(t.dir, `out-${name}`);
