@@ -8,6 +8,8 @@ export interface Env {
   MAX_BATCH_QUERIES?: string;
   MAX_EMBED_TEXTS?: string;
   POINTER_TTL_MS?: string;
+  /** "on" enables `GET /search?exact=1` (brute force over every item); the bench's local Worker only. */
+  BENCH_EXACT?: string;
 }
 
 export interface Config {
@@ -16,6 +18,7 @@ export interface Config {
   maxBatchQueries: number;
   maxEmbedTexts: number;
   pointerTtlMs: number;
+  benchExact: boolean;
 }
 
 function int(raw: string | undefined, fallback: number, min: number): number {
@@ -31,5 +34,6 @@ export function readConfig(env: Env): Config {
     maxBatchQueries: int(env.MAX_BATCH_QUERIES, 16, 1),
     maxEmbedTexts: int(env.MAX_EMBED_TEXTS, 32, 1),
     pointerTtlMs: int(env.POINTER_TTL_MS, 10_000, 0),
+    benchExact: (env.BENCH_EXACT ?? "off").trim().toLowerCase() === "on",
   };
 }

@@ -4,6 +4,7 @@ import { readConfig, type Config, type Env } from "./config.ts";
 import { HttpError, json, round, serverTiming } from "./http.ts";
 import { currentIndex, type IndexVersion } from "./index-state.ts";
 import { getModel, modelLoadsStarted, retainOnlyModel, type LoadedModel } from "./model.ts";
+import { exactSearch } from "./exact-search.ts";
 import { indexAdapter } from "./search-adapter.ts";
 import { tensorBytes, wasmMemoryBytes } from "./tf-wasm.ts";
 import { parseEmbedBody, parseK, parseQuery, parseSearchBody, readJsonObject } from "./validate.ts";
@@ -26,7 +27,7 @@ function isolateHeaders(): Record<string, string> {
   return { "X-Model-Loads": String(modelLoadsStarted()) };
 }
 
-async function runSearch(env: Env, config: Config, queries: string[], k: number) {
+async function runSearch(env: Env, config: Config, queries: string[], k: number, exact = false) {
   const t0 = performance.now();
   const { index, model } = await ready(env, config);
   const tReady = performance.now();
@@ -36,7 +37,7 @@ async function runSearch(env: Env, config: Config, queries: string[], k: number)
   let searchMs = 0;
   for (let i = 0; i < queries.length; i++) {
     const s0 = performance.now();
-    const outcome = await indexAdapter.search(index.handle, vectors[i], k);
+    const outcome = exact ? await exactSearch(index.handle, vectors[i], k) : await indexAdapter.search(index.handle, vectors[i], k);
     const s = performance.now() - s0;
     searchMs += s;
     perQuery.push({
@@ -63,7 +64,10 @@ export async function searchGet(request: Request, env: Env): Promise<Response> {
   const url = new URL(request.url);
   const q = parseQuery(url.searchParams.get("q") ?? undefined, config.maxQueryChars);
   const k = parseK(url.searchParams.get("k") ?? undefined, "query");
-  const { perQuery, headers } = await runSearch(env, config, [q], k);
+  // Bench-only brute force over every item (functions/exact-search.ts).
+  const exact = ["1", "true", "on"].includes(url.searchParams.get("exact") ?? "");
+  if (exact && !config.benchExact) throw new HttpError(403, "exact_disabled", "exact search is a benchmark facility, disabled on this deployment");
+  const { perQuery, headers } = await runSearch(env, config, [q], k, exact);
   return json(perQuery[0], 200, headers);
 }
 

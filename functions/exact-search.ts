@@ -1,0 +1,74 @@
+// Bench-only brute force: every item record of the index, read from KV and
+// scored with its int8 vector — the slow, (almost) perfect reference the bench
+// compares the index against, inside the same Worker. Reachable only as
+// `GET /search?q=…&exact=1` on a Worker whose BENCH_EXACT var is "on"; the bench
+// sets it on its local Worker, wrangler.toml never does.
+//
+// The catalog blob (manifest.catalog) lists every item key; the records go out
+// in rounds of ROUND_KEYS keys (each round is parallel bulk reads of ≤100 keys)
+// and only the best k stay in memory, so the isolate never holds the corpus.
+// Records are not hash-checked here: this path answers "what would reading
+// everything cost", not "is the store intact".
+import { hex, ITEM_KEY_BYTES, textToBlob, type ItemRecord } from "../lib/index/format.ts";
+import { IndexError, type IndexHandle, type SearchStats } from "../lib/index/reader.ts";
+import { sha256Hex } from "../lib/index/sha256.ts";
+import { dotInt8, TopK } from "../lib/index/vector.ts";
+import type { SearchOutcome } from "./search-adapter.ts";
+
+const ROUND_KEYS = 1000;
+const encoder = new TextEncoder();
+
+async function catalogKeys(h: IndexHandle, stats: SearchStats): Promise<string[]> {
+  const ref = h.manifest.catalog;
+  stats.roundTrips++;
+  const text = (await h.source.getTexts([ref.key])).get(ref.key);
+  if (text == null) throw new IndexError("shard_missing", `catalog ${ref.key} is missing`);
+  stats.bytes += text.length;
+  stats.fetchedBytes += text.length;
+  if ((await sha256Hex(text)) !== ref.sha256) throw new IndexError("shard_corrupt", `catalog ${ref.key} fails its checksum`);
+  const bytes = textToBlob(text);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = view.getUint32(0, true);
+  const keys: string[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const o = 4 + i * (ITEM_KEY_BYTES + 4);
+    keys[i] = `item/${hex(bytes, o, o + ITEM_KEY_BYTES)}`;
+  }
+  return keys;
+}
+
+export async function exactSearch(h: IndexHandle | null, q: Float32Array, k: number): Promise<SearchOutcome> {
+  if (!h) throw new IndexError("index_unavailable", "this manifest names a model but no searchable index");
+  const stats: SearchStats = { shards: 0, records: 0, bytes: 0, fetchedBytes: 0, roundTrips: 0 };
+  const keys = await catalogKeys(h, stats);
+  const dim = h.routing.dim;
+  const top = new TopK(k);
+  const kept = new Map<number, ItemRecord>();
+  for (let start = 0; start < keys.length; start += ROUND_KEYS) {
+    const batch = keys.slice(start, start + ROUND_KEYS);
+    stats.roundTrips++;
+    const texts = await h.source.getTexts(batch);
+    batch.forEach((key, j) => {
+      const text = texts.get(key);
+      if (text == null) throw new IndexError("shard_missing", `item record ${key} is missing`);
+      const size = encoder.encode(text).length;
+      stats.bytes += size;
+      stats.fetchedBytes += size;
+      stats.records++;
+      const record = JSON.parse(text) as ItemRecord;
+      const raw = textToBlob(record.v);
+      const score = dotInt8(q, new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength), 0, dim) * record.s;
+      if (score > top.threshold) {
+        top.push(start + j, score);
+        kept.set(start + j, record);
+      }
+    });
+    const live = new Set(top.entries().map((e) => e.id));
+    for (const id of kept.keys()) if (!live.has(id)) kept.delete(id);
+  }
+  const results = top.entries().map(({ id, score }) => {
+    const r = kept.get(id)!;
+    return { id: r.id, score, text: r.text, meta: r.meta };
+  });
+  return { results, stats };
+}
