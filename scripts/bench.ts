@@ -1,0 +1,128 @@
+// `npm run bench -- --corpus FILE [--queries FILE] [--json OUT]`
+// Builds the index if needed (cached under .cache/bench), serves it from the
+// Worker in workerd with local KV, and measures it through HTTP against exact
+// search (in Node and in the Worker), the seed's random-projection + Annoy
+// pipeline, Annoy and hnswlib on the full vectors; then sweeps the index's
+// knobs for the recall-vs-bytes curve (CSV + PNG). Prints a table; --json
+// writes the same numbers with the machine, Node and git commit.
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { parseIntFlag, UsageError } from "./build.ts";
+import { curveCsv } from "./bench/curve.ts";
+import { recallBytesSvg, svgToPng } from "./bench/plot.ts";
+import { curveRows, figureSeries, markdown } from "./bench/report.ts";
+import { BENCH_CACHE } from "./bench/build-cache.ts";
+import { DEFAULTS, runBench, type BenchOptions, type BenchResult } from "./bench/run.ts";
+
+const USAGE = `Usage: npm run bench -- --corpus FILE [options]
+
+  --corpus FILE          corpus to build and search (.txt, .csv/.tsv, .jsonl)
+  --queries FILE         one query a line (default: bench/queries.txt + ${DEFAULTS.perturbed} perturbed corpus items)
+  --json OUT             write every number as JSON
+  --md OUT               write the tables as Markdown
+  --plot-dir DIR         where recall-vs-bytes.csv/.png go (default: beside --json, else .cache/bench/out/)
+  --perturbed N          perturbed corpus items added to the questions (default ${DEFAULTS.perturbed})
+  --repeats N            timing runs (default ${DEFAULTS.repeats}); medians and min–max are reported
+  --exact-queries N      queries sent to the Worker's exact search (default ${DEFAULTS.exactQueries}; it reads every item)
+  --leaf-sizes A,B       extra builds for the shard-size knob (default ${DEFAULTS.leafSizes.join(",")}; "" for none)
+  --annoy-trees N        (default ${DEFAULTS.annoyTrees})
+  --annoy-search-k A,B   (default ${DEFAULTS.annoySearchK.join(",")})
+  --hnsw-m N             (default ${DEFAULTS.hnswM})
+  --hnsw-ef A,B          (default ${DEFAULTS.hnswEf.join(",")})
+  --threads N            embedding threads (default: every core)
+  --help
+`;
+
+function list(name: string, v: string | undefined): number[] | undefined {
+  if (v === undefined) return undefined;
+  if (v.trim() === "") return [];
+  return v.split(",").map((x) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || (n < 1 && n !== -1)) throw new UsageError(`--${name} takes integers, got "${x}"`);
+    return n;
+  });
+}
+
+export async function writeOutputs(r: BenchResult, o: { json?: string; md?: string; plotDir: string }): Promise<void> {
+  await mkdir(o.plotDir, { recursive: true });
+  await writeFile(path.join(o.plotDir, "recall-vs-bytes.csv"), curveCsv(curveRows(r)));
+  const svg = recallBytesSvg(figureSeries(r), {
+    title: `Recall@10 vs bytes per query — ${r.meta.corpus.file} (${r.meta.corpus.items} items)`,
+    subtitle: `${r.meta.queries.count} queries, exact float32 ground truth; Annoy/hnswlib bytes = int8 vectors compared + index structure read · commit ${r.meta.git.commit.slice(0, 10)}`,
+    target: r.meta.targetRecall,
+  });
+  await writeFile(path.join(o.plotDir, "recall-vs-bytes.png"), svgToPng(svg));
+  if (o.json) {
+    await mkdir(path.dirname(o.json), { recursive: true });
+    await writeFile(o.json, JSON.stringify(r, null, 1) + "\n");
+  }
+  if (o.md) {
+    await mkdir(path.dirname(o.md), { recursive: true });
+    await writeFile(o.md, markdown(r));
+  }
+}
+
+async function main(): Promise<number> {
+  let a;
+  try {
+    a = parseArgs({
+      options: {
+        corpus: { type: "string" },
+        queries: { type: "string" },
+        json: { type: "string" },
+        md: { type: "string" },
+        "plot-dir": { type: "string" },
+        perturbed: { type: "string" },
+        repeats: { type: "string" },
+        "exact-queries": { type: "string" },
+        "leaf-sizes": { type: "string" },
+        "annoy-trees": { type: "string" },
+        "annoy-search-k": { type: "string" },
+        "hnsw-m": { type: "string" },
+        "hnsw-ef": { type: "string" },
+        threads: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    process.stderr.write(`error: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (a.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  try {
+    if (!a.corpus) throw new UsageError("--corpus FILE is required");
+    const opts: BenchOptions = {
+      corpus: a.corpus,
+      queriesFile: a.queries,
+      perturbed: parseIntFlag("perturbed", a.perturbed, 0),
+      repeats: parseIntFlag("repeats", a.repeats),
+      exactQueries: parseIntFlag("exact-queries", a["exact-queries"], 0),
+      leafSizes: list("leaf-sizes", a["leaf-sizes"]),
+      annoyTrees: parseIntFlag("annoy-trees", a["annoy-trees"]),
+      annoySearchK: list("annoy-search-k", a["annoy-search-k"]),
+      hnswM: parseIntFlag("hnsw-m", a["hnsw-m"], 2),
+      hnswEf: list("hnsw-ef", a["hnsw-ef"]),
+      threads: parseIntFlag("threads", a.threads),
+      log: (s) => process.stderr.write(`[bench] ${s}\n`),
+    };
+    const r = await runBench(opts);
+    const plotDir = a["plot-dir"] ?? (a.json ? path.dirname(a.json) : path.join(BENCH_CACHE, "out"));
+    await writeOutputs(r, { json: a.json, md: a.md, plotDir });
+    process.stdout.write(markdown(r));
+    process.stderr.write(`[bench] curve: ${path.join(plotDir, "recall-vs-bytes.csv")}, ${path.join(plotDir, "recall-vs-bytes.png")}${a.json ? `; JSON: ${a.json}` : ""}${a.md ? `; Markdown: ${a.md}` : ""}\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main();

@@ -1,0 +1,259 @@
+// The bench result as tables for people (Markdown, also printed), the curve as
+// CSV rows, and the figure's series.
+import type { BaselineResult, BenchResult } from "./run.ts";
+import type { Series } from "./plot.ts";
+import type { Repeated } from "./stats.ts";
+
+export function kb(b: number | null | undefined): string {
+  if (b === null || b === undefined || !Number.isFinite(b)) return "—";
+  if (b >= 10 * 2 ** 20) return `${(b / 2 ** 20).toFixed(0)} MB`;
+  if (b >= 2 ** 20) return `${(b / 2 ** 20).toFixed(2)} MB`;
+  return `${(b / 1024).toFixed(1)} KB`;
+}
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "—");
+const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "—");
+const rep = (r: Repeated, d = 1) => `${r.median.toFixed(d)} (${r.min.toFixed(d)}–${r.max.toFixed(d)})`;
+const ratio = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? "—" : `${x >= 10 ? x.toFixed(0) : x.toFixed(1)}×`);
+
+function table(head: string[], rows: Array<Array<string | number>>): string {
+  return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+}
+
+function baselineRows(b: BaselineResult, knob: string, roundsLabel: string): string {
+  return table(
+    [knob, "recall@10", "recall@1", "q/s in Node (median, min–max)", "vectors read", "KV bytes/query (int8 vectors + structure)", "p95", "with float32 vectors", roundsLabel, "replay agrees"],
+    b.points.map((p) => [
+      p.knob,
+      f3(p.recallAt10),
+      f3(p.recallAt1),
+      rep(p.qps, 0),
+      p.vectorsRead.toFixed(0),
+      kb(p.bytes),
+      kb(p.bytesP95),
+      kb(p.bytesF32),
+      `${f1(p.rounds.mean)} / ${f1(p.rounds.p95)}`,
+      `${(p.replayAgreement * 100).toFixed(1)}%`,
+    ]),
+  );
+}
+
+export function markdown(r: BenchResult): string {
+  const p = r.project;
+  const L = p.latency;
+  const m = r.meta;
+  const out: string[] = [];
+  out.push(`# Benchmark: ${m.corpus.file} (${m.corpus.items} items)`);
+  out.push("");
+  out.push(
+    `${m.date} · commit \`${m.git.commit.slice(0, 12)}\`${m.git.dirty ? " (tree had uncommitted changes)" : ""} · ${m.cpu.model}, ${m.cpu.cores} cores · Node ${m.node} · ` +
+      `${m.queries.count} queries (${Object.entries(m.queries.byKind).map(([k, v]) => `${v} ${k}`).join(", ")}; ${m.queries.source}) · k = ${m.k} · timing runs: ${m.repeats}, shown as median (min–max) · bench took ${(m.seconds / 60).toFixed(1)} min`,
+  );
+  out.push("");
+  out.push("Ground truth: exact float32 cosine search over the build's embeddings (vectors.f32), queries embedded by the Node embedder (same model and weights as the Worker). The machine is shared, so absolute times are noisy; the ratios are taken in the same run.");
+  out.push("");
+  out.push("## Targets");
+  out.push("");
+  out.push(
+    table(
+      ["target", "value", "met"],
+      [
+        [`recall@10 ≥ ${r.targets.recallAt10.target} (through HTTP, default knobs)`, f3(r.targets.recallAt10.value), r.targets.recallAt10.pass ? "yes" : "**no**"],
+        [`bytes/query at recall@10 = ${m.targetRecall}: Annoy (${r.annoy.params.trees} trees) ÷ project ≥ 10×`, ratio(r.targets.bytesVsAnnoy.value), r.targets.bytesVsAnnoy.pass ? "yes" : "**no**"],
+      ],
+    ),
+  );
+  out.push("");
+  out.push("## 1. The project through HTTP (Worker in workerd, local KV, Node client over loopback)");
+  out.push("");
+  out.push(
+    table(
+      ["figure", "value"],
+      [
+        ["recall@1 / recall@10", `${f3(p.recallAt1)} / ${f3(p.recallAt10)}`],
+        ["recall@10 by query kind", Object.entries(p.recallAt10ByKind).map(([k, v]) => `${k} ${f3(v)}`).join(", ")],
+        [`index knobs`, `${r.build.params.leaves} leaves (leaf size ${r.build.leafSize}), nprobe ${r.build.params.nprobe}, rerank ${r.build.params.rerank}, PQ ${r.build.params.pqM} B/item`],
+        ["shards per query (mean / p95)", `${f1(p.shards.mean)} / ${f1(p.shards.p95)}`],
+        ["bytes needed per query (mean / p95)", `${kb(p.bytes.mean)} / ${kb(p.bytes.p95)}`],
+        ["bytes fetched from KV per query, warm isolate cache (mean / p95)", `${kb(p.fetchedBytes.mean)} / ${kb(p.fetchedBytes.p95)}`],
+        ["sequential KV rounds: warm isolate (mean / p95); cold, no cache (mean / p95)", `${f1(p.roundTrips.mean)} / ${f1(p.roundTrips.p95)}; ${f1(p.uncached.roundTrips.mean)} / ${f1(p.uncached.roundTrips.p95)}`],
+        ["latency end to end p50 / p95 / p99 (ms)", `${rep(L.e2e.p50)} / ${rep(L.e2e.p95)} / ${rep(L.e2e.p99)}`],
+        ["— embed (Worker timing) p50 / p95 / p99", `${rep(L.embed.p50)} / ${rep(L.embed.p95)} / ${rep(L.embed.p99)}`],
+        ["— search (Worker timing) p50 / p95 / p99", `${rep(L.search.p50, 2)} / ${rep(L.search.p95, 2)} / ${rep(L.search.p99, 2)}`],
+        ["— HTTP + JSON + routing p50", rep(L.overhead.p50, 2)],
+        ["cold first query (model + index load from KV)", `${f1(p.cold.e2eMs)} ms end to end (model load ${p.cold.modelLoadMs ?? "—"} ms, Worker total ${f1(p.cold.serverTotalMs)} ms)`],
+        ["steady isolate memory (JS heap after GC + wasm heap)", `${(p.memory.isolateSteadyBytes / 2 ** 20).toFixed(1)} MiB (${(p.memory.jsHeapAfterGcBytes / 2 ** 20).toFixed(1)} + ${(p.memory.wasmHeapBytes / 2 ** 20).toFixed(1)}); workerd RSS ${(p.memory.workerdRssBytes / 2 ** 20).toFixed(0)} MiB`],
+        ...Object.entries(p.qps).map(([c, q]): [string, string] => [`queries per second, ${c} concurrent client${c === "1" ? "" : "s"}`, rep(q)]),
+      ],
+    ),
+  );
+  out.push("");
+  out.push("Bytes needed counts every shard and record a query uses, as if nothing were cached (what a cold isolate reads); fetched is what this warm isolate actually read from KV.");
+  out.push("");
+  out.push("## 2. Exact search in the Worker (every item record read from KV, int8 re-score)");
+  out.push("");
+  const e = r.exactWorker;
+  out.push(
+    table(
+      ["figure", "value"],
+      [
+        ["queries", String(e.queries)],
+        ["recall@10 vs float32", f3(e.recallAt10)],
+        ["latency end to end p50 / max (ms)", `${f1(e.e2e.p50)} / ${f1(e.e2e.max)}`],
+        ["search (Worker timing) p50 (ms)", f1(e.search.p50)],
+        ["bytes per query / records / KV rounds", `${kb(e.bytes)} / ${e.records.toFixed(0)} / ${e.roundTrips.toFixed(0)}`],
+        ["exact float32 in Node (ms/query, vectors in memory)", f1(r.exactNode.msPerQuery)],
+        ["ratio exact ÷ project: search time p50, end to end p50, bytes", `${ratio(r.ratios.exactOverProjectSearchMsP50)}, ${ratio(r.ratios.exactOverProjectE2eMsP50)}, ${ratio(r.ratios.exactOverProjectBytes)}`],
+      ],
+    ),
+  );
+  out.push("");
+  out.push(`## 3. The seed's pipeline: ${r.seed.projection} random projection to ${r.seed.params.dim}-d, Annoy ${r.seed.params.trees} trees, default search`);
+  out.push("");
+  out.push(baselineRows(r.seed, "search_k", "tree levels + 1 (mean / p95)"));
+  out.push("");
+  out.push(`recall@10 against the 512-d exact answer: **${f3(r.seed.points[0].recallAt10)}** (project: ${f3(p.recallAt10)}, ${ratio(r.ratios.projectOverSeedRecallAt10)}). Index ${kb(r.seed.indexBytes)} (${r.seed.indexBytesPerItem.toFixed(0)} B/item).`);
+  out.push("");
+  out.push(`## 4. Annoy and hnswlib on the full ${r.annoy.params.dim}-d vectors`);
+  out.push("");
+  out.push(
+    `Annoy ${r.annoy.params.trees} trees: index ${kb(r.annoy.indexBytes)} = ${r.annoy.indexBytesPerItem.toFixed(0)} B/item${r.annoy.buildSeconds !== null ? `, built in ${f1(r.annoy.buildSeconds)} s` : " (cached build)"}. ` +
+      "KV bytes per query = the distinct candidate items whose vectors Annoy compares (≤ search_k; int8, 512 B each — generous to Annoy, which stores float32) + the split and bucket nodes it pops (as stored). Rounds = deepest tree level popped + 1 for the candidates: a lower bound, since a KV layout must walk levels one round each.",
+  );
+  out.push("");
+  out.push(baselineRows(r.annoy, "search_k", "rounds ≥ (mean / p95)"));
+  out.push("");
+  out.push(
+    `hnswlib M ${r.hnsw.params.M}, efConstruction ${r.hnsw.params.efConstruction}: index ${kb(r.hnsw.indexBytes)} = ${r.hnsw.indexBytesPerItem.toFixed(0)} B/item${r.hnsw.buildSeconds !== null ? `, built in ${f1(r.hnsw.buildSeconds)} s` : " (cached build)"}. ` +
+      "Counted by replaying hnswlib's searchKnn over its saved graph: KV bytes = every node whose vector is compared (int8, 512 B) + the neighbour lists read; rounds = nodes expanded (greedy steps in the upper layers + pops in layer 0), each depends on the distances of the previous one, so each is a KV round trip.",
+  );
+  out.push("");
+  out.push(baselineRows(r.hnsw, "ef", "dependent rounds (mean / p95)"));
+  out.push("");
+  out.push(
+    table(
+      [`at recall@10 = ${m.targetRecall} (interpolated)`, "bytes/query", "KV rounds", "ratio to project"],
+      [
+        ["project (probes swept, default re-rank)", kb(p.bytesAtTarget), f1(p.uncached.roundTrips.mean), "1×"],
+        [`Annoy ${r.annoy.params.trees} trees (search_k swept)`, kb(r.annoy.bytesAtTarget), "≥ " + f1(r.annoy.points[0]?.rounds.mean ?? NaN), ratio(r.ratios.annoyOverProjectBytesAtTarget)],
+        [`hnswlib M ${r.hnsw.params.M} (ef swept)`, kb(r.hnsw.bytesAtTarget), hnswRoundsAt(r), ratio(r.ratios.hnswOverProjectBytesAtTarget)],
+      ],
+    ),
+  );
+  out.push("");
+  out.push(hnswNote(r));
+  out.push("");
+  out.push("## 5. Build");
+  out.push("");
+  const b = r.build;
+  const emb = b.embeddings;
+  out.push(
+    table(
+      ["figure", "value"],
+      [
+        ["seconds per stage", Object.entries(b.seconds).map(([k, v]) => `${k} ${v}`).join(", ")],
+        [
+          "embeddings per second per core",
+          emb.computed >= 500
+            ? `${emb.perSecondPerThread} (${emb.perSecond}/s on ${emb.threads} threads, ${emb.computed} computed)`
+            : emb.sample
+              ? `${emb.sample.perSecondPerCore.toFixed(1)} (${emb.sample.perSecond.toFixed(1)}/s on ${emb.sample.threads} threads, a ${emb.sample.texts}-text sample: the build took its embeddings from the cache)`
+              : "—",
+        ],
+        ["stored bytes per item (routing + shards + records + manifest)", `${b.bytesPerItem} B`],
+        ["peak RSS of the build", `${(b.peakRssBytes / 2 ** 20).toFixed(0)} MiB`],
+        ["build reused from the bench cache", b.reused ? "yes (figures are from the run that built it)" : "no"],
+      ],
+    ),
+  );
+  out.push("");
+  out.push("## Recall vs bytes over the index's knobs");
+  out.push("");
+  out.push("![recall vs bytes](recall-vs-bytes.png)");
+  out.push("");
+  const best = new Map<string, (typeof r.curve)[number]>();
+  for (const c of r.curve) {
+    const key = `${c.leafSize}/${c.rerank}`;
+    if (c.recallAt10 >= m.targetRecall && (!best.has(key) || c.meanBytes < best.get(key)!.meanBytes)) best.set(key, c);
+  }
+  out.push(
+    table(
+      ["leaf size", "leaves", "rerank", `cheapest nprobe reaching ${m.targetRecall}`, "recall@10", "bytes/query"],
+      [...best.values()].map((c) => [c.leafSize, c.leaves, c.rerank, c.nprobe, f3(c.recallAt10), kb(c.meanBytes)]),
+    ),
+  );
+  out.push("");
+  out.push("Full grid in recall-vs-bytes.csv.");
+  return out.join("\n") + "\n";
+}
+
+function hnswRoundsAt(r: BenchResult): string {
+  const pts = r.hnsw.points.filter((p) => p.recallAt10 >= r.meta.targetRecall);
+  return pts.length ? f1(pts[0].rounds.mean) : "—";
+}
+
+function hnswNote(r: BenchResult): string {
+  const t = r.meta.targetRecall;
+  const h = r.hnsw.points.find((p) => p.recallAt10 >= t);
+  const pb = r.project.bytesAtTarget;
+  if (!h) return `hnswlib did not reach recall@10 ${t} at the ef values tried.`;
+  const fewerBytes = pb !== null && h.bytes < pb;
+  return (
+    `**Where hnswlib wins, and whether it carries to the edge.** In Node with everything in memory hnswlib answers ${h.qps.median.toFixed(0)} q/s at ef ${h.knob} (recall@10 ${f3(h.recallAt10)}), ` +
+    `${fewerBytes ? `and it touches fewer bytes than the project (${kb(h.bytes)} vs ${kb(pb)})` : `though it touches more bytes than the project (${kb(h.bytes)} vs ${kb(pb)})`}. ` +
+    `But those bytes come in ${f1(h.rounds.mean)} dependent steps on average (p95 ${f1(h.rounds.p95)}): each node to expand is known only after the previous node's neighbours were scored. ` +
+    `In memory a step costs nanoseconds; from KV each is a round trip (milliseconds at best on a warm edge cache, tens of ms on a miss), so a graph index in KV would pay ~${f1(h.rounds.mean)} round trips per query against the project's ${f1(r.project.uncached.roundTrips.mean)}. ` +
+    `It carries to the edge only if the whole graph and vectors (${kb(r.hnsw.indexBytes)}) sit in isolate memory, which the 128 MB isolate limit rules out beyond small corpora.`
+  );
+}
+
+export function curveRows(r: BenchResult): Array<Record<string, string | number | boolean | null>> {
+  const rows: Array<Record<string, string | number | boolean | null>> = r.curve.map((c) => ({
+    method: "project",
+    leaf_size: c.leafSize,
+    leaves: c.leaves,
+    nprobe: c.nprobe,
+    rerank: c.rerank,
+    knob: null,
+    recall_at_10: c.recallAt10,
+    recall_at_1: c.recallAt1,
+    mean_bytes: c.meanBytes,
+    p95_bytes: c.p95Bytes,
+    is_default: c.isDefault,
+  }));
+  for (const [method, b] of [
+    ["annoy", r.annoy],
+    ["hnswlib", r.hnsw],
+    ["seed_rp64_annoy", r.seed],
+  ] as const) {
+    for (const p of b.points) rows.push({ method, leaf_size: null, leaves: null, nprobe: null, rerank: null, knob: p.knob, recall_at_10: p.recallAt10, recall_at_1: p.recallAt1, mean_bytes: p.bytes, p95_bytes: p.bytesP95, is_default: false });
+  }
+  return rows;
+}
+
+const PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#8c564b", "#bcbd22", "#e377c2"];
+
+export function figureSeries(r: BenchResult): Series[] {
+  const series: Series[] = [];
+  const mainLeaf = r.build.leafSize;
+  const groups = new Map<string, typeof r.curve>();
+  for (const c of r.curve) {
+    const key = `leaf ${c.leafSize} · rerank ${c.rerank} (nprobe →)`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)!.push(c);
+  }
+  let i = 0;
+  for (const [name, pts] of groups) {
+    const def = pts.find((p) => p.isDefault);
+    series.push({
+      name: `project ${name}`,
+      color: PALETTE[i++ % PALETTE.length],
+      dashed: pts[0].leafSize !== mainLeaf,
+      points: pts.map((p) => ({ x: p.meanBytes, y: p.recallAt10, label: pts[0].leafSize === mainLeaf && p.rerank === r.build.params.rerank ? String(p.nprobe) : undefined })),
+      marks: def && pts[0].leafSize === mainLeaf ? [{ x: def.meanBytes, y: def.recallAt10, label: `default (nprobe ${def.nprobe})` }] : undefined,
+    });
+  }
+  series.push({ name: `Annoy ${r.annoy.params.trees} trees (search_k)`, color: "#d62728", points: r.annoy.points.map((p) => ({ x: p.bytes, y: p.recallAt10, label: String(p.knob) })) });
+  series.push({ name: `hnswlib M ${r.hnsw.params.M} (ef)`, color: "#ff7f0e", points: r.hnsw.points.map((p) => ({ x: p.bytes, y: p.recallAt10, label: String(p.knob) })) });
+  series.push({ name: "seed: RP 64-d + Annoy", color: "#7f7f7f", points: r.seed.points.map((p) => ({ x: p.bytes, y: p.recallAt10 })), marks: r.seed.points.map((p) => ({ x: p.bytes, y: p.recallAt10, label: "seed pipeline" })) });
+  return series;
+}

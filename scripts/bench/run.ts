@@ -1,0 +1,484 @@
+// The whole benchmark as one function (the CLI in scripts/bench.ts and the
+// smoke test call it): build (cached) → queries and their exact answers → the
+// project through HTTP in workerd → exact search in the Worker → the seed's
+// pipeline (random projection + Annoy) → Annoy and hnswlib on the full vectors
+// → the recall-vs-bytes curve over the index's knobs.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { openIndex, searchVector } from "../../lib/index/reader.ts";
+import { PROJECT_ROOT } from "../build.ts";
+import { EmbeddingPool } from "../embed/pool.ts";
+import { DEFAULT_PARAMS } from "../index/build-index.ts";
+import type { Bundle } from "../local/harness.ts";
+import { annoyIndexFile, AnnoyForest, gaussianProjection, loadNativeAnnoy } from "./annoy.ts";
+import { BENCH_CACHE, cachedBuild, type CachedBuild } from "./build-cache.ts";
+import { memorySource, sweep, type CurvePoint } from "./curve.ts";
+import { HnswGraph, hnswIndexFile, loadNativeHnsw } from "./hnsw.ts";
+import { loadQueries, type BenchQuery } from "./queries.ts";
+import { bytesAtRecall, dist, mean, recallAt, repeated, repeatedDist, type Dist, type Repeated } from "./stats.ts";
+import { exactTruth, loadCorpus } from "./truth.ts";
+import { measureThroughHttp, type WireAnswer } from "./worker.ts";
+
+export interface BenchOptions {
+  corpus: string;
+  queriesFile?: string;
+  k?: number;
+  /** Perturbed corpus items added to the project's questions. */
+  perturbed?: number;
+  repeats?: number;
+  clients?: number[];
+  exactQueries?: number;
+  /** Extra builds for the shard-size knob of the curve (the main build uses the default leaf size). */
+  leafSizes?: number[];
+  nprobes?: number[];
+  reranks?: number[];
+  annoyTrees?: number;
+  annoySearchK?: number[];
+  projectDim?: number;
+  hnswM?: number;
+  hnswEfConstruction?: number;
+  hnswEf?: number[];
+  targetRecall?: number;
+  threads?: number;
+  cacheRoot?: string;
+  bundle?: Bundle;
+  log?: (s: string) => void;
+}
+
+export const DEFAULTS = {
+  k: 10,
+  perturbed: 200,
+  repeats: 3,
+  clients: [1, 8],
+  exactQueries: 10,
+  leafSizes: [24, 96],
+  annoyTrees: 100,
+  annoySearchK: [1000, 2500, 5000, 10000, 20000, 40000],
+  projectDim: 64,
+  hnswM: 16,
+  hnswEfConstruction: 200,
+  hnswEf: [10, 20, 40, 80, 160],
+  targetRecall: 0.95,
+};
+
+const INT8 = 1;
+const F32 = 4;
+
+export interface BaselinePoint {
+  knob: number;
+  recallAt10: number;
+  recallAt1: number;
+  qps: Repeated;
+  /** Distinct vectors compared per query (mean). */
+  vectorsRead: number;
+  /** Headline KV bytes per query: vectors read as int8 (dim B each) + the index structure read. */
+  bytes: number;
+  bytesP95: number;
+  /** The same with float32 vectors, as the library stores them. */
+  bytesF32: number;
+  /** Bytes of index structure read (annoy split/bucket nodes, hnsw neighbour lists), included in `bytes`. */
+  structureBytes: number;
+  /** Dependent KV round trips a query would need. */
+  rounds: Dist;
+  /** Share of the native library's top-k that the TypeScript replay reproduces. */
+  replayAgreement: number;
+}
+
+export interface BaselineResult {
+  name: string;
+  params: Record<string, number | string>;
+  buildSeconds: number | null;
+  indexBytes: number;
+  indexBytesPerItem: number;
+  points: BaselinePoint[];
+  bytesAtTarget: number | null;
+}
+
+export interface BenchResult {
+  meta: {
+    date: string;
+    git: { commit: string; dirty: boolean };
+    cpu: { model: string; cores: number };
+    node: string;
+    platform: string;
+    corpus: { file: string; sha256: string; items: number };
+    queries: { source: string; count: number; byKind: Record<string, number> };
+    k: number;
+    repeats: number;
+    targetRecall: number;
+    seconds: number;
+  };
+  build: {
+    reused: boolean;
+    version: string;
+    leafSize: number;
+    params: CachedBuild["manifest"]["params"];
+    seconds: Record<string, number>;
+    embeddings: CachedBuild["report"]["embeddings"] & { sample?: { texts: number; perSecond: number; perSecondPerCore: number; threads: number } };
+    bytesPerItem: number;
+    bytes: CachedBuild["report"]["bytes"];
+    peakRssBytes: number;
+    selfCheckRecallAt10: number;
+  };
+  exactNode: { msPerQuery: number };
+  project: {
+    recallAt1: number;
+    recallAt10: number;
+    recallAt10ByKind: Record<string, number>;
+    shards: Dist;
+    records: Dist;
+    bytes: Dist;
+    fetchedBytes: Dist;
+    roundTrips: Dist;
+    /** Same code in Node without any cache: what a cold isolate does. */
+    uncached: { bytes: Dist; roundTrips: Dist; recallAt10: number };
+    latency: { e2e: Record<keyof Dist, Repeated>; embed: Record<keyof Dist, Repeated>; search: Record<keyof Dist, Repeated>; overhead: Record<keyof Dist, Repeated> };
+    cold: { e2eMs: number; serverTotalMs: number; embedMs: number; searchMs: number; modelLoadMs: number | null };
+    memory: { jsHeapAfterGcBytes: number; wasmHeapBytes: number; isolateSteadyBytes: number; workerdRssBytes: number };
+    qps: Record<string, Repeated>;
+    publishSeconds: number;
+    bytesAtTarget: number | null;
+  };
+  exactWorker: { queries: number; recallAt10: number; e2e: Dist; search: Dist; bytes: number; records: number; roundTrips: number };
+  seed: BaselineResult & { projection: string };
+  annoy: BaselineResult;
+  hnsw: BaselineResult;
+  curve: CurvePoint[];
+  ratios: Record<string, number | null>;
+  targets: { recallAt10: { target: number; value: number; pass: boolean }; bytesVsAnnoy: { target: number; value: number | null; pass: boolean } };
+}
+
+function git(args: string[]): string {
+  try {
+    return execFileSync("git", args, { cwd: PROJECT_ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return "";
+  }
+}
+
+function timePasses(repeats: number, n: number, run: () => void): Repeated {
+  const runs: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    run();
+    runs.push(n / ((performance.now() - t0) / 1000));
+  }
+  return repeated(runs);
+}
+
+export async function runBench(opts: BenchOptions): Promise<BenchResult> {
+  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS & BenchOptions;
+  const log = o.log ?? (() => {});
+  const t0 = performance.now();
+  const cacheRoot = o.cacheRoot ?? BENCH_CACHE;
+  const k = o.k;
+
+  // 1. Build (cached).
+  log(`build: ${o.corpus}`);
+  const main = await cachedBuild(o.corpus, { threads: o.threads }, { cacheRoot, quiet: false });
+  log(`build ${main.reused ? "reused" : "done"}: ${main.manifest.items} items, ${main.manifest.params.leaves} leaves, nprobe ${main.manifest.params.nprobe}, rerank ${main.manifest.params.rerank}`);
+  const corpus = await loadCorpus(main.dir, main.manifest.dim);
+  const dim = corpus.dim;
+
+  // 2. Queries, embedded by the Node embedder (same model as the Worker), and the exact answers.
+  const queries: BenchQuery[] = await loadQueries({ file: o.queriesFile, corpusTexts: corpus.texts, perturbed: o.perturbed });
+  const pool = new EmbeddingPool(o.threads);
+  let qv: Float32Array[];
+  let embedSample: BenchResult["build"]["embeddings"]["sample"];
+  try {
+    qv = (await pool.embed(queries.map((q) => q.text))).map((v) => {
+      const c = Float32Array.from(v);
+      let s = 0;
+      for (const x of c) s += x * x;
+      const inv = 1 / Math.sqrt(s || 1);
+      for (let i = 0; i < c.length; i++) c[i] *= inv;
+      return c;
+    });
+    // Embedding throughput when the build took everything from the cache.
+    if (main.report.embeddings.computed < 500) {
+      const texts = corpus.texts.slice(0, Math.min(512, corpus.n)).map((t) => `${t} .`);
+      const s0 = performance.now();
+      await pool.embed(texts);
+      const perSecond = texts.length / ((performance.now() - s0) / 1000);
+      embedSample = { texts: texts.length, perSecond, perSecondPerCore: perSecond / pool.threads, threads: pool.threads };
+    }
+  } finally {
+    await pool.close();
+  }
+  const truth = exactTruth(corpus, qv, k);
+  const truthIds = truth.rows.map((rows) => rows.map((r) => corpus.ids[r]));
+  log(`${queries.length} queries; exact float32 search in Node ${truth.msPerQuery.toFixed(1)} ms/query`);
+
+  // 3. The project through HTTP, and exact search in the Worker.
+  const http = await measureThroughHttp({
+    dir: main.dir,
+    queries: queries.map((q) => q.text),
+    k,
+    repeats: o.repeats,
+    clients: o.clients,
+    exactQueries: Math.min(o.exactQueries, queries.length),
+    bundle: o.bundle,
+    log,
+  });
+  const recall10 = http.answers.map((a, i) => recallAt(a.ids, truthIds[i], k));
+  const recall1 = http.answers.map((a, i) => (a.ids[0] === truthIds[i][0] ? 1 : 0));
+  const byKind: Record<string, number[]> = {};
+  queries.forEach((q, i) => (byKind[q.kind] ??= []).push(recall10[i]));
+  const st = (f: (a: WireAnswer) => number) => dist(http.answers.map(f));
+
+  // Same code, no cache: what a cold isolate reads and how many rounds.
+  const uncachedHandle = await openIndex(main.manifest, await memorySource(main.dir, main.manifest), null);
+  const unc = { bytes: [] as number[], rounds: [] as number[], recall: [] as number[] };
+  for (let i = 0; i < qv.length; i++) {
+    const { results, stats } = await searchVector(uncachedHandle, qv[i], { k });
+    unc.bytes.push(stats.bytes);
+    unc.rounds.push(stats.roundTrips);
+    unc.recall.push(recallAt(results.map((r) => r.id), truthIds[i], k));
+  }
+
+  // 4. The seed's pipeline: Gaussian random projection 512→64, Annoy with 100 trees, default search.
+  const cacheDir = path.join(cacheRoot, "baselines");
+  const project = gaussianProjection(dim, o.projectDim);
+  const projected = new Float32Array(corpus.n * o.projectDim);
+  for (let i = 0; i < corpus.n; i++) projected.set(project(corpus.vectors, i * dim), i * o.projectDim);
+  const qp = qv.map((q) => project(q));
+  const seedFile = await annoyIndexFile(projected, o.projectDim, o.annoyTrees, cacheDir);
+  log(`seed pipeline: annoy ${o.projectDim}-d, ${o.annoyTrees} trees${seedFile.buildSeconds !== null ? ` built in ${seedFile.buildSeconds.toFixed(1)} s` : " (cached)"}`);
+  const seedBase = await annoyBaseline(seedFile, o.projectDim, [-1], qp, truth.rows, k, o.repeats, o.targetRecall);
+  const seed = { ...seedBase, name: "seed: RP 512→64 + Annoy", projection: `Gaussian N(0, 1/${o.projectDim}), seed 12345`, params: { trees: o.annoyTrees, dim: o.projectDim, searchK: `-1 (= ${o.annoyTrees} × k)` } };
+  log(`seed pipeline recall@10 ${seed.points[0].recallAt10.toFixed(3)}`);
+
+  // 5. Annoy and hnswlib on the full vectors.
+  const annoyFile = await annoyIndexFile(corpus.vectors, dim, o.annoyTrees, cacheDir);
+  log(`annoy ${dim}-d, ${o.annoyTrees} trees${annoyFile.buildSeconds !== null ? ` built in ${annoyFile.buildSeconds.toFixed(1)} s` : " (cached)"}`);
+  const annoy = { ...(await annoyBaseline(annoyFile, dim, o.annoySearchK, qv, truth.rows, k, o.repeats, o.targetRecall)), name: "Annoy (full vectors)", params: { trees: o.annoyTrees, dim } };
+  log(`annoy: ${annoy.points.map((p) => `search_k ${p.knob} → ${p.recallAt10.toFixed(3)}`).join(", ")}`);
+  const hp = { m: o.hnswM, efConstruction: o.hnswEfConstruction, seed: 100 };
+  const hnswFile = await hnswIndexFile(corpus.vectors, dim, hp, cacheDir);
+  log(`hnsw M ${hp.m}, efConstruction ${hp.efConstruction}${hnswFile.buildSeconds !== null ? ` built in ${hnswFile.buildSeconds.toFixed(1)} s` : " (cached)"}`);
+  const hnsw = await hnswBaseline(hnswFile, dim, hp, o.hnswEf, qv, truth.rows, k, o.repeats, o.targetRecall);
+  log(`hnsw: ${hnsw.points.map((p) => `ef ${p.knob} → ${p.recallAt10.toFixed(3)}`).join(", ")}`);
+
+  // 6. The curve: probes × re-rank on the main build, then other shard sizes.
+  const curve: CurvePoint[] = [];
+  const defaultLeaf = DEFAULT_PARAMS.leafSize;
+  curve.push(...(await sweep({ dir: main.dir, manifest: main.manifest, leafSize: defaultLeaf }, qv, truthIds, { k, nprobes: o.nprobes, reranks: o.reranks, log })));
+  for (const leafSize of o.leafSizes.filter((l) => l !== defaultLeaf)) {
+    const b = await cachedBuild(o.corpus, { leafSize, threads: o.threads }, { cacheRoot, quiet: true });
+    log(`build leaf size ${leafSize} ${b.reused ? "reused" : "done"}: ${b.manifest.params.leaves} leaves`);
+    curve.push(...(await sweep({ dir: b.dir, manifest: b.manifest, leafSize }, qv, truthIds, { k, nprobes: o.nprobes, reranks: [b.manifest.params.rerank], log })));
+  }
+  const mainCurve = curve.filter((p) => p.leafSize === defaultLeaf && p.rerank === main.manifest.params.rerank).map((p) => ({ bytes: p.meanBytes, recall: p.recallAt10 }));
+  const projectAtTarget = bytesAtRecall(mainCurve, o.targetRecall);
+
+  // 7. Ratios and targets.
+  const ex = http.exact;
+  const exactWorker = {
+    queries: ex.length,
+    recallAt10: mean(ex.map((a, i) => recallAt(a.ids, truthIds[i], k))),
+    e2e: dist(ex.map((a) => a.e2eMs)),
+    search: dist(ex.map((a) => a.searchMs)),
+    bytes: mean(ex.map((a) => a.stats.bytes)),
+    records: mean(ex.map((a) => a.stats.records)),
+    roundTrips: mean(ex.map((a) => a.stats.roundTrips)),
+  };
+  const latency = {
+    e2e: repeatedDist(http.latencyRuns.map((r) => r.e2e)),
+    embed: repeatedDist(http.latencyRuns.map((r) => r.embed)),
+    search: repeatedDist(http.latencyRuns.map((r) => r.search)),
+    overhead: repeatedDist(http.latencyRuns.map((r) => r.overhead)),
+  };
+  const bytes = st((a) => a.stats.bytes);
+  const projectRecall10 = mean(recall10);
+  // Project vs exact on the same queries: the exact pass runs the first exactQueries queries.
+  const sameQ = http.answers.slice(0, ex.length);
+  const ratios: Record<string, number | null> = {
+    exactOverProjectSearchMsP50: exactWorker.search.p50 / dist(sameQ.map((a) => a.searchMs)).p50,
+    exactOverProjectE2eMsP50: exactWorker.e2e.p50 / dist(sameQ.map((a) => a.e2eMs)).p50,
+    exactOverProjectBytes: exactWorker.bytes / mean(sameQ.map((a) => a.stats.bytes)),
+    annoyOverProjectBytesAtTarget: annoy.bytesAtTarget && projectAtTarget ? annoy.bytesAtTarget / projectAtTarget : null,
+    annoyOverProjectBytesAtDefault: annoy.bytesAtTarget ? annoy.bytesAtTarget / bytes.mean : null,
+    hnswOverProjectBytesAtTarget: hnsw.bytesAtTarget && projectAtTarget ? hnsw.bytesAtTarget / projectAtTarget : null,
+    projectOverSeedRecallAt10: projectRecall10 / seed.points[0].recallAt10,
+  };
+  const bytesVsAnnoy = ratios.annoyOverProjectBytesAtTarget;
+  const corpusBytes = await readFile(o.corpus);
+  const kinds: Record<string, number> = {};
+  for (const q of queries) kinds[q.kind] = (kinds[q.kind] ?? 0) + 1;
+
+  return {
+    meta: {
+      date: new Date().toISOString(),
+      git: { commit: git(["rev-parse", "HEAD"]), dirty: git(["status", "--porcelain", "--untracked-files=no"]) !== "" },
+      cpu: { model: os.cpus()[0]?.model ?? "unknown", cores: os.cpus().length },
+      node: process.version,
+      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+      corpus: { file: path.basename(o.corpus), sha256: createHash("sha256").update(corpusBytes).digest("hex"), items: corpus.n },
+      queries: { source: o.queriesFile ? path.basename(o.queriesFile) : "bench/queries.txt + perturbed corpus items", count: queries.length, byKind: kinds },
+      k,
+      repeats: o.repeats,
+      targetRecall: o.targetRecall,
+      seconds: (performance.now() - t0) / 1000,
+    },
+    build: {
+      reused: main.reused,
+      version: main.manifest.version,
+      leafSize: defaultLeaf,
+      params: main.manifest.params,
+      seconds: main.report.seconds,
+      embeddings: { ...main.report.embeddings, ...(embedSample ? { sample: embedSample } : {}) },
+      bytesPerItem: main.report.bytes.perItem,
+      bytes: main.report.bytes,
+      peakRssBytes: main.report.peakRssBytes,
+      selfCheckRecallAt10: main.report.selfCheck.recallAt10,
+    },
+    exactNode: { msPerQuery: truth.msPerQuery },
+    project: {
+      recallAt1: mean(recall1),
+      recallAt10: projectRecall10,
+      recallAt10ByKind: Object.fromEntries(Object.entries(byKind).map(([kk, v]) => [kk, mean(v)])),
+      shards: st((a) => a.stats.shards),
+      records: st((a) => a.stats.records),
+      bytes,
+      fetchedBytes: st((a) => a.stats.fetchedBytes),
+      roundTrips: st((a) => a.stats.roundTrips),
+      uncached: { bytes: dist(unc.bytes), roundTrips: dist(unc.rounds), recallAt10: mean(unc.recall) },
+      latency,
+      cold: http.cold,
+      memory: http.memory,
+      qps: Object.fromEntries(Object.entries(http.qps).map(([c, runs]) => [c, repeated(runs)])),
+      publishSeconds: http.publishSeconds,
+      bytesAtTarget: projectAtTarget,
+    },
+    exactWorker,
+    seed,
+    annoy,
+    hnsw,
+    curve,
+    ratios,
+    targets: {
+      recallAt10: { target: o.targetRecall, value: projectRecall10, pass: projectRecall10 >= o.targetRecall },
+      bytesVsAnnoy: { target: 10, value: bytesVsAnnoy, pass: bytesVsAnnoy !== null && bytesVsAnnoy >= 10 },
+    },
+  };
+}
+
+async function annoyBaseline(
+  file: { file: string; buildSeconds: number | null; bytes: number },
+  dim: number,
+  searchKs: number[],
+  queries: Float32Array[],
+  truthRows: number[][],
+  k: number,
+  repeats: number,
+  target: number,
+): Promise<BaselineResult> {
+  const native = loadNativeAnnoy(file.file, dim);
+  const forest = await AnnoyForest.open(file.file, dim);
+  const arrays = queries.map((q) => Array.from(q));
+  const n = forest.nItems;
+  const points: BaselinePoint[] = [];
+  try {
+    for (const sk of searchKs) {
+      const answers = arrays.map((a) => native.getNNsByVector(a, k, sk, false));
+      const qps = timePasses(repeats, arrays.length, () => {
+        for (const a of arrays) native.getNNsByVector(a, k, sk, false);
+      });
+      const touches = queries.map((q) => forest.search(q, k, sk));
+      let agree = 0;
+      let total = 0;
+      answers.forEach((ans, i) => {
+        const replay = new Set(touches[i].rows);
+        for (const r of ans) {
+          total++;
+          if (replay.has(r)) agree++;
+        }
+      });
+      const perQueryBytes = touches.map((t) => t.candidates * dim * INT8 + t.treeBytes);
+      points.push({
+        knob: sk,
+        recallAt10: mean(answers.map((a, i) => recallAt(a, truthRows[i], k))),
+        recallAt1: mean(answers.map((a, i) => (a[0] === truthRows[i][0] ? 1 : 0))),
+        qps,
+        vectorsRead: mean(touches.map((t) => t.candidates)),
+        bytes: mean(perQueryBytes),
+        bytesP95: dist(perQueryBytes).p95,
+        bytesF32: mean(touches.map((t) => t.candidates * dim * F32 + t.treeBytes)),
+        structureBytes: mean(touches.map((t) => t.treeBytes)),
+        rounds: dist(touches.map((t) => t.depth + 1)),
+        replayAgreement: total ? agree / total : 1,
+      });
+    }
+  } finally {
+    native.unload();
+  }
+  return {
+    name: "Annoy",
+    params: {},
+    buildSeconds: file.buildSeconds,
+    indexBytes: file.bytes,
+    indexBytesPerItem: file.bytes / n,
+    points,
+    bytesAtTarget: bytesAtRecall(points.map((p) => ({ bytes: p.bytes, recall: p.recallAt10 })), target),
+  };
+}
+
+async function hnswBaseline(
+  file: { file: string; buildSeconds: number | null; bytes: number },
+  dim: number,
+  p: { m: number; efConstruction: number },
+  efs: number[],
+  queries: Float32Array[],
+  truthRows: number[][],
+  k: number,
+  repeats: number,
+  target: number,
+): Promise<BaselineResult> {
+  const native = loadNativeHnsw(file.file, dim);
+  const graph = await HnswGraph.open(file.file, dim);
+  const arrays = queries.map((q) => Array.from(q));
+  const points: BaselinePoint[] = [];
+  for (const ef of efs) {
+    native.setEf(ef);
+    const answers = arrays.map((a) => native.searchKnn(a, k).neighbors);
+    const qps = timePasses(repeats, arrays.length, () => {
+      for (const a of arrays) native.searchKnn(a, k);
+    });
+    const touches = queries.map((q) => graph.search(q, k, ef));
+    let agree = 0;
+    let total = 0;
+    answers.forEach((ans, i) => {
+      const replay = new Set(touches[i].rows);
+      for (const r of ans) {
+        total++;
+        if (replay.has(r)) agree++;
+      }
+    });
+    const perQueryBytes = touches.map((t) => t.visited * dim * INT8 + t.linkBytes);
+    points.push({
+      knob: ef,
+      recallAt10: mean(answers.map((a, i) => recallAt(a, truthRows[i], k))),
+      recallAt1: mean(answers.map((a, i) => (a[0] === truthRows[i][0] ? 1 : 0))),
+      qps,
+      vectorsRead: mean(touches.map((t) => t.visited)),
+      bytes: mean(perQueryBytes),
+      bytesP95: dist(perQueryBytes).p95,
+      bytesF32: mean(touches.map((t) => t.visited * dim * F32 + t.linkBytes)),
+      structureBytes: mean(touches.map((t) => t.linkBytes)),
+      rounds: dist(touches.map((t) => t.expansions)),
+      replayAgreement: total ? agree / total : 1,
+    });
+  }
+  return {
+    name: "hnswlib",
+    params: { M: p.m, efConstruction: p.efConstruction, dim },
+    buildSeconds: file.buildSeconds,
+    indexBytes: file.bytes,
+    indexBytesPerItem: file.bytes / graph.n,
+    points,
+    bytesAtTarget: bytesAtRecall(points.map((pt) => ({ bytes: pt.bytes, recall: pt.recallAt10 })), target),
+  };
+}

@@ -1,0 +1,160 @@
+// The project measured through HTTP: the bundled Worker in workerd (Miniflare)
+// with a local KV store in a temp dir, the artifacts published into it, and a
+// Node client over loopback. Every figure a response carries (results, stats,
+// timings) is collected per query; latency and throughput passes are repeated.
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { startLocalWorker, type Bundle, type LocalWorker } from "../local/harness.ts";
+import { bindingWriter, publish } from "../publish.ts";
+import { dist, type Dist } from "./stats.ts";
+
+export interface WireStats {
+  shards: number;
+  records: number;
+  bytes: number;
+  fetchedBytes: number;
+  roundTrips: number;
+}
+
+export interface WireAnswer {
+  ids: string[];
+  stats: WireStats;
+  embedMs: number;
+  searchMs: number;
+  serverTotalMs: number;
+  e2eMs: number;
+}
+
+export interface LatencyRun {
+  e2e: Dist;
+  embed: Dist;
+  search: Dist;
+  /** End to end minus the Worker's own total: HTTP, JSON, routing. */
+  overhead: Dist;
+}
+
+export interface WorkerMeasurements {
+  publishSeconds: number;
+  cold: { e2eMs: number; serverTotalMs: number; embedMs: number; searchMs: number; modelLoadMs: number | null };
+  /** The first full pass, in query order (recall and bytes come from it). */
+  answers: WireAnswer[];
+  latencyRuns: LatencyRun[];
+  qps: Record<string, number[]>;
+  memory: { jsHeapAfterGcBytes: number; wasmHeapBytes: number; isolateSteadyBytes: number; workerdRssBytes: number };
+  exact: WireAnswer[];
+}
+
+interface SearchBody {
+  results: Array<{ id: string }>;
+  timings: { embed_ms: number; search_ms: number; total_ms: number };
+  stats: WireStats;
+}
+
+async function ask(w: LocalWorker, q: string, k: number, exact = false): Promise<WireAnswer> {
+  const t0 = performance.now();
+  const res = await w.fetch(`/search?k=${k}&q=${encodeURIComponent(q)}${exact ? "&exact=1" : ""}`);
+  const text = await res.text();
+  const e2eMs = performance.now() - t0;
+  if (res.status !== 200) throw new Error(`GET /search answered ${res.status}: ${text.slice(0, 300)}`);
+  const body = JSON.parse(text) as SearchBody;
+  return {
+    ids: body.results.map((r) => r.id),
+    stats: body.stats,
+    embedMs: body.timings.embed_ms,
+    searchMs: body.timings.search_ms,
+    serverTotalMs: body.timings.total_ms,
+    e2eMs,
+  };
+}
+
+function latencyRun(answers: WireAnswer[]): LatencyRun {
+  return {
+    e2e: dist(answers.map((a) => a.e2eMs)),
+    embed: dist(answers.map((a) => a.embedMs)),
+    search: dist(answers.map((a) => a.searchMs)),
+    overhead: dist(answers.map((a) => a.e2eMs - a.serverTotalMs)),
+  };
+}
+
+async function throughput(w: LocalWorker, queries: string[], k: number, clients: number): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= queries.length) return;
+        await ask(w, queries[i], k);
+      }
+    }),
+  );
+  return queries.length / ((performance.now() - t0) / 1000);
+}
+
+export interface WorkerBenchOptions {
+  dir: string;
+  queries: string[];
+  k: number;
+  repeats: number;
+  clients: number[];
+  exactQueries: number;
+  bundle?: Bundle;
+  log?: (s: string) => void;
+}
+
+export async function measureThroughHttp(o: WorkerBenchOptions): Promise<WorkerMeasurements> {
+  const log = o.log ?? (() => {});
+  const persistDir = await mkdtemp(path.join(os.tmpdir(), "ess-bench-kv-"));
+  const w = await startLocalWorker({ persistDir, bundle: o.bundle, inspect: true, vars: { BENCH_EXACT: "on" }, onLog: () => {} });
+  try {
+    let t = performance.now();
+    await publish(bindingWriter(w.kv as never), o.dir);
+    const publishSeconds = (performance.now() - t) / 1000;
+    log(`published to local KV in ${publishSeconds.toFixed(1)} s`);
+
+    const first = await ask(w, o.queries[0], o.k);
+    const health = (await (await w.fetch("/healthz")).json()) as { model_load_ms?: number };
+    const cold = { e2eMs: first.e2eMs, serverTotalMs: first.serverTotalMs, embedMs: first.embedMs, searchMs: first.searchMs, modelLoadMs: health.model_load_ms ?? null };
+    log(`cold first query ${cold.e2eMs.toFixed(0)} ms (model load ${cold.modelLoadMs} ms)`);
+
+    const answers: WireAnswer[] = [];
+    for (const q of o.queries) answers.push(await ask(w, q, o.k));
+    log(`recall pass: ${answers.length} queries`);
+
+    const latencyRuns: LatencyRun[] = [];
+    for (let r = 0; r < o.repeats; r++) {
+      const run: WireAnswer[] = [];
+      for (const q of o.queries) run.push(await ask(w, q, o.k));
+      latencyRuns.push(latencyRun(run));
+      log(`latency run ${r + 1}/${o.repeats}: p50 ${latencyRuns[r].e2e.p50.toFixed(1)} ms`);
+    }
+
+    const qps: Record<string, number[]> = {};
+    for (const c of o.clients) {
+      qps[c] = [];
+      for (let r = 0; r < o.repeats; r++) qps[c].push(await throughput(w, o.queries, o.k, c));
+      log(`${c} client(s): ${qps[c].map((x) => x.toFixed(1)).join(", ")} q/s`);
+    }
+
+    const healthz = (await (await w.fetch("/healthz")).json()) as { memory: { wasm_heap_bytes: number } };
+    const heap = await w.isolateHeap({ gc: true });
+    const memory = {
+      jsHeapAfterGcBytes: heap.usedBytes,
+      wasmHeapBytes: healthz.memory.wasm_heap_bytes,
+      isolateSteadyBytes: heap.usedBytes + healthz.memory.wasm_heap_bytes,
+      workerdRssBytes: w.workerdRssBytes(),
+    };
+
+    const exact: WireAnswer[] = [];
+    for (const q of o.queries.slice(0, o.exactQueries)) {
+      exact.push(await ask(w, q, o.k, true));
+      t = exact[exact.length - 1].e2eMs;
+      log(`exact in the Worker ${exact.length}/${o.exactQueries}: ${t.toFixed(0)} ms`);
+    }
+    return { publishSeconds, cold, answers, latencyRuns, qps, memory, exact };
+  } finally {
+    await w.dispose();
+    await rm(persistDir, { recursive: true, force: true });
+  }
+}
