@@ -1,0 +1,102 @@
+// Smoke test of the benchmark (npm run bench) on a few hundred headlines: every
+// stage runs — cached build, the Worker through HTTP with its exact path, the
+// seed pipeline, Annoy and hnswlib with their replays, the curve — and the
+// outputs (JSON, Markdown, CSV, PNG) are written. The full 50k run is not a test.
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { readConfig, type Env } from "../functions/config.ts";
+import { writeOutputs } from "../scripts/bench.ts";
+import { markdown } from "../scripts/bench/report.ts";
+import { runBench, type BenchResult } from "../scripts/bench/run.ts";
+import { PROJECT_ROOT } from "../scripts/local/harness.ts";
+
+const SOURCE = path.join(PROJECT_ROOT, "..", "shared", "data", "abcnews-2003-50k.csv");
+let dir: string;
+let result: BenchResult;
+let seconds: number;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), "ess-bench-smoke-"));
+  // Every 160th headline: ~310 items spread over the year.
+  const [header, ...rows] = (await readFile(SOURCE, "utf8")).split("\n").filter((l) => l.trim() !== "");
+  const corpus = path.join(dir, "abcnews-every160.csv");
+  await writeFile(corpus, [header, ...rows.filter((_, i) => i % 160 === 159)].join("\n") + "\n");
+  const t0 = performance.now();
+  result = await runBench({
+    corpus,
+    perturbed: 20,
+    repeats: 1,
+    clients: [1, 4],
+    exactQueries: 2,
+    leafSizes: [],
+    nprobes: [2, 4, 8],
+    reranks: [10, 40],
+    annoySearchK: [100, 1000],
+    hnswEf: [10, 40],
+    // Builds are content-addressed, so reruns of the test reuse them.
+    cacheRoot: path.join(os.tmpdir(), "ess-bench-smoke-cache"),
+    bundle: inject("workerBundle"),
+  });
+  seconds = (performance.now() - t0) / 1000;
+  await writeOutputs(result, { json: path.join(dir, "bench.json"), md: path.join(dir, "bench.md"), plotDir: dir });
+}, 180_000);
+
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+test("the bench measures the project through HTTP", () => {
+  const p = result.project;
+  expect(result.meta.corpus.items).toBeGreaterThan(250);
+  expect(result.meta.queries.count).toBe(result.meta.queries.byKind.question + result.meta.queries.byKind.perturbed);
+  expect(p.recallAt10).toBeGreaterThan(0.8);
+  expect(p.recallAt1).toBeGreaterThan(0.8);
+  expect(p.bytes.mean).toBeGreaterThan(0);
+  expect(p.uncached.roundTrips.max).toBeLessThanOrEqual(2);
+  expect(p.latency.e2e.p50.median).toBeGreaterThan(0);
+  expect(p.latency.embed.p50.median).toBeGreaterThan(0);
+  expect(p.cold.e2eMs).toBeGreaterThan(p.latency.e2e.p50.median);
+  expect(p.memory.isolateSteadyBytes).toBeGreaterThan(0);
+  expect(Object.keys(p.qps)).toEqual(["1", "4"]);
+  expect(result.meta.git.commit).toMatch(/^[0-9a-f]{40}$/);
+  expect(result.meta.cpu.cores).toBeGreaterThan(0);
+  console.log(`bench smoke: ${seconds.toFixed(1)} s, recall@10 ${p.recallAt10.toFixed(3)}`);
+});
+
+test("exact search runs in the Worker, reads every item, and is off by default", () => {
+  const e = result.exactWorker;
+  expect(e.queries).toBe(2);
+  expect(e.records).toBe(result.meta.corpus.items);
+  expect(e.recallAt10).toBeGreaterThan(0.9);
+  expect(readConfig({} as Env).benchExact).toBe(false);
+  expect(readConfig({ BENCH_EXACT: "on" } as Env).benchExact).toBe(true);
+});
+
+test("baselines: the seed pipeline, Annoy and hnswlib, with faithful replays", () => {
+  expect(result.seed.points).toHaveLength(1);
+  expect(result.seed.points[0].recallAt10).toBeGreaterThan(0);
+  for (const b of [result.seed, result.annoy, result.hnsw]) {
+    expect(b.indexBytesPerItem).toBeGreaterThan(0);
+    for (const pt of b.points) {
+      expect(pt.replayAgreement).toBeGreaterThan(0.95);
+      expect(pt.bytes).toBeGreaterThan(0);
+      expect(pt.qps.median).toBeGreaterThan(0);
+    }
+  }
+  expect(result.hnsw.points.map((p) => p.knob)).toEqual([10, 40]);
+});
+
+test("outputs: curve CSV, PNG, JSON and Markdown", async () => {
+  expect(result.curve.length).toBeGreaterThanOrEqual(6);
+  expect(result.curve.some((c) => c.isDefault)).toBe(true);
+  const csv = await readFile(path.join(dir, "recall-vs-bytes.csv"), "utf8");
+  expect(csv.split("\n")[0]).toContain("recall_at_10");
+  const png = await readFile(path.join(dir, "recall-vs-bytes.png"));
+  expect(png.subarray(1, 4).toString()).toBe("PNG");
+  expect(JSON.parse(await readFile(path.join(dir, "bench.json"), "utf8")).project.recallAt10).toBe(result.project.recallAt10);
+  expect(existsSync(path.join(dir, "bench.md"))).toBe(true);
+  expect(markdown(result)).toContain("## 4. Annoy and hnswlib");
+});
