@@ -2,7 +2,7 @@
 // cached) → quantized k-means tree index → KV-ready blobs + manifest in DIR.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { writeFile, mkdir } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { FORMAT, type Manifest, type ModelRef } from "../lib/index/manifest.ts";
@@ -104,7 +104,11 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
   }
   log(`corpus ${o.corpus}: ${items.length} items (${corpusReport.format}${corpusReport.textColumn ? `, text column "${corpusReport.textColumn}"` : ""})`);
   // An unusable --out fails now, not after the embeddings and the index.
-  await ensureDirs(out);
+  try {
+    await ensureDirs(out);
+  } catch (e) {
+    throw new UsageError(`cannot write to --out ${out}: ${(e as Error).message}`);
+  }
   lap("read");
 
   // 2. Embeddings, cache first
@@ -386,6 +390,5 @@ async function main(): Promise<number> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  await mkdir(DEFAULT_OUT, { recursive: true }).catch(() => {});
   process.exitCode = await main();
 }
