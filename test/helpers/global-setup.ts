@@ -16,11 +16,30 @@ declare module "vitest" {
 
 let bundle: Bundle | undefined;
 
+/**
+ * Whether this run includes a Worker test file: Node-only runs skip the index
+ * fixture. Reads Vitest's CLI file filters (an internal field); when in doubt, yes.
+ */
+async function runsWorkerTests(project: TestProject): Promise<boolean> {
+  try {
+    const v = project.vitest as unknown as { filenamePattern?: string[]; globTestSpecifications(f?: string[]): Promise<Array<{ moduleId: string }>> };
+    const specs = await v.globTestSpecifications(v.filenamePattern ?? []);
+    return specs.length === 0 || specs.some((s) => /[\\/]worker-[^\\/]*\.test\.ts$/.test(s.moduleId));
+  } catch {
+    return true;
+  }
+}
+
 export async function setup(project: TestProject): Promise<void> {
   const t0 = performance.now();
   const bundling = bundleWorker();
   bundling.catch(() => undefined);
-  const fixture = await ensureIndexFixture(bundling);
+  if (!(await runsWorkerTests(project))) {
+    bundle = await bundling;
+    project.provide("workerBundle", bundle);
+    return;
+  }
+  const fixture = await ensureIndexFixture();
   bundle = await bundling;
   project.provide("workerBundle", bundle);
   project.provide("indexFixture", fixture);
