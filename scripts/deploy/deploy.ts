@@ -2,7 +2,8 @@
 // recall gate → upload what KV lacks → manifest → Worker code if it changed →
 // registry → pointer (the switch) → garbage collection of versions no longer kept.
 import { createHash } from "node:crypto";
-import { readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { spawn } from "node:child_process";
 import { decodeRouting, decodeShard, textToBlob } from "../../lib/index/format.ts";
@@ -170,6 +171,16 @@ function runWranglerDeploy(): Promise<void> {
 }
 
 export async function runDeploy(kv: KvWriter, o: DeployOptions, log: (s: string) => void = (s) => process.stdout.write(s + "\n")): Promise<DeployResult> {
+  // A dry run writes nothing, not even the artifacts directory, unless --out names one.
+  const tmpOut = o.dryRun && !o.out ? await mkdtemp(path.join(os.tmpdir(), "ess-deploy-plan-")) : undefined;
+  try {
+    return await deploy(kv, { ...o, out: tmpOut ?? o.out }, log);
+  } finally {
+    if (tmpOut) await rm(tmpOut, { recursive: true, force: true });
+  }
+}
+
+async function deploy(kv: KvWriter, o: DeployOptions, log: (s: string) => void): Promise<DeployResult> {
   const out = path.resolve(o.out ?? DEFAULT_OUT);
   const keep = o.keep ?? DEFAULTS.keep;
   if (!Number.isInteger(keep) || keep < 1) throw new Error("--keep must be an integer ≥ 1: edges may serve the previous version for a minute after the switch");

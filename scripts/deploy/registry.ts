@@ -77,7 +77,7 @@ export function entryFor(m: Manifest, deployedAt: string, switchedAt: string | n
 
 export function upsert(r: Registry, e: VersionEntry): void {
   const i = r.versions.findIndex((v) => v.version === e.version);
-  if (i >= 0) r.versions[i] = { ...r.versions[i], ...e, deployedAt: r.versions[i].deployedAt };
+  if (i >= 0) r.versions[i] = { ...r.versions[i], ...e, createdAt: r.versions[i].createdAt, deployedAt: r.versions[i].deployedAt };
   else r.versions.push(e);
 }
 
