@@ -27,7 +27,8 @@ export async function embedBatch(
   const values = tf.tensor1d(batch.values, "int32");
   let output: tfc.Tensor | tfc.Tensor[] | undefined;
   try {
-    output = (await model.executeAsync({ indices, values })) as tfc.Tensor;
+    output = run(model, { indices, values });
+    if (!output) output = (await model.executeAsync({ indices, values })) as tfc.Tensor;
     const flat = (await output.data()) as Float32Array;
     const rows: Float32Array[] = [];
     for (let r = 0; r < texts.length; r++) {
@@ -41,6 +42,26 @@ export async function embedBatch(
     values.dispose();
     if (Array.isArray(output)) output.forEach((t) => t.dispose());
     else output?.dispose();
+  }
+}
+
+/** Models that loadGraphModelFromMemory made synchronous; others say so on first use. */
+const needsAsync = new WeakSet<GraphModel>();
+
+/**
+ * `execute` (cached compilation, no promise per node) where the graph allows it —
+ * loadGraphModelFromMemory makes USE-lite's `Where` ops synchronous; undefined
+ * for a graph with dynamic ops, which then goes through `executeAsync`.
+ */
+function run(model: GraphModel, inputs: tfc.NamedTensorMap): tfc.Tensor | undefined {
+  if (needsAsync.has(model)) return undefined;
+  try {
+    return model.execute(inputs) as tfc.Tensor;
+  } catch (err) {
+    // Thrown while compiling, before any op ran.
+    if (!/executeAsync/.test((err as Error).message)) throw err;
+    needsAsync.add(model);
+    return undefined;
   }
 }
 

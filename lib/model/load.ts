@@ -27,14 +27,48 @@ export interface WeightStreamOptions {
 
 type ByteStream = ReadableStream<Uint8Array | ArrayBuffer>;
 
+/**
+ * The graph's two `Where` ops (USE-lite's sequence-length clipping and FFN mask)
+ * are tfjs "dynamic shape" ops, which forbid the synchronous `GraphModel.execute`
+ * and force `executeAsync`: a fresh graph analysis and a promise round per node
+ * group on every call. Their condition is tiny and already in memory, so they are
+ * renamed to this op, which does exactly what tfjs's `Where` does (cast to bool,
+ * read the values, `whereImpl`) but synchronously; then `execute` runs the graph
+ * from its cached compilation. Same arithmetic, same numbers.
+ */
+export const SYNC_WHERE_OP = "EssSyncWhere";
+let syncWhereRegistered = false;
+
+function registerSyncWhere(): void {
+  if (syncWhereRegistered) return;
+  syncWhereRegistered = true;
+  tfconv.registerOp(SYNC_WHERE_OP, (node) => {
+    const input = node.inputs[0];
+    const condition = input.dtype === "bool" ? input : tfc.cast(input, "bool");
+    try {
+      return tfc.kernel_impls.whereImpl(condition.shape, condition.dataSync());
+    } finally {
+      if (condition !== input) condition.dispose();
+    }
+  });
+}
+
+/** The topology with `Where` nodes renamed to SYNC_WHERE_OP (a copy: the caller's JSON is left as is). */
+function withSyncWhere(topology: unknown): unknown {
+  const t = topology as { node?: Array<{ op?: string }> } | null;
+  if (!t || !Array.isArray(t.node) || !t.node.some((n) => n.op === "Where")) return topology;
+  return { ...t, node: t.node.map((n) => (n.op === "Where" ? { ...n, op: SYNC_WHERE_OP } : n)) };
+}
+
 export async function loadGraphModelFromMemory(
   model: ModelJson,
   weightData: ArrayBuffer | ByteStream | (() => ByteStream),
   options: WeightStreamOptions = {},
 ): Promise<tfconv.GraphModel> {
   const weightSpecs = model.weightsManifest.flatMap((g) => g.weights);
+  registerSyncWhere();
   const artifacts: tfc.io.ModelArtifacts = {
-    modelTopology: model.modelTopology as tfc.io.ModelArtifacts["modelTopology"],
+    modelTopology: withSyncWhere(model.modelTopology) as tfc.io.ModelArtifacts["modelTopology"],
     weightSpecs,
     format: model.format,
     generatedBy: model.generatedBy,
