@@ -15,7 +15,9 @@ import { sha256Hex } from "../lib/index/sha256.ts";
 import { dotInt8, TopK } from "../lib/index/vector.ts";
 import type { SearchOutcome } from "./search-adapter.ts";
 
-const ROUND_KEYS = 1000;
+// Small rounds keep the working set small: the isolate already holds the model
+// and the shard cache, and must stay under its memory limit while it scans.
+const ROUND_KEYS = 300;
 const encoder = new TextEncoder();
 
 async function catalogKeys(h: IndexHandle, stats: SearchStats): Promise<string[]> {

@@ -96,7 +96,7 @@ export function markdown(r: BenchResult): string {
     table(
       ["figure", "value"],
       [
-        ["queries", String(e.queries)],
+        ["queries", `${e.queries}${e.error ? ` (stopped early: ${e.error})` : ""}`],
         ["recall@10 vs float32", f3(e.recallAt10)],
         ["latency end to end p50 / max (ms)", `${f1(e.e2e.p50)} / ${f1(e.e2e.max)}`],
         ["search (Worker timing) p50 (ms)", f1(e.search.p50)],

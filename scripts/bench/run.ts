@@ -142,7 +142,7 @@ export interface BenchResult {
     publishSeconds: number;
     bytesAtTarget: number | null;
   };
-  exactWorker: { queries: number; recallAt10: number; e2e: Dist; search: Dist; bytes: number; records: number; roundTrips: number };
+  exactWorker: { queries: number; error: string | null; workerErrors: string[]; recallAt10: number; e2e: Dist; search: Dist; bytes: number; records: number; roundTrips: number };
   seed: BaselineResult & { projection: string };
   annoy: BaselineResult;
   hnsw: BaselineResult;
@@ -278,6 +278,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const ex = http.exact;
   const exactWorker = {
     queries: ex.length,
+    error: http.exactError,
+    workerErrors: http.workerErrors.slice(0, 20),
     recallAt10: mean(ex.map((a, i) => recallAt(a.ids, truthIds[i], k))),
     e2e: dist(ex.map((a) => a.e2eMs)),
     search: dist(ex.map((a) => a.searchMs)),

@@ -43,6 +43,10 @@ export interface WorkerMeasurements {
   qps: Record<string, number[]>;
   memory: { jsHeapAfterGcBytes: number; wasmHeapBytes: number; isolateSteadyBytes: number; workerdRssBytes: number };
   exact: WireAnswer[];
+  /** Why the exact pass stopped early, if it did (e.g. the isolate hit its memory limit). */
+  exactError: string | null;
+  /** Worker log lines that look like trouble (errors, memory). */
+  workerErrors: string[];
 }
 
 interface SearchBody {
@@ -106,7 +110,14 @@ export interface WorkerBenchOptions {
 export async function measureThroughHttp(o: WorkerBenchOptions): Promise<WorkerMeasurements> {
   const log = o.log ?? (() => {});
   const persistDir = await mkdtemp(path.join(os.tmpdir(), "ess-bench-kv-"));
-  const w = await startLocalWorker({ persistDir, bundle: o.bundle, inspect: true, vars: { BENCH_EXACT: "on" }, onLog: () => {} });
+  const workerErrors: string[] = [];
+  const onLog = (line: string) => {
+    if (/error|exceed|memory|uncaught|limit/i.test(line)) {
+      workerErrors.push(line);
+      log(`worker: ${line}`);
+    }
+  };
+  const w = await startLocalWorker({ persistDir, bundle: o.bundle, inspect: true, vars: { BENCH_EXACT: "on" }, onLog });
   try {
     let t = performance.now();
     await publish(bindingWriter(w.kv as never), o.dir);
@@ -147,12 +158,19 @@ export async function measureThroughHttp(o: WorkerBenchOptions): Promise<WorkerM
     };
 
     const exact: WireAnswer[] = [];
+    let exactError: string | null = null;
     for (const q of o.queries.slice(0, o.exactQueries)) {
-      exact.push(await ask(w, q, o.k, true));
+      try {
+        exact.push(await ask(w, q, o.k, true));
+      } catch (e) {
+        exactError = `query ${exact.length + 1}: ${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ""}`;
+        log(`exact in the Worker stopped: ${exactError}`);
+        break;
+      }
       t = exact[exact.length - 1].e2eMs;
       log(`exact in the Worker ${exact.length}/${o.exactQueries}: ${t.toFixed(0)} ms`);
     }
-    return { publishSeconds, cold, answers, latencyRuns, qps, memory, exact };
+    return { publishSeconds, cold, answers, latencyRuns, qps, memory, exact, exactError, workerErrors };
   } finally {
     await w.dispose();
     await rm(persistDir, { recursive: true, force: true });
