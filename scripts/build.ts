@@ -34,6 +34,7 @@ export interface BuildOptions {
   rerank?: number;
   /** Fixed probe count; otherwise the self-check picks one. */
   nprobe?: number;
+  maxShardBytes?: number;
   targetRecall?: number;
   byteBudget?: number;
   checkQueries?: number;
@@ -166,7 +167,7 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
         else base = b.base;
       }
     }
-    const built = buildIndex(vectors, dim, items, { leafSize: o.leafSize, pqM: o.pqM, rerank: o.rerank, nprobe: o.nprobe ?? DEFAULT_PARAMS.nprobe }, (s) => log(`  index ${s}`), base);
+    const built = buildIndex(vectors, dim, items, { leafSize: o.leafSize, pqM: o.pqM, rerank: o.rerank, nprobe: o.nprobe ?? DEFAULT_PARAMS.nprobe, maxShardBytes: o.maxShardBytes }, (s) => log(`  index ${s}`), base);
     lap("index");
 
     // 4. Model blobs and a manifest draft for the self-check
@@ -213,7 +214,7 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
     const queries = await pool.embed(sample.map((s) => s.text));
     const { nprobe, check } = await selfCheck(
       { manifest: draft, source: MemorySource.fromBuilt(built), vectors, dim, ids: items.map((i) => i.id), queries },
-      { targetRecall: o.targetRecall ?? 0.955, byteBudget: o.byteBudget ?? 400 * 1024, fixedNprobe: o.nprobe },
+      { targetRecall: o.targetRecall ?? 0.965, byteBudget: o.byteBudget ?? 480 * 1024, fixedNprobe: o.nprobe },
     );
     draft.params.nprobe = nprobe;
     draft.selfCheck = check;
@@ -310,7 +311,9 @@ Builds the search index of a corpus into KV-ready artifacts.
   --pq-m N              product-quantizer bytes per item (default ${DEFAULT_PARAMS.pqM})
   --rerank N            candidates re-ranked with int8 vectors (default ${DEFAULT_PARAMS.rerank})
   --nprobe N            leaves probed per query (default: chosen by the self-check)
-  --target-recall X     recall@10 the self-check aims for (default 0.955)
+  --target-recall X     recall@10 the self-check aims for (default 0.965: a margin over 0.95
+                        for queries it has not seen)
+  --probe-kb N          shard bytes one query may read in round 1 (default 384)
   --extend DIR          keep the leaves of the build in DIR; only changed shards differ
   --check-queries N     self-check queries (default 200)
   --json                print the report as JSON
@@ -344,6 +347,7 @@ async function main(): Promise<number> {
         "target-recall": { type: "string" },
         "check-queries": { type: "string" },
         extend: { type: "string" },
+        "probe-kb": { type: "string" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -376,6 +380,7 @@ async function main(): Promise<number> {
       targetRecall,
       checkQueries: parseIntFlag("check-queries", args["check-queries"]),
       base: args.extend,
+      maxShardBytes: args["probe-kb"] === undefined ? undefined : parseIntFlag("probe-kb", args["probe-kb"])! * 1024,
     });
     if (args.json) process.stdout.write(JSON.stringify(report) + "\n");
     else printReport(report);

@@ -1,3 +1,4 @@
+import { DEFAULT_PARAMS } from "../scripts/index/build-index.ts";
 // End to end: real headlines, the real model, runBuild and the CLIs. One build
 // of 400 headlines is shared by the file; a rebuild must come entirely from the
 // embedding cache with the same content-hash version, and 10 new lines must cost
@@ -72,7 +73,8 @@ describe("build artifacts, embedding cache and search CLI", () => {
 
     const p = m.params;
     expect(p.pqM).toBe(64);
-    expect(p.rerank).toBe(40);
+    expect(p.rerank).toBe(DEFAULT_PARAMS.rerank);
+    expect(p.maxShardBytes).toBe(DEFAULT_PARAMS.maxShardBytes);
     expect(p.leaves).toBe(m.shards.length);
     expect(p.leaves).toBeGreaterThanOrEqual(Math.round((N / 48) * 0.7));
     expect(p.leaves).toBeLessThanOrEqual(Math.round((N / 48) * 1.3));

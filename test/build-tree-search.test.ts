@@ -95,7 +95,8 @@ describe("tree search vs brute force (synthetic clusters)", () => {
     }
     const recall = hits / (QUERIES * 10);
     expect(recall).toBeGreaterThanOrEqual(0.95);
-    expect(maxBytes).toBeLessThan(fullScan * 0.05);
+    // Round 1 (nprobe shards) plus round 2 (rerank records) stays a small fraction of a full scan.
+    expect(maxBytes).toBeLessThan(fullScan * 0.07);
   });
 
   it("finds each item first when queried with its own vector, with a score within the int8 bound of 1", async () => {

@@ -47,6 +47,8 @@ export interface IndexParams {
   dupEps: number;
   dupMax: number;
   seed: number;
+  /** Round-1 byte cap per query (shard bytes, as stored); absent = no cap. */
+  maxShardBytes?: number;
 }
 
 export interface SelfCheck {

@@ -51,6 +51,8 @@ export interface SearchOptions {
   k: number;
   nprobe?: number;
   rerank?: number;
+  /** Round-1 byte budget: probing stops before the shard that would exceed it. */
+  maxShardBytes?: number;
 }
 
 interface DecodedRecord {
@@ -91,6 +93,22 @@ export function nearestLeaves(routing: Routing, q: Float32Array, nprobe: number)
   const top = new TopK(Math.min(nprobe, leaves));
   for (let l = 0; l < leaves; l++) if (routing.leafSizes[l] > 0) top.push(l, scores[l]);
   return Array.from(top.ids.subarray(0, top.size));
+}
+
+/**
+ * The nearest leaves, cut where their shards would exceed the byte budget: a
+ * query near a dense region would otherwise read several oversized leaves, and
+ * the per-query cost must stay bounded whatever the query. The nearest leaf is
+ * always read.
+ */
+function withinBudget(h: IndexHandle, leaves: number[], budget: number | undefined): number[] {
+  if (!budget) return leaves;
+  let used = 0;
+  for (let i = 0; i < leaves.length; i++) {
+    used += h.manifest.shards[leaves[i]].bytes;
+    if (used > budget && i > 0) return leaves.slice(0, i);
+  }
+  return leaves;
 }
 
 const encoder = new TextEncoder();
@@ -180,7 +198,7 @@ export async function searchVector(h: IndexHandle, q: Float32Array, options: Sea
   const rerank = Math.max(k, options.rerank ?? manifest.params.rerank);
   const stats: SearchStats = { shards: 0, records: 0, bytes: 0, fetchedBytes: 0, roundTrips: 0 };
 
-  const leaves = nearestLeaves(routing, q, nprobe);
+  const leaves = withinBudget(h, nearestLeaves(routing, q, nprobe), options.maxShardBytes ?? manifest.params.maxShardBytes);
   const shards = await fetchShards(h, leaves, stats);
   stats.shards = shards.length;
 
