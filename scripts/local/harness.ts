@@ -19,7 +19,12 @@ export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
 /** wrangler.toml declares the binding without an id, so local KV uses the binding name. */
 export const KV_BINDING = "INDEX";
 export const KV_NAMESPACE_ID = KV_BINDING;
-export const COMPATIBILITY_DATE = "2025-09-01";
+/** The compatibility date wrangler.toml declares, so local runs match deploys. */
+export const COMPATIBILITY_DATE = (() => {
+  const m = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(path.join(PROJECT_ROOT, "wrangler.toml"), "utf8"));
+  if (!m) throw new Error("wrangler.toml has no compatibility_date");
+  return m[1];
+})();
 
 /** Env for every wrangler we spawn: no telemetry, no network look-ups. */
 export const WRANGLER_ENV = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" } as const;
