@@ -16,9 +16,20 @@ import { Miniflare } from "miniflare";
 import type { KVNamespace as MfKVNamespace } from "@cloudflare/workers-types";
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-/** wrangler.toml declares the binding without an id, so local KV uses the binding name. */
 export const KV_BINDING = "INDEX";
-export const KV_NAMESPACE_ID = KV_BINDING;
+/**
+ * The namespace id wrangler dev keys its local store by: the binding's
+ * `preview_id`, else its `id` (dev uses preview ids first), else the binding
+ * name. Seeding with the same id keeps `npm start` and `wrangler dev` on one store.
+ */
+export const KV_NAMESPACE_ID = (() => {
+  const toml = readFileSync(path.join(PROJECT_ROOT, "wrangler.toml"), "utf8");
+  for (const block of toml.split(/^\[\[kv_namespaces\]\]\s*$/m).slice(1)) {
+    const body = block.split(/^\[/m)[0];
+    if (new RegExp(`^binding\\s*=\\s*"${KV_BINDING}"`, "m").test(body)) return /^preview_id\s*=\s*"([^"]+)"/m.exec(body)?.[1] ?? /^id\s*=\s*"([^"]+)"/m.exec(body)?.[1] ?? KV_BINDING;
+  }
+  return KV_BINDING;
+})();
 /** The compatibility date wrangler.toml declares, so local runs match deploys. */
 export const COMPATIBILITY_DATE = (() => {
   const m = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(path.join(PROJECT_ROOT, "wrangler.toml"), "utf8"));
