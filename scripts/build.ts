@@ -329,6 +329,38 @@ export function parseIntFlag(name: string, v: string | undefined, min = 1): numb
 
 export class UsageError extends Error {}
 
+/** The index knobs, shared by every command that builds (build, deploy). */
+export const BUILD_FLAGS = {
+  "text-column": { type: "string" },
+  threads: { type: "string" },
+  "leaf-size": { type: "string" },
+  "pq-m": { type: "string" },
+  rerank: { type: "string" },
+  nprobe: { type: "string" },
+  "probe-kb": { type: "string" },
+  "target-recall": { type: "string" },
+  "check-queries": { type: "string" },
+} as const;
+
+export function buildOptionsFromFlags(a: { [K in keyof typeof BUILD_FLAGS]?: string }): Partial<BuildOptions> {
+  const pqM = parseIntFlag("pq-m", a["pq-m"]);
+  if (pqM !== undefined && EMBEDDING_DIM % pqM !== 0) throw new UsageError(`--pq-m must divide ${EMBEDDING_DIM}`);
+  const targetRecall = a["target-recall"] === undefined ? undefined : Number(a["target-recall"]);
+  if (targetRecall !== undefined && !(targetRecall > 0 && targetRecall <= 1)) throw new UsageError("--target-recall must be in (0, 1]");
+  const probeKb = parseIntFlag("probe-kb", a["probe-kb"]);
+  return {
+    textColumn: a["text-column"],
+    threads: parseIntFlag("threads", a.threads),
+    leafSize: parseIntFlag("leaf-size", a["leaf-size"], 2),
+    pqM,
+    rerank: parseIntFlag("rerank", a.rerank),
+    nprobe: parseIntFlag("nprobe", a.nprobe),
+    maxShardBytes: probeKb === undefined ? undefined : probeKb * 1024,
+    targetRecall,
+    checkQueries: parseIntFlag("check-queries", a["check-queries"]),
+  };
+}
+
 async function main(): Promise<number> {
   let args;
   try {
@@ -336,18 +368,10 @@ async function main(): Promise<number> {
       options: {
         corpus: { type: "string" },
         out: { type: "string" },
-        "text-column": { type: "string" },
         cache: { type: "string" },
         "no-cache": { type: "boolean" },
-        threads: { type: "string" },
-        "leaf-size": { type: "string" },
-        "pq-m": { type: "string" },
-        rerank: { type: "string" },
-        nprobe: { type: "string" },
-        "target-recall": { type: "string" },
-        "check-queries": { type: "string" },
         extend: { type: "string" },
-        "probe-kb": { type: "string" },
+        ...BUILD_FLAGS,
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -363,24 +387,12 @@ async function main(): Promise<number> {
   }
   try {
     if (!args.corpus) throw new UsageError("--corpus FILE is required");
-    const pqM = parseIntFlag("pq-m", args["pq-m"]);
-    if (pqM !== undefined && EMBEDDING_DIM % pqM !== 0) throw new UsageError(`--pq-m must divide ${EMBEDDING_DIM}`);
-    const targetRecall = args["target-recall"] === undefined ? undefined : Number(args["target-recall"]);
-    if (targetRecall !== undefined && !(targetRecall > 0 && targetRecall <= 1)) throw new UsageError("--target-recall must be in (0, 1]");
     const { report } = await runBuild({
       corpus: args.corpus,
       out: args.out,
-      textColumn: args["text-column"],
       cacheDir: args["no-cache"] ? null : args.cache,
-      threads: parseIntFlag("threads", args.threads),
-      leafSize: parseIntFlag("leaf-size", args["leaf-size"], 2),
-      pqM,
-      rerank: parseIntFlag("rerank", args.rerank),
-      nprobe: parseIntFlag("nprobe", args.nprobe),
-      targetRecall,
-      checkQueries: parseIntFlag("check-queries", args["check-queries"]),
       base: args.extend,
-      maxShardBytes: args["probe-kb"] === undefined ? undefined : parseIntFlag("probe-kb", args["probe-kb"])! * 1024,
+      ...buildOptionsFromFlags(args),
     });
     if (args.json) process.stdout.write(JSON.stringify(report) + "\n");
     else printReport(report);

@@ -4,8 +4,7 @@
 // write, deploys the Worker code if it changed, and keeps the last N versions.
 // See docs/deploy.md.
 import { parseArgs } from "node:util";
-import { EMBEDDING_DIM } from "../lib/model/embed.ts";
-import { parseIntFlag, UsageError } from "./build.ts";
+import { BUILD_FLAGS, buildOptionsFromFlags, parseIntFlag, UsageError } from "./build.ts";
 import { CorpusError } from "./corpus/read-corpus.ts";
 import { DEFAULTS, GateError, runDeploy, type DeployResult } from "./deploy/deploy.ts";
 import { openTarget, TargetError, type Target } from "./deploy/target.ts";
@@ -26,7 +25,7 @@ const USAGE = `Usage: npm run deploy -- --corpus FILE [options]
   --out DIR             artifacts directory (default index-artifacts/)
   --cache DIR           embedding cache directory (default .cache/embeddings)
   --text-column NAME, --threads N, --leaf-size N, --pq-m N, --rerank N, --nprobe N,
-  --target-recall X, --check-queries N      build parameters, as for npm run build
+  --probe-kb N, --target-recall X, --check-queries N   build parameters, as for npm run build
   --quiet               no build progress on stderr
   --json                print the result as JSON on the last line
 
@@ -70,14 +69,7 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
         "no-worker": { type: "boolean" },
         out: { type: "string" },
         cache: { type: "string" },
-        "text-column": { type: "string" },
-        threads: { type: "string" },
-        "leaf-size": { type: "string" },
-        "pq-m": { type: "string" },
-        rerank: { type: "string" },
-        nprobe: { type: "string" },
-        "target-recall": { type: "string" },
-        "check-queries": { type: "string" },
+        ...BUILD_FLAGS,
         quiet: { type: "boolean" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -95,8 +87,6 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
   let target: Target | undefined;
   try {
     if (!args.corpus) throw new UsageError("--corpus FILE is required");
-    const pqM = parseIntFlag("pq-m", args["pq-m"]);
-    if (pqM !== undefined && EMBEDDING_DIM % pqM !== 0) throw new UsageError(`--pq-m must divide ${EMBEDDING_DIM}`);
     const keep = parseIntFlag("keep", args.keep, 1);
     const options = {
       corpus: args.corpus,
@@ -110,16 +100,7 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
       keep,
       deployWorker: !args["no-worker"],
       quietBuild: args.quiet,
-      build: {
-        textColumn: args["text-column"],
-        threads: parseIntFlag("threads", args.threads),
-        leafSize: parseIntFlag("leaf-size", args["leaf-size"], 2),
-        pqM,
-        rerank: parseIntFlag("rerank", args.rerank),
-        nprobe: parseIntFlag("nprobe", args.nprobe),
-        targetRecall: fraction("target-recall", args["target-recall"]),
-        checkQueries: parseIntFlag("check-queries", args["check-queries"]),
-      },
+      build: buildOptionsFromFlags(args),
     };
     let kv = io.kv;
     let local = Boolean(args.local);
