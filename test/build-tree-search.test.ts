@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodeRouting, decodeShard, hex, ITEM_KEY_BYTES, textToBlob, type ItemRecord } from "../lib/index/format.ts";
 import type { Manifest } from "../lib/index/manifest.ts";
-import { IndexError, openIndex, searchVector, type IndexHandle } from "../lib/index/reader.ts";
+import { IndexError, nearestLeaves, openIndex, searchVector, type IndexHandle } from "../lib/index/reader.ts";
 import { buildIndex, type BuiltIndex } from "../scripts/index/build-index.ts";
 import { MemorySource } from "../scripts/index/memory-source.ts";
 import { exactTopK } from "../scripts/index/self-check.ts";
@@ -121,5 +121,30 @@ describe("tree search vs brute force (synthetic clusters)", () => {
       expect(err).toBeInstanceOf(IndexError);
       expect((err as IndexError).code).toBe(damage === "missing" ? "shard_missing" : "shard_corrupt");
     }
+  });
+
+  it("stops probing before the shard that would exceed the round-1 byte budget, nearest leaves first", async () => {
+    const q = queries.subarray(DIM, 2 * DIM);
+    const wide = await searchVector(handle, q, { k: 10, nprobe: 20 });
+    expect(wide.stats.shards).toBe(20);
+    // A budget of about three median shards admits the nearest few and no more.
+    const sizes = built.shards.map((s) => s.ref.bytes).sort((a, b) => a - b);
+    const budget = sizes[sizes.length >> 1] * 3;
+    const capped = await searchVector(handle, q, { k: 10, nprobe: 20, maxShardBytes: budget });
+    expect(capped.stats.shards).toBeGreaterThanOrEqual(1);
+    expect(capped.stats.shards).toBeLessThan(20);
+    // The cut keeps the nearest leaves: same answer and bytes as asking for that many probes.
+    const same = await searchVector(handle, q, { k: 10, nprobe: capped.stats.shards });
+    expect(capped.stats.bytes).toBe(same.stats.bytes);
+    expect(capped.results.map((r) => r.id)).toEqual(same.results.map((r) => r.id));
+    // Those shards fit the budget, and one more would not have.
+    const order = nearestLeaves(handle.routing, q, 20);
+    const bytesOf = (n: number) => order.slice(0, n).reduce((a, l) => a + built.shards[l].ref.bytes, 0);
+    expect(bytesOf(capped.stats.shards)).toBeLessThanOrEqual(budget);
+    expect(bytesOf(capped.stats.shards + 1)).toBeGreaterThan(budget);
+    // The first shard is always read, however small the budget.
+    const tiny = await searchVector(handle, q, { k: 10, nprobe: 20, maxShardBytes: 1 });
+    expect(tiny.stats.shards).toBe(1);
+    expect(tiny.results.length).toBeGreaterThan(0);
   });
 });
