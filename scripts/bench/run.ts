@@ -173,6 +173,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS & BenchOptions;
   const log = o.log ?? (() => {});
   const t0 = performance.now();
+  // The commit when the run starts: the build is of this tree (others may commit during the run).
+  const gitAtStart = { commit: git(["rev-parse", "HEAD"]), dirty: git(["status", "--porcelain", "--untracked-files=no"]) !== "" };
   const cacheRoot = o.cacheRoot ?? BENCH_CACHE;
   const k = o.k;
 
@@ -314,7 +316,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   return {
     meta: {
       date: new Date().toISOString(),
-      git: { commit: git(["rev-parse", "HEAD"]), dirty: git(["status", "--porcelain", "--untracked-files=no"]) !== "" },
+      git: gitAtStart,
       cpu: { model: os.cpus()[0]?.model ?? "unknown", cores: os.cpus().length },
       node: process.version,
       platform: `${os.platform()} ${os.release()} ${os.arch()}`,
