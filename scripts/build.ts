@@ -214,7 +214,7 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
     const queries = await pool.embed(sample.map((s) => s.text));
     const { nprobe, check } = await selfCheck(
       { manifest: draft, source: MemorySource.fromBuilt(built), vectors, dim, ids: items.map((i) => i.id), queries },
-      { targetRecall: o.targetRecall ?? 0.965, byteBudget: o.byteBudget ?? 480 * 1024, fixedNprobe: o.nprobe },
+      { targetRecall: o.targetRecall ?? 0.97, byteBudget: o.byteBudget ?? 480 * 1024, fixedNprobe: o.nprobe },
     );
     draft.params.nprobe = nprobe;
     draft.selfCheck = check;
@@ -311,9 +311,9 @@ Builds the search index of a corpus into KV-ready artifacts.
   --pq-m N              product-quantizer bytes per item (default ${DEFAULT_PARAMS.pqM})
   --rerank N            candidates re-ranked with int8 vectors (default ${DEFAULT_PARAMS.rerank})
   --nprobe N            leaves probed per query (default: chosen by the self-check)
-  --target-recall X     recall@10 the self-check aims for (default 0.965: a margin over 0.95
+  --target-recall X     recall@10 the self-check aims for (default 0.97: a margin over 0.95
                         for queries it has not seen)
-  --probe-kb N          shard bytes one query may read in round 1 (default 384)
+  --probe-kb N          shard bytes one query may read in round 1 (default 320)
   --extend DIR          keep the leaves of the build in DIR; only changed shards differ
   --check-queries N     self-check queries (default 200)
   --json                print the report as JSON

@@ -76,8 +76,8 @@ describe("build artifacts, embedding cache and search CLI", () => {
     expect(p.rerank).toBe(DEFAULT_PARAMS.rerank);
     expect(p.maxShardBytes).toBe(DEFAULT_PARAMS.maxShardBytes);
     expect(p.leaves).toBe(m.shards.length);
-    expect(p.leaves).toBeGreaterThanOrEqual(Math.round((N / 48) * 0.7));
-    expect(p.leaves).toBeLessThanOrEqual(Math.round((N / 48) * 1.3));
+    expect(p.leaves).toBeGreaterThanOrEqual(Math.round((N / DEFAULT_PARAMS.leafSize) * 0.7));
+    expect(p.leaves).toBeLessThanOrEqual(Math.round((N / DEFAULT_PARAMS.leafSize) * 1.3));
     expect(p.nprobe).toBeGreaterThanOrEqual(1);
     expect(p.nprobe).toBeLessThanOrEqual(p.leaves);
     expect(p.dupMax).toBeGreaterThanOrEqual(1);

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { decodeRouting, decodeShard, hex, ITEM_KEY_BYTES, textToBlob, type ItemRecord } from "../lib/index/format.ts";
 import type { Manifest } from "../lib/index/manifest.ts";
 import { IndexError, nearestLeaves, openIndex, searchVector, type IndexHandle } from "../lib/index/reader.ts";
-import { buildIndex, type BuiltIndex } from "../scripts/index/build-index.ts";
+import { buildIndex, DEFAULT_PARAMS, type BuiltIndex } from "../scripts/index/build-index.ts";
 import { MemorySource } from "../scripts/index/memory-source.ts";
 import { exactTopK } from "../scripts/index/self-check.ts";
 import { clusteredVectors, madeUpItems } from "./helpers/build-fixtures.ts";
@@ -41,9 +41,9 @@ describe("tree search vs brute force (synthetic clusters)", () => {
   it("lays out every item exactly once across the leaves, with keys pointing at its record", () => {
     const routing = decodeRouting(textToBlob(built.routing.text));
     expect(routing.leaves).toBe(built.shards.length);
-    // About N / leafSize (48) leaves; per-group rounding makes it approximate.
-    expect(routing.leaves).toBeGreaterThan(N / 48 * 0.8);
-    expect(routing.leaves).toBeLessThan(N / 48 * 1.2);
+    // About N / leafSize leaves; per-group rounding makes it approximate.
+    expect(routing.leaves).toBeGreaterThan(N / DEFAULT_PARAMS.leafSize * 0.8);
+    expect(routing.leaves).toBeLessThan(N / DEFAULT_PARAMS.leafSize * 1.2);
     expect(routing.dim).toBe(DIM);
     expect(routing.pqM).toBe(64);
     const recordKeys = new Map(built.records.map((r, i) => [r.key, i]));
