@@ -250,14 +250,17 @@ async function isolateHeapUsage(inspectorPort: number, gc: boolean): Promise<{ u
   const ws = openWebSocket(target.webSocketDebuggerUrl);
   try {
     return await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("inspector did not answer")), 10_000);
+      const timer = setTimeout(() => reject(new Error("inspector did not answer")), 60_000);
       ws.addEventListener("error", () => reject(new Error("inspector connection failed")));
+      // workerd's inspector never answers HeapProfiler.collectGarbage, but a heap
+      // snapshot collects everything first (the snapshot itself is discarded).
       ws.addEventListener("open", () => {
-        if (gc) ws.send(JSON.stringify({ id: 2, method: "HeapProfiler.collectGarbage" }));
-        ws.send(JSON.stringify({ id: 1, method: "Runtime.getHeapUsage" }));
+        if (gc) ws.send(JSON.stringify({ id: 2, method: "HeapProfiler.takeHeapSnapshot", params: { reportProgress: false } }));
+        else ws.send(JSON.stringify({ id: 1, method: "Runtime.getHeapUsage" }));
       });
       ws.addEventListener("message", (ev) => {
         const msg = JSON.parse(String(ev.data)) as { id?: number; result?: { usedSize: number; totalSize: number } };
+        if (msg.id === 2) ws.send(JSON.stringify({ id: 1, method: "Runtime.getHeapUsage" }));
         if (msg.id !== 1 || !msg.result) return;
         clearTimeout(timer);
         resolve({ usedBytes: msg.result.usedSize, totalBytes: msg.result.totalSize });

@@ -6,7 +6,6 @@
 // workerd itself and Miniflare's helper services).
 // Usage: npx tsx scripts/local/measure.ts [warmRequests=200]
 import { mkdtemp, rm } from "node:fs/promises";
-import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { startLocalWorker, sharedWorkerBundle, type LocalWorker } from "./harness.ts";
@@ -41,42 +40,6 @@ export interface WorkerFigures {
   /** jsHeapAfterWarmGcMiB + wasmHeapMiB: what the isolate keeps in steady state. */
   isolateSteadyMiB: number;
   tensorMiB: number;
-}
-
-/**
- * JS heap of the isolate after a full GC. workerd's inspector never answers
- * `HeapProfiler.collectGarbage` (so `isolateHeap({ gc: true })` reads heap that
- * still holds garbage, which looked like a leak), but taking a heap snapshot
- * collects everything first; the snapshot itself is discarded.
- */
-export async function isolateHeapAfterGc(w: LocalWorker): Promise<number> {
-  const url = await w.miniflare.getInspectorURL();
-  const targets = (await (await fetch(`http://127.0.0.1:${url.port}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string; title?: string }>;
-  const target = targets.find((t) => t.title?.includes("core:user")) ?? targets[0];
-  if (!target) throw new Error("workerd inspector lists no isolate");
-  const Ws = createRequire(import.meta.url)("ws") as new (url: string) => {
-    on(ev: string, cb: (d: unknown) => void): void;
-    send(d: string): void;
-    close(): void;
-  };
-  const ws = new Ws(target.webSocketDebuggerUrl);
-  try {
-    return await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("inspector did not answer")), 60_000);
-      ws.on("error", () => reject(new Error("inspector connection failed")));
-      ws.on("open", () => ws.send(JSON.stringify({ id: 1, method: "HeapProfiler.takeHeapSnapshot", params: { reportProgress: false } })));
-      ws.on("message", (d) => {
-        const msg = JSON.parse(String(d)) as { id?: number; result?: { usedSize: number } };
-        if (msg.id === 1) ws.send(JSON.stringify({ id: 2, method: "Runtime.getHeapUsage" }));
-        if (msg.id === 2 && msg.result) {
-          clearTimeout(timer);
-          resolve(msg.result.usedSize);
-        }
-      });
-    });
-  } finally {
-    ws.close();
-  }
 }
 
 /** `ready;dur=1.0, embed;dur=9.5` -> { ready: 1, embed: 9.5 } */
@@ -141,7 +104,7 @@ export async function measureWorker(warmRequests = 200): Promise<WorkerFigures> 
     serverEmbed.sort((a, b) => a - b);
     overhead.sort((a, b) => a - b);
     const heapAfterWarm = await w.isolateHeap();
-    const heapAfterWarmGc = { usedBytes: await isolateHeapAfterGc(w) };
+    const heapAfterWarmGc = await w.isolateHeap({ gc: true });
     return {
       bundleBytes: bundle.bytes,
       bundleGzipBytes: bundle.gzipBytes,
