@@ -62,36 +62,3 @@ export function pqScore(table: Float32Array, codes: Uint8Array, offset: number, 
   for (let m = 0; m < pqM; m++) s += table[m * PQ_CENTROIDS + codes[offset + m]];
   return s;
 }
-
-/** Index of the nearest codebook centroid (squared L2) for each subspace of v. */
-export function pqEncode(v: Float32Array, vOffset: number, dim: number, codebooks: Float32Array, pqM: number, norms: Float32Array, out: Uint8Array, outOffset: number): void {
-  const sub = dim / pqM;
-  for (let m = 0; m < pqM; m++) {
-    let best = 0;
-    let bestD = Infinity;
-    const vo = vOffset + m * sub;
-    for (let c = 0; c < PQ_CENTROIDS; c++) {
-      const co = (m * PQ_CENTROIDS + c) * sub;
-      let dotv = 0;
-      for (let d = 0; d < sub; d++) dotv += v[vo + d] * codebooks[co + d];
-      // ‖x − c‖² = ‖x‖² − 2x·c + ‖c‖²; ‖x‖² is the same for every c.
-      const dist = norms[m * PQ_CENTROIDS + c] - 2 * dotv;
-      if (dist < bestD) {
-        bestD = dist;
-        best = c;
-      }
-    }
-    out[outOffset + m] = best;
-  }
-}
-
-export function codebookNorms(codebooks: Float32Array, dim: number, pqM: number): Float32Array {
-  const sub = dim / pqM;
-  const norms = new Float32Array(pqM * PQ_CENTROIDS);
-  for (let i = 0; i < pqM * PQ_CENTROIDS; i++) {
-    let s = 0;
-    for (let d = 0; d < sub; d++) s += codebooks[i * sub + d] ** 2;
-    norms[i] = s;
-  }
-  return norms;
-}

@@ -2,7 +2,6 @@
 // 256 centroids) per subspace, on a sample, since codes are only a first-round
 // filter that the int8 re-rank corrects.
 import { PQ_CENTROIDS } from "../../lib/index/format.ts";
-import { codebookNorms, pqEncode } from "../../lib/index/quantize.ts";
 import { rng } from "./kmeans.ts";
 
 export function trainCodebooks(vectors: Float32Array, dim: number, n: number, pqM: number, options: { sample?: number; iterations?: number; seed?: number } = {}): Float32Array {
@@ -78,9 +77,20 @@ function nearestCode(x: Float32Array, xo: number, cb: Float32Array, norms: Float
   return best;
 }
 
+/** Each vector's nearest centroid (squared L2) in every subspace: its PQ code. */
 export function encodeAll(vectors: Float32Array, dim: number, n: number, codebooks: Float32Array, pqM: number): Uint8Array {
-  const norms = codebookNorms(codebooks, dim, pqM);
+  const sub = dim / pqM;
+  const norms = new Float32Array(pqM * PQ_CENTROIDS);
+  for (let i = 0; i < pqM * PQ_CENTROIDS; i++) {
+    let s = 0;
+    for (let d = 0; d < sub; d++) s += codebooks[i * sub + d] ** 2;
+    norms[i] = s;
+  }
   const out = new Uint8Array(n * pqM);
-  for (let i = 0; i < n; i++) pqEncode(vectors, i * dim, dim, codebooks, pqM, norms, out, i * pqM);
+  for (let m = 0; m < pqM; m++) {
+    const cb = codebooks.subarray(m * PQ_CENTROIDS * sub, (m + 1) * PQ_CENTROIDS * sub);
+    const nm = norms.subarray(m * PQ_CENTROIDS, (m + 1) * PQ_CENTROIDS);
+    for (let i = 0; i < n; i++) out[i * pqM + m] = nearestCode(vectors, i * dim + m * sub, cb, nm, sub);
+  }
   return out;
 }

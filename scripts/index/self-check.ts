@@ -25,16 +25,29 @@ export interface CheckInput {
   k?: number;
 }
 
+/** The exact answers, computed once per input however many settings are measured on it. */
+const truthCache = new WeakMap<CheckInput, Array<Set<string>>>();
+
+function truthOf(input: CheckInput, k: number): Array<Set<string>> {
+  let t = truthCache.get(input);
+  if (!t) {
+    t = input.queries.map((q) => new Set(exactTopK(input.vectors, input.dim, input.ids.length, q, k).map((i) => input.ids[i])));
+    truthCache.set(input, t);
+  }
+  return t;
+}
+
 export async function measureRecall(input: CheckInput, nprobe: number, rerank: number) {
-  const { manifest, source, vectors, dim, ids, queries } = input;
+  const { manifest, source, queries } = input;
   const k = input.k ?? 10;
   const handle = await openIndex(manifest, source, null);
+  const truths = truthOf(input, k);
   let hits = 0;
   let bytes = 0;
   let maxBytes = 0;
   let rounds = 0;
-  for (const q of queries) {
-    const truth = new Set(exactTopK(vectors, dim, ids.length, q, k).map((i) => ids[i]));
+  for (const [qi, q] of queries.entries()) {
+    const truth = truths[qi];
     const { results, stats } = await searchVector(handle, q, { k, nprobe, rerank });
     for (const r of results) if (truth.has(r.id)) hits++;
     bytes += stats.bytes;
