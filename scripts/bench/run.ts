@@ -391,30 +391,8 @@ async function annoyBaseline(
       const qps = timePasses(repeats, arrays.length, () => {
         for (const a of arrays) native.getNNsByVector(a, k, sk, false);
       });
-      const touches = queries.map((q) => forest.search(q, k, sk));
-      let agree = 0;
-      let total = 0;
-      answers.forEach((ans, i) => {
-        const replay = new Set(touches[i].rows);
-        for (const r of ans) {
-          total++;
-          if (replay.has(r)) agree++;
-        }
-      });
-      const perQueryBytes = touches.map((t) => t.candidates * dim * INT8 + t.treeBytes);
-      points.push({
-        knob: sk,
-        recallAt10: mean(answers.map((a, i) => recallAt(a, truthRows[i], k))),
-        recallAt1: mean(answers.map((a, i) => (a[0] === truthRows[i][0] ? 1 : 0))),
-        qps,
-        vectorsRead: mean(touches.map((t) => t.candidates)),
-        bytes: mean(perQueryBytes),
-        bytesP95: dist(perQueryBytes).p95,
-        bytesF32: mean(touches.map((t) => t.candidates * dim * F32 + t.treeBytes)),
-        structureBytes: mean(touches.map((t) => t.treeBytes)),
-        rounds: dist(touches.map((t) => t.depth + 1)),
-        replayAgreement: total ? agree / total : 1,
-      });
+      const touches = queries.map((q) => forest.search(q, k, sk)).map((t) => ({ rows: t.rows, vectors: t.candidates, structureBytes: t.treeBytes, rounds: t.depth + 1 }));
+      points.push(baselinePoint(sk, answers, qps, touches, truthRows, k, dim));
     }
   } finally {
     native.unload();
@@ -451,30 +429,8 @@ async function hnswBaseline(
     const qps = timePasses(repeats, arrays.length, () => {
       for (const a of arrays) native.searchKnn(a, k);
     });
-    const touches = queries.map((q) => graph.search(q, k, ef));
-    let agree = 0;
-    let total = 0;
-    answers.forEach((ans, i) => {
-      const replay = new Set(touches[i].rows);
-      for (const r of ans) {
-        total++;
-        if (replay.has(r)) agree++;
-      }
-    });
-    const perQueryBytes = touches.map((t) => t.visited * dim * INT8 + t.linkBytes);
-    points.push({
-      knob: ef,
-      recallAt10: mean(answers.map((a, i) => recallAt(a, truthRows[i], k))),
-      recallAt1: mean(answers.map((a, i) => (a[0] === truthRows[i][0] ? 1 : 0))),
-      qps,
-      vectorsRead: mean(touches.map((t) => t.visited)),
-      bytes: mean(perQueryBytes),
-      bytesP95: dist(perQueryBytes).p95,
-      bytesF32: mean(touches.map((t) => t.visited * dim * F32 + t.linkBytes)),
-      structureBytes: mean(touches.map((t) => t.linkBytes)),
-      rounds: dist(touches.map((t) => t.expansions)),
-      replayAgreement: total ? agree / total : 1,
-    });
+    const touches = queries.map((q) => graph.search(q, k, ef)).map((t) => ({ rows: t.rows, vectors: t.visited, structureBytes: t.linkBytes, rounds: t.expansions }));
+    points.push(baselinePoint(ef, answers, qps, touches, truthRows, k, dim));
   }
   return {
     name: "hnswlib",
@@ -484,5 +440,44 @@ async function hnswBaseline(
     indexBytesPerItem: file.bytes / graph.n,
     points,
     bytesAtTarget: bytesAtRecall(points.map((pt) => ({ bytes: pt.bytes, recall: pt.recallAt10 })), target),
+  };
+}
+
+/**
+ * One knob setting of a baseline: recall from the native library's answers;
+ * bytes and rounds from the TypeScript replay of its search (`touches`), and how
+ * often the replay found the native answers.
+ */
+function baselinePoint(
+  knob: number,
+  answers: number[][],
+  qps: BaselinePoint["qps"],
+  touches: Array<{ rows: number[]; vectors: number; structureBytes: number; rounds: number }>,
+  truthRows: number[][],
+  k: number,
+  dim: number,
+): BaselinePoint {
+  let agree = 0;
+  let total = 0;
+  answers.forEach((ans, i) => {
+    const replay = new Set(touches[i].rows);
+    for (const r of ans) {
+      total++;
+      if (replay.has(r)) agree++;
+    }
+  });
+  const perQueryBytes = touches.map((t) => t.vectors * dim * INT8 + t.structureBytes);
+  return {
+    knob,
+    recallAt10: mean(answers.map((a, i) => recallAt(a, truthRows[i], k))),
+    recallAt1: mean(answers.map((a, i) => (a[0] === truthRows[i][0] ? 1 : 0))),
+    qps,
+    vectorsRead: mean(touches.map((t) => t.vectors)),
+    bytes: mean(perQueryBytes),
+    bytesP95: dist(perQueryBytes).p95,
+    bytesF32: mean(touches.map((t) => t.vectors * dim * F32 + t.structureBytes)),
+    structureBytes: mean(touches.map((t) => t.structureBytes)),
+    rounds: dist(touches.map((t) => t.rounds)),
+    replayAgreement: total ? agree / total : 1,
   };
 }
