@@ -4,7 +4,7 @@
 import { parseArgs } from "node:util";
 import { POINTER_KEY, type Pointer } from "../lib/index/manifest.ts";
 import { byRecency, missingValues, readManifestAt, readPointer, readRegistry, writeRegistry } from "./deploy/registry.ts";
-import { openTarget, TargetError, type Target } from "./deploy/target.ts";
+import { withKv } from "./deploy/target.ts";
 import type { KvWriter } from "./publish.ts";
 
 const USAGE = `Usage: npm run rollback [-- --to VERSION] [--local] [--persist-to DIR]
@@ -64,26 +64,7 @@ export async function main(argv: string[], io: { out?: (s: string) => void; err?
     out(USAGE);
     return 0;
   }
-  let target: Target | undefined;
-  try {
-    let kv = io.kv;
-    if (!kv) {
-      target = await openTarget({ local: args.local, persistTo: args["persist-to"] }, err);
-      kv = target.kv;
-      out(`target: ${target.label}`);
-    }
-    await rollback(kv, args.to, out);
-    return 0;
-  } catch (e) {
-    if (e instanceof RollbackError || e instanceof TargetError) {
-      err(`error: ${e.message}`);
-      return 2;
-    }
-    err(`error: ${(e as Error).stack ?? e}`);
-    return 1;
-  } finally {
-    await target?.close();
-  }
+  return withKv(io.kv, { local: args.local, persistTo: args["persist-to"] }, { out, err }, async (kv) => void (await rollback(kv, args.to, out)), [RollbackError]);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main(process.argv.slice(2));

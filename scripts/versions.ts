@@ -2,7 +2,7 @@
 // with build and switch dates, item counts and recall@10 self-check figures.
 import { parseArgs } from "node:util";
 import { byRecency, entryFor, readManifestAt, readPointer, readRegistry, type VersionEntry } from "./deploy/registry.ts";
-import { openTarget, TargetError, type Target } from "./deploy/target.ts";
+import { withKv } from "./deploy/target.ts";
 import type { KvWriter } from "./publish.ts";
 
 export async function listVersions(kv: KvWriter): Promise<{ live: string | null; versions: VersionEntry[] }> {
@@ -49,27 +49,10 @@ export async function main(argv: string[], io: { out?: (s: string) => void; err?
     out("Usage: npm run versions [-- --local] [--persist-to DIR] [--json]");
     return 0;
   }
-  let target: Target | undefined;
-  try {
-    let kv = io.kv;
-    if (!kv) {
-      target = await openTarget({ local: args.local, persistTo: args["persist-to"] }, err);
-      kv = target.kv;
-      if (!args.json) out(`target: ${target.label}`);
-    }
+  return withKv(io.kv, { local: args.local, persistTo: args["persist-to"] }, { out, err, label: !args.json }, async (kv) => {
     const r = await listVersions(kv);
     out(args.json ? JSON.stringify(r) : formatVersions(r));
-    return 0;
-  } catch (e) {
-    if (e instanceof TargetError) {
-      err(`error: ${e.message}`);
-      return 2;
-    }
-    err(`error: ${(e as Error).stack ?? e}`);
-    return 1;
-  } finally {
-    await target?.close();
-  }
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main(process.argv.slice(2));

@@ -78,3 +78,36 @@ export async function openLocal(persistDir = DEFAULT_PERSIST_DIR): Promise<Targe
 export async function openTarget(o: { local?: boolean; persistTo?: string }, log?: (s: string) => void): Promise<Target> {
   return o.local ? openLocal(o.persistTo ? path.resolve(o.persistTo) : DEFAULT_PERSIST_DIR) : openRemote(log);
 }
+
+/**
+ * The tail every KV command shares: use the injected store or open the target
+ * (printing its label), run `fn`, close. Expected errors print their message and
+ * exit 2; anything else prints its stack and exits 1.
+ */
+export async function withKv(
+  kv: KvWriter | undefined,
+  where: { local?: boolean; persistTo?: string },
+  io: { out: (s: string) => void; err: (s: string) => void; label?: boolean },
+  fn: (kv: KvWriter) => Promise<void>,
+  expected: ReadonlyArray<abstract new (...args: never[]) => Error> = [],
+): Promise<number> {
+  let target: Target | undefined;
+  try {
+    if (!kv) {
+      target = await openTarget(where, io.err);
+      kv = target.kv;
+      if (io.label !== false) io.out(`target: ${target.label}`);
+    }
+    await fn(kv);
+    return 0;
+  } catch (e) {
+    if (e instanceof TargetError || expected.some((E) => e instanceof E)) {
+      io.err(`error: ${(e as Error).message}`);
+      return 2;
+    }
+    io.err(`error: ${(e as Error).stack ?? e}`);
+    return 1;
+  } finally {
+    await target?.close();
+  }
+}
