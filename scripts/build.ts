@@ -141,7 +141,7 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
   try {
     if (missingTexts.length) {
       log(`embedding ${missingTexts.length} new text(s) on ${pool.threads} thread(s); ${n - missingRows.length - (n - wanted.size)} from cache`);
-      await pool.embed(["warm up"]);
+      await pool.warmUp();
       const progress = new Progress("embed", missingTexts.length);
       const t0 = performance.now();
       await pool.embedInto(missingTexts, vectors, missingRows, { onProgress: (d) => !o.quiet && progress.update(d) });

@@ -73,6 +73,11 @@ export class EmbeddingPool {
     });
   }
 
+  /** Loads the model in every thread, so that timed work measures embedding, not start-up. */
+  async warmUp(): Promise<void> {
+    await Promise.all(this.workers.map((w) => this.run(w, ["warm up"])));
+  }
+
   /** Embeds texts into out (row i of out ← texts[i]); each thread pulls the next batch when done. */
   async embedInto(texts: readonly string[], out: Float32Array, rows: readonly number[], options: PoolOptions = {}): Promise<void> {
     const batch = options.batchSize ?? 32;
