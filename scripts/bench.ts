@@ -7,7 +7,7 @@
 // writes the same numbers with the machine, Node and git commit.
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { parseArgs } from "node:util";
+import { runCli } from "./cli.ts";
 import { parseIntFlag, UsageError } from "./build.ts";
 import { curveCsv } from "./bench/curve.ts";
 import { recallBytesSvg, svgToPng } from "./bench/plot.ts";
@@ -63,38 +63,28 @@ export async function writeOutputs(r: BenchResult, o: { json?: string; md?: stri
   }
 }
 
-async function main(): Promise<number> {
-  let a;
-  try {
-    a = parseArgs({
-      options: {
-        corpus: { type: "string" },
-        queries: { type: "string" },
-        json: { type: "string" },
-        md: { type: "string" },
-        "plot-dir": { type: "string" },
-        perturbed: { type: "string" },
-        repeats: { type: "string" },
-        "exact-queries": { type: "string" },
-        "leaf-sizes": { type: "string" },
-        "annoy-trees": { type: "string" },
-        "annoy-search-k": { type: "string" },
-        "hnsw-m": { type: "string" },
-        "hnsw-ef": { type: "string" },
-        threads: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }).values;
-  } catch (e) {
-    process.stderr.write(`error: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (a.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  try {
+function main(): Promise<number> {
+  const config = {
+    options: {
+      corpus: { type: "string" },
+      queries: { type: "string" },
+      json: { type: "string" },
+      md: { type: "string" },
+      "plot-dir": { type: "string" },
+      perturbed: { type: "string" },
+      repeats: { type: "string" },
+      "exact-queries": { type: "string" },
+      "leaf-sizes": { type: "string" },
+      "annoy-trees": { type: "string" },
+      "annoy-search-k": { type: "string" },
+      "hnsw-m": { type: "string" },
+      "hnsw-ef": { type: "string" },
+      threads: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  } as const;
+  return runCli(USAGE, config, async ({ values: a }) => {
     if (!a.corpus) throw new UsageError("--corpus FILE is required");
     const opts: BenchOptions = {
       corpus: a.corpus,
@@ -115,14 +105,7 @@ async function main(): Promise<number> {
     await writeOutputs(r, { json: a.json, md: a.md, plotDir });
     process.stdout.write(markdown(r));
     process.stderr.write(`[bench] curve: ${path.join(plotDir, "recall-vs-bytes.csv")}, ${path.join(plotDir, "recall-vs-bytes.png")}${a.json ? `; JSON: ${a.json}` : ""}${a.md ? `; Markdown: ${a.md}` : ""}\n`);
-    return 0;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`error: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main();

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { parseArgs } from "node:util";
+import { runCli, UsageError } from "./cli.ts";
 import { FORMAT, type Manifest, type ModelRef } from "../lib/index/manifest.ts";
 import { EMBEDDING_DIM } from "../lib/model/embed.ts";
 import { ensureDirs, FileSource, pruneBlobs, readManifest, writeBlob, writeItemsPack } from "./artifacts.ts";
@@ -18,6 +18,8 @@ import { MemorySource } from "./index/memory-source.ts";
 import { sampleQueries } from "./index/perturb.ts";
 import { selfCheck } from "./index/self-check.ts";
 import { Progress } from "./progress.ts";
+
+export { UsageError };
 
 export const PROJECT_ROOT = path.resolve(new URL("..", import.meta.url).pathname);
 export const DEFAULT_OUT = path.join(PROJECT_ROOT, "index-artifacts");
@@ -327,7 +329,6 @@ export function parseIntFlag(name: string, v: string | undefined, min = 1): numb
   return n;
 }
 
-export class UsageError extends Error {}
 
 /** The index knobs, shared by every command that builds (build, deploy). */
 export const BUILD_FLAGS = {
@@ -361,49 +362,37 @@ export function buildOptionsFromFlags(a: { [K in keyof typeof BUILD_FLAGS]?: str
   };
 }
 
-async function main(): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      options: {
-        corpus: { type: "string" },
-        out: { type: "string" },
-        cache: { type: "string" },
-        "no-cache": { type: "boolean" },
-        extend: { type: "string" },
-        ...BUILD_FLAGS,
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }).values;
-  } catch (e) {
-    process.stderr.write(`error: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  try {
-    if (!args.corpus) throw new UsageError("--corpus FILE is required");
-    const { report } = await runBuild({
-      corpus: args.corpus,
-      out: args.out,
-      cacheDir: args["no-cache"] ? null : args.cache,
-      base: args.extend,
-      ...buildOptionsFromFlags(args),
-    });
-    if (args.json) process.stdout.write(JSON.stringify(report) + "\n");
-    else printReport(report);
-    return 0;
-  } catch (e) {
-    if (e instanceof CorpusError || e instanceof UsageError) {
-      process.stderr.write(`error: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
+function main(): Promise<number> {
+  const config = {
+    options: {
+      corpus: { type: "string" },
+      out: { type: "string" },
+      cache: { type: "string" },
+      "no-cache": { type: "boolean" },
+      extend: { type: "string" },
+      ...BUILD_FLAGS,
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  } as const;
+  return runCli(
+    USAGE,
+    config,
+    async ({ values: args }) => {
+      if (!args.corpus) throw new UsageError("--corpus FILE is required");
+      const { report } = await runBuild({
+        corpus: args.corpus,
+        out: args.out,
+        cacheDir: args["no-cache"] ? null : args.cache,
+        base: args.extend,
+        ...buildOptionsFromFlags(args),
+      });
+      if (args.json) process.stdout.write(JSON.stringify(report) + "\n");
+      else printReport(report);
+    },
+    [CorpusError],
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -2,7 +2,7 @@
 // The Worker's search code (lib/index/reader.ts) over the artifacts on disk;
 // --exact is brute force over the float32 vectors, the ground truth.
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
+import { runCli } from "./cli.ts";
 import type { ItemRecord } from "../lib/index/format.ts";
 import type { Manifest } from "../lib/index/manifest.ts";
 import { openIndex, searchVector, type SearchHit, type IndexHandle } from "../lib/index/reader.ts";
@@ -65,32 +65,21 @@ Searches a built index with the Worker's own search code, reading the artifacts 
   --json               one JSON line per query: {"q", "results", "stats"}
 `;
 
-async function main(): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      allowPositionals: true,
-      options: {
-        artifacts: { type: "string" },
-        k: { type: "string" },
-        exact: { type: "boolean" },
-        json: { type: "boolean" },
-        nprobe: { type: "string" },
-        rerank: { type: "string" },
-        "queries-file": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`error: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  const { values: a, positionals } = parsed;
-  if (a.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  try {
+function main(): Promise<number> {
+  const config = {
+    allowPositionals: true,
+    options: {
+      artifacts: { type: "string" },
+      k: { type: "string" },
+      exact: { type: "boolean" },
+      json: { type: "boolean" },
+      nprobe: { type: "string" },
+      rerank: { type: "string" },
+      "queries-file": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  } as const;
+  return runCli(USAGE, config, async ({ values: a, positionals }) => {
     const k = parseIntFlag("k", a.k) ?? 10;
     if (k > 100) throw new UsageError("--k must be at most 100");
     const knobs = { nprobe: parseIntFlag("nprobe", a.nprobe), rerank: parseIntFlag("rerank", a.rerank) };
@@ -129,14 +118,7 @@ async function main(): Promise<number> {
         }
       }
     }
-    return 0;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`error: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main();
