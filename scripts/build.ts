@@ -5,6 +5,7 @@ import { createReadStream } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { runCli, UsageError } from "./cli.ts";
+import { blobKeyFor } from "../lib/index/sha256.ts";
 import { FORMAT, type Manifest, type ModelRef } from "../lib/index/manifest.ts";
 import { EMBEDDING_DIM } from "../lib/model/embed.ts";
 import { ensureDirs, FileSource, pruneBlobs, readManifest, writeBlob, writeItemsPack } from "./artifacts.ts";
@@ -77,7 +78,7 @@ export interface BuildReport {
   peakRssBytes: number;
 }
 
-async function fileSha256(file: string): Promise<string> {
+export async function fileSha256(file: string): Promise<string> {
   const h = createHash("sha256");
   for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
   return h.digest("hex");
@@ -178,7 +179,7 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
       vocab: textBlob(model.vocabJson),
     };
     const weightsRef = {
-      key: `blob/${model.weightsSha256.slice(0, 32)}`,
+      key: blobKeyFor(model.weightsSha256),
       bytes: model.weightData.byteLength,
       sha256: model.weightsSha256,
     };

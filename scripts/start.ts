@@ -1,23 +1,15 @@
 // `npm start`: build the index of the sample corpus (or CORPUS=FILE) if it is not
 // built yet, load it and the model into local KV, and serve the Worker with
 // `wrangler dev` on http://localhost:8787. Nothing but npm touches the network.
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import path from "node:path";
 import { readManifest } from "./artifacts.ts";
-import { DEFAULT_OUT, PROJECT_ROOT, printReport, runBuild } from "./build.ts";
+import { DEFAULT_OUT, fileSha256, PROJECT_ROOT, printReport, runBuild } from "./build.ts";
 import { DEFAULT_PERSIST_DIR, runWranglerDev, seedStore } from "./local/index.ts";
 import { bindingWriter, publish } from "./publish.ts";
 import { ensureSampleCorpus } from "./sample-corpus.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
-
-async function sha256File(file: string): Promise<string> {
-  const h = createHash("sha256");
-  for await (const c of createReadStream(file)) h.update(c as Buffer);
-  return h.digest("hex");
-}
 
 const corpus = process.env.CORPUS
   ? path.resolve(process.env.CORPUS)
@@ -26,7 +18,7 @@ const out = process.env.ARTIFACTS ? path.resolve(process.env.ARTIFACTS) : DEFAUL
 const port = Number(process.env.PORT ?? 8787);
 
 const built = await readManifest(out).catch(() => null);
-if (built && built.corpus.sha256 === (await sha256File(corpus))) {
+if (built && built.corpus.sha256 === (await fileSha256(corpus))) {
   console.log(`index ${built.version} of ${path.basename(corpus)} is up to date in ${path.relative(PROJECT_ROOT, out)}/`);
 } else {
   console.log(`building the index of ${corpus} …`);

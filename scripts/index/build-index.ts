@@ -6,6 +6,7 @@ import { dotInt8 } from "../../lib/index/vector.ts";
 import type { BlobRef, IndexParams } from "../../lib/index/manifest.ts";
 import { quantizeInt8 } from "../../lib/index/quantize.ts";
 import { toBase64 } from "../../lib/index/base64.ts";
+import { blobKeyFor } from "../../lib/index/sha256.ts";
 import type { CorpusItem } from "../corpus/read-corpus.ts";
 import { assignLeaves, buildPartition } from "./partition.ts";
 import { encodeAll, trainCodebooks } from "./pq.ts";
@@ -42,7 +43,7 @@ export type BuildIndexOptions = Partial<typeof DEFAULT_PARAMS>;
 
 export function textBlob(text: string): TextBlob {
   const sha256 = createHash("sha256").update(text).digest("hex");
-  return { ref: { key: `blob/${sha256.slice(0, 32)}`, bytes: Buffer.byteLength(text), sha256 }, text };
+  return { ref: { key: blobKeyFor(sha256), bytes: Buffer.byteLength(text), sha256 }, text };
 }
 
 export function itemRecordText(item: CorpusItem, v: Float32Array): string {

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import type { KVNamespace as MfKVNamespace } from "@cloudflare/workers-types";
 import { POINTER_KEY, manifestKeyFor, type BlobRef, type ModelRef, type Pointer } from "../../lib/index/manifest.ts";
 import type { PreparedModel } from "../embed/node-model.ts";
+import { blobKeyFor } from "../../lib/index/sha256.ts";
 
 /** Anything KV can store; Node Buffers are converted because Miniflare's proxy mis-sizes pooled Buffers. */
 export type BlobBytes = ArrayBuffer | Uint8Array | string;
@@ -17,7 +18,7 @@ export function toArrayBuffer(data: BlobBytes): ArrayBuffer {
 export function blobRefFor(data: BlobBytes): { ref: BlobRef; bytes: ArrayBuffer } {
   const bytes = toArrayBuffer(data);
   const sha256 = createHash("sha256").update(new Uint8Array(bytes)).digest("hex");
-  return { ref: { key: `blob/${sha256.slice(0, 32)}`, bytes: bytes.byteLength, sha256 }, bytes };
+  return { ref: { key: blobKeyFor(sha256), bytes: bytes.byteLength, sha256 }, bytes };
 }
 
 /** Stores each value under its content address; returns the refs in input order. */
