@@ -2,7 +2,7 @@
 // kept version (default: the one live before the current one). The version's
 // manifest and values are checked to be complete in KV first.
 import { parseArgs } from "node:util";
-import { POINTER_KEY, type Pointer } from "../lib/index/manifest.ts";
+import { POINTER_KEY, encodePointer } from "../lib/index/manifest.ts";
 import { byRecency, missingValues, readManifestAt, readPointer, readRegistry, writeRegistry } from "./deploy/registry.ts";
 import { withKv } from "./deploy/target.ts";
 import type { KvWriter } from "./publish.ts";
@@ -42,9 +42,8 @@ export async function rollback(kv: KvWriter, to: string | undefined, log: (s: st
   const now = new Date().toISOString();
   target.switchedAt = now;
   await writeRegistry(kv, registry);
-  const next: Pointer = { version: target.version, manifestKey: target.manifestKey, switchedAt: now };
   const t0 = performance.now();
-  await kv.put(POINTER_KEY, JSON.stringify(next));
+  await kv.put(POINTER_KEY, encodePointer(target.version, now));
   const switchMs = performance.now() - t0;
   log(`rolled back ${pointer?.version ?? "(none)"} → ${target.version} (${target.items} items, built ${target.createdAt}) with one pointer write in ${switchMs.toFixed(0)} ms`);
   return { from: pointer?.version ?? null, to: target.version, switchMs };

@@ -15,7 +15,8 @@ import { DEFAULT_PARAMS } from "../index/build-index.ts";
 import type { Bundle } from "../local/harness.ts";
 import { annoyIndexFile, AnnoyForest, gaussianProjection, loadNativeAnnoy } from "./annoy.ts";
 import { BENCH_CACHE, cachedBuild, type CachedBuild } from "./build-cache.ts";
-import { memorySource, sweep, type CurvePoint } from "./curve.ts";
+import { sweep, type CurvePoint } from "./curve.ts";
+import { MemorySource } from "../index/memory-source.ts";
 import { HnswGraph, hnswIndexFile, loadNativeHnsw } from "./hnsw.ts";
 import { loadQueries, type BenchQuery } from "./queries.ts";
 import { bytesAtRecall, dist, mean, recallAt, repeated, repeatedDist, type Dist, type Repeated } from "./stats.ts";
@@ -232,7 +233,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const st = (f: (a: WireAnswer) => number) => dist(http.answers.map(f));
 
   // Same code, no cache: what a cold isolate reads and how many rounds.
-  const uncachedHandle = await openIndex(main.manifest, await memorySource(main.dir, main.manifest), null);
+  const uncachedHandle = await openIndex(main.manifest, await MemorySource.fromDir(main.dir, main.manifest), null);
   const unc = { bytes: [] as number[], rounds: [] as number[], recall: [] as number[] };
   for (let i = 0; i < qv.length; i++) {
     const { results, stats } = await searchVector(uncachedHandle, qv[i], { k });

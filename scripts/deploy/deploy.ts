@@ -6,9 +6,10 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { spawn } from "node:child_process";
-import { decodeRouting, decodeShard, textToBlob } from "../../lib/index/format.ts";
-import { POINTER_KEY, manifestKeyFor, type Manifest, type Pointer } from "../../lib/index/manifest.ts";
-import { readManifest, blobPath } from "../artifacts.ts";
+import { decodeShard, textToBlob } from "../../lib/index/format.ts";
+import { POINTER_KEY, encodePointer, type Manifest } from "../../lib/index/manifest.ts";
+import { readRouting, shardRefs, type VersionValues } from "../../lib/index/version.ts";
+import { artifactVersionValues, blobReader, readManifest } from "../artifacts.ts";
 import { DEFAULT_OUT, printReport, runBuild, type BuildOptions, type BuildReport } from "../build.ts";
 import { prepareModel } from "../embed/node-model.ts";
 import type { BaseIndex } from "../index/build-index.ts";
@@ -116,7 +117,7 @@ export const fmtBytes = (b: number) => (b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(
 
 /** The live version as a build base: from the artifacts dir when it holds that version, else from KV. */
 async function liveBase(kv: KvWriter, live: Manifest, out: string, log: (s: string) => void): Promise<string | BaseIndex | undefined> {
-  if (!live.routing || !Array.isArray(live.shards)) return undefined;
+  if (!Array.isArray(live.routing)) return undefined;
   const local = await readManifest(out).catch(() => null);
   if (local?.version === live.version) return out;
   const model = await prepareModel();
@@ -124,26 +125,39 @@ async function liveBase(kv: KvWriter, live: Manifest, out: string, log: (s: stri
     log(`not extending the live version: it was built with ${live.model?.id}, this build uses ${model.modelId}`);
     return undefined;
   }
-  const keys = [live.routing.key, ...live.shards.map((s) => s.key)];
-  const texts = await getTexts(kv, keys);
-  const missing = keys.filter((k) => texts.get(k) == null);
-  if (missing.length) {
-    log(`not extending the live version: ${missing.length} of its values are unreadable (${missing[0]} …)`);
+  try {
+    const routing = await readRouting(live, (keys) => getTexts(kv, keys));
+    const keys = shardRefs(routing).map((r) => r.key);
+    const texts = await getTexts(kv, keys);
+    const missing = keys.filter((k) => texts.get(k) == null);
+    if (missing.length) throw new Error(`${missing.length} of its shards are unreadable (${missing[0]} …)`);
+    return { routing, shards: keys.map((k) => decodeShard(textToBlob(texts.get(k)!))) };
+  } catch (e) {
+    log(`not extending the live version: ${(e as Error).message}`);
     return undefined;
   }
-  return { routing: decodeRouting(textToBlob(texts.get(live.routing.key)!)), shards: live.shards.map((s) => decodeShard(textToBlob(texts.get(s.key)!))) };
 }
 
-function breakdown(m: Manifest, keys: Iterable<string>): UploadBreakdown {
-  const model = new Set([m.model.topology.key, m.model.weights.key, m.model.vocab.key]);
-  const shards = new Set(m.shards.map((s) => s.key));
+/** Shard keys of the live version, to count what a deploy changes (empty when it has no readable routing). */
+async function liveShardKeys(kv: KvWriter, live: Manifest | null): Promise<Set<string>> {
+  if (!live || !Array.isArray(live.routing)) return new Set();
+  const routing = await readRouting(live, (keys) => getTexts(kv, keys)).catch(() => null);
+  return new Set(routing ? shardRefs(routing).map((r) => r.key) : []);
+}
+
+function breakdown(v: VersionValues, keys: Iterable<string>): UploadBreakdown {
+  const kind = new Map<string, keyof UploadBreakdown>();
+  for (const r of v.model) kind.set(r.key, "model");
+  for (const r of v.routing) kind.set(r.key, "routing");
+  for (const r of v.catalog) kind.set(r.key, "catalog");
+  for (const r of v.shards) kind.set(r.key, "shards");
   const out: UploadBreakdown = { model: 0, routing: 0, catalog: 0, shards: 0, items: 0 };
   for (const k of keys) {
     if (k.startsWith("item/")) out.items++;
-    else if (model.has(k)) out.model++;
-    else if (k === m.routing.key) out.routing++;
-    else if (k === m.catalog.key) out.catalog++;
-    else if (shards.has(k)) out.shards++;
+    else {
+      const kd = kind.get(k);
+      if (kd) out[kd]++;
+    }
   }
   return out;
 }
@@ -205,13 +219,14 @@ async function deploy(kv: KvWriter, o: DeployOptions, log: (s: string) => void):
   );
   const planned = await planPublish(kv, out);
   const { plan } = planned;
-  const uploadByKind = breakdown(manifest, plan.upload.map((u) => u.key));
-  const liveShards = new Set((live?.shards ?? []).map((s) => s.key));
-  const changedShards = manifest.shards.filter((s) => !liveShards.has(s.key)).length;
+  const values = await artifactVersionValues(out, manifest);
+  const uploadByKind = breakdown(values, plan.upload.map((u) => u.key));
+  const liveShards = await liveShardKeys(kv, live);
+  const changedShards = values.shards.filter((s) => !liveShards.has(s.key)).length;
   const unchanged = pointer?.version === manifest.version;
   log(
     `plan: upload ${plan.upload.length} values (${fmtBytes(plan.uploadBytes)}): ${uploadByKind.items} items, ${uploadByKind.shards} shards, ${uploadByKind.routing} routing, ${uploadByKind.catalog} catalog, ${uploadByKind.model} model; ` +
-      `skip ${plan.skip.length} values (${fmtBytes(plan.skipBytes)}) already in KV; ${changedShards} of ${manifest.shards.length} shards differ from the live version`,
+      `skip ${plan.skip.length} values (${fmtBytes(plan.skipBytes)}) already in KV; ${changedShards} of ${values.shards.length} shards differ from the live version`,
   );
   log(unchanged ? `version ${manifest.version} is already live: no switch` : `switch: ${pointer?.version ?? "(none)"} → ${manifest.version}`);
 
@@ -233,7 +248,7 @@ async function deploy(kv: KvWriter, o: DeployOptions, log: (s: string) => void):
     plan,
     uploadByKind,
     changedShards,
-    shards: manifest.shards.length,
+    shards: values.shards.length,
     switchMs: null,
     gc: null,
     worker,
@@ -245,7 +260,7 @@ async function deploy(kv: KvWriter, o: DeployOptions, log: (s: string) => void):
     if (pointer && live && !regPreview.versions.some((v) => v.version === pointer.version)) upsert(regPreview, entryFor(live, pointer.switchedAt, pointer.switchedAt));
     upsert(regPreview, entryFor(manifest, new Date().toISOString(), new Date().toISOString()));
     const gc = await planGc(kv, regPreview, manifest.version, keep, [
-      { manifest, readCatalog: async (ref) => readFile(blobPath(out, ref.key), "utf8").catch(() => null) },
+      { manifest, read: blobReader(out) },
     ]).catch((e: Error) => (log(`gc plan: ${e.message}`), null));
     if (gc) log(`gc plan: keep ${gc.keptVersions.join(", ")}; drop ${gc.droppedVersions.join(", ") || "no version"}; delete ${gc.delete.length} values`);
     result.gc = gc;
@@ -288,9 +303,8 @@ async function deploy(kv: KvWriter, o: DeployOptions, log: (s: string) => void):
     result.status = "unchanged";
     log(`version ${manifest.version} was already live; nothing switched`);
   } else {
-    const next: Pointer = { version: manifest.version, manifestKey: manifestKeyFor(manifest.version), switchedAt: now };
     const ts = performance.now();
-    await kv.put(POINTER_KEY, JSON.stringify(next));
+    await kv.put(POINTER_KEY, encodePointer(manifest.version, now));
     result.switchMs = performance.now() - ts;
     result.status = "deployed";
     log(`switched ${pointer?.version ?? "(none)"} → ${manifest.version} with one pointer write in ${result.switchMs.toFixed(0)} ms`);

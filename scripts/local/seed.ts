@@ -2,7 +2,7 @@
 // `current` pointer last (so a reader never sees a pointer to nothing we wrote).
 import { createHash } from "node:crypto";
 import type { KVNamespace as MfKVNamespace } from "@cloudflare/workers-types";
-import { POINTER_KEY, manifestKeyFor, type BlobRef, type ModelRef, type Pointer } from "../../lib/index/manifest.ts";
+import { POINTER_KEY, encodePointer, manifestKeyFor, parsePointer, type BlobRef, type ModelRef, type Pointer } from "../../lib/index/manifest.ts";
 import type { PreparedModel } from "../embed/node-model.ts";
 import { blobKeyFor } from "../../lib/index/sha256.ts";
 
@@ -46,7 +46,7 @@ export async function publishManifest(
 ): Promise<Pointer> {
   const manifestKey = manifestKeyFor(manifest.version);
   await kv.put(manifestKey, JSON.stringify(manifest));
-  const pointer: Pointer = { version: manifest.version, manifestKey, switchedAt: new Date().toISOString() };
-  if (opts.pointer !== false) await kv.put(POINTER_KEY, JSON.stringify(pointer));
-  return pointer;
+  const text = encodePointer(manifest.version, new Date().toISOString());
+  if (opts.pointer !== false) await kv.put(POINTER_KEY, text);
+  return parsePointer(text)!;
 }

@@ -4,7 +4,7 @@ import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { rng } from "../../scripts/index/kmeans.ts";
+import { rng } from "../../scripts/index/kernels.ts";
 import type { CorpusItem } from "../../scripts/corpus/read-corpus.ts";
 
 export const PROJECT_ROOT = path.resolve(new URL("../..", import.meta.url).pathname);
