@@ -8,6 +8,7 @@ import { runCli, UsageError } from "./cli.ts";
 import { blobKeyFor } from "../lib/index/sha256.ts";
 import { FORMAT, type Manifest, type ModelRef } from "../lib/index/manifest.ts";
 import { EMBEDDING_DIM } from "../lib/model/embed.ts";
+import { pickExamples } from "./index/examples.ts";
 import { ensureDirs, FileSource, pruneBlobs, readManifest, writeBlob, writeItemsPack } from "./artifacts.ts";
 import { CorpusError, readCorpus, type CorpusItem, type CorpusReport } from "./corpus/read-corpus.ts";
 import { EmbeddingCache, textHash } from "./embed/cache.ts";
@@ -207,6 +208,7 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
         metaColumns: corpusReport.metaColumns,
         skippedBlank: corpusReport.skippedBlank.length,
       },
+      examples: pickExamples(items.map((i) => i.text)),
     };
 
     // 5. Self-check with perturbed items, embedded like real queries

@@ -98,4 +98,6 @@ export interface Manifest {
     metaColumns: string[];
     skippedBlank: number;
   };
+  /** A few short item texts the search page offers as example queries (absent in older indexes). */
+  examples?: string[];
 }
