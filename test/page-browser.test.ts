@@ -21,13 +21,15 @@ const PHONE = { width: 360, height: 740 };
 const SARS_QUERY = "sars outbreak in asia";
 const DROUGHT_QUERY = "farmers struggle with drought";
 const K_DEFAULT = 10;
+/** A missing element fails a test in seconds, not after Playwright's 30 s default. */
+const WAIT_MS = 10_000;
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 interface ApiHit {
   id: string;
   score: number;
   text: string;
-  meta: { publish_date?: string | number };
+  meta: Record<string, string | number>;
 }
 
 /** How the page writes a YYYYMMDD date: "20 Mar 2003". */
@@ -57,6 +59,7 @@ describe.skipIf(!fixture)("search page in Chromium", () => {
       readFile(path.join(fixture!.dir, "manifest.json"), "utf8").then((t) => JSON.parse(t) as Manifest),
     ]);
     context = await browser.newContext({ viewport: DESKTOP, locale: "en-US" });
+    context.setDefaultTimeout(WAIT_MS);
     // Warm the isolate (model load) outside the timed interactions.
     expect((await worker.fetch("/healthz")).status).toBe(200);
   });
@@ -135,7 +138,7 @@ describe.skipIf(!fixture)("search page in Chromium", () => {
     // Query words are marked where they occur, word stems included ("asia" marks "asian"); stop words ("in") are not.
     const marks = (await page.locator("#results mark").allTextContents()).map((m) => m.toLowerCase());
     const sarsWords = expected.results.flatMap((r) => r.text.toLowerCase().split(/[^a-z0-9']+/)).filter((w) => w === "sars");
-    expect(sarsWords.length).toBeGreaterThanOrEqual(3);
+    expect(sarsWords.length).toBeGreaterThanOrEqual(1);
     expect(marks.filter((m) => m === "sars")).toEqual(sarsWords);
     expect(marks.filter((m) => !["sars", "outbreak", "asia"].some((t) => m.startsWith(t)))).toEqual([]);
     const info = (await page.locator("#info").textContent())!;
@@ -226,6 +229,7 @@ describe.skipIf(!fixture)("search page in Chromium", () => {
 
   it("fits a 360 px screen without horizontal scrolling", async () => {
     const phone = await browser.newContext({ viewport: PHONE, locale: "en-US", isMobile: true, hasTouch: true });
+    phone.setDefaultTimeout(WAIT_MS);
     const page = await phone.newPage();
     for (const [name, url] of [
       ["phone-examples", worker.url.href],
@@ -248,6 +252,25 @@ describe.skipIf(!fixture)("search page in Chromium", () => {
       await page.screenshot({ path: await screenshotPath(name), fullPage: true });
     }
     await phone.close();
+  });
+
+  it("renders other metadata columns as labelled chips and ISO dates as dates", async () => {
+    // The fixture's headlines carry only publish_date; give the top hit of a real answer the columns of the SOTU sample.
+    const page = await context.newPage();
+    await page.route("**/search?*", async (route) => {
+      const res = await route.fetch();
+      const body = (await res.json()) as { results: ApiHit[] };
+      body.results[0].meta = { year: 2002, president: "George W Bush", party: "Republican", signed: "2002-01-29", note: "" };
+      await route.fulfill({ response: res, json: body });
+    });
+    await page.goto(`${worker.url.href}?q=${encodeURIComponent(SARS_QUERY)}&k=10`);
+    await waitForCards(page, K_DEFAULT);
+    const first = page.locator("#results li.hit").first();
+    expect(await first.locator(".chip").allTextContents()).toEqual(["year2002", "presidentGeorge W Bush", "partyRepublican"]);
+    expect(await first.locator(".chip b").allTextContents()).toEqual(["year", "president", "party"]);
+    expect(await first.locator("time").textContent()).toBe("29 Jan 2002");
+    expect(await first.locator("time").getAttribute("title")).toBe("signed");
+    await page.close();
   });
 
   it("explains an empty answer instead of showing a blank list", async () => {
@@ -284,7 +307,9 @@ describe.skipIf(!fixture)("search page while the index is unpublished", () => {
     expect(JSON.parse(pointer).version).toBe(fixture!.version);
     await worker.kv.delete(POINTER_KEY);
 
-    const page = await (await browser.newContext({ viewport: DESKTOP, locale: "en-US" })).newPage();
+    const unpublished = await browser.newContext({ viewport: DESKTOP, locale: "en-US" });
+    unpublished.setDefaultTimeout(WAIT_MS);
+    const page = await unpublished.newPage();
     const searches: number[] = [];
     page.on("response", (r) => void (new URL(r.url()).pathname === "/search" && searches.push(r.status())));
     await page.goto(`${worker.url.href}?q=${encodeURIComponent(SARS_QUERY)}&k=10`);

@@ -6,7 +6,7 @@ export const PAGE_JS = String.raw`"use strict";
 const $ = (id) => document.getElementById(id);
 const form = $("f"), box = $("q"), kSelect = $("k"), statusEl = $("status"), errorEl = $("error");
 const examplesEl = $("examples"), exampleList = $("ex-list"), results = $("results"), info = $("info");
-const K_DEFAULT = 10, K_MAX = 100, MIN_TERM = 2, STEM_MIN = 4;
+const K_DEFAULT = 10, K_MAX = 100, MIN_TERM = 2, MIN_STEM = 3, MIN_PREFIX = 4;
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const STOP = new Set("a an and are as at be by do for from has have how in is it its of on or that the this to was were what when where which who why will with".split(" "));
 const WORD = /[\p{L}\p{N}']+/gu;
@@ -91,9 +91,14 @@ function indexInfo(index) {
 function queryTerms(q) {
   return [...new Set((q.toLowerCase().match(WORD) || []).filter((w) => w.length >= MIN_TERM && !STOP.has(w)))];
 }
+// A rough stem, so "terrorism" marks "terrorists" and "farmers" marks "farm".
+function stem(w) {
+  const s = w.replace(/(?:ists?|isms?|ings?|ers?|ed|es|s|ly)$/, "");
+  return s.length >= MIN_STEM ? s : w;
+}
 function matchesTerm(word, terms) {
   const w = word.toLowerCase();
-  return terms.some((t) => w === t || (t.length >= STEM_MIN && w.startsWith(t)) || (w.length >= STEM_MIN && t.startsWith(w)));
+  return terms.some((t) => w === t || stem(w) === stem(t) || (t.length >= MIN_PREFIX && w.startsWith(t)) || (w.length >= MIN_PREFIX && t.startsWith(w)));
 }
 function highlighted(text, terms) {
   const out = [];

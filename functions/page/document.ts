@@ -31,13 +31,13 @@ export const PAGE_HTML = `<!doctype html>
   </form>
   <p class="hint">Press <kbd>/</kbd> to jump to the search box and <kbd>Enter</kbd> to search.</p>
   <div id="status" role="status"></div>
+  <p id="info"></p>
   <div id="error" role="alert" hidden></div>
   <section id="examples" aria-labelledby="ex-h" hidden>
     <h2 id="ex-h">Example queries from this index</h2>
     <ul id="ex-list"></ul>
   </section>
   <ol id="results" aria-label="Results" aria-live="polite" aria-busy="false"></ol>
-  <p id="info"></p>
 </main>
 <footer>
   <p>Timings marked <span class="local">local measurement</span> are the Worker's own clock. They mean something when the Worker runs locally

@@ -24,7 +24,7 @@ button.primary { background:var(--accent); border-color:var(--accent); color:#ff
 input[type=search]:focus-visible { outline-offset:0; }
 .hint { color:var(--muted); font-size:13px; margin:8px 2px 0; }
 kbd { font:12px ui-monospace,monospace; border:1px solid var(--line); border-bottom-width:2px; border-radius:4px; padding:0 4px; background:var(--card); }
-#status { color:var(--muted); font-size:14px; min-height:22px; margin:16px 2px 10px; display:flex; align-items:center; gap:8px; }
+#status { color:var(--muted); font-size:14px; min-height:22px; margin:16px 2px 0; display:flex; align-items:center; gap:8px; }
 .spinner { width:14px; height:14px; border:2px solid var(--line); border-top-color:var(--accent); border-radius:50%; animation:spin .8s linear infinite; }
 @keyframes spin { to { transform:rotate(360deg); } }
 @media (prefers-reduced-motion: reduce) { .spinner { animation:none; } }
@@ -33,7 +33,7 @@ kbd { font:12px ui-monospace,monospace; border:1px solid var(--line); border-bot
 #error code { font-size:13px; }
 #error button { margin-top:8px; border-color:var(--err); color:var(--err); background:transparent; font-weight:600; }
 #examples ul { list-style:none; padding:0; margin:0; display:flex; flex-wrap:wrap; gap:8px; }
-#examples a { display:inline-block; padding:8px 12px; border:1px solid var(--line); background:var(--card); border-radius:999px; color:var(--ink); text-decoration:none; font-size:15px; }
+#examples a { display:inline-block; padding:8px 12px; border:1px solid var(--line); background:var(--card); border-radius:18px; color:var(--ink); text-decoration:none; font-size:15px; }
 #examples a:hover { border-color:var(--accent); }
 #examples .none { color:var(--muted); }
 ol#results { list-style:none; padding:0; margin:0; display:grid; gap:10px; }
@@ -49,10 +49,13 @@ mark { background:var(--mark); color:inherit; border-radius:3px; padding:0 1px; 
 .bar > span { display:block; height:100%; background:var(--accent); }
 .id { margin-left:auto; font:12px ui-monospace,monospace; }
 .empty { background:var(--card); border:1px dashed var(--line); border-radius:12px; padding:14px 16px; }
-#info { color:var(--muted); font-size:13px; margin:14px 2px 0; overflow-wrap:anywhere; }
+#info { color:var(--muted); font-size:13px; margin:2px 2px 12px; overflow-wrap:anywhere; }
+#info:empty { margin:0 0 10px; }
 #info code { font-size:12px; }
 .local { border:1px solid var(--line); border-radius:4px; padding:0 4px; font-size:11px; text-transform:uppercase; letter-spacing:.04em; }
 footer { color:var(--muted); font-size:12px; padding-bottom:40px; }
+/* Touch screens have no / key to press. */
+@media (hover: none) { .hint { display:none; } }
 @media (max-width: 520px) {
   main { padding-top:20px; }
   main, footer { padding-left:12px; padding-right:12px; }
