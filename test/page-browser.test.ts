@@ -273,6 +273,42 @@ describe.skipIf(!fixture)("search page in Chromium", () => {
     await page.close();
   });
 
+  it("shows a loading state while a search runs, keeping the previous results dimmed", async () => {
+    const page = await context.newPage();
+    await page.goto(`${worker.url.href}?q=${encodeURIComponent(SARS_QUERY)}&k=10`);
+    await waitForCards(page, K_DEFAULT);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    await page.route("**/search?*", async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.locator("#q").fill(DROUGHT_QUERY);
+    await page.locator("#q").press("Enter");
+    await page.locator("#status .spinner").waitFor();
+    expect(await page.locator("#status").textContent()).toBe("Searching…");
+    expect(await page.locator("#results").getAttribute("aria-busy")).toBe("true");
+    expect(await page.locator("#results li.hit").count()).toBe(K_DEFAULT);
+    release();
+    await page.waitForFunction(() => document.getElementById("status")?.textContent?.startsWith("10 results for"));
+    expect(await page.locator("#results").getAttribute("aria-busy")).toBe("false");
+    expect(await page.locator("#status .spinner").count()).toBe(0);
+    expect(await cardTexts(page)).toEqual((await api(DROUGHT_QUERY)).results.map((r) => r.text));
+    await page.close();
+  });
+
+  it("shows a 400's message from the envelope, without a retry", async () => {
+    const page = await context.newPage();
+    await page.goto(`${worker.url.href}?q=${"x".repeat(1001)}&k=10`);
+    const alert = page.getByRole("alert");
+    await alert.locator("code").waitFor();
+    expect(await alert.locator("strong").textContent()).toBe('"q" exceeds 1000 characters');
+    expect(await alert.locator("code").textContent()).toBe("400 query_too_long");
+    expect(await alert.getByRole("button").count()).toBe(0);
+    expect(await page.locator("#status").textContent()).toBe("Error");
+    await page.close();
+  });
+
   it("explains an empty answer instead of showing a blank list", async () => {
     const page = await context.newPage();
     // The Worker's real answer, with its results taken away (a real index always has neighbours).

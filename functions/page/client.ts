@@ -78,8 +78,8 @@ async function getJson(url, signal) {
   let body = null;
   try {
     body = await res.json();
-  } catch {
-    body = null;
+  } catch (e) {
+    if (e.name === "AbortError") throw e;
   }
   return { status: res.status, ok: res.ok && body !== null, body, retryAfter: res.headers.get("Retry-After") };
 }
@@ -169,6 +169,7 @@ async function showExamples() {
     } catch {
       return;
     }
+    if (ctl.signal.aborted) return;
     if (!r.ok) return showError(r.status, r.body && r.body.error, r.retryAfter, () => render(readState()));
     examplesCache = r.body;
   }
@@ -180,7 +181,9 @@ async function showExamples() {
   info.replaceChildren(...indexInfo(examplesCache.index));
 }
 async function search(s) {
-  clearViews();
+  // The previous results stay, dimmed (aria-busy), until the new ones arrive.
+  errorEl.hidden = true;
+  examplesEl.hidden = true;
   document.title = s.q + " – Semantic search";
   if (inflight) inflight.abort();
   const ctl = (inflight = new AbortController());
@@ -191,6 +194,8 @@ async function search(s) {
   } catch {
     return; // superseded by a newer request
   }
+  if (ctl.signal.aborted) return;
+  clearViews();
   if (!r.ok) return showError(r.status, r.body && r.body.error, r.retryAfter, () => render(readState()));
   const body = r.body;
   const terms = queryTerms(s.q);
