@@ -2,8 +2,8 @@
 // Nothing thrown below this file reaches the runtime as an uncaught exception.
 import type { Env } from "./config.ts";
 import { CORS_HEADERS, HttpError, errorResponse, toHttpError, withHeaders } from "./http.ts";
-import { PAGE_HTML } from "./page.ts";
-import { embedPost, healthz, searchGet, searchPost } from "./routes.ts";
+import { page } from "./page.ts";
+import { embedPost, examples, healthz, searchGet, searchPost } from "./routes.ts";
 
 type Handler = (request: Request, env: Env) => Promise<Response>;
 
@@ -12,14 +12,10 @@ interface Route {
   cors: boolean;
 }
 
-const page: Handler = async (request) =>
-  new Response(request.method === "HEAD" ? null : PAGE_HTML, {
-    headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "public, max-age=300" },
-  });
-
 const ROUTES: Record<string, Route> = {
   "/": { methods: { GET: page, HEAD: page }, cors: false },
   "/healthz": { methods: { GET: (_r, env) => healthz(env) }, cors: false },
+  "/examples": { methods: { GET: (_r, env) => examples(env) }, cors: false },
   "/search": { methods: { GET: searchGet, POST: searchPost }, cors: true },
   "/embed": { methods: { POST: embedPost }, cors: true },
 };

@@ -23,7 +23,8 @@ describe("Worker HTTP contract", () => {
     expect(res.headers.get("content-type")).toMatch(/^text\/html/);
     const html = await res.text();
     expect(html).toContain('<input id="q" type="search"');
-    expect(html).toContain("publish_date");
+    // The page's behaviour is tested in Chromium (test/page-browser.test.ts); here, its CSP header.
+    expect(res.headers.get("content-security-policy")).toMatch(/^default-src 'none'; script-src 'sha256-[A-Za-z0-9+/]{43}=';/);
     expect(html).toContain("/search?");
   });
 

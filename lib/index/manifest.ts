@@ -117,6 +117,6 @@ export interface Manifest {
     metaColumns: string[];
     skippedBlank: number;
   };
-  /** A few item texts the search page offers as example queries. */
+  /** A few short item texts the search page offers as example queries (absent in older indexes). */
   examples?: string[];
 }
