@@ -15,6 +15,7 @@ import { Miniflare } from "miniflare";
 import { COMPATIBILITY_DATE, KV_BINDING, KV_NAMESPACE_ID, PROJECT_ROOT } from "../../scripts/local/harness.ts";
 import { bindingWriter, publish, type KvWriter } from "../../scripts/publish.ts";
 import { sampleQueries } from "../../scripts/index/perturb.ts";
+import { sourceHash } from "../../scripts/source-hash.ts";
 import type { ArtifactSearch } from "../../scripts/search.ts";
 import type { ItemRecord } from "../../lib/index/format.ts";
 
@@ -29,6 +30,8 @@ export const STRIDE = 25;
  * 50 queries, so the fixture asks the self-check for a margin.
  */
 export const TARGET_RECALL = 0.97;
+/** Besides the index sources: the fixture also publishes, and its own recipe shapes it. */
+const FIXTURE_SOURCES = ["scripts/publish.ts", "test/helpers/index-fixture.ts"];
 
 export interface IndexFixture {
   /** runBuild's output directory (manifest.json, blobs/, items.pack, vectors.f32). */
@@ -49,19 +52,6 @@ export async function subsetCsv(): Promise<string> {
   return [header, ...rows.filter((_, i) => i % STRIDE === 0)].join("\n") + "\n";
 }
 
-/** Sources whose change can change the artifacts (index code, model glue, build, corpus reader). */
-async function sourceHash(): Promise<string> {
-  const h = createHash("sha256");
-  const dirs = ["lib/index", "lib/model", "scripts/index", "scripts/corpus", "scripts/embed"];
-  const files = ["scripts/build.ts", "scripts/artifacts.ts", "scripts/publish.ts", "package-lock.json", "test/helpers/index-fixture.ts"];
-  for (const d of dirs) for (const f of (await readdir(path.join(PROJECT_ROOT, d))).sort()) files.push(path.join(d, f));
-  for (const f of files) {
-    h.update(f);
-    h.update(await readFile(path.join(PROJECT_ROOT, f)));
-  }
-  return h.digest("hex");
-}
-
 /**
  * Builds (or finds) the fixture index and its KV template, under
  * ESS_TEST_FIXTURE_ROOT (default: the OS temp dir). The embedding cache is
@@ -69,7 +59,7 @@ async function sourceHash(): Promise<string> {
  */
 export async function ensureIndexFixture(): Promise<IndexFixture> {
   const csv = await subsetCsv();
-  const key = createHash("sha256").update(csv).update(await sourceHash()).digest("hex").slice(0, 16);
+  const key = createHash("sha256").update(csv).update(await sourceHash(FIXTURE_SOURCES)).digest("hex").slice(0, 16);
   const parent = process.env.ESS_TEST_FIXTURE_ROOT || os.tmpdir();
   await mkdir(parent, { recursive: true });
   const root = path.join(parent, `ess-index-fixture-${key}`);
