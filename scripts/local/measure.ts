@@ -11,6 +11,7 @@ import path from "node:path";
 import { startLocalWorker, sharedWorkerBundle, type LocalWorker } from "./harness.ts";
 import { publishManifest, putModel } from "./seed.ts";
 import { prepareModel } from "../embed/node-model.ts";
+import { percentile } from "../bench/stats.ts";
 
 export interface WorkerFigures {
   bundleBytes: number;
@@ -47,10 +48,6 @@ function serverTiming(header: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const m of header.matchAll(/([\w-]+);dur=([\d.]+)/g)) out[m[1]] = Number(m[2]);
   return out;
-}
-
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
 export async function measureWorker(warmRequests = 200): Promise<WorkerFigures> {
@@ -111,12 +108,12 @@ export async function measureWorker(warmRequests = 200): Promise<WorkerFigures> 
       coldEmbedMs,
       modelLoadMs: health.model_load_ms,
       modelLoadPhasesMs: phases,
-      warmEmbedP50Ms: pct(times, 0.5),
-      warmEmbedP95Ms: pct(times, 0.95),
-      warmEmbedLateP50Ms: pct(late, 0.5),
-      warmServerEmbedP50Ms: pct(serverEmbed, 0.5),
-      warmServerEmbedP95Ms: pct(serverEmbed, 0.95),
-      warmOverheadP50Ms: pct(overhead, 0.5),
+      warmEmbedP50Ms: percentile(times, 0.5),
+      warmEmbedP95Ms: percentile(times, 0.95),
+      warmEmbedLateP50Ms: percentile(late, 0.5),
+      warmServerEmbedP50Ms: percentile(serverEmbed, 0.5),
+      warmServerEmbedP95Ms: percentile(serverEmbed, 0.95),
+      warmOverheadP50Ms: percentile(overhead, 0.5),
       rssIdleMiB: rssIdle / 2 ** 20,
       rssAfterLoadMiB: rssAfterLoad / 2 ** 20,
       rssAfterWarmMiB: w.workerdRssBytes() / 2 ** 20,
