@@ -24,8 +24,6 @@ export interface LoadedModel {
   embed(texts: readonly string[]): Promise<Float32Array[]>;
   /** Milliseconds the load took, for cold-start reporting. */
   loadMs: number;
-  /** Where the load time went, in milliseconds (locally exact; coarse in production, where timers only advance on I/O). */
-  loadPhases: Record<string, number>;
   /** Frees the graph as soon as no embed is running on it. */
   retire(): void;
 }
@@ -196,7 +194,6 @@ async function loadModel(kv: KVNamespace, ref: ModelRef): Promise<LoadedModel> {
     dim: EMBEDDING_DIM,
     embed,
     loadMs,
-    loadPhases: phases,
     retire() {
       retired = true;
       disposeIfIdle();
