@@ -80,17 +80,15 @@ export async function openTarget(o: { local?: boolean; persistTo?: string }, log
 }
 
 /**
- * The tail every KV command shares: use the injected store or open the target
- * (printing its label), run `fn`, close. Expected errors print their message and
- * exit 2; anything else prints its stack and exits 1.
+ * What every KV command shares: use the injected store or open the target
+ * (printing its label), run `fn`, close. Errors go to the caller (runCli maps them).
  */
-export async function withKv(
+export async function withKv<T>(
   kv: KvWriter | undefined,
   where: { local?: boolean; persistTo?: string },
   io: { out: (s: string) => void; err: (s: string) => void; label?: boolean },
-  fn: (kv: KvWriter) => Promise<void>,
-  expected: ReadonlyArray<abstract new (...args: never[]) => Error> = [],
-): Promise<number> {
+  fn: (kv: KvWriter) => Promise<T>,
+): Promise<T> {
   let target: Target | undefined;
   try {
     if (!kv) {
@@ -98,15 +96,7 @@ export async function withKv(
       kv = target.kv;
       if (io.label !== false) io.out(`target: ${target.label}`);
     }
-    await fn(kv);
-    return 0;
-  } catch (e) {
-    if (e instanceof TargetError || expected.some((E) => e instanceof E)) {
-      io.err(`error: ${(e as Error).message}`);
-      return 2;
-    }
-    io.err(`error: ${(e as Error).stack ?? e}`);
-    return 1;
+    return await fn(kv);
   } finally {
     await target?.close();
   }
