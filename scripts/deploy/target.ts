@@ -1,10 +1,10 @@
 // Where a deploy, rollback or `versions` reads and writes: the remote KV
 // namespace (Cloudflare REST API) or local KV persisted the way `wrangler dev`
 // and scripts/local persist it.
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Miniflare } from "miniflare";
-import { PROJECT_ROOT, KV_BINDING, KV_NAMESPACE_ID } from "../local/harness.ts";
+import { KV_BINDING, kvNamespaceId } from "../local/harness.ts";
+import { kvBinding } from "../wrangler-config.ts";
 import { DEFAULT_PERSIST_DIR } from "../local/dev.ts";
 import { bindingWriter, type KvWriter } from "../publish.ts";
 import { RemoteKv } from "./remote-kv.ts";
@@ -21,22 +21,15 @@ export interface Target {
 
 export class TargetError extends Error {}
 
-/** The `id` of the [[kv_namespaces]] entry whose binding is INDEX, if wrangler.toml sets one. */
-export function tomlNamespaceId(tomlText?: string): string | undefined {
-  const toml = tomlText ?? readFileSync(path.join(PROJECT_ROOT, "wrangler.toml"), "utf8");
-  for (const block of toml.split(/^\s*\[\[kv_namespaces\]\]\s*$/m).slice(1)) {
-    const body = block.split(/^\s*\[/m)[0];
-    const binding = /^\s*binding\s*=\s*"([^"]*)"/m.exec(body)?.[1];
-    if (binding !== KV_BINDING) continue;
-    return /^\s*id\s*=\s*"([^"]*)"/m.exec(body)?.[1] || undefined;
-  }
-  return undefined;
+/** The `id` of the [[kv_namespaces]] entry whose binding is INDEX, if the config (default wrangler.toml) sets one. */
+export function tomlNamespaceId(configFile?: string): string | undefined {
+  return kvBinding(KV_BINDING, configFile)?.id;
 }
 
 const SETUP_HINT = "see docs/deploy.md (one-time setup: `npx wrangler kv namespace create INDEX`, put the id in wrangler.toml, set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID)";
 
-export function remoteConfig(env: NodeJS.ProcessEnv = process.env, tomlText?: string): { accountId: string; namespaceId: string; apiToken: string } {
-  const namespaceId = env.KV_NAMESPACE_ID || tomlNamespaceId(tomlText);
+export function remoteConfig(env: NodeJS.ProcessEnv = process.env, configFile?: string): { accountId: string; namespaceId: string; apiToken: string } {
+  const namespaceId = env.KV_NAMESPACE_ID || tomlNamespaceId(configFile);
   const missing: string[] = [];
   if (!namespaceId) missing.push(`the KV namespace id (wrangler.toml has no \`id\` under [[kv_namespaces]] binding = "${KV_BINDING}", and KV_NAMESPACE_ID is not set)`);
   if (!env.CLOUDFLARE_API_TOKEN) missing.push("CLOUDFLARE_API_TOKEN");
@@ -60,7 +53,7 @@ export async function openLocal(persistDir = DEFAULT_PERSIST_DIR): Promise<Targe
   const mf = new Miniflare({
     modules: true,
     script: "export default { fetch() { return new Response(null, { status: 204 }); } };",
-    kvNamespaces: { [KV_BINDING]: KV_NAMESPACE_ID },
+    kvNamespaces: { [KV_BINDING]: kvNamespaceId() },
     defaultPersistRoot: path.join(persistDir, "v3"),
     port: 0,
     host: "127.0.0.1",

@@ -12,7 +12,7 @@ import path from "node:path";
 import { readManifest } from "../../scripts/artifacts.ts";
 import { DEFAULT_CACHE, runBuild } from "../../scripts/build.ts";
 import { Miniflare } from "miniflare";
-import { COMPATIBILITY_DATE, KV_BINDING, KV_NAMESPACE_ID, PROJECT_ROOT } from "../../scripts/local/harness.ts";
+import { compatibilityDate, KV_BINDING, kvNamespaceId, PROJECT_ROOT } from "../../scripts/local/harness.ts";
 import { bindingWriter, publish, type KvWriter } from "../../scripts/publish.ts";
 import { sampleQueries } from "../../scripts/index/perturb.ts";
 import { sourceHash } from "../../scripts/source-hash.ts";
@@ -111,8 +111,8 @@ async function publishInBulk(persistDir: string, artifacts: string): Promise<voi
       for (let i = 0; i < entries.length; i += 50) await Promise.all(entries.slice(i, i + 50).map((e) => env.${KV_BINDING}.put(e.key, e.value)));
       return new Response(String(entries.length));
     } };`,
-    compatibilityDate: COMPATIBILITY_DATE,
-    kvNamespaces: { [KV_BINDING]: KV_NAMESPACE_ID },
+    compatibilityDate: compatibilityDate(),
+    kvNamespaces: { [KV_BINDING]: kvNamespaceId() },
     defaultPersistRoot: path.join(persistDir, "v3"),
   });
   try {
