@@ -3,8 +3,8 @@
 // manifest and values are checked to be complete in KV first.
 import { POINTER_KEY, type Pointer } from "../lib/index/manifest.ts";
 import { byRecency, missingValues, readManifestAt, readPointer, readRegistry, writeRegistry } from "./deploy/registry.ts";
-import { TargetError, withKv } from "./deploy/target.ts";
-import { runCli, type CliIo } from "./cli.ts";
+import { runKvCommand } from "./deploy/target.ts";
+import type { CliIo } from "./cli.ts";
 import type { KvWriter } from "./publish.ts";
 
 const USAGE = `Usage: npm run rollback [-- --to VERSION] [--local] [--persist-to DIR]
@@ -50,19 +50,8 @@ export async function rollback(kv: KvWriter, to: string | undefined, log: (s: st
   return { from: pointer?.version ?? null, to: target.version, switchMs };
 }
 
-const CONFIG = {
-  options: { to: { type: "string" }, local: { type: "boolean" }, "persist-to": { type: "string" }, help: { type: "boolean", short: "h" } },
-  strict: true,
-} as const;
-
 export function main(argv: string[], io: CliIo & { kv?: KvWriter } = {}): Promise<number> {
-  return runCli(
-    USAGE,
-    CONFIG,
-    ({ values: a }, streams) => withKv(io.kv, { local: a.local, persistTo: a["persist-to"] }, streams, async (kv) => void (await rollback(kv, a.to, streams.out))),
-    [RollbackError, TargetError],
-    { ...io, argv },
-  );
+  return runKvCommand(USAGE, { to: { type: "string" } }, argv, io, async (kv, a, { out }) => void (await rollback(kv, a.to, out)), { expected: [RollbackError] });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main(process.argv.slice(2));

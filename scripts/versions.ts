@@ -1,8 +1,8 @@
 // `npm run versions [-- --local] [--json]`: the kept versions, live one marked,
 // with build and switch dates, item counts and recall@10 self-check figures.
 import { byRecency, entryFor, readManifestAt, readPointer, readRegistry, type VersionEntry } from "./deploy/registry.ts";
-import { TargetError, withKv } from "./deploy/target.ts";
-import { runCli, type CliIo } from "./cli.ts";
+import { runKvCommand } from "./deploy/target.ts";
+import type { CliIo } from "./cli.ts";
 import type { KvWriter } from "./publish.ts";
 
 export async function listVersions(kv: KvWriter): Promise<{ live: string | null; versions: VersionEntry[] }> {
@@ -36,22 +36,18 @@ export function formatVersions(r: { live: string | null; versions: VersionEntry[
 }
 
 const USAGE = "Usage: npm run versions [-- --local] [--persist-to DIR] [--json]\n";
-const CONFIG = {
-  options: { local: { type: "boolean" }, "persist-to": { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-  strict: true,
-} as const;
 
 export function main(argv: string[], io: CliIo & { kv?: KvWriter } = {}): Promise<number> {
-  return runCli(
+  return runKvCommand(
     USAGE,
-    CONFIG,
-    ({ values: a }, streams) =>
-      withKv(io.kv, { local: a.local, persistTo: a["persist-to"] }, { ...streams, label: !a.json }, async (kv) => {
-        const r = await listVersions(kv);
-        streams.out(a.json ? JSON.stringify(r) : formatVersions(r));
-      }),
-    [TargetError],
-    { ...io, argv },
+    { json: { type: "boolean" } },
+    argv,
+    io,
+    async (kv, a, { out }) => {
+      const r = await listVersions(kv);
+      out(a.json ? JSON.stringify(r) : formatVersions(r));
+    },
+    { label: (a) => !a.json },
   );
 }
 

@@ -293,6 +293,8 @@ async function uncachedReads(main: CachedBuild, qs: QuerySet, k: number): Promis
   return { bytes: dist(unc.bytes), roundTrips: dist(unc.rounds), recallAt10: mean(unc.recall) };
 }
 
+const baselineRun = (o: Resolved, qs: QuerySet): BaselineRun => ({ queries: qs.vectors, truthRows: qs.truth.rows, k: o.k, repeats: o.repeats, target: o.targetRecall });
+
 const built = (f: { buildSeconds: number | null }) => (f.buildSeconds !== null ? ` built in ${f.buildSeconds.toFixed(1)} s` : " (cached)");
 
 // The seed's pipeline: Gaussian random projection 512→64, Annoy with 100 trees, default search.
@@ -304,7 +306,7 @@ async function seedPipeline(o: Resolved, corpus: Corpus, qs: QuerySet): Promise<
   const qp = qs.vectors.map((q) => project(q));
   const seedFile = await annoyIndexFile(projected, o.projectDim, o.annoyTrees, path.join(o.cacheRoot, "baselines"));
   o.log(`seed pipeline: annoy ${o.projectDim}-d, ${o.annoyTrees} trees${built(seedFile)}`);
-  const seedBase = await annoyBaseline(seedFile, o.projectDim, [-1], qp, qs.truth.rows, o.k, o.repeats, o.targetRecall);
+  const seedBase = await annoyBaseline(seedFile, o.projectDim, [-1], { ...baselineRun(o, qs), queries: qp });
   const seed = { ...seedBase, name: "seed: RP 512→64 + Annoy", projection: `Gaussian N(0, 1/${o.projectDim}), seed 12345`, params: { trees: o.annoyTrees, dim: o.projectDim, searchK: `-1 (= ${o.annoyTrees} × k)` } };
   o.log(`seed pipeline recall@10 ${seed.points[0].recallAt10.toFixed(3)}`);
   return seed;
@@ -316,12 +318,12 @@ async function fullVectorBaselines(o: Resolved, corpus: Corpus, qs: QuerySet): P
   const cacheDir = path.join(o.cacheRoot, "baselines");
   const annoyFile = await annoyIndexFile(corpus.vectors, dim, o.annoyTrees, cacheDir);
   o.log(`annoy ${dim}-d, ${o.annoyTrees} trees${built(annoyFile)}`);
-  const annoy = { ...(await annoyBaseline(annoyFile, dim, o.annoySearchK, qs.vectors, qs.truth.rows, o.k, o.repeats, o.targetRecall)), name: "Annoy (full vectors)", params: { trees: o.annoyTrees, dim } };
+  const annoy = { ...(await annoyBaseline(annoyFile, dim, o.annoySearchK, baselineRun(o, qs))), name: "Annoy (full vectors)", params: { trees: o.annoyTrees, dim } };
   o.log(`annoy: ${annoy.points.map((p) => `search_k ${p.knob} → ${p.recallAt10.toFixed(3)}`).join(", ")}`);
   const hp = { m: o.hnswM, efConstruction: o.hnswEfConstruction, seed: HNSW_SEED };
   const hnswFile = await hnswIndexFile(corpus.vectors, dim, hp, cacheDir);
   o.log(`hnsw M ${hp.m}, efConstruction ${hp.efConstruction}${built(hnswFile)}`);
-  const hnsw = await hnswBaseline(hnswFile, dim, hp, o.hnswEf, qs.vectors, qs.truth.rows, o.k, o.repeats, o.targetRecall);
+  const hnsw = await hnswBaseline(hnswFile, dim, hp, o.hnswEf, baselineRun(o, qs));
   o.log(`hnsw: ${hnsw.points.map((p) => `ef ${p.knob} → ${p.recallAt10.toFixed(3)}`).join(", ")}`);
   return { annoy, hnsw };
 }
@@ -438,16 +440,18 @@ function buildFigures(main: CachedBuild, embedSample: EmbedSample): BenchResult[
   };
 }
 
-async function annoyBaseline(
-  file: { file: string; buildSeconds: number | null; bytes: number },
-  dim: number,
-  searchKs: number[],
-  queries: Float32Array[],
-  truthRows: number[][],
-  k: number,
-  repeats: number,
-  target: number,
-): Promise<BaselineResult> {
+/** What every baseline is run against: the query vectors, their exact answers (rows), and how to measure. */
+interface BaselineRun {
+  queries: Float32Array[];
+  truthRows: number[][];
+  k: number;
+  repeats: number;
+  target: number;
+}
+
+type IndexFile = { file: string; buildSeconds: number | null; bytes: number };
+
+async function annoyBaseline(file: IndexFile, dim: number, searchKs: number[], { queries, truthRows, k, repeats, target }: BaselineRun): Promise<BaselineResult> {
   const native = loadNativeAnnoy(file.file, dim);
   const forest = await AnnoyForest.open(file.file, dim);
   const arrays = queries.map((q) => Array.from(q));
@@ -476,17 +480,7 @@ async function annoyBaseline(
   };
 }
 
-async function hnswBaseline(
-  file: { file: string; buildSeconds: number | null; bytes: number },
-  dim: number,
-  p: { m: number; efConstruction: number },
-  efs: number[],
-  queries: Float32Array[],
-  truthRows: number[][],
-  k: number,
-  repeats: number,
-  target: number,
-): Promise<BaselineResult> {
+async function hnswBaseline(file: IndexFile, dim: number, p: { m: number; efConstruction: number }, efs: number[], { queries, truthRows, k, repeats, target }: BaselineRun): Promise<BaselineResult> {
   const native = loadNativeHnsw(file.file, dim);
   const graph = await HnswGraph.open(file.file, dim);
   const arrays = queries.map((q) => Array.from(q));

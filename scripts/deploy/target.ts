@@ -8,6 +8,8 @@ import { kvBinding } from "../wrangler-config.ts";
 import { DEFAULT_PERSIST_DIR } from "../local/dev.ts";
 import { bindingWriter, type KvWriter } from "../publish.ts";
 import { RemoteKv } from "./remote-kv.ts";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { runCli, type CliIo, type CliStreams, type ErrorClass } from "../cli.ts";
 
 export interface Target {
   kv: KvWriter;
@@ -93,4 +95,36 @@ export async function withKv<T>(
   } finally {
     await target?.close();
   }
+}
+
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
+
+const KV_FLAGS = { local: { type: "boolean" }, "persist-to": { type: "string" }, help: { type: "boolean", short: "h" } } as const;
+
+type KvCommandValues<O extends ParseArgsOptionsConfig> = ReturnType<typeof parseArgs<{ options: O & typeof KV_FLAGS; strict: true }>>["values"];
+
+/**
+ * A command over one KV store (rollback, versions): its own flags plus --local
+ * and --persist-to, run through runCli with the store injected or opened around `fn`.
+ */
+export function runKvCommand<const O extends ParseArgsOptionsConfig>(
+  usage: string,
+  options: O,
+  argv: string[],
+  io: CliIo & { kv?: KvWriter },
+  fn: (kv: KvWriter, values: KvCommandValues<O>, streams: CliStreams) => Promise<void>,
+  o: { expected?: readonly ErrorClass[]; label?: (values: KvCommandValues<O>) => boolean } = {},
+): Promise<number> {
+  const config = { options: { ...options, ...KV_FLAGS }, strict: true } as const;
+  return runCli(
+    usage,
+    config,
+    ({ values }, streams) => {
+      const v = values as KvCommandValues<O>;
+      const where = values as { local?: boolean; "persist-to"?: string };
+      return withKv(io.kv, { local: where.local, persistTo: where["persist-to"] }, { ...streams, label: o.label?.(v) ?? true }, (kv) => fn(kv, v, streams));
+    },
+    [TargetError, ...(o.expected ?? [])],
+    { ...io, argv },
+  );
 }
