@@ -1,16 +1,15 @@
 // Bindings and vars as wrangler.toml declares them, read defensively: a typo in a
 // var must degrade to the documented default rather than take the Worker down.
 
-export interface Env {
-  INDEX: KVNamespace;
-  MAX_QUERY_CHARS?: string;
-  EMBED_ENDPOINT?: string;
-  MAX_BATCH_QUERIES?: string;
-  MAX_EMBED_TEXTS?: string;
-  POINTER_TTL_MS?: string;
+/**
+ * The bindings and vars of wrangler.toml, as `npm run types` (wrangler types)
+ * generates them into worker-configuration.d.ts, plus the one var only the
+ * bench's local Worker sets.
+ */
+export type Env = Cloudflare.Env & {
   /** "on" enables `GET /search?exact=1` (brute force over every item); the bench's local Worker only. */
   BENCH_EXACT?: string;
-}
+};
 
 export interface Config {
   maxQueryChars: number;

@@ -346,7 +346,7 @@ function buildReport(
   };
 }
 
-export function printReport(r: BuildReport, stream: NodeJS.WriteStream = process.stdout): void {
+export function reportLines(r: BuildReport): string[] {
   const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
   const lines = [
     `index ${r.version} → ${r.out}`,
@@ -361,7 +361,7 @@ export function printReport(r: BuildReport, stream: NodeJS.WriteStream = process
     `self-check       recall@10 ${r.selfCheck.recallAt10.toFixed(3)} on ${r.selfCheck.queries} perturbed items, ${kb(r.selfCheck.meanBytes)} mean / ${kb(r.selfCheck.maxBytes)} max per query, ${r.selfCheck.roundTrips} KV rounds`,
     `peak RSS         ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
   ];
-  stream.write(lines.join("\n") + "\n");
+  return lines;
 }
 
 const USAGE = `Usage: npm run build -- --corpus FILE [options]
@@ -463,7 +463,7 @@ function main(): Promise<number> {
         ...buildOptionsFromFlags(args),
       });
       if (args.json) process.stdout.write(JSON.stringify(report) + "\n");
-      else printReport(report);
+      else process.stdout.write(reportLines(report).join("\n") + "\n");
     },
     [CorpusError],
   );

@@ -8,7 +8,7 @@ import { ByteLru } from "../../lib/index/lru.ts";
 import type { Manifest } from "../../lib/index/manifest.ts";
 import { openIndex, searchVector } from "../../lib/index/reader.ts";
 import { MemorySource } from "../index/memory-source.ts";
-import { mean, recallAt } from "./stats.ts";
+import { dist, mean, recallAt } from "./stats.ts";
 
 export interface CurvePoint {
   leafSize: number;
@@ -53,7 +53,6 @@ export async function sweep(
         bytes.push(stats.bytes);
         records.push(stats.records);
       }
-      const sorted = [...bytes].sort((a, b) => a - b);
       points.push({
         leafSize: build.leafSize,
         leaves,
@@ -62,7 +61,7 @@ export async function sweep(
         recallAt10: mean(r10),
         recallAt1: mean(r1),
         meanBytes: mean(bytes),
-        p95Bytes: sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)],
+        p95Bytes: dist(bytes).p95,
         meanRecords: mean(records),
         isDefault: nprobe === manifest.params.nprobe && rerank === manifest.params.rerank,
       });

@@ -142,13 +142,17 @@ export async function planGc(
   return { keptVersions: kept.map((v) => v.version), droppedVersions: dropped.map((v) => v.version), delete: del.sort() };
 }
 
-/** Runs GC: trims the registry to the kept versions, then deletes unreferenced values. */
-export async function collectGarbage(kv: KvWriter, liveVersion: string, keep: number): Promise<GcPlan> {
-  const registry = await readRegistry(kv);
-  const plan = await planGc(kv, registry, liveVersion, keep);
+/**
+ * Runs GC: trims the registry to the kept versions, then deletes unreferenced
+ * values. `registry` is the one the caller just wrote, if any: a KV read right
+ * after a write may still return the old value.
+ */
+export async function collectGarbage(kv: KvWriter, liveVersion: string, keep: number, registry?: Registry): Promise<GcPlan> {
+  const reg = registry ?? (await readRegistry(kv));
+  const plan = await planGc(kv, reg, liveVersion, keep);
   if (plan.droppedVersions.length) {
     const keptSet = new Set(plan.keptVersions);
-    await writeRegistry(kv, { ...registry, versions: registry.versions.filter((v) => keptSet.has(v.version)) });
+    await writeRegistry(kv, { ...reg, versions: reg.versions.filter((v) => keptSet.has(v.version)) });
   }
   if (plan.delete.length) {
     if (!kv.delete) throw new Error("this KV writer cannot delete");
