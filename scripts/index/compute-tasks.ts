@@ -1,14 +1,14 @@
 // The units of work the compute pool hands out, and the one function that runs
 // them, on a worker thread or inline: the same code either way, so a build's
 // bytes never depend on how many threads made it.
-import { exactTopKRows, nearestTwo, pqEncodeRows, sphericalKMeans, type KMeansOptions } from "./kernels.ts";
+import { exactTopKRows, gatherRows, pqEncodeRows, sphericalKMeans, topTwo, type KMeansOptions } from "./kernels.ts";
 
 export type Task =
   | { kind: "kmeans"; rows: Int32Array; k: number; options: KMeansOptions }
   /** Rows [start, end): their best and second-best of `centroids` (two ids per row). */
   | { kind: "nearestTwo"; centroids: Float32Array; start: number; end: number }
-  /** Rows [start, end): their nearest leaf among the leaves of their two groups. */
-  | { kind: "assignLeaves"; leafCentroids: Float32Array; groupStart: Int32Array; groupsOfRows: Int32Array; start: number; end: number }
+  /** The given rows against leaves [from, to) of `leafCentroids`: each row's best leaf and its score. */
+  | { kind: "bestLeaf"; rows: Int32Array; leafCentroids: Float32Array; from: number; to: number }
   | { kind: "pqEncode"; codebooks: Float32Array; pqM: number; start: number; end: number }
   | { kind: "exact"; queries: Float32Array; k: number; start: number; end: number };
 
@@ -19,13 +19,13 @@ export function runTask(vectors: Float32Array, dim: number, t: Task): TaskResult
     case "kmeans":
       return sphericalKMeans(vectors, dim, t.rows, t.k, t.options);
     case "nearestTwo": {
-      const k = t.centroids.length / dim;
-      const out = new Int32Array((t.end - t.start) * 2);
-      for (let i = t.start; i < t.end; i++) nearestTwo(vectors, i * dim, t.centroids, 0, k, dim, out.subarray((i - t.start) * 2, (i - t.start) * 2 + 2));
-      return out;
+      const rows = t.end - t.start;
+      const best = new Int32Array(rows * 2);
+      topTwo(vectors, t.start, rows, t.centroids, t.centroids.length / dim, dim, best, new Float32Array(rows * 2));
+      return best;
     }
-    case "assignLeaves":
-      return assignLeaves(vectors, dim, t);
+    case "bestLeaf":
+      return bestLeaf(vectors, dim, t);
     case "pqEncode":
       return pqEncodeRows(vectors, dim, t.start, t.end, t.codebooks, t.pqM);
     case "exact":
@@ -33,23 +33,17 @@ export function runTask(vectors: Float32Array, dim: number, t: Task): TaskResult
   }
 }
 
-function assignLeaves(vectors: Float32Array, dim: number, t: Extract<Task, { kind: "assignLeaves" }>): Int32Array {
-  const out = new Int32Array(t.end - t.start);
-  const best = new Int32Array(2);
-  const score = new Float64Array(2);
-  for (let i = t.start; i < t.end; i++) {
-    let leaf = -1;
-    let top = -Infinity;
-    for (let j = 0; j < 2; j++) {
-      const g = t.groupsOfRows[(i - t.start) * 2 + j];
-      if (g < 0) continue;
-      nearestTwo(vectors, i * dim, t.leafCentroids, t.groupStart[g], t.groupStart[g + 1], dim, best, score);
-      if (best[0] >= 0 && score[0] > top) {
-        top = score[0];
-        leaf = best[0];
-      }
-    }
-    out[i - t.start] = leaf;
+function bestLeaf(vectors: Float32Array, dim: number, t: Extract<Task, { kind: "bestLeaf" }>): { ids: Int32Array; scores: Float32Array } {
+  const n = t.rows.length;
+  const leaves = t.leafCentroids.subarray(t.from * dim, t.to * dim);
+  const best = new Int32Array(n * 2);
+  const score = new Float32Array(n * 2);
+  topTwo(gatherRows(vectors, dim, t.rows), 0, n, leaves, t.to - t.from, dim, best, score);
+  const ids = new Int32Array(n);
+  const scores = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    ids[i] = t.from + best[i * 2];
+    scores[i] = score[i * 2];
   }
-  return out;
+  return { ids, scores };
 }
