@@ -42,7 +42,7 @@ async function catalogKeys(h: IndexHandle, stats: SearchStats): Promise<string[]
 
 export async function exactSearch(h: IndexHandle | null, q: Float32Array, k: number): Promise<SearchOutcome> {
   if (!h) throw new IndexError("index_unavailable", "this manifest names a model but no searchable index");
-  const stats: SearchStats = { shards: 0, records: 0, bytes: 0, fetchedBytes: 0, roundTrips: 0 };
+  const stats: SearchStats = { shards: 0, records: 0, bytes: 0, fetchedBytes: 0, roundTrips: 0, kvMs: 0 };
   const keys = await catalogKeys(h, stats);
   const dim = h.routing.dim;
   const top = new TopK(k);

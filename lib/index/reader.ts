@@ -47,6 +47,12 @@ export interface SearchStats {
   fetchedBytes: number;
   /** Sequential rounds that went to the source. */
   roundTrips: number;
+  /**
+   * Milliseconds spent waiting for the source; the rest of a search's time is
+   * compute. (In production Workers, timers stand still during compute, so
+   * only this part reads non-zero there.)
+   */
+  kvMs: number;
 }
 
 export interface SearchOptions {
@@ -180,10 +186,13 @@ const encoder = new TextEncoder();
 /** One round to the source; a source that fails (quota, outage) is unavailable, not a bug. */
 async function read(h: IndexHandle, keys: string[], stats: SearchStats): Promise<Map<string, string | null>> {
   stats.roundTrips++;
+  const t0 = performance.now();
   try {
     return await h.source.getTexts(keys);
   } catch (e) {
     throw new IndexError("index_unavailable", `the index store could not be read: ${(e as Error).message}`);
+  } finally {
+    stats.kvMs += performance.now() - t0;
   }
 }
 
@@ -281,7 +290,7 @@ export async function searchVector(h: IndexHandle, q: Float32Array, options: Sea
   const k = options.k;
   const nprobe = Math.max(1, options.nprobe ?? manifest.params.nprobe);
   const rerank = Math.max(k, options.rerank ?? manifest.params.rerank);
-  const stats: SearchStats = { shards: 0, records: 0, bytes: 0, fetchedBytes: 0, roundTrips: 0 };
+  const stats: SearchStats = { shards: 0, records: 0, bytes: 0, fetchedBytes: 0, roundTrips: 0, kvMs: 0 };
 
   const nearest = chooseLeaves(routing, q, nprobe, options.scanLeaves ?? manifest.params.scanLeaves);
   const chosen = withinBudget(h, nearest, options.maxShardBytes ?? manifest.params.maxShardBytes);
