@@ -14,6 +14,8 @@ import { recallBytesSvg, svgToPng } from "./bench/plot.ts";
 import { curveRows, figureSeries, markdown } from "./bench/report.ts";
 import { BENCH_CACHE } from "./bench/build-cache.ts";
 import { DEFAULTS, runBench, type BenchOptions, type BenchResult } from "./bench/run.ts";
+import { runScaleBench } from "./bench/scale.ts";
+import { scaleMarkdown } from "./bench/scale-report.ts";
 
 const USAGE = `Usage: npm run bench -- --corpus FILE [options]
 
@@ -31,6 +33,9 @@ const USAGE = `Usage: npm run bench -- --corpus FILE [options]
   --hnsw-m N             (default ${DEFAULTS.hnswM})
   --hnsw-ef A,B          (default ${DEFAULTS.hnswEf.join(",")})
   --threads N            embedding threads (default: every core)
+  --scale N              instead: the scale benchmark (scripts/bench/scale.ts) on an N-item set grown
+                         from --corpus's real embeddings; --json/--md write its report
+  --no-serve             with --scale: skip the Worker pass (publishing N records to local KV is slow)
   --help
 `;
 
@@ -80,12 +85,15 @@ function main(): Promise<number> {
       "hnsw-m": { type: "string" },
       "hnsw-ef": { type: "string" },
       threads: { type: "string" },
+      scale: { type: "string" },
+      "no-serve": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
   } as const;
   return runCli(USAGE, config, async ({ values: a }) => {
     if (!a.corpus) throw new UsageError("--corpus FILE is required");
+    if (a.scale !== undefined) return scaleBench(a.corpus, parseIntFlag("scale", a.scale)!, { json: a.json, md: a.md, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"] });
     const opts: BenchOptions = {
       corpus: a.corpus,
       queriesFile: a.queries,
@@ -106,6 +114,21 @@ function main(): Promise<number> {
     process.stdout.write(markdown(r));
     process.stderr.write(`[bench] curve: ${path.join(plotDir, "recall-vs-bytes.csv")}, ${path.join(plotDir, "recall-vs-bytes.png")}${a.json ? `; JSON: ${a.json}` : ""}${a.md ? `; Markdown: ${a.md}` : ""}\n`);
   });
+}
+
+async function scaleBench(corpus: string, items: number, o: { json?: string; md?: string; threads?: number; serve: boolean }): Promise<void> {
+  const log = (s: string) => process.stderr.write(`[scale] ${s}\n`);
+  const r = await runScaleBench({ corpus, items, workDir: path.join(BENCH_CACHE, "scale"), threads: o.threads, serve: o.serve, log });
+  const md = scaleMarkdown(r);
+  for (const [file, text] of [
+    [o.json, JSON.stringify(r, null, 1) + "\n"],
+    [o.md, md],
+  ] as const) {
+    if (!file) continue;
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, text);
+  }
+  process.stdout.write(md);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main();

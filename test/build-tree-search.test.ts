@@ -160,7 +160,7 @@ describe("tree search vs brute force at scale (100k synthetic clustered vectors)
     const big = await buildIndex(rows, D, items, { pqM: 32, threads: 2 });
     expect(big.params.groups).toBeGreaterThan(40);
     expect(big.params.leaves).toBeGreaterThan(BIG / DEFAULT_PARAMS.leafSize * 0.8);
-    const manifest = { dim: D, items: BIG, params: { ...big.params, nprobe: 48, maxShardBytes: undefined }, routing: big.routing.map((p) => p.ref), catalog: big.catalog.map((p) => p.ref) } as unknown as Manifest;
+    const manifest = { dim: D, items: BIG, params: { ...big.params, nprobe: 96, maxShardBytes: undefined }, routing: big.routing.map((p) => p.ref), catalog: big.catalog.map((p) => p.ref) } as unknown as Manifest;
     const h = await openIndex(manifest, MemorySource.fromBuilt(big));
     let hits = 0;
     for (let qi = 0; qi < Q; qi++) {

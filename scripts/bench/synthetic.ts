@@ -59,7 +59,7 @@ export async function realNeighbours(pool: ComputePool, n: number, seed: number)
   const dim = pool.dim;
   const v = pool.vectors;
   const rows = Int32Array.from({ length: n }, (_, i) => i);
-  const [centroids] = await pool.all<Float32Array>([{ kind: "kmeans", rows, k: NEIGHBOUR_CLUSTERS, options: { iterations: 6, sampleCap: NEIGHBOUR_CLUSTERS * 32, seed } }]);
+  const [centroids] = await pool.all<Float32Array>([{ kind: "kmeans", rows, k: NEIGHBOUR_CLUSTERS, options: { iterations: 6, samplesPerCentroid: 32, seed } }]);
   const shared = new Float32Array(new SharedArrayBuffer(centroids.byteLength));
   shared.set(centroids);
   const twoParts = await pool.all<Int32Array>(pool.ranges(n).map(([start, end]) => ({ kind: "nearestTwo", centroids: shared, start, end })));

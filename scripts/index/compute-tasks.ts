@@ -1,10 +1,12 @@
 // The units of work the compute pool hands out, and the one function that runs
 // them, on a worker thread or inline: the same code either way, so a build's
 // bytes never depend on how many threads made it.
-import { exactTopKRows, gatherRows, pqEncodeRows, sphericalKMeans, topTwo, type KMeansOptions } from "./kernels.ts";
+import { exactTopKRows, gatherRows, pqEncodeRows, sphericalKMeans, topTwo, treeKMeans, type KMeansOptions } from "./kernels.ts";
 
 export type Task =
   | { kind: "kmeans"; rows: Int32Array; k: number; options: KMeansOptions }
+  /** treeKMeans: flat up to FLAT_KMEANS_MAX centroids, two-level above. */
+  | { kind: "kmeansTree"; rows: Int32Array; k: number; options: KMeansOptions }
   /** Rows [start, end): their best and second-best of `centroids` (two ids per row). */
   | { kind: "nearestTwo"; centroids: Float32Array; start: number; end: number }
   /** The given rows against leaves [from, to) of `leafCentroids`: each row's best leaf and its score. */
@@ -18,6 +20,8 @@ export function runTask(vectors: Float32Array, dim: number, t: Task): TaskResult
   switch (t.kind) {
     case "kmeans":
       return sphericalKMeans(vectors, dim, t.rows, t.k, t.options);
+    case "kmeansTree":
+      return treeKMeans(vectors, dim, t.rows, t.k, t.options);
     case "nearestTwo": {
       const rows = t.end - t.start;
       const best = new Int32Array(rows * 2);

@@ -40,7 +40,7 @@ export async function buildPartition(pool: ComputePool, n: number, targetLeaves:
 
 async function trainGroups(pool: ComputePool, n: number, groups: number, seed: number): Promise<Float32Array> {
   const rows = Int32Array.from({ length: n }, (_, i) => i);
-  const options: KMeansOptions = { iterations: GROUP_ITERATIONS, sampleCap: groups * GROUP_SAMPLES_PER_CENTROID, seed };
+  const options: KMeansOptions = { iterations: GROUP_ITERATIONS, samplesPerCentroid: GROUP_SAMPLES_PER_CENTROID, seed };
   const [centroids] = await pool.all<Float32Array>([{ kind: "kmeans", rows, k: groups, options }]);
   return shared(centroids);
 }
@@ -57,8 +57,8 @@ async function trainLeaves(pool: ComputePool, n: number, groupsOfRows: Int32Arra
   for (let i = 0; i < n; i++) members[groupsOfRows[i * 2]].push(i);
   const tasks = members.map((m, g) => {
     const k = Math.max(1, Math.round((targetLeaves * m.length) / n));
-    const options: KMeansOptions = { iterations: LEAF_ITERATIONS, sampleCap: k * LEAF_SAMPLES_PER_CENTROID, seed: seed + g + 1 };
-    return { kind: "kmeans" as const, rows: Int32Array.from(m), k: m.length ? k : 0, options };
+    const options: KMeansOptions = { iterations: LEAF_ITERATIONS, samplesPerCentroid: LEAF_SAMPLES_PER_CENTROID, seed: seed + g + 1 };
+    return { kind: "kmeansTree" as const, rows: Int32Array.from(m), k: m.length ? k : 0, options };
   });
   const trained = await pool.all<Float32Array>(tasks.filter((t) => t.k > 0));
   const groupStart = new Int32Array(groups + 1);

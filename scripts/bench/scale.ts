@@ -1,0 +1,256 @@
+// `npm run bench -- --scale 1200000`: the index at the size of "A Million News
+// Headlines", on this machine, in six named steps:
+//   real embeddings (the 50k headlines, cached) → synthetic set (synthetic.ts,
+//   cached) → neighbour quantiles, real vs synthetic → the normal build, as a
+//   child process (seconds per stage, peak RSS) → recall, bytes and rounds of
+//   300 held-out queries against exact float32 search (Node, the Worker's code)
+//   → the same queries through HTTP from the Worker in workerd with local KV.
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, open, readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { routingBudget } from "../../lib/index/format.ts";
+import { openIndex, searchVector } from "../../lib/index/reader.ts";
+import { EMBEDDING_DIM } from "../../lib/model/embed.ts";
+import { FileSource, readManifest } from "../artifacts.ts";
+import { DEFAULT_CACHE, PROJECT_ROOT, type BuildReport } from "../build.ts";
+import { readCorpus, type CorpusItem } from "../corpus/read-corpus.ts";
+import { EmbeddingCache } from "../embed/cache.ts";
+import { embedCorpus } from "../embed/embed-corpus.ts";
+import { prepareModel } from "../embed/node-model.ts";
+import { EmbeddingPool } from "../embed/pool.ts";
+import { DEFAULT_PARAMS } from "../index/build-index.ts";
+import { ComputePool } from "../index/compute-pool.ts";
+import { exactTruth } from "../index/self-check.ts";
+import { loadQueries, type BenchQuery } from "./queries.ts";
+import { dist, mean, recallAt, type Dist } from "./stats.ts";
+import { grow, neighbourQuantiles, realNeighbours, SYNTHETIC_DEFAULTS, type Quantiles } from "./synthetic.ts";
+import { measureThroughHttp, type WorkerMeasurements } from "./worker.ts";
+
+export const SCALE_DEFAULTS = {
+  items: 1_200_000,
+  perturbed: 258,
+  quantilePoints: 200,
+  /** Round-1 cap and re-rank for the larger index: ≤ 768 KB a query in all. */
+  probeKb: 640,
+  rerank: 100,
+  byteBudgetKb: 760,
+  repeats: 2,
+  k: 10,
+};
+
+export interface ScaleOptions {
+  corpus: string;
+  items: number;
+  workDir: string;
+  threads?: number;
+  serve: boolean;
+  log: (s: string) => void;
+}
+
+export interface ScaleReport {
+  meta: { date: string; machine: { cpus: number; model: string; memGiB: number; loadAvg: number[] }; node: string; git: string };
+  generator: { realItems: number; items: number; seed: number; noise: number; neighbours: number; seconds: number };
+  quantiles: { real: Quantiles; synthetic: Quantiles };
+  build: { seconds: Record<string, number>; peakRssBytes: number; report: BuildReport };
+  memoryFormula: { routingBytes1_2M: number; routingBytes10M_leaf32: number; measuredRoutingBytes: number };
+  queries: { count: number; questions: number; perturbed: number };
+  node: { recallAt10: number; recallByKind: Record<string, number>; bytes: Dist; roundTrips: Dist; shards: Dist };
+  worker: null | {
+    recallAt10: number;
+    publishSeconds: number;
+    e2e: Dist;
+    embed: Dist;
+    search: Dist;
+    compute: Dist;
+    computeOverEmbedP50: number;
+    cold: WorkerMeasurements["cold"];
+    memory: WorkerMeasurements["memory"];
+    bytes: Dist;
+    roundTrips: Dist;
+    errors: string[];
+  };
+}
+
+const run = promisify(execFile);
+
+function machine(): ScaleReport["meta"]["machine"] {
+  return { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? "?", memGiB: Math.round(os.totalmem() / 2 ** 30), loadAvg: os.loadavg().map((x) => +x.toFixed(2)) };
+}
+
+async function gitCommit(): Promise<string> {
+  return (await run("git", ["rev-parse", "HEAD"], { cwd: PROJECT_ROOT }).catch(() => ({ stdout: "unknown" }))).stdout.trim();
+}
+
+async function readItems(corpus: string): Promise<CorpusItem[]> {
+  const items: CorpusItem[] = [];
+  for await (const it of readCorpus(corpus, {}, { skippedBlank: [] } as never)) items.push(it);
+  return items;
+}
+
+/** The real headlines' embeddings, from the build's embedding cache (embedded once if absent). */
+async function realEmbeddings(o: ScaleOptions, items: CorpusItem[], pool: EmbeddingPool): Promise<Float32Array> {
+  const model = await prepareModel();
+  const { vectors } = await embedCorpus(items, EMBEDDING_DIM, new EmbeddingCache(DEFAULT_CACHE, model.modelId), pool, o.log, true);
+  return vectors;
+}
+
+interface SyntheticFiles {
+  corpus: string;
+  vectors: string;
+  seconds: number;
+}
+
+/** The synthetic corpus (CSV: id, headline_text) and its vectors (.f32), written once per (items, seed, noise). */
+async function syntheticFiles(o: ScaleOptions, items: CorpusItem[], real: Float32Array): Promise<SyntheticFiles> {
+  const dir = path.join(o.workDir, `set-${o.items}-${SYNTHETIC_DEFAULTS.seed}-${SYNTHETIC_DEFAULTS.noise}`);
+  const files = { corpus: path.join(dir, "corpus.csv"), vectors: path.join(dir, "vectors.f32"), done: path.join(dir, "done.json") };
+  if (existsSync(files.done)) return { ...files, seconds: (JSON.parse(await readFile(files.done, "utf8")) as { seconds: number }).seconds };
+  await mkdir(dir, { recursive: true });
+  const t0 = performance.now();
+  const pool = new ComputePool(real, EMBEDDING_DIM, o.threads);
+  const neighbours = await realNeighbours(pool, items.length, SYNTHETIC_DEFAULTS.seed);
+  await pool.close();
+  const set = grow(real, EMBEDDING_DIM, neighbours, { items: o.items, ...SYNTHETIC_DEFAULTS });
+  const seconds = (performance.now() - t0) / 1000;
+  const fh = await open(files.corpus, "w");
+  await fh.write("id,headline_text\n");
+  const CHUNK = 50_000;
+  for (let s = 0; s < o.items; s += CHUNK) {
+    const lines: string[] = [];
+    for (let i = s; i < Math.min(o.items, s + CHUNK); i++) lines.push(`${i < items.length ? `r${items[i].id}` : `s${i}`},${items[set.parent[i]].text}\n`);
+    await fh.write(lines.join(""));
+  }
+  await fh.close();
+  await writeFile(files.vectors, new Uint8Array(set.vectors.buffer));
+  await writeFile(files.done, JSON.stringify({ seconds }));
+  return { ...files, seconds };
+}
+
+async function readF32(file: string): Promise<Float32Array> {
+  const buf = await readFile(file);
+  const out = new Float32Array(new SharedArrayBuffer(buf.byteLength));
+  new Uint8Array(out.buffer).set(buf);
+  return out;
+}
+
+/** The normal build, as its own process: its report's peak RSS is the build's alone. */
+async function buildStep(o: ScaleOptions, set: SyntheticFiles): Promise<{ out: string; report: BuildReport }> {
+  const out = path.join(o.workDir, `index-${o.items}`);
+  const args = ["tsx", "scripts/build.ts", "--corpus", set.corpus, "--vectors", set.vectors, "--out", out, "--probe-kb", String(SCALE_DEFAULTS.probeKb), "--rerank", String(SCALE_DEFAULTS.rerank), "--byte-budget-kb", String(SCALE_DEFAULTS.byteBudgetKb), "--json"];
+  if (o.threads) args.push("--threads", String(o.threads));
+  o.log(`build: npx ${args.join(" ")}`);
+  const { stdout } = await run("npx", args, { cwd: PROJECT_ROOT, maxBuffer: 64 * 2 ** 20, env: { ...process.env } });
+  return { out, report: JSON.parse(stdout.trim().split("\n").pop()!) as BuildReport };
+}
+
+async function nodeSearch(out: string, queries: Float32Array[], truth: string[][], kinds: string[]) {
+  const manifest = await readManifest(out);
+  const handle = await openIndex(manifest, await FileSource.open(out), null);
+  const recall: number[] = [];
+  const bytes: number[] = [];
+  const rounds: number[] = [];
+  const shards: number[] = [];
+  for (let i = 0; i < queries.length; i++) {
+    const { results, stats } = await searchVector(handle, queries[i], { k: SCALE_DEFAULTS.k });
+    recall.push(recallAt(results.map((r) => r.id), truth[i], SCALE_DEFAULTS.k));
+    bytes.push(stats.bytes);
+    rounds.push(stats.roundTrips);
+    shards.push(stats.shards);
+  }
+  const byKind: Record<string, number[]> = {};
+  kinds.forEach((k, i) => (byKind[k] ??= []).push(recall[i]));
+  return {
+    recallAt10: mean(recall),
+    recallByKind: Object.fromEntries(Object.entries(byKind).map(([k, v]) => [k, mean(v)])),
+    bytes: dist(bytes),
+    roundTrips: dist(rounds),
+    shards: dist(shards),
+  };
+}
+
+function workerFigures(m: WorkerMeasurements, truth: string[][]): NonNullable<ScaleReport["worker"]> {
+  const runs = m.latencyRuns;
+  const pick = (f: (r: (typeof runs)[number]) => Dist) => runs.map(f).sort((a, b) => a.p50 - b.p50)[runs.length >> 1];
+  const e2e = pick((r) => r.e2e);
+  const embed = pick((r) => r.embed);
+  const compute = pick((r) => r.compute);
+  return {
+    recallAt10: mean(m.answers.map((a, i) => recallAt(a.ids, truth[i], SCALE_DEFAULTS.k))),
+    publishSeconds: m.publishSeconds,
+    e2e,
+    embed,
+    search: pick((r) => r.search),
+    compute,
+    computeOverEmbedP50: compute.p50 / embed.p50,
+    cold: m.cold,
+    memory: m.memory,
+    bytes: dist(m.answers.map((a) => a.stats.bytes)),
+    roundTrips: dist(m.answers.map((a) => a.stats.roundTrips)),
+    errors: m.workerErrors.slice(0, 20),
+  };
+}
+
+export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
+  const date = new Date().toISOString();
+  const git = await gitCommit();
+  const items = await readItems(o.corpus);
+  const embedder = new EmbeddingPool(o.threads);
+  let real: Float32Array;
+  let queryTexts: BenchQuery[];
+  let qv: Float32Array[];
+  try {
+    real = await realEmbeddings(o, items, embedder);
+    queryTexts = await loadQueries({ corpusTexts: items.map((i) => i.text), perturbed: SCALE_DEFAULTS.perturbed });
+    qv = await embedder.embed(queryTexts.map((q) => q.text));
+  } finally {
+    await embedder.close();
+  }
+  const set = await syntheticFiles(o, items, real);
+  o.log(`synthetic set: ${set.corpus} (${set.seconds.toFixed(0)} s to generate)`);
+
+  const realPool = new ComputePool(real, EMBEDDING_DIM, o.threads);
+  const realQ = await neighbourQuantiles(realPool, SCALE_DEFAULTS.quantilePoints, 9);
+  await realPool.close();
+  const vectors = await readF32(set.vectors);
+  const pool = new ComputePool(vectors, EMBEDDING_DIM, o.threads);
+  let synQ: Quantiles;
+  let truthRows: number[][];
+  try {
+    synQ = await neighbourQuantiles(pool, SCALE_DEFAULTS.quantilePoints, 9);
+    o.log(`neighbour cosine p50: real top-1 ${realQ.top1.p50} top-10 ${realQ.top10.p50}; synthetic top-1 ${synQ.top1.p50} top-10 ${synQ.top10.p50}`);
+    truthRows = await exactTruth(pool, qv, SCALE_DEFAULTS.k);
+  } finally {
+    await pool.close();
+  }
+  const ids = (row: number) => (row < items.length ? `r${items[row].id}` : `s${row}`);
+  const truth = truthRows.map((rows) => rows.map(ids));
+
+  const { out, report } = await buildStep(o, set);
+  o.log(`build: ${report.seconds.total} s, peak RSS ${(report.peakRssBytes / 2 ** 30).toFixed(2)} GiB, self-check recall@10 ${report.selfCheck.recallAt10}`);
+  const node = await nodeSearch(out, qv, truth, queryTexts.map((q) => q.kind));
+  o.log(`node: recall@10 ${node.recallAt10.toFixed(4)}, ${(node.bytes.mean / 1024).toFixed(0)} KB/query, rounds max ${node.roundTrips.max}`);
+
+  let worker: ScaleReport["worker"] = null;
+  if (o.serve) {
+    const m = await measureThroughHttp({ dir: out, queries: queryTexts.map((q) => q.text), k: SCALE_DEFAULTS.k, repeats: SCALE_DEFAULTS.repeats, clients: [], exactQueries: 0, log: o.log });
+    worker = workerFigures(m, truth);
+    o.log(`worker: recall@10 ${worker.recallAt10.toFixed(4)}, e2e p50 ${worker.e2e.p50.toFixed(1)} ms, compute p50 ${worker.compute.p50.toFixed(2)} ms`);
+  }
+  return {
+    meta: { date, machine: machine(), node: process.version, git },
+    generator: { realItems: items.length, items: o.items, seed: SYNTHETIC_DEFAULTS.seed, noise: SYNTHETIC_DEFAULTS.noise, neighbours: 10, seconds: set.seconds },
+    quantiles: { real: realQ, synthetic: synQ },
+    build: { seconds: report.seconds, peakRssBytes: report.peakRssBytes, report },
+    memoryFormula: {
+      routingBytes1_2M: routingBudget(1_200_000, DEFAULT_PARAMS.leafSize, EMBEDDING_DIM, DEFAULT_PARAMS.leafPqM),
+      routingBytes10M_leaf32: routingBudget(10_000_000, 32, EMBEDDING_DIM, DEFAULT_PARAMS.leafPqM),
+      measuredRoutingBytes: report.bytes.routing * 0.75,
+    },
+    queries: { count: queryTexts.length, questions: queryTexts.filter((q) => q.kind === "question").length, perturbed: queryTexts.filter((q) => q.kind === "perturbed").length },
+    node,
+    worker,
+  };
+}
