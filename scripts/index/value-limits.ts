@@ -12,7 +12,7 @@ const MiB = 1024 * 1024;
 
 export function checkValueSizes(built: BuiltIndex, leafSize: number, limit = MAX_KV_VALUE_BYTES): void {
   const over = (bytes: number) => bytes > limit;
-  const size = (bytes: number) => `${(bytes / MiB).toFixed(2)} MiB, over the ${(limit / MiB).toFixed(2)} MiB a Workers KV value may hold`;
+  const size = (bytes: number) => `${bytes.toLocaleString("en")} bytes (${(bytes / MiB).toFixed(2)} MiB), over the ${limit.toLocaleString("en")} bytes a Workers KV value may hold`;
   built.shards.forEach((s, leaf) => {
     if (over(s.ref.bytes)) throw new ValueTooLargeError(`shard ${s.ref.key} (leaf ${leaf}) is ${size(s.ref.bytes)}: lower --leaf-size (now ${leafSize}) or remove near-duplicate items`);
   });
