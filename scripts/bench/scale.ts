@@ -21,6 +21,7 @@ import { EmbeddingCache } from "../embed/cache.ts";
 import { embedCorpus } from "../embed/embed-corpus.ts";
 import { prepareModel } from "../embed/node-model.ts";
 import { EmbeddingPool } from "../embed/pool.ts";
+import { readVectorsFile } from "../embed/vectors-file.ts";
 import { DEFAULT_PARAMS } from "../index/build-index.ts";
 import { ComputePool } from "../index/compute-pool.ts";
 import { exactTruth } from "../index/self-check.ts";
@@ -129,13 +130,6 @@ async function syntheticFiles(o: ScaleOptions, items: CorpusItem[], real: Float3
   return { ...files, seconds };
 }
 
-async function readF32(file: string): Promise<Float32Array> {
-  const buf = await readFile(file);
-  const out = new Float32Array(new SharedArrayBuffer(buf.byteLength));
-  new Uint8Array(out.buffer).set(buf);
-  return out;
-}
-
 /** The normal build, as its own process: its report's peak RSS is the build's alone. */
 async function buildStep(o: ScaleOptions, set: SyntheticFiles): Promise<{ out: string; report: BuildReport }> {
   const out = path.join(o.workDir, `index-${o.items}`);
@@ -214,7 +208,7 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
   const realPool = new ComputePool(real, EMBEDDING_DIM, o.threads);
   const realQ = await neighbourQuantiles(realPool, SCALE_DEFAULTS.quantilePoints, 9);
   await realPool.close();
-  const vectors = await readF32(set.vectors);
+  const vectors = await readVectorsFile(set.vectors, o.items, EMBEDDING_DIM);
   const pool = new ComputePool(vectors, EMBEDDING_DIM, o.threads);
   let synQ: Quantiles;
   let truthRows: number[][];
