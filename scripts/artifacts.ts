@@ -26,20 +26,34 @@ export async function writeBlob(dir: string, ref: BlobRef, data: string | Uint8A
   await writeFile(blobPath(dir, ref.key), data);
 }
 
+/** Bytes written to items.pack at a time: the pack of 1.2M records is ~1 GB, never held twice. */
+const PACK_WRITE_BYTES = 16 * 1024 * 1024;
+
 export async function writeItemsPack(dir: string, records: Array<{ key: string; text: string }>): Promise<void> {
-  const parts: Buffer[] = [];
-  const head = Buffer.alloc(8);
-  head.writeUInt32LE(PACK_MAGIC, 0);
-  head.writeUInt32LE(records.length, 4);
-  parts.push(head);
-  for (const r of records) {
-    const body = Buffer.from(r.text, "utf8");
-    const h = Buffer.alloc(ITEM_KEY_BYTES + 4);
-    h.write(r.key.slice(5), 0, "hex");
-    h.writeUInt32LE(body.length, ITEM_KEY_BYTES);
-    parts.push(h, body);
+  const fh = await open(path.join(dir, "items.pack"), "w");
+  try {
+    const head = Buffer.alloc(8);
+    head.writeUInt32LE(PACK_MAGIC, 0);
+    head.writeUInt32LE(records.length, 4);
+    let parts: Buffer[] = [head];
+    let size = head.length;
+    for (const r of records) {
+      const body = Buffer.from(r.text, "utf8");
+      const h = Buffer.alloc(ITEM_KEY_BYTES + 4);
+      h.write(r.key.slice(5), 0, "hex");
+      h.writeUInt32LE(body.length, ITEM_KEY_BYTES);
+      parts.push(h, body);
+      size += h.length + body.length;
+      if (size >= PACK_WRITE_BYTES) {
+        await fh.write(Buffer.concat(parts));
+        parts = [];
+        size = 0;
+      }
+    }
+    if (parts.length) await fh.write(Buffer.concat(parts));
+  } finally {
+    await fh.close();
   }
-  await writeFile(path.join(dir, "items.pack"), Buffer.concat(parts));
 }
 
 /** Item records in pack order: key, byte offset and length of the JSON. */
