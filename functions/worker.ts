@@ -2,6 +2,7 @@
 // Nothing thrown below this file reaches the runtime as an uncaught exception.
 import type { Env } from "./config.ts";
 import { CORS_HEADERS, HttpError, errorResponse, toHttpError, withHeaders } from "./http.ts";
+import { guardKv } from "./kv-guard.ts";
 import { PAGE_HTML } from "./page.ts";
 import { embedPost, healthz, searchGet, searchPost } from "./routes.ts";
 
@@ -44,7 +45,7 @@ export default {
     try {
       const { pathname } = new URL(request.url);
       cors = Object.hasOwn(ROUTES, pathname) && ROUTES[pathname].cors;
-      response = await route(request, env);
+      response = await route(request, { ...env, INDEX: guardKv(env.INDEX) });
     } catch (err) {
       const httpErr = toHttpError(err);
       // 503s are expected states (publishing, KV lag) and get one line; a 500 is a bug and gets the stack.

@@ -11,7 +11,7 @@ import { pqScore, pqTable } from "./quantize.ts";
 import { sha256Hex } from "./sha256.ts";
 import { dotInt8, TopK } from "./vector.ts";
 
-export type IndexErrorCode = "shard_missing" | "shard_corrupt" | "index_unavailable" | "index_corrupt";
+export type IndexErrorCode = "shard_missing" | "shard_corrupt" | "record_missing" | "index_unavailable" | "index_corrupt";
 
 export class IndexError extends Error {
   constructor(
@@ -26,6 +26,16 @@ export class IndexError extends Error {
 /** One call is one round trip: KV bulk reads (≤100 keys each, issued together) or files. */
 export interface BlobSource {
   getTexts(keys: string[]): Promise<Map<string, string | null>>;
+}
+
+/** A read that fails (KV quota, outage) is transient: index_unavailable, unlike a missing or corrupt value. */
+async function readTexts(source: BlobSource, keys: string[]): Promise<Map<string, string | null>> {
+  try {
+    return await source.getTexts(keys);
+  } catch (e) {
+    if (e instanceof IndexError) throw e;
+    throw new IndexError("index_unavailable", `index read of ${keys.length} key(s) failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 export interface SearchHit {
@@ -70,7 +80,7 @@ export interface IndexHandle {
 
 export async function openIndex(manifest: Manifest, source: BlobSource, cache: ByteLru<Shard | DecodedRecord> | null = null): Promise<IndexHandle> {
   const ref = manifest.routing;
-  const text = (await source.getTexts([ref.key])).get(ref.key);
+  const text = (await readTexts(source, [ref.key])).get(ref.key);
   if (text == null) throw new IndexError("index_unavailable", `routing blob ${ref.key} is missing`);
   if ((await sha256Hex(text)) !== ref.sha256) throw new IndexError("index_corrupt", `routing blob ${ref.key} fails its checksum`);
   let routing: Routing;
@@ -131,7 +141,7 @@ async function fetchShards(h: IndexHandle, leaves: number[], stats: SearchStats)
   });
   if (missing.length === 0) return out;
   stats.roundTrips++;
-  const texts = await h.source.getTexts(missing.map((i) => refs[i].key));
+  const texts = await readTexts(h.source, missing.map((i) => refs[i].key));
   await Promise.all(
     missing.map(async (i) => {
       const ref = refs[i];
@@ -167,12 +177,12 @@ async function fetchRecords(h: IndexHandle, keys: string[], stats: SearchStats):
   });
   if (missing.length === 0) return out;
   stats.roundTrips++;
-  const texts = await h.source.getTexts(missing.map((i) => keys[i]));
+  const texts = await readTexts(h.source, missing.map((i) => keys[i]));
   await Promise.all(
     missing.map(async (i) => {
       const key = keys[i];
       const text = texts.get(key);
-      if (text == null) throw new IndexError("shard_missing", `item record ${key} is missing`);
+      if (text == null) throw new IndexError("record_missing", `item record ${key} is missing`);
       const bytes = encoder.encode(text).length;
       stats.bytes += bytes;
       stats.fetchedBytes += bytes;

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { createServer } from "node:net";
 import type { Readable } from "node:stream";
 import { createRequire } from "node:module";
-import { Miniflare } from "miniflare";
+import { Miniflare, type MiniflareOptions } from "miniflare";
 import type { KVNamespace as MfKVNamespace } from "@cloudflare/workers-types";
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -140,13 +140,18 @@ export interface StartOptions {
   inspect?: boolean;
   /** Receives each line the Worker logs (console.*); by default Miniflare prints them. */
   onLog?: (line: string) => void;
+  /**
+   * Test seam: rewrites the Miniflare options (e.g. INDEX behind a fault-injecting
+   * service, test/helpers/faulty-kv.ts); `kvWorker` names the worker that owns the namespace.
+   */
+  rewire?: { options(flat: MiniflareOptions): MiniflareOptions; kvWorker: string };
 }
 
 export async function startLocalWorker(opts: StartOptions): Promise<LocalWorker> {
   const bundle = opts.bundle ?? (await sharedWorkerBundle());
   const knownPids = new Set(workerdPids());
   const inspectorPort = opts.inspect ? await freePort() : undefined;
-  const mf = new Miniflare({
+  const flat: MiniflareOptions = {
     modules: true,
     scriptPath: bundle.entry,
     modulesRoot: bundle.outDir,
@@ -163,9 +168,10 @@ export async function startLocalWorker(opts: StartOptions): Promise<LocalWorker>
     port: opts.port ?? 0,
     ...(inspectorPort ? { inspectorPort } : {}),
     ...(opts.onLog ? { handleRuntimeStdio: (stdout: Readable, stderr: Readable) => forwardLines([stdout, stderr], opts.onLog!) } : {}),
-  });
+  };
+  const mf = new Miniflare(opts.rewire ? opts.rewire.options(flat) : flat);
   const url = await mf.ready;
-  const kv = (await mf.getKVNamespace(KV_BINDING)) as unknown as MfKVNamespace;
+  const kv = (await mf.getKVNamespace(KV_BINDING, opts.rewire?.kvWorker)) as unknown as MfKVNamespace;
   const mine = workerdPids().filter((p) => !knownPids.has(p));
   return {
     url,
