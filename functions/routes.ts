@@ -14,11 +14,12 @@ interface Ready {
   model: LoadedModel;
 }
 
-async function ready(env: Env, config: Config): Promise<Ready> {
-  const index = await currentIndex(env.INDEX, config.pointerTtlMs, {
-    prepare: async (v) => void (await getModel(env.INDEX, v.manifest.model)),
-    adopted: (v) => retainOnlyModel(v.manifest.model),
-  });
+async function ready(env: Env, config: Config, ctx: ExecutionContext): Promise<Ready> {
+  const hooks = {
+    prepare: async (v: IndexVersion) => void (await getModel(env.INDEX, v.manifest.model)),
+    adopted: (v: IndexVersion) => retainOnlyModel(v.manifest.model),
+  };
+  const index = await currentIndex(env.INDEX, config.pointerTtlMs, hooks, (p) => ctx.waitUntil(p));
   const model = await getModel(env.INDEX, index.manifest.model);
   return { index, model };
 }
@@ -27,9 +28,9 @@ function isolateHeaders(): Record<string, string> {
   return { "X-Model-Loads": String(modelLoadsStarted()) };
 }
 
-async function runSearch(env: Env, config: Config, queries: string[], k: number, exact = false) {
+async function runSearch(env: Env, ctx: ExecutionContext, config: Config, queries: string[], k: number, exact = false) {
   const t0 = performance.now();
-  const { index, model } = await ready(env, config);
+  const { index, model } = await ready(env, config, ctx);
   const tReady = performance.now();
   const vectors = await model.embed(queries);
   const tEmbed = performance.now();
@@ -59,7 +60,7 @@ async function runSearch(env: Env, config: Config, queries: string[], k: number,
   return { index, perQuery, timings, headers };
 }
 
-export async function searchGet(request: Request, env: Env): Promise<Response> {
+export async function searchGet(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
   const url = new URL(request.url);
   const q = parseQuery(url.searchParams.get("q") ?? undefined, config.maxQueryChars);
@@ -67,29 +68,29 @@ export async function searchGet(request: Request, env: Env): Promise<Response> {
   // Bench-only brute force over every item (functions/exact-search.ts).
   const exact = ["1", "true", "on"].includes(url.searchParams.get("exact") ?? "");
   if (exact && !config.benchExact) throw new HttpError(403, "exact_disabled", "exact search is a benchmark facility, disabled on this deployment");
-  const { perQuery, headers } = await runSearch(env, config, [q], k, exact);
+  const { perQuery, headers } = await runSearch(env, ctx, config, [q], k, exact);
   return json(perQuery[0], 200, headers);
 }
 
-export async function searchPost(request: Request, env: Env): Promise<Response> {
+export async function searchPost(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
   const body = await readJsonObject(request);
   const parsed = parseSearchBody(body, config.maxQueryChars, config.maxBatchQueries);
   if (parsed.kind === "single") {
-    const { perQuery, headers } = await runSearch(env, config, [parsed.q], parsed.k);
+    const { perQuery, headers } = await runSearch(env, ctx, config, [parsed.q], parsed.k);
     return json(perQuery[0], 200, headers);
   }
-  const { index, perQuery, timings, headers } = await runSearch(env, config, parsed.queries, parsed.k);
+  const { index, perQuery, timings, headers } = await runSearch(env, ctx, config, parsed.queries, parsed.k);
   return json({ k: parsed.k, index: { version: index.version, items: index.items }, results: perQuery, timings }, 200, headers);
 }
 
-export async function embedPost(request: Request, env: Env): Promise<Response> {
+export async function embedPost(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
   if (!config.embedEndpoint) throw new HttpError(403, "embed_disabled", "the /embed endpoint is disabled on this deployment");
   const body = await readJsonObject(request);
   const texts = parseEmbedBody(body, config.maxQueryChars, config.maxEmbedTexts);
   const t0 = performance.now();
-  const { model } = await ready(env, config);
+  const { model } = await ready(env, config, ctx);
   const tReady = performance.now();
   const vectors = await model.embed(texts);
   const tEmbed = performance.now();
@@ -99,9 +100,9 @@ export async function embedPost(request: Request, env: Env): Promise<Response> {
   });
 }
 
-export async function healthz(env: Env): Promise<Response> {
+export async function healthz(env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
-  const { index, model } = await ready(env, config);
+  const { index, model } = await ready(env, config, ctx);
   return json(
     {
       status: "ok",

@@ -6,7 +6,7 @@ import { guardKv } from "./kv-guard.ts";
 import { PAGE_HTML } from "./page.ts";
 import { embedPost, healthz, searchGet, searchPost } from "./routes.ts";
 
-type Handler = (request: Request, env: Env) => Promise<Response>;
+type Handler = (request: Request, env: Env, ctx: ExecutionContext) => Promise<Response>;
 
 interface Route {
   methods: Record<string, Handler>;
@@ -20,12 +20,12 @@ const page: Handler = async (request) =>
 
 const ROUTES: Record<string, Route> = {
   "/": { methods: { GET: page, HEAD: page }, cors: false },
-  "/healthz": { methods: { GET: (_r, env) => healthz(env) }, cors: false },
+  "/healthz": { methods: { GET: (_r, env, ctx) => healthz(env, ctx) }, cors: false },
   "/search": { methods: { GET: searchGet, POST: searchPost }, cors: true },
   "/embed": { methods: { POST: embedPost }, cors: true },
 };
 
-async function route(request: Request, env: Env): Promise<Response> {
+async function route(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const { pathname } = new URL(request.url);
   const r = Object.hasOwn(ROUTES, pathname) ? ROUTES[pathname] : undefined;
   if (!r) throw new HttpError(404, "not_found", `no route for ${pathname}`);
@@ -35,17 +35,17 @@ async function route(request: Request, env: Env): Promise<Response> {
     const allow = [...Object.keys(r.methods), ...(r.cors ? ["OPTIONS"] : [])].join(", ");
     throw new HttpError(405, "method_not_allowed", `${request.method} is not allowed on ${pathname}`, { Allow: allow });
   }
-  return handler(request, env);
+  return handler(request, env, ctx);
 }
 
 export default {
-  async fetch(request: Request, env: Env): Promise<Response> {
+  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     let response: Response;
     let cors = false;
     try {
       const { pathname } = new URL(request.url);
       cors = Object.hasOwn(ROUTES, pathname) && ROUTES[pathname].cors;
-      response = await route(request, { ...env, INDEX: guardKv(env.INDEX) });
+      response = await route(request, { ...env, INDEX: guardKv(env.INDEX) }, ctx);
     } catch (err) {
       const httpErr = toHttpError(err);
       // 503s are expected states (publishing, KV lag) and get one line; a 500 is a bug and gets the stack.

@@ -30,6 +30,7 @@ export async function startTestWorker(
     manifestExtra?: Record<string, unknown>;
     /** Rewires the Miniflare options (e.g. test/helpers/faulty-kv.ts). */
     rewire?: StartOptions["rewire"];
+    onLog?: StartOptions["onLog"];
   } = {},
 ): Promise<TestWorker> {
   const persistDir = await mkdtemp(path.join(os.tmpdir(), "ess-test-"));
@@ -39,7 +40,7 @@ export async function startTestWorker(
     await copyKvTemplate(fixture, persistDir);
     manifest = JSON.parse(await readFile(path.join(fixture.dir, "manifest.json"), "utf8")) as Manifest;
   }
-  const worker = await startLocalWorker({ persistDir, vars: opts.vars, bundle: inject("workerBundle"), rewire: opts.rewire });
+  const worker = await startLocalWorker({ persistDir, vars: opts.vars, bundle: inject("workerBundle"), rewire: opts.rewire, onLog: opts.onLog });
   let model: ModelRef | undefined = manifest?.model;
   if (opts.seedModel) {
     model = await putModel(worker.kv, await prepareModel());
