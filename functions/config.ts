@@ -10,6 +10,17 @@ export interface Env {
   POINTER_TTL_MS?: string;
   /** "on" enables `GET /search?exact=1` (brute force over every item); the bench's local Worker only. */
   BENCH_EXACT?: string;
+  /** Per-client limits ([[ratelimits]] in wrangler.toml); absent, requests are not limited. */
+  SEARCH_LIMITER?: RateLimit;
+  EMBED_LIMITER?: RateLimit;
+  /** Secret (`wrangler secret put EMBED_TOKEN`): when set, /embed requires `Authorization: Bearer <token>`. */
+  EMBED_TOKEN?: string;
+  /** Comma-separated origins allowed to call /search and /embed from a browser, or "*". */
+  ALLOWED_ORIGINS?: string;
+  /** Tokens one request may ask the model to embed (all its queries or texts together). */
+  MAX_REQUEST_TOKENS?: string;
+  /** How long GET /search answers are cached at the edge and by clients; 0 turns the cache off. */
+  SEARCH_CACHE_SECONDS?: string;
 }
 
 export interface Config {
@@ -19,6 +30,16 @@ export interface Config {
   maxEmbedTexts: number;
   pointerTtlMs: number;
   benchExact: boolean;
+  embedToken: string | undefined;
+  /** "*" or the exact origins allowed. */
+  allowedOrigins: "*" | string[];
+  maxRequestTokens: number;
+  searchCacheSeconds: number;
+}
+
+function origins(raw: string | undefined): "*" | string[] {
+  const list = (raw ?? "*").split(",").map((o) => o.trim()).filter((o) => o !== "");
+  return list.length === 0 || list.includes("*") ? "*" : list;
 }
 
 function int(raw: string | undefined, fallback: number, min: number): number {
@@ -35,5 +56,9 @@ export function readConfig(env: Env): Config {
     maxEmbedTexts: int(env.MAX_EMBED_TEXTS, 32, 1),
     pointerTtlMs: int(env.POINTER_TTL_MS, 10_000, 0),
     benchExact: (env.BENCH_EXACT ?? "off").trim().toLowerCase() === "on",
+    embedToken: env.EMBED_TOKEN ? env.EMBED_TOKEN : undefined,
+    allowedOrigins: origins(env.ALLOWED_ORIGINS),
+    maxRequestTokens: int(env.MAX_REQUEST_TOKENS, 4096, 1),
+    searchCacheSeconds: int(env.SEARCH_CACHE_SECONDS, 60, 0),
   };
 }

@@ -8,6 +8,7 @@ import { loadGraphModelFromMemory } from "../lib/model/load.ts";
 import { UseTokenizer, type Vocabulary } from "../lib/model/tokenizer.ts";
 import { embedBatch, EMBEDDING_DIM } from "../lib/model/embed.ts";
 import { ensureWasmBackend } from "./tf-wasm.ts";
+import { embedInChunks } from "./embed-budget.ts";
 
 export class ModelError extends Error {
   constructor(
@@ -22,6 +23,8 @@ export interface LoadedModel {
   id: string;
   dim: number;
   embed(texts: readonly string[]): Promise<Float32Array[]>;
+  /** Tokens the model sees for these texts (what a request's work is bounded by). */
+  countTokens(texts: readonly string[]): number;
   /** Milliseconds the load took, for cold-start reporting. */
   loadMs: number;
   /** Where the load time went, in milliseconds (locally exact; coarse in production, where timers only advance on I/O). */
@@ -175,7 +178,8 @@ async function loadModel(kv: KVNamespace, ref: ModelRef): Promise<LoadedModel> {
     if (disposed) throw new ModelError("model_unavailable", `model ${ref.id} was replaced; retry`);
     inFlight++;
     try {
-      return await embedBatch(tf, graph, tokenizer, texts);
+      // Token-bounded calls: the wasm heap's high-water mark stays that of one small call.
+      return await embedInChunks(texts, (t) => tokenizer.encode(t).length, (chunk) => embedBatch(tf, graph, tokenizer, chunk));
     } finally {
       inFlight--;
       disposeIfIdle();
@@ -195,6 +199,7 @@ async function loadModel(kv: KVNamespace, ref: ModelRef): Promise<LoadedModel> {
     id: ref.id,
     dim: EMBEDDING_DIM,
     embed,
+    countTokens: (texts) => texts.reduce((sum, t) => sum + tokenizer.encode(t).length, 0),
     loadMs,
     loadPhases: phases,
     retire() {

@@ -1,7 +1,8 @@
 // Worker entry: routing, method checks, CORS and the last-resort error net.
 // Nothing thrown below this file reaches the runtime as an uncaught exception.
-import type { Env } from "./config.ts";
+import { readConfig, type Env } from "./config.ts";
 import { CORS_HEADERS, HttpError, errorResponse, toHttpError, withHeaders } from "./http.ts";
+import { allowedOrigin, enforceOrigin } from "./access.ts";
 import { guardKv } from "./kv-guard.ts";
 import { PAGE_HTML } from "./page.ts";
 import { embedPost, healthz, searchGet, searchPost } from "./routes.ts";
@@ -29,13 +30,24 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
   const { pathname } = new URL(request.url);
   const r = Object.hasOwn(ROUTES, pathname) ? ROUTES[pathname] : undefined;
   if (!r) throw new HttpError(404, "not_found", `no route for ${pathname}`);
-  if (request.method === "OPTIONS" && r.cors) return new Response(null, { status: 204, headers: CORS_HEADERS });
+  if (r.cors) enforceOrigin(request, readConfig(env));
+  if (request.method === "OPTIONS" && r.cors) return new Response(null, { status: 204 });
   const handler = r.methods[request.method];
   if (!handler) {
     const allow = [...Object.keys(r.methods), ...(r.cors ? ["OPTIONS"] : [])].join(", ");
     throw new HttpError(405, "method_not_allowed", `${request.method} is not allowed on ${pathname}`, { Allow: allow });
   }
   return handler(request, env, ctx);
+}
+
+/** CORS for the API paths: the allowed origin (ALLOWED_ORIGINS), and Authorization for the /embed token. */
+function corsHeaders(request: Request, env: Env): Record<string, string> {
+  const origin = allowedOrigin(request, readConfig(env));
+  const headers: Record<string, string> = { ...CORS_HEADERS, "Access-Control-Allow-Headers": "Content-Type, Authorization" };
+  if (origin === null) delete headers["Access-Control-Allow-Origin"];
+  else headers["Access-Control-Allow-Origin"] = origin;
+  if (origin !== "*") headers.Vary = "Origin";
+  return headers;
 }
 
 export default {
@@ -53,6 +65,6 @@ export default {
       else if (httpErr.status >= 500) console.warn(`${request.method} ${request.url} -> ${httpErr.status} ${httpErr.code}: ${httpErr.message}`);
       response = errorResponse(httpErr);
     }
-    return cors ? withHeaders(response, CORS_HEADERS) : response;
+    return cors ? withHeaders(response, corsHeaders(request, env)) : response;
   },
 } satisfies ExportedHandler<Env>;

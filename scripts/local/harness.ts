@@ -13,6 +13,7 @@ import { createServer } from "node:net";
 import type { Readable } from "node:stream";
 import { createRequire } from "node:module";
 import { Miniflare, type MiniflareOptions } from "miniflare";
+import { unstable_readConfig } from "wrangler";
 import type { KVNamespace as MfKVNamespace } from "@cloudflare/workers-types";
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -105,6 +106,14 @@ export function wranglerVars(): Record<string, string> {
   return vars;
 }
 
+export type Ratelimits = Record<string, { simple: { limit: number; period: 10 | 60 } }>;
+
+/** The [[ratelimits]] bindings of wrangler.toml, read by wrangler itself, as Miniflare options. */
+export function wranglerRatelimits(): Ratelimits {
+  const config = unstable_readConfig({ config: path.join(PROJECT_ROOT, "wrangler.toml") }, { hideWarnings: true });
+  return Object.fromEntries(config.ratelimits.map((r: { name: string; simple: { limit: number; period: number } }) => [r.name, { simple: { limit: r.simple.limit, period: r.simple.period as 10 | 60 } }]));
+}
+
 export interface LocalWorker {
   /** Base URL of the local HTTP listener (a real socket: usable by fetch, curl, browsers). */
   url: URL;
@@ -132,6 +141,11 @@ export interface StartOptions {
   persistDir: string;
   /** Overrides for wrangler.toml [vars]. */
   vars?: Record<string, string>;
+  /**
+   * Rate Limiting bindings, e.g. wranglerRatelimits() for the deployed ones. None by
+   * default: tests and benchmarks send many requests from one local address.
+   */
+  ratelimits?: Ratelimits;
   /** Reuse a bundle (default: one per process). */
   bundle?: Bundle;
   port?: number;
@@ -164,6 +178,7 @@ export async function startLocalWorker(opts: StartOptions): Promise<LocalWorker>
     kvNamespaces: { [KV_BINDING]: KV_NAMESPACE_ID },
     defaultPersistRoot: path.join(opts.persistDir, "v3"),
     bindings: { ...wranglerVars(), ...(opts.vars ?? {}) },
+    ratelimits: opts.ratelimits ?? {},
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 0,
     ...(inspectorPort ? { inspectorPort } : {}),

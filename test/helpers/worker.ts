@@ -31,6 +31,7 @@ export async function startTestWorker(
     /** Rewires the Miniflare options (e.g. test/helpers/faulty-kv.ts). */
     rewire?: StartOptions["rewire"];
     onLog?: StartOptions["onLog"];
+    ratelimits?: StartOptions["ratelimits"];
   } = {},
 ): Promise<TestWorker> {
   const persistDir = await mkdtemp(path.join(os.tmpdir(), "ess-test-"));
@@ -40,7 +41,7 @@ export async function startTestWorker(
     await copyKvTemplate(fixture, persistDir);
     manifest = JSON.parse(await readFile(path.join(fixture.dir, "manifest.json"), "utf8")) as Manifest;
   }
-  const worker = await startLocalWorker({ persistDir, vars: opts.vars, bundle: inject("workerBundle"), rewire: opts.rewire, onLog: opts.onLog });
+  const worker = await startLocalWorker({ persistDir, vars: opts.vars, bundle: inject("workerBundle"), rewire: opts.rewire, onLog: opts.onLog, ratelimits: opts.ratelimits });
   let model: ModelRef | undefined = manifest?.model;
   if (opts.seedModel) {
     model = await putModel(worker.kv, await prepareModel());
