@@ -7,7 +7,7 @@ import { createNodeEmbedder } from "../scripts/embed/node-model.ts";
 import { ArtifactSearch } from "../scripts/search.ts";
 import { nearestLeaves, searchVector, type BlobSource } from "../lib/index/reader.ts";
 import type { Embedder } from "../lib/model/embed.ts";
-import { faultyKv, injectKvFault } from "./helpers/faulty-kv.ts";
+import { faultyKv, injectKvFault } from "../scripts/local/faulty-kv.ts";
 import { expectSameHits, startTestWorker, type TestWorker } from "./helpers/worker.ts";
 
 let worker: TestWorker | undefined;

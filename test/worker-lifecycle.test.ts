@@ -9,7 +9,7 @@ import { nearestLeaves } from "../lib/index/reader.ts";
 import type { Embedder } from "../lib/model/embed.ts";
 import { evaluationQueries, fixtureTexts } from "./helpers/index-fixture.ts";
 import { expectSameHits, post, startTestWorker, type TestWorker } from "./helpers/worker.ts";
-import { faultyKv, injectKvFault } from "./helpers/faulty-kv.ts";
+import { faultyKv, injectKvFault } from "../scripts/local/faulty-kv.ts";
 import { retryDelayMs } from "../functions/index-state.ts";
 
 let worker: TestWorker | undefined;

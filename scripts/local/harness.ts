@@ -156,7 +156,7 @@ export interface StartOptions {
   onLog?: (line: string) => void;
   /**
    * Test seam: rewrites the Miniflare options (e.g. INDEX behind a fault-injecting
-   * service, test/helpers/faulty-kv.ts); `kvWorker` names the worker that owns the namespace.
+   * service, scripts/local/faulty-kv.ts); `kvWorker` names the worker that owns the namespace.
    */
   rewire?: { options(flat: MiniflareOptions): MiniflareOptions; kvWorker: string };
 }

@@ -12,9 +12,8 @@ import os from "node:os";
 import path from "node:path";
 import { readManifest } from "../../scripts/artifacts.ts";
 import { DEFAULT_CACHE, runBuild } from "../../scripts/build.ts";
-import { Miniflare } from "miniflare";
-import { COMPATIBILITY_DATE, KV_BINDING, KV_NAMESPACE_ID, PROJECT_ROOT } from "../../scripts/local/harness.ts";
-import { bindingWriter, publish, type KvWriter } from "../../scripts/publish.ts";
+import { PROJECT_ROOT } from "../../scripts/local/harness.ts";
+import { publishInBulk } from "../../scripts/local/bulk-publish.ts";
 import { sampleQueries } from "../../scripts/index/perturb.ts";
 import type { ArtifactSearch } from "../../scripts/search.ts";
 import type { ItemRecord } from "../../lib/index/format.ts";
@@ -103,45 +102,6 @@ export async function ensureIndexFixture(): Promise<IndexFixture> {
   const dir = path.join(root, "artifacts");
   const manifest = await readManifest(dir);
   return { dir, version: manifest.version, items: manifest.items, kvTemplate: path.join(root, "kv"), seconds, reused };
-}
-
-/**
- * publish() into a fresh store, the item records in a few bulk requests: through
- * Miniflare's binding proxy each put is a round trip (~2,000 of them took 17–30 s
- * on a shared 2-core box). A one-route loader Worker on the same persist dir and
- * namespace writes them inside workerd; the rest goes through the normal binding.
- */
-async function publishInBulk(persistDir: string, artifacts: string): Promise<void> {
-  const mf = new Miniflare({
-    modules: true,
-    script: `export default { async fetch(request, env) {
-      const entries = await request.json();
-      for (let i = 0; i < entries.length; i += 50) await Promise.all(entries.slice(i, i + 50).map((e) => env.${KV_BINDING}.put(e.key, e.value)));
-      return new Response(String(entries.length));
-    } };`,
-    compatibilityDate: COMPATIBILITY_DATE,
-    kvNamespaces: { [KV_BINDING]: KV_NAMESPACE_ID },
-    defaultPersistRoot: path.join(persistDir, "v3"),
-  });
-  try {
-    const url = await mf.ready;
-    const kv = await mf.getKVNamespace(KV_BINDING);
-    const base = bindingWriter(kv as never);
-    const writer: KvWriter = {
-      ...base,
-      async putMany(entries) {
-        const texts = entries.filter((e): e is { key: string; value: string } => typeof e.value === "string");
-        await base.putMany(entries.filter((e) => typeof e.value !== "string"));
-        for (let i = 0; i < texts.length; i += 1000) {
-          const res = await fetch(url, { method: "POST", body: JSON.stringify(texts.slice(i, i + 1000)) });
-          if (!res.ok || (await res.text()) !== String(Math.min(1000, texts.length - i))) throw new Error(`bulk KV load failed: ${res.status}`);
-        }
-      },
-    };
-    await publish(writer, artifacts);
-  } finally {
-    await mf.dispose();
-  }
 }
 
 /** A private copy of the fixture's KV store for one Worker. */

@@ -28,7 +28,7 @@ export async function startTestWorker(
     index?: boolean;
     version?: string;
     manifestExtra?: Record<string, unknown>;
-    /** Rewires the Miniflare options (e.g. test/helpers/faulty-kv.ts). */
+    /** Rewires the Miniflare options (e.g. scripts/local/faulty-kv.ts). */
     rewire?: StartOptions["rewire"];
     onLog?: StartOptions["onLog"];
     ratelimits?: StartOptions["ratelimits"];

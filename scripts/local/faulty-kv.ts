@@ -1,10 +1,10 @@
 // A KV namespace that can be told to fail: the Worker's INDEX becomes an RPC
 // service (same methods, same local store) that throws, like a KV outage or an
 // exceeded quota, or answers late, for every key starting with one of the given prefixes.
-// Used with startLocalWorker's `rewire` seam; the Worker's own code is unchanged.
+// Used with startLocalWorker's `rewire` seam (tests, npm run loadtest); the Worker's own code is unchanged.
 import type { MiniflareOptions, WorkerOptions } from "miniflare";
-import type { LocalWorker } from "../../scripts/local/harness.ts";
-import { KV_BINDING, KV_NAMESPACE_ID } from "../../scripts/local/harness.ts";
+import type { LocalWorker } from "./harness.ts";
+import { KV_BINDING, KV_NAMESPACE_ID } from "./harness.ts";
 
 export const FAULT_WORKER = "kv-faults";
 
