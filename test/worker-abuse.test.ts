@@ -32,7 +32,7 @@ describe("chunkByTokens", () => {
       [5, 6],
     ]);
     expect(chunkByTokens([], 1000)).toEqual([]);
-    expect(MODEL_CALL_TOKENS).toBe(768);
+    expect(MODEL_CALL_TOKENS).toBe(64);
   });
 });
 
@@ -118,6 +118,10 @@ describe("model work per request", () => {
 
   it("a request over 4,096 tokens is 400 too_many_tokens; the largest legal ones, alone and 8 at once, keep the wasm heap where one small call leaves it", async () => {
     const idle = await wasmMiB();
+    // 16 headline-length texts go in 64-token calls: the heap does not grow at all.
+    const headlines = await w.json("/embed", post({ texts: Array.from({ length: 16 }, (_, i) => prose(i, 60)) }));
+    expect(headlines.status).toBe(200);
+    expect(await wasmMiB()).toBe(idle);
     const over = await w.json("/embed", post({ texts: Array.from({ length: 32 }, (_, i) => prose(i)) }));
     expectEnvelope(over, 400, "too_many_tokens");
     const total = Number(/these hold (\d+)/.exec(over.body.error.message)![1]);
@@ -133,7 +137,7 @@ describe("model work per request", () => {
     expect(eight.map((r) => r.status)).toEqual(Array(8).fill(200));
     const afterEight = await wasmMiB();
     console.log(`wasm heap: idle ${idle.toFixed(1)} MiB, after one ${n}-text request ${afterOne.toFixed(1)} MiB, after 8 at once ${afterEight.toFixed(1)} MiB`);
-    // One 768-token call grows 52.9 MiB to 63.5 MiB; a whole request in one call reached 136.9 MiB.
+    // A single 1,000-character text takes 52.9 MiB to 63.5 MiB; a whole request in one call reached 136.9 MiB.
     expect(afterOne).toBeLessThanOrEqual(64);
     expect(afterEight).toBe(afterOne);
     // Chunked calls embed the same as one text at a time.
