@@ -1,27 +1,17 @@
 // Bindings and vars as wrangler.toml declares them, read defensively: a typo in a
 // var must degrade to the documented default rather than take the Worker down.
 
-export interface Env {
-  INDEX: KVNamespace;
-  MAX_QUERY_CHARS?: string;
-  EMBED_ENDPOINT?: string;
-  MAX_BATCH_QUERIES?: string;
-  MAX_EMBED_TEXTS?: string;
-  POINTER_TTL_MS?: string;
+/**
+ * The bindings and vars of wrangler.toml, as `npm run types` (wrangler types)
+ * generates them into worker-configuration.d.ts, plus the one var only the
+ * bench's local Worker sets.
+ */
+export type Env = Cloudflare.Env & {
   /** "on" enables `GET /search?exact=1` (brute force over every item); the bench's local Worker only. */
   BENCH_EXACT?: string;
-  /** Per-client limits ([[ratelimits]] in wrangler.toml); absent, requests are not limited. */
-  SEARCH_LIMITER?: RateLimit;
-  EMBED_LIMITER?: RateLimit;
   /** Secret (`wrangler secret put EMBED_TOKEN`): when set, /embed requires `Authorization: Bearer <token>`. */
   EMBED_TOKEN?: string;
-  /** Comma-separated origins allowed to call /search and /embed from a browser, or "*". */
-  ALLOWED_ORIGINS?: string;
-  /** Tokens one request may ask the model to embed (all its queries or texts together). */
-  MAX_REQUEST_TOKENS?: string;
-  /** How long GET /search answers are cached at the edge and by clients; 0 turns the cache off. */
-  SEARCH_CACHE_SECONDS?: string;
-}
+};
 
 export interface Config {
   maxQueryChars: number;

@@ -4,12 +4,12 @@
 // `GET /search?q=…&exact=1` on a Worker whose BENCH_EXACT var is "on"; the bench
 // sets it on its local Worker, wrangler.toml never does.
 //
-// The catalog blob (manifest.catalog) lists every item key; the records go out
+// The catalog (manifest.catalog's parts) lists every item key; the records go out
 // in rounds of ROUND_KEYS keys (each round is parallel bulk reads of ≤100 keys)
 // and only the best k stay in memory, so the isolate never holds the corpus.
 // Records are not hash-checked here: this path answers "what would reading
 // everything cost", not "is the store intact".
-import { hex, ITEM_KEY_BYTES, textToBlob, type ItemRecord } from "../lib/index/format.ts";
+import { decodeCatalog, joinParts, textToBlob, type ItemRecord } from "../lib/index/format.ts";
 import { IndexError, type IndexHandle, type SearchStats } from "../lib/index/reader.ts";
 import { sha256Hex } from "../lib/index/sha256.ts";
 import { dotInt8, TopK } from "../lib/index/vector.ts";
@@ -21,22 +21,23 @@ const ROUND_KEYS = 300;
 const encoder = new TextEncoder();
 
 async function catalogKeys(h: IndexHandle, stats: SearchStats): Promise<string[]> {
-  const ref = h.manifest.catalog;
+  const refs = h.manifest.catalog;
   stats.roundTrips++;
-  const text = (await h.source.getTexts([ref.key])).get(ref.key);
-  if (text == null) throw new IndexError("shard_missing", `catalog ${ref.key} is missing`);
-  stats.bytes += text.length;
-  stats.fetchedBytes += text.length;
-  if ((await sha256Hex(text)) !== ref.sha256) throw new IndexError("shard_corrupt", `catalog ${ref.key} fails its checksum`);
-  const bytes = textToBlob(text);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = view.getUint32(0, true);
-  const keys: string[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const o = 4 + i * (ITEM_KEY_BYTES + 4);
-    keys[i] = `item/${hex(bytes, o, o + ITEM_KEY_BYTES)}`;
+  const texts = await h.source.getTexts(refs.map((r) => r.key));
+  const parts: string[] = [];
+  for (const ref of refs) {
+    const text = texts.get(ref.key);
+    if (text == null) throw new IndexError("shard_missing", `catalog part ${ref.key} is missing`);
+    stats.bytes += text.length;
+    stats.fetchedBytes += text.length;
+    if ((await sha256Hex(text)) !== ref.sha256) throw new IndexError("shard_corrupt", `catalog part ${ref.key} fails its checksum`);
+    parts.push(text);
   }
-  return keys;
+  try {
+    return decodeCatalog(joinParts(parts)).map((e) => e.key);
+  } catch (e) {
+    throw new IndexError("shard_corrupt", `catalog: ${(e as Error).message}`);
+  }
 }
 
 export async function exactSearch(h: IndexHandle | null, q: Float32Array, k: number): Promise<SearchOutcome> {

@@ -3,7 +3,7 @@
 // manifest, index handle and model are usable, because KV is eventually
 // consistent (the pointer may reach a PoP before what it names) and a broken new
 // version must not take down the one already serving.
-import { POINTER_KEY, type ModelRef, type Pointer } from "../lib/index/manifest.ts";
+import { POINTER_KEY, parsePointer, type ModelRef, type Pointer } from "../lib/index/manifest.ts";
 import { HttpError } from "./http.ts";
 import { indexAdapter } from "./search-adapter.ts";
 
@@ -46,12 +46,8 @@ function isModelRef(m: unknown): m is ModelRef {
 async function readPointer(kv: KVNamespace): Promise<Pointer | null> {
   const raw = await kv.get(POINTER_KEY, "text");
   if (raw === null) return null;
-  try {
-    const p = JSON.parse(raw) as Pointer;
-    if (typeof p?.version === "string" && typeof p?.manifestKey === "string") return p;
-  } catch {
-    /* fallthrough */
-  }
+  const p = parsePointer(raw);
+  if (p) return p;
   throw new HttpError(503, "index_corrupt", `KV key "${POINTER_KEY}" is not a valid pointer`);
 }
 

@@ -7,8 +7,8 @@ import type { ModelJson } from "../lib/model/weights.ts";
 import { loadGraphModelFromMemory } from "../lib/model/load.ts";
 import { UseTokenizer, type Vocabulary } from "../lib/model/tokenizer.ts";
 import { embedBatch, EMBEDDING_DIM } from "../lib/model/embed.ts";
-import { ensureWasmBackend } from "./tf-wasm.ts";
 import { embedInChunks } from "./embed-budget.ts";
+import { ensureWasmBackend } from "./tf-wasm.ts";
 
 export class ModelError extends Error {
   constructor(
@@ -27,8 +27,6 @@ export interface LoadedModel {
   countTokens(texts: readonly string[]): number;
   /** Milliseconds the load took, for cold-start reporting. */
   loadMs: number;
-  /** Where the load time went, in milliseconds (locally exact; coarse in production, where timers only advance on I/O). */
-  loadPhases: Record<string, number>;
   /** Frees the graph as soon as no embed is running on it. */
   retire(): void;
 }
@@ -115,14 +113,38 @@ function weightVerifier(ref: BlobRef) {
 async function loadModel(kv: KVNamespace, ref: ModelRef): Promise<LoadedModel> {
   loadsStarted++;
   const started = Date.now();
+  const timer = phaseTimer();
+  if (ref.dim !== EMBEDDING_DIM) throw new ModelError("model_corrupt", `model ${ref.id} has dim ${ref.dim}, expected ${EMBEDDING_DIM}`);
+  const { tf, modelJson, vocabulary } = await loadSmallParts(kv, ref, timer);
+  const graph = await loadVerifiedWeights(kv, ref, modelJson, timer);
+  const model = servingModel(ref, tf, graph, new UseTokenizer(vocabulary));
+  await probe(ref, model, graph);
+  timer.mark("probe_inference");
+  const loadMs = Date.now() - started;
+  console.log(`model ${ref.id} loaded in ${loadMs} ms: ${JSON.stringify(timer.phases)}`);
+  return { id: ref.id, dim: EMBEDDING_DIM, loadMs, ...model };
+}
+
+/** Where the load time went, in milliseconds, for the load log line (locally exact; coarse in production, where timers only advance on I/O). */
+function phaseTimer() {
   const phases: Record<string, number> = {};
   let last = performance.now();
-  const mark = (phase: string) => {
-    const now = performance.now();
-    phases[phase] = Math.round((now - last) * 10) / 10;
-    last = now;
+  return {
+    phases,
+    mark(phase: string) {
+      const now = performance.now();
+      phases[phase] = Math.round((now - last) * 10) / 10;
+      last = now;
+    },
   };
-  if (ref.dim !== EMBEDDING_DIM) throw new ModelError("model_corrupt", `model ${ref.id} has dim ${ref.dim}, expected ${EMBEDDING_DIM}`);
+}
+
+type PhaseTimer = ReturnType<typeof phaseTimer>;
+type Tf = Awaited<ReturnType<typeof ensureWasmBackend>>;
+type Graph = Awaited<ReturnType<typeof loadGraphModelFromMemory>>;
+
+/** The wasm backend, the topology and the vocabulary, in parallel; both blobs verified and parsed. */
+async function loadSmallParts(kv: KVNamespace, ref: ModelRef, timer: PhaseTimer): Promise<{ tf: Tf; modelJson: ModelJson; vocabulary: Vocabulary }> {
   const [tf, topologyBytes, vocabBytes] = await Promise.all([
     ensureWasmBackend().catch((err: Error) => {
       throw new ModelError("model_unavailable", `tfjs wasm backend failed to start: ${err.message}`);
@@ -130,28 +152,30 @@ async function loadModel(kv: KVNamespace, ref: ModelRef): Promise<LoadedModel> {
     getVerified(kv, "topology", ref.topology),
     getVerified(kv, "vocab", ref.vocab),
   ]);
-  mark("backend_and_small_blobs");
-  let modelJson: ModelJson;
-  let vocabulary: Vocabulary;
+  timer.mark("backend_and_small_blobs");
   try {
-    modelJson = JSON.parse(new TextDecoder().decode(topologyBytes)) as ModelJson;
-    vocabulary = JSON.parse(new TextDecoder().decode(vocabBytes)) as Vocabulary;
+    const modelJson = JSON.parse(new TextDecoder().decode(topologyBytes)) as ModelJson;
+    const vocabulary = JSON.parse(new TextDecoder().decode(vocabBytes)) as Vocabulary;
+    timer.mark("parse_json");
+    return { tf, modelJson, vocabulary };
   } catch {
     throw new ModelError("model_corrupt", `model ${ref.id}: topology or vocab is not JSON`);
   }
+}
 
-  mark("parse_json");
+/** The graph, its weights streamed from KV and hashed on the way; disposed again if the hash or length is wrong. */
+async function loadVerifiedWeights(kv: KVNamespace, ref: ModelRef, modelJson: ModelJson, timer: PhaseTimer): Promise<Graph> {
   const weights = await kv.get(ref.weights.key, { type: "stream" });
   if (weights === null) throw new ModelError("model_missing", `model weights blob ${ref.weights.key} not found in KV`);
   const verifier = weightVerifier(ref.weights);
-  let graph: Awaited<ReturnType<typeof loadGraphModelFromMemory>>;
+  let graph: Graph;
   try {
     graph = await loadGraphModelFromMemory(modelJson, weights as ReadableStream<Uint8Array>, { onBytes: verifier.onBytes });
   } catch (err) {
     if (err instanceof ModelError) throw err;
     throw new ModelError("model_corrupt", `model weights blob ${ref.weights.key} did not decode: ${(err as Error).message}`);
   }
-  mark("weights_stream_decode_hash");
+  timer.mark("weights_stream_decode_hash");
   const seen = await verifier.finish();
   if (seen.bytes !== ref.weights.bytes || seen.sha256 !== ref.weights.sha256) {
     graph.dispose();
@@ -162,9 +186,12 @@ async function loadModel(kv: KVNamespace, ref: ModelRef): Promise<LoadedModel> {
         : `model weights blob ${ref.weights.key}: sha256 mismatch`,
     );
   }
+  timer.mark("weights_verify");
+  return graph;
+}
 
-  mark("weights_verify");
-  const tokenizer = new UseTokenizer(vocabulary);
+/** embed() and retire() over one graph: a retired graph is freed once no embed runs on it. */
+function servingModel(ref: ModelRef, tf: Tf, graph: Graph, tokenizer: UseTokenizer): Pick<LoadedModel, "embed" | "countTokens" | "retire"> {
   let inFlight = 0;
   let retired = false;
   let disposed = false;
@@ -174,37 +201,34 @@ async function loadModel(kv: KVNamespace, ref: ModelRef): Promise<LoadedModel> {
       graph.dispose();
     }
   };
-  const embed = async (texts: readonly string[]) => {
-    if (disposed) throw new ModelError("model_unavailable", `model ${ref.id} was replaced; retry`);
-    inFlight++;
-    try {
-      // Token-bounded calls: the wasm heap's high-water mark stays that of one small call.
-      return await embedInChunks(texts, (t) => tokenizer.encode(t).length, (chunk) => embedBatch(tf, graph, tokenizer, chunk));
-    } finally {
-      inFlight--;
-      disposeIfIdle();
-    }
-  };
-  // One real inference before declaring the model ready: it proves the graph runs
-  // and yields finite unit vectors, and moves first-run costs out of a query.
-  const [probe] = await embed(["ready"]);
-  if (!probe || probe.length !== EMBEDDING_DIM || !probe.every(Number.isFinite)) {
-    graph.dispose();
-    throw new ModelError("model_corrupt", `model ${ref.id} produced an invalid embedding`);
-  }
-  mark("probe_inference");
-  const loadMs = Date.now() - started;
-  console.log(`model ${ref.id} loaded in ${loadMs} ms: ${JSON.stringify(phases)}`);
   return {
-    id: ref.id,
-    dim: EMBEDDING_DIM,
-    embed,
+    async embed(texts: readonly string[]) {
+      if (disposed) throw new ModelError("model_unavailable", `model ${ref.id} was replaced; retry`);
+      inFlight++;
+      try {
+        // Token-bounded calls: the wasm heap's high-water mark stays that of one small call (embed-budget.ts).
+        return await embedInChunks(texts, (t) => tokenizer.encode(t).length, (chunk) => embedBatch(tf, graph, tokenizer, chunk));
+      } finally {
+        inFlight--;
+        disposeIfIdle();
+      }
+    },
     countTokens: (texts) => texts.reduce((sum, t) => sum + tokenizer.encode(t).length, 0),
-    loadMs,
-    loadPhases: phases,
     retire() {
       retired = true;
       disposeIfIdle();
     },
   };
+}
+
+/**
+ * One real inference before declaring the model ready: it proves the graph runs
+ * and yields finite unit vectors, and moves first-run costs out of a query.
+ */
+async function probe(ref: ModelRef, model: Pick<LoadedModel, "embed">, graph: Graph): Promise<void> {
+  const [vector] = await model.embed(["ready"]);
+  if (!vector || vector.length !== EMBEDDING_DIM || !vector.every(Number.isFinite)) {
+    graph.dispose();
+    throw new ModelError("model_corrupt", `model ${ref.id} produced an invalid embedding`);
+  }
 }

@@ -151,3 +151,12 @@ export async function healthz(env: Env, ctx: ExecutionContext): Promise<Response
     isolateHeaders(),
   );
 }
+
+/** Example queries the build drew from the corpus (`manifest.examples`); none for an index built before them. */
+export async function examples(env: Env, ctx: ExecutionContext): Promise<Response> {
+  // Waits for the model too: the page asks for examples on load, which warms the isolate before the first search.
+  const { index } = await ready(env, readConfig(env), ctx);
+  const listed = (index.manifest as { examples?: unknown }).examples;
+  const texts = Array.isArray(listed) ? listed.filter((t): t is string => typeof t === "string") : [];
+  return json({ examples: texts, index: { version: index.version, items: index.items } });
+}

@@ -40,7 +40,7 @@ export function kvSource(kv: KVNamespace): BlobSource {
 
 function isIndexManifest(m: unknown): m is Manifest {
   const x = m as Manifest;
-  return typeof x === "object" && x !== null && typeof x.routing?.key === "string" && Array.isArray(x.shards) && typeof x.params?.nprobe === "number";
+  return typeof x === "object" && x !== null && Array.isArray(x.routing) && Array.isArray(x.catalog) && typeof x.params?.nprobe === "number";
 }
 
 export const indexAdapter = {

@@ -1,9 +1,5 @@
-// wrangler's CompiledWasm rule turns a `.wasm` import into a precompiled module:
-// workerd refuses to compile WebAssembly from bytes at run time.
-declare module "*.wasm" {
-  const module: WebAssembly.Module;
-  export default module;
-}
+// `*.wasm` imports are typed in worker-configuration.d.ts (generated from the
+// CompiledWasm rule: workerd refuses to compile WebAssembly from bytes at run time).
 
 // The package's Emscripten glue is plain UMD JavaScript without typings.
 declare module "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.js" {

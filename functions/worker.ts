@@ -4,8 +4,8 @@ import { readConfig, type Env } from "./config.ts";
 import { CORS_HEADERS, HttpError, errorResponse, toHttpError, withHeaders } from "./http.ts";
 import { allowedOrigin, enforceOrigin } from "./access.ts";
 import { guardKv } from "./kv-guard.ts";
-import { PAGE_HTML } from "./page.ts";
-import { embedPost, healthz, searchGet, searchPost } from "./routes.ts";
+import { page } from "./page.ts";
+import { embedPost, examples, healthz, searchGet, searchPost } from "./routes.ts";
 
 type Handler = (request: Request, env: Env, ctx: ExecutionContext) => Promise<Response>;
 
@@ -14,14 +14,10 @@ interface Route {
   cors: boolean;
 }
 
-const page: Handler = async (request) =>
-  new Response(request.method === "HEAD" ? null : PAGE_HTML, {
-    headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "public, max-age=300" },
-  });
-
 const ROUTES: Record<string, Route> = {
   "/": { methods: { GET: page, HEAD: page }, cors: false },
   "/healthz": { methods: { GET: (_r, env, ctx) => healthz(env, ctx) }, cors: false },
+  "/examples": { methods: { GET: (_r, env, ctx) => examples(env, ctx) }, cors: false },
   "/search": { methods: { GET: searchGet, POST: searchPost }, cors: true },
   "/embed": { methods: { POST: embedPost }, cors: true },
 };

@@ -2,8 +2,8 @@
 // deploy read. Layout (DIR = index-artifacts/ by default):
 //   manifest.json        the version's manifest (lib/index/manifest.ts)
 //   report.json          the build report
-//   blobs/<32 hex>       every `blob/<32 hex>` KV value: routing, shards, catalog
-//                        (base64 text) and the model (topology, weights, vocab)
+//   blobs/<32 hex>       every `blob/<32 hex>` KV value: routing and catalog parts,
+//                        shards (base64 text) and the model (topology, weights, vocab)
 //   items.pack           every `item/<16 hex>` record: "ESI1", u32 count, then
 //                        count × [8-byte key][u32 length][UTF-8 JSON]
 //   vectors.f32          float32 embeddings in item order, for exact search only
@@ -13,6 +13,7 @@ import path from "node:path";
 import { hex, ITEM_KEY_BYTES } from "../lib/index/format.ts";
 import type { BlobRef, Manifest } from "../lib/index/manifest.ts";
 import type { BlobSource } from "../lib/index/reader.ts";
+import { allValues, versionValues, type ReadTexts, type VersionValues } from "../lib/index/version.ts";
 
 const PACK_MAGIC = 0x31495345; // "ESI1"
 
@@ -130,9 +131,20 @@ export async function readVectors(dir: string, dim: number): Promise<Float32Arra
   return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
 }
 
-/** Removes blobs the manifest does not name (left over from earlier builds). */
+/** Reads `blob/…` values from the directory's blobs/ (null when absent). */
+export function blobReader(dir: string): ReadTexts {
+  return async (keys) => new Map(await Promise.all(keys.map(async (k) => [k, await readFile(blobPath(dir, k), "utf8").catch(() => null)] as const)));
+}
+
+/** Every value of the version in DIR, by kind (format: lib/index/version.ts). */
+export async function artifactVersionValues(dir: string, manifest: Manifest): Promise<VersionValues> {
+  return versionValues(manifest, blobReader(dir));
+}
+
+/** Removes blobs the version does not use (left over from earlier builds). */
 export async function pruneBlobs(dir: string, manifest: Manifest): Promise<number> {
-  const keep = new Set(allBlobRefs(manifest).map((r) => r.key.slice(5)));
+  const values = await artifactVersionValues(dir, manifest);
+  const keep = new Set(allValues(values).filter((r) => r.key.startsWith("blob/")).map((r) => r.key.slice(5)));
   let removed = 0;
   for (const f of await readdir(path.join(dir, "blobs"))) {
     if (!keep.has(f)) {
@@ -141,10 +153,6 @@ export async function pruneBlobs(dir: string, manifest: Manifest): Promise<numbe
     }
   }
   return removed;
-}
-
-export function allBlobRefs(m: Manifest): BlobRef[] {
-  return [m.model.topology, m.model.weights, m.model.vocab, m.routing, m.catalog, ...m.shards];
 }
 
 export async function ensureDirs(dir: string): Promise<void> {

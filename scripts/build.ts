@@ -7,18 +7,23 @@ import path from "node:path";
 import { runCli, UsageError } from "./cli.ts";
 import { blobKeyFor } from "../lib/index/sha256.ts";
 import { FORMAT, type Manifest, type ModelRef } from "../lib/index/manifest.ts";
+import { decodeShard, textToBlob } from "../lib/index/format.ts";
+import { readRouting, shardRefs } from "../lib/index/version.ts";
 import { EMBEDDING_DIM } from "../lib/model/embed.ts";
-import { ensureDirs, FileSource, pruneBlobs, readManifest, writeBlob, writeItemsPack } from "./artifacts.ts";
+import { blobReader, ensureDirs, pruneBlobs, readManifest, writeBlob, writeItemsPack } from "./artifacts.ts";
 import { CorpusError, readCorpus, type CorpusItem, type CorpusReport } from "./corpus/read-corpus.ts";
-import { EmbeddingCache, textHash } from "./embed/cache.ts";
-import { prepareModel } from "./embed/node-model.ts";
+import { EmbeddingCache } from "./embed/cache.ts";
+import { embedCorpus, type Embedded } from "./embed/embed-corpus.ts";
+import { prepareModel, type PreparedModel } from "./embed/node-model.ts";
 import { EmbeddingPool } from "./embed/pool.ts";
-import { buildIndex, DEFAULT_PARAMS, textBlob, type BaseIndex } from "./index/build-index.ts";
-import { decodeRouting, decodeShard, textToBlob } from "../lib/index/format.ts";
+import { readVectorsFile } from "./embed/vectors-file.ts";
+import { buildIndex, DEFAULT_PARAMS, textBlob, type BaseIndex, type BuiltIndex, type TextBlob } from "./index/build-index.ts";
+import { ComputePool } from "./index/compute-pool.ts";
+import { pickExamples } from "./index/examples.ts";
 import { MemorySource } from "./index/memory-source.ts";
 import { sampleQueries } from "./index/perturb.ts";
-import { selfCheck } from "./index/self-check.ts";
-import { Progress } from "./progress.ts";
+import { exactTruth, selfCheck } from "./index/self-check.ts";
+import { checkValueSizes } from "./index/value-limits.ts";
 
 export { UsageError };
 
@@ -31,6 +36,8 @@ export interface BuildOptions {
   out?: string;
   textColumn?: string;
   cacheDir?: string | null;
+  /** Precomputed embeddings (embed/vectors-file.ts) instead of the model; the cache is then not used. */
+  vectors?: string;
   threads?: number;
   leafSize?: number;
   pqM?: number;
@@ -45,24 +52,39 @@ export interface BuildOptions {
   /**
    * Extend a previous version instead of re-partitioning (incremental deploys):
    * its artifacts directory, or its routing and shards already decoded. Ignored,
-   * with a log line, when the model or pqM differ or the corpus grew by more than
-   * `maxGrowth` (default 0.5) of the base, since old leaves would then fit badly.
+   * with a log line, when the model or pqM differ or the corpus grew or shrank
+   * past `maxGrowth` / `maxShrink` of the base, since old leaves would then fit badly.
    */
   base?: string | BaseIndex;
   maxGrowth?: number;
+  maxShrink?: number;
+  /** The KV value limit the build enforces (tests lower it). */
+  maxValueBytes?: number;
 }
+
+/** recall@10 the self-check aims for: a margin over 0.95 for queries it has not seen. */
+export const DEFAULT_TARGET_RECALL = 0.97;
+/** Mean bytes a query may read, at most, when the self-check picks nprobe. */
+export const DEFAULT_BYTE_BUDGET = 480 * 1024;
+export const DEFAULT_CHECK_QUERIES = 200;
+/** A base is re-partitioned when the corpus grows by more than half of it… */
+export const DEFAULT_MAX_GROWTH = 0.5;
+/** …or shrinks by more than a third: its leaves would be left a third empty, shards and routing that much larger per item. */
+export const DEFAULT_MAX_SHRINK = 1 / 3;
 
 /** Reads a previous build's routing and shards from its artifacts directory. */
 export async function loadBase(dir: string): Promise<{ base: BaseIndex; manifest: Manifest }> {
   const manifest = await readManifest(dir);
-  const source = await FileSource.open(dir);
-  const texts = await source.getTexts([manifest.routing.key, ...manifest.shards.map((s) => s.key)]);
-  const text = (key: string) => {
+  const read = blobReader(dir);
+  const routing = await readRouting(manifest, read);
+  const keys = shardRefs(routing).map((r) => r.key);
+  const texts = await read(keys);
+  const shards = keys.map((key) => {
     const t = texts.get(key);
     if (t == null) throw new Error(`base index in ${dir} lacks ${key}`);
-    return textToBlob(t);
-  };
-  return { manifest, base: { routing: decodeRouting(text(manifest.routing.key)), shards: manifest.shards.map((s) => decodeShard(text(s.key))) } };
+    return decodeShard(textToBlob(t));
+  });
+  return { manifest, base: { routing, shards } };
 }
 
 export interface BuildReport {
@@ -71,9 +93,10 @@ export interface BuildReport {
   items: number;
   skippedBlank: number;
   seconds: Record<string, number>;
-  embeddings: { computed: number; cached: number; perSecond: number; perSecondPerThread: number; threads: number };
+  embeddings: { source: "model" | "file"; computed: number; cached: number; perSecond: number; perSecondPerThread: number; threads: number };
   shards: { count: number; minBytes: number; medianBytes: number; maxBytes: number };
   bytes: { routing: number; shards: number; items: number; catalog: number; manifest: number; model: number; perItem: number };
+  kvValues: { largestBytes: number; largestKey: string; routingParts: number; catalogParts: number };
   selfCheck: Manifest["selfCheck"];
   peakRssBytes: number;
 }
@@ -84,200 +107,61 @@ export async function fileSha256(file: string): Promise<string> {
   return h.digest("hex");
 }
 
+/** Seconds per named stage, in order. */
+class Stages {
+  readonly seconds: Record<string, number> = {};
+  private t = performance.now();
+  lap(name: string): void {
+    const now = performance.now();
+    this.seconds[name] = +((now - this.t) / 1000).toFixed(2);
+    this.t = now;
+  }
+}
+
+interface Corpus {
+  items: CorpusItem[];
+  report: CorpusReport;
+  sha256: string;
+}
+
+interface ModelValues {
+  ref: ModelRef;
+  topology: TextBlob;
+  vocab: TextBlob;
+  weights: Uint8Array;
+}
+
+/** corpus → embeddings → index → self-check → manifest → files, one named step each. */
 export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; report: BuildReport }> {
   const out = path.resolve(o.out ?? DEFAULT_OUT);
   const log = (s: string) => {
     if (!o.quiet) process.stderr.write(`${s}\n`);
   };
-  const seconds: Record<string, number> = {};
-  let t = performance.now();
-  const lap = (name: string) => {
-    const now = performance.now();
-    seconds[name] = +((now - t) / 1000).toFixed(2);
-    t = now;
-  };
-
-  // 1. Corpus
-  const corpusReport = {} as CorpusReport;
-  const items: CorpusItem[] = [];
-  for await (const item of readCorpus(o.corpus, { textColumn: o.textColumn }, corpusReport)) items.push(item);
-  const corpusSha = await fileSha256(o.corpus);
-  if (corpusReport.skippedBlank.length) {
-    const shown = corpusReport.skippedBlank.slice(0, 10).join(", ");
-    log(`skipped ${corpusReport.skippedBlank.length} blank item(s), ids: ${shown}${corpusReport.skippedBlank.length > 10 ? ", …" : ""}`);
-  }
-  log(`corpus ${o.corpus}: ${items.length} items (${corpusReport.format}${corpusReport.textColumn ? `, text column "${corpusReport.textColumn}"` : ""})`);
-  // An unusable --out fails now, not after the embeddings and the index.
-  try {
-    await ensureDirs(out);
-  } catch (e) {
-    throw new UsageError(`cannot write to --out ${out}: ${(e as Error).message}`);
-  }
-  lap("read");
-
-  // 2. Embeddings, cache first
+  const stages = new Stages();
+  const corpus = await readCorpusStep(o, log);
+  await prepareOut(out);
+  stages.lap("read");
   const model = await prepareModel();
-  const n = items.length;
-  const dim = EMBEDDING_DIM;
-  const vectors = new Float32Array(n * dim);
-  const cache = o.cacheDir === null ? null : new EmbeddingCache(o.cacheDir ?? DEFAULT_CACHE, model.modelId);
-  const hashes = items.map((it) => textHash(it.text));
-  const wanted = new Map<string, number[]>();
-  hashes.forEach((h, i) => {
-    const rows = wanted.get(h);
-    if (rows) rows.push(i);
-    else wanted.set(h, [i]);
-  });
-  const filled = cache ? await cache.lookup(wanted, vectors) : new Set<number>();
-  // One embedding per distinct missing text.
-  const missingTexts: string[] = [];
-  const missingRows: number[] = [];
-  const missingHashes: string[] = [];
-  for (const [h, rows] of wanted) {
-    if (filled.has(rows[0])) continue;
-    missingTexts.push(items[rows[0]].text);
-    missingRows.push(rows[0]);
-    missingHashes.push(h);
-  }
   const pool = new EmbeddingPool(o.threads);
-  let embedSeconds = 0;
   try {
-    if (missingTexts.length) {
-      log(`embedding ${missingTexts.length} new text(s) on ${pool.threads} thread(s); ${n - missingRows.length - (n - wanted.size)} from cache`);
-      await pool.warmUp();
-      const progress = new Progress("embed", missingTexts.length);
-      const t0 = performance.now();
-      await pool.embedInto(missingTexts, vectors, missingRows, { onProgress: (d) => !o.quiet && progress.update(d) });
-      embedSeconds = (performance.now() - t0) / 1000;
-      for (let j = 0; j < missingRows.length; j++) {
-        const src = vectors.subarray(missingRows[j] * dim, (missingRows[j] + 1) * dim);
-        for (const r of wanted.get(missingHashes[j])!) if (r !== missingRows[j]) vectors.set(src, r * dim);
-      }
-      await cache?.append(missingHashes.map((hash, j) => ({ hash, vector: vectors.slice(missingRows[j] * dim, (missingRows[j] + 1) * dim) })));
-    } else log(`all ${n} embeddings from cache`);
-    lap("embed");
-
-    // 3. Index
-    let base: BaseIndex | undefined;
-    if (o.base) {
-      const b = typeof o.base === "string" ? await loadBase(o.base).catch((e: Error) => (log(`not extending ${o.base}: ${e.message}`), undefined)) : { base: o.base, manifest: undefined };
-      const pqM = o.pqM ?? DEFAULT_PARAMS.pqM;
-      if (b && b.manifest && b.manifest.model.id !== model.modelId) log(`not extending the base: it was built with ${b.manifest.model.id}`);
-      else if (b && b.base.routing.pqM !== pqM) log(`not extending the base: its pqM is ${b.base.routing.pqM}, not ${pqM}`);
-      else if (b) {
-        const baseItems = b.base.shards.reduce((a, s) => a + s.count, 0);
-        if (n > baseItems * (1 + (o.maxGrowth ?? 0.5))) log(`not extending the base: ${baseItems} → ${n} items is too much growth; re-partitioning`);
-        else base = b.base;
-      }
-    }
-    const built = buildIndex(vectors, dim, items, { leafSize: o.leafSize, pqM: o.pqM, rerank: o.rerank, nprobe: o.nprobe ?? DEFAULT_PARAMS.nprobe, maxShardBytes: o.maxShardBytes }, (s) => log(`  index ${s}`), base);
-    lap("index");
-
-    // 4. Model blobs and a manifest draft for the self-check
-    const modelBlobs = {
-      topology: textBlob(JSON.stringify(model.modelJson)),
-      vocab: textBlob(model.vocabJson),
-    };
-    const weightsRef = {
-      key: blobKeyFor(model.weightsSha256),
-      bytes: model.weightData.byteLength,
-      sha256: model.weightsSha256,
-    };
-    const modelRef: ModelRef = { id: model.modelId, dim, weightsSha256: model.weightsSha256, topology: modelBlobs.topology.ref, weights: weightsRef, vocab: modelBlobs.vocab.ref };
-    const itemBytes = built.records.reduce((a, r) => a + r.bytes, 0);
-    const shardBytes = built.shards.reduce((a, s) => a + s.ref.bytes, 0);
-    const draft: Manifest = {
-      format: FORMAT,
-      version: "",
-      createdAt: new Date().toISOString(),
-      model: modelRef,
-      dim,
-      items: n,
-      params: built.params,
-      routing: built.routing.ref,
-      shards: built.shards.map((s) => s.ref),
-      catalog: built.catalog.ref,
-      totals: { indexBytes: 0, itemBytes, modelBytes: 0, bytesPerItem: 0, kvValues: 0 },
-      selfCheck: { queries: 0, k: 10, recallAt10: 0, meanBytes: 0, maxBytes: 0, roundTrips: 0, curve: [] },
-      corpus: {
-        file: path.basename(o.corpus),
-        sha256: corpusSha,
-        format: corpusReport.format,
-        textColumn: corpusReport.textColumn,
-        metaColumns: corpusReport.metaColumns,
-        skippedBlank: corpusReport.skippedBlank.length,
-      },
-    };
-
-    // 5. Self-check with perturbed items, embedded like real queries
-    const sample = sampleQueries(
-      items.map((i) => i.text),
-      o.checkQueries ?? 200,
-    );
-    const queries = await pool.embed(sample.map((s) => s.text));
-    const { nprobe, check } = await selfCheck(
-      { manifest: draft, source: MemorySource.fromBuilt(built), vectors, dim, ids: items.map((i) => i.id), queries },
-      { targetRecall: o.targetRecall ?? 0.97, byteBudget: o.byteBudget ?? 480 * 1024, fixedNprobe: o.nprobe },
-    );
-    draft.params.nprobe = nprobe;
-    draft.selfCheck = check;
-    log(`self-check: recall@10 ${check.recallAt10.toFixed(3)} at nprobe ${nprobe}, ${Math.round(check.meanBytes / 1024)} KB/query, ${check.roundTrips} KV rounds`);
-    lap("self-check");
-
-    // 6. Totals, version, files
-    const modelBytes = modelRef.topology.bytes + modelRef.weights.bytes + modelRef.vocab.bytes;
-    const indexBytes = built.routing.ref.bytes + shardBytes + built.catalog.ref.bytes;
-    draft.totals = {
-      indexBytes,
-      itemBytes,
-      modelBytes,
-      bytesPerItem: Math.round(((indexBytes + itemBytes) / n) * 10) / 10,
-      kvValues: 3 + 2 + built.shards.length + n + 1,
-    };
-    const { createdAt: _c, version: _v, ...hashed } = draft;
-    draft.version = createHash("sha256").update(JSON.stringify(hashed)).digest("hex").slice(0, 16);
-    const manifest = draft;
-
-    await writeBlob(out, built.routing.ref, built.routing.text);
-    await writeBlob(out, built.catalog.ref, built.catalog.text);
-    for (const s of built.shards) await writeBlob(out, s.ref, s.text);
-    await writeBlob(out, modelBlobs.topology.ref, modelBlobs.topology.text);
-    await writeBlob(out, modelBlobs.vocab.ref, modelBlobs.vocab.text);
-    await writeBlob(out, weightsRef, new Uint8Array(model.weightData));
-    await writeItemsPack(out, built.records);
-    await writeFile(path.join(out, "vectors.f32"), new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
-    const manifestText = JSON.stringify(manifest, null, 1);
-    await writeFile(path.join(out, "manifest.json"), manifestText);
-    await pruneBlobs(out, manifest);
-    lap("write");
-
-    const sizes = built.shards.map((s) => s.ref.bytes).sort((a, b) => a - b);
-    const report: BuildReport = {
-      version: manifest.version,
-      out,
-      items: n,
-      skippedBlank: corpusReport.skippedBlank.length,
-      seconds: { ...seconds, ...Object.fromEntries(Object.entries(built.timings).map(([k, v]) => [`index.${k}`, +v.toFixed(2)])), total: +Object.values(seconds).reduce((a, b) => a + b, 0).toFixed(2) },
-      embeddings: {
-        computed: missingTexts.length,
-        cached: n - missingRows.length,
-        perSecond: embedSeconds ? +(missingTexts.length / embedSeconds).toFixed(1) : 0,
-        perSecondPerThread: embedSeconds ? +(missingTexts.length / embedSeconds / pool.threads).toFixed(1) : 0,
-        threads: pool.threads,
-      },
-      shards: { count: sizes.length, minBytes: sizes[0], medianBytes: sizes[sizes.length >> 1], maxBytes: sizes[sizes.length - 1] },
-      bytes: {
-        routing: built.routing.ref.bytes,
-        shards: shardBytes,
-        items: itemBytes,
-        catalog: built.catalog.ref.bytes,
-        manifest: Buffer.byteLength(manifestText),
-        model: modelBytes,
-        perItem: +((indexBytes + itemBytes + Buffer.byteLength(manifestText)) / n).toFixed(1),
-      },
-      selfCheck: check,
-      peakRssBytes: process.resourceUsage().maxRSS * 1024,
-    };
+    const embedded = o.vectors
+      ? { vectors: await readVectorsFile(o.vectors, corpus.items.length, EMBEDDING_DIM), computed: 0, cached: 0, seconds: 0 }
+      : await embedCorpus(corpus.items, EMBEDDING_DIM, o.cacheDir === null ? null : new EmbeddingCache(o.cacheDir ?? DEFAULT_CACHE, model.modelId), pool, log, o.quiet);
+    stages.lap("embed");
+    const { vectors } = embedded;
+    const leafSize = o.leafSize ?? DEFAULT_PARAMS.leafSize;
+    const base = await chooseBase(o, model.modelId, corpus.items.length, log);
+    const built = await buildIndex(vectors, EMBEDDING_DIM, corpus.items, { leafSize, pqM: o.pqM, rerank: o.rerank, nprobe: o.nprobe ?? DEFAULT_PARAMS.nprobe, maxShardBytes: o.maxShardBytes, threads: o.threads }, (s) => log(`  index ${s}`), base);
+    checkValueSizes(built, leafSize, o.maxValueBytes);
+    stages.lap("index");
+    const modelValues = modelBlobs(model);
+    const manifest = draftManifest(o, corpus, built, modelValues.ref);
+    await checkRecall(o, manifest, built, vectors, corpus.items, pool, log);
+    stages.lap("self-check");
+    sealManifest(manifest, built);
+    const manifestText = await writeArtifacts(out, manifest, built, modelValues, vectors);
+    stages.lap("write");
+    const report = buildReport(out, manifest, manifestText, corpus, built, embedded, pool.threads, o.vectors ? "file" : "model", stages.seconds);
     await writeFile(path.join(out, "report.json"), JSON.stringify(report, null, 2));
     return { manifest, report };
   } finally {
@@ -285,19 +169,199 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
   }
 }
 
-export function printReport(r: BuildReport, stream: NodeJS.WriteStream = process.stdout): void {
+async function readCorpusStep(o: BuildOptions, log: (s: string) => void): Promise<Corpus> {
+  const report = {} as CorpusReport;
+  const items: CorpusItem[] = [];
+  for await (const item of readCorpus(o.corpus, { textColumn: o.textColumn }, report)) items.push(item);
+  if (report.skippedBlank.length) {
+    const shown = report.skippedBlank.slice(0, 10).join(", ");
+    log(`skipped ${report.skippedBlank.length} blank item(s), ids: ${shown}${report.skippedBlank.length > 10 ? ", …" : ""}`);
+  }
+  log(`corpus ${o.corpus}: ${items.length} items (${report.format}${report.textColumn ? `, text column "${report.textColumn}"` : ""})`);
+  return { items, report, sha256: await fileSha256(o.corpus) };
+}
+
+/** An unusable --out fails now, not after the embeddings and the index. */
+async function prepareOut(out: string): Promise<void> {
+  try {
+    await ensureDirs(out);
+  } catch (e) {
+    throw new UsageError(`cannot write to --out ${out}: ${(e as Error).message}`);
+  }
+}
+
+/** The base to extend, if any and if it still fits the corpus (BuildOptions.base). */
+async function chooseBase(o: BuildOptions, modelId: string, n: number, log: (s: string) => void): Promise<BaseIndex | undefined> {
+  if (!o.base) return undefined;
+  const b = typeof o.base === "string" ? await loadBase(o.base).catch((e: Error) => (log(`not extending ${o.base}: ${e.message}`), undefined)) : { base: o.base, manifest: undefined };
+  if (!b) return undefined;
+  const pqM = o.pqM ?? DEFAULT_PARAMS.pqM;
+  const baseItems = b.base.routing.leafSizes.reduce((a, c) => a + c, 0);
+  const maxGrowth = o.maxGrowth ?? DEFAULT_MAX_GROWTH;
+  const maxShrink = o.maxShrink ?? DEFAULT_MAX_SHRINK;
+  if (b.manifest && b.manifest.model.id !== modelId) log(`not extending the base: it was built with ${b.manifest.model.id}`);
+  else if (b.base.routing.pqM !== pqM) log(`not extending the base: its pqM is ${b.base.routing.pqM}, not ${pqM}`);
+  else if (n > baseItems * (1 + maxGrowth)) log(`not extending the base: ${baseItems} → ${n} items is too much growth; re-partitioning`);
+  else if (n < baseItems * (1 - maxShrink)) log(`not extending the base: ${baseItems} → ${n} items shrinks it too much; re-partitioning`);
+  else return b.base;
+  return undefined;
+}
+
+function modelBlobs(model: PreparedModel): ModelValues {
+  const topology = textBlob(JSON.stringify(model.modelJson));
+  const vocab = textBlob(model.vocabJson);
+  const weights = { key: blobKeyFor(model.weightsSha256), bytes: model.weightData.byteLength, sha256: model.weightsSha256 };
+  return {
+    ref: { id: model.modelId, dim: EMBEDDING_DIM, weightsSha256: model.weightsSha256, topology: topology.ref, weights, vocab: vocab.ref },
+    topology,
+    vocab,
+    weights: new Uint8Array(model.weightData),
+  };
+}
+
+function draftManifest(o: BuildOptions, corpus: Corpus, built: BuiltIndex, model: ModelRef): Manifest {
+  return {
+    format: FORMAT,
+    version: "",
+    createdAt: new Date().toISOString(),
+    model,
+    dim: EMBEDDING_DIM,
+    items: corpus.items.length,
+    params: built.params,
+    routing: built.routing.map((p) => p.ref),
+    catalog: built.catalog.map((p) => p.ref),
+    totals: { indexBytes: 0, itemBytes: 0, modelBytes: 0, shards: 0, shardBytes: 0, bytesPerItem: 0, kvValues: 0 },
+    selfCheck: { queries: 0, k: 10, recallAt10: 0, meanBytes: 0, maxBytes: 0, roundTrips: 0, curve: [] },
+    corpus: {
+      file: path.basename(o.corpus),
+      sha256: corpus.sha256,
+      format: corpus.report.format,
+      textColumn: corpus.report.textColumn,
+      metaColumns: corpus.report.metaColumns,
+      skippedBlank: corpus.report.skippedBlank.length,
+    },
+    examples: pickExamples(corpus.items.map((i) => i.text)),
+  };
+}
+
+/** Recall on perturbed items, embedded like real queries, with the Worker's search code; picks nprobe. */
+async function checkRecall(o: BuildOptions, manifest: Manifest, built: BuiltIndex, vectors: Float32Array, items: CorpusItem[], pool: EmbeddingPool, log: (s: string) => void): Promise<void> {
+  const sample = sampleQueries(
+    items.map((i) => i.text),
+    o.checkQueries ?? DEFAULT_CHECK_QUERIES,
+  );
+  const queries = await pool.embed(sample.map((s) => s.text));
+  const compute = new ComputePool(vectors, EMBEDDING_DIM, o.threads);
+  let truth: number[][];
+  try {
+    truth = await exactTruth(compute, queries, manifest.selfCheck.k);
+  } finally {
+    await compute.close();
+  }
+  const { nprobe, check } = await selfCheck(
+    { manifest, source: MemorySource.fromBuilt(built), ids: items.map((i) => i.id), queries, truth },
+    { targetRecall: o.targetRecall ?? DEFAULT_TARGET_RECALL, byteBudget: o.byteBudget ?? DEFAULT_BYTE_BUDGET, fixedNprobe: o.nprobe },
+  );
+  manifest.params.nprobe = nprobe;
+  manifest.selfCheck = check;
+  log(`self-check: recall@10 ${check.recallAt10.toFixed(3)} at nprobe ${nprobe}, ${Math.round(check.meanBytes / 1024)} KB/query, ${check.roundTrips} KV rounds`);
+}
+
+/** Totals, then the version: a hash of everything but createdAt, so equal inputs give equal versions. */
+function sealManifest(m: Manifest, built: BuiltIndex): void {
+  const sum = (xs: Array<{ ref: { bytes: number } }>) => xs.reduce((a, x) => a + x.ref.bytes, 0);
+  const itemBytes = built.records.reduce((a, r) => a + r.bytes, 0);
+  const shardBytes = sum(built.shards);
+  const indexBytes = sum(built.routing) + shardBytes + sum(built.catalog);
+  m.totals = {
+    indexBytes,
+    itemBytes,
+    modelBytes: m.model.topology.bytes + m.model.weights.bytes + m.model.vocab.bytes,
+    shards: built.shards.length,
+    shardBytes,
+    bytesPerItem: Math.round(((indexBytes + itemBytes) / m.items) * 10) / 10,
+    // model (3) + routing and catalog parts + shards + records + manifest
+    kvValues: 3 + built.routing.length + built.catalog.length + built.shards.length + built.records.length + 1,
+  };
+  const { createdAt: _c, version: _v, ...hashed } = m;
+  m.version = createHash("sha256").update(JSON.stringify(hashed)).digest("hex").slice(0, 16);
+}
+
+async function writeArtifacts(out: string, manifest: Manifest, built: BuiltIndex, model: ModelValues, vectors: Float32Array): Promise<string> {
+  for (const b of [...built.routing, ...built.catalog, ...built.shards, model.topology, model.vocab]) await writeBlob(out, b.ref, b.text);
+  await writeBlob(out, model.ref.weights, model.weights);
+  await writeItemsPack(out, built.records);
+  await writeFile(path.join(out, "vectors.f32"), new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
+  const manifestText = JSON.stringify(manifest, null, 1);
+  await writeFile(path.join(out, "manifest.json"), manifestText);
+  await pruneBlobs(out, manifest);
+  return manifestText;
+}
+
+function buildReport(
+  out: string,
+  manifest: Manifest,
+  manifestText: string,
+  corpus: Corpus,
+  built: BuiltIndex,
+  embedded: Embedded,
+  threads: number,
+  source: "model" | "file",
+  seconds: Record<string, number>,
+): BuildReport {
+  const n = corpus.items.length;
+  const sizes = built.shards.map((s) => s.ref.bytes).sort((a, b) => a - b);
+  const sum = (xs: TextBlob[]) => xs.reduce((a, x) => a + x.ref.bytes, 0);
+  const values = [...built.routing, ...built.catalog, ...built.shards].map((b) => ({ key: b.ref.key, bytes: b.ref.bytes })).concat(built.records.map((r) => ({ key: r.key, bytes: r.bytes })));
+  const largest = values.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  const manifestBytes = Buffer.byteLength(manifestText);
+  const indexSeconds = Object.fromEntries(Object.entries(built.timings).map(([k, v]) => [`index.${k}`, +v.toFixed(2)]));
+  return {
+    version: manifest.version,
+    out,
+    items: n,
+    skippedBlank: corpus.report.skippedBlank.length,
+    seconds: { ...seconds, ...indexSeconds, total: +Object.values(seconds).reduce((a, b) => a + b, 0).toFixed(2) },
+    embeddings: {
+      source,
+      computed: embedded.computed,
+      cached: embedded.cached,
+      perSecond: embedded.seconds ? +(embedded.computed / embedded.seconds).toFixed(1) : 0,
+      perSecondPerThread: embedded.seconds ? +(embedded.computed / embedded.seconds / threads).toFixed(1) : 0,
+      threads,
+    },
+    shards: { count: sizes.length, minBytes: sizes[0], medianBytes: sizes[sizes.length >> 1], maxBytes: sizes[sizes.length - 1] },
+    bytes: {
+      routing: sum(built.routing),
+      shards: sum(built.shards),
+      items: manifest.totals.itemBytes,
+      catalog: sum(built.catalog),
+      manifest: manifestBytes,
+      model: manifest.totals.modelBytes,
+      perItem: +((manifest.totals.indexBytes + manifest.totals.itemBytes + manifestBytes) / n).toFixed(1),
+    },
+    kvValues: { largestBytes: largest.bytes, largestKey: largest.key, routingParts: built.routing.length, catalogParts: built.catalog.length },
+    selfCheck: manifest.selfCheck,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  };
+}
+
+export function reportLines(r: BuildReport): string[] {
   const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
   const lines = [
     `index ${r.version} → ${r.out}`,
     `items            ${r.items}${r.skippedBlank ? ` (${r.skippedBlank} blank skipped)` : ""}`,
     `seconds          ${Object.entries(r.seconds).map(([k, v]) => `${k} ${v}`).join(", ")}`,
-    `embeddings       ${r.embeddings.computed} computed (${r.embeddings.perSecond}/s on ${r.embeddings.threads} threads, ${r.embeddings.perSecondPerThread}/s each), ${r.embeddings.cached} cached`,
+    r.embeddings.source === "file"
+      ? `embeddings       read from --vectors`
+      : `embeddings       ${r.embeddings.computed} computed (${r.embeddings.perSecond}/s on ${r.embeddings.threads} threads, ${r.embeddings.perSecondPerThread}/s each), ${r.embeddings.cached} cached`,
     `shards           ${r.shards.count}, size min/median/max ${kb(r.shards.minBytes)} / ${kb(r.shards.medianBytes)} / ${kb(r.shards.maxBytes)}`,
     `stored bytes     routing ${kb(r.bytes.routing)}, shards ${kb(r.bytes.shards)}, items ${kb(r.bytes.items)}, catalog ${kb(r.bytes.catalog)}; ${r.bytes.perItem} B/item (model ${kb(r.bytes.model)} not counted)`,
+    `KV values        largest ${kb(r.kvValues.largestBytes)} (${r.kvValues.largestKey}); routing in ${r.kvValues.routingParts} part(s), catalog in ${r.kvValues.catalogParts}`,
     `self-check       recall@10 ${r.selfCheck.recallAt10.toFixed(3)} on ${r.selfCheck.queries} perturbed items, ${kb(r.selfCheck.meanBytes)} mean / ${kb(r.selfCheck.maxBytes)} max per query, ${r.selfCheck.roundTrips} KV rounds`,
     `peak RSS         ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
   ];
-  stream.write(lines.join("\n") + "\n");
+  return lines;
 }
 
 const USAGE = `Usage: npm run build -- --corpus FILE [options]
@@ -307,6 +371,9 @@ Builds the search index of a corpus into KV-ready artifacts.
   --corpus FILE         .txt (one item a line), .csv/.tsv with a header, or .jsonl
   --out DIR             output directory (default index-artifacts/)
   --text-column NAME    text column of a .csv/.tsv (default: text, headline_text, headline or title)
+  --vectors FILE.f32    precomputed USE-lite embeddings instead of the model: little-endian
+                        float32, 512 per row, unit length, row i for item i (corpus order,
+                        blank texts skipped)
   --cache DIR           embedding cache directory (default .cache/embeddings)
   --no-cache            embed everything, write no cache
   --threads N           embedding threads (default: every core)
@@ -314,11 +381,12 @@ Builds the search index of a corpus into KV-ready artifacts.
   --pq-m N              product-quantizer bytes per item (default ${DEFAULT_PARAMS.pqM})
   --rerank N            candidates re-ranked with int8 vectors (default ${DEFAULT_PARAMS.rerank})
   --nprobe N            leaves probed per query (default: chosen by the self-check)
-  --target-recall X     recall@10 the self-check aims for (default 0.97: a margin over 0.95
+  --target-recall X     recall@10 the self-check aims for (default ${DEFAULT_TARGET_RECALL}: a margin over 0.95
                         for queries it has not seen)
-  --probe-kb N          shard bytes one query may read in round 1 (default 320)
+  --byte-budget-kb N    mean KB a query may read when the self-check picks nprobe (default ${DEFAULT_BYTE_BUDGET / 1024})
+  --probe-kb N          shard bytes one query may read in round 1 (default ${DEFAULT_PARAMS.maxShardBytes / 1024})
   --extend DIR          keep the leaves of the build in DIR; only changed shards differ
-  --check-queries N     self-check queries (default 200)
+  --check-queries N     self-check queries (default ${DEFAULT_CHECK_QUERIES})
   --json                print the report as JSON
   --help                this text
 `;
@@ -340,6 +408,7 @@ export const BUILD_FLAGS = {
   rerank: { type: "string" },
   nprobe: { type: "string" },
   "probe-kb": { type: "string" },
+  "byte-budget-kb": { type: "string" },
   "target-recall": { type: "string" },
   "check-queries": { type: "string" },
 } as const;
@@ -350,6 +419,7 @@ export function buildOptionsFromFlags(a: { [K in keyof typeof BUILD_FLAGS]?: str
   const targetRecall = a["target-recall"] === undefined ? undefined : Number(a["target-recall"]);
   if (targetRecall !== undefined && !(targetRecall > 0 && targetRecall <= 1)) throw new UsageError("--target-recall must be in (0, 1]");
   const probeKb = parseIntFlag("probe-kb", a["probe-kb"]);
+  const budgetKb = parseIntFlag("byte-budget-kb", a["byte-budget-kb"]);
   return {
     textColumn: a["text-column"],
     threads: parseIntFlag("threads", a.threads),
@@ -358,6 +428,7 @@ export function buildOptionsFromFlags(a: { [K in keyof typeof BUILD_FLAGS]?: str
     rerank: parseIntFlag("rerank", a.rerank),
     nprobe: parseIntFlag("nprobe", a.nprobe),
     maxShardBytes: probeKb === undefined ? undefined : probeKb * 1024,
+    byteBudget: budgetKb === undefined ? undefined : budgetKb * 1024,
     targetRecall,
     checkQueries: parseIntFlag("check-queries", a["check-queries"]),
   };
@@ -370,6 +441,7 @@ function main(): Promise<number> {
       out: { type: "string" },
       cache: { type: "string" },
       "no-cache": { type: "boolean" },
+      vectors: { type: "string" },
       extend: { type: "string" },
       ...BUILD_FLAGS,
       json: { type: "boolean" },
@@ -386,11 +458,12 @@ function main(): Promise<number> {
         corpus: args.corpus,
         out: args.out,
         cacheDir: args["no-cache"] ? null : args.cache,
+        vectors: args.vectors,
         base: args.extend,
         ...buildOptionsFromFlags(args),
       });
       if (args.json) process.stdout.write(JSON.stringify(report) + "\n");
-      else printReport(report);
+      else process.stdout.write(reportLines(report).join("\n") + "\n");
     },
     [CorpusError],
   );

@@ -1,36 +1,62 @@
 // The shape every command-line entry shares: parse flags (a bad flag prints the
 // usage, exit 2), answer --help, run, and turn the errors a user can fix into
-// `error: message` with exit 2 — anything else is a bug and keeps its stack.
+// `error: message` with exit 2; anything else is a bug: its stack, exit 1.
+// argv and both output streams are injectable, so tests run a command in-process.
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
 export class UsageError extends Error {}
 
-type ErrorClass = abstract new (...args: never[]) => Error;
+export type ErrorClass = abstract new (...args: never[]) => Error;
+
+/** Where a command reads its arguments and writes its lines (one call per line, no trailing newline). */
+export interface CliIo {
+  argv?: string[];
+  out?: (line: string) => void;
+  err?: (line: string) => void;
+}
+
+export interface CliStreams {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const stdoutLine = (s: string) => void process.stdout.write(s + "\n");
+const stderrLine = (s: string) => void process.stderr.write(s + "\n");
+
+/** The command's streams: the injected ones, else stdout and stderr. */
+export function cliStreams(io: CliIo = {}): CliStreams {
+  return { out: io.out ?? stdoutLine, err: io.err ?? stderrLine };
+}
 
 export async function runCli<const T extends ParseArgsConfig>(
   usage: string,
   config: T,
-  body: (parsed: ReturnType<typeof parseArgs<T>>) => Promise<number | void>,
+  body: (parsed: ReturnType<typeof parseArgs<T>>, streams: CliStreams) => Promise<number | void>,
   expected: readonly ErrorClass[] = [],
+  io: CliIo = {},
 ): Promise<number> {
+  const streams = cliStreams(io);
+  const { out, err } = streams;
+  const text = usage.replace(/\n$/, "");
   let parsed: ReturnType<typeof parseArgs<T>>;
   try {
-    parsed = parseArgs(config);
+    parsed = parseArgs({ ...config, args: io.argv ?? config.args ?? process.argv.slice(2) }) as ReturnType<typeof parseArgs<T>>;
   } catch (e) {
-    process.stderr.write(`error: ${(e as Error).message}\n\n${usage}`);
+    err(`error: ${(e as Error).message}\n\n${text}`);
     return 2;
   }
   if ((parsed.values as { help?: boolean }).help) {
-    process.stdout.write(usage);
+    out(text);
     return 0;
   }
   try {
-    return (await body(parsed)) ?? 0;
+    return (await body(parsed, streams)) ?? 0;
   } catch (e) {
     if (e instanceof UsageError || expected.some((E) => e instanceof E)) {
-      process.stderr.write(`error: ${(e as Error).message}\n`);
+      err(`error: ${(e as Error).message}`);
       return 2;
     }
-    throw e;
+    err(`error: ${(e as Error).stack ?? e}`);
+    return 1;
   }
 }

@@ -4,9 +4,10 @@
 // write, deploys the Worker code if it changed, and keeps the last N versions.
 // See docs/deploy.md.
 import { parseArgs } from "node:util";
-import { BUILD_FLAGS, buildOptionsFromFlags, parseIntFlag, UsageError } from "./build.ts";
+import { BUILD_FLAGS, buildOptionsFromFlags, parseIntFlag } from "./build.ts";
+import { runCli, UsageError, type CliIo, type CliStreams } from "./cli.ts";
 import { CorpusError } from "./corpus/read-corpus.ts";
-import { DEFAULTS, GateError, runDeploy, type DeployResult } from "./deploy/deploy.ts";
+import { DEFAULTS, GateError, runDeploy, type DeployOptions, type DeployResult } from "./deploy/deploy.ts";
 import { openTarget, TargetError, type Target } from "./deploy/target.ts";
 import type { KvWriter } from "./publish.ts";
 
@@ -34,13 +35,38 @@ from wrangler.toml ([[kv_namespaces]] binding = "INDEX", id = "…") or KV_NAMES
 Exit codes: 0 done (or nothing to do), 2 usage/configuration, 3 refused by the recall gate, 1 other errors.
 `;
 
-export interface CliIo {
-  out?: (s: string) => void;
-  err?: (s: string) => void;
+export interface DeployIo extends CliIo {
   /** Use this store instead of opening one (tests: a running Worker's KV binding). */
   kv?: KvWriter;
   onResult?: (r: DeployResult) => void;
 }
+
+const CONFIG = {
+  options: {
+    corpus: { type: "string" },
+    local: { type: "boolean" },
+    "persist-to": { type: "string" },
+    "dry-run": { type: "boolean" },
+    force: { type: "boolean" },
+    "min-recall": { type: "string" },
+    "max-item-drop": { type: "string" },
+    keep: { type: "string" },
+    rebuild: { type: "boolean" },
+    "no-worker": { type: "boolean" },
+    out: { type: "string" },
+    cache: { type: "string" },
+    ...BUILD_FLAGS,
+    quiet: { type: "boolean" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  },
+  strict: true,
+} as const;
+
+type Flags = ReturnType<typeof parseArgs<typeof CONFIG>>["values"];
+
+/** Exit code when the recall gate refuses the switch. */
+const EXIT_REFUSED = 3;
 
 function fraction(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -49,95 +75,62 @@ function fraction(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
-export async function main(argv: string[], io: CliIo = {}): Promise<number> {
-  const out = io.out ?? ((s: string) => process.stdout.write(s + "\n"));
-  const err = io.err ?? ((s: string) => process.stderr.write(s + "\n"));
-  let args;
+function deployOptions(args: Flags): Omit<DeployOptions, "local" | "namespaceId"> {
+  if (!args.corpus) throw new UsageError("--corpus FILE is required");
+  return {
+    corpus: args.corpus,
+    out: args.out,
+    cacheDir: args.cache,
+    extend: !args.rebuild,
+    dryRun: args["dry-run"],
+    force: args.force,
+    minRecall: fraction("min-recall", args["min-recall"]),
+    maxItemDrop: fraction("max-item-drop", args["max-item-drop"]),
+    keep: parseIntFlag("keep", args.keep, 1),
+    deployWorker: !args["no-worker"],
+    quietBuild: args.quiet,
+    build: buildOptionsFromFlags(args),
+  };
+}
+
+/** The target named by the flags; a dry run without credentials plans against an empty store. */
+async function openDeployTarget(args: Flags, { out, err }: CliStreams): Promise<Target> {
+  let target: Target;
   try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        corpus: { type: "string" },
-        local: { type: "boolean" },
-        "persist-to": { type: "string" },
-        "dry-run": { type: "boolean" },
-        force: { type: "boolean" },
-        "min-recall": { type: "string" },
-        "max-item-drop": { type: "string" },
-        keep: { type: "string" },
-        rebuild: { type: "boolean" },
-        "no-worker": { type: "boolean" },
-        out: { type: "string" },
-        cache: { type: "string" },
-        ...BUILD_FLAGS,
-        quiet: { type: "boolean" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }).values;
+    target = await openTarget({ local: args.local, persistTo: args["persist-to"] }, err);
   } catch (e) {
-    err(`error: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
+    // A pull request without secrets can still show the build and a plan against an empty store.
+    if (!(e instanceof TargetError && args["dry-run"])) throw e;
+    err(`warning: ${e.message}\nplanning against an empty store instead`);
+    target = await emptyTarget();
   }
-  if (args.help) {
-    out(USAGE);
-    return 0;
-  }
-  let target: Target | undefined;
+  out(`target: ${target.label}`);
+  return target;
+}
+
+async function deployCommand(args: Flags, streams: CliStreams, io: DeployIo): Promise<number> {
+  const options = deployOptions(args);
+  const target = io.kv ? undefined : await openDeployTarget(args, streams);
   try {
-    if (!args.corpus) throw new UsageError("--corpus FILE is required");
-    const keep = parseIntFlag("keep", args.keep, 1);
-    const options = {
-      corpus: args.corpus,
-      out: args.out,
-      cacheDir: args.cache,
-      extend: !args.rebuild,
-      dryRun: args["dry-run"],
-      force: args.force,
-      minRecall: fraction("min-recall", args["min-recall"]),
-      maxItemDrop: fraction("max-item-drop", args["max-item-drop"]),
-      keep,
-      deployWorker: !args["no-worker"],
-      quietBuild: args.quiet,
-      build: buildOptionsFromFlags(args),
-    };
-    let kv = io.kv;
-    let local = Boolean(args.local);
-    if (!kv) {
-      try {
-        target = await openTarget({ local, persistTo: args["persist-to"] }, err);
-      } catch (e) {
-        // A pull request without secrets can still show the build and a plan against an empty store.
-        if (!(e instanceof TargetError && args["dry-run"])) throw e;
-        err(`warning: ${e.message}\nplanning against an empty store instead`);
-        target = await emptyTarget();
-        local = true;
-      }
-      kv = target.kv;
-      out(`target: ${target.label}`);
-      local = target.local;
-    }
-    const result = await runDeploy(kv, { ...options, local, namespaceId: target?.namespaceId }, out);
+    const kv = io.kv ?? target!.kv;
+    const local = target ? target.local : Boolean(args.local);
+    const result = await runDeploy(kv, { ...options, local, namespaceId: target?.namespaceId }, streams.out);
     io.onResult?.(result);
-    if (args.json) out(JSON.stringify(summary(result)));
+    if (args.json) streams.out(JSON.stringify(summary(result)));
     return 0;
   } catch (e) {
-    if (e instanceof GateError) {
-      err(`error: ${e.message}`);
-      const r = (e as GateError & { result?: DeployResult }).result;
-      if (r) io.onResult?.(r);
-      return 3;
-    }
-    if (e instanceof UsageError || e instanceof CorpusError || e instanceof TargetError) {
-      err(`error: ${e.message}`);
-      return 2;
-    }
-    err(`error: ${(e as Error).stack ?? e}`);
-    return 1;
+    if (!(e instanceof GateError)) throw e;
+    streams.err(`error: ${e.message}`);
+    const r = (e as GateError & { result?: DeployResult }).result;
+    if (r) io.onResult?.(r);
+    return EXIT_REFUSED;
   } finally {
     await target?.close();
   }
+}
+
+export function main(argv: string[], io: DeployIo = {}): Promise<number> {
+  return runCli(USAGE, CONFIG, ({ values }, streams) => deployCommand(values, streams, io), [CorpusError, TargetError], { ...io, argv });
 }
 
 /** A throwaway in-memory store for dry runs without credentials. */

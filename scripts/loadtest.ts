@@ -20,7 +20,7 @@ import { damageValues, restoreStore, snapshotStore } from "./reliability/store.t
 import { runHostileProperties, type HostileReport } from "./reliability/hostile.ts";
 import { deployUnderLoad, type DeployUnderLoad } from "./reliability/deploy-under-load.ts";
 import { markdown } from "./reliability/report.ts";
-import type { ItemRecord } from "../lib/index/format.ts";
+import { shardKey, type ItemRecord } from "../lib/index/format.ts";
 
 const SAMPLE_CSV = path.join(PROJECT_ROOT, "test", "fixtures", "abcnews-2003-every25.csv");
 const MiB = 2 ** 20;
@@ -121,7 +121,8 @@ async function loadAndMemory(persistDir: string, queries: string[], items: numbe
 /** Corrupt, restore, delete, throw: each answer identical to the healthy store's or a coded 503. */
 async function faults(persistDir: string, artifacts: string, queries: string[]) {
   const manifest = await readManifest(artifacts);
-  const shardKeys = manifest.shards.map((s) => s.key);
+  const { routing } = (await ArtifactSearch.open(artifacts)).handle;
+  const shardKeys = Array.from({ length: routing.leaves }, (_, l) => shardKey(routing, l));
   const recordKeys = (await artifactValues(artifacts, manifest)).map((v) => v.key).filter((k) => k.startsWith("item/"));
   const damaged = [...shardKeys, ...recordKeys];
   const backup = `${persistDir}.bak`;
@@ -218,7 +219,7 @@ async function main(): Promise<void> {
     const deploy = await deployUnderLoad(SAMPLE_CSV, values.cache!, queries.slice(0, 30));
     const figures: Figures = {
       machine: `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), shared with other agents during the run: absolute times are noisy`,
-      corpus: { artifacts, items: manifest.items, version: manifest.version, shards: manifest.shards.length },
+      corpus: { artifacts, items: manifest.items, version: manifest.version, shards: manifest.params.leaves },
       load,
       memory,
       batch,

@@ -4,8 +4,9 @@
 // something that is not there, and a shard never changes under its key.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { POINTER_KEY, manifestKeyFor, type Manifest, type Pointer } from "../lib/index/manifest.ts";
-import { allBlobRefs, blobPath, readManifest, readPackIndex } from "./artifacts.ts";
+import { POINTER_KEY, encodePointer, manifestKeyFor, parsePointer, type Manifest, type Pointer } from "../lib/index/manifest.ts";
+import { allValues } from "../lib/index/version.ts";
+import { artifactVersionValues, blobPath, readManifest, readPackIndex } from "./artifacts.ts";
 
 /** The part of a KV namespace publishing needs: Miniflare's binding and the remote REST client both fit. */
 export interface KvWriter {
@@ -38,7 +39,8 @@ export async function artifactValues(dir: string, manifest?: Manifest): Promise<
   const m = manifest ?? (await readManifest(dir));
   const out: KvValueRef[] = [];
   const seen = new Set<string>();
-  for (const ref of allBlobRefs(m)) {
+  const blobs = allValues(await artifactVersionValues(dir, m)).filter((r) => r.key.startsWith("blob/"));
+  for (const ref of blobs) {
     if (seen.has(ref.key)) continue;
     seen.add(ref.key);
     // Model weights are read by the Worker as a byte stream; everything else as text.
@@ -123,8 +125,9 @@ export async function publish(
   await kv.put(manifestKey, JSON.stringify(manifest));
   let pointer: Pointer | null = null;
   if (opts.switchPointer !== false) {
-    pointer = { version: manifest.version, manifestKey, switchedAt: new Date().toISOString() };
-    await kv.put(POINTER_KEY, JSON.stringify(pointer));
+    const text = encodePointer(manifest.version, new Date().toISOString());
+    await kv.put(POINTER_KEY, text);
+    pointer = parsePointer(text);
   }
   return { plan, pointer, manifest };
 }

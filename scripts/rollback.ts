@@ -1,10 +1,10 @@
 // `npm run rollback [-- --to VERSION] [--local]`: one pointer write back to a
 // kept version (default: the one live before the current one). The version's
 // manifest and values are checked to be complete in KV first.
-import { parseArgs } from "node:util";
-import { POINTER_KEY, type Pointer } from "../lib/index/manifest.ts";
+import { POINTER_KEY, encodePointer } from "../lib/index/manifest.ts";
 import { byRecency, missingValues, readManifestAt, readPointer, readRegistry, writeRegistry } from "./deploy/registry.ts";
-import { withKv } from "./deploy/target.ts";
+import { runKvCommand } from "./deploy/target.ts";
+import type { CliIo } from "./cli.ts";
 import type { KvWriter } from "./publish.ts";
 
 const USAGE = `Usage: npm run rollback [-- --to VERSION] [--local] [--persist-to DIR]
@@ -42,29 +42,15 @@ export async function rollback(kv: KvWriter, to: string | undefined, log: (s: st
   const now = new Date().toISOString();
   target.switchedAt = now;
   await writeRegistry(kv, registry);
-  const next: Pointer = { version: target.version, manifestKey: target.manifestKey, switchedAt: now };
   const t0 = performance.now();
-  await kv.put(POINTER_KEY, JSON.stringify(next));
+  await kv.put(POINTER_KEY, encodePointer(target.version, now));
   const switchMs = performance.now() - t0;
   log(`rolled back ${pointer?.version ?? "(none)"} → ${target.version} (${target.items} items, built ${target.createdAt}) with one pointer write in ${switchMs.toFixed(0)} ms`);
   return { from: pointer?.version ?? null, to: target.version, switchMs };
 }
 
-export async function main(argv: string[], io: { out?: (s: string) => void; err?: (s: string) => void; kv?: KvWriter } = {}): Promise<number> {
-  const out = io.out ?? ((s: string) => process.stdout.write(s + "\n"));
-  const err = io.err ?? ((s: string) => process.stderr.write(s + "\n"));
-  let args;
-  try {
-    args = parseArgs({ args: argv, options: { to: { type: "string" }, local: { type: "boolean" }, "persist-to": { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true }).values;
-  } catch (e) {
-    err(`error: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    out(USAGE);
-    return 0;
-  }
-  return withKv(io.kv, { local: args.local, persistTo: args["persist-to"] }, { out, err }, async (kv) => void (await rollback(kv, args.to, out)), [RollbackError]);
+export function main(argv: string[], io: CliIo & { kv?: KvWriter } = {}): Promise<number> {
+  return runKvCommand(USAGE, { to: { type: "string" } }, argv, io, async (kv, a, { out }) => void (await rollback(kv, a.to, out)), { expected: [RollbackError] });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main(process.argv.slice(2));

@@ -3,7 +3,7 @@
 // `wrangler dev` on http://localhost:8787. Nothing but npm touches the network.
 import path from "node:path";
 import { readManifest } from "./artifacts.ts";
-import { DEFAULT_OUT, fileSha256, PROJECT_ROOT, printReport, runBuild } from "./build.ts";
+import { DEFAULT_OUT, fileSha256, PROJECT_ROOT, reportLines, runBuild } from "./build.ts";
 import { DEFAULT_PERSIST_DIR, runWranglerDev, seedStore } from "./local/index.ts";
 import { bindingWriter, publish } from "./publish.ts";
 import { ensureSampleCorpus } from "./sample-corpus.ts";
@@ -24,7 +24,7 @@ if (built && built.corpus.sha256 === (await fileSha256(corpus))) {
   console.log(`building the index of ${corpus} …`);
   try {
     const { report } = await runBuild({ corpus, out });
-    printReport(report);
+    console.log(reportLines(report).join("\n"));
   } catch (e) {
     console.error(`error: ${(e as Error).message}`);
     process.exit(2);

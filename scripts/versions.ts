@@ -1,8 +1,8 @@
 // `npm run versions [-- --local] [--json]`: the kept versions, live one marked,
 // with build and switch dates, item counts and recall@10 self-check figures.
-import { parseArgs } from "node:util";
 import { byRecency, entryFor, readManifestAt, readPointer, readRegistry, type VersionEntry } from "./deploy/registry.ts";
-import { withKv } from "./deploy/target.ts";
+import { runKvCommand } from "./deploy/target.ts";
+import type { CliIo } from "./cli.ts";
 import type { KvWriter } from "./publish.ts";
 
 export async function listVersions(kv: KvWriter): Promise<{ live: string | null; versions: VersionEntry[] }> {
@@ -35,24 +35,20 @@ export function formatVersions(r: { live: string | null; versions: VersionEntry[
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()).join("\n") + "\n* = live";
 }
 
-export async function main(argv: string[], io: { out?: (s: string) => void; err?: (s: string) => void; kv?: KvWriter } = {}): Promise<number> {
-  const out = io.out ?? ((s: string) => process.stdout.write(s + "\n"));
-  const err = io.err ?? ((s: string) => process.stderr.write(s + "\n"));
-  let args;
-  try {
-    args = parseArgs({ args: argv, options: { local: { type: "boolean" }, "persist-to": { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true }).values;
-  } catch (e) {
-    err(`error: ${(e as Error).message}\n\nUsage: npm run versions [-- --local] [--persist-to DIR] [--json]`);
-    return 2;
-  }
-  if (args.help) {
-    out("Usage: npm run versions [-- --local] [--persist-to DIR] [--json]");
-    return 0;
-  }
-  return withKv(io.kv, { local: args.local, persistTo: args["persist-to"] }, { out, err, label: !args.json }, async (kv) => {
-    const r = await listVersions(kv);
-    out(args.json ? JSON.stringify(r) : formatVersions(r));
-  });
+const USAGE = "Usage: npm run versions [-- --local] [--persist-to DIR] [--json]\n";
+
+export function main(argv: string[], io: CliIo & { kv?: KvWriter } = {}): Promise<number> {
+  return runKvCommand(
+    USAGE,
+    { json: { type: "boolean" } },
+    argv,
+    io,
+    async (kv, a, { out }) => {
+      const r = await listVersions(kv);
+      out(a.json ? JSON.stringify(r) : formatVersions(r));
+    },
+    { label: (a) => !a.json },
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main(process.argv.slice(2));

@@ -8,7 +8,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FORMAT, type Manifest } from "../lib/index/manifest.ts";
-import { allBlobRefs, blobPath, readPackIndex } from "../scripts/artifacts.ts";
+import { artifactVersionValues, blobPath, readPackIndex } from "../scripts/artifacts.ts";
 import { runBuild, type BuildReport } from "../scripts/build.ts";
 import { EmbeddingCache } from "../scripts/embed/cache.ts";
 import { prepareModel } from "../scripts/embed/node-model.ts";
@@ -75,12 +75,15 @@ describe("build artifacts, embedding cache and search CLI", () => {
     expect(p.pqM).toBe(64);
     expect(p.rerank).toBe(DEFAULT_PARAMS.rerank);
     expect(p.maxShardBytes).toBe(DEFAULT_PARAMS.maxShardBytes);
-    expect(p.leaves).toBe(m.shards.length);
+    expect(p.leaves).toBe((await artifactVersionValues(out, m)).shards.length);
+    expect(p.groups).toBeGreaterThanOrEqual(1);
+    expect(p.groups).toBeLessThanOrEqual(p.leaves);
     expect(p.leaves).toBeGreaterThanOrEqual(Math.round((N / DEFAULT_PARAMS.leafSize) * 0.7));
     expect(p.leaves).toBeLessThanOrEqual(Math.round((N / DEFAULT_PARAMS.leafSize) * 1.3));
     expect(p.nprobe).toBeGreaterThanOrEqual(1);
     expect(p.nprobe).toBeLessThanOrEqual(p.leaves);
-    expect(p.dupMax).toBeGreaterThanOrEqual(1);
+    expect(m.examples?.length).toBeGreaterThan(0);
+    for (const e of m.examples ?? []) expect(rows.map((r) => r.text)).toContain(e);
 
     expect(m.corpus).toEqual({
       file: "headlines.csv",
@@ -102,17 +105,25 @@ describe("build artifacts, embedding cache and search CLI", () => {
     expect(sc.curve.map((c) => c.nprobe)).toContain(p.nprobe);
   });
 
-  it("stores every blob the manifest names, byte for byte, and nothing else", async () => {
+  it("stores every blob the version names, byte for byte, and nothing else", async () => {
     const m = first.manifest;
-    const refs = allBlobRefs(m);
-    expect(refs).toHaveLength(5 + m.params.leaves);
+    const values = await artifactVersionValues(out, m);
+    const refs = [m.model.topology, m.model.weights, m.model.vocab, ...m.routing, ...m.catalog];
+    expect(values.shards).toHaveLength(m.params.leaves);
     for (const ref of refs) {
       const data = await readFile(blobPath(out, ref.key));
       expect(ref.key).toBe(`blob/${ref.sha256.slice(0, 32)}`);
       expect(data.byteLength, ref.key).toBe(ref.bytes);
       expect(createHash("sha256").update(data).digest("hex"), ref.key).toBe(ref.sha256);
     }
-    expect((await readdir(path.join(out, "blobs"))).sort()).toEqual([...new Set(refs.map((r) => r.key.slice(5)))].sort());
+    // A shard's key is its hash's first 128 bits, and the routing knows its length.
+    for (const s of values.shards) {
+      const data = await readFile(blobPath(out, s.key));
+      expect(data.byteLength, s.key).toBe(s.bytes);
+      expect(`blob/${createHash("sha256").update(data).digest("hex").slice(0, 32)}`).toBe(s.key);
+    }
+    const blobKeys = [...refs.map((r) => r.key), ...values.shards.map((s) => s.key)];
+    expect((await readdir(path.join(out, "blobs"))).sort()).toEqual([...new Set(blobKeys.map((k) => k.slice(5)))].sort());
 
     // Item records: one per item, each keyed by its own sha256 prefix.
     const pack = await readPackIndex(out);
@@ -128,13 +139,16 @@ describe("build artifacts, embedding cache and search CLI", () => {
     for (let i = 0; i < N; i++) itemBytes += pack.lengths[i];
     expect((await stat(path.join(out, "vectors.f32"))).size).toBe(N * 512 * 4);
 
-    const shardBytes = m.shards.reduce((a, s) => a + s.bytes, 0);
-    const indexBytes = m.routing.bytes + shardBytes + m.catalog.bytes;
+    const sum = (xs: Array<{ bytes: number }>) => xs.reduce((a, x) => a + x.bytes, 0);
+    const shardBytes = sum(values.shards);
+    const indexBytes = sum(m.routing) + shardBytes + sum(m.catalog);
     expect(m.totals.itemBytes).toBe(itemBytes);
     expect(m.totals.indexBytes).toBe(indexBytes);
     expect(m.totals.modelBytes).toBe(m.model.topology.bytes + m.model.weights.bytes + m.model.vocab.bytes);
     expect(m.totals.bytesPerItem).toBeCloseTo((indexBytes + itemBytes) / N, 1);
-    expect(m.totals.kvValues).toBe(3 + 2 + m.shards.length + N + 1);
+    expect(m.totals.kvValues).toBe(3 + m.routing.length + m.catalog.length + values.shards.length + N + 1);
+    expect(m.totals.shards).toBe(values.shards.length);
+    expect(m.totals.shardBytes).toBe(shardBytes);
   });
 
   it("writes report.json with the build's numbers", async () => {
@@ -145,12 +159,15 @@ describe("build artifacts, embedding cache and search CLI", () => {
     expect(r.out).toBe(out);
     expect(r.skippedBlank).toBe(0);
     expect(r.shards.count).toBe(m.params.leaves);
-    const sizes = m.shards.map((s) => s.bytes).sort((a, b) => a - b);
+    const sizes = (await artifactVersionValues(out, m)).shards.map((s) => s.bytes).sort((a, b) => a - b);
     expect([r.shards.minBytes, r.shards.maxBytes]).toEqual([sizes[0], sizes[sizes.length - 1]]);
-    expect(r.bytes.routing).toBe(m.routing.bytes);
+    const sum = (xs: Array<{ bytes: number }>) => xs.reduce((a, x) => a + x.bytes, 0);
+    expect(r.bytes.routing).toBe(sum(m.routing));
     expect(r.bytes.shards).toBe(sizes.reduce((a, b) => a + b, 0));
     expect(r.bytes.items).toBe(m.totals.itemBytes);
-    expect(r.bytes.catalog).toBe(m.catalog.bytes);
+    expect(r.bytes.catalog).toBe(sum(m.catalog));
+    expect(r.kvValues.routingParts).toBe(m.routing.length);
+    expect(r.kvValues.largestBytes).toBeLessThanOrEqual(25 * 2 ** 20);
     expect(r.bytes.manifest).toBe((await stat(path.join(out, "manifest.json"))).size);
     expect(r.selfCheck).toEqual(m.selfCheck);
     for (const k of ["read", "embed", "index", "self-check", "write", "total"]) expect(r.seconds[k], k).toBeGreaterThanOrEqual(0);
@@ -202,7 +219,7 @@ describe("build artifacts, embedding cache and search CLI", () => {
     expect(again.report.embeddings.computed).toBe(0);
     expect(again.report.embeddings.cached).toBe(N);
     expect(again.manifest.version).toBe(first.manifest.version);
-    expect(again.manifest.shards).toEqual(first.manifest.shards);
+    expect(again.manifest.routing).toEqual(first.manifest.routing);
     expect((await stat(cacheFile)).size).toBe(cacheBytesAfterFirst);
   });
 

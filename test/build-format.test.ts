@@ -4,23 +4,33 @@ import { Buffer } from "node:buffer";
 import { describe, expect, it } from "vitest";
 import { fromBase64, toBase64 } from "../lib/index/base64.ts";
 import {
+  CATALOG_MAGIC,
+  decodeCatalog,
   decodeRouting,
   decodeShard,
+  encodeCatalog,
   encodeRouting,
   encodeShard,
   FormatError,
   itemKey,
+  joinParts,
   PQ_CENTROIDS,
+  routingBudget,
   routingByteLength,
   ROUTING_MAGIC,
+  SHARD_HASH_BYTES,
   SHARD_MAGIC,
+  shardKey,
+  splitParts,
   type Routing,
   type Shard,
 } from "../lib/index/format.ts";
+import { encodePointer, manifestKeyFor, parsePointer } from "../lib/index/manifest.ts";
 import { dequantizeInt8, int8ErrorBound, pqScore, pqTable, quantizeInt8 } from "../lib/index/quantize.ts";
 import { dotInt8 } from "../lib/index/vector.ts";
-import { rng } from "../scripts/index/kmeans.ts";
-import { encodeAll, trainCodebooks } from "../scripts/index/pq.ts";
+import { rng } from "../scripts/index/kernels.ts";
+import { trainCodebooks } from "../scripts/index/pq.ts";
+import { pqEncodeRows } from "../scripts/index/kernels.ts";
 import { exactDot, randomUnitVectors } from "./helpers/build-fixtures.ts";
 
 function randomBytes(n: number, seed: number): Uint8Array {
@@ -28,16 +38,26 @@ function randomBytes(n: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: n }, () => Math.floor(r() * 256));
 }
 
-function sampleRouting(dim: number, pqM: number, leaves: number, seed: number): Routing {
+function sampleRouting(dim: number, pqM: number, leaves: number, seed: number, groups = Math.max(1, Math.floor(leaves / 2))): Routing {
   const r = rng(seed);
+  // Group g owns a run of leaves; the last group may be empty-handed only if leaves run out.
+  const groupStart = Uint32Array.from({ length: groups + 1 }, (_, g) => Math.min(leaves, Math.round((g * leaves) / groups)));
+  const leafPqM = dim / 2;
   return {
     dim,
     pqM,
+    leafPqM,
+    groups,
     leaves,
-    centroidScales: Float32Array.from({ length: leaves }, () => r() / 100),
-    centroids: Int8Array.from({ length: leaves * dim }, () => Math.floor(r() * 255) - 127),
+    groupScales: Float32Array.from({ length: groups }, () => r() / 100),
+    groupCentroids: Int8Array.from({ length: groups * dim }, () => Math.floor(r() * 255) - 127),
+    groupStart,
+    leafCodebooks: Float32Array.from({ length: PQ_CENTROIDS * dim }, () => r() * 2 - 1),
     codebooks: Float32Array.from({ length: PQ_CENTROIDS * dim }, () => r() * 2 - 1),
-    leafSizes: Uint32Array.from({ length: leaves }, (_, i) => (i === 1 ? 0 : Math.floor(r() * 1000))),
+    leafCodes: randomBytes(leaves * leafPqM, seed + 2),
+    leafSizes: Uint32Array.from({ length: leaves }, () => 1 + Math.floor(r() * 1000)),
+    shardBytes: Uint32Array.from({ length: leaves }, () => Math.floor(r() * 100_000)),
+    shardHashes: randomBytes(leaves * SHARD_HASH_BYTES, seed + 3),
   };
 }
 
@@ -79,27 +99,35 @@ describe("base64", () => {
   });
 });
 
-describe("routing blob", () => {
-  it("round-trips every field, including an odd centroid byte count that needs alignment padding", () => {
-    // leaves * dim = 3 * 12 = 36 is aligned; 5 * 6 = 30 is not (pads to 32).
-    for (const [dim, pqM, leaves] of [
-      [12, 4, 3],
-      [6, 3, 5],
-      [512, 64, 7],
+describe("routing", () => {
+  it("round-trips every field, including group and code byte counts that need alignment padding", () => {
+    // leaves × leafPqM = 5 × 3 = 15 pads to 16; groups × dim = 3 × 6 = 18 pads to 20.
+    for (const [dim, pqM, leaves, groups] of [
+      [12, 4, 3, 1],
+      [6, 3, 5, 3],
+      [512, 64, 7, 3],
+      [10, 5, 9, 9],
     ]) {
-      const r = sampleRouting(dim, pqM, leaves, dim + leaves);
+      const r = sampleRouting(dim, pqM, leaves, dim + leaves, groups);
       const bytes = encodeRouting(r);
-      expect(bytes.byteLength).toBe(routingByteLength(dim, pqM, leaves));
+      expect(bytes.byteLength).toBe(routingByteLength(dim, r.leafPqM, groups, leaves));
       const view = new DataView(bytes.buffer, bytes.byteOffset);
       expect(view.getUint32(0, true)).toBe(ROUTING_MAGIC);
-      expect(Buffer.from(bytes.subarray(0, 4)).toString("latin1")).toBe("ESR1");
-      const back = decodeRouting(fromBase64(toBase64(bytes)));
-      expect({ dim: back.dim, pqM: back.pqM, leaves: back.leaves }).toEqual({ dim, pqM, leaves });
-      expect(Array.from(back.centroidScales)).toEqual(Array.from(r.centroidScales));
-      expect(Array.from(back.centroids)).toEqual(Array.from(r.centroids));
-      expect(Array.from(back.codebooks)).toEqual(Array.from(r.codebooks));
-      expect(Array.from(back.leafSizes)).toEqual(Array.from(r.leafSizes));
+      expect(Buffer.from(bytes.subarray(0, 4)).toString("latin1")).toBe("ESR2");
+      const back = decodeRouting(joinParts(splitParts(bytes, 64)));
+      expect({ dim: back.dim, pqM: back.pqM, leafPqM: back.leafPqM, leaves: back.leaves, groups: back.groups }).toEqual({ dim, pqM, leafPqM: r.leafPqM, leaves, groups });
+      for (const f of ["groupScales", "groupCentroids", "groupStart", "leafCodebooks", "codebooks", "leafCodes", "leafSizes", "shardBytes", "shardHashes"] as const) {
+        expect(Array.from(back[f]), f).toEqual(Array.from(r[f]));
+      }
+      expect(shardKey(back, leaves - 1)).toBe(`blob/${Buffer.from(r.shardHashes.subarray((leaves - 1) * 16, leaves * 16)).toString("hex")}`);
     }
+  });
+
+  it("the in-isolate formula: under 8 MiB at 1.2M items in leaves of 24, under 32 MiB at 10M in leaves of 32", () => {
+    expect(routingBudget(1_200_000, 24, 512, 64)).toBeLessThan(8 * 2 ** 20);
+    expect(routingBudget(1_200_000, 24, 512, 64)).toBeGreaterThan(4 * 2 ** 20);
+    expect(routingBudget(10_000_000, 32, 512, 64)).toBeLessThan(32 * 2 ** 20);
+    expect(routingBudget(10_000_000, 24, 512, 64)).toBeGreaterThan(32 * 2 ** 20);
   });
 
   it("decodes from a view at an unaligned byte offset", () => {
@@ -109,11 +137,12 @@ describe("routing blob", () => {
     host.set(bytes, 3);
     const back = decodeRouting(host.subarray(3));
     expect(Array.from(back.codebooks)).toEqual(Array.from(r.codebooks));
+    expect(Array.from(back.shardHashes)).toEqual(Array.from(r.shardHashes));
     expect(Array.from(back.leafSizes)).toEqual(Array.from(r.leafSizes));
   });
 
   it("rejects truncated, padded, bad-magic and inconsistent blobs with FormatError", () => {
-    const bytes = encodeRouting(sampleRouting(12, 4, 3, 1));
+    const bytes = encodeRouting(sampleRouting(12, 4, 3, 1, 2));
     for (const bad of [bytes.subarray(0, 0), bytes.subarray(0, 15), bytes.subarray(0, 16), bytes.subarray(0, bytes.length - 1), Uint8Array.from([...bytes, 0, 0, 0, 0])]) {
       expect(() => decodeRouting(bad.slice())).toThrow(FormatError);
     }
@@ -126,7 +155,49 @@ describe("routing blob", () => {
     const badDims = bytes.slice();
     new DataView(badDims.buffer).setUint16(6, 5, true); // pqM 5 does not divide dim 12
     expect(() => decodeRouting(badDims)).toThrow(FormatError);
+    new DataView(badDims.buffer).setUint16(6, 4, true);
+    new DataView(badDims.buffer).setUint16(16, 0, true); // no leaf quantizer
+    expect(() => decodeRouting(badDims)).toThrow(FormatError);
+    const noGroups = bytes.slice();
+    new DataView(noGroups.buffer).setUint32(8, 0, true);
+    expect(() => decodeRouting(noGroups)).toThrow(/group count/);
     expect(() => encodeRouting({ ...sampleRouting(12, 4, 3, 1), pqM: 5 })).toThrow(FormatError);
+    const r = sampleRouting(12, 4, 3, 1, 2);
+    expect(() => encodeRouting({ ...r, groupStart: Uint32Array.from([0, 1, 2]) })).toThrow(/cover every leaf/);
+  });
+});
+
+describe("catalog", () => {
+  it("round-trips keys and record sizes through parts of any size", () => {
+    const keys = randomBytes(1000 * 8, 5);
+    const sizes = Array.from({ length: 1000 }, (_, i) => 100 + i);
+    const bytes = encodeCatalog(keys, sizes);
+    expect(new DataView(bytes.buffer).getUint32(0, true)).toBe(CATALOG_MAGIC);
+    for (const part of [7, 4096, 1 << 20]) {
+      const back = decodeCatalog(joinParts(splitParts(bytes, part)));
+      expect(back).toHaveLength(1000);
+      expect(back[999]).toEqual({ key: `item/${Buffer.from(keys.subarray(999 * 8)).toString("hex")}`, bytes: 1099 });
+    }
+  });
+
+  it("rejects a short, long or mislabelled catalog", () => {
+    const bytes = encodeCatalog(randomBytes(16, 1), [1, 2]);
+    expect(() => decodeCatalog(bytes.subarray(0, bytes.length - 1))).toThrow(/expected/);
+    expect(() => decodeCatalog(Uint8Array.from([...bytes, 0]))).toThrow(/expected/);
+    const magic = bytes.slice();
+    magic[0] ^= 1;
+    expect(() => decodeCatalog(magic)).toThrow(/magic/);
+    expect(() => encodeCatalog(randomBytes(8, 1), [1, 2])).toThrow(/one key per record/);
+  });
+});
+
+describe("pointer", () => {
+  it("is written and read by one pair of functions", () => {
+    const text = encodePointer("abc123", "2026-11-27T00:00:00.000Z");
+    expect(parsePointer(text)).toEqual({ version: "abc123", manifestKey: manifestKeyFor("abc123"), switchedAt: "2026-11-27T00:00:00.000Z" });
+    expect(parsePointer("{")).toBeNull();
+    expect(parsePointer('{"version":1}')).toBeNull();
+    expect(parsePointer('"current"')).toBeNull();
   });
 });
 
@@ -228,7 +299,7 @@ describe("product quantization", () => {
   const sub = dim / pqM;
   const vectors = randomUnitVectors(n, dim, 7);
   const codebooks = trainCodebooks(vectors, dim, n, pqM, { iterations: 4, seed: 3 });
-  const codes = encodeAll(vectors, dim, n, codebooks, pqM);
+  const codes = pqEncodeRows(vectors, dim, 0, n, codebooks, pqM);
 
   function reconstruct(i: number): Float64Array {
     const out = new Float64Array(dim);

@@ -11,13 +11,16 @@ import { main as rollbackMain } from "../scripts/rollback.ts";
 import { main as versionsMain } from "../scripts/versions.ts";
 import { main as deployMain } from "../scripts/deploy.ts";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 
 // ---- A local stand-in for the Cloudflare KV REST endpoints the deploy uses (127.0.0.1, fault injection, request log)
 interface MockKv {
   url: string;
   /** The value bytes, as the API would store them. */
   store: Map<string, Buffer>;
-  requests: Array<{ method: string; path: string; status: number }>;
+  requests: Array<{ method: string; path: string; status: number; bodyBytes: number }>;
   /** Statuses to answer the next requests with, in order, before serving normally. */
   failNext: number[];
   /** Keys per list page (the real API allows up to 1000). */
@@ -47,8 +50,8 @@ async function startMockKv(o: { account: string; namespace: string; token: strin
 
   const server: Server = createServer(async (req, res) => {
     const url = new URL(req.url!, "http://x");
-    const log = (status: number) => requests.push({ method: req.method!, path: url.pathname + url.search, status });
     const body = await readBody(req);
+    const log = (status: number) => requests.push({ method: req.method!, path: url.pathname + url.search, status, bodyBytes: body.byteLength });
     if (req.headers.authorization !== `Bearer ${o.token}`) return log(403), fail(res, 403, "Authentication error");
     const injected = mock.failNext.shift();
     if (injected) return log(injected), fail(res, injected, injected === 429 ? "rate limited" : "internal error", injected === 429 ? { "Retry-After": "0" } : {});
@@ -155,6 +158,19 @@ describe("RemoteKv", () => {
     expect(mock.store.size).toBe(6);
   });
 
+  it("splits bulk writes by UTF-8 bytes, not UTF-16 length, for multi-byte text", async () => {
+    const maxBodyBytes = 250;
+    const kv = client({ maxBodyBytes });
+    // 40 CJK characters: 40 UTF-16 units but 120 bytes, so three pairs fit by length and only one by bytes.
+    const text = "漢字かな".repeat(10);
+    const entries = Array.from({ length: 4 }, (_, i) => ({ key: `item/${i}`, value: text }));
+    await kv.putMany(entries);
+    const bulk = mock.requests.filter((r) => r.path.endsWith("/bulk"));
+    expect(bulk).toHaveLength(4);
+    for (const r of bulk) expect(r.bodyBytes).toBeLessThanOrEqual(maxBodyBytes);
+    for (const e of entries) expect(mock.store.get(e.key)?.toString("utf8")).toBe(text);
+  });
+
   it("retries 429 and 5xx with backoff, then succeeds", async () => {
     const retries: string[] = [];
     const kv = client({ onRetry: (what, attempt, reason) => retries.push(`${what} #${attempt}: ${reason}`) });
@@ -179,11 +195,22 @@ describe("RemoteKv", () => {
 });
 
 describe("remote configuration", () => {
-  const toml = (extra: string) => `name = "x"\n[[kv_namespaces]]\nbinding = "INDEX"\n${extra}\n[vars]\nA = "1"\n`;
+  // wrangler's reader reads files: each config text goes to its own temp wrangler.toml.
+  const dir = mkdtempSync(path.join(os.tmpdir(), "ess-wrangler-toml-"));
+  let n = 0;
+  const file = (text: string) => {
+    const f = path.join(dir, `wrangler-${n++}.toml`);
+    writeFileSync(f, text);
+    return f;
+  };
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const toml = (extra: string) => file(`name = "x"\n[[kv_namespaces]]\nbinding = "INDEX"\n${extra}\n[vars]\nA = "1"\n`);
   it("takes the namespace id from wrangler.toml's INDEX binding or KV_NAMESPACE_ID", () => {
     expect(tomlNamespaceId(toml('id = "abc"\npreview_id = "INDEX"'))).toBe("abc");
     expect(tomlNamespaceId(toml(""))).toBeUndefined();
-    expect(tomlNamespaceId(`[[kv_namespaces]]\nbinding = "OTHER"\nid = "zzz"\n`)).toBeUndefined();
+    expect(tomlNamespaceId(file(`[[kv_namespaces]]\nbinding = "OTHER"\nid = "zzz"\n`))).toBeUndefined();
+    // Indented TOML is still TOML (the regex readers disagreed on this).
+    expect(tomlNamespaceId(file(`name = "x"\n  [[kv_namespaces]]\n    binding = "INDEX"\n    id = "indented"\n`))).toBe("indented");
     const env = { CLOUDFLARE_API_TOKEN: "t", CLOUDFLARE_ACCOUNT_ID: "a" };
     expect(remoteConfig(env, toml('id = "abc"')).namespaceId).toBe("abc");
     expect(remoteConfig({ ...env, KV_NAMESPACE_ID: "fromenv" }, toml('id = "abc"')).namespaceId).toBe("fromenv");

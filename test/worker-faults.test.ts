@@ -7,6 +7,7 @@ import { createNodeEmbedder } from "../scripts/embed/node-model.ts";
 import { ArtifactSearch } from "../scripts/search.ts";
 import { nearestLeaves, searchVector, type BlobSource } from "../lib/index/reader.ts";
 import type { Embedder } from "../lib/model/embed.ts";
+import { shardKey } from "../lib/index/format.ts";
 import { faultyKv, injectKvFault } from "../scripts/local/faulty-kv.ts";
 import { expectSameHits, startTestWorker, type TestWorker } from "./helpers/worker.ts";
 
@@ -26,7 +27,7 @@ beforeAll(async () => {
 /** The shard and record keys a query reads, as the Worker's own code picks them (no cache). */
 async function keysOf(q: string): Promise<{ vector: Float32Array; shards: string[]; records: string[] }> {
   const [vector] = await embedder.embed([q]);
-  const leaves = nearestLeaves(engine.handle.routing, vector, engine.manifest.params.nprobe);
+  const leaves = nearestLeaves(engine.handle.routing, vector, engine.manifest.params.nprobe, engine.manifest.params.scanLeaves);
   const records: string[] = [];
   const spy: BlobSource = {
     async getTexts(keys) {
@@ -35,7 +36,7 @@ async function keysOf(q: string): Promise<{ vector: Float32Array; shards: string
     },
   };
   await searchVector({ ...engine.handle, source: spy, cache: null }, vector, { k: 10 });
-  return { vector, shards: leaves.map((l) => engine.manifest.shards[l].key), records };
+  return { vector, shards: leaves.map((l) => shardKey(engine.handle.routing, l)), records };
 }
 
 async function search(q: string) {

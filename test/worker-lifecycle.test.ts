@@ -6,6 +6,7 @@ import { createNodeEmbedder } from "../scripts/embed/node-model.ts";
 import { publishManifest } from "../scripts/local/seed.ts";
 import { ArtifactSearch } from "../scripts/search.ts";
 import { nearestLeaves } from "../lib/index/reader.ts";
+import { shardKey } from "../lib/index/format.ts";
 import type { Embedder } from "../lib/model/embed.ts";
 import { evaluationQueries, fixtureTexts } from "./helpers/index-fixture.ts";
 import { expectSameHits, post, startTestWorker, type TestWorker } from "./helpers/worker.ts";
@@ -181,8 +182,8 @@ describe("shard errors on the real index", () => {
   /** The shards a query reads, in probe order, as the Worker's own code picks them. */
   async function shardsOf(q: string): Promise<{ vector: Float32Array; keys: string[] }> {
     const [vector] = await embedder.embed([q]);
-    const leaves = nearestLeaves(engine.handle.routing, vector, engine.manifest.params.nprobe);
-    return { vector, keys: leaves.map((l) => engine.manifest.shards[l].key) };
+    const leaves = nearestLeaves(engine.handle.routing, vector, engine.manifest.params.nprobe, engine.manifest.params.scanLeaves);
+    return { vector, keys: leaves.map((l) => shardKey(engine.handle.routing, l)) };
   }
 
   async function expectAnswer(q: string, vector: Float32Array) {
@@ -208,7 +209,8 @@ describe("shard errors on the real index", () => {
     const first = await shardsOf(q1);
     const target = first.keys[0];
     const good = (await worker.kv.get(target, "text"))!;
-    expect(good.length).toBe(engine.manifest.shards.find((s) => s.key === target)!.bytes);
+    const routing = engine.handle.routing;
+    expect(good.length).toBe(routing.shardBytes[Array.from({ length: routing.leaves }, (_, l) => l).find((l) => shardKey(routing, l) === target)!]);
     // Same length, one base64 character changed: only the checksum can tell.
     const mid = good.length >> 1;
     await worker.kv.put(target, good.slice(0, mid) + (good[mid] === "A" ? "B" : "A") + good.slice(mid + 1));

@@ -3,7 +3,7 @@
 // key, so a key's bytes never change and two versions share whatever they have in
 // common; switching versions is a single write of the `current` pointer.
 
-export const FORMAT = "edge-semantic-search/1";
+export const FORMAT = "edge-semantic-search/2";
 export const POINTER_KEY = "current";
 
 export interface BlobRef {
@@ -36,16 +36,34 @@ export function manifestKeyFor(version: string): string {
   return `manifest/${version}`;
 }
 
+/** The one writer of the `current` pointer's value. */
+export function encodePointer(version: string, switchedAt: string): string {
+  const p: Pointer = { version, manifestKey: manifestKeyFor(version), switchedAt };
+  return JSON.stringify(p);
+}
+
+/** The one reader of it: null when the text is not a pointer. */
+export function parsePointer(text: string): Pointer | null {
+  try {
+    const p = JSON.parse(text) as Pointer;
+    if (typeof p?.version === "string" && typeof p?.manifestKey === "string") return { version: p.version, manifestKey: p.manifestKey, switchedAt: typeof p.switchedAt === "string" ? p.switchedAt : "" };
+  } catch {
+    /* not JSON */
+  }
+  return null;
+}
+
 export interface IndexParams {
   leaves: number;
+  /** Top-level clusters; their int8 centroids pick which leaves are scored at all. */
+  groups: number;
+  /** Leaves scored per query: groups are taken best first until this many leaves are in. */
+  scanLeaves: number;
   pqM: number;
   /** Leaves probed per query (round 1), chosen by the build's self-check. */
   nprobe: number;
   /** Candidates re-ranked with int8 vectors (round 2). */
   rerank: number;
-  /** Boundary duplication: an item also joins a leaf within (1 + eps) of its nearest distance. */
-  dupEps: number;
-  dupMax: number;
   seed: number;
   /** Round-1 byte cap per query (shard bytes, as stored); absent = no cap. */
   maxShardBytes?: number;
@@ -72,19 +90,20 @@ export interface Manifest {
   dim: number;
   items: number;
   params: IndexParams;
-  routing: BlobRef;
-  /** shards[i] is the posting list of leaf i. */
-  shards: BlobRef[];
+  /** The routing's parts, in order (format.ts); it names every shard by key, size and hash. */
+  routing: BlobRef[];
   /**
-   * Item records (`item/<16 hex>`) are too many to list here; this blob lists
-   * them (binary: u32 count, then count × [8-byte key, u32 bytes]). A record's
-   * key is its own sha256 prefix, so the list needs no separate checksums.
+   * Item records (`item/<16 hex>`) are too many to list here; the catalog's
+   * parts list them (format.ts). A record's key is its own sha256 prefix, so the
+   * list needs no separate checksums.
    */
-  catalog: BlobRef;
+  catalog: BlobRef[];
   totals: {
     indexBytes: number;
     itemBytes: number;
     modelBytes: number;
+    shards: number;
+    shardBytes: number;
     /** (routing + shards + item records) / items */
     bytesPerItem: number;
     kvValues: number;
@@ -98,4 +117,6 @@ export interface Manifest {
     metaColumns: string[];
     skippedBlank: number;
   };
+  /** A few short item texts the search page offers as example queries (absent in older indexes). */
+  examples?: string[];
 }

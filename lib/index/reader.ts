@@ -1,10 +1,12 @@
 // Query-time search over the index format (format.ts), shared by the Worker (KV)
-// and the Node tools (files). Two sequential rounds at most:
-//   1. the shards of the nprobe leaves nearest to the query, ranked by PQ codes;
+// and the Node tools (files). In memory, the query picks its best groups (int8
+// centroids), scores their leaves (PQ-coded centroids) and keeps the nprobe best;
+// then two sequential KV rounds at most:
+//   1. the shards of those leaves, their entries ranked by PQ codes;
 //   2. the records of the best `rerank` candidates, re-scored with int8 vectors.
 // Whatever the source, a missing or corrupt value is an IndexError, never a
 // silently smaller answer.
-import { decodeRouting, decodeShard, itemKey, textToBlob, ITEM_KEY_BYTES, FormatError, type ItemRecord, type Routing, type Shard } from "./format.ts";
+import { decodeRouting, decodeShard, hex, itemKey, joinParts, shardKey, textToBlob, ITEM_KEY_BYTES, SHARD_HASH_BYTES, FormatError, type ItemRecord, type Routing, type Shard } from "./format.ts";
 import type { Manifest } from "./manifest.ts";
 import { ByteLru } from "./lru.ts";
 import { pqScore, pqTable } from "./quantize.ts";
@@ -26,16 +28,6 @@ export class IndexError extends Error {
 /** One call is one round trip: KV bulk reads (≤100 keys each, issued together) or files. */
 export interface BlobSource {
   getTexts(keys: string[]): Promise<Map<string, string | null>>;
-}
-
-/** A read that fails (KV quota, outage) is transient: index_unavailable, unlike a missing or corrupt value. */
-async function readTexts(source: BlobSource, keys: string[]): Promise<Map<string, string | null>> {
-  try {
-    return await source.getTexts(keys);
-  } catch (e) {
-    if (e instanceof IndexError) throw e;
-    throw new IndexError("index_unavailable", `index read of ${keys.length} key(s) failed: ${e instanceof Error ? e.message : String(e)}`);
-  }
 }
 
 export interface SearchHit {
@@ -63,7 +55,12 @@ export interface SearchOptions {
   rerank?: number;
   /** Round-1 byte budget: probing stops before the shard that would exceed it. */
   maxShardBytes?: number;
+  /** Leaves scored in memory (see IndexParams.scanLeaves). */
+  scanLeaves?: number;
 }
+
+/** Round-1 candidates are numbered shard · MAX_SHARD_ENTRIES + entry. */
+const MAX_SHARD_ENTRIES = 2 ** 20;
 
 interface DecodedRecord {
   record: ItemRecord;
@@ -79,36 +76,87 @@ export interface IndexHandle {
 }
 
 export async function openIndex(manifest: Manifest, source: BlobSource, cache: ByteLru<Shard | DecodedRecord> | null = null): Promise<IndexHandle> {
-  const ref = manifest.routing;
-  const text = (await readTexts(source, [ref.key])).get(ref.key);
-  if (text == null) throw new IndexError("index_unavailable", `routing blob ${ref.key} is missing`);
-  if ((await sha256Hex(text)) !== ref.sha256) throw new IndexError("index_corrupt", `routing blob ${ref.key} fails its checksum`);
+  const refs = manifest.routing;
+  if (!Array.isArray(refs) || refs.length === 0) throw new IndexError("index_corrupt", "the manifest names no routing");
+  let texts: Map<string, string | null>;
+  try {
+    texts = await source.getTexts(refs.map((r) => r.key));
+  } catch (e) {
+    throw new IndexError("index_unavailable", `routing could not be read: ${(e as Error).message}`);
+  }
+  const parts: string[] = [];
+  for (const ref of refs) {
+    const text = texts.get(ref.key);
+    if (text == null) throw new IndexError("index_unavailable", `routing part ${ref.key} is missing`);
+    if ((await sha256Hex(text)) !== ref.sha256) throw new IndexError("index_corrupt", `routing part ${ref.key} fails its checksum`);
+    parts.push(text);
+  }
   let routing: Routing;
   try {
-    routing = decodeRouting(textToBlob(text));
+    routing = decodeRouting(joinParts(parts));
   } catch (e) {
-    throw new IndexError("index_corrupt", `routing blob ${ref.key}: ${(e as Error).message}`);
+    throw new IndexError("index_corrupt", `routing ${refs[0].key}: ${(e as Error).message}`);
   }
-  if (routing.leaves !== manifest.shards.length || routing.dim !== manifest.dim) {
-    throw new IndexError("index_corrupt", `routing blob ${ref.key} disagrees with the manifest`);
+  if (routing.leaves !== manifest.params.leaves || routing.dim !== manifest.dim || routing.pqM !== manifest.params.pqM) {
+    throw new IndexError("index_corrupt", `routing ${refs[0].key} disagrees with the manifest`);
   }
   return { manifest, routing, source, cache };
 }
 
-/** The nprobe leaves whose centroids score highest against q, best first. */
-export function nearestLeaves(routing: Routing, q: Float32Array, nprobe: number): number[] {
-  const { leaves, dim, centroids, centroidScales, leafSizes } = routing;
-  const scores = new Float32Array(leaves);
-  for (let l = 0; l < leaves; l++) scores[l] = leafSizes[l] > 0 ? dotInt8(q, centroids, l * dim, dim) * centroidScales[l] : -Infinity;
-  // Threshold from a sorted copy, then sort only the few above it: a bounded
-  // insertion list costs O(leaves · nprobe), which dominated the query at 2k leaves.
-  const want = Math.min(nprobe, leaves);
-  const sorted = scores.slice().sort();
-  const threshold = sorted[leaves - want];
+/** Groups best first, taken until their leaves number at least `scanLeaves`. */
+function candidateLeaves(routing: Routing, q: Float32Array, scanLeaves: number): Uint32Array {
+  const { groups, dim, groupCentroids, groupScales, groupStart } = routing;
+  const scores = new Float32Array(groups);
+  for (let g = 0; g < groups; g++) scores[g] = dotInt8(q, groupCentroids, g * dim, dim) * groupScales[g];
+  const order = Array.from({ length: groups }, (_, g) => g).sort((a, b) => scores[b] - scores[a] || a - b);
   const picked: number[] = [];
-  for (let l = 0; l < leaves; l++) if (scores[l] >= threshold && scores[l] > -Infinity) picked.push(l);
-  picked.sort((a, b) => scores[b] - scores[a] || a - b);
-  return picked.length > want ? picked.slice(0, want) : picked;
+  let count = 0;
+  for (const g of order) {
+    if (count >= scanLeaves) break;
+    picked.push(g);
+    count += groupStart[g + 1] - groupStart[g];
+  }
+  const out = new Uint32Array(count);
+  let o = 0;
+  for (const g of picked) for (let l = groupStart[g]; l < groupStart[g + 1]; l++) out[o++] = l;
+  return out;
+}
+
+/** Leaves and their scores against the query (q·ĉ), best first. */
+export interface LeafChoice {
+  leaves: number[];
+  scores: number[];
+}
+
+/** The query's table for the leaf-centroid quantizer. */
+export function leafTable(routing: Routing, q: Float32Array): Float32Array {
+  return pqTable(q, routing.leafCodebooks, routing.leafPqM);
+}
+
+/**
+ * The nprobe leaves whose centroids score highest against q, best first, among
+ * the leaves of the query's best groups.
+ */
+export function chooseLeaves(routing: Routing, q: Float32Array, nprobe: number, scanLeaves: number, table: Float32Array = leafTable(routing, q)): LeafChoice {
+  const { leafPqM, leafCodes } = routing;
+  const candidates = candidateLeaves(routing, q, Math.max(scanLeaves, nprobe));
+  const n = candidates.length;
+  const scores = new Float32Array(n);
+  for (let i = 0; i < n; i++) scores[i] = pqScore(table, leafCodes, candidates[i] * leafPqM, leafPqM);
+  // Threshold from a sorted copy, then sort only the few above it: a bounded
+  // insertion list costs O(leaves · nprobe).
+  const want = Math.min(nprobe, n);
+  const threshold = scores.slice().sort()[n - want];
+  const picked: number[] = [];
+  for (let i = 0; i < n; i++) if (scores[i] >= threshold) picked.push(i);
+  picked.sort((a, b) => scores[b] - scores[a] || candidates[a] - candidates[b]);
+  const top = picked.slice(0, want);
+  return { leaves: top.map((i) => candidates[i]), scores: top.map((i) => scores[i]) };
+}
+
+/** The nprobe nearest leaves, best first. */
+export function nearestLeaves(routing: Routing, q: Float32Array, nprobe: number, scanLeaves: number): number[] {
+  return chooseLeaves(routing, q, nprobe, scanLeaves).leaves;
 }
 
 /**
@@ -117,20 +165,31 @@ export function nearestLeaves(routing: Routing, q: Float32Array, nprobe: number)
  * the per-query cost must stay bounded whatever the query. The nearest leaf is
  * always read.
  */
-function withinBudget(h: IndexHandle, leaves: number[], budget: number | undefined): number[] {
-  if (!budget) return leaves;
+function withinBudget(h: IndexHandle, choice: LeafChoice, budget: number | undefined): LeafChoice {
+  if (!budget) return choice;
   let used = 0;
-  for (let i = 0; i < leaves.length; i++) {
-    used += h.manifest.shards[leaves[i]].bytes;
-    if (used > budget && i > 0) return leaves.slice(0, i);
+  for (let i = 0; i < choice.leaves.length; i++) {
+    used += h.routing.shardBytes[choice.leaves[i]];
+    if (used > budget && i > 0) return { leaves: choice.leaves.slice(0, i), scores: choice.scores.slice(0, i) };
   }
-  return leaves;
+  return choice;
 }
 
 const encoder = new TextEncoder();
 
+/** One round to the source; a source that fails (quota, outage) is unavailable, not a bug. */
+async function read(h: IndexHandle, keys: string[], stats: SearchStats): Promise<Map<string, string | null>> {
+  stats.roundTrips++;
+  try {
+    return await h.source.getTexts(keys);
+  } catch (e) {
+    throw new IndexError("index_unavailable", `the index store could not be read: ${(e as Error).message}`);
+  }
+}
+
 async function fetchShards(h: IndexHandle, leaves: number[], stats: SearchStats): Promise<Shard[]> {
-  const refs = leaves.map((l) => h.manifest.shards[l]);
+  const { routing } = h;
+  const refs = leaves.map((l) => ({ key: shardKey(routing, l), bytes: routing.shardBytes[l], sha: hex(routing.shardHashes, l * SHARD_HASH_BYTES, (l + 1) * SHARD_HASH_BYTES) }));
   const out: Shard[] = new Array(refs.length);
   const missing: number[] = [];
   refs.forEach((ref, i) => {
@@ -140,15 +199,14 @@ async function fetchShards(h: IndexHandle, leaves: number[], stats: SearchStats)
     else missing.push(i);
   });
   if (missing.length === 0) return out;
-  stats.roundTrips++;
-  const texts = await readTexts(h.source, missing.map((i) => refs[i].key));
+  const texts = await read(h, missing.map((i) => refs[i].key), stats);
   await Promise.all(
     missing.map(async (i) => {
       const ref = refs[i];
       const text = texts.get(ref.key);
       if (text == null) throw new IndexError("shard_missing", `shard ${ref.key} (leaf ${leaves[i]}) is missing`);
       stats.fetchedBytes += text.length;
-      if (text.length !== ref.bytes || (await sha256Hex(text)) !== ref.sha256) {
+      if (text.length !== ref.bytes || !(await sha256Hex(text)).startsWith(ref.sha)) {
         throw new IndexError("shard_corrupt", `shard ${ref.key} (leaf ${leaves[i]}) fails its checksum`);
       }
       let shard: Shard;
@@ -176,8 +234,7 @@ async function fetchRecords(h: IndexHandle, keys: string[], stats: SearchStats):
     } else missing.push(i);
   });
   if (missing.length === 0) return out;
-  stats.roundTrips++;
-  const texts = await readTexts(h.source, missing.map((i) => keys[i]));
+  const texts = await read(h, missing.map((i) => keys[i]), stats);
   await Promise.all(
     missing.map(async (i) => {
       const key = keys[i];
@@ -206,6 +263,18 @@ async function fetchRecords(h: IndexHandle, keys: string[], stats: SearchStats):
   return out;
 }
 
+/** Round 1's ranking: the record keys of the `rerank` entries with the best PQ scores. */
+function rankEntries(shards: Shard[], table: Float32Array, pqM: number, rerank: number): string[] {
+  const top = new TopK(rerank);
+  shards.forEach((s, si) => {
+    for (let e = 0; e < s.count; e++) {
+      const score = pqScore(table, s.codes, e * pqM, pqM);
+      if (score > top.threshold) top.push(si * MAX_SHARD_ENTRIES + e, score);
+    }
+  });
+  return top.entries().map(({ id }) => itemKey(shards[Math.floor(id / MAX_SHARD_ENTRIES)].keys, id % MAX_SHARD_ENTRIES));
+}
+
 export async function searchVector(h: IndexHandle, q: Float32Array, options: SearchOptions): Promise<{ results: SearchHit[]; stats: SearchStats }> {
   const { routing, manifest } = h;
   if (q.length !== routing.dim) throw new Error(`query has ${q.length} dimensions, the index ${routing.dim}`);
@@ -214,32 +283,11 @@ export async function searchVector(h: IndexHandle, q: Float32Array, options: Sea
   const rerank = Math.max(k, options.rerank ?? manifest.params.rerank);
   const stats: SearchStats = { shards: 0, records: 0, bytes: 0, fetchedBytes: 0, roundTrips: 0 };
 
-  const leaves = withinBudget(h, nearestLeaves(routing, q, nprobe), options.maxShardBytes ?? manifest.params.maxShardBytes);
-  const shards = await fetchShards(h, leaves, stats);
+  const nearest = chooseLeaves(routing, q, nprobe, options.scanLeaves ?? manifest.params.scanLeaves);
+  const chosen = withinBudget(h, nearest, options.maxShardBytes ?? manifest.params.maxShardBytes);
+  const shards = await fetchShards(h, chosen.leaves, stats);
   stats.shards = shards.length;
-
-  // Round 1 ranking; an item duplicated across leaves has identical codes, so
-  // keeping extra candidates and dropping repeats afterwards is exact.
-  const table = pqTable(q, routing.codebooks, routing.pqM);
-  const slack = manifest.params.dupMax > 1 ? rerank * 2 : rerank;
-  const top = new TopK(slack);
-  const pqM = routing.pqM;
-  shards.forEach((s, si) => {
-    for (let e = 0; e < s.count; e++) {
-      const score = pqScore(table, s.codes, e * pqM, pqM);
-      if (score > top.threshold) top.push(si * 0x100000 + e, score);
-    }
-  });
-  const keys: string[] = [];
-  const seen = new Set<string>();
-  for (const { id } of top.entries()) {
-    const s = shards[Math.floor(id / 0x100000)];
-    const key = itemKey(s.keys, id % 0x100000);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    keys.push(key);
-    if (keys.length === rerank) break;
-  }
+  const keys = rankEntries(shards, pqTable(q, routing.codebooks, routing.pqM), routing.pqM, rerank);
 
   const records = await fetchRecords(h, keys, stats);
   stats.records = records.length;

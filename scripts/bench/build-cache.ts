@@ -5,25 +5,14 @@
 // build itself (.cache/embeddings), so a leaf-size variant never re-embeds.
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Manifest } from "../../lib/index/manifest.ts";
 import { readManifest } from "../artifacts.ts";
 import { PROJECT_ROOT, runBuild, type BuildOptions, type BuildReport } from "../build.ts";
+import { sourceHash } from "../source-hash.ts";
 
 export const BENCH_CACHE = path.join(PROJECT_ROOT, ".cache", "bench");
-
-export async function sourceHash(): Promise<string> {
-  const h = createHash("sha256");
-  const dirs = ["lib/index", "lib/model", "scripts/index", "scripts/corpus", "scripts/embed"];
-  const files = ["scripts/build.ts", "scripts/artifacts.ts", "package-lock.json"];
-  for (const d of dirs) for (const f of (await readdir(path.join(PROJECT_ROOT, d))).sort()) if (f.endsWith(".ts")) files.push(path.join(d, f));
-  for (const f of files) {
-    h.update(f);
-    h.update(await readFile(path.join(PROJECT_ROOT, f)));
-  }
-  return h.digest("hex");
-}
 
 export interface CachedBuild {
   dir: string;

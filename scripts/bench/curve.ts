@@ -4,13 +4,11 @@
 // (lib/index/reader.ts) over each build's artifacts, held in memory. A decoded
 // value cache only saves CPU here: `stats.bytes` counts every value a query
 // needs whether cached or not, i.e. what a cold isolate would read from KV.
-import { readFile } from "node:fs/promises";
-import path from "node:path";
 import { ByteLru } from "../../lib/index/lru.ts";
 import type { Manifest } from "../../lib/index/manifest.ts";
-import { openIndex, searchVector, type BlobSource } from "../../lib/index/reader.ts";
-import { blobPath, readPackIndex } from "../artifacts.ts";
-import { mean, recallAt } from "./stats.ts";
+import { openIndex, searchVector } from "../../lib/index/reader.ts";
+import { MemorySource } from "../index/memory-source.ts";
+import { dist, mean, recallAt } from "./stats.ts";
 
 export interface CurvePoint {
   leafSize: number;
@@ -26,15 +24,6 @@ export interface CurvePoint {
   isDefault: boolean;
 }
 
-export async function memorySource(dir: string, manifest: Manifest): Promise<BlobSource> {
-  const values = new Map<string, string>();
-  for (const ref of [manifest.routing, manifest.catalog, ...manifest.shards]) values.set(ref.key, await readFile(blobPath(dir, ref.key), "utf8"));
-  const pack = await readPackIndex(dir);
-  const buf = await readFile(path.join(dir, "items.pack"));
-  pack.keys.forEach((key, i) => values.set(key, buf.toString("utf8", pack.offsets[i], pack.offsets[i] + pack.lengths[i])));
-  return { getTexts: async (keys) => new Map(keys.map((k) => [k, values.get(k) ?? null])) };
-}
-
 export const NPROBE_SWEEP = [2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256];
 export const RERANK_SWEEP = [10, 20, 40, 80, 160];
 
@@ -45,7 +34,7 @@ export async function sweep(
   o: { k: number; nprobes?: number[]; reranks?: number[]; log?: (s: string) => void },
 ): Promise<CurvePoint[]> {
   const { manifest } = build;
-  const handle = await openIndex(manifest, await memorySource(build.dir, manifest), new ByteLru<never>(2 ** 31));
+  const handle = await openIndex(manifest, await MemorySource.fromDir(build.dir, manifest), new ByteLru<never>(2 ** 31));
   const leaves = manifest.params.leaves;
   const nprobes = [...new Set([...(o.nprobes ?? NPROBE_SWEEP).filter((p) => p < leaves), manifest.params.nprobe, Math.min(leaves, 256)])].sort((a, b) => a - b);
   const reranks = [...new Set([...(o.reranks ?? RERANK_SWEEP), manifest.params.rerank])].filter((r) => r >= o.k).sort((a, b) => a - b);
@@ -64,7 +53,6 @@ export async function sweep(
         bytes.push(stats.bytes);
         records.push(stats.records);
       }
-      const sorted = [...bytes].sort((a, b) => a - b);
       points.push({
         leafSize: build.leafSize,
         leaves,
@@ -73,7 +61,7 @@ export async function sweep(
         recallAt10: mean(r10),
         recallAt1: mean(r1),
         meanBytes: mean(bytes),
-        p95Bytes: sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)],
+        p95Bytes: dist(bytes).p95,
         meanRecords: mean(records),
         isDefault: nprobe === manifest.params.nprobe && rerank === manifest.params.rerank,
       });

@@ -6,10 +6,11 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { spawn } from "node:child_process";
-import { decodeRouting, decodeShard, textToBlob } from "../../lib/index/format.ts";
-import { POINTER_KEY, manifestKeyFor, type Manifest, type Pointer } from "../../lib/index/manifest.ts";
-import { readManifest, blobPath } from "../artifacts.ts";
-import { DEFAULT_OUT, printReport, runBuild, type BuildOptions, type BuildReport } from "../build.ts";
+import { decodeShard, textToBlob } from "../../lib/index/format.ts";
+import { POINTER_KEY, encodePointer, type Manifest, type Pointer } from "../../lib/index/manifest.ts";
+import { readRouting, shardRefs, type VersionValues } from "../../lib/index/version.ts";
+import { artifactVersionValues, blobReader, readManifest } from "../artifacts.ts";
+import { DEFAULT_OUT, reportLines, runBuild, type BuildOptions, type BuildReport } from "../build.ts";
 import { prepareModel } from "../embed/node-model.ts";
 import type { BaseIndex } from "../index/build-index.ts";
 import { bundleWorker, PROJECT_ROOT, WRANGLER_ENV, wranglerBin } from "../local/harness.ts";
@@ -19,11 +20,11 @@ import {
   WORKER_BUNDLE_KEY,
   entryFor,
   getTexts,
+  collectGarbage,
   planGc,
   readManifestAt,
   readPointer,
   readRegistry,
-  retention,
   upsert,
   writeRegistry,
   type GcPlan,
@@ -116,7 +117,7 @@ export const fmtBytes = (b: number) => (b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(
 
 /** The live version as a build base: from the artifacts dir when it holds that version, else from KV. */
 async function liveBase(kv: KvWriter, live: Manifest, out: string, log: (s: string) => void): Promise<string | BaseIndex | undefined> {
-  if (!live.routing || !Array.isArray(live.shards)) return undefined;
+  if (!Array.isArray(live.routing)) return undefined;
   const local = await readManifest(out).catch(() => null);
   if (local?.version === live.version) return out;
   const model = await prepareModel();
@@ -124,26 +125,39 @@ async function liveBase(kv: KvWriter, live: Manifest, out: string, log: (s: stri
     log(`not extending the live version: it was built with ${live.model?.id}, this build uses ${model.modelId}`);
     return undefined;
   }
-  const keys = [live.routing.key, ...live.shards.map((s) => s.key)];
-  const texts = await getTexts(kv, keys);
-  const missing = keys.filter((k) => texts.get(k) == null);
-  if (missing.length) {
-    log(`not extending the live version: ${missing.length} of its values are unreadable (${missing[0]} …)`);
+  try {
+    const routing = await readRouting(live, (keys) => getTexts(kv, keys));
+    const keys = shardRefs(routing).map((r) => r.key);
+    const texts = await getTexts(kv, keys);
+    const missing = keys.filter((k) => texts.get(k) == null);
+    if (missing.length) throw new Error(`${missing.length} of its shards are unreadable (${missing[0]} …)`);
+    return { routing, shards: keys.map((k) => decodeShard(textToBlob(texts.get(k)!))) };
+  } catch (e) {
+    log(`not extending the live version: ${(e as Error).message}`);
     return undefined;
   }
-  return { routing: decodeRouting(textToBlob(texts.get(live.routing.key)!)), shards: live.shards.map((s) => decodeShard(textToBlob(texts.get(s.key)!))) };
 }
 
-function breakdown(m: Manifest, keys: Iterable<string>): UploadBreakdown {
-  const model = new Set([m.model.topology.key, m.model.weights.key, m.model.vocab.key]);
-  const shards = new Set(m.shards.map((s) => s.key));
+/** Shard keys of the live version, to count what a deploy changes (empty when it has no readable routing). */
+async function liveShardKeys(kv: KvWriter, live: Manifest | null): Promise<Set<string>> {
+  if (!live || !Array.isArray(live.routing)) return new Set();
+  const routing = await readRouting(live, (keys) => getTexts(kv, keys)).catch(() => null);
+  return new Set(routing ? shardRefs(routing).map((r) => r.key) : []);
+}
+
+function breakdown(v: VersionValues, keys: Iterable<string>): UploadBreakdown {
+  const kind = new Map<string, keyof UploadBreakdown>();
+  for (const r of v.model) kind.set(r.key, "model");
+  for (const r of v.routing) kind.set(r.key, "routing");
+  for (const r of v.catalog) kind.set(r.key, "catalog");
+  for (const r of v.shards) kind.set(r.key, "shards");
   const out: UploadBreakdown = { model: 0, routing: 0, catalog: 0, shards: 0, items: 0 };
   for (const k of keys) {
     if (k.startsWith("item/")) out.items++;
-    else if (model.has(k)) out.model++;
-    else if (k === m.routing.key) out.routing++;
-    else if (k === m.catalog.key) out.catalog++;
-    else if (shards.has(k)) out.shards++;
+    else {
+      const kd = kind.get(k);
+      if (kd) out[kd]++;
+    }
   }
   return out;
 }
@@ -180,132 +194,162 @@ export async function runDeploy(kv: KvWriter, o: DeployOptions, log: (s: string)
   }
 }
 
+/** What is live before the deploy. */
+interface LiveState {
+  pointer: Pointer | null;
+  live: Manifest | null;
+  registry: Registry;
+}
+
 async function deploy(kv: KvWriter, o: DeployOptions, log: (s: string) => void): Promise<DeployResult> {
   const out = path.resolve(o.out ?? DEFAULT_OUT);
   const keep = o.keep ?? DEFAULTS.keep;
   if (!Number.isInteger(keep) || keep < 1) throw new Error("--keep must be an integer ≥ 1: edges may serve the previous version for a minute after the switch");
-
-  // 1. What is live
-  const pointer = await readPointer(kv);
-  const live = pointer ? await readManifestAt(kv, pointer.manifestKey) : null;
-  if (pointer && !live) log(`warning: the live pointer names ${pointer.manifestKey}, which is unreadable; deploying as if nothing were live`);
-  const registry: Registry = await readRegistry(kv);
-  log(pointer ? `live version ${pointer.version}${live ? ` (${live.items ?? 0} items)` : ""}, switched ${pointer.switchedAt}` : "nothing live yet");
-
-  // 2. Build
-  const base = o.extend !== false && live ? await liveBase(kv, live, out, log) : undefined;
-  if (base) log(`building ${o.corpus}, extending live version ${live!.version}`);
-  const { manifest, report } = await runBuild({ ...(o.build ?? {}), corpus: o.corpus, out, cacheDir: o.cacheDir, base, quiet: o.quietBuild });
-  printReport(report, { write: (s: string) => (log(s.replace(/\n$/, "")), true) } as unknown as NodeJS.WriteStream);
-
-  // 3. Gate, plan
-  const gate = recallGate(manifest, live, o);
-  log(
-    `recall gate: recall@10 ${gate.recallAt10.toFixed(3)} (min ${gate.minRecall}), items ${gate.items}${gate.liveItems !== null ? ` vs ${gate.liveItems} live (max drop ${(gate.maxItemDrop * 100).toFixed(0)}%)` : ""}: ${gate.ok ? "pass" : o.force ? "FAIL, forced" : "FAIL"}`,
-  );
-  const planned = await planPublish(kv, out);
-  const { plan } = planned;
-  const uploadByKind = breakdown(manifest, plan.upload.map((u) => u.key));
-  const liveShards = new Set((live?.shards ?? []).map((s) => s.key));
-  const changedShards = manifest.shards.filter((s) => !liveShards.has(s.key)).length;
-  const unchanged = pointer?.version === manifest.version;
-  log(
-    `plan: upload ${plan.upload.length} values (${fmtBytes(plan.uploadBytes)}): ${uploadByKind.items} items, ${uploadByKind.shards} shards, ${uploadByKind.routing} routing, ${uploadByKind.catalog} catalog, ${uploadByKind.model} model; ` +
-      `skip ${plan.skip.length} values (${fmtBytes(plan.skipBytes)}) already in KV; ${changedShards} of ${manifest.shards.length} shards differ from the live version`,
-  );
-  log(unchanged ? `version ${manifest.version} is already live: no switch` : `switch: ${pointer?.version ?? "(none)"} → ${manifest.version}`);
-
-  // What the Worker code would do (remote only).
-  let worker: DeployResult["worker"] = o.local ? "local" : o.deployWorker === false ? "skipped" : "unchanged";
-  let bundleHash: string | undefined;
-  if (worker === "unchanged") {
-    bundleHash = await workerBundleHash();
-    const deployed = await kv.get(WORKER_BUNDLE_KEY).then((t) => (t ? (JSON.parse(t) as { sha256?: string }).sha256 : undefined));
-    if (deployed !== bundleHash) worker = "would deploy";
-    log(`worker code: ${worker === "would deploy" ? `changed (bundle ${bundleHash.slice(0, 12)}, deployed ${deployed?.slice(0, 12) ?? "never"}): wrangler deploy` : "unchanged"}`);
-  }
-
-  const result: DeployResult = {
-    status: "dry-run",
-    version: manifest.version,
-    previous: pointer?.version ?? null,
-    gate,
-    plan,
-    uploadByKind,
-    changedShards,
-    shards: manifest.shards.length,
-    switchMs: null,
-    gc: null,
-    worker,
-    report,
-  };
-
-  if (o.dryRun) {
-    const regPreview: Registry = { ...registry, versions: [...registry.versions] };
-    if (pointer && live && !regPreview.versions.some((v) => v.version === pointer.version)) upsert(regPreview, entryFor(live, pointer.switchedAt, pointer.switchedAt));
-    upsert(regPreview, entryFor(manifest, new Date().toISOString(), new Date().toISOString()));
-    const gc = await planGc(kv, regPreview, manifest.version, keep, [
-      { manifest, readCatalog: async (ref) => readFile(blobPath(out, ref.key), "utf8").catch(() => null) },
-    ]).catch((e: Error) => (log(`gc plan: ${e.message}`), null));
-    if (gc) log(`gc plan: keep ${gc.keptVersions.join(", ")}; drop ${gc.droppedVersions.join(", ") || "no version"}; delete ${gc.delete.length} values`);
-    result.gc = gc;
-    if (!gate.ok && !o.force) log(`a real deploy would refuse to switch: ${gate.reasons.join("; ")}`);
-    log("dry run: nothing written");
-    return result;
-  }
+  const state = await readLiveState(kv, log);
+  const { manifest, report } = await buildNext(kv, o, state, out, log);
+  const gate = gateBuild(manifest, state, o, log);
+  const planned = await planUpload(kv, manifest, state, out, log);
+  const bundle = await checkWorkerCode(kv, o, log);
+  const result: DeployResult = { status: "dry-run", version: manifest.version, previous: state.pointer?.version ?? null, gate, ...planned.summary, switchMs: null, gc: null, worker: bundle.worker, report };
+  if (o.dryRun) return previewDryRun(kv, manifest, state, result, o, keep, out, log);
   if (!gate.ok && !o.force) {
     result.status = "refused";
     throw Object.assign(new GateError(gate), { result });
   }
+  await uploadValues(kv, planned, out, log);
+  if (bundle.worker === "would deploy") result.worker = await deployWorkerCode(kv, o, bundle.hash!, log);
+  await switchVersion(kv, manifest, state, result, log);
+  result.gc = await collectOldVersions(kv, state.registry, manifest.version, keep, log);
+  return result;
+}
 
-  // 4. Values, then the manifest
+// 1. What is live
+async function readLiveState(kv: KvWriter, log: (s: string) => void): Promise<LiveState> {
+  const pointer = await readPointer(kv);
+  const live = pointer ? await readManifestAt(kv, pointer.manifestKey) : null;
+  if (pointer && !live) log(`warning: the live pointer names ${pointer.manifestKey}, which is unreadable; deploying as if nothing were live`);
+  const registry = await readRegistry(kv);
+  log(pointer ? `live version ${pointer.version}${live ? ` (${live.items ?? 0} items)` : ""}, switched ${pointer.switchedAt}` : "nothing live yet");
+  return { pointer, live, registry };
+}
+
+// 2. Build, extending the live version when it can
+async function buildNext(kv: KvWriter, o: DeployOptions, { live }: LiveState, out: string, log: (s: string) => void): Promise<{ manifest: Manifest; report: BuildReport }> {
+  const base = o.extend !== false && live ? await liveBase(kv, live, out, log) : undefined;
+  if (base) log(`building ${o.corpus}, extending live version ${live!.version}`);
+  const built = await runBuild({ ...(o.build ?? {}), corpus: o.corpus, out, cacheDir: o.cacheDir, base, quiet: o.quietBuild });
+  for (const line of reportLines(built.report)) log(line);
+  return built;
+}
+
+// 3. Gate
+function gateBuild(manifest: Manifest, { live }: LiveState, o: DeployOptions, log: (s: string) => void): GateResult {
+  const gate = recallGate(manifest, live, o);
+  log(
+    `recall gate: recall@10 ${gate.recallAt10.toFixed(3)} (min ${gate.minRecall}), items ${gate.items}${gate.liveItems !== null ? ` vs ${gate.liveItems} live (max drop ${(gate.maxItemDrop * 100).toFixed(0)}%)` : ""}: ${gate.ok ? "pass" : o.force ? "FAIL, forced" : "FAIL"}`,
+  );
+  return gate;
+}
+
+type PlannedUpload = Awaited<ReturnType<typeof planPublish>> & { summary: Pick<DeployResult, "plan" | "uploadByKind" | "changedShards" | "shards"> };
+
+// 3. Plan: what KV lacks, and what changes against the live version
+async function planUpload(kv: KvWriter, manifest: Manifest, { pointer, live }: LiveState, out: string, log: (s: string) => void): Promise<PlannedUpload> {
+  const planned = await planPublish(kv, out);
+  const { plan } = planned;
+  const values = await artifactVersionValues(out, manifest);
+  const uploadByKind = breakdown(values, plan.upload.map((u) => u.key));
+  const liveShards = await liveShardKeys(kv, live);
+  const changedShards = values.shards.filter((s) => !liveShards.has(s.key)).length;
+  log(
+    `plan: upload ${plan.upload.length} values (${fmtBytes(plan.uploadBytes)}): ${uploadByKind.items} items, ${uploadByKind.shards} shards, ${uploadByKind.routing} routing, ${uploadByKind.catalog} catalog, ${uploadByKind.model} model; ` +
+      `skip ${plan.skip.length} values (${fmtBytes(plan.skipBytes)}) already in KV; ${changedShards} of ${values.shards.length} shards differ from the live version`,
+  );
+  log(pointer?.version === manifest.version ? `version ${manifest.version} is already live: no switch` : `switch: ${pointer?.version ?? "(none)"} → ${manifest.version}`);
+  return { ...planned, summary: { plan, uploadByKind, changedShards, shards: values.shards.length } };
+}
+
+// What the Worker code would do (remote only).
+async function checkWorkerCode(kv: KvWriter, o: DeployOptions, log: (s: string) => void): Promise<{ worker: DeployResult["worker"]; hash?: string }> {
+  if (o.local) return { worker: "local" };
+  if (o.deployWorker === false) return { worker: "skipped" };
+  const hash = await workerBundleHash();
+  const deployed = await kv.get(WORKER_BUNDLE_KEY).then((t) => (t ? (JSON.parse(t) as { sha256?: string }).sha256 : undefined));
+  const worker = deployed !== hash ? "would deploy" : "unchanged";
+  log(`worker code: ${worker === "would deploy" ? `changed (bundle ${hash.slice(0, 12)}, deployed ${deployed?.slice(0, 12) ?? "never"}): wrangler deploy` : "unchanged"}`);
+  return { worker, hash };
+}
+
+/** The registry with the live version recorded (published before deploys kept one, e.g. by npm start). */
+function withLiveEntry({ pointer, live, registry }: LiveState): Registry {
+  if (pointer && live && !registry.versions.some((v) => v.version === pointer.version)) upsert(registry, entryFor(live, pointer.switchedAt, pointer.switchedAt));
+  return registry;
+}
+
+async function previewDryRun(kv: KvWriter, manifest: Manifest, state: LiveState, result: DeployResult, o: DeployOptions, keep: number, out: string, log: (s: string) => void): Promise<DeployResult> {
+  const regPreview = withLiveEntry({ ...state, registry: { ...state.registry, versions: [...state.registry.versions] } });
+  upsert(regPreview, entryFor(manifest, new Date().toISOString(), new Date().toISOString()));
+  const gc = await planGc(kv, regPreview, manifest.version, keep, [
+    { manifest, read: blobReader(out) },
+  ]).catch((e: Error) => (log(`gc plan: ${e.message}`), null));
+  if (gc) log(`gc plan: keep ${gc.keptVersions.join(", ")}; drop ${gc.droppedVersions.join(", ") || "no version"}; delete ${gc.delete.length} values`);
+  result.gc = gc;
+  if (!result.gate.ok && !o.force) log(`a real deploy would refuse to switch: ${result.gate.reasons.join("; ")}`);
+  log("dry run: nothing written");
+  return result;
+}
+
+// 4. Values, then the manifest
+async function uploadValues(kv: KvWriter, planned: PlannedUpload, out: string, log: (s: string) => void): Promise<void> {
+  const { plan } = planned;
   const progress = new Progress("upload", plan.upload.length);
   const t0 = performance.now();
   await publish(kv, out, { switchPointer: false, planned, onProgress: (d) => progress.update(d) });
   const uploadSecs = (performance.now() - t0) / 1000;
   log(`uploaded ${plan.upload.length} values (${fmtBytes(plan.uploadBytes)}) + manifest in ${uploadSecs.toFixed(1)} s; skipped ${plan.skip.length} values (${fmtBytes(plan.skipBytes)})`);
+}
 
-  // 5. Worker code, before the switch: new code must serve the old index for a moment anyway.
-  if (worker === "would deploy") {
-    const tomlId = tomlNamespaceId();
-    if (!tomlId || (o.namespaceId && tomlId !== o.namespaceId)) {
-      throw new Error(`wrangler.toml's INDEX binding id is ${tomlId ?? "missing"}, but the index went to namespace ${o.namespaceId}; set the id in wrangler.toml (docs/deploy.md) so the Worker reads the namespace the deploy writes`);
-    }
-    log("deploying the Worker code (wrangler deploy) …");
-    await runWranglerDeploy();
-    await kv.put(WORKER_BUNDLE_KEY, JSON.stringify({ sha256: bundleHash, deployedAt: new Date().toISOString() }));
-    worker = "deployed";
-    result.worker = worker;
+// 5. Worker code, before the switch: new code must serve the old index for a moment anyway.
+async function deployWorkerCode(kv: KvWriter, o: DeployOptions, bundleHash: string, log: (s: string) => void): Promise<DeployResult["worker"]> {
+  const tomlId = tomlNamespaceId();
+  if (!tomlId || (o.namespaceId && tomlId !== o.namespaceId)) {
+    throw new Error(`wrangler.toml's INDEX binding id is ${tomlId ?? "missing"}, but the index went to namespace ${o.namespaceId}; set the id in wrangler.toml (docs/deploy.md) so the Worker reads the namespace the deploy writes`);
   }
+  log("deploying the Worker code (wrangler deploy) …");
+  await runWranglerDeploy();
+  await kv.put(WORKER_BUNDLE_KEY, JSON.stringify({ sha256: bundleHash, deployedAt: new Date().toISOString() }));
+  return "deployed";
+}
 
-  // 6. Registry, then the pointer: the one switching write
+// 6. Registry, then the pointer: the one switching write
+async function switchVersion(kv: KvWriter, manifest: Manifest, state: LiveState, result: DeployResult, log: (s: string) => void): Promise<void> {
+  const { pointer } = state;
+  const registry = withLiveEntry(state);
+  const unchanged = pointer?.version === manifest.version;
   const now = new Date().toISOString();
-  if (pointer && live && !registry.versions.some((v) => v.version === pointer.version)) upsert(registry, entryFor(live, pointer.switchedAt, pointer.switchedAt));
   const existing = registry.versions.find((v) => v.version === manifest.version);
   upsert(registry, entryFor(manifest, now, unchanged ? (existing?.switchedAt ?? pointer!.switchedAt) : now));
   await writeRegistry(kv, registry);
   if (unchanged) {
     result.status = "unchanged";
     log(`version ${manifest.version} was already live; nothing switched`);
-  } else {
-    const next: Pointer = { version: manifest.version, manifestKey: manifestKeyFor(manifest.version), switchedAt: now };
-    const ts = performance.now();
-    await kv.put(POINTER_KEY, JSON.stringify(next));
-    result.switchMs = performance.now() - ts;
-    result.status = "deployed";
-    log(`switched ${pointer?.version ?? "(none)"} → ${manifest.version} with one pointer write in ${result.switchMs.toFixed(0)} ms`);
+    return;
   }
+  const ts = performance.now();
+  await kv.put(POINTER_KEY, encodePointer(manifest.version, now));
+  result.switchMs = performance.now() - ts;
+  result.status = "deployed";
+  log(`switched ${pointer?.version ?? "(none)"} → ${manifest.version} with one pointer write in ${result.switchMs.toFixed(0)} ms`);
+}
 
-  // 7. Garbage: only after the switch, only what no kept version references
+// 7. Garbage: only after the switch, only what no kept version references
+async function collectOldVersions(kv: KvWriter, registry: Registry, liveVersion: string, keep: number, log: (s: string) => void): Promise<GcPlan | null> {
   try {
-    const { kept } = retention(registry, manifest.version, keep);
-    const gc = await planGc(kv, registry, manifest.version, keep);
-    if (gc.droppedVersions.length) await writeRegistry(kv, { ...registry, versions: kept });
-    if (gc.delete.length && kv.delete) await kv.delete(gc.delete);
-    result.gc = gc;
+    const gc = await collectGarbage(kv, liveVersion, keep, registry);
     log(`kept versions ${gc.keptVersions.join(", ")}; ${gc.droppedVersions.length ? `dropped ${gc.droppedVersions.join(", ")}; ` : ""}deleted ${gc.delete.length} unreferenced values`);
+    return gc;
   } catch (e) {
     log(`warning: garbage collection skipped: ${(e as Error).message}`);
+    return null;
   }
-  return result;
 }

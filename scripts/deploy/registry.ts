@@ -3,8 +3,8 @@
 //
 // Write order, always: values → manifest → registry → pointer. The registry is
 // bookkeeping for rollback/versions/GC; the Worker reads only the pointer.
-import { textToBlob, hex, ITEM_KEY_BYTES } from "../../lib/index/format.ts";
-import { POINTER_KEY, manifestKeyFor, type BlobRef, type Manifest, type Pointer } from "../../lib/index/manifest.ts";
+import { POINTER_KEY, manifestKeyFor, parsePointer, type Manifest, type Pointer } from "../../lib/index/manifest.ts";
+import { allValues, versionValues, type ReadTexts } from "../../lib/index/version.ts";
 import type { KvWriter } from "../publish.ts";
 
 export const REGISTRY_KEY = "versions";
@@ -51,8 +51,8 @@ export async function writeRegistry(kv: KvWriter, r: Registry): Promise<void> {
 export async function readPointer(kv: KvWriter): Promise<Pointer | null> {
   const raw = await kv.get(POINTER_KEY);
   if (raw === null) return null;
-  const p = JSON.parse(raw) as Pointer;
-  if (typeof p?.version !== "string" || typeof p?.manifestKey !== "string") throw new Error(`KV key "${POINTER_KEY}" is not a valid pointer`);
+  const p = parsePointer(raw);
+  if (p === null) throw new Error(`KV key "${POINTER_KEY}" is not a valid pointer`);
   return p;
 }
 
@@ -96,39 +96,15 @@ export function retention(r: Registry, liveVersion: string | null, keep: number)
   return { kept: [...live, ...others.slice(0, keep)], dropped: others.slice(keep) };
 }
 
-export function manifestBlobRefs(m: Manifest): BlobRef[] {
-  const refs: BlobRef[] = [];
-  if (m.model) refs.push(m.model.topology, m.model.weights, m.model.vocab);
-  if (m.routing) refs.push(m.routing);
-  if (m.catalog) refs.push(m.catalog);
-  if (Array.isArray(m.shards)) refs.push(...m.shards);
-  return refs.filter((r) => r && typeof r.key === "string");
-}
-
-/** Item keys listed by a catalog blob (base64 of u32 count, count × [8-byte key, u32 bytes]). */
-export function catalogItemKeys(catalogText: string): string[] {
-  const bytes = textToBlob(catalogText);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = view.getUint32(0, true);
-  const stride = ITEM_KEY_BYTES + 4;
-  if (bytes.byteLength !== 4 + n * stride) throw new Error(`catalog has ${bytes.byteLength} bytes, expected ${4 + n * stride}`);
-  const keys = new Array<string>(n);
-  for (let i = 0; i < n; i++) keys[i] = `item/${hex(bytes, 4 + i * stride, 4 + i * stride + ITEM_KEY_BYTES)}`;
-  return keys;
-}
-
 /**
- * Every KV key a manifest needs: itself, its blobs and its item records.
- * `readCatalog` returns the catalog text (from KV or the artifacts directory).
+ * Every KV key a manifest needs: itself, its blobs and its item records, read
+ * through `read` (KV or the artifacts directory). A model-only manifest (no
+ * index) needs its model. Throws rather than guess when a part is unreadable.
  */
-export async function referencedKeys(m: Manifest, readCatalog: (ref: BlobRef) => Promise<string | null>): Promise<Set<string>> {
+export async function referencedKeys(m: Manifest, read: ReadTexts): Promise<Set<string>> {
   const keys = new Set<string>([manifestKeyFor(m.version)]);
-  for (const r of manifestBlobRefs(m)) keys.add(r.key);
-  if (m.catalog) {
-    const text = await readCatalog(m.catalog);
-    if (text === null) throw new Error(`catalog ${m.catalog.key} of version ${m.version} is unreadable`);
-    for (const k of catalogItemKeys(text)) keys.add(k);
-  }
+  if (m.model) for (const r of [m.model.topology, m.model.weights, m.model.vocab]) keys.add(r.key);
+  if (Array.isArray(m.routing)) for (const r of allValues(await versionValues(m, read))) keys.add(r.key);
   return keys;
 }
 
@@ -149,30 +125,34 @@ export async function planGc(
   registry: Registry,
   liveVersion: string | null,
   keep: number,
-  extra: Array<{ manifest: Manifest; readCatalog: (ref: BlobRef) => Promise<string | null> }> = [],
+  extra: Array<{ manifest: Manifest; read: ReadTexts }> = [],
 ): Promise<GcPlan> {
   const { kept, dropped } = retention(registry, liveVersion, keep);
   const referenced = new Set<string>();
   const extraVersions = new Set(extra.map((e) => e.manifest.version));
-  for (const e of extra) for (const k of await referencedKeys(e.manifest, e.readCatalog)) referenced.add(k);
+  for (const e of extra) for (const k of await referencedKeys(e.manifest, e.read)) referenced.add(k);
   for (const v of kept) {
     if (extraVersions.has(v.version)) continue;
     const m = await readManifestAt(kv, v.manifestKey);
     if (m === null) throw new Error(`kept version ${v.version}: ${v.manifestKey} is unreadable; not collecting garbage`);
-    for (const k of await referencedKeys(m, (ref) => kv.get(ref.key))) referenced.add(k);
+    for (const k of await referencedKeys(m, (keys) => getTexts(kv, keys))) referenced.add(k);
   }
   const del: string[] = [];
   for (const prefix of GC_PREFIXES) for (const k of await kv.listKeys(prefix)) if (!referenced.has(k)) del.push(k);
   return { keptVersions: kept.map((v) => v.version), droppedVersions: dropped.map((v) => v.version), delete: del.sort() };
 }
 
-/** Runs GC: trims the registry to the kept versions, then deletes unreferenced values. */
-export async function collectGarbage(kv: KvWriter, liveVersion: string, keep: number): Promise<GcPlan> {
-  const registry = await readRegistry(kv);
-  const plan = await planGc(kv, registry, liveVersion, keep);
+/**
+ * Runs GC: trims the registry to the kept versions, then deletes unreferenced
+ * values. `registry` is the one the caller just wrote, if any: a KV read right
+ * after a write may still return the old value.
+ */
+export async function collectGarbage(kv: KvWriter, liveVersion: string, keep: number, registry?: Registry): Promise<GcPlan> {
+  const reg = registry ?? (await readRegistry(kv));
+  const plan = await planGc(kv, reg, liveVersion, keep);
   if (plan.droppedVersions.length) {
     const keptSet = new Set(plan.keptVersions);
-    await writeRegistry(kv, { ...registry, versions: registry.versions.filter((v) => keptSet.has(v.version)) });
+    await writeRegistry(kv, { ...reg, versions: reg.versions.filter((v) => keptSet.has(v.version)) });
   }
   if (plan.delete.length) {
     if (!kv.delete) throw new Error("this KV writer cannot delete");
@@ -183,7 +163,7 @@ export async function collectGarbage(kv: KvWriter, liveVersion: string, keep: nu
 
 /** Checks that a kept version is complete in KV (manifest, every blob, every item) before switching to it. */
 export async function missingValues(kv: KvWriter, m: Manifest): Promise<string[]> {
-  const needed = await referencedKeys(m, (ref) => kv.get(ref.key));
+  const needed = await referencedKeys(m, (keys) => getTexts(kv, keys));
   const present = new Set<string>();
   for (const prefix of GC_PREFIXES) for (const k of await kv.listKeys(prefix)) present.add(k);
   return [...needed].filter((k) => !present.has(k));

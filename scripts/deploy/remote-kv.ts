@@ -5,8 +5,10 @@
 //   POST   /accounts/{a}/storage/kv/namespaces/{ns}/bulk/delete                (≤10,000 keys)
 //   GET    /accounts/{a}/storage/kv/namespaces/{ns}/values/{key}               (404 → null)
 //   PUT    /accounts/{a}/storage/kv/namespaces/{ns}/values/{key}
-// Every request is retried with exponential backoff (Retry-After honoured) on
-// 429, 5xx and network errors; other errors fail at once with the API's message.
+// Every request is retried (p-retry) with exponential backoff (Retry-After
+// honoured) on 429, 5xx and network errors; other errors fail at once with the
+// API's message.
+import pRetry from "p-retry";
 import type { KvWriter } from "../publish.ts";
 
 export const DEFAULT_API_BASE = "https://api.cloudflare.com/client/v4";
@@ -19,14 +21,14 @@ export interface RemoteKvOptions {
   apiBase?: string;
   /** Attempts per request (default 6). */
   attempts?: number;
-  /** First backoff delay (default 500 ms), doubled per retry, capped at 30 s. */
+  /** First backoff delay (default 500 ms), doubled per retry (with jitter), capped at 30 s. */
   backoffMs?: number;
   /** Bulk request limits (the API's: 10,000 pairs, 100 MB). */
   maxPairs?: number;
   maxBodyBytes?: number;
   /** Parallel single reads (default 8). */
   concurrency?: number;
-  /** Called on every retry (for the deploy log). */
+  /** Called on every retry (for the deploy log); `delayMs` is the nominal wait, before jitter. */
   onRetry?: (what: string, attempt: number, reason: string, delayMs: number) => void;
   fetch?: typeof fetch;
 }
@@ -40,6 +42,22 @@ export class KvApiError extends Error {
     this.name = "KvApiError";
   }
 }
+
+/** A failure worth another attempt: 429, 5xx, or no response at all. */
+class RetryableError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
+const BACKOFF_FACTOR = 2;
+const MAX_BACKOFF_MS = 30_000;
+/** The body limit bulk writes stay under: the API's 100 MB, less headroom. */
+const MAX_BULK_BODY_BYTES = 95 * 1024 * 1024;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -61,44 +79,68 @@ export class RemoteKv implements KvWriter {
       attempts: opts.attempts ?? 6,
       backoffMs: opts.backoffMs ?? 500,
       maxPairs: opts.maxPairs ?? 10_000,
-      maxBodyBytes: opts.maxBodyBytes ?? 95 * 1024 * 1024,
+      maxBodyBytes: opts.maxBodyBytes ?? MAX_BULK_BODY_BYTES,
       concurrency: opts.concurrency ?? 8,
       onRetry: opts.onRetry,
     };
     this.fetchImpl = opts.fetch ?? fetch;
   }
 
+  /**
+   * One API call, retried by p-retry on 429, 5xx and network errors (exponential
+   * backoff with jitter; a Retry-After is waited out before the backoff).
+   */
   private async request(what: string, path: string, init: RequestInit & { allow404?: boolean } = {}): Promise<Response | null> {
-    let lastReason = "";
-    for (let attempt = 1; ; attempt++) {
-      this.requests++;
-      let res: Response | undefined;
-      try {
-        res = await this.fetchImpl(this.base + path, {
-          ...init,
-          headers: { Authorization: `Bearer ${this.o.apiToken}`, ...(init.headers ?? {}) },
-        });
-      } catch (e) {
-        lastReason = (e as Error).message;
-      }
-      if (res) {
-        if (res.ok) return res;
-        if (res.status === 404 && init.allow404) {
-          await res.arrayBuffer().catch(() => {});
-          return null;
-        }
-        const body = await res.text().catch(() => "");
-        lastReason = `HTTP ${res.status}${apiMessage(body)}`;
-        if (res.status !== 429 && res.status < 500) throw new KvApiError(`${what}: ${lastReason}`, res.status);
-      }
-      if (attempt >= this.o.attempts) throw new KvApiError(`${what}: gave up after ${attempt} attempts (${lastReason})`, res?.status ?? 0);
-      const retryAfter = Number(res?.headers.get("retry-after"));
-      const backoff = Math.min(30_000, this.o.backoffMs * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
-      const delay = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.max(retryAfter * 1000, backoff) : backoff;
-      this.retries++;
-      this.o.onRetry?.(what, attempt, lastReason, Math.round(delay));
-      await sleep(delay);
+    let attempts = 0;
+    try {
+      return await pRetry(
+        () => {
+          attempts++;
+          return this.attempt(what, path, init);
+        },
+        {
+          retries: this.o.attempts - 1,
+          factor: BACKOFF_FACTOR,
+          minTimeout: this.o.backoffMs,
+          maxTimeout: MAX_BACKOFF_MS,
+          randomize: true,
+          shouldRetry: ({ error }) => error instanceof RetryableError,
+          onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+            if (!(error instanceof RetryableError) || retriesLeft === 0) return;
+            this.retries++;
+            const backoff = Math.min(MAX_BACKOFF_MS, this.o.backoffMs * BACKOFF_FACTOR ** (attemptNumber - 1));
+            this.o.onRetry?.(what, attemptNumber, error.message, Math.round(error.retryAfterMs + backoff));
+            if (error.retryAfterMs > 0) await sleep(error.retryAfterMs);
+          },
+        },
+      );
+    } catch (e) {
+      if (e instanceof RetryableError) throw new KvApiError(`${what}: gave up after ${attempts} attempts (${e.message})`, e.status);
+      throw e;
     }
+  }
+
+  /** One try: the response, null for an allowed 404, RetryableError for what is worth retrying. */
+  private async attempt(what: string, path: string, init: RequestInit & { allow404?: boolean }): Promise<Response | null> {
+    this.requests++;
+    let res: Response;
+    try {
+      res = await this.fetchImpl(this.base + path, {
+        ...init,
+        headers: { Authorization: `Bearer ${this.o.apiToken}`, ...(init.headers ?? {}) },
+      });
+    } catch (e) {
+      throw new RetryableError((e as Error).message, 0, 0);
+    }
+    if (res.ok) return res;
+    if (res.status === 404 && init.allow404) {
+      await res.arrayBuffer().catch(() => {});
+      return null;
+    }
+    const reason = `HTTP ${res.status}${apiMessage(await res.text().catch(() => ""))}`;
+    if (res.status !== 429 && res.status < 500) throw new KvApiError(`${what}: ${reason}`, res.status);
+    const retryAfter = Number(res.headers.get("retry-after"));
+    throw new RetryableError(reason, res.status, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 0);
   }
 
   async listKeys(prefix: string): Promise<Set<string>> {
@@ -130,10 +172,12 @@ export class RemoteKv implements KvWriter {
     for (const e of entries) {
       // Binary values travel base64-encoded; the API stores the decoded bytes.
       const pair = typeof e.value === "string" ? JSON.stringify({ key: e.key, value: e.value }) : JSON.stringify({ key: e.key, value: Buffer.from(e.value).toString("base64"), base64: true });
-      if (pair.length + 1 > this.o.maxBodyBytes) throw new KvApiError(`value ${e.key} is too large for a bulk write`, 413);
-      if (batch.length >= this.o.maxPairs || size + pair.length + 1 > this.o.maxBodyBytes) await flush();
+      // The limit is on the request body's bytes, and non-Latin text takes 2-4 bytes a character.
+      const bytes = Buffer.byteLength(pair, "utf8");
+      if (bytes + 1 > this.o.maxBodyBytes) throw new KvApiError(`value ${e.key} is too large for a bulk write`, 413);
+      if (batch.length >= this.o.maxPairs || size + bytes + 1 > this.o.maxBodyBytes) await flush();
       batch.push(pair);
-      size += pair.length + 1;
+      size += bytes + 1;
     }
     await flush();
   }

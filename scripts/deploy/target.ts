@@ -1,13 +1,15 @@
 // Where a deploy, rollback or `versions` reads and writes: the remote KV
 // namespace (Cloudflare REST API) or local KV persisted the way `wrangler dev`
 // and scripts/local persist it.
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Miniflare } from "miniflare";
-import { PROJECT_ROOT, KV_BINDING, KV_NAMESPACE_ID } from "../local/harness.ts";
+import { KV_BINDING, kvNamespaceId } from "../local/harness.ts";
+import { kvBinding } from "../wrangler-config.ts";
 import { DEFAULT_PERSIST_DIR } from "../local/dev.ts";
 import { bindingWriter, type KvWriter } from "../publish.ts";
 import { RemoteKv } from "./remote-kv.ts";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { runCli, type CliIo, type CliStreams, type ErrorClass } from "../cli.ts";
 
 export interface Target {
   kv: KvWriter;
@@ -21,22 +23,15 @@ export interface Target {
 
 export class TargetError extends Error {}
 
-/** The `id` of the [[kv_namespaces]] entry whose binding is INDEX, if wrangler.toml sets one. */
-export function tomlNamespaceId(tomlText?: string): string | undefined {
-  const toml = tomlText ?? readFileSync(path.join(PROJECT_ROOT, "wrangler.toml"), "utf8");
-  for (const block of toml.split(/^\s*\[\[kv_namespaces\]\]\s*$/m).slice(1)) {
-    const body = block.split(/^\s*\[/m)[0];
-    const binding = /^\s*binding\s*=\s*"([^"]*)"/m.exec(body)?.[1];
-    if (binding !== KV_BINDING) continue;
-    return /^\s*id\s*=\s*"([^"]*)"/m.exec(body)?.[1] || undefined;
-  }
-  return undefined;
+/** The `id` of the [[kv_namespaces]] entry whose binding is INDEX, if the config (default wrangler.toml) sets one. */
+export function tomlNamespaceId(configFile?: string): string | undefined {
+  return kvBinding(KV_BINDING, configFile)?.id;
 }
 
 const SETUP_HINT = "see docs/deploy.md (one-time setup: `npx wrangler kv namespace create INDEX`, put the id in wrangler.toml, set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID)";
 
-export function remoteConfig(env: NodeJS.ProcessEnv = process.env, tomlText?: string): { accountId: string; namespaceId: string; apiToken: string } {
-  const namespaceId = env.KV_NAMESPACE_ID || tomlNamespaceId(tomlText);
+export function remoteConfig(env: NodeJS.ProcessEnv = process.env, configFile?: string): { accountId: string; namespaceId: string; apiToken: string } {
+  const namespaceId = env.KV_NAMESPACE_ID || tomlNamespaceId(configFile);
   const missing: string[] = [];
   if (!namespaceId) missing.push(`the KV namespace id (wrangler.toml has no \`id\` under [[kv_namespaces]] binding = "${KV_BINDING}", and KV_NAMESPACE_ID is not set)`);
   if (!env.CLOUDFLARE_API_TOKEN) missing.push("CLOUDFLARE_API_TOKEN");
@@ -60,7 +55,7 @@ export async function openLocal(persistDir = DEFAULT_PERSIST_DIR): Promise<Targe
   const mf = new Miniflare({
     modules: true,
     script: "export default { fetch() { return new Response(null, { status: 204 }); } };",
-    kvNamespaces: { [KV_BINDING]: KV_NAMESPACE_ID },
+    kvNamespaces: { [KV_BINDING]: kvNamespaceId() },
     defaultPersistRoot: path.join(persistDir, "v3"),
     port: 0,
     host: "127.0.0.1",
@@ -80,17 +75,15 @@ export async function openTarget(o: { local?: boolean; persistTo?: string }, log
 }
 
 /**
- * The tail every KV command shares: use the injected store or open the target
- * (printing its label), run `fn`, close. Expected errors print their message and
- * exit 2; anything else prints its stack and exits 1.
+ * What every KV command shares: use the injected store or open the target
+ * (printing its label), run `fn`, close. Errors go to the caller (runCli maps them).
  */
-export async function withKv(
+export async function withKv<T>(
   kv: KvWriter | undefined,
   where: { local?: boolean; persistTo?: string },
   io: { out: (s: string) => void; err: (s: string) => void; label?: boolean },
-  fn: (kv: KvWriter) => Promise<void>,
-  expected: ReadonlyArray<abstract new (...args: never[]) => Error> = [],
-): Promise<number> {
+  fn: (kv: KvWriter) => Promise<T>,
+): Promise<T> {
   let target: Target | undefined;
   try {
     if (!kv) {
@@ -98,16 +91,40 @@ export async function withKv(
       kv = target.kv;
       if (io.label !== false) io.out(`target: ${target.label}`);
     }
-    await fn(kv);
-    return 0;
-  } catch (e) {
-    if (e instanceof TargetError || expected.some((E) => e instanceof E)) {
-      io.err(`error: ${(e as Error).message}`);
-      return 2;
-    }
-    io.err(`error: ${(e as Error).stack ?? e}`);
-    return 1;
+    return await fn(kv);
   } finally {
     await target?.close();
   }
+}
+
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
+
+const KV_FLAGS = { local: { type: "boolean" }, "persist-to": { type: "string" }, help: { type: "boolean", short: "h" } } as const;
+
+type KvCommandValues<O extends ParseArgsOptionsConfig> = ReturnType<typeof parseArgs<{ options: O & typeof KV_FLAGS; strict: true }>>["values"];
+
+/**
+ * A command over one KV store (rollback, versions): its own flags plus --local
+ * and --persist-to, run through runCli with the store injected or opened around `fn`.
+ */
+export function runKvCommand<const O extends ParseArgsOptionsConfig>(
+  usage: string,
+  options: O,
+  argv: string[],
+  io: CliIo & { kv?: KvWriter },
+  fn: (kv: KvWriter, values: KvCommandValues<O>, streams: CliStreams) => Promise<void>,
+  o: { expected?: readonly ErrorClass[]; label?: (values: KvCommandValues<O>) => boolean } = {},
+): Promise<number> {
+  const config = { options: { ...options, ...KV_FLAGS }, strict: true } as const;
+  return runCli(
+    usage,
+    config,
+    ({ values }, streams) => {
+      const v = values as KvCommandValues<O>;
+      const where = values as { local?: boolean; "persist-to"?: string };
+      return withKv(io.kv, { local: where.local, persistTo: where["persist-to"] }, { ...streams, label: o.label?.(v) ?? true }, (kv) => fn(kv, v, streams));
+    },
+    [TargetError, ...(o.expected ?? [])],
+    { ...io, argv },
+  );
 }

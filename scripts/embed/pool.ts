@@ -2,9 +2,7 @@
 // fed batches from a shared queue so a slow batch never idles the others.
 import os from "node:os";
 import { Worker } from "node:worker_threads";
-import { buildSync } from "esbuild";
-import path from "node:path";
-import { mkdirSync, rmSync } from "node:fs";
+import { removeWorkerScript, workerScript } from "../worker-script.ts";
 import { EMBEDDING_DIM } from "../../lib/model/embed.ts";
 
 export interface PoolOptions {
@@ -13,32 +11,7 @@ export interface PoolOptions {
   onProgress?: (done: number) => void;
 }
 
-let bundled: string | undefined;
-
-/**
- * The worker's TypeScript bundled to one .mjs (dependencies left external):
- * loader hooks such as tsx's do not reach worker threads' entry modules on Node 20.
- */
-function workerScript(): string {
-  if (bundled) return bundled;
-  // Inside the project so that the bundle's bare imports resolve from its node_modules.
-  const root = path.resolve(new URL("../..", import.meta.url).pathname);
-  const dir = path.join(root, "node_modules", ".cache", "edge-search");
-  mkdirSync(dir, { recursive: true });
-  const outfile = path.join(dir, `embed-worker-${process.pid}.mjs`);
-  buildSync({
-    entryPoints: [new URL("./embed-worker.ts", import.meta.url).pathname],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    packages: "external",
-    outfile,
-    absWorkingDir: root,
-    logLevel: "error",
-  });
-  bundled = outfile;
-  return outfile;
-}
+const WORKER_ENTRY = new URL("./embed-worker.ts", import.meta.url);
 
 export class EmbeddingPool {
   private readonly workers: Worker[];
@@ -49,7 +22,7 @@ export class EmbeddingPool {
   constructor(threads = os.availableParallelism()) {
     this.threads = Math.max(1, threads);
     this.workers = Array.from({ length: this.threads }, () => {
-      const w = new Worker(workerScript());
+      const w = new Worker(workerScript(WORKER_ENTRY, "embed-worker"));
       w.on("message", (m: { id: number; vectors?: Float32Array; error?: string }) => {
         const p = this.pending.get(m.id);
         if (!p) return;
@@ -108,7 +81,6 @@ export class EmbeddingPool {
 
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
-    if (bundled) rmSync(bundled, { force: true });
-    bundled = undefined;
+    removeWorkerScript(WORKER_ENTRY);
   }
 }

@@ -1,15 +1,32 @@
-// Embeddings + items → the blobs of one index version (format.ts), in memory.
-// Nothing here touches the file system or KV; write-artifacts.ts does.
+// Embeddings + items → the values of one index version (format.ts), in memory.
+// Nothing here touches the file system or KV; the build writes what this returns.
+// The steps read like the format: records (their hashes are the keys shards
+// point at), the tree (partition or the base version's), PQ codes, shards,
+// routing, catalog.
 import { createHash } from "node:crypto";
-import { encodeRouting, encodeShard, blobToText, hex, ITEM_KEY_BYTES, type ItemRecord, type Routing, type Shard } from "../../lib/index/format.ts";
-import { dotInt8 } from "../../lib/index/vector.ts";
+import {
+  blobToText,
+  encodeCatalog,
+  encodeRouting,
+  encodeShard,
+  hex,
+  ITEM_KEY_BYTES,
+  SHARD_HASH_BYTES,
+  splitParts,
+  type ItemRecord,
+  type Routing,
+  type Shard,
+} from "../../lib/index/format.ts";
 import type { BlobRef, IndexParams } from "../../lib/index/manifest.ts";
 import { quantizeInt8 } from "../../lib/index/quantize.ts";
+import { nearestLeaves } from "../../lib/index/reader.ts";
 import { toBase64 } from "../../lib/index/base64.ts";
 import { blobKeyFor } from "../../lib/index/sha256.ts";
 import type { CorpusItem } from "../corpus/read-corpus.ts";
-import { assignLeaves, buildPartition } from "./partition.ts";
-import { encodeAll, trainCodebooks } from "./pq.ts";
+import { ComputePool } from "./compute-pool.ts";
+import { pqEncodeRows } from "./kernels.ts";
+import { buildPartition } from "./partition.ts";
+import { trainCodebooks } from "./pq.ts";
 
 export interface TextBlob {
   ref: BlobRef;
@@ -18,28 +35,33 @@ export interface TextBlob {
 
 export interface BuiltIndex {
   params: IndexParams;
-  routing: TextBlob;
+  /** Routing parts, in order. */
+  routing: TextBlob[];
+  /** shards[leaf] */
   shards: TextBlob[];
   /** In item order; key is `item/<16 hex>`. */
   records: Array<{ key: string; text: string; bytes: number }>;
-  catalog: TextBlob;
+  catalog: TextBlob[];
   timings: Record<string, number>;
 }
 
 export const DEFAULT_PARAMS = {
-  /** Smaller leaves cut bytes per unit of recall (50k headlines: 24 beats 48 by ~20% at recall 0.97); the routing blob grows as n / leafSize. */
+  /** Smaller leaves cut bytes per unit of recall (50k headlines: 24 beats 48 by ~20% at recall 0.97); the routing grows as n / leafSize. */
   leafSize: 24,
+  /** Bytes of an item's residual code in a shard. */
   pqM: 64,
+  /** Bytes of a leaf centroid's code in the routing (isolate memory: leaves × leafPqM). */
+  leafPqM: 64,
   rerank: 60,
   nprobe: 64,
+  /** Leaves scored in memory per query, taken group by group (the groups' leaves are contiguous). */
+  scanLeaves: 2048,
   /** Measured on the 50k ABC headlines (leaf size 24, rerank 60): 320 KB of shards at nprobe 128 → recall@10 0.973, ≤ 368 KB a query. */
   maxShardBytes: 320 * 1024,
-  dupEps: 0,
-  dupMax: 1,
   seed: 7,
 };
 
-export type BuildIndexOptions = Partial<typeof DEFAULT_PARAMS>;
+export type BuildIndexOptions = Partial<typeof DEFAULT_PARAMS> & { threads?: number };
 
 export function textBlob(text: string): TextBlob {
   const sha256 = createHash("sha256").update(text).digest("hex");
@@ -53,26 +75,43 @@ export function itemRecordText(item: CorpusItem, v: Float32Array): string {
 }
 
 /**
- * A previous version to extend rather than rebuild: its leaves and codebooks are
- * kept, items it already had stay in their leaves in their order, and new items
- * join their nearest leaf. Leaves that gained or lost no item come out
- * byte-identical, so their content-addressed shards need no upload.
+ * A previous version to extend rather than rebuild: its groups, leaves and
+ * codebooks are kept, items it already had stay in their leaves in their order,
+ * and new items join their nearest leaf. Leaves that gained or lost no item come
+ * out byte-identical, so their content-addressed shards need no upload.
  */
 export interface BaseIndex {
   routing: Routing;
   shards: Shard[];
 }
 
-export function buildIndex(
+/** The tree an index is cut along: which leaf every row is in, and what routes to the leaves. */
+interface Tree {
+  groups: number;
+  groupScales: Float32Array;
+  groupCentroids: Int8Array;
+  groupStart: Uint32Array;
+  leafCodebooks: Float32Array;
+  leafCodes: Uint8Array;
+  /** Item codebooks. */
+  codebooks: Float32Array;
+  /** Rows of each leaf, in shard order. */
+  members: number[][];
+}
+
+
+
+type Options = typeof DEFAULT_PARAMS & { threads?: number };
+
+export async function buildIndex(
   vectors: Float32Array,
   dim: number,
   items: readonly CorpusItem[],
   options: BuildIndexOptions = {},
   log: (s: string) => void = () => {},
   base?: BaseIndex,
-): BuiltIndex {
-  const o = { ...DEFAULT_PARAMS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
-  const n = items.length;
+): Promise<BuiltIndex> {
+  const o: Options = { ...DEFAULT_PARAMS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
   const timings: Record<string, number> = {};
   let t = performance.now();
   const lap = (name: string) => {
@@ -81,8 +120,38 @@ export function buildIndex(
     t = now;
     log(`${name}: ${timings[name].toFixed(1)} s`);
   };
+  const pool = new ComputePool(vectors, dim, o.threads);
+  try {
+    const { records, keyBytes } = makeRecords(vectors, dim, items);
+    lap("records");
+    const tree = base ? extendTree(base, vectors, dim, records, o, log) : await partitionTree(pool, items.length, o, lap);
+    lap(base ? "assign" : "pq-train");
+    const codes = await encodeItems(pool, items.length, tree, o);
+    lap("pq-encode");
+    const shards = tree.members.map((m, leaf) => shardBlob(leaf, m, keyBytes, codes, o.pqM));
+    const routing = routingParts(tree, shards, dim, o);
+    const catalog = splitParts(encodeCatalog(keyBytes, records.map((r) => r.bytes))).map(textBlob);
+    lap("shards");
+    const leaves = shards.length;
+    const params: IndexParams = {
+      leaves,
+      groups: tree.groups,
+      scanLeaves: Math.min(o.scanLeaves, leaves),
+      pqM: o.pqM,
+      nprobe: Math.min(o.nprobe, leaves),
+      rerank: o.rerank,
+      seed: o.seed,
+      maxShardBytes: o.maxShardBytes,
+    };
+    return { params, routing, shards, records, catalog, timings };
+  } finally {
+    await pool.close();
+  }
+}
 
-  // Records first: their hashes are the keys the posting lists point at.
+/** Item records; their sha256 prefixes are the keys the shards point at. */
+function makeRecords(vectors: Float32Array, dim: number, items: readonly CorpusItem[]) {
+  const n = items.length;
   const records: BuiltIndex["records"] = new Array(n);
   const keyBytes = new Uint8Array(n * ITEM_KEY_BYTES);
   const seen = new Map<string, number>();
@@ -96,89 +165,109 @@ export function buildIndex(
     seen.set(key, i);
     records[i] = { key, text, bytes: Buffer.byteLength(text) };
   }
-  lap("records");
+  return { records, keyBytes };
+}
 
-  let leaves: number;
-  let members: number[][];
-  let codebooks: Float32Array;
-  let centroids: Int8Array;
-  let centroidScales: Float32Array;
-  if (base) {
-    if (base.routing.dim !== dim || base.routing.pqM !== o.pqM) throw new Error("the base index has other dimensions or pqM; rebuild without it");
-    leaves = base.routing.leaves;
-    ({ centroids, centroidScales, codebooks } = base.routing);
-    const rowOf = new Map<string, number>(records.map((r, i) => [r.key, i]));
-    members = Array.from({ length: leaves }, () => []);
-    const placed = new Uint8Array(n);
-    for (const sh of base.shards) {
-      for (let e = 0; e < sh.count; e++) {
-        const row = rowOf.get(`item/${hex(sh.keys, e * ITEM_KEY_BYTES, (e + 1) * ITEM_KEY_BYTES)}`);
-        if (row === undefined) continue;
-        members[sh.leaf].push(row);
-        placed[row] = 1;
-      }
-    }
-    let added = 0;
-    for (let i = 0; i < n; i++) {
-      if (placed[i]) continue;
-      const q = vectors.subarray(i * dim, (i + 1) * dim);
-      let best = 0;
-      let bestS = -Infinity;
-      for (let l = 0; l < leaves; l++) {
-        const sc = dotInt8(q, centroids, l * dim, dim) * centroidScales[l];
-        if (sc > bestS) {
-          bestS = sc;
-          best = l;
-        }
-      }
-      members[best].push(i);
-      added++;
-    }
-    log(`extending the base index: ${n - added} items kept in place, ${added} assigned`);
-    lap("assign");
-  } else {
-    const partition = buildPartition(vectors, dim, n, Math.max(1, Math.round(n / o.leafSize)), o.seed);
-    lap("partition");
-    leaves = partition.leaves;
-    members = Array.from({ length: leaves }, () => []);
-    for (let i = 0; i < n; i++) for (const l of assignLeaves(partition, vectors, i * dim, o.dupMax, o.dupEps)) members[l].push(i);
-    lap("assign");
-    codebooks = trainCodebooks(vectors, dim, n, o.pqM, { seed: o.seed + 4 });
-    lap("pq-train");
-    centroids = new Int8Array(leaves * dim);
-    centroidScales = new Float32Array(leaves);
-    for (let l = 0; l < leaves; l++) {
-      centroidScales[l] = quantizeInt8(partition.centroids.subarray(l * dim, (l + 1) * dim), centroids.subarray(l * dim, (l + 1) * dim)).scale;
+async function partitionTree(pool: ComputePool, n: number, o: Options, lap: (name: string) => void): Promise<Tree> {
+  const { dim, vectors } = pool;
+  const p = await buildPartition(pool, n, Math.max(1, Math.round(n / o.leafSize)), o.seed);
+  lap("partition");
+  const members: number[][] = Array.from({ length: p.leaves }, () => []);
+  for (let i = 0; i < n; i++) members[p.leafOf[i]].push(i);
+  const leafCodebooks = trainCodebooks(p.centroids, dim, p.leaves, o.leafPqM, { seed: o.seed + 4 });
+  const groupCentroids = new Int8Array(p.groups * dim);
+  const groupScales = new Float32Array(p.groups);
+  for (let g = 0; g < p.groups; g++) groupScales[g] = quantizeInt8(p.groupCentroids.subarray(g * dim, (g + 1) * dim), groupCentroids.subarray(g * dim, (g + 1) * dim)).scale;
+  return {
+    groups: p.groups,
+    groupScales,
+    groupCentroids,
+    groupStart: Uint32Array.from(p.groupStart),
+    leafCodebooks,
+    leafCodes: pqEncodeRows(p.centroids, dim, 0, p.leaves, leafCodebooks, o.leafPqM),
+    codebooks: trainCodebooks(vectors, dim, n, o.pqM, { seed: o.seed + 5 }),
+    members,
+  };
+}
+
+/** The base version's tree, its items kept in place, new ones routed to their nearest leaf as a query would be. */
+function extendTree(base: BaseIndex, vectors: Float32Array, dim: number, records: BuiltIndex["records"], o: Options, log: (s: string) => void): Tree {
+  const r = base.routing;
+  if (r.dim !== dim || r.pqM !== o.pqM || r.leafPqM !== o.leafPqM) throw new Error("the base index has other dimensions or PQ sizes; rebuild without it");
+  const rowOf = new Map<string, number>(records.map((rec, i) => [rec.key, i]));
+  const members: number[][] = Array.from({ length: r.leaves }, () => []);
+  const placed = new Uint8Array(records.length);
+  for (const sh of base.shards) {
+    for (let e = 0; e < sh.count; e++) {
+      const row = rowOf.get(`item/${hex(sh.keys, e * ITEM_KEY_BYTES, (e + 1) * ITEM_KEY_BYTES)}`);
+      if (row === undefined) continue;
+      members[sh.leaf].push(row);
+      placed[row] = 1;
     }
   }
-  const codes = encodeAll(vectors, dim, n, codebooks, o.pqM);
-  lap("pq-encode");
+  let added = 0;
+  for (let i = 0; i < records.length; i++) {
+    if (placed[i]) continue;
+    const [leaf] = nearestLeaves(r, vectors.subarray(i * dim, (i + 1) * dim), 1, o.scanLeaves);
+    members[leaf].push(i);
+    added++;
+  }
+  log(`extending the base index: ${records.length - added} items kept in place, ${added} assigned`);
+  return {
+    groups: r.groups,
+    groupScales: r.groupScales,
+    groupCentroids: r.groupCentroids,
+    groupStart: r.groupStart,
+    leafCodebooks: r.leafCodebooks,
+    leafCodes: r.leafCodes,
+    codebooks: r.codebooks,
+    members,
+  };
+}
 
-  const shards: TextBlob[] = members.map((m, leaf) => {
-    const k = new Uint8Array(m.length * ITEM_KEY_BYTES);
-    const c = new Uint8Array(m.length * o.pqM);
-    m.forEach((i, j) => {
-      k.set(keyBytes.subarray(i * ITEM_KEY_BYTES, (i + 1) * ITEM_KEY_BYTES), j * ITEM_KEY_BYTES);
-      c.set(codes.subarray(i * o.pqM, (i + 1) * o.pqM), j * o.pqM);
-    });
-    return textBlob(blobToText(encodeShard({ leaf, count: m.length, pqM: o.pqM, keys: k, codes: c })));
+/** Every item's PQ code, on every thread. */
+async function encodeItems(pool: ComputePool, n: number, tree: Tree, o: Options): Promise<Uint8Array> {
+  const { codebooks } = tree;
+  const pqM = o.pqM;
+  const parts = await pool.all<Uint8Array>(pool.ranges(n).map(([start, end]) => ({ kind: "pqEncode", codebooks, pqM, start, end })));
+  const out = new Uint8Array(n * pqM);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function shardBlob(leaf: number, rows: number[], keyBytes: Uint8Array, codes: Uint8Array, pqM: number): TextBlob {
+  const keys = new Uint8Array(rows.length * ITEM_KEY_BYTES);
+  const c = new Uint8Array(rows.length * pqM);
+  rows.forEach((i, j) => {
+    keys.set(keyBytes.subarray(i * ITEM_KEY_BYTES, (i + 1) * ITEM_KEY_BYTES), j * ITEM_KEY_BYTES);
+    c.set(codes.subarray(i * pqM, (i + 1) * pqM), j * pqM);
   });
+  return textBlob(blobToText(encodeShard({ leaf, count: rows.length, pqM, keys, codes: c })));
+}
 
-  const routing = textBlob(
-    blobToText(
-      encodeRouting({ dim, pqM: o.pqM, leaves, centroids, centroidScales, codebooks, leafSizes: Uint32Array.from(members, (m) => m.length) }),
-    ),
-  );
-
-  const catalog = new Uint8Array(4 + n * (ITEM_KEY_BYTES + 4));
-  const cv = new DataView(catalog.buffer);
-  cv.setUint32(0, n, true);
-  for (let i = 0; i < n; i++) {
-    catalog.set(keyBytes.subarray(i * ITEM_KEY_BYTES, (i + 1) * ITEM_KEY_BYTES), 4 + i * (ITEM_KEY_BYTES + 4));
-    cv.setUint32(4 + i * (ITEM_KEY_BYTES + 4) + ITEM_KEY_BYTES, records[i].bytes, true);
-  }
-  lap("shards");
-
-  const params: IndexParams = { leaves, pqM: o.pqM, nprobe: Math.min(o.nprobe, leaves), rerank: o.rerank, dupEps: o.dupEps, dupMax: o.dupMax, seed: o.seed, maxShardBytes: o.maxShardBytes };
-  return { params, routing, shards, records, catalog: textBlob(blobToText(catalog)), timings };
+function routingParts(tree: Tree, shards: TextBlob[], dim: number, o: Options): TextBlob[] {
+  const leaves = shards.length;
+  const shardHashes = new Uint8Array(leaves * SHARD_HASH_BYTES);
+  shards.forEach((s, l) => shardHashes.set(Buffer.from(s.ref.sha256.slice(0, SHARD_HASH_BYTES * 2), "hex"), l * SHARD_HASH_BYTES));
+  const bytes = encodeRouting({
+    dim,
+    pqM: o.pqM,
+    leafPqM: o.leafPqM,
+    groups: tree.groups,
+    leaves,
+    groupScales: tree.groupScales,
+    groupCentroids: tree.groupCentroids,
+    groupStart: tree.groupStart,
+    leafCodebooks: tree.leafCodebooks,
+    codebooks: tree.codebooks,
+    leafCodes: tree.leafCodes,
+    leafSizes: Uint32Array.from(tree.members, (m) => m.length),
+    shardBytes: Uint32Array.from(shards, (s) => s.ref.bytes),
+    shardHashes,
+  });
+  return splitParts(bytes).map(textBlob);
 }

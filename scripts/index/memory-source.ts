@@ -1,18 +1,37 @@
-// A BlobSource over blobs held in memory or read from an artifacts directory:
-// the Node tools run the Worker's exact search code against it.
+// A BlobSource over values held in memory, from a fresh build or an artifacts
+// directory: the Node tools run the Worker's exact search code against it.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import type { Manifest } from "../../lib/index/manifest.ts";
 import type { BlobSource } from "../../lib/index/reader.ts";
+import { allValues } from "../../lib/index/version.ts";
+import { artifactVersionValues, blobPath, readPackIndex } from "../artifacts.ts";
 import type { BuiltIndex } from "./build-index.ts";
 
 export class MemorySource implements BlobSource {
   readonly values = new Map<string, string>();
   rounds = 0;
+
   static fromBuilt(b: BuiltIndex): MemorySource {
     const s = new MemorySource();
-    s.values.set(b.routing.ref.key, b.routing.text);
-    for (const sh of b.shards) s.values.set(sh.ref.key, sh.text);
+    for (const blob of [...b.routing, ...b.catalog, ...b.shards]) s.values.set(blob.ref.key, blob.text);
     for (const r of b.records) s.values.set(r.key, r.text);
     return s;
   }
+
+  /** Every index value of the version in `dir` (the model's blobs excepted). */
+  static async fromDir(dir: string, manifest: Manifest): Promise<MemorySource> {
+    const s = new MemorySource();
+    const model = new Set([manifest.model.topology.key, manifest.model.weights.key, manifest.model.vocab.key]);
+    for (const ref of allValues(await artifactVersionValues(dir, manifest))) {
+      if (ref.key.startsWith("blob/") && !model.has(ref.key)) s.values.set(ref.key, await readFile(blobPath(dir, ref.key), "utf8"));
+    }
+    const pack = await readPackIndex(dir);
+    const buf = await readFile(path.join(dir, "items.pack"));
+    pack.keys.forEach((key, i) => s.values.set(key, buf.toString("utf8", pack.offsets[i], pack.offsets[i] + pack.lengths[i])));
+    return s;
+  }
+
   async getTexts(keys: string[]): Promise<Map<string, string | null>> {
     this.rounds++;
     return new Map(keys.map((k) => [k, this.values.get(k) ?? null]));

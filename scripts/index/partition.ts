@@ -1,68 +1,131 @@
-// Two-level hierarchical spherical k-means: the corpus is split into about
-// sqrt(leaves) groups and each group into leaves in proportion to its size.
-// Cost per level is N * branching * dim * iterations, so 1.2M items stay
-// tractable where a flat k-means into thousands of leaves would not. The groups
-// also make assignment cheap: an item is compared with the leaves of its few
-// nearest groups, not with every leaf.
-import { dot, TopK } from "../../lib/index/vector.ts";
-import { sphericalKMeans, nearest } from "./kmeans.ts";
+// Two-level spherical k-means: about sqrt(leaves) groups, each split into leaves
+// in proportion to its size. k-means trains on samples (a fixed number of rows
+// per centroid), so its cost grows with the leaf count, not with n · leaves;
+// only the assignment passes touch every row, and an item is compared with the
+// leaves of its two nearest groups, not with every leaf. Every pass runs on the
+// compute pool's threads.
+import { normalizeInPlace } from "../../lib/model/embed.ts";
+import type { ComputePool } from "./compute-pool.ts";
+import { shared } from "./compute-pool.ts";
+import type { KMeansOptions } from "./kernels.ts";
+
+/** Rows trained on per centroid: enough for stable centroids, bounded cost at any n. */
+const GROUP_SAMPLES_PER_CENTROID = 64;
+const LEAF_SAMPLES_PER_CENTROID = 16;
+const GROUP_ITERATIONS = 8;
+const LEAF_ITERATIONS = 6;
 
 export interface Partition {
   dim: number;
   leaves: number;
-  centroids: Float32Array; // leaves * dim
+  /** leaves × dim, unit length: the normalized mean of each leaf's members. */
+  centroids: Float32Array;
   groups: number;
   groupCentroids: Float32Array;
   /** Leaves of group g are groupStart[g] .. groupStart[g + 1] - 1. */
   groupStart: Int32Array;
+  /** The leaf of every row (every leaf has at least one). */
+  leafOf: Int32Array;
 }
 
-export function buildPartition(vectors: Float32Array, dim: number, n: number, targetLeaves: number, seed = 7): Partition {
-  const all = new Int32Array(n);
-  for (let i = 0; i < n; i++) all[i] = i;
+export async function buildPartition(pool: ComputePool, n: number, targetLeaves: number, seed: number): Promise<Partition> {
   targetLeaves = Math.max(1, Math.min(targetLeaves, n));
-  const top = Math.max(1, Math.round(Math.sqrt(targetLeaves)));
-  const first = sphericalKMeans(vectors, dim, all, top, { seed, iterations: 10 });
-  const members: number[][] = Array.from({ length: first.k }, () => []);
-  for (let i = 0; i < n; i++) members[nearest(first.centroids, first.k, dim, vectors, i * dim)].push(i);
-  const parts: Float32Array[] = [];
-  const groupCentroids: number[] = [];
-  const starts: number[] = [];
-  let leaves = 0;
-  members.forEach((g, gi) => {
-    if (g.length === 0) return;
-    const want = Math.max(1, Math.round((targetLeaves * g.length) / n));
-    const sub = sphericalKMeans(vectors, dim, Int32Array.from(g), want, { seed: seed + gi + 1, iterations: 10 });
-    starts.push(leaves);
-    groupCentroids.push(...first.centroids.subarray(gi * dim, (gi + 1) * dim));
-    parts.push(sub.centroids);
-    leaves += sub.k;
+  const groupCount = Math.max(1, Math.round(Math.sqrt(targetLeaves)));
+  const groupCentroids = await trainGroups(pool, n, groupCount, seed);
+  const groupsOfRows = await nearestGroups(pool, n, groupCentroids);
+  const { leafCentroids, groupStart } = await trainLeaves(pool, n, groupsOfRows, groupCentroids.length / pool.dim, targetLeaves, seed);
+  const leafOf = await assignToLeaves(pool, n, leafCentroids, groupStart, groupsOfRows);
+  return finalize(pool.vectors, pool.dim, n, groupCentroids, groupStart, leafOf);
+}
+
+async function trainGroups(pool: ComputePool, n: number, groups: number, seed: number): Promise<Float32Array> {
+  const rows = Int32Array.from({ length: n }, (_, i) => i);
+  const options: KMeansOptions = { iterations: GROUP_ITERATIONS, sampleCap: groups * GROUP_SAMPLES_PER_CENTROID, seed };
+  const [centroids] = await pool.all<Float32Array>([{ kind: "kmeans", rows, k: groups, options }]);
+  return shared(centroids);
+}
+
+/** Two group ids per row, best first. */
+async function nearestGroups(pool: ComputePool, n: number, centroids: Float32Array): Promise<Int32Array> {
+  const parts = await pool.all<Int32Array>(pool.ranges(n).map(([start, end]) => ({ kind: "nearestTwo", centroids, start, end })));
+  return concat(parts, n * 2);
+}
+
+/** Each group's leaves, trained on the rows whose nearest group it is; leaf ids contiguous per group. */
+async function trainLeaves(pool: ComputePool, n: number, groupsOfRows: Int32Array, groups: number, targetLeaves: number, seed: number) {
+  const members: number[][] = Array.from({ length: groups }, () => []);
+  for (let i = 0; i < n; i++) members[groupsOfRows[i * 2]].push(i);
+  const tasks = members.map((m, g) => {
+    const k = Math.max(1, Math.round((targetLeaves * m.length) / n));
+    const options: KMeansOptions = { iterations: LEAF_ITERATIONS, sampleCap: k * LEAF_SAMPLES_PER_CENTROID, seed: seed + g + 1 };
+    return { kind: "kmeans" as const, rows: Int32Array.from(m), k: m.length ? k : 0, options };
   });
-  starts.push(leaves);
-  const centroids = new Float32Array(leaves * dim);
+  const trained = await pool.all<Float32Array>(tasks.filter((t) => t.k > 0));
+  const groupStart = new Int32Array(groups + 1);
+  let t = 0;
+  let leaves = 0;
+  tasks.forEach((task, g) => {
+    groupStart[g] = leaves;
+    if (task.k > 0) leaves += trained[t++].length / pool.dim;
+  });
+  groupStart[groups] = leaves;
+  const leafCentroids = new Float32Array(new SharedArrayBuffer(leaves * pool.dim * 4));
   let o = 0;
-  for (const p of parts) {
-    centroids.set(p, o);
-    o += p.length;
+  for (const c of trained) {
+    leafCentroids.set(c, o);
+    o += c.length;
   }
-  return { dim, leaves, centroids, groups: starts.length - 1, groupCentroids: Float32Array.from(groupCentroids), groupStart: Int32Array.from(starts) };
+  return { leafCentroids, groupStart: shared(groupStart) };
+}
+
+async function assignToLeaves(pool: ComputePool, n: number, leafCentroids: Float32Array, groupStart: Int32Array, groupsOfRows: Int32Array): Promise<Int32Array> {
+  const parts = await pool.all<Int32Array>(
+    pool.ranges(n).map(([start, end]) => ({ kind: "assignLeaves", leafCentroids, groupStart, groupsOfRows: groupsOfRows.subarray(start * 2, end * 2), start, end })),
+  );
+  return concat(parts, n);
 }
 
 /**
- * The leaves an item joins: its nearest, plus (boundary duplication) up to
- * dupMax - 1 more whose cosine distance is within (1 + eps) of the nearest's.
+ * Leaf centroids become the normalized means of their members (one more Lloyd
+ * step, on every row rather than the training sample); leaves left empty are
+ * dropped and the rest renumbered, keeping each group's leaves contiguous.
  */
-export function assignLeaves(p: Partition, vectors: Float32Array, off: number, dupMax: number, eps: number, searchGroups = 3): number[] {
-  const { dim } = p;
-  const groups = new TopK(Math.min(searchGroups, p.groups));
-  for (let g = 0; g < p.groups; g++) groups.push(g, dot(p.groupCentroids.subarray(g * dim, (g + 1) * dim), vectors, off, dim));
-  const best = new TopK(Math.max(1, dupMax));
-  for (const { id: g } of groups.entries()) {
-    for (let l = p.groupStart[g]; l < p.groupStart[g + 1]; l++) best.push(l, dot(p.centroids.subarray(l * dim, (l + 1) * dim), vectors, off, dim));
+function finalize(vectors: Float32Array, dim: number, n: number, groupCentroids: Float32Array, groupStart: Int32Array, leafOf: Int32Array): Partition {
+  const trained = groupStart[groupStart.length - 1];
+  const counts = new Int32Array(trained);
+  for (let i = 0; i < n; i++) counts[leafOf[i]]++;
+  const renumber = new Int32Array(trained).fill(-1);
+  const groups = groupStart.length - 1;
+  const keptStart = new Int32Array(groups + 1);
+  let leaves = 0;
+  for (let g = 0; g < groups; g++) {
+    keptStart[g] = leaves;
+    for (let l = groupStart[g]; l < groupStart[g + 1]; l++) if (counts[l] > 0) renumber[l] = leaves++;
   }
-  const e = best.entries();
-  const d0 = 1 - e[0].score;
-  const out = [e[0].id];
-  for (let i = 1; i < e.length; i++) if (1 - e[i].score <= (1 + eps) * d0) out.push(e[i].id);
+  keptStart[groups] = leaves;
+  const sums = new Float64Array(leaves * dim);
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const l = renumber[leafOf[i]];
+    out[i] = l;
+    for (let d = 0; d < dim; d++) sums[l * dim + d] += vectors[i * dim + d];
+  }
+  const centroids = new Float32Array(leaves * dim);
+  for (let l = 0; l < leaves; l++) {
+    const c = centroids.subarray(l * dim, (l + 1) * dim);
+    for (let d = 0; d < dim; d++) c[d] = sums[l * dim + d];
+    normalizeInPlace(c);
+  }
+  // A group whose leaves all emptied keeps an empty range; the reader skips it.
+  return { dim, leaves, centroids, groups, groupCentroids: Float32Array.from(groupCentroids), groupStart: keptStart, leafOf: out };
+}
+
+function concat(parts: Int32Array[], length: number): Int32Array {
+  const out = new Int32Array(length);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }

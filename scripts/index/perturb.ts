@@ -1,7 +1,7 @@
 // Self-check queries: corpus items with one small edit (a word dropped, two
 // words swapped, or a word repeated), so they are near their item but are not
 // exact copies of any vector in the index.
-import { rng } from "./kmeans.ts";
+import { rng } from "./kernels.ts";
 
 export function perturb(text: string, random: () => number): string {
   const words = text.split(/\s+/).filter(Boolean);

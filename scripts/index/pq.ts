@@ -2,7 +2,7 @@
 // 256 centroids) per subspace, on a sample, since codes are only a first-round
 // filter that the int8 re-rank corrects.
 import { PQ_CENTROIDS } from "../../lib/index/format.ts";
-import { rng } from "./kmeans.ts";
+import { nearestCode, rng } from "./kernels.ts";
 
 export function trainCodebooks(vectors: Float32Array, dim: number, n: number, pqM: number, options: { sample?: number; iterations?: number; seed?: number } = {}): Float32Array {
   const sub = dim / pqM;
@@ -48,49 +48,4 @@ export function trainCodebooks(vectors: Float32Array, dim: number, n: number, pq
     }
   }
   return codebooks;
-}
-
-function nearestCode(x: Float32Array, xo: number, cb: Float32Array, norms: Float32Array, sub: number): number {
-  let best = 0;
-  let bestD = Infinity;
-  if (sub === 8) {
-    const x0 = x[xo], x1 = x[xo + 1], x2 = x[xo + 2], x3 = x[xo + 3], x4 = x[xo + 4], x5 = x[xo + 5], x6 = x[xo + 6], x7 = x[xo + 7];
-    for (let c = 0, co = 0; c < PQ_CENTROIDS; c++, co += 8) {
-      const dotv = x0 * cb[co] + x1 * cb[co + 1] + x2 * cb[co + 2] + x3 * cb[co + 3] + x4 * cb[co + 4] + x5 * cb[co + 5] + x6 * cb[co + 6] + x7 * cb[co + 7];
-      const dist = norms[c] - 2 * dotv;
-      if (dist < bestD) {
-        bestD = dist;
-        best = c;
-      }
-    }
-    return best;
-  }
-  for (let c = 0; c < PQ_CENTROIDS; c++) {
-    let dotv = 0;
-    for (let d = 0; d < sub; d++) dotv += x[xo + d] * cb[c * sub + d];
-    const dist = norms[c] - 2 * dotv;
-    if (dist < bestD) {
-      bestD = dist;
-      best = c;
-    }
-  }
-  return best;
-}
-
-/** Each vector's nearest centroid (squared L2) in every subspace: its PQ code. */
-export function encodeAll(vectors: Float32Array, dim: number, n: number, codebooks: Float32Array, pqM: number): Uint8Array {
-  const sub = dim / pqM;
-  const norms = new Float32Array(pqM * PQ_CENTROIDS);
-  for (let i = 0; i < pqM * PQ_CENTROIDS; i++) {
-    let s = 0;
-    for (let d = 0; d < sub; d++) s += codebooks[i * sub + d] ** 2;
-    norms[i] = s;
-  }
-  const out = new Uint8Array(n * pqM);
-  for (let m = 0; m < pqM; m++) {
-    const cb = codebooks.subarray(m * PQ_CENTROIDS * sub, (m + 1) * PQ_CENTROIDS * sub);
-    const nm = norms.subarray(m * PQ_CENTROIDS, (m + 1) * PQ_CENTROIDS);
-    for (let i = 0; i < n; i++) out[i * pqM + m] = nearestCode(vectors, i * dim + m * sub, cb, nm, sub);
-  }
-  return out;
 }

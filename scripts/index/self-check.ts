@@ -1,55 +1,56 @@
 // Recall of the approximate search against exact float32 search, measured with
-// the Worker's own search code over the built blobs. Also chooses nprobe: the
+// the Worker's own search code over the built values. Also chooses nprobe: the
 // smallest probe count on a ladder that meets the recall target within the
 // per-query byte budget.
 import type { Manifest, SelfCheck } from "../../lib/index/manifest.ts";
 import { openIndex, searchVector } from "../../lib/index/reader.ts";
-import { dot, TopK } from "../../lib/index/vector.ts";
 import type { BlobSource } from "../../lib/index/reader.ts";
+import type { ComputePool } from "./compute-pool.ts";
+import { exactTopKRows } from "./kernels.ts";
 
+/** One query's exact top-k rows over the first n rows, best first (this thread). */
 export function exactTopK(vectors: Float32Array, dim: number, n: number, q: Float32Array, k: number): number[] {
-  const top = new TopK(k);
-  for (let i = 0; i < n; i++) top.push(i, dot(q, vectors, i * dim, dim));
-  return top.entries().map((e) => e.id);
+  return Array.from(exactTopKRows(vectors, dim, 0, n, q, k).ids).filter((i) => i >= 0);
 }
 
-export const NPROBE_LADDER = [8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256];
+export const NPROBE_LADDER = [8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512];
+
+/** Exact top-k rows of each query over every row in the pool, best first (all threads). */
+export async function exactTruth(pool: ComputePool, queries: Float32Array[], k: number): Promise<number[][]> {
+  const dim = pool.dim;
+  const flat = new Float32Array(queries.length * dim);
+  queries.forEach((q, i) => flat.set(q, i * dim));
+  const n = pool.vectors.length / dim;
+  const parts = await pool.all<{ ids: Int32Array; scores: Float32Array }>(pool.ranges(n, 2).map(([start, end]) => ({ kind: "exact", queries: flat, k, start, end })));
+  return queries.map((_, q) => {
+    const merged: Array<{ id: number; score: number }> = [];
+    for (const p of parts) for (let j = 0; j < k; j++) if (p.ids[q * k + j] >= 0) merged.push({ id: p.ids[q * k + j], score: p.scores[q * k + j] });
+    return merged.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, k).map((e) => e.id);
+  });
+}
 
 export interface CheckInput {
   manifest: Manifest;
   source: BlobSource;
-  vectors: Float32Array;
-  dim: number;
   ids: readonly string[];
   queries: Float32Array[];
+  /** exactTruth's rows for the queries. */
+  truth: number[][];
   k?: number;
-}
-
-/** The exact answers, computed once per input however many settings are measured on it. */
-const truthCache = new WeakMap<CheckInput, Array<Set<string>>>();
-
-function truthOf(input: CheckInput, k: number): Array<Set<string>> {
-  let t = truthCache.get(input);
-  if (!t) {
-    t = input.queries.map((q) => new Set(exactTopK(input.vectors, input.dim, input.ids.length, q, k).map((i) => input.ids[i])));
-    truthCache.set(input, t);
-  }
-  return t;
 }
 
 export async function measureRecall(input: CheckInput, nprobe: number, rerank: number) {
   const { manifest, source, queries } = input;
   const k = input.k ?? 10;
   const handle = await openIndex(manifest, source, null);
-  const truths = truthOf(input, k);
+  const truths = input.truth.map((rows) => new Set(rows.slice(0, k).map((i) => input.ids[i])));
   let hits = 0;
   let bytes = 0;
   let maxBytes = 0;
   let rounds = 0;
   for (const [qi, q] of queries.entries()) {
-    const truth = truths[qi];
     const { results, stats } = await searchVector(handle, q, { k, nprobe, rerank });
-    for (const r of results) if (truth.has(r.id)) hits++;
+    for (const r of results) if (truths[qi].has(r.id)) hits++;
     bytes += stats.bytes;
     maxBytes = Math.max(maxBytes, stats.bytes);
     rounds = Math.max(rounds, stats.roundTrips);

@@ -3,7 +3,7 @@
 // instead of one binding round trip each. Used by the test fixture and npm run loadtest.
 import path from "node:path";
 import { Miniflare } from "miniflare";
-import { COMPATIBILITY_DATE, KV_BINDING, KV_NAMESPACE_ID } from "./harness.ts";
+import { compatibilityDate, KV_BINDING, kvNamespaceId } from "./harness.ts";
 import { bindingWriter, publish, type KvWriter } from "../publish.ts";
 
 /**
@@ -20,8 +20,8 @@ export async function publishInBulk(persistDir: string, artifacts: string): Prom
       for (let i = 0; i < entries.length; i += 50) await Promise.all(entries.slice(i, i + 50).map((e) => env.${KV_BINDING}.put(e.key, e.value)));
       return new Response(String(entries.length));
     } };`,
-    compatibilityDate: COMPATIBILITY_DATE,
-    kvNamespaces: { [KV_BINDING]: KV_NAMESPACE_ID },
+    compatibilityDate: compatibilityDate(),
+    kvNamespaces: { [KV_BINDING]: kvNamespaceId() },
     defaultPersistRoot: path.join(persistDir, "v3"),
   });
   try {

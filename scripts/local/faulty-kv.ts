@@ -4,7 +4,7 @@
 // Used with startLocalWorker's `rewire` seam (tests, npm run loadtest); the Worker's own code is unchanged.
 import type { MiniflareOptions, WorkerOptions } from "miniflare";
 import type { LocalWorker } from "./harness.ts";
-import { KV_BINDING, KV_NAMESPACE_ID } from "./harness.ts";
+import { KV_BINDING, kvNamespaceId } from "./harness.ts";
 
 export const FAULT_WORKER = "kv-faults";
 
@@ -39,7 +39,7 @@ export function faultyKvOptions(flat: MiniflareOptions): MiniflareOptions {
   void kvNamespaces;
   const main = { name: "worker", modules, scriptPath, modulesRoot, modulesRules, compatibilityDate, compatibilityFlags, bindings, ratelimits } as WorkerOptions;
   main.serviceBindings = { [KV_BINDING]: { name: FAULT_WORKER, entrypoint: "FaultyKv" } };
-  const faults: WorkerOptions = { name: FAULT_WORKER, modules: true, script: SCRIPT, compatibilityDate, kvNamespaces: { [KV_BINDING]: KV_NAMESPACE_ID } };
+  const faults: WorkerOptions = { name: FAULT_WORKER, modules: true, script: SCRIPT, compatibilityDate, kvNamespaces: { [KV_BINDING]: kvNamespaceId() } };
   return { ...shared, workers: [main, faults] } as MiniflareOptions;
 }
 

@@ -13,7 +13,7 @@ import { createServer } from "node:net";
 import type { Readable } from "node:stream";
 import { createRequire } from "node:module";
 import { Miniflare, type MiniflareOptions } from "miniflare";
-import { unstable_readConfig } from "wrangler";
+import { kvBinding, wranglerConfig } from "../wrangler-config.ts";
 import type { KVNamespace as MfKVNamespace } from "@cloudflare/workers-types";
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -23,20 +23,16 @@ export const KV_BINDING = "INDEX";
  * `preview_id`, else its `id` (dev uses preview ids first), else the binding
  * name. Seeding with the same id keeps `npm start` and `wrangler dev` on one store.
  */
-export const KV_NAMESPACE_ID = (() => {
-  const toml = readFileSync(path.join(PROJECT_ROOT, "wrangler.toml"), "utf8");
-  for (const block of toml.split(/^\[\[kv_namespaces\]\]\s*$/m).slice(1)) {
-    const body = block.split(/^\[/m)[0];
-    if (new RegExp(`^binding\\s*=\\s*"${KV_BINDING}"`, "m").test(body)) return /^preview_id\s*=\s*"([^"]+)"/m.exec(body)?.[1] ?? /^id\s*=\s*"([^"]+)"/m.exec(body)?.[1] ?? KV_BINDING;
-  }
-  return KV_BINDING;
-})();
+export function kvNamespaceId(): string {
+  const b = kvBinding(KV_BINDING);
+  return b?.preview_id ?? b?.id ?? KV_BINDING;
+}
 /** The compatibility date wrangler.toml declares, so local runs match deploys. */
-export const COMPATIBILITY_DATE = (() => {
-  const m = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(path.join(PROJECT_ROOT, "wrangler.toml"), "utf8"));
-  if (!m) throw new Error("wrangler.toml has no compatibility_date");
-  return m[1];
-})();
+export function compatibilityDate(): string {
+  const date = wranglerConfig().compatibilityDate;
+  if (!date) throw new Error("wrangler.toml has no compatibility_date");
+  return date;
+}
 
 /** Env for every wrangler we spawn: no telemetry, no network look-ups. */
 export const WRANGLER_ENV = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" } as const;
@@ -96,22 +92,14 @@ export function sharedWorkerBundle(): Promise<Bundle> {
 
 /** The vars declared in wrangler.toml, so local runs default to deployed settings. */
 export function wranglerVars(): Record<string, string> {
-  const toml = readFileSync(path.join(PROJECT_ROOT, "wrangler.toml"), "utf8");
-  const section = /^\[vars\]\s*$([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(toml);
-  const vars: Record<string, string> = {};
-  for (const line of (section?.[1] ?? "").split("\n")) {
-    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"([^"]*)"/.exec(line);
-    if (m) vars[m[1]] = m[2];
-  }
-  return vars;
+  return { ...wranglerConfig().vars };
 }
 
 export type Ratelimits = Record<string, { simple: { limit: number; period: 10 | 60 } }>;
 
-/** The [[ratelimits]] bindings of wrangler.toml, read by wrangler itself, as Miniflare options. */
+/** The [[ratelimits]] bindings of wrangler.toml, as Miniflare options. */
 export function wranglerRatelimits(): Ratelimits {
-  const config = unstable_readConfig({ config: path.join(PROJECT_ROOT, "wrangler.toml") }, { hideWarnings: true });
-  return Object.fromEntries(config.ratelimits.map((r: { name: string; simple: { limit: number; period: number } }) => [r.name, { simple: { limit: r.simple.limit, period: r.simple.period as 10 | 60 } }]));
+  return Object.fromEntries(wranglerConfig().ratelimits.map((r) => [r.name, { simple: { limit: r.simple.limit, period: r.simple.period as 10 | 60 } }]));
 }
 
 export interface LocalWorker {
@@ -141,11 +129,6 @@ export interface StartOptions {
   persistDir: string;
   /** Overrides for wrangler.toml [vars]. */
   vars?: Record<string, string>;
-  /**
-   * Rate Limiting bindings, e.g. wranglerRatelimits() for the deployed ones. None by
-   * default: tests and benchmarks send many requests from one local address.
-   */
-  ratelimits?: Ratelimits;
   /** Reuse a bundle (default: one per process). */
   bundle?: Bundle;
   port?: number;
@@ -154,6 +137,11 @@ export interface StartOptions {
   inspect?: boolean;
   /** Receives each line the Worker logs (console.*); by default Miniflare prints them. */
   onLog?: (line: string) => void;
+  /**
+   * Rate Limiting bindings, e.g. wranglerRatelimits() for the deployed ones. None by
+   * default: tests and benchmarks send many requests from one local address.
+   */
+  ratelimits?: Ratelimits;
   /**
    * Test seam: rewrites the Miniflare options (e.g. INDEX behind a fault-injecting
    * service, scripts/local/faulty-kv.ts); `kvWorker` names the worker that owns the namespace.
@@ -173,9 +161,9 @@ export async function startLocalWorker(opts: StartOptions): Promise<LocalWorker>
       { type: "ESModule", include: ["**/*.js"] },
       { type: "CompiledWasm", include: ["**/*.wasm"] },
     ],
-    compatibilityDate: COMPATIBILITY_DATE,
+    compatibilityDate: compatibilityDate(),
     compatibilityFlags: [],
-    kvNamespaces: { [KV_BINDING]: KV_NAMESPACE_ID },
+    kvNamespaces: { [KV_BINDING]: kvNamespaceId() },
     defaultPersistRoot: path.join(opts.persistDir, "v3"),
     bindings: { ...wranglerVars(), ...(opts.vars ?? {}) },
     ratelimits: opts.ratelimits ?? {},

@@ -2,7 +2,8 @@
 export {
   PROJECT_ROOT,
   KV_BINDING,
-  KV_NAMESPACE_ID,
+  kvNamespaceId,
+  compatibilityDate,
   WRANGLER_ENV,
   bundleWorker,
   sharedWorkerBundle,

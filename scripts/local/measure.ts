@@ -11,6 +11,7 @@ import path from "node:path";
 import { startLocalWorker, sharedWorkerBundle, type LocalWorker } from "./harness.ts";
 import { publishManifest, putModel } from "./seed.ts";
 import { prepareModel } from "../embed/node-model.ts";
+import { percentile } from "../bench/stats.ts";
 
 export interface WorkerFigures {
   bundleBytes: number;
@@ -49,8 +50,35 @@ function serverTiming(header: string): Record<string, number> {
   return out;
 }
 
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+type Post = (texts: string[]) => Promise<Response>;
+
+/** The first /embed of a fresh isolate, model load included, end to end in ms. */
+async function coldEmbed(post: Post): Promise<number> {
+  const t = performance.now();
+  const cold = await post(["how cold is the first request?"]);
+  if (cold.status !== 200) throw new Error(`cold /embed answered ${cold.status}: ${await cold.text()}`);
+  await cold.arrayBuffer();
+  return performance.now() - t;
+}
+
+/** `n` single-text /embeds, one at a time; each series sorted ascending. */
+async function warmEmbeds(post: Post, n: number): Promise<{ times: number[]; late: number[]; serverEmbed: number[]; overhead: number[] }> {
+  const times: number[] = [];
+  const serverEmbed: number[] = [];
+  const overhead: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    const res = await post([`warm query number ${i} about the weather in spring`]);
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`warm /embed answered ${res.status}`);
+    const e2e = performance.now() - t;
+    times.push(e2e);
+    const timing = serverTiming(res.headers.get("server-timing") ?? "");
+    serverEmbed.push(timing.embed ?? NaN);
+    overhead.push(e2e - (timing.total ?? NaN));
+  }
+  const asc = (xs: number[]) => xs.sort((a, b) => a - b);
+  return { late: asc(times.slice(times.length >> 1)), times: asc(times), serverEmbed: asc(serverEmbed), overhead: asc(overhead) };
 }
 
 export async function measureWorker(warmRequests = 200): Promise<WorkerFigures> {
@@ -73,11 +101,7 @@ export async function measureWorker(warmRequests = 200): Promise<WorkerFigures> 
     const heapIdle = await w.isolateHeap();
     const post = (texts: string[]) => w.fetch("/embed", { method: "POST", body: JSON.stringify({ texts }) });
 
-    let t = performance.now();
-    const cold = await post(["how cold is the first request?"]);
-    if (cold.status !== 200) throw new Error(`cold /embed answered ${cold.status}: ${await cold.text()}`);
-    await cold.arrayBuffer();
-    const coldEmbedMs = performance.now() - t;
+    const coldEmbedMs = await coldEmbed(post);
     const health = (await (await w.fetch("/healthz")).json()) as {
       model_load_ms: number;
       memory: { wasm_heap_bytes: number; tensor_bytes: number };
@@ -85,24 +109,7 @@ export async function measureWorker(warmRequests = 200): Promise<WorkerFigures> 
     const rssAfterLoad = w.workerdRssBytes();
     const heapAfterLoad = await w.isolateHeap();
 
-    const times: number[] = [];
-    const serverEmbed: number[] = [];
-    const overhead: number[] = [];
-    for (let i = 0; i < warmRequests; i++) {
-      t = performance.now();
-      const res = await post([`warm query number ${i} about the weather in spring`]);
-      await res.arrayBuffer();
-      if (res.status !== 200) throw new Error(`warm /embed answered ${res.status}`);
-      const e2e = performance.now() - t;
-      times.push(e2e);
-      const timing = serverTiming(res.headers.get("server-timing") ?? "");
-      serverEmbed.push(timing.embed ?? NaN);
-      overhead.push(e2e - (timing.total ?? NaN));
-    }
-    const late = times.slice(times.length >> 1).sort((a, b) => a - b);
-    times.sort((a, b) => a - b);
-    serverEmbed.sort((a, b) => a - b);
-    overhead.sort((a, b) => a - b);
+    const { times, late, serverEmbed, overhead } = await warmEmbeds(post, warmRequests);
     const heapAfterWarm = await w.isolateHeap();
     const heapAfterWarmGc = await w.isolateHeap({ gc: true });
     return {
@@ -111,12 +118,12 @@ export async function measureWorker(warmRequests = 200): Promise<WorkerFigures> 
       coldEmbedMs,
       modelLoadMs: health.model_load_ms,
       modelLoadPhasesMs: phases,
-      warmEmbedP50Ms: pct(times, 0.5),
-      warmEmbedP95Ms: pct(times, 0.95),
-      warmEmbedLateP50Ms: pct(late, 0.5),
-      warmServerEmbedP50Ms: pct(serverEmbed, 0.5),
-      warmServerEmbedP95Ms: pct(serverEmbed, 0.95),
-      warmOverheadP50Ms: pct(overhead, 0.5),
+      warmEmbedP50Ms: percentile(times, 0.5),
+      warmEmbedP95Ms: percentile(times, 0.95),
+      warmEmbedLateP50Ms: percentile(late, 0.5),
+      warmServerEmbedP50Ms: percentile(serverEmbed, 0.5),
+      warmServerEmbedP95Ms: percentile(serverEmbed, 0.95),
+      warmOverheadP50Ms: percentile(overhead, 0.5),
       rssIdleMiB: rssIdle / 2 ** 20,
       rssAfterLoadMiB: rssAfterLoad / 2 ** 20,
       rssAfterWarmMiB: w.workerdRssBytes() / 2 ** 20,

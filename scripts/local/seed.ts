@@ -2,9 +2,10 @@
 // `current` pointer last (so a reader never sees a pointer to nothing we wrote).
 import { createHash } from "node:crypto";
 import type { KVNamespace as MfKVNamespace } from "@cloudflare/workers-types";
-import { POINTER_KEY, manifestKeyFor, type BlobRef, type ModelRef, type Pointer } from "../../lib/index/manifest.ts";
+import { POINTER_KEY, encodePointer, manifestKeyFor, parsePointer, type BlobRef, type ModelRef, type Pointer } from "../../lib/index/manifest.ts";
 import type { PreparedModel } from "../embed/node-model.ts";
 import { blobKeyFor } from "../../lib/index/sha256.ts";
+import { EMBEDDING_DIM } from "../../lib/model/embed.ts";
 
 /** Anything KV can store; Node Buffers are converted because Miniflare's proxy mis-sizes pooled Buffers. */
 export type BlobBytes = ArrayBuffer | Uint8Array | string;
@@ -35,7 +36,7 @@ export async function putBlobs(kv: MfKVNamespace, files: readonly BlobBytes[]): 
 /** Uploads the float16 model as three blobs and returns the manifest's `model` entry. */
 export async function putModel(kv: MfKVNamespace, m: PreparedModel): Promise<ModelRef> {
   const [topology, weights, vocab] = await putBlobs(kv, [JSON.stringify(m.modelJson), m.weightData, m.vocabJson]);
-  return { id: m.modelId, dim: 512, weightsSha256: m.weightsSha256, topology, weights, vocab };
+  return { id: m.modelId, dim: EMBEDDING_DIM, weightsSha256: m.weightsSha256, topology, weights, vocab };
 }
 
 /** Writes `manifest` under its version key, then flips the pointer to it. */
@@ -46,7 +47,7 @@ export async function publishManifest(
 ): Promise<Pointer> {
   const manifestKey = manifestKeyFor(manifest.version);
   await kv.put(manifestKey, JSON.stringify(manifest));
-  const pointer: Pointer = { version: manifest.version, manifestKey, switchedAt: new Date().toISOString() };
-  if (opts.pointer !== false) await kv.put(POINTER_KEY, JSON.stringify(pointer));
-  return pointer;
+  const text = encodePointer(manifest.version, new Date().toISOString());
+  if (opts.pointer !== false) await kv.put(POINTER_KEY, text);
+  return parsePointer(text)!;
 }

@@ -4,7 +4,7 @@
 import { cp, rm } from "node:fs/promises";
 import path from "node:path";
 import { Miniflare } from "miniflare";
-import { COMPATIBILITY_DATE, KV_BINDING, KV_NAMESPACE_ID } from "../local/harness.ts";
+import { compatibilityDate, KV_BINDING, kvNamespaceId } from "../local/harness.ts";
 
 const TOOL = `export default { async fetch(request, env) {
   const { op, keys } = await request.json();
@@ -25,7 +25,7 @@ const TOOL = `export default { async fetch(request, env) {
 
 /** Flips one character of (`corrupt`) or deletes every value under `keys`; returns how many. */
 export async function damageValues(persistDir: string, op: "corrupt" | "delete", keys: readonly string[]): Promise<number> {
-  const mf = new Miniflare({ modules: true, script: TOOL, compatibilityDate: COMPATIBILITY_DATE, kvNamespaces: { [KV_BINDING]: KV_NAMESPACE_ID }, defaultPersistRoot: path.join(persistDir, "v3") });
+  const mf = new Miniflare({ modules: true, script: TOOL, compatibilityDate: compatibilityDate(), kvNamespaces: { [KV_BINDING]: kvNamespaceId() }, defaultPersistRoot: path.join(persistDir, "v3") });
   try {
     const url = await mf.ready;
     let done = 0;

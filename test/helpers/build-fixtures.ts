@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { rng } from "../../scripts/index/kmeans.ts";
+import { rng } from "../../scripts/index/kernels.ts";
 import type { CorpusItem } from "../../scripts/corpus/read-corpus.ts";
 
 export const PROJECT_ROOT = path.resolve(new URL("../..", import.meta.url).pathname);

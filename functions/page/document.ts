@@ -1,0 +1,54 @@
+// The page's HTML: one self-contained document (no external assets, fonts or
+// scripts), so it works offline under `wrangler dev` and costs one request.
+// The form is a plain GET form: without the script it still loads `/?q=…&k=…`.
+import { PAGE_JS } from "./client.ts";
+import { PAGE_CSS } from "./style.ts";
+
+export const K_CHOICES = [5, 10, 20, 50];
+const K_DEFAULT = 10;
+
+const kOptions = K_CHOICES.map((k) => `<option${k === K_DEFAULT ? " selected" : ""}>${k}</option>`).join("");
+
+export const PAGE_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Semantic search</title>
+<link rel="icon" href="data:,">
+<style>${PAGE_CSS}</style>
+</head>
+<body>
+<main>
+  <h1>Semantic search</h1>
+  <p class="sub">Finds items by meaning, not keywords. Queries are embedded at the edge.</p>
+  <form id="f" role="search" action="/" method="get">
+    <label for="q" class="vh">Search query</label>
+    <input id="q" type="search" name="q" placeholder="Search by meaning…" autocomplete="off" maxlength="1000" enterkeyhint="search">
+    <label class="k" for="k">Results</label>
+    <select id="k" name="k">${kOptions}</select>
+    <button id="go" class="primary" type="submit">Search</button>
+  </form>
+  <p class="hint">Press <kbd>/</kbd> to jump to the search box and <kbd>Enter</kbd> to search.</p>
+  <div id="status" role="status"></div>
+  <p id="info"></p>
+  <div id="error" role="alert" hidden></div>
+  <section id="examples" aria-labelledby="ex-h" hidden>
+    <h2 id="ex-h">Example queries from this index</h2>
+    <ul id="ex-list"></ul>
+  </section>
+  <ol id="results" aria-label="Results" aria-live="polite" aria-busy="false"></ol>
+</main>
+<footer>
+  <p>Timings marked <span class="local">local measurement</span> are the Worker's own clock. They mean something when the Worker runs locally
+  (<code>npm start</code>); in production Workers' timers do not advance during computation and read 0.
+  API: <code>GET /search?q=…&amp;k=…</code>, <code>GET /examples</code>, <code>GET /healthz</code>.</p>
+</footer>
+<script>${PAGE_JS}</script>
+</body>
+</html>
+`;
+
+/** The exact text between the tags, which is what a CSP hash covers. */
+export const INLINE_SCRIPT = PAGE_JS;
+export const INLINE_STYLE = PAGE_CSS;

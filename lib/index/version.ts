@@ -1,0 +1,57 @@
+// Every KV value one version of the index consists of, by kind: what deploys
+// upload and keep, what GC may delete, what the build prunes. The manifest names
+// the model, routing and catalog parts; the routing names the shards; the
+// catalog names the item records.
+import { decodeCatalog, decodeRouting, joinParts, shardKey, type Routing } from "./format.ts";
+import type { BlobRef, Manifest } from "./manifest.ts";
+
+export interface ValueRef {
+  key: string;
+  bytes: number;
+}
+
+export interface VersionValues {
+  model: ValueRef[];
+  routing: ValueRef[];
+  catalog: ValueRef[];
+  shards: ValueRef[];
+  items: ValueRef[];
+}
+
+export type ReadTexts = (keys: string[]) => Promise<Map<string, string | null>>;
+
+async function readParts(refs: BlobRef[], what: string, read: ReadTexts): Promise<Uint8Array> {
+  const texts = await read(refs.map((r) => r.key));
+  return joinParts(
+    refs.map((r) => {
+      const t = texts.get(r.key);
+      if (t == null) throw new Error(`${what} part ${r.key} is unreadable`);
+      return t;
+    }),
+  );
+}
+
+export async function readRouting(m: Manifest, read: ReadTexts): Promise<Routing> {
+  return decodeRouting(await readParts(m.routing, `routing of version ${m.version}`, read));
+}
+
+export function shardRefs(routing: Routing): ValueRef[] {
+  return Array.from({ length: routing.leaves }, (_, l) => ({ key: shardKey(routing, l), bytes: routing.shardBytes[l] }));
+}
+
+/** Reads the routing and catalog through `read`; throws when either is unreadable, never guesses. */
+export async function versionValues(m: Manifest, read: ReadTexts): Promise<VersionValues> {
+  const routing = await readRouting(m, read);
+  const catalog = decodeCatalog(await readParts(m.catalog, `catalog of version ${m.version}`, read));
+  return {
+    model: [m.model.topology, m.model.weights, m.model.vocab],
+    routing: m.routing,
+    catalog: m.catalog,
+    shards: shardRefs(routing),
+    items: catalog,
+  };
+}
+
+export function allValues(v: VersionValues): ValueRef[] {
+  return [...v.model, ...v.routing, ...v.catalog, ...v.shards, ...v.items];
+}

@@ -1,0 +1,27 @@
+// Worker threads' entry modules as plain .mjs files: loader hooks such as tsx's
+// do not reach worker threads' entry modules on Node 20, so each worker's
+// TypeScript is bundled once per process (dependencies left external).
+import { buildSync } from "esbuild";
+import { mkdirSync, rmSync } from "node:fs";
+import path from "node:path";
+
+const ROOT = path.resolve(new URL("..", import.meta.url).pathname);
+const bundled = new Map<string, string>();
+
+export function workerScript(entry: URL, name: string): string {
+  const known = bundled.get(entry.href);
+  if (known) return known;
+  // Inside the project so that the bundle's bare imports resolve from its node_modules.
+  const dir = path.join(ROOT, "node_modules", ".cache", "edge-search");
+  mkdirSync(dir, { recursive: true });
+  const outfile = path.join(dir, `${name}-${process.pid}.mjs`);
+  buildSync({ entryPoints: [entry.pathname], bundle: true, platform: "node", format: "esm", packages: "external", outfile, absWorkingDir: ROOT, logLevel: "error" });
+  bundled.set(entry.href, outfile);
+  return outfile;
+}
+
+export function removeWorkerScript(entry: URL): void {
+  const file = bundled.get(entry.href);
+  if (file) rmSync(file, { force: true });
+  bundled.delete(entry.href);
+}

@@ -1,0 +1,68 @@
+// Browser fixtures for the page tests: Debian's system Chromium driven by
+// playwright-core (never a downloaded browser), and a Worker in workerd on a
+// private copy of the index fixture's KV store.
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { inject } from "vitest";
+import { chromium, type Browser } from "playwright-core";
+import { PROJECT_ROOT, startLocalWorker, type LocalWorker } from "../../scripts/local/harness.ts";
+import { copyKvTemplate, ensureIndexFixture, type IndexFixture } from "./index-fixture.ts";
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+/** Screenshots of every state the suite checks (git-ignored), to look at after a run. */
+export const SCREENSHOT_DIR = path.join(PROJECT_ROOT, "test", "screenshots");
+
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/** Playwright gives each launch a fresh temporary profile (--user-data-dir). */
+export async function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+}
+
+/**
+ * What the browser suite needs, or why it cannot run here: a system Chromium and
+ * the index fixture (the global setup's, or built now when this file runs alone).
+ */
+export async function browserSuitePrerequisites(): Promise<{ fixture: IndexFixture } | { skip: string }> {
+  if (!existsSync(CHROMIUM_PATH)) return { skip: `no Chromium at ${CHROMIUM_PATH} (apt-get install chromium, or set CHROMIUM_PATH)` };
+  try {
+    return { fixture: inject("indexFixture") ?? (await ensureIndexFixture()) };
+  } catch (e) {
+    return { skip: `the index fixture cannot be built: ${(e as Error).message.split("\n")[0]}` };
+  }
+}
+
+export interface IndexWorker extends LocalWorker {
+  persistDir: string;
+}
+
+/** A Worker serving a private copy of the fixture's published index. */
+export async function startIndexWorker(fixture: IndexFixture): Promise<IndexWorker> {
+  const persistDir = await mkdtemp(path.join(os.tmpdir(), "ess-page-test-"));
+  await copyKvTemplate(fixture, persistDir);
+  const worker = await startLocalWorker({ persistDir, bundle: inject("workerBundle") });
+  return {
+    ...worker,
+    persistDir,
+    async dispose() {
+      await worker.dispose();
+      await rm(persistDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function screenshotPath(name: string): Promise<string> {
+  await mkdir(SCREENSHOT_DIR, { recursive: true });
+  return path.join(SCREENSHOT_DIR, `${name}.png`);
+}

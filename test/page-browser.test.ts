@@ -1,0 +1,381 @@
+// The search page as a person uses it: Debian's Chromium (playwright-core) on
+// the Worker in workerd serving the index fixture (every 25th ABC headline of
+// 2003). Skips with a printed reason when Chromium or the fixture is missing.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { POINTER_KEY, type Manifest } from "../lib/index/manifest.ts";
+import { browserSuitePrerequisites, launchChromium, screenshotPath, startIndexWorker, type IndexWorker } from "./helpers/browser.ts";
+import { SARS_HEADLINE } from "./helpers/index-fixture.ts";
+
+// Functions passed to page.evaluate run in Chromium; the project's types (Node + Workers) have no DOM.
+declare const document: any, window: any;
+
+const prerequisites = await browserSuitePrerequisites();
+if ("skip" in prerequisites) console.warn(`[page-browser] skipped: ${prerequisites.skip}`);
+const fixture = "fixture" in prerequisites ? prerequisites.fixture : undefined;
+
+const DESKTOP = { width: 1000, height: 900 };
+const PHONE = { width: 360, height: 740 };
+const SARS_QUERY = "sars outbreak in asia";
+const DROUGHT_QUERY = "farmers struggle with drought";
+const K_DEFAULT = 10;
+/** A missing element fails a test in seconds, not after Playwright's 30 s default. */
+const WAIT_MS = 10_000;
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+interface ApiHit {
+  id: string;
+  score: number;
+  text: string;
+  meta: Record<string, string | number>;
+}
+
+/** How the page writes a YYYYMMDD date: "20 Mar 2003". */
+function pageDate(yyyymmdd: string): string {
+  return `${Number(yyyymmdd.slice(6, 8))} ${MONTHS[Number(yyyymmdd.slice(4, 6)) - 1]} ${yyyymmdd.slice(0, 4)}`;
+}
+
+async function cardTexts(page: Page): Promise<string[]> {
+  return page.locator("#results li.hit .text").allTextContents();
+}
+
+async function waitForCards(page: Page, count: number): Promise<void> {
+  await page.locator("#results li.hit").nth(count - 1).waitFor();
+  await page.waitForFunction(() => document.getElementById("results")?.getAttribute("aria-busy") === "false");
+}
+
+describe.skipIf(!fixture)("search page in Chromium", () => {
+  let browser: Browser;
+  let worker: IndexWorker;
+  let manifest: Manifest;
+  let context: BrowserContext;
+
+  beforeAll(async () => {
+    [browser, worker, manifest] = await Promise.all([
+      launchChromium(),
+      startIndexWorker(fixture!),
+      readFile(path.join(fixture!.dir, "manifest.json"), "utf8").then((t) => JSON.parse(t) as Manifest),
+    ]);
+    context = await browser.newContext({ viewport: DESKTOP, locale: "en-US" });
+    context.setDefaultTimeout(WAIT_MS);
+    // Warm the isolate (model load) outside the timed interactions.
+    expect((await worker.fetch("/healthz")).status).toBe(200);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await worker?.dispose();
+  });
+
+  async function api(q: string, k = K_DEFAULT): Promise<{ results: ApiHit[]; index: { version: string; items: number } }> {
+    const res = await worker.fetch(`/search?${new URLSearchParams({ q, k: String(k) })}`);
+    expect(res.status).toBe(200);
+    return (await res.json()) as never;
+  }
+
+  it("sends a CSP that runs only the page's own hashed script, and loads nothing from elsewhere", async () => {
+    const res = await worker.fetch("/");
+    expect(res.status).toBe(200);
+    const csp = res.headers.get("content-security-policy")!;
+    expect(csp).toMatch(/^default-src 'none'; script-src 'sha256-[A-Za-z0-9+/]{43}='; style-src 'sha256-[A-Za-z0-9+/]{43}='; connect-src 'self'; img-src data:;/);
+    expect(csp).not.toContain("unsafe-inline");
+
+    const page = await context.newPage();
+    const requested: string[] = [];
+    page.on("request", (r) => requested.push(r.url()));
+    await page.goto(worker.url.href);
+    await page.locator("#ex-list li a").first().waitFor();
+    // The page's own script ran (it rendered the examples); an injected one is refused.
+    const injected = await page.evaluate(async () => {
+      const violation = new Promise<string>((resolve) => document.addEventListener("securitypolicyviolation", (e: { violatedDirective: string }) => resolve(e.violatedDirective), { once: true }));
+      const s = document.createElement("script");
+      s.textContent = "window.__injected = true";
+      document.body.append(s);
+      return { ran: (window as { __injected?: boolean }).__injected === true, directive: await violation };
+    });
+    expect(injected).toEqual({ ran: false, directive: "script-src-elem" });
+    expect(requested.every((u) => u.startsWith(worker.url.origin))).toBe(true);
+    expect(requested.map((u) => new URL(u).pathname).sort()).toEqual(["/", "/examples"]);
+    await page.close();
+  });
+
+  it("shows the index's example queries on an empty query, with its version and size", async () => {
+    const page = await context.newPage();
+    await page.goto(worker.url.href);
+    const links = page.locator("#ex-list li a");
+    await links.first().waitFor();
+    expect(manifest.examples?.length).toBe(6);
+    expect(await links.allTextContents()).toEqual(manifest.examples);
+    expect(await links.first().getAttribute("href")).toBe(`?${new URLSearchParams({ q: manifest.examples![0], k: "10" })}`);
+    expect(await page.locator("#info").textContent()).toBe(`index ${fixture!.version} · ${fixture!.items.toLocaleString("en-US")} items`);
+    await page.screenshot({ path: await screenshotPath("desktop-examples"), fullPage: true });
+    // An example is a link: following it searches it.
+    await links.nth(2).click();
+    await waitForCards(page, K_DEFAULT);
+    expect(await cardTexts(page)).toEqual((await api(manifest.examples![2])).results.map((r) => r.text));
+    await page.close();
+  });
+
+  it("searches, shows text with highlights, date, chips and score, and keeps the state in the URL", async () => {
+    const page = await context.newPage();
+    await page.goto(worker.url.href);
+    await page.locator("#q").fill(SARS_QUERY);
+    await page.locator("#q").press("Enter");
+    await waitForCards(page, K_DEFAULT);
+    const expected = await api(SARS_QUERY);
+    expect(new URL(page.url()).search).toBe("?q=sars+outbreak+in+asia&k=10");
+    expect(await cardTexts(page)).toEqual(expected.results.map((r) => r.text));
+    expect(expected.results.filter((r) => SARS_HEADLINE.test(r.text)).length).toBeGreaterThanOrEqual(3);
+    expect(await page.locator("#status").textContent()).toBe(`10 results for “${SARS_QUERY}”`);
+
+    const first = page.locator("#results li.hit").first();
+    const top = expected.results[0];
+    expect(await first.locator(".score").textContent()).toBe(`score ${top.score.toFixed(3)}`);
+    expect(await first.locator("time").textContent()).toBe(pageDate(String(top.meta.publish_date)));
+    expect(await first.locator("time").getAttribute("datetime")).toBe(String(top.meta.publish_date).replace(/(\d{4})(\d{2})(\d{2})/, "$1-$2-$3"));
+    expect(await first.locator(".id").textContent()).toBe(`id ${top.id}`);
+    // Query words are marked where they occur, word stems included ("asia" marks "asian"); stop words ("in") are not.
+    const marks = (await page.locator("#results mark").allTextContents()).map((m) => m.toLowerCase());
+    const sarsWords = expected.results.flatMap((r) => r.text.toLowerCase().split(/[^a-z0-9']+/)).filter((w) => w === "sars");
+    expect(sarsWords.length).toBeGreaterThanOrEqual(1);
+    expect(marks.filter((m) => m === "sars")).toEqual(sarsWords);
+    expect(marks.filter((m) => !["sars", "outbreak", "asia"].some((t) => m.startsWith(t)))).toEqual([]);
+    const info = (await page.locator("#info").textContent())!;
+    expect(info).toMatch(new RegExp(`^index ${fixture!.version} · 2,000 items` + "local measurement Worker timings: embed \\d+\\.\\d ms · search \\d+\\.\\d ms · total \\d+\\.\\d ms$"));
+    await page.screenshot({ path: await screenshotPath("desktop-results"), fullPage: true });
+
+    // The URL alone restores the search.
+    await page.reload();
+    await waitForCards(page, K_DEFAULT);
+    expect(await page.locator("#q").inputValue()).toBe(SARS_QUERY);
+    expect(await cardTexts(page)).toEqual(expected.results.map((r) => r.text));
+
+    // A second search with another k, then back and forward.
+    const drought = await api(DROUGHT_QUERY, 5);
+    await page.locator("#q").fill(DROUGHT_QUERY);
+    await page.locator("#k").selectOption("5");
+    await page.locator("#go").click();
+    await waitForCards(page, 5);
+    expect(new URL(page.url()).search).toBe("?q=farmers+struggle+with+drought&k=5");
+    expect(await cardTexts(page)).toEqual(drought.results.map((r) => r.text));
+    await page.goBack();
+    await waitForCards(page, K_DEFAULT);
+    expect(await page.locator("#q").inputValue()).toBe(SARS_QUERY);
+    expect(await page.locator("#k").inputValue()).toBe("10");
+    expect(await cardTexts(page)).toEqual(expected.results.map((r) => r.text));
+    await page.goForward();
+    await waitForCards(page, 5);
+    expect(await page.locator("#q").inputValue()).toBe(DROUGHT_QUERY);
+    expect(await cardTexts(page)).toEqual(drought.results.map((r) => r.text));
+    // Back to the start: the empty query shows the examples again.
+    await page.goBack();
+    await page.goBack();
+    await page.locator("#ex-list li a").first().waitFor();
+    expect(await page.locator("#results li").count()).toBe(0);
+    await page.close();
+  });
+
+  it("works by keyboard alone: / focuses the box, Enter searches, Tab reaches every control", async () => {
+    const page = await context.newPage();
+    await page.goto(worker.url.href);
+    await page.locator("#ex-list li a").first().waitFor();
+    await page.keyboard.press("/");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("q");
+    // Typed into the box, "/" is text, not a shortcut.
+    await page.keyboard.type("a/b");
+    expect(await page.locator("#q").inputValue()).toBe("a/b");
+
+    // Every control, in order, from the box: the k select, the button, each example.
+    const controls = await page.evaluate(() =>
+      [...document.querySelectorAll("input, select, button, a[href]")].filter((e: { offsetParent: unknown }) => e.offsetParent !== null).map((e) => e.id || e.textContent),
+    );
+    const reached: string[] = [];
+    for (let i = 1; i < controls.length; i++) {
+      await page.keyboard.press("Tab");
+      reached.push(await page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent || ""));
+    }
+    expect(controls).toEqual(["q", "k", "go", ...manifest.examples!]);
+    expect(reached).toEqual(controls.slice(1));
+    // Enter on a focused example searches it.
+    await page.keyboard.press("Enter");
+    await waitForCards(page, K_DEFAULT);
+    expect(await page.locator("#q").inputValue()).toBe(manifest.examples!.at(-1));
+
+    // From anywhere on the page, / then typing then Enter runs a new search.
+    await page.locator("h1").click();
+    await page.keyboard.press("/");
+    await page.keyboard.type(SARS_QUERY);
+    await page.keyboard.press("Enter");
+    await page.waitForURL((u) => u.searchParams.get("q") === SARS_QUERY);
+    await waitForCards(page, K_DEFAULT);
+    expect(await cardTexts(page)).toEqual((await api(SARS_QUERY)).results.map((r) => r.text));
+    await page.close();
+  });
+
+  it("labels its parts for screen readers", async () => {
+    const page = await context.newPage();
+    await page.goto(`${worker.url.href}?q=${encodeURIComponent(SARS_QUERY)}`);
+    await waitForCards(page, K_DEFAULT);
+    expect(await page.getByRole("searchbox", { name: "Search query" }).count()).toBe(1);
+    expect(await page.getByRole("combobox", { name: "Results" }).count()).toBe(1);
+    expect(await page.getByRole("button", { name: "Search" }).count()).toBe(1);
+    expect(await page.getByRole("search").count()).toBe(1);
+    expect(await page.getByRole("status").textContent()).toBe(`10 results for “${SARS_QUERY}”`);
+    expect(await page.getByRole("list", { name: "Results" }).getAttribute("aria-live")).toBe("polite");
+    expect(await page.getByRole("list", { name: "Results" }).getByRole("listitem").count()).toBe(K_DEFAULT);
+    await page.close();
+  });
+
+  it("fits a 360 px screen without horizontal scrolling", async () => {
+    const phone = await browser.newContext({ viewport: PHONE, locale: "en-US", isMobile: true, hasTouch: true });
+    phone.setDefaultTimeout(WAIT_MS);
+    const page = await phone.newPage();
+    for (const [name, url] of [
+      ["phone-examples", worker.url.href],
+      ["phone-results", `${worker.url.href}?q=${encodeURIComponent(SARS_QUERY)}&k=10`],
+    ] as const) {
+      await page.goto(url);
+      if (name === "phone-examples") await page.locator("#ex-list li a").first().waitFor();
+      else await waitForCards(page, K_DEFAULT);
+      const layout = await page.evaluate(() => ({
+        scrollWidth: document.documentElement.scrollWidth,
+        // Every control and card lies within the screen.
+        outside: [...document.querySelectorAll("input, select, button, a, li, #info")]
+          .map((e) => e.getBoundingClientRect())
+          .filter((r) => r.width > 0 && (r.left < 0 || r.right > window.innerWidth)).length,
+        box: document.getElementById("q")!.getBoundingClientRect().width,
+      }));
+      expect(layout.scrollWidth, name).toBe(PHONE.width);
+      expect(layout.outside, name).toBe(0);
+      expect(layout.box, name).toBeGreaterThanOrEqual(300);
+      await page.screenshot({ path: await screenshotPath(name), fullPage: true });
+    }
+    await phone.close();
+  });
+
+  it("renders other metadata columns as labelled chips and ISO dates as dates", async () => {
+    // The fixture's headlines carry only publish_date; give the top hit of a real answer the columns of the SOTU sample.
+    const page = await context.newPage();
+    await page.route("**/search?*", async (route) => {
+      const res = await route.fetch();
+      const body = (await res.json()) as { results: ApiHit[] };
+      body.results[0].meta = { year: 2002, president: "George W Bush", party: "Republican", signed: "2002-01-29", note: "" };
+      await route.fulfill({ response: res, json: body });
+    });
+    await page.goto(`${worker.url.href}?q=${encodeURIComponent(SARS_QUERY)}&k=10`);
+    await waitForCards(page, K_DEFAULT);
+    const first = page.locator("#results li.hit").first();
+    expect(await first.locator(".chip").allTextContents()).toEqual(["year2002", "presidentGeorge W Bush", "partyRepublican"]);
+    expect(await first.locator(".chip b").allTextContents()).toEqual(["year", "president", "party"]);
+    expect(await first.locator("time").textContent()).toBe("29 Jan 2002");
+    expect(await first.locator("time").getAttribute("title")).toBe("signed");
+    await page.close();
+  });
+
+  it("shows a loading state while a search runs, keeping the previous results dimmed", async () => {
+    const page = await context.newPage();
+    await page.goto(`${worker.url.href}?q=${encodeURIComponent(SARS_QUERY)}&k=10`);
+    await waitForCards(page, K_DEFAULT);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    await page.route("**/search?*", async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.locator("#q").fill(DROUGHT_QUERY);
+    await page.locator("#q").press("Enter");
+    await page.locator("#status .spinner").waitFor();
+    expect(await page.locator("#status").textContent()).toBe("Searching…");
+    expect(await page.locator("#results").getAttribute("aria-busy")).toBe("true");
+    expect(await page.locator("#results li.hit").count()).toBe(K_DEFAULT);
+    release();
+    await page.waitForFunction(() => document.getElementById("status")?.textContent?.startsWith("10 results for"));
+    expect(await page.locator("#results").getAttribute("aria-busy")).toBe("false");
+    expect(await page.locator("#status .spinner").count()).toBe(0);
+    expect(await cardTexts(page)).toEqual((await api(DROUGHT_QUERY)).results.map((r) => r.text));
+    await page.close();
+  });
+
+  it("shows a 400's message from the envelope, without a retry", async () => {
+    const page = await context.newPage();
+    await page.goto(`${worker.url.href}?q=${"x".repeat(1001)}&k=10`);
+    const alert = page.getByRole("alert");
+    await alert.locator("code").waitFor();
+    expect(await alert.locator("strong").textContent()).toBe('"q" exceeds 1000 characters');
+    expect(await alert.locator("code").textContent()).toBe("400 query_too_long");
+    expect(await alert.getByRole("button").count()).toBe(0);
+    expect(await page.locator("#status").textContent()).toBe("Error");
+    await page.close();
+  });
+
+  it("explains an empty answer instead of showing a blank list", async () => {
+    const page = await context.newPage();
+    // The Worker's real answer, with its results taken away (a real index always has neighbours).
+    await page.route("**/search?*", async (route) => {
+      const res = await route.fetch();
+      await route.fulfill({ response: res, json: { ...(await res.json()), results: [] } });
+    });
+    await page.goto(`${worker.url.href}?q=${encodeURIComponent(SARS_QUERY)}&k=10`);
+    const empty = page.locator("#results li.empty");
+    await empty.waitFor();
+    expect(await empty.textContent()).toMatch(/^No results\. The index answered with no items for this query\./);
+    expect(await page.locator("#status").textContent()).toBe(`0 results for “${SARS_QUERY}”`);
+    await page.close();
+  });
+});
+
+describe.skipIf(!fixture)("search page while the index is unpublished", () => {
+  let browser: Browser;
+  let worker: IndexWorker;
+
+  beforeAll(async () => {
+    [browser, worker] = await Promise.all([launchChromium(), startIndexWorker(fixture!)]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await worker?.dispose();
+  });
+
+  it("shows the 503's message and a retry that succeeds once the index is back", async () => {
+    // The fixture's store minus its `current` pointer: nothing is published yet.
+    const pointer = (await worker.kv.get(POINTER_KEY, "text"))!;
+    expect(JSON.parse(pointer).version).toBe(fixture!.version);
+    await worker.kv.delete(POINTER_KEY);
+
+    const unpublished = await browser.newContext({ viewport: DESKTOP, locale: "en-US" });
+    unpublished.setDefaultTimeout(WAIT_MS);
+    const page = await unpublished.newPage();
+    const searches: number[] = [];
+    page.on("response", (r) => void (new URL(r.url()).pathname === "/search" && searches.push(r.status())));
+    await page.goto(`${worker.url.href}?q=${encodeURIComponent(SARS_QUERY)}&k=10`);
+    const alert = page.getByRole("alert");
+    await alert.getByRole("button", { name: "Retry" }).waitFor();
+    expect(await alert.locator("strong").textContent()).toBe(`no index published yet (KV key "${POINTER_KEY}" is missing)`);
+    expect(await alert.locator("code").textContent()).toBe("503 index_unavailable");
+    expect(await alert.textContent()).toContain("The server suggests waiting 5 s.");
+    expect(await page.locator("#results li").count()).toBe(0);
+    await page.screenshot({ path: await screenshotPath("desktop-503"), fullPage: true });
+
+    // Retrying while still unpublished asks again and says so again.
+    await alert.getByRole("button", { name: "Retry" }).click();
+    await page.waitForFunction(() => document.getElementById("results")?.getAttribute("aria-busy") === "false");
+    await alert.getByRole("button", { name: "Retry" }).waitFor();
+    expect(searches).toEqual([503, 503]);
+
+    // The empty-query page says the same: its examples come from the index.
+    const home = await page.context().newPage();
+    await home.goto(worker.url.href);
+    await home.getByRole("alert").getByRole("button", { name: "Retry" }).waitFor();
+    expect(await home.getByRole("alert").locator("code").textContent()).toBe("503 index_unavailable");
+    await home.close();
+
+    await worker.kv.put(POINTER_KEY, pointer);
+    await alert.getByRole("button", { name: "Retry" }).focus();
+    await page.keyboard.press("Enter");
+    await waitForCards(page, K_DEFAULT);
+    expect(searches).toEqual([503, 503, 200]);
+    expect(await page.locator("#error").isHidden()).toBe(true);
+    expect((await cardTexts(page)).filter((t) => SARS_HEADLINE.test(t)).length).toBeGreaterThanOrEqual(3);
+  });
+});
