@@ -47,9 +47,11 @@ interface Isolate {
   total: number;
 }
 
-async function isolateMiB(w: LocalWorker): Promise<Isolate> {
+type Phase = <T>(name: string, run: () => Promise<T>) => Promise<T | undefined>;
+
+async function isolateMiB(w: LocalWorker, fetch: (p: string) => Promise<Response>): Promise<Isolate> {
   const heap = await w.isolateHeap({ gc: true });
-  const wasm = ((await (await w.fetch("/healthz")).json()) as { memory: { wasm_heap_bytes: number } }).memory.wasm_heap_bytes;
+  const wasm = ((await (await fetch("/healthz")).json()) as { memory: { wasm_heap_bytes: number } }).memory.wasm_heap_bytes;
   const r = (b: number) => Math.round((b / MiB) * 10) / 10;
   return { jsHeap: r(heap.usedBytes), wasm: r(wasm), total: r(heap.usedBytes + wasm) };
 }
@@ -91,30 +93,44 @@ function compare(got: Answers, baseline: Answers): Record<string, number> {
   return tally;
 }
 
-async function loadAndMemory(persistDir: string, queries: string[], items: number, version: string, o: { clients: number; seconds: number }) {
+/** fetch, sent once more if the connection was reset before any answer (a kept-alive socket workerd closed while idle). */
+function retryOnReset(w: LocalWorker): (p: string, init?: RequestInit) => Promise<Response> {
+  return (p, init) => w.fetch(p, init).catch(() => w.fetch(p, init));
+}
+
+async function loadAndMemory(persistDir: string, queries: string[], items: number, version: string, o: { clients: number; seconds: number }, phase: Phase) {
   const w = await start(persistDir, { inspect: true, ratelimits: wranglerRatelimits() });
+  const fetch = retryOnReset(w);
   try {
     process.stderr.write(`load: ${o.clients} clients x ${o.seconds} s\n`);
-    const { answers, ...load } = await runLoad(w.url, { clients: o.clients, seconds: o.seconds, queries, items, versions: () => [version] });
-    void answers;
-    const afterLoadMiB = await isolateMiB(w);
-    // A burst: 8 concurrent batches of 16 queries of ~1,000 characters (the largest legal batch).
-    const burst = Array.from({ length: 16 }, (_, i) => `burst ${i} ` + queries.slice(i * 8, i * 8 + 8).join(" ").slice(0, 980));
-    const afterBurstsMiB: Isolate[] = [];
-    for (let b = 0; b < 3; b++) {
-      const statuses = await Promise.all(
-        Array.from({ length: 8 }, (_, c) =>
-          w.fetch("/search", { method: "POST", headers: { "Content-Type": "application/json", "CF-Connecting-IP": `10.9.${b}.${c}` }, body: JSON.stringify({ queries: burst, k: 100 }) }).then(async (r) => (await r.arrayBuffer(), r.status)),
-        ),
-      );
-      if (statuses.some((s) => s !== 200)) throw new Error(`burst answered ${statuses.join(",")}`);
-      afterBurstsMiB.push(await isolateMiB(w));
-    }
+    const load = await phase("load", async () => {
+      const { answers, ...load } = await runLoad(w.url, { clients: o.clients, seconds: o.seconds, queries, items, versions: () => [version] });
+      void answers;
+      return load;
+    });
+    const memory = await phase("memory", async () => {
+      const afterLoadMiB = await isolateMiB(w, fetch);
+      // A burst: 8 concurrent batches of 16 queries of ~1,000 characters (the largest legal batch).
+      const burst = Array.from({ length: 16 }, (_, i) => `burst ${i} ` + queries.slice(i * 8, i * 8 + 8).join(" ").slice(0, 980));
+      const afterBurstsMiB: Isolate[] = [];
+      for (let b = 0; b < 3; b++) {
+        const statuses = await Promise.all(
+          Array.from({ length: 8 }, (_, c) =>
+            fetch("/search", { method: "POST", headers: { "Content-Type": "application/json", "CF-Connecting-IP": `10.9.${b}.${c}` }, body: JSON.stringify({ queries: burst, k: 100 }) }).then(async (r) => (await r.arrayBuffer(), r.status)),
+          ),
+        );
+        if (statuses.some((s) => s !== 200)) throw new Error(`burst answered ${statuses.join(",")}`);
+        afterBurstsMiB.push(await isolateMiB(w, fetch));
+      }
+      return { afterLoadMiB, afterBurstsMiB, limitMiB: MEMORY_LIMIT_MIB, burst: "8 concurrent POST batches of 16 queries of ~1,000 characters, k 100" };
+    });
     process.stderr.write(`hostile input\n`);
     // Each hostile request its own client address, so the limiter does not turn the run into 429s.
     let n = 0;
-    const hostile = await runHostileProperties((p, init) => w.fetch(p, { ...init, headers: { ...(init?.headers as Record<string, string>), "CF-Connecting-IP": `10.7.${(n >> 8) & 255}.${n++ & 255}` } }), 150);
-    return { load, memory: { afterLoadMiB, afterBurstsMiB, limitMiB: MEMORY_LIMIT_MIB, burst: "8 concurrent POST batches of 16 queries of ~1,000 characters, k 100" }, hostile };
+    const hostile = await phase("hostile input", () =>
+      runHostileProperties((p, init) => fetch(p, { ...init, headers: { ...(init?.headers as Record<string, string>), "CF-Connecting-IP": `10.7.${(n >> 8) & 255}.${n++ & 255}` } }), 150),
+    );
+    return { load, memory, hostile };
   } finally {
     await w.dispose();
   }
@@ -221,7 +237,7 @@ async function main(): Promise<void> {
     await publishInBulk(persistDir, artifacts);
     const all = await texts(artifacts);
     const queries = sampleQueries(all, 400, 4242).map((s) => s.text);
-    const phase = async <T>(name: string, run: () => Promise<T>): Promise<T | undefined> => {
+    const phase: Phase = async (name, run) => {
       try {
         return await run();
       } catch (e) {
@@ -232,7 +248,7 @@ async function main(): Promise<void> {
       }
     };
     const failures: string[] = [];
-    const lm = await phase("load and memory", () => loadAndMemory(persistDir, queries, manifest.items, manifest.version, { clients: Number(values.clients), seconds: Number(values.seconds) }));
+    const lm = await phase("worker start", () => loadAndMemory(persistDir, queries, manifest.items, manifest.version, { clients: Number(values.clients), seconds: Number(values.seconds) }, phase));
     const fb = await phase("faults", () => faults(persistDir, artifacts, queries.slice(0, FAULT_QUERIES)));
     process.stderr.write(`deploy under load\n`);
     const deploy = await phase("deploy under load", () => deployUnderLoad(SAMPLE_CSV, values.cache!, queries.slice(0, 30)));
