@@ -16,7 +16,7 @@ import { artifactValues } from "./publish.ts";
 import { sampleQueries } from "./index/perturb.ts";
 import { ArtifactSearch } from "./search.ts";
 import { runLoad, type LoadReport } from "./reliability/load.ts";
-import { damageValues, restoreStore, snapshotStore } from "./reliability/store.ts";
+import { corruptOnDisk, damageValues, restoreStore, snapshotStore } from "./reliability/store.ts";
 import { runHostileProperties, type HostileReport } from "./reliability/hostile.ts";
 import { deployUnderLoad, type DeployUnderLoad } from "./reliability/deploy-under-load.ts";
 import { markdown } from "./reliability/report.ts";
@@ -37,6 +37,8 @@ export interface Figures {
   faults: Record<string, Record<string, number>>;
   hostile: HostileReport;
   deploy: DeployUnderLoad;
+  /** Phases that threw (their figures are missing). */
+  failures: string[];
 }
 
 interface Isolate {
@@ -45,9 +47,11 @@ interface Isolate {
   total: number;
 }
 
-async function isolateMiB(w: LocalWorker): Promise<Isolate> {
+type Phase = <T>(name: string, run: () => Promise<T>) => Promise<T | undefined>;
+
+async function isolateMiB(w: LocalWorker, fetch: (p: string) => Promise<Response>): Promise<Isolate> {
   const heap = await w.isolateHeap({ gc: true });
-  const wasm = ((await (await w.fetch("/healthz")).json()) as { memory: { wasm_heap_bytes: number } }).memory.wasm_heap_bytes;
+  const wasm = ((await (await fetch("/healthz")).json()) as { memory: { wasm_heap_bytes: number } }).memory.wasm_heap_bytes;
   const r = (b: number) => Math.round((b / MiB) * 10) / 10;
   return { jsHeap: r(heap.usedBytes), wasm: r(wasm), total: r(heap.usedBytes + wasm) };
 }
@@ -89,30 +93,44 @@ function compare(got: Answers, baseline: Answers): Record<string, number> {
   return tally;
 }
 
-async function loadAndMemory(persistDir: string, queries: string[], items: number, version: string, o: { clients: number; seconds: number }) {
+/** fetch, sent once more if the connection was reset before any answer (a kept-alive socket workerd closed while idle). */
+function retryOnReset(w: LocalWorker): (p: string, init?: RequestInit) => Promise<Response> {
+  return (p, init) => w.fetch(p, init).catch(() => w.fetch(p, init));
+}
+
+async function loadAndMemory(persistDir: string, queries: string[], items: number, version: string, o: { clients: number; seconds: number }, phase: Phase) {
   const w = await start(persistDir, { inspect: true, ratelimits: wranglerRatelimits() });
+  const fetch = retryOnReset(w);
   try {
     process.stderr.write(`load: ${o.clients} clients x ${o.seconds} s\n`);
-    const { answers, ...load } = await runLoad(w.url, { clients: o.clients, seconds: o.seconds, queries, items, versions: () => [version] });
-    void answers;
-    const afterLoadMiB = await isolateMiB(w);
-    // A burst: 8 concurrent batches of 16 queries of ~1,000 characters (the largest legal batch).
-    const burst = Array.from({ length: 16 }, (_, i) => `burst ${i} ` + queries.slice(i * 8, i * 8 + 8).join(" ").slice(0, 980));
-    const afterBurstsMiB: Isolate[] = [];
-    for (let b = 0; b < 3; b++) {
-      const statuses = await Promise.all(
-        Array.from({ length: 8 }, (_, c) =>
-          w.fetch("/search", { method: "POST", headers: { "Content-Type": "application/json", "CF-Connecting-IP": `10.9.${b}.${c}` }, body: JSON.stringify({ queries: burst, k: 100 }) }).then(async (r) => (await r.arrayBuffer(), r.status)),
-        ),
-      );
-      if (statuses.some((s) => s !== 200)) throw new Error(`burst answered ${statuses.join(",")}`);
-      afterBurstsMiB.push(await isolateMiB(w));
-    }
+    const load = await phase("load", async () => {
+      const { answers, ...load } = await runLoad(w.url, { clients: o.clients, seconds: o.seconds, queries, items, versions: () => [version] });
+      void answers;
+      return load;
+    });
+    const memory = await phase("memory", async () => {
+      const afterLoadMiB = await isolateMiB(w, fetch);
+      // A burst: 8 concurrent batches of 16 queries of ~1,000 characters (the largest legal batch).
+      const burst = Array.from({ length: 16 }, (_, i) => `burst ${i} ` + queries.slice(i * 8, i * 8 + 8).join(" ").slice(0, 980));
+      const afterBurstsMiB: Isolate[] = [];
+      for (let b = 0; b < 3; b++) {
+        const statuses = await Promise.all(
+          Array.from({ length: 8 }, (_, c) =>
+            fetch("/search", { method: "POST", headers: { "Content-Type": "application/json", "CF-Connecting-IP": `10.9.${b}.${c}` }, body: JSON.stringify({ queries: burst, k: 100 }) }).then(async (r) => (await r.arrayBuffer(), r.status)),
+          ),
+        );
+        if (statuses.some((s) => s !== 200)) throw new Error(`burst answered ${statuses.join(",")}`);
+        afterBurstsMiB.push(await isolateMiB(w, fetch));
+      }
+      return { afterLoadMiB, afterBurstsMiB, limitMiB: MEMORY_LIMIT_MIB, burst: "8 concurrent POST batches of 16 queries of ~1,000 characters, k 100" };
+    });
     process.stderr.write(`hostile input\n`);
     // Each hostile request its own client address, so the limiter does not turn the run into 429s.
     let n = 0;
-    const hostile = await runHostileProperties((p, init) => w.fetch(p, { ...init, headers: { ...(init?.headers as Record<string, string>), "CF-Connecting-IP": `10.7.${(n >> 8) & 255}.${n++ & 255}` } }), 150);
-    return { load, memory: { afterLoadMiB, afterBurstsMiB, limitMiB: MEMORY_LIMIT_MIB, burst: "8 concurrent POST batches of 16 queries of ~1,000 characters, k 100" }, hostile };
+    const hostile = await phase("hostile input", () =>
+      runHostileProperties((p, init) => fetch(p, { ...init, headers: { ...(init?.headers as Record<string, string>), "CF-Connecting-IP": `10.7.${(n >> 8) & 255}.${n++ & 255}` } }), 150),
+    );
+    return { load, memory, hostile };
   } finally {
     await w.dispose();
   }
@@ -122,9 +140,11 @@ async function loadAndMemory(persistDir: string, queries: string[], items: numbe
 async function faults(persistDir: string, artifacts: string, queries: string[]) {
   const manifest = await readManifest(artifacts);
   const { routing } = (await ArtifactSearch.open(artifacts)).handle;
-  const shardKeys = Array.from({ length: routing.leaves }, (_, l) => shardKey(routing, l));
-  const recordKeys = (await artifactValues(artifacts, manifest)).map((v) => v.key).filter((k) => k.startsWith("item/"));
-  const damaged = [...shardKeys, ...recordKeys];
+  const shardKeys = new Set(Array.from({ length: routing.leaves }, (_, l) => shardKey(routing, l)));
+  const values = await artifactValues(artifacts, manifest);
+  const shardsAndRecords = values.filter((v) => shardKeys.has(v.key) || v.key.startsWith("item/"));
+  // Every 10th record: a query then misses some of its re-rank records, or none.
+  const someRecords = values.filter((v) => v.key.startsWith("item/")).filter((_, i) => i % 10 === 0).map((v) => v.key);
   const backup = `${persistDir}.bak`;
   const run = async (extra: Partial<StartOptions> = {}) => {
     const w = await start(persistDir, extra);
@@ -134,25 +154,30 @@ async function faults(persistDir: string, artifacts: string, queries: string[]) 
       await w.dispose();
     }
   };
+  const out: Record<string, Record<string, number>> = {};
   const baseline = await run();
   await snapshotStore(persistDir, backup);
-  const out: Record<string, Record<string, number>> = {};
-  process.stderr.write(`faults: corrupting ${damaged.length} values\n`);
-  out[`every shard and record corrupted (${await damageValues(persistDir, "corrupt", damaged)} values), restarted`] = compare(await run(), baseline);
-  await restoreStore(backup, persistDir);
-  out["restored, restarted"] = compare(await run(), baseline);
-  out[`every shard and record deleted (${await damageValues(persistDir, "delete", damaged)} values), restarted`] = compare(await run(), baseline);
-  await restoreStore(backup, persistDir);
-  const w = await start(persistDir, { rewire: faultyKv });
   try {
-    const batch = await batchSpeedUp(w, queries);
-    await injectKvFault(w, [""]);
-    out["every KV read throws (cold queries, warm isolate)"] = compare(await answerAll(w, queries), baseline);
-    await injectKvFault(w, []);
-    out["KV healed"] = compare(await answerAll(w, queries), baseline);
-    return { faults: out, batch };
+    process.stderr.write(`faults: flipping a byte of ${shardsAndRecords.length} values\n`);
+    out[`every shard and record corrupted (one byte flipped in ${await corruptOnDisk(persistDir, shardsAndRecords)} stored values), restarted`] = compare(await run(), baseline);
+    await restoreStore(backup, persistDir);
+    out["restored, restarted"] = compare(await run(), baseline);
+    out[`every shard deleted (${await damageValues(persistDir, "delete", [...shardKeys])} values), restarted`] = compare(await run(), baseline);
+    await restoreStore(backup, persistDir);
+    out[`every 10th item record deleted (${await damageValues(persistDir, "delete", someRecords)} values), restarted`] = compare(await run(), baseline);
+    await restoreStore(backup, persistDir);
+    const w = await start(persistDir, { rewire: faultyKv });
+    try {
+      const batch = await batchSpeedUp(w, queries);
+      await injectKvFault(w, [""]);
+      out["every KV read throws (a test binding; queries not cached, isolate warm)"] = compare(await answerAll(w, queries), baseline);
+      await injectKvFault(w, []);
+      out["KV healed"] = compare(await answerAll(w, queries), baseline);
+      return { faults: out, batch };
+    } finally {
+      await w.dispose();
+    }
   } finally {
-    await w.dispose();
     await rm(backup, { recursive: true, force: true });
   }
 }
@@ -166,18 +191,18 @@ async function batchSpeedUp(w: LocalWorker, queries: string[]) {
   const rows = [];
   const search = async (body: unknown) =>
     (await (await w.fetch("/search", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })).json()) as { timings: { search_ms: number } };
-  let offset = 0;
+  // The fault queries are the first 40: start after them.
+  let offset = FAULT_QUERIES;
   for (const kvDelayMs of [0, 20]) {
     await injectKvFault(w, kvDelayMs ? ["blob/", "item/"] : [], { delayMs: kvDelayMs });
     const walls: number[] = [];
     const sums: number[] = [];
     for (let rep = 0; rep < 5; rep++) {
-      // Different queries every time, so nothing comes from the isolate's shard cache.
-      const fresh = (tag: string) => Array.from({ length: 16 }, (_, i) => `${queries[(offset + i) % queries.length]} ${tag}`);
-      offset += 16;
-      walls.push((await search({ queries: fresh(`b${rep}${kvDelayMs}`), k: 10 })).timings.search_ms);
+      // Different headlines every time (a variant of the same text would find its shards cached).
+      const fresh = () => Array.from({ length: 16 }, () => queries[offset++ % queries.length]);
+      walls.push((await search({ queries: fresh(), k: 10 })).timings.search_ms);
       let sum = 0;
-      for (const q of fresh(`s${rep}${kvDelayMs}`)) sum += (await search({ q, k: 10 })).timings.search_ms;
+      for (const q of fresh()) sum += (await search({ q, k: 10 })).timings.search_ms;
       sums.push(sum);
     }
     const med = (a: number[]) => a.sort((x, y) => x - y)[a.length >> 1];
@@ -213,20 +238,29 @@ async function main(): Promise<void> {
     await publishInBulk(persistDir, artifacts);
     const all = await texts(artifacts);
     const queries = sampleQueries(all, 400, 4242).map((s) => s.text);
-    const { load, memory, hostile } = await loadAndMemory(persistDir, queries, manifest.items, manifest.version, { clients: Number(values.clients), seconds: Number(values.seconds) });
-    const { faults: faultRuns, batch } = await faults(persistDir, artifacts, queries.slice(0, FAULT_QUERIES));
+    const phase: Phase = async (name, run) => {
+      try {
+        return await run();
+      } catch (e) {
+        // One phase failing must not lose the others' figures: it is reported instead.
+        failures.push(`${name}: ${String((e as Error).stack ?? e)}`);
+        process.stderr.write(`${name} failed: ${String(e)}\n`);
+        return undefined;
+      }
+    };
+    const failures: string[] = [];
+    const lm = await phase("worker start", () => loadAndMemory(persistDir, queries, manifest.items, manifest.version, { clients: Number(values.clients), seconds: Number(values.seconds) }, phase));
+    const fb = await phase("faults", () => faults(persistDir, artifacts, queries.slice(0, FAULT_QUERIES)));
     process.stderr.write(`deploy under load\n`);
-    const deploy = await deployUnderLoad(SAMPLE_CSV, values.cache!, queries.slice(0, 30));
-    const figures: Figures = {
+    const deploy = await phase("deploy under load", () => deployUnderLoad(SAMPLE_CSV, values.cache!, queries.slice(0, 30)));
+    const figures = {
       machine: `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), shared with other agents during the run: absolute times are noisy`,
       corpus: { artifacts, items: manifest.items, version: manifest.version, shards: manifest.params.leaves },
-      load,
-      memory,
-      batch,
-      faults: faultRuns,
-      hostile,
+      ...lm,
+      ...fb,
       deploy,
-    };
+      failures,
+    } as Figures;
     await writeFile(`${values.out}.json`, JSON.stringify(figures, null, 2) + "\n");
     await writeFile(`${values.out}.md`, markdown(figures));
     process.stderr.write(`wrote ${values.out}.md and .json\n`);

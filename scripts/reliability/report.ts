@@ -7,6 +7,7 @@ const table = (rows: Record<string, number>) =>
     .join(", ");
 
 export function markdown(f: Figures): string {
+  if (!f.load || !f.memory || !f.hostile || !f.faults || !f.deploy) return `# Reliability\n\nThe load test did not complete:\n\n${f.failures.map((x) => "    " + x.split("\n")[0]).join("\n")}\n`;
   const l = f.load;
   const m = f.memory;
   const errors = Object.entries(l.statuses).filter(([s]) => s !== "200" && s !== "429");
