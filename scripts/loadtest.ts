@@ -137,7 +137,8 @@ async function loadAndMemory(persistDir: string, queries: string[], items: numbe
 }
 
 /** Corrupt, restore, delete, throw: each answer identical to the healthy store's or a coded 503. */
-async function faults(persistDir: string, artifacts: string, queries: string[]) {
+async function faults(persistDir: string, artifacts: string, allQueries: string[]) {
+  const queries = allQueries.slice(0, FAULT_QUERIES);
   const manifest = await readManifest(artifacts);
   const { routing } = (await ArtifactSearch.open(artifacts)).handle;
   const shardKeys = new Set(Array.from({ length: routing.leaves }, (_, l) => shardKey(routing, l)));
@@ -168,7 +169,7 @@ async function faults(persistDir: string, artifacts: string, queries: string[]) 
     await restoreStore(backup, persistDir);
     const w = await start(persistDir, { rewire: faultyKv });
     try {
-      const batch = await batchSpeedUp(w, queries);
+      const batch = await batchSpeedUp(w, allQueries);
       await injectKvFault(w, [""]);
       out["every KV read throws (a test binding; queries not cached, isolate warm)"] = compare(await answerAll(w, queries), baseline);
       await injectKvFault(w, []);
@@ -250,7 +251,7 @@ async function main(): Promise<void> {
     };
     const failures: string[] = [];
     const lm = await phase("worker start", () => loadAndMemory(persistDir, queries, manifest.items, manifest.version, { clients: Number(values.clients), seconds: Number(values.seconds) }, phase));
-    const fb = await phase("faults", () => faults(persistDir, artifacts, queries.slice(0, FAULT_QUERIES)));
+    const fb = await phase("faults", () => faults(persistDir, artifacts, queries));
     process.stderr.write(`deploy under load\n`);
     const deploy = await phase("deploy under load", () => deployUnderLoad(SAMPLE_CSV, values.cache!, queries.slice(0, 30)));
     const figures = {

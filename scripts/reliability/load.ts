@@ -35,6 +35,8 @@ export interface LoadReport {
   malformed: number;
   malformedExamples: string[];
   cacheHits: number;
+  /** Requests whose connection was reset before any answer, sent once more. */
+  resets: number;
   answers: Answer[];
 }
 
@@ -67,7 +69,7 @@ export function malformation(r: Result, q: string, k: number, items: number, ver
 }
 
 export async function runLoad(base: URL, o: LoadOptions): Promise<LoadReport> {
-  const report: LoadReport = { requests: 0, queries: 0, seconds: o.seconds, requestsPerSecond: 0, queriesPerSecond: 0, latencyMs: { p50: 0, p99: 0, max: 0 }, statuses: {}, errorCodes: {}, malformed: 0, malformedExamples: [], cacheHits: 0, answers: [] };
+  const report: LoadReport = { requests: 0, queries: 0, seconds: o.seconds, requestsPerSecond: 0, queriesPerSecond: 0, latencyMs: { p50: 0, p99: 0, max: 0 }, statuses: {}, errorCodes: {}, malformed: 0, malformedExamples: [], cacheHits: 0, resets: 0, answers: [] };
   const latencies: number[] = [];
   const deadline = Date.now() + o.seconds * 1000;
   const bad = (why: string) => {
@@ -83,10 +85,25 @@ export async function runLoad(base: URL, o: LoadOptions): Promise<LoadReport> {
       const kind = random();
       const batch = kind < 0.25 ? Array.from({ length: 2 + Math.floor(random() * 15) }, pick) : [pick()];
       const t0 = performance.now();
-      const res =
+      const send = () =>
         batch.length === 1 && kind < 0.65 && !o.postOnly
-          ? await fetch(new URL(`/search?q=${encodeURIComponent(batch[0])}&k=${k}`, base), { headers })
-          : await fetch(new URL("/search", base), { method: "POST", headers, body: JSON.stringify(batch.length === 1 ? { q: batch[0], k } : { queries: batch, k }) });
+          ? fetch(new URL(`/search?q=${encodeURIComponent(batch[0])}&k=${k}`, base), { headers })
+          : fetch(new URL("/search", base), { method: "POST", headers, body: JSON.stringify(batch.length === 1 ? { q: batch[0], k } : { queries: batch, k }) });
+      let res: Response;
+      try {
+        res = await send();
+      } catch {
+        // The connection was reset before any answer (a kept-alive socket closed by the
+        // server): counted, then sent once more; a second reset counts as a failure.
+        report.resets++;
+        try {
+          res = await send();
+        } catch (e) {
+          report.statuses["no answer"] = (report.statuses["no answer"] ?? 0) + 1;
+          bad(`no answer: ${String((e as Error).cause ?? e)}`);
+          continue;
+        }
+      }
       const body = (await res.json().catch(() => undefined)) as (Result & { results: Result[] | Result["results"]; error?: { code: string } }) | undefined;
       latencies.push(performance.now() - t0);
       report.requests++;

@@ -28,7 +28,7 @@ export function markdown(f: Figures): string {
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     `| ${l.requests} | ${l.queries} | ${l.requestsPerSecond} | ${l.queriesPerSecond} | ${l.latencyMs.p50} ms | ${l.latencyMs.p99} ms | ${l.latencyMs.max} ms | ${table(l.statuses)} | ${l.malformed} | ${l.cacheHits} |`,
     "",
-    `Errors other than 429: ${errors.length === 0 ? "none" : errors.map(([s, n]) => `${n} × ${s}`).join(", ")} (codes: ${table(l.errorCodes) || "none"}). Malformed answers (wrong k, unsorted, duplicate ids, wrong version): ${l.malformed}.${l.malformedExamples.length ? " Examples: " + l.malformedExamples.join("; ") : ""}`,
+    `Errors other than 429: ${errors.length === 0 ? "none" : errors.map(([s, n]) => `${n} × ${s}`).join(", ")} (codes: ${table(l.errorCodes) || "none"}). Malformed answers (wrong k, unsorted, duplicate ids, wrong version): ${l.malformed}. Connections reset before an answer and re-sent: ${l.resets}.${l.malformedExamples.length ? " Examples: " + l.malformedExamples.join("; ") : ""}`,
     "",
     "## Batches run their searches concurrently",
     "",
