@@ -9,6 +9,8 @@
 export type Env = Cloudflare.Env & {
   /** "on" enables `GET /search?exact=1` (brute force over every item); the bench's local Worker only. */
   BENCH_EXACT?: string;
+  /** Secret (`wrangler secret put EMBED_TOKEN`): when set, /embed requires `Authorization: Bearer <token>`. */
+  EMBED_TOKEN?: string;
 };
 
 export interface Config {
@@ -18,6 +20,16 @@ export interface Config {
   maxEmbedTexts: number;
   pointerTtlMs: number;
   benchExact: boolean;
+  embedToken: string | undefined;
+  /** "*" or the exact origins allowed. */
+  allowedOrigins: "*" | string[];
+  maxRequestTokens: number;
+  searchCacheSeconds: number;
+}
+
+function origins(raw: string | undefined): "*" | string[] {
+  const list = (raw ?? "*").split(",").map((o) => o.trim()).filter((o) => o !== "");
+  return list.length === 0 || list.includes("*") ? "*" : list;
 }
 
 function int(raw: string | undefined, fallback: number, min: number): number {
@@ -34,5 +46,9 @@ export function readConfig(env: Env): Config {
     maxEmbedTexts: int(env.MAX_EMBED_TEXTS, 32, 1),
     pointerTtlMs: int(env.POINTER_TTL_MS, 10_000, 0),
     benchExact: (env.BENCH_EXACT ?? "off").trim().toLowerCase() === "on",
+    embedToken: env.EMBED_TOKEN ? env.EMBED_TOKEN : undefined,
+    allowedOrigins: origins(env.ALLOWED_ORIGINS),
+    maxRequestTokens: int(env.MAX_REQUEST_TOKENS, 4096, 1),
+    searchCacheSeconds: int(env.SEARCH_CACHE_SECONDS, 60, 0),
   };
 }

@@ -27,9 +27,13 @@ export function json(body: unknown, status = 200, headers: Record<string, string
   });
 }
 
+/** Seconds a client should wait after a transient 503 (publishing, KV lag or outage, model loading). */
+const RETRY_AFTER_SECONDS = "5";
+
 export function errorResponse(err: HttpError): Response {
-  // Every 503 here is transient by design (publishing, KV lag, model loading).
-  const retry: Record<string, string> = err.status === 503 ? { "Retry-After": "5" } : {};
+  // A value failing its checksum stays wrong until someone republishes: retrying will not help.
+  const transient = err.status === 503 && !err.code.endsWith("_corrupt");
+  const retry: Record<string, string> = transient ? { "Retry-After": RETRY_AFTER_SECONDS } : {};
   return json({ error: { code: err.code, message: err.message } }, err.status, { ...retry, ...err.headers });
 }
 
@@ -45,6 +49,7 @@ const UNAVAILABLE_CODES = new Set([
   "index_corrupt",
   "shard_missing",
   "shard_corrupt",
+  "record_missing",
   "model_missing",
   "model_corrupt",
   "model_unavailable",

@@ -1,5 +1,5 @@
 // Which index version this isolate answers from. The `current` pointer is
-// re-read at most every POINTER_TTL_MS; a version is adopted only once its
+// re-read at most every POINTER_TTL_MS, off the request path; a version is adopted only once its
 // manifest, index handle and model are usable, because KV is eventually
 // consistent (the pointer may reach a PoP before what it names) and a broken new
 // version must not take down the one already serving.
@@ -21,11 +21,20 @@ export interface IndexVersion {
   handle: Awaited<ReturnType<typeof indexAdapter.open>>;
 }
 
-const MAX_CACHED_VERSIONS = 3;
-const versions = new Map<string, IndexVersion>();
+/** A new version that fails to load is retried after 10 s, 20 s, 40 s, ... at most every 5 min. */
+const RETRY_FIRST_MS = 10_000;
+const RETRY_MAX_MS = 5 * 60_000;
+
+/** The version answering requests; a candidate exists only while it loads, so at most two are in memory. */
 let active: IndexVersion | undefined;
 let checkedAt = -Infinity;
 let refreshing: Promise<IndexVersion> | undefined;
+/** The last version that failed to load, and when it may be tried again. */
+let failure: { version: string; attempts: number; retryAt: number } | undefined;
+
+export function retryDelayMs(attempts: number): number {
+  return Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (attempts - 1));
+}
 
 function isModelRef(m: unknown): m is ModelRef {
   const r = m as ModelRef;
@@ -43,8 +52,6 @@ async function readPointer(kv: KVNamespace): Promise<Pointer | null> {
 }
 
 async function loadVersion(kv: KVNamespace, pointer: Pointer): Promise<IndexVersion | null> {
-  const cached = versions.get(pointer.version);
-  if (cached) return cached;
   const raw = await kv.get(pointer.manifestKey, "text");
   if (raw === null) return null;
   let manifest: ServedManifest;
@@ -55,10 +62,16 @@ async function loadVersion(kv: KVNamespace, pointer: Pointer): Promise<IndexVers
   }
   if (!isModelRef(manifest?.model)) throw new HttpError(503, "index_corrupt", `manifest ${pointer.manifestKey} names no valid model`);
   const handle = await indexAdapter.open(manifest, kv);
-  const v: IndexVersion = { version: pointer.version, manifest, items: typeof manifest.items === "number" ? manifest.items : 0, handle };
-  versions.set(v.version, v);
-  while (versions.size > MAX_CACHED_VERSIONS) versions.delete(versions.keys().next().value as string);
-  return v;
+  return { version: pointer.version, manifest, items: typeof manifest.items === "number" ? manifest.items : 0, handle };
+}
+
+/** One log line per failed attempt, with the time of the next one. */
+function recordFailure(version: string, err: unknown): void {
+  const attempts = failure?.version === version ? failure.attempts + 1 : 1;
+  const delay = retryDelayMs(attempts);
+  failure = { version, attempts, retryAt: Date.now() + delay };
+  const what = active ? `next attempt in ${delay / 1000} s, serving ${active.version} meanwhile` : "no version to serve";
+  console.warn(`index version ${version} failed to load (attempt ${attempts}): ${err instanceof Error ? err.message : String(err)}; ${what}`);
 }
 
 export interface VersionHooks {
@@ -68,37 +81,56 @@ export interface VersionHooks {
   adopted(v: IndexVersion): void;
 }
 
-async function refresh(kv: KVNamespace, hooks: VersionHooks): Promise<IndexVersion> {
-  try {
-    const pointer = await readPointer(kv);
-    if (pointer === null) {
-      if (active) return active;
-      throw new HttpError(503, "index_unavailable", `no index published yet (KV key "${POINTER_KEY}" is missing)`);
-    }
-    if (pointer.version === active?.version) return active;
-    const next = await loadVersion(kv, pointer);
-    if (next === null) {
-      // Pointer ahead of its manifest: keep serving what we have.
-      if (active) return active;
-      throw new HttpError(503, "index_unavailable", `manifest ${pointer.manifestKey} is not readable yet`);
-    }
-    await hooks.prepare(next);
-    active = next;
-    hooks.adopted(next);
-    return active;
-  } catch (err) {
+/** Adopts the version the pointer names if it is new and loads; otherwise keeps (or lacks) the active one. */
+async function adoptPointed(kv: KVNamespace, hooks: VersionHooks): Promise<IndexVersion> {
+  const pointer = await readPointer(kv);
+  if (pointer === null) {
     if (active) return active;
+    throw new HttpError(503, "index_unavailable", `no index published yet (KV key "${POINTER_KEY}" is missing)`);
+  }
+  if (pointer.version === active?.version) return active;
+  // A broken version is not reloaded on every TTL: each model load costs ~14 MB and seconds of CPU.
+  if (active && failure?.version === pointer.version && Date.now() < failure.retryAt) return active;
+  let next: IndexVersion | null;
+  try {
+    next = await loadVersion(kv, pointer);
+    if (next) await hooks.prepare(next);
+  } catch (err) {
+    recordFailure(pointer.version, err);
     throw err;
   }
+  if (next === null) {
+    // Pointer ahead of its manifest (KV lag): cheap to re-check on the next TTL, not a failure.
+    if (active) return active;
+    throw new HttpError(503, "index_unavailable", `manifest ${pointer.manifestKey} is not readable yet`);
+  }
+  active = next;
+  failure = undefined;
+  hooks.adopted(next);
+  return active;
 }
 
-/** The index version to answer from, re-checking the pointer after its TTL. */
-export function currentIndex(kv: KVNamespace, ttlMs: number, hooks: VersionHooks): Promise<IndexVersion> {
-  const now = Date.now();
-  if (active && now - checkedAt < ttlMs) return Promise.resolve(active);
-  refreshing ??= refresh(kv, hooks).finally(() => {
-    checkedAt = Date.now();
-    refreshing = undefined;
-  });
+function refresh(kv: KVNamespace, hooks: VersionHooks): Promise<IndexVersion> {
+  refreshing ??= adoptPointed(kv, hooks)
+    .catch((err: unknown) => {
+      if (active) return active;
+      throw err;
+    })
+    .finally(() => {
+      checkedAt = Date.now();
+      refreshing = undefined;
+    });
   return refreshing;
+}
+
+/**
+ * The index version to answer from. Once POINTER_TTL_MS has passed the pointer
+ * is re-read in the background (`waitUntil`): a request never waits for a
+ * refresh, or a new model's load, while a loaded version can answer. Only a cold
+ * isolate, with nothing to serve, waits.
+ */
+export function currentIndex(kv: KVNamespace, ttlMs: number, hooks: VersionHooks, waitUntil: (p: Promise<unknown>) => void): Promise<IndexVersion> {
+  if (!active) return refresh(kv, hooks);
+  if (!refreshing && Date.now() - checkedAt >= ttlMs) waitUntil(refresh(kv, hooks).catch(() => undefined));
+  return Promise.resolve(active);
 }

@@ -7,6 +7,7 @@ import type { ModelJson } from "../lib/model/weights.ts";
 import { loadGraphModelFromMemory } from "../lib/model/load.ts";
 import { UseTokenizer, type Vocabulary } from "../lib/model/tokenizer.ts";
 import { embedBatch, EMBEDDING_DIM } from "../lib/model/embed.ts";
+import { embedInChunks } from "./embed-budget.ts";
 import { ensureWasmBackend } from "./tf-wasm.ts";
 
 export class ModelError extends Error {
@@ -22,6 +23,8 @@ export interface LoadedModel {
   id: string;
   dim: number;
   embed(texts: readonly string[]): Promise<Float32Array[]>;
+  /** Tokens the model sees for these texts (what a request's work is bounded by). */
+  countTokens(texts: readonly string[]): number;
   /** Milliseconds the load took, for cold-start reporting. */
   loadMs: number;
   /** Frees the graph as soon as no embed is running on it. */
@@ -188,7 +191,7 @@ async function loadVerifiedWeights(kv: KVNamespace, ref: ModelRef, modelJson: Mo
 }
 
 /** embed() and retire() over one graph: a retired graph is freed once no embed runs on it. */
-function servingModel(ref: ModelRef, tf: Tf, graph: Graph, tokenizer: UseTokenizer): Pick<LoadedModel, "embed" | "retire"> {
+function servingModel(ref: ModelRef, tf: Tf, graph: Graph, tokenizer: UseTokenizer): Pick<LoadedModel, "embed" | "countTokens" | "retire"> {
   let inFlight = 0;
   let retired = false;
   let disposed = false;
@@ -203,12 +206,14 @@ function servingModel(ref: ModelRef, tf: Tf, graph: Graph, tokenizer: UseTokeniz
       if (disposed) throw new ModelError("model_unavailable", `model ${ref.id} was replaced; retry`);
       inFlight++;
       try {
-        return await embedBatch(tf, graph, tokenizer, texts);
+        // Token-bounded calls: the wasm heap's high-water mark stays that of one small call (embed-budget.ts).
+        return await embedInChunks(texts, (t) => tokenizer.encode(t).length, (chunk) => embedBatch(tf, graph, tokenizer, chunk));
       } finally {
         inFlight--;
         disposeIfIdle();
       }
     },
+    countTokens: (texts) => texts.reduce((sum, t) => sum + tokenizer.encode(t).length, 0),
     retire() {
       retired = true;
       disposeIfIdle();

@@ -8,50 +8,71 @@ import { exactSearch } from "./exact-search.ts";
 import { indexAdapter } from "./search-adapter.ts";
 import { tensorBytes, wasmMemoryBytes } from "./tf-wasm.ts";
 import { parseEmbedBody, parseK, parseQuery, parseSearchBody, readJsonObject } from "./validate.ts";
+import { enforceRateLimit, requireEmbedToken } from "./access.ts";
+import { cacheControl, cachedAnswer, searchCacheKey, storeAnswer } from "./search-cache.ts";
 
 interface Ready {
   index: IndexVersion;
   model: LoadedModel;
 }
 
-async function ready(env: Env, config: Config): Promise<Ready> {
-  const index = await currentIndex(env.INDEX, config.pointerTtlMs, {
-    prepare: async (v) => void (await getModel(env.INDEX, v.manifest.model)),
-    adopted: (v) => retainOnlyModel(v.manifest.model),
-  });
+function versionHooks(env: Env) {
+  return {
+    prepare: async (v: IndexVersion) => void (await getModel(env.INDEX, v.manifest.model)),
+    adopted: (v: IndexVersion) => retainOnlyModel(v.manifest.model),
+  };
+}
+
+function activeIndex(env: Env, config: Config, ctx: ExecutionContext): Promise<IndexVersion> {
+  return currentIndex(env.INDEX, config.pointerTtlMs, versionHooks(env), (p) => ctx.waitUntil(p));
+}
+
+async function ready(env: Env, config: Config, ctx: ExecutionContext): Promise<Ready> {
+  const index = await activeIndex(env, config, ctx);
   const model = await getModel(env.INDEX, index.manifest.model);
   return { index, model };
+}
+
+/** The model's work per request is bounded by tokens, whatever the mix of texts and lengths. */
+function checkTokens(model: LoadedModel, texts: readonly string[], config: Config): void {
+  const tokens = model.countTokens(texts);
+  if (tokens > config.maxRequestTokens) {
+    throw new HttpError(400, "too_many_tokens", `the texts of one request may hold at most ${config.maxRequestTokens} tokens; these hold ${tokens}`);
+  }
 }
 
 function isolateHeaders(): Record<string, string> {
   return { "X-Model-Loads": String(modelLoadsStarted()) };
 }
 
-async function runSearch(env: Env, config: Config, queries: string[], k: number, exact = false) {
+async function runSearch(env: Env, ctx: ExecutionContext, config: Config, queries: string[], k: number, exact = false) {
   const t0 = performance.now();
-  const { index, model } = await ready(env, config);
+  const { index, model } = await ready(env, config, ctx);
+  checkTokens(model, queries, config);
   const tReady = performance.now();
   const vectors = await model.embed(queries);
   const tEmbed = performance.now();
-  const perQuery = [];
-  let searchMs = 0;
-  for (let i = 0; i < queries.length; i++) {
-    const s0 = performance.now();
-    const outcome = exact ? await exactSearch(index.handle, vectors[i], k) : await indexAdapter.search(index.handle, vectors[i], k);
-    const s = performance.now() - s0;
-    searchMs += s;
-    perQuery.push({
-      query: queries[i],
-      k,
-      results: outcome.results.map((r) => ({ id: r.id, score: r.score, text: r.text, meta: r.meta ?? {} })),
-      index: { version: index.version, items: index.items },
-      // Queries of one request are embedded together; each reports that shared time.
-      timings: { embed_ms: round(tEmbed - tReady), search_ms: round(s), total_ms: round(tEmbed - t0 + s) },
-      // What the query cost in KV terms: shards and records needed, bytes, sequential rounds.
-      stats: outcome.stats,
-    });
-  }
-  const timings = { embed_ms: round(tEmbed - tReady), search_ms: round(searchMs), total_ms: round(performance.now() - t0) };
+  // A batch's searches run together, so their KV rounds overlap instead of queueing.
+  const perQuery = await Promise.all(
+    queries.map(async (query, i) => {
+      const s0 = performance.now();
+      const outcome = exact ? await exactSearch(index.handle, vectors[i], k) : await indexAdapter.search(index.handle, vectors[i], k);
+      const s = performance.now() - s0;
+      return {
+        query,
+        k,
+        results: outcome.results.map((r) => ({ id: r.id, score: r.score, text: r.text, meta: r.meta ?? {} })),
+        index: { version: index.version, items: index.items },
+        // Queries of one request are embedded together; each reports that shared time.
+        timings: { embed_ms: round(tEmbed - tReady), search_ms: round(s), total_ms: round(tEmbed - t0 + s) },
+        // What the query cost in KV terms: shards and records needed, bytes, sequential rounds.
+        stats: outcome.stats,
+      };
+    }),
+  );
+  const tSearch = performance.now();
+  // Wall time of the batch's searches (they overlap, so less than the sum of each query's search_ms).
+  const timings = { embed_ms: round(tEmbed - tReady), search_ms: round(tSearch - tEmbed), total_ms: round(performance.now() - t0) };
   const headers = {
     "Server-Timing": serverTiming({ ready: tReady - t0, embed: timings.embed_ms, search: timings.search_ms, total: timings.total_ms }),
     ...isolateHeaders(),
@@ -59,37 +80,51 @@ async function runSearch(env: Env, config: Config, queries: string[], k: number,
   return { index, perQuery, timings, headers };
 }
 
-export async function searchGet(request: Request, env: Env): Promise<Response> {
+export async function searchGet(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
+  await enforceRateLimit(env.SEARCH_LIMITER, request, "search");
   const url = new URL(request.url);
   const q = parseQuery(url.searchParams.get("q") ?? undefined, config.maxQueryChars);
   const k = parseK(url.searchParams.get("k") ?? undefined, "query");
   // Bench-only brute force over every item (functions/exact-search.ts).
   const exact = ["1", "true", "on"].includes(url.searchParams.get("exact") ?? "");
   if (exact && !config.benchExact) throw new HttpError(403, "exact_disabled", "exact search is a benchmark facility, disabled on this deployment");
-  const { perQuery, headers } = await runSearch(env, config, [q], k, exact);
-  return json(perQuery[0], 200, headers);
+  const cacheable = !exact && config.searchCacheSeconds > 0;
+  if (cacheable) {
+    const hit = await cachedAnswer(searchCacheKey((await activeIndex(env, config, ctx)).version, q, k), q);
+    if (hit) return hit;
+  }
+  const { index, perQuery, headers } = await runSearch(env, ctx, config, [q], k, exact);
+  if (!cacheable) return json(perQuery[0], 200, headers);
+  const response = json(perQuery[0], 200, { ...headers, "Cache-Control": cacheControl(config.searchCacheSeconds) });
+  // Keyed by the version that answered, which a background refresh may have changed meanwhile.
+  storeAnswer(ctx, searchCacheKey(index.version, q, k), response);
+  return response;
 }
 
-export async function searchPost(request: Request, env: Env): Promise<Response> {
+export async function searchPost(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
+  await enforceRateLimit(env.SEARCH_LIMITER, request, "search");
   const body = await readJsonObject(request);
   const parsed = parseSearchBody(body, config.maxQueryChars, config.maxBatchQueries);
   if (parsed.kind === "single") {
-    const { perQuery, headers } = await runSearch(env, config, [parsed.q], parsed.k);
+    const { perQuery, headers } = await runSearch(env, ctx, config, [parsed.q], parsed.k);
     return json(perQuery[0], 200, headers);
   }
-  const { index, perQuery, timings, headers } = await runSearch(env, config, parsed.queries, parsed.k);
+  const { index, perQuery, timings, headers } = await runSearch(env, ctx, config, parsed.queries, parsed.k);
   return json({ k: parsed.k, index: { version: index.version, items: index.items }, results: perQuery, timings }, 200, headers);
 }
 
-export async function embedPost(request: Request, env: Env): Promise<Response> {
+export async function embedPost(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
   if (!config.embedEndpoint) throw new HttpError(403, "embed_disabled", "the /embed endpoint is disabled on this deployment");
+  requireEmbedToken(request, config);
+  await enforceRateLimit(env.EMBED_LIMITER, request, "embed");
   const body = await readJsonObject(request);
   const texts = parseEmbedBody(body, config.maxQueryChars, config.maxEmbedTexts);
   const t0 = performance.now();
-  const { model } = await ready(env, config);
+  const { model } = await ready(env, config, ctx);
+  checkTokens(model, texts, config);
   const tReady = performance.now();
   const vectors = await model.embed(texts);
   const tEmbed = performance.now();
@@ -99,9 +134,9 @@ export async function embedPost(request: Request, env: Env): Promise<Response> {
   });
 }
 
-export async function healthz(env: Env): Promise<Response> {
+export async function healthz(env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
-  const { index, model } = await ready(env, config);
+  const { index, model } = await ready(env, config, ctx);
   return json(
     {
       status: "ok",
@@ -118,9 +153,9 @@ export async function healthz(env: Env): Promise<Response> {
 }
 
 /** Example queries the build drew from the corpus (`manifest.examples`); none for an index built before them. */
-export async function examples(env: Env): Promise<Response> {
+export async function examples(env: Env, ctx: ExecutionContext): Promise<Response> {
   // Waits for the model too: the page asks for examples on load, which warms the isolate before the first search.
-  const { index } = await ready(env, readConfig(env));
+  const { index } = await ready(env, readConfig(env), ctx);
   const listed = (index.manifest as { examples?: unknown }).examples;
   const texts = Array.isArray(listed) ? listed.filter((t): t is string => typeof t === "string") : [];
   return json({ examples: texts, index: { version: index.version, items: index.items } });

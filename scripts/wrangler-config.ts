@@ -19,6 +19,7 @@ export interface WorkerConfig {
   compatibilityFlags: string[];
   vars: Record<string, string>;
   kvNamespaces: KvBinding[];
+  ratelimits: Array<{ name: string; simple: { limit: number; period: number } }>;
 }
 
 const configs = new Map<string, WorkerConfig>();
@@ -36,6 +37,7 @@ export function wranglerConfig(file: string = WRANGLER_TOML): WorkerConfig {
       compatibilityFlags: (raw.compatibility_flags ?? []) as string[],
       vars: Object.fromEntries(Object.entries((raw.vars ?? {}) as Record<string, unknown>).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])),
       kvNamespaces: ((raw.kv_namespaces ?? []) as KvBinding[]).map((n) => ({ binding: n.binding, id: n.id || undefined, preview_id: n.preview_id || undefined })),
+      ratelimits: ((raw.ratelimits ?? []) as WorkerConfig["ratelimits"]).map((r) => ({ name: r.name, simple: { limit: r.simple.limit, period: r.simple.period } })),
     };
     configs.set(key, c);
   }

@@ -224,7 +224,7 @@ describe("build artifacts, embedding cache and search CLI", () => {
   });
 
   it("embeds only the 10 added lines on the next build (CLI, --json report)", async () => {
-    const more = [...rows, ...(await headlines(ADDED, 5000))];
+    const more = [...rows, ...(await headlines(ADDED, 1500))];
     expect(new Set(more.map((r) => r.text)).size).toBe(N + ADDED);
     const grown = path.join(t.dir, "grown.csv");
     await writeHeadlinesCsv(grown, more);

@@ -10,6 +10,8 @@ import { shardKey } from "../lib/index/format.ts";
 import type { Embedder } from "../lib/model/embed.ts";
 import { evaluationQueries, fixtureTexts } from "./helpers/index-fixture.ts";
 import { expectSameHits, post, startTestWorker, type TestWorker } from "./helpers/worker.ts";
+import { faultyKv, injectKvFault } from "../scripts/local/faulty-kv.ts";
+import { retryDelayMs } from "../functions/index-state.ts";
 
 let worker: TestWorker | undefined;
 afterEach(async () => {
@@ -80,32 +82,72 @@ describe("model initialisation", () => {
   });
 });
 
+/** Asks /healthz until `done` holds (the refresh runs after the answer, in waitUntil), at most `ms`. */
+async function healthUntil(done: (body: any) => boolean, ms = 15_000): Promise<{ body: any; asked: number }> {
+  const t0 = Date.now();
+  for (let asked = 1; ; asked++) {
+    const res = await worker!.json("/healthz");
+    if (done(res.body) || Date.now() - t0 > ms) return { body: res.body, asked };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 describe("index version resolution", () => {
   it("keeps serving the loaded version while a new pointer's manifest is unreadable", async () => {
     worker = await startTestWorker({ seedModel: true, version: "v1", vars: { POINTER_TTL_MS: "0" } });
     expect((await worker.json("/healthz")).body.version).toBe("v1");
     // Pointer first, manifest later: what an eventually consistent KV can show.
     await worker.kv.put("current", JSON.stringify({ version: "v2", manifestKey: "manifest/v2", switchedAt: new Date().toISOString() }));
-    const during = await worker.json("/healthz");
-    expect(during.status).toBe(200);
-    expect(during.body.version).toBe("v1");
+    for (let i = 0; i < 5; i++) {
+      const during = await worker.json("/healthz");
+      expect(during.status).toBe(200);
+      expect(during.body.version).toBe("v1");
+    }
+    // A pointer ahead of its manifest is KV lag, not a failure: no back-off, the next refresh adopts it.
     await publishManifest(worker.kv, { version: "v2", model: worker.model!, items: 7 });
-    const after = await worker.json("/healthz");
+    const after = await healthUntil((b) => b.version === "v2");
     expect(after.body).toMatchObject({ version: "v2", items: 7, model_loads: 1 });
+    expect(after.asked).toBeLessThanOrEqual(3);
   });
 
-  it("keeps serving the loaded version when a new version names a broken model", async () => {
-    worker = await startTestWorker({ seedModel: true, version: "v1", vars: { POINTER_TTL_MS: "0" } });
+  it("a request never waits for a refresh: with the new manifest's read held 3 s, answers come from v1 at once", async () => {
+    worker = await startTestWorker({ seedModel: true, version: "v1", vars: { POINTER_TTL_MS: "0" }, rewire: faultyKv });
+    expect((await worker.json("/healthz")).body.version).toBe("v1");
+    await injectKvFault(worker, ["manifest/v2"], { delayMs: 3000 });
+    await publishManifest(worker.kv, { version: "v2", model: worker.model!, items: 7 });
+    const t0 = Date.now();
+    for (let i = 0; i < 5; i++) {
+      const res = await worker.json("/embed", post({ texts: ["still fast"] }));
+      expect(res.status).toBe(200);
+      expect((await worker.json("/healthz")).body.version).toBe("v1");
+    }
+    // Ten answers in well under the 3 s the refresh is stuck for.
+    expect(Date.now() - t0).toBeLessThan(2000);
+    await injectKvFault(worker, []);
+    expect((await healthUntil((b) => b.version === "v2")).body).toMatchObject({ version: "v2", items: 7, model_loads: 1 });
+  });
+
+  it("keeps serving the loaded version when a new version names a broken model, retrying it with back-off, logged once per attempt", async () => {
+    const logs: string[] = [];
+    worker = await startTestWorker({ seedModel: true, version: "v1", vars: { POINTER_TTL_MS: "0" }, onLog: (l) => logs.push(l) });
     expect((await worker.json("/healthz")).body.version).toBe("v1");
     const broken = { ...worker.model!, id: "broken", weights: { ...worker.model!.weights, key: "blob/does-not-exist" } };
     await publishManifest(worker.kv, { version: "v2", model: broken, items: 5 });
-    const res = await worker.json("/embed", post({ texts: ["still works"] }));
-    expect(res.status).toBe(200);
-    expect(res.body.model).toBe(worker.model!.id);
-    expect((await worker.json("/healthz")).body).toMatchObject({ version: "v1", model_loads: 3 });
-    // Once the new version is fixed it is adopted, and the old model is retired.
+    // 40 requests over ~2 s, each past the 0 ms TTL: one load attempt of the broken model, not 40.
+    for (let i = 0; i < 20; i++) {
+      const res = await worker.json("/embed", post({ texts: ["still works"] }));
+      expect(res.status).toBe(200);
+      expect(res.body.model).toBe(worker.model!.id);
+      expect((await worker.json("/healthz")).body).toMatchObject({ version: "v1" });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await worker.json("/healthz")).body).toMatchObject({ version: "v1", model_loads: 2 });
+    const failures = logs.filter((l) => l.includes("index version v2 failed to load"));
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatch(/\(attempt 1\): model weights blob blob\/does-not-exist not found in KV; next attempt in 10 s, serving v1 meanwhile/);
+    // A fixed version (a new pointer) is not held back by v2's back-off; the old model is retired.
     await publishManifest(worker.kv, { version: "v3", model: worker.model!, items: 9 });
-    expect((await worker.json("/healthz")).body).toMatchObject({ version: "v3", items: 9, model: worker.model!.id });
+    expect((await healthUntil((b) => b.version === "v3")).body).toMatchObject({ version: "v3", items: 9, model: worker.model!.id, model_loads: 2 });
   });
 
   it("returns 503 index_unavailable when the first pointer names a manifest not yet readable", async () => {
@@ -115,6 +157,10 @@ describe("index version resolution", () => {
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe("index_unavailable");
     expect(res.headers.get("retry-after")).toBe("5");
+  });
+
+  it("backs off 10 s, 20 s, 40 s ... up to 5 min between attempts at a broken version", () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 12].map((n) => retryDelayMs(n) / 1000)).toEqual([10, 20, 40, 80, 160, 300, 300, 300]);
   });
 
   it("trusts its cached pointer for POINTER_TTL_MS", async () => {
@@ -151,7 +197,8 @@ describe("shard errors on the real index", () => {
     expect(res.status, JSON.stringify(res.body)).toBe(503);
     expect(res.body.error.code).toBe(code);
     expect(res.body.error.message).toContain(key);
-    expect(res.headers.get("retry-after")).toBe("5");
+    // A checksum failure is not transient: no Retry-After.
+    expect(res.headers.get("retry-after")).toBe(code.endsWith("_corrupt") ? null : "5");
     expect(res.headers.get("access-control-allow-origin")).toBe("*");
   }
 

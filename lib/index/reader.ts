@@ -13,7 +13,7 @@ import { pqScore, pqTable } from "./quantize.ts";
 import { sha256Hex } from "./sha256.ts";
 import { dotInt8, TopK } from "./vector.ts";
 
-export type IndexErrorCode = "shard_missing" | "shard_corrupt" | "index_unavailable" | "index_corrupt";
+export type IndexErrorCode = "shard_missing" | "shard_corrupt" | "record_missing" | "index_unavailable" | "index_corrupt";
 
 export class IndexError extends Error {
   constructor(
@@ -248,7 +248,7 @@ async function fetchRecords(h: IndexHandle, keys: string[], stats: SearchStats):
     missing.map(async (i) => {
       const key = keys[i];
       const text = texts.get(key);
-      if (text == null) throw new IndexError("shard_missing", `item record ${key} is missing`);
+      if (text == null) throw new IndexError("record_missing", `item record ${key} is missing`);
       const bytes = encoder.encode(text).length;
       stats.bytes += bytes;
       stats.fetchedBytes += bytes;

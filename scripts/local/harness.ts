@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { createServer } from "node:net";
 import type { Readable } from "node:stream";
 import { createRequire } from "node:module";
-import { Miniflare } from "miniflare";
+import { Miniflare, type MiniflareOptions } from "miniflare";
 import { kvBinding, wranglerConfig } from "../wrangler-config.ts";
 import type { KVNamespace as MfKVNamespace } from "@cloudflare/workers-types";
 
@@ -95,6 +95,13 @@ export function wranglerVars(): Record<string, string> {
   return { ...wranglerConfig().vars };
 }
 
+export type Ratelimits = Record<string, { simple: { limit: number; period: 10 | 60 } }>;
+
+/** The [[ratelimits]] bindings of wrangler.toml, as Miniflare options. */
+export function wranglerRatelimits(): Ratelimits {
+  return Object.fromEntries(wranglerConfig().ratelimits.map((r) => [r.name, { simple: { limit: r.simple.limit, period: r.simple.period as 10 | 60 } }]));
+}
+
 export interface LocalWorker {
   /** Base URL of the local HTTP listener (a real socket: usable by fetch, curl, browsers). */
   url: URL;
@@ -130,13 +137,23 @@ export interface StartOptions {
   inspect?: boolean;
   /** Receives each line the Worker logs (console.*); by default Miniflare prints them. */
   onLog?: (line: string) => void;
+  /**
+   * Rate Limiting bindings, e.g. wranglerRatelimits() for the deployed ones. None by
+   * default: tests and benchmarks send many requests from one local address.
+   */
+  ratelimits?: Ratelimits;
+  /**
+   * Test seam: rewrites the Miniflare options (e.g. INDEX behind a fault-injecting
+   * service, scripts/local/faulty-kv.ts); `kvWorker` names the worker that owns the namespace.
+   */
+  rewire?: { options(flat: MiniflareOptions): MiniflareOptions; kvWorker: string };
 }
 
 export async function startLocalWorker(opts: StartOptions): Promise<LocalWorker> {
   const bundle = opts.bundle ?? (await sharedWorkerBundle());
   const knownPids = new Set(workerdPids());
   const inspectorPort = opts.inspect ? await freePort() : undefined;
-  const mf = new Miniflare({
+  const flat: MiniflareOptions = {
     modules: true,
     scriptPath: bundle.entry,
     modulesRoot: bundle.outDir,
@@ -149,13 +166,15 @@ export async function startLocalWorker(opts: StartOptions): Promise<LocalWorker>
     kvNamespaces: { [KV_BINDING]: kvNamespaceId() },
     defaultPersistRoot: path.join(opts.persistDir, "v3"),
     bindings: { ...wranglerVars(), ...(opts.vars ?? {}) },
+    ratelimits: opts.ratelimits ?? {},
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 0,
     ...(inspectorPort ? { inspectorPort } : {}),
     ...(opts.onLog ? { handleRuntimeStdio: (stdout: Readable, stderr: Readable) => forwardLines([stdout, stderr], opts.onLog!) } : {}),
-  });
+  };
+  const mf = new Miniflare(opts.rewire ? opts.rewire.options(flat) : flat);
   const url = await mf.ready;
-  const kv = (await mf.getKVNamespace(KV_BINDING)) as unknown as MfKVNamespace;
+  const kv = (await mf.getKVNamespace(KV_BINDING, opts.rewire?.kvWorker)) as unknown as MfKVNamespace;
   const mine = workerdPids().filter((p) => !knownPids.has(p));
   return {
     url,

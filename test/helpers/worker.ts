@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { expect, inject } from "vitest";
-import { startLocalWorker, type LocalWorker } from "../../scripts/local/harness.ts";
+import { startLocalWorker, type LocalWorker, type StartOptions } from "../../scripts/local/harness.ts";
 import { publishManifest, putModel } from "../../scripts/local/seed.ts";
 import { prepareModel } from "../../scripts/embed/node-model.ts";
 import type { Manifest, ModelRef } from "../../lib/index/manifest.ts";
@@ -28,6 +28,10 @@ export async function startTestWorker(
     index?: boolean;
     version?: string;
     manifestExtra?: Record<string, unknown>;
+    /** Rewires the Miniflare options (e.g. scripts/local/faulty-kv.ts). */
+    rewire?: StartOptions["rewire"];
+    onLog?: StartOptions["onLog"];
+    ratelimits?: StartOptions["ratelimits"];
   } = {},
 ): Promise<TestWorker> {
   const persistDir = await mkdtemp(path.join(os.tmpdir(), "ess-test-"));
@@ -37,7 +41,7 @@ export async function startTestWorker(
     await copyKvTemplate(fixture, persistDir);
     manifest = JSON.parse(await readFile(path.join(fixture.dir, "manifest.json"), "utf8")) as Manifest;
   }
-  const worker = await startLocalWorker({ persistDir, vars: opts.vars, bundle: inject("workerBundle") });
+  const worker = await startLocalWorker({ persistDir, vars: opts.vars, bundle: inject("workerBundle"), rewire: opts.rewire, onLog: opts.onLog, ratelimits: opts.ratelimits });
   let model: ModelRef | undefined = manifest?.model;
   if (opts.seedModel) {
     model = await putModel(worker.kv, await prepareModel());
