@@ -101,4 +101,4 @@ then shards, then records); bytes per query are the round-1 cap plus rerank reco
 `;
 }
 
-const SCALE_PROBE_NOTE = "640 KB of shards + 100 records";
+const SCALE_PROBE_NOTE = "400 KB of shards + 80 records";

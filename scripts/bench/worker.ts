@@ -112,11 +112,13 @@ export interface WorkerBenchOptions {
   exactQueries: number;
   bundle?: Bundle;
   log?: (s: string) => void;
+  /** A local KV store to publish into and keep (values already there are not sent again); default a temp dir, removed after. */
+  persistDir?: string;
 }
 
 export async function measureThroughHttp(o: WorkerBenchOptions): Promise<WorkerMeasurements> {
   const log = o.log ?? (() => {});
-  const persistDir = await mkdtemp(path.join(os.tmpdir(), "ess-bench-kv-"));
+  const persistDir = o.persistDir ?? (await mkdtemp(path.join(os.tmpdir(), "ess-bench-kv-")));
   const workerErrors: string[] = [];
   const onLog = (line: string) => {
     if (/error|exceed|memory|uncaught|limit/i.test(line)) {
@@ -180,6 +182,6 @@ export async function measureThroughHttp(o: WorkerBenchOptions): Promise<WorkerM
     return { publishSeconds, cold, answers, latencyRuns, qps, memory, exact, exactError, workerErrors };
   } finally {
     await w.dispose();
-    await rm(persistDir, { recursive: true, force: true });
+    if (!o.persistDir) await rm(persistDir, { recursive: true, force: true });
   }
 }

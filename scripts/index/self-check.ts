@@ -64,8 +64,12 @@ export async function selfCheck(input: CheckInput, opts: { targetRecall: number;
   const ladder = opts.fixedNprobe ? [opts.fixedNprobe] : [...NPROBE_LADDER.filter((p) => p < leaves), leaves];
   const curve: SelfCheck["curve"] = [];
   let chosen: { nprobe: number; r: Awaited<ReturnType<typeof measureRecall>> } | undefined;
+  let previousBytes = -1;
   for (const nprobe of ladder) {
     const r = await measureRecall(input, nprobe, rerank);
+    // The round-1 byte cap binds for every query: more probes read the same leaves.
+    if (r.meanBytes <= previousBytes) break;
+    previousBytes = r.meanBytes;
     curve.push({ nprobe, rerank, recallAt10: r.recallAt10, meanBytes: Math.round(r.meanBytes) });
     if (r.meanBytes > opts.byteBudget && chosen) break;
     if (!chosen || r.recallAt10 > chosen.r.recallAt10 + 1e-9 || chosen.r.recallAt10 < opts.targetRecall) {
