@@ -11,7 +11,7 @@
 import { normalizeInPlace } from "../../lib/model/embed.ts";
 import { dot, TopK } from "../../lib/index/vector.ts";
 import type { ComputePool } from "../index/compute-pool.ts";
-import { rng } from "../index/kernels.ts";
+import { concat, rng } from "../index/kernels.ts";
 import { exactTruth } from "../index/self-check.ts";
 
 export interface SyntheticOptions {
@@ -68,12 +68,7 @@ export async function realNeighbours(pool: ComputePool, n: number, seed: number)
   const shared = new Float32Array(new SharedArrayBuffer(centroids.byteLength));
   shared.set(centroids);
   const twoParts = await pool.all<Int32Array>(pool.ranges(n).map(([start, end]) => ({ kind: "nearestTwo", centroids: shared, start, end })));
-  const two = new Int32Array(n * 2);
-  let o = 0;
-  for (const p of twoParts) {
-    two.set(p, o);
-    o += p.length;
-  }
+  const two = concat(twoParts);
   const members: number[][] = Array.from({ length: NEIGHBOUR_CLUSTERS }, () => []);
   for (let i = 0; i < n; i++) members[two[i * 2]].push(i);
   const out = new Int32Array(n * NEIGHBOURS).fill(-1);

@@ -24,7 +24,7 @@ import { toBase64 } from "../../lib/index/base64.ts";
 import { blobKeyFor } from "../../lib/index/sha256.ts";
 import type { CorpusItem } from "../corpus/read-corpus.ts";
 import { ComputePool } from "./compute-pool.ts";
-import { pqEncodeRows } from "./kernels.ts";
+import { concat, pqEncodeRows } from "./kernels.ts";
 import { buildPartition } from "./partition.ts";
 import { trainCodebooks } from "./pq.ts";
 
@@ -230,13 +230,7 @@ async function encodeItems(pool: ComputePool, n: number, tree: Tree, o: Options)
   const { codebooks } = tree;
   const pqM = o.pqM;
   const parts = await pool.all<Uint8Array>(pool.ranges(n).map(([start, end]) => ({ kind: "pqEncode", codebooks, pqM, start, end })));
-  const out = new Uint8Array(n * pqM);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(parts);
 }
 
 function shardBlob(leaf: number, rows: number[], keyBytes: Uint8Array, codes: Uint8Array, pqM: number): TextBlob {

@@ -18,6 +18,18 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** Typed arrays end to end (a pool's results in task order, centroid blocks). */
+export function concat<T extends Float32Array | Int32Array | Uint8Array>(parts: T[]): T {
+  const Ctor = (parts[0]?.constructor ?? Uint8Array) as { new (n: number): T };
+  const out = new Ctor(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 /** Rows scored per block: a block's scores (BLOCK_ROWS × k floats) stay in cache. */
 export const BLOCK_ROWS = 64;
 
@@ -212,13 +224,7 @@ export function treeKMeans(vectors: Float32Array, dim: number, rows: Int32Array,
   const live = members.map((m, j) => ({ m, j })).filter(({ m }) => m.length > 0);
   const shares = proportionalShares(live.map(({ m }) => m.length), k);
   const parts = live.map(({ m, j }, i) => sphericalKMeans(vectors, dim, Int32Array.from(m), shares[i], { ...o, seed: o.seed + 1 + j }));
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(parts);
 }
 
 /** The nearest of a subspace's 256 codebook centroids to x[xo .. xo+sub) (squared L2, via norms). */
