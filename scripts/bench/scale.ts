@@ -80,6 +80,8 @@ export interface ScaleReport {
 }
 
 const run = promisify(execFile);
+/** Seed of the points whose neighbour cosines are measured (the same rows each run). */
+const QUANTILE_SEED = 9;
 
 function machine(): ScaleReport["meta"]["machine"] {
   return { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? "?", memGiB: Math.round(os.totalmem() / 2 ** 30), loadAvg: os.loadavg().map((x) => +x.toFixed(2)) };
@@ -191,66 +193,70 @@ function workerFigures(m: WorkerMeasurements, truth: string[][]): NonNullable<Sc
   };
 }
 
+/** The real embeddings and the held-out queries, embedded on one pool. */
+async function embedRealAndQueries(o: ScaleOptions, items: CorpusItem[]): Promise<{ real: Float32Array; queries: BenchQuery[]; qv: Float32Array[] }> {
+  const embedder = new EmbeddingPool(o.threads);
+  try {
+    const real = await realEmbeddings(o, items, embedder);
+    const queries = await loadQueries({ corpusTexts: items.map((i) => i.text), perturbed: SCALE_DEFAULTS.perturbed });
+    return { real, queries, qv: await embedder.embed(queries.map((q) => q.text)) };
+  } finally {
+    await embedder.close();
+  }
+}
+
+/** Neighbour quantiles of both sets, and the queries' exact top-k over the synthetic one. */
+async function measureSets(o: ScaleOptions, real: Float32Array, set: SyntheticFiles, qv: Float32Array[]): Promise<{ quantiles: ScaleReport["quantiles"]; truthRows: number[][] }> {
+  const realPool = new ComputePool(real, EMBEDDING_DIM, o.threads);
+  const realQ = await neighbourQuantiles(realPool, SCALE_DEFAULTS.quantilePoints, QUANTILE_SEED).finally(() => realPool.close());
+  const pool = new ComputePool(await readVectorsFile(set.vectors, o.items, EMBEDDING_DIM), EMBEDDING_DIM, o.threads);
+  try {
+    const synQ = await neighbourQuantiles(pool, SCALE_DEFAULTS.quantilePoints, QUANTILE_SEED);
+    o.log(`neighbour cosine p50: real top-1 ${realQ.top1.p50} top-10 ${realQ.top10.p50}; synthetic top-1 ${synQ.top1.p50} top-10 ${synQ.top10.p50}`);
+    return { quantiles: { real: realQ, synthetic: synQ }, truthRows: await exactTruth(pool, qv, SCALE_DEFAULTS.k) };
+  } finally {
+    await pool.close();
+  }
+}
+
+async function serveStep(o: ScaleOptions, out: string, queries: BenchQuery[], truth: string[][]): Promise<ScaleReport["worker"]> {
+  if (!o.serve) return null;
+  // Kept between runs: the records (content-addressed) are already there, only what changed is sent.
+  const persistDir = path.join(o.workDir, "kv");
+  await mkdir(persistDir, { recursive: true });
+  const m = await measureThroughHttp({ dir: out, queries: queries.map((q) => q.text), k: SCALE_DEFAULTS.k, repeats: SCALE_DEFAULTS.repeats, clients: [], exactQueries: 0, log: o.log, persistDir });
+  const worker = workerFigures(m, truth);
+  o.log(`worker: recall@10 ${worker.recallAt10.toFixed(4)}, e2e p50 ${worker.e2e.p50.toFixed(1)} ms, compute p50 ${worker.compute.p50.toFixed(2)} ms`);
+  return worker;
+}
+
 export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
   const date = new Date().toISOString();
   const git = await gitCommit();
   const items = await readItems(o.corpus);
-  const embedder = new EmbeddingPool(o.threads);
-  let real: Float32Array;
-  let queryTexts: BenchQuery[];
-  let qv: Float32Array[];
-  try {
-    real = await realEmbeddings(o, items, embedder);
-    queryTexts = await loadQueries({ corpusTexts: items.map((i) => i.text), perturbed: SCALE_DEFAULTS.perturbed });
-    qv = await embedder.embed(queryTexts.map((q) => q.text));
-  } finally {
-    await embedder.close();
-  }
+  const { real, queries, qv } = await embedRealAndQueries(o, items);
   const set = await syntheticFiles(o, items, real);
   o.log(`synthetic set: ${set.corpus} (${set.seconds.toFixed(0)} s to generate)`);
-
-  const realPool = new ComputePool(real, EMBEDDING_DIM, o.threads);
-  const realQ = await neighbourQuantiles(realPool, SCALE_DEFAULTS.quantilePoints, 9);
-  await realPool.close();
-  const vectors = await readVectorsFile(set.vectors, o.items, EMBEDDING_DIM);
-  const pool = new ComputePool(vectors, EMBEDDING_DIM, o.threads);
-  let synQ: Quantiles;
-  let truthRows: number[][];
-  try {
-    synQ = await neighbourQuantiles(pool, SCALE_DEFAULTS.quantilePoints, 9);
-    o.log(`neighbour cosine p50: real top-1 ${realQ.top1.p50} top-10 ${realQ.top10.p50}; synthetic top-1 ${synQ.top1.p50} top-10 ${synQ.top10.p50}`);
-    truthRows = await exactTruth(pool, qv, SCALE_DEFAULTS.k);
-  } finally {
-    await pool.close();
-  }
-  const ids = (row: number) => (row < items.length ? `r${items[row].id}` : `s${row}`);
-  const truth = truthRows.map((rows) => rows.map(ids));
-
+  const { quantiles, truthRows } = await measureSets(o, real, set, qv);
+  const idOf = (row: number) => (row < items.length ? `r${items[row].id}` : `s${row}`);
+  const truth = truthRows.map((rows) => rows.map(idOf));
   const { out, report } = await buildStep(o, set);
   o.log(`build: ${report.seconds.total} s, peak RSS ${(report.peakRssBytes / 2 ** 30).toFixed(2)} GiB, self-check recall@10 ${report.selfCheck.recallAt10}`);
-  const node = await nodeSearch(out, qv, truth, queryTexts.map((q) => q.kind));
+  const node = await nodeSearch(out, qv, truth, queries.map((q) => q.kind));
   o.log(`node: recall@10 ${node.recallAt10.toFixed(4)}, ${(node.bytes.mean / 1024).toFixed(0)} KB/query, rounds max ${node.roundTrips.max}`);
-
-  let worker: ScaleReport["worker"] = null;
-  if (o.serve) {
-    // Kept between runs: the records (content-addressed) are already there, only what changed is sent.
-    const persistDir = path.join(o.workDir, "kv");
-    await mkdir(persistDir, { recursive: true });
-    const m = await measureThroughHttp({ dir: out, queries: queryTexts.map((q) => q.text), k: SCALE_DEFAULTS.k, repeats: SCALE_DEFAULTS.repeats, clients: [], exactQueries: 0, log: o.log, persistDir });
-    worker = workerFigures(m, truth);
-    o.log(`worker: recall@10 ${worker.recallAt10.toFixed(4)}, e2e p50 ${worker.e2e.p50.toFixed(1)} ms, compute p50 ${worker.compute.p50.toFixed(2)} ms`);
-  }
+  const worker = await serveStep(o, out, queries, truth);
   return {
     meta: { date, machine: machine(), node: process.version, git },
     generator: { realItems: items.length, items: o.items, seed: SYNTHETIC_DEFAULTS.seed, noise: SYNTHETIC_DEFAULTS.noise, neighbours: 10, seconds: set.seconds },
-    quantiles: { real: realQ, synthetic: synQ },
+    quantiles,
     build: { seconds: report.seconds, peakRssBytes: report.peakRssBytes, report },
     memoryFormula: {
       routingBytes1_2M: routingBudget(1_200_000, DEFAULT_PARAMS.leafSize, EMBEDDING_DIM, DEFAULT_PARAMS.leafPqM),
       routingBytes10M_leaf32: routingBudget(10_000_000, 32, EMBEDDING_DIM, DEFAULT_PARAMS.leafPqM),
-      measuredRoutingBytes: report.bytes.routing * 0.75,
+      // The report counts base64 text; the isolate holds the decoded bytes.
+      measuredRoutingBytes: (report.bytes.routing * 3) / 4,
     },
-    queries: { count: queryTexts.length, questions: queryTexts.filter((q) => q.kind === "question").length, perturbed: queryTexts.filter((q) => q.kind === "perturbed").length },
+    queries: { count: queries.length, questions: queries.filter((q) => q.kind === "question").length, perturbed: queries.filter((q) => q.kind === "perturbed").length },
     node,
     worker,
   };
