@@ -36,6 +36,7 @@ const USAGE = `Usage: npm run bench -- --corpus FILE [options]
   --scale N              instead: the scale benchmark (scripts/bench/scale.ts) on an N-item set grown
                          from --corpus's real embeddings; --json/--md write its report
   --no-serve             with --scale: skip the Worker pass (publishing N records to local KV is slow)
+  --reuse-build          with --scale: reuse the index the last run built (and its build figures)
   --help
 `;
 
@@ -87,13 +88,14 @@ function main(): Promise<number> {
       threads: { type: "string" },
       scale: { type: "string" },
       "no-serve": { type: "boolean" },
+      "reuse-build": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
   } as const;
   return runCli(USAGE, config, async ({ values: a }) => {
     if (!a.corpus) throw new UsageError("--corpus FILE is required");
-    if (a.scale !== undefined) return scaleBench(a.corpus, parseIntFlag("scale", a.scale)!, { json: a.json, md: a.md, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"] });
+    if (a.scale !== undefined) return scaleBench(a.corpus, parseIntFlag("scale", a.scale)!, { json: a.json, md: a.md, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], reuseBuild: a["reuse-build"] });
     const opts: BenchOptions = {
       corpus: a.corpus,
       queriesFile: a.queries,
@@ -116,9 +118,9 @@ function main(): Promise<number> {
   });
 }
 
-async function scaleBench(corpus: string, items: number, o: { json?: string; md?: string; threads?: number; serve: boolean }): Promise<void> {
+async function scaleBench(corpus: string, items: number, o: { json?: string; md?: string; threads?: number; serve: boolean; reuseBuild?: boolean }): Promise<void> {
   const log = (s: string) => process.stderr.write(`[scale] ${s}\n`);
-  const r = await runScaleBench({ corpus, items, workDir: path.join(BENCH_CACHE, "scale"), threads: o.threads, serve: o.serve, log });
+  const r = await runScaleBench({ corpus, items, workDir: path.join(BENCH_CACHE, "scale"), threads: o.threads, serve: o.serve, reuseBuild: o.reuseBuild, log });
   const md = scaleMarkdown(r);
   for (const [file, text] of [
     [o.json, JSON.stringify(r, null, 1) + "\n"],

@@ -52,6 +52,8 @@ export interface ScaleOptions {
   workDir: string;
   threads?: number;
   serve: boolean;
+  /** Reuse the index a previous run built into the work dir (its report, seconds and peak RSS included). */
+  reuseBuild?: boolean;
   log: (s: string) => void;
 }
 
@@ -139,6 +141,11 @@ async function syntheticFiles(o: ScaleOptions, items: CorpusItem[], real: Float3
 /** The normal build, as its own process: its report's peak RSS is the build's alone. */
 async function buildStep(o: ScaleOptions, set: SyntheticFiles): Promise<{ out: string; report: BuildReport }> {
   const out = path.join(o.workDir, `index-${o.items}`);
+  const previous = path.join(out, "report.json");
+  if (o.reuseBuild && existsSync(previous)) {
+    o.log(`build: reusing ${out}`);
+    return { out, report: JSON.parse(await readFile(previous, "utf8")) as BuildReport };
+  }
   const args = ["tsx", "scripts/build.ts", "--corpus", set.corpus, "--vectors", set.vectors, "--out", out, "--probe-kb", String(SCALE_DEFAULTS.probeKb), "--rerank", String(SCALE_DEFAULTS.rerank), "--byte-budget-kb", String(SCALE_DEFAULTS.byteBudgetKb), "--json"];
   if (o.threads) args.push("--threads", String(o.threads));
   o.log(`build: npx ${args.join(" ")}`);
