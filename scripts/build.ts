@@ -218,7 +218,7 @@ function modelBlobs(model: PreparedModel): ModelValues {
   const vocab = textBlob(model.vocabJson);
   const weights = { key: blobKeyFor(model.weightsSha256), bytes: model.weightData.byteLength, sha256: model.weightsSha256 };
   return {
-    ref: { id: model.modelId, dim: EMBEDDING_DIM, weightsSha256: model.weightsSha256, topology: topology.ref, weights, vocab: vocab.ref },
+    ref: { id: model.modelId, dim: EMBEDDING_DIM, topology: topology.ref, weights, vocab: vocab.ref },
     topology,
     vocab,
     weights: new Uint8Array(model.weightData),

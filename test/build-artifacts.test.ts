@@ -63,7 +63,7 @@ describe("build artifacts, embedding cache and search CLI", () => {
     expect(Number.isNaN(Date.parse(m.createdAt))).toBe(false);
     expect(m.model.id).toBe(model.modelId);
     expect(m.model.id).toMatch(/^use-lite@0\.2\.0\/f16-[0-9a-f]{12}$/);
-    expect(m.model.weightsSha256).toBe(model.weightsSha256);
+    expect(m.model.weights.sha256).toBe(model.weightsSha256);
     expect(m.model.dim).toBe(512);
     expect(m.dim).toBe(512);
     expect(m.items).toBe(N);

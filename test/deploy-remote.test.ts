@@ -243,7 +243,7 @@ describe("rollback and versions over the REST API", () => {
     blob("blob/w", "w");
     blob("blob/v", "v");
     const ref = (key: string) => ({ key, bytes: 1, sha256: "0".repeat(64) });
-    const model = { id: "m", dim: 512, weightsSha256: "0", topology: ref("blob/t"), weights: ref("blob/w"), vocab: ref("blob/v") };
+    const model = { id: "m", dim: 512, topology: ref("blob/t"), weights: ref("blob/w"), vocab: ref("blob/v") };
     const entry = (version: string, switchedAt: string, items: number) => ({
       version,
       manifestKey: manifestKeyFor(version),

@@ -18,7 +18,6 @@ export interface ModelRef {
   /** e.g. `use-lite@0.2.0/f16-eb4a22ccfb06` */
   id: string;
   dim: number;
-  weightsSha256: string;
   /** model.json (topology + float16 weights manifest, single path). */
   topology: BlobRef;
   /** The float16/float32 weight bytes the manifest describes, one blob. */

@@ -36,7 +36,7 @@ export async function putBlobs(kv: MfKVNamespace, files: readonly BlobBytes[]): 
 /** Uploads the float16 model as three blobs and returns the manifest's `model` entry. */
 export async function putModel(kv: MfKVNamespace, m: PreparedModel): Promise<ModelRef> {
   const [topology, weights, vocab] = await putBlobs(kv, [JSON.stringify(m.modelJson), m.weightData, m.vocabJson]);
-  return { id: m.modelId, dim: EMBEDDING_DIM, weightsSha256: m.weightsSha256, topology, weights, vocab };
+  return { id: m.modelId, dim: EMBEDDING_DIM, topology, weights, vocab };
 }
 
 /** Writes `manifest` under its version key, then flips the pointer to it. */
