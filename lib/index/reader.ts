@@ -128,23 +128,13 @@ function candidateLeaves(routing: Routing, q: Float32Array, scanLeaves: number):
   return out;
 }
 
-/** Leaves and their scores against the query (q·ĉ), best first. */
-export interface LeafChoice {
-  leaves: number[];
-  scores: number[];
-}
-
-/** The query's table for the leaf-centroid quantizer. */
-export function leafTable(routing: Routing, q: Float32Array): Float32Array {
-  return pqTable(q, routing.leafCodebooks, routing.leafPqM);
-}
-
 /**
  * The nprobe leaves whose centroids score highest against q, best first, among
- * the leaves of the query's best groups.
+ * the leaves of the query's best groups (scored through the leaf quantizer's table).
  */
-export function chooseLeaves(routing: Routing, q: Float32Array, nprobe: number, scanLeaves: number, table: Float32Array = leafTable(routing, q)): LeafChoice {
+export function nearestLeaves(routing: Routing, q: Float32Array, nprobe: number, scanLeaves: number): number[] {
   const { leafPqM, leafCodes } = routing;
+  const table = pqTable(q, routing.leafCodebooks, leafPqM);
   const candidates = candidateLeaves(routing, q, Math.max(scanLeaves, nprobe));
   const n = candidates.length;
   const scores = new Float32Array(n);
@@ -156,13 +146,7 @@ export function chooseLeaves(routing: Routing, q: Float32Array, nprobe: number, 
   const picked: number[] = [];
   for (let i = 0; i < n; i++) if (scores[i] >= threshold) picked.push(i);
   picked.sort((a, b) => scores[b] - scores[a] || candidates[a] - candidates[b]);
-  const top = picked.slice(0, want);
-  return { leaves: top.map((i) => candidates[i]), scores: top.map((i) => scores[i]) };
-}
-
-/** The nprobe nearest leaves, best first. */
-export function nearestLeaves(routing: Routing, q: Float32Array, nprobe: number, scanLeaves: number): number[] {
-  return chooseLeaves(routing, q, nprobe, scanLeaves).leaves;
+  return picked.slice(0, want).map((i) => candidates[i]);
 }
 
 /**
@@ -171,14 +155,14 @@ export function nearestLeaves(routing: Routing, q: Float32Array, nprobe: number,
  * the per-query cost must stay bounded whatever the query. The nearest leaf is
  * always read.
  */
-function withinBudget(h: IndexHandle, choice: LeafChoice, budget: number | undefined): LeafChoice {
-  if (!budget) return choice;
+function withinBudget(h: IndexHandle, leaves: number[], budget: number | undefined): number[] {
+  if (!budget) return leaves;
   let used = 0;
-  for (let i = 0; i < choice.leaves.length; i++) {
-    used += h.routing.shardBytes[choice.leaves[i]];
-    if (used > budget && i > 0) return { leaves: choice.leaves.slice(0, i), scores: choice.scores.slice(0, i) };
+  for (let i = 0; i < leaves.length; i++) {
+    used += h.routing.shardBytes[leaves[i]];
+    if (used > budget && i > 0) return leaves.slice(0, i);
   }
-  return choice;
+  return leaves;
 }
 
 const encoder = new TextEncoder();
@@ -292,9 +276,9 @@ export async function searchVector(h: IndexHandle, q: Float32Array, options: Sea
   const rerank = Math.max(k, options.rerank ?? manifest.params.rerank);
   const stats: SearchStats = { shards: 0, records: 0, bytes: 0, fetchedBytes: 0, roundTrips: 0, kvMs: 0 };
 
-  const nearest = chooseLeaves(routing, q, nprobe, options.scanLeaves ?? manifest.params.scanLeaves);
-  const chosen = withinBudget(h, nearest, options.maxShardBytes ?? manifest.params.maxShardBytes);
-  const shards = await fetchShards(h, chosen.leaves, stats);
+  const nearest = nearestLeaves(routing, q, nprobe, options.scanLeaves ?? manifest.params.scanLeaves);
+  const leaves = withinBudget(h, nearest, options.maxShardBytes ?? manifest.params.maxShardBytes);
+  const shards = await fetchShards(h, leaves, stats);
   stats.shards = shards.length;
   const keys = rankEntries(shards, pqTable(q, routing.codebooks, routing.pqM), routing.pqM, rerank);
 
