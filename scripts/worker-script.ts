@@ -4,6 +4,7 @@
 import { buildSync } from "esbuild";
 import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
+import type { Worker } from "node:worker_threads";
 
 const ROOT = path.resolve(new URL("..", import.meta.url).pathname);
 const bundled = new Map<string, string>();
@@ -24,4 +25,39 @@ export function removeWorkerScript(entry: URL): void {
   const file = bundled.get(entry.href);
   if (file) rmSync(file, { force: true });
   bundled.delete(entry.href);
+}
+
+/**
+ * Request/response over one worker thread: each message carries an id, the
+ * thread answers `{ id, result }` or `{ id, error }`; a crashed thread fails
+ * every call still waiting on it.
+ */
+export class WorkerCalls<Req, Res> {
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: (v: Res) => void; reject: (e: Error) => void }>();
+
+  constructor(
+    readonly worker: Worker,
+    label: string,
+  ) {
+    worker.on("message", (m: { id: number; result?: Res; error?: string }) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.error) p.reject(new Error(`${label} thread failed: ${m.error}`));
+      else p.resolve(m.result as Res);
+    });
+    worker.on("error", (e) => {
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    });
+  }
+
+  call(request: Req): Promise<Res> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, ...request });
+    });
+  }
 }

@@ -10,7 +10,7 @@ port.on("message", async (msg: { id: number; texts: string[] }) => {
     const rows = await e.embed(msg.texts);
     const flat = new Float32Array(rows.length * (rows[0]?.length ?? 0));
     rows.forEach((r, i) => flat.set(r, i * r.length));
-    port.postMessage({ id: msg.id, vectors: flat }, [flat.buffer]);
+    port.postMessage({ id: msg.id, result: flat }, [flat.buffer]);
   } catch (err) {
     port.postMessage({ id: msg.id, error: (err as Error).stack ?? String(err) });
   }

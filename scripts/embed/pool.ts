@@ -2,7 +2,7 @@
 // fed batches from a shared queue so a slow batch never idles the others.
 import os from "node:os";
 import { Worker } from "node:worker_threads";
-import { removeWorkerScript, workerScript } from "../worker-script.ts";
+import { removeWorkerScript, WorkerCalls, workerScript } from "../worker-script.ts";
 import { EMBEDDING_DIM } from "../../lib/model/embed.ts";
 
 export interface PoolOptions {
@@ -14,36 +14,16 @@ export interface PoolOptions {
 const WORKER_ENTRY = new URL("./embed-worker.ts", import.meta.url);
 
 export class EmbeddingPool {
-  private readonly workers: Worker[];
+  private readonly workers: Array<WorkerCalls<{ texts: string[] }, Float32Array>>;
   readonly threads: number;
-  private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (v: Float32Array) => void; reject: (e: Error) => void }>();
 
   constructor(threads = os.availableParallelism()) {
     this.threads = Math.max(1, threads);
-    this.workers = Array.from({ length: this.threads }, () => {
-      const w = new Worker(workerScript(WORKER_ENTRY, "embed-worker"));
-      w.on("message", (m: { id: number; vectors?: Float32Array; error?: string }) => {
-        const p = this.pending.get(m.id);
-        if (!p) return;
-        this.pending.delete(m.id);
-        if (m.error) p.reject(new Error(`embedding thread failed: ${m.error}`));
-        else p.resolve(m.vectors!);
-      });
-      w.on("error", (e) => {
-        for (const p of this.pending.values()) p.reject(e);
-        this.pending.clear();
-      });
-      return w;
-    });
+    this.workers = Array.from({ length: this.threads }, () => new WorkerCalls(new Worker(workerScript(WORKER_ENTRY, "embed-worker")), "embedding"));
   }
 
-  private run(worker: Worker, texts: string[]): Promise<Float32Array> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, texts });
-    });
+  private run(worker: WorkerCalls<{ texts: string[] }, Float32Array>, texts: string[]): Promise<Float32Array> {
+    return worker.call({ texts });
   }
 
   /** Loads the model in every thread, so that timed work measures embedding, not start-up. */
@@ -59,7 +39,7 @@ export class EmbeddingPool {
     const order = texts.map((_, i) => i).sort((a, b) => texts[a].length - texts[b].length);
     let next = 0;
     let done = 0;
-    const drive = async (w: Worker) => {
+    const drive = async (w: WorkerCalls<{ texts: string[] }, Float32Array>) => {
       while (next < texts.length) {
         const start = next;
         const end = Math.min(texts.length, start + batch);
@@ -80,7 +60,7 @@ export class EmbeddingPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
     removeWorkerScript(WORKER_ENTRY);
   }
 }

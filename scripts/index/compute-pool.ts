@@ -4,7 +4,7 @@
 // threads costs more than it saves below a few tens of thousands of rows.
 import os from "node:os";
 import { Worker } from "node:worker_threads";
-import { removeWorkerScript, workerScript } from "../worker-script.ts";
+import { removeWorkerScript, WorkerCalls, workerScript } from "../worker-script.ts";
 import { runTask, type Task, type TaskResult } from "./compute-tasks.ts";
 
 const WORKER_ENTRY = new URL("./compute-worker.ts", import.meta.url);
@@ -21,9 +21,7 @@ export function shared<T extends Float32Array | Int32Array>(a: T): T {
 }
 
 export class ComputePool {
-  private readonly workers: Worker[] = [];
-  private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (v: TaskResult) => void; reject: (e: Error) => void }>();
+  private readonly workers: Array<WorkerCalls<{ task: Task }, TaskResult>> = [];
   readonly vectors: Float32Array;
 
   constructor(
@@ -41,28 +39,8 @@ export class ComputePool {
     return Math.max(1, this.workers.length);
   }
 
-  private spawn(): Worker {
-    const w = new Worker(workerScript(WORKER_ENTRY, "compute-worker"), { workerData: { vectors: this.vectors, dim: this.dim } });
-    w.on("message", (m: { id: number; result?: TaskResult; error?: string }) => {
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.pending.delete(m.id);
-      if (m.error) p.reject(new Error(`compute thread failed: ${m.error}`));
-      else p.resolve(m.result!);
-    });
-    w.on("error", (e) => {
-      for (const p of this.pending.values()) p.reject(e);
-      this.pending.clear();
-    });
-    return w;
-  }
-
-  private send(w: Worker, task: Task): Promise<TaskResult> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      w.postMessage({ id, task });
-    });
+  private spawn(): WorkerCalls<{ task: Task }, TaskResult> {
+    return new WorkerCalls(new Worker(workerScript(WORKER_ENTRY, "compute-worker"), { workerData: { vectors: this.vectors, dim: this.dim } }), "compute");
   }
 
   /** Runs every task, results in task order; threads pull the next task when free. */
@@ -73,10 +51,10 @@ export class ComputePool {
       return out as R[];
     }
     let next = 0;
-    const drive = async (w: Worker) => {
+    const drive = async (w: WorkerCalls<{ task: Task }, TaskResult>) => {
       while (next < tasks.length) {
         const i = next++;
-        out[i] = await this.send(w, tasks[i]);
+        out[i] = await w.call({ task: tasks[i] });
       }
     };
     await Promise.all(this.workers.map(drive));
@@ -93,7 +71,7 @@ export class ComputePool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
     this.workers.length = 0;
     removeWorkerScript(WORKER_ENTRY);
   }
