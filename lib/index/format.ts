@@ -77,6 +77,7 @@
  * never as a smaller answer.
  */
 import { fromBase64, toBase64 } from "./base64.ts";
+import { concat } from "./concat.ts";
 
 export const ROUTING_MAGIC = 0x32525345; // "ESR2"
 export const SHARD_MAGIC = 0x31505345; // "ESP1"
@@ -315,14 +316,7 @@ export function splitParts(bytes: Uint8Array, maxPartBytes = MAX_PART_BYTES): st
 
 export function joinParts(texts: string[]): Uint8Array {
   const decoded = texts.map(textToBlob);
-  if (decoded.length === 1) return decoded[0];
-  const out = new Uint8Array(decoded.reduce((a, d) => a + d.length, 0));
-  let o = 0;
-  for (const d of decoded) {
-    out.set(d, o);
-    o += d.length;
-  }
-  return out;
+  return decoded.length === 1 ? decoded[0] : concat(decoded);
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));

@@ -11,7 +11,8 @@
 import { normalizeInPlace } from "../../lib/model/embed.ts";
 import { dot, TopK } from "../../lib/index/vector.ts";
 import type { ComputePool } from "../index/compute-pool.ts";
-import { concat, rng } from "../index/kernels.ts";
+import { concat } from "../../lib/index/concat.ts";
+import { rng } from "../index/kernels.ts";
 import { exactTruth } from "../index/self-check.ts";
 
 export interface SyntheticOptions {

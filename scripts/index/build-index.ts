@@ -24,7 +24,8 @@ import { toBase64 } from "../../lib/index/base64.ts";
 import { blobKeyFor } from "../../lib/index/sha256.ts";
 import type { CorpusItem } from "../corpus/read-corpus.ts";
 import { ComputePool } from "./compute-pool.ts";
-import { concat, pqEncodeRows } from "./kernels.ts";
+import { concat } from "../../lib/index/concat.ts";
+import { pqEncodeRows } from "./kernels.ts";
 import { buildPartition } from "./partition.ts";
 import { trainCodebooks } from "./pq.ts";
 

@@ -2,6 +2,7 @@
 // PQ encoding and exact top-k. Pure functions of their arguments, so the compute
 // pool can run them on any thread and get the same bits as the main thread.
 import { PQ_CENTROIDS } from "../../lib/index/format.ts";
+import { concat } from "../../lib/index/concat.ts";
 import { dot, TopK } from "../../lib/index/vector.ts";
 import { normalizeInPlace } from "../../lib/model/embed.ts";
 
@@ -16,18 +17,6 @@ export function rng(seed: number): () => number {
     s >>>= 0;
     return s / 4294967296;
   };
-}
-
-/** Typed arrays end to end (a pool's results in task order, centroid blocks). */
-export function concat<T extends Float32Array | Int32Array | Uint8Array>(parts: T[]): T {
-  const Ctor = (parts[0]?.constructor ?? Uint8Array) as { new (n: number): T };
-  const out = new Ctor(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Rows scored per block: a block's scores (BLOCK_ROWS × k floats) stay in cache. */
