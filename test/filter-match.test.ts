@@ -147,7 +147,7 @@ function makeItem(r: () => number): Item {
 
 function queryValue(r: () => number, field: Field, items: Item[]): QV {
   if (field === "day") {
-    const seen = items[Math.floor(r() * items.length)].ref.day;
+    const seen = items[Math.floor(r() * items.length)].ref.day as number | undefined;
     const u = r();
     const ms = seen === undefined || u < 0.3 ? BASE + Math.floor(r() * (SPAN_DAYS + 4) - 2) * DAY : u < 0.8 ? seen : seen + pick(r, [-1, 1]);
     return { raw: dateText(r, ms), ref: ms };
