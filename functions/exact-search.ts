@@ -11,6 +11,9 @@
 // everything cost", not "is the store intact".
 import { decodeCatalog, joinParts, textToBlob, type ItemRecord } from "../lib/index/format.ts";
 import { IndexError, type IndexHandle, type SearchStats } from "../lib/index/reader.ts";
+import type { CompiledFilter } from "../lib/filter/compile.ts";
+import { matches } from "../lib/filter/match.ts";
+import { encodeValue } from "../lib/filter/values.ts";
 import { sha256Hex } from "../lib/index/sha256.ts";
 import { dotInt8, TopK } from "../lib/index/vector.ts";
 import type { SearchOutcome } from "./search-adapter.ts";
@@ -40,7 +43,13 @@ async function catalogKeys(h: IndexHandle, stats: SearchStats): Promise<string[]
   }
 }
 
-export async function exactSearch(h: IndexHandle | null, q: Float32Array, k: number): Promise<SearchOutcome> {
+/** Does a record's metadata pass the filter, encoded as the build encodes it? */
+function recordMatches(h: IndexHandle, filter: CompiledFilter, record: ItemRecord): boolean {
+  const fields = h.filters?.fields ?? [];
+  return matches(filter, (f) => encodeValue(fields[f], record.meta[fields[f].name]) ?? NaN);
+}
+
+export async function exactSearch(h: IndexHandle | null, q: Float32Array, k: number, filter: CompiledFilter | null = null): Promise<SearchOutcome> {
   if (!h) throw new IndexError("index_unavailable", "this manifest names a model but no searchable index");
   const stats: SearchStats = { shards: 0, records: 0, bytes: 0, fetchedBytes: 0, roundTrips: 0, kvMs: 0 };
   const keys = await catalogKeys(h, stats);
@@ -59,6 +68,7 @@ export async function exactSearch(h: IndexHandle | null, q: Float32Array, k: num
       stats.fetchedBytes += size;
       stats.records++;
       const record = JSON.parse(text) as ItemRecord;
+      if (filter && !recordMatches(h, filter, record)) return;
       const raw = textToBlob(record.v);
       const score = dotInt8(q, new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength), 0, dim) * record.s;
       if (score > top.threshold) {

@@ -7,7 +7,9 @@ import { getModel, modelLoadsStarted, retainOnlyModel, type LoadedModel } from "
 import { exactSearch } from "./exact-search.ts";
 import { indexAdapter } from "./search-adapter.ts";
 import { tensorBytes, wasmMemoryBytes } from "./tf-wasm.ts";
-import { parseEmbedBody, parseK, parseQuery, parseSearchBody, readJsonObject } from "./validate.ts";
+import { parseEmbedBody, parseK, parseQuery, parseSearchBody, readJsonObject, type QuerySpec } from "./validate.ts";
+import { compileRequestFilter, filterFromParam } from "./filter-request.ts";
+import { describeFields } from "./fields.ts";
 import { enforceRateLimit, requireEmbedToken } from "./access.ts";
 import { cacheControl, cachedAnswer, searchCacheKey, storeAnswer } from "./search-cache.ts";
 
@@ -45,22 +47,26 @@ function isolateHeaders(): Record<string, string> {
   return { "X-Model-Loads": String(modelLoadsStarted()) };
 }
 
-async function runSearch(env: Env, ctx: ExecutionContext, config: Config, queries: string[], k: number, exact = false) {
+async function runSearch(env: Env, ctx: ExecutionContext, config: Config, queries: QuerySpec[], k: number, exact = false) {
   const t0 = performance.now();
   const { index, model } = await ready(env, config, ctx);
-  checkTokens(model, queries, config);
+  // Filters are checked against the serving index's fields before any work is spent.
+  const filters = queries.map((s) => compileRequestFilter(s.filter, index.handle, s.where));
+  const texts = queries.map((s) => s.q);
+  checkTokens(model, texts, config);
   const tReady = performance.now();
-  const vectors = await model.embed(queries);
+  const vectors = await model.embed(texts);
   const tEmbed = performance.now();
   // A batch's searches run together, so their KV rounds overlap instead of queueing.
   const perQuery = await Promise.all(
-    queries.map(async (query, i) => {
+    queries.map(async (spec, i) => {
       const s0 = performance.now();
-      const outcome = exact ? await exactSearch(index.handle, vectors[i], k) : await indexAdapter.search(index.handle, vectors[i], k);
+      const outcome = exact ? await exactSearch(index.handle, vectors[i], k, filters[i]) : await indexAdapter.search(index.handle, vectors[i], k, filters[i]);
       const s = performance.now() - s0;
       return {
-        query,
+        query: spec.q,
         k,
+        ...(spec.filter ? { filter: spec.filter.value } : {}),
         results: outcome.results.map((r) => ({ id: r.id, score: r.score, text: r.text, meta: r.meta ?? {} })),
         index: { version: index.version, items: index.items },
         // Queries of one request are embedded together; each reports that shared time.
@@ -77,7 +83,7 @@ async function runSearch(env: Env, ctx: ExecutionContext, config: Config, querie
     "Server-Timing": serverTiming({ ready: tReady - t0, embed: timings.embed_ms, search: timings.search_ms, total: timings.total_ms }),
     ...isolateHeaders(),
   };
-  return { index, perQuery, timings, headers };
+  return { index, perQuery, timings, headers, filters };
 }
 
 export async function searchGet(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
@@ -86,19 +92,22 @@ export async function searchGet(request: Request, env: Env, ctx: ExecutionContex
   const url = new URL(request.url);
   const q = parseQuery(url.searchParams.get("q") ?? undefined, config.maxQueryChars);
   const k = parseK(url.searchParams.get("k") ?? undefined, "query");
+  const spec: QuerySpec = { q, filter: filterFromParam(url.searchParams.get("filter")), where: "" };
   // Bench-only brute force over every item (functions/exact-search.ts).
   const exact = ["1", "true", "on"].includes(url.searchParams.get("exact") ?? "");
   if (exact && !config.benchExact) throw new HttpError(403, "exact_disabled", "exact search is a benchmark facility, disabled on this deployment");
   const cacheable = !exact && config.searchCacheSeconds > 0;
   if (cacheable) {
-    const hit = await cachedAnswer(searchCacheKey((await activeIndex(env, config, ctx)).version, q, k), q);
+    const active = await activeIndex(env, config, ctx);
+    const filter = compileRequestFilter(spec.filter, active.handle);
+    const hit = await cachedAnswer(searchCacheKey(active.version, q, k, filter?.canonical), q);
     if (hit) return hit;
   }
-  const { index, perQuery, headers } = await runSearch(env, ctx, config, [q], k, exact);
+  const { index, perQuery, headers, filters } = await runSearch(env, ctx, config, [spec], k, exact);
   if (!cacheable) return json(perQuery[0], 200, headers);
   const response = json(perQuery[0], 200, { ...headers, "Cache-Control": cacheControl(config.searchCacheSeconds) });
   // Keyed by the version that answered, which a background refresh may have changed meanwhile.
-  storeAnswer(ctx, searchCacheKey(index.version, q, k), response);
+  storeAnswer(ctx, searchCacheKey(index.version, q, k, filters[0]?.canonical), response);
   return response;
 }
 
@@ -108,7 +117,7 @@ export async function searchPost(request: Request, env: Env, ctx: ExecutionConte
   const body = await readJsonObject(request);
   const parsed = parseSearchBody(body, config.maxQueryChars, config.maxBatchQueries);
   if (parsed.kind === "single") {
-    const { perQuery, headers } = await runSearch(env, ctx, config, [parsed.q], parsed.k);
+    const { perQuery, headers } = await runSearch(env, ctx, config, [parsed.query], parsed.k);
     return json(perQuery[0], 200, headers);
   }
   const { index, perQuery, timings, headers } = await runSearch(env, ctx, config, parsed.queries, parsed.k);
@@ -159,4 +168,10 @@ export async function examples(env: Env, ctx: ExecutionContext): Promise<Respons
   const listed = (index.manifest as { examples?: unknown }).examples;
   const texts = Array.isArray(listed) ? listed.filter((t): t is string => typeof t === "string") : [];
   return json({ examples: texts, index: { version: index.version, items: index.items } });
+}
+
+/** The filterable fields of the serving index, with their ranges and values, for clients and the page. */
+export async function fields(env: Env, ctx: ExecutionContext): Promise<Response> {
+  const index = await activeIndex(env, readConfig(env), ctx);
+  return json({ fields: describeFields(index.handle), index: { version: index.version, items: index.items } });
 }

@@ -4,6 +4,7 @@
 // can never belong to the wrong version.
 import { ByteLru } from "../lib/index/lru.ts";
 import type { Manifest } from "../lib/index/manifest.ts";
+import type { CompiledFilter } from "../lib/filter/compile.ts";
 import { IndexError, openIndex, searchVector, type BlobSource, type IndexHandle, type SearchHit, type SearchStats } from "../lib/index/reader.ts";
 
 export { IndexError, type SearchHit };
@@ -52,8 +53,8 @@ export const indexAdapter = {
     return openIndex(manifest, kvSource(kv), cache as ByteLru<never>);
   },
 
-  async search(handle: IndexHandle | null, vector: Float32Array, k: number): Promise<SearchOutcome> {
+  async search(handle: IndexHandle | null, vector: Float32Array, k: number, filter: CompiledFilter | null = null): Promise<SearchOutcome> {
     if (!handle) throw new IndexError("index_unavailable", "this manifest names a model but no searchable index");
-    return searchVector(handle, vector, { k });
+    return searchVector(handle, vector, { k, filter });
   },
 };

@@ -1,5 +1,6 @@
 // GET /search answers cached with the Cache API, keyed by index version, the
-// query as the tokenizer sees it (NFKC, which it applies first) and k: a repeated
+// query as the tokenizer sees it (NFKC, which it applies first), k and the
+// filter (canonical JSON, so equal filters share an entry): a repeated
 // query costs one cache read, no embedding and no KV. A new version misses by
 // construction; old entries age out after SEARCH_CACHE_SECONDS. (The Cache API
 // is per data centre and inert on *.workers.dev: deploy on a custom domain to use it.)
@@ -7,8 +8,8 @@
 /** Never fetched: it only names cache entries. */
 const CACHE_ORIGIN = "https://search-cache.invalid";
 
-export function searchCacheKey(version: string, q: string, k: number): Request {
-  const params = new URLSearchParams({ v: version, k: String(k), q: q.normalize("NFKC") });
+export function searchCacheKey(version: string, q: string, k: number, filter?: string): Request {
+  const params = new URLSearchParams({ v: version, k: String(k), q: q.normalize("NFKC"), ...(filter ? { f: filter } : {}) });
   return new Request(`${CACHE_ORIGIN}/search?${params}`);
 }
 

@@ -1,6 +1,7 @@
 // Request parsing: every malformed input becomes a 400 with a specific code, so
 // clients can tell a typo from an outage.
 import { HttpError } from "./http.ts";
+import { filterFromBody, type FilterInput } from "./filter-request.ts";
 
 export const DEFAULT_K = 10;
 export const MAX_K = 100;
@@ -65,21 +66,41 @@ export async function readJsonObject(request: Request): Promise<Record<string, u
   return body as Record<string, unknown>;
 }
 
-export type SearchRequest = { kind: "single"; q: string; k: number } | { kind: "batch"; queries: string[]; k: number };
+/** One query of a request: its text, its filter if any, and where it sits (for error paths). */
+export interface QuerySpec {
+  q: string;
+  filter?: FilterInput;
+  where: string;
+}
+
+export type SearchRequest = { kind: "single"; query: QuerySpec; k: number } | { kind: "batch"; queries: QuerySpec[]; k: number };
+
+/** A batch entry is a query string, or {"q", "filter"} when that query has its own filter. */
+function batchEntry(entry: unknown, i: number, shared: FilterInput | undefined, maxChars: number): QuerySpec {
+  const where = `queries[${i}].`;
+  if (typeof entry === "object" && entry !== null && !Array.isArray(entry)) {
+    const e = entry as Record<string, unknown>;
+    const extra = Object.keys(e).filter((key) => key !== "q" && key !== "filter");
+    if (extra.length) throw bad("invalid_body", `queries[${i}] may hold "q" and "filter" only, not "${extra[0]}"`);
+    return { q: parseQuery(e.q, maxChars, `queries[${i}].q`), filter: filterFromBody(e.filter) ?? shared, where };
+  }
+  return { q: parseQuery(entry, maxChars, `queries[${i}]`), filter: shared, where };
+}
 
 export function parseSearchBody(body: Record<string, unknown>, maxChars: number, maxBatch: number): SearchRequest {
   const k = parseK(body.k, "json");
+  const filter = filterFromBody(body.filter);
   const hasQ = "q" in body;
   const hasQueries = "queries" in body;
   if (hasQ && hasQueries) throw bad("invalid_body", 'send either "q" or "queries", not both');
   if (hasQueries) {
     const queries = body.queries;
-    if (!Array.isArray(queries)) throw bad("invalid_body", '"queries" must be an array of strings');
+    if (!Array.isArray(queries)) throw bad("invalid_body", '"queries" must be an array of strings or {"q", "filter"} objects');
     if (queries.length === 0) throw bad("invalid_body", '"queries" must not be empty');
     if (queries.length > maxBatch) throw bad("batch_too_large", `at most ${maxBatch} queries per request`);
-    return { kind: "batch", queries: queries.map((q, i) => parseQuery(q, maxChars, `queries[${i}]`)), k };
+    return { kind: "batch", queries: queries.map((q, i) => batchEntry(q, i, filter, maxChars)), k };
   }
-  return { kind: "single", q: parseQuery(body.q, maxChars), k };
+  return { kind: "single", query: { q: parseQuery(body.q, maxChars), filter, where: "" }, k };
 }
 
 export function parseEmbedBody(body: Record<string, unknown>, maxChars: number, maxTexts: number): string[] {

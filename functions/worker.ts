@@ -5,7 +5,7 @@ import { CORS_HEADERS, HttpError, errorResponse, toHttpError, withHeaders } from
 import { allowedOrigin, enforceOrigin } from "./access.ts";
 import { guardKv } from "./kv-guard.ts";
 import { page } from "./page.ts";
-import { embedPost, examples, healthz, searchGet, searchPost } from "./routes.ts";
+import { embedPost, examples, fields, healthz, searchGet, searchPost } from "./routes.ts";
 
 type Handler = (request: Request, env: Env, ctx: ExecutionContext) => Promise<Response>;
 
@@ -18,6 +18,7 @@ const ROUTES: Record<string, Route> = {
   "/": { methods: { GET: page, HEAD: page }, cors: false },
   "/healthz": { methods: { GET: (_r, env, ctx) => healthz(env, ctx) }, cors: false },
   "/examples": { methods: { GET: (_r, env, ctx) => examples(env, ctx) }, cors: false },
+  "/fields": { methods: { GET: (_r, env, ctx) => fields(env, ctx) }, cors: true },
   "/search": { methods: { GET: searchGet, POST: searchPost }, cors: true },
   "/embed": { methods: { POST: embedPost }, cors: true },
 };

@@ -83,6 +83,13 @@ export async function readPackIndex(dir: string): Promise<PackIndex> {
   return idx;
 }
 
+/** Every item record's JSON text, in pack (item) order. */
+export async function readRecordTexts(dir: string): Promise<string[]> {
+  const pack = await readPackIndex(dir);
+  const buf = await readFile(path.join(dir, "items.pack"));
+  return pack.keys.map((_, i) => buf.toString("utf8", pack.offsets[i], pack.offsets[i] + pack.lengths[i]));
+}
+
 export async function readManifest(dir: string): Promise<Manifest> {
   try {
     return JSON.parse(await readFile(path.join(dir, "manifest.json"), "utf8")) as Manifest;

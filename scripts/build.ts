@@ -24,6 +24,8 @@ import { MemorySource } from "./index/memory-source.ts";
 import { sampleQueries } from "./index/perturb.ts";
 import { exactTruth, selfCheck } from "./index/self-check.ts";
 import { checkValueSizes } from "./index/value-limits.ts";
+import { chooseFilterFields, describeFields, parseFilterable, type FilterableRequest } from "./index/filter-columns.ts";
+import type { FilterField } from "../lib/filter/values.ts";
 
 export { UsageError };
 
@@ -60,6 +62,8 @@ export interface BuildOptions {
   maxShrink?: number;
   /** The KV value limit the build enforces (tests lower it). */
   maxValueBytes?: number;
+  /** Which metadata columns queries can filter on (default: date-like and low-cardinality ones). */
+  filterable?: FilterableRequest;
 }
 
 /** recall@10 the self-check aims for: a margin over 0.95 for queries it has not seen. */
@@ -104,6 +108,8 @@ export interface BuildReport {
   bytes: { routing: number; shards: number; items: number; catalog: number; manifest: number; model: number; perItem: number };
   kvValues: { largestBytes: number; largestKey: string; routingParts: number; catalogParts: number };
   selfCheck: Manifest["selfCheck"];
+  /** Filterable columns, and the bytes of the values that serve filters. */
+  filters: { fields: FilterField[]; tableBytes: number; attributeBytes: number; chunks: number; chunkBytes: number };
   peakRssBytes: number;
 }
 
@@ -145,6 +151,8 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
   };
   const stages = new Stages();
   const corpus = await readCorpusStep(o, log);
+  const filterFields = chooseFilterFields(corpus.items, corpus.report.metaColumns, o.filterable ?? { kind: "default" });
+  log(`filterable: ${filterFields.length ? describeFields(filterFields).join(", ") : "none"}`);
   await prepareOut(out);
   stages.lap("read");
   const model = await prepareModel();
@@ -157,7 +165,7 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
     const { vectors } = embedded;
     const leafSize = o.leafSize ?? DEFAULT_PARAMS.leafSize;
     const base = await chooseBase(o, model.modelId, corpus.items.length, log);
-    const built = await buildIndex(vectors, EMBEDDING_DIM, corpus.items, { leafSize, pqM: o.pqM, rerank: o.rerank, nprobe: o.nprobe ?? DEFAULT_PARAMS.nprobe, maxShardBytes: o.maxShardBytes, threads: o.threads }, (s) => log(`  index ${s}`), base);
+    const built = await buildIndex(vectors, EMBEDDING_DIM, corpus.items, { leafSize, pqM: o.pqM, rerank: o.rerank, nprobe: o.nprobe ?? DEFAULT_PARAMS.nprobe, maxShardBytes: o.maxShardBytes, threads: o.threads, filterFields }, (s) => log(`  index ${s}`), base);
     checkValueSizes(built, leafSize, o.maxValueBytes);
     stages.lap("index");
     const modelValues = modelBlobs(model);
@@ -167,7 +175,7 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
     sealManifest(manifest, built);
     const manifestText = await writeArtifacts(out, manifest, built, modelValues, vectors);
     stages.lap("write");
-    const report = buildReport(out, manifest, manifestText, corpus, built, embedded, pool.threads, o.vectors ? "file" : "model", stages.seconds);
+    const report = buildReport(out, manifest, manifestText, corpus, built, embedded, pool.threads, o.vectors ? "file" : "model", stages.seconds, filterFields);
     await writeFile(path.join(out, "report.json"), JSON.stringify(report, null, 2));
     return { manifest, report };
   } finally {
@@ -247,6 +255,7 @@ function draftManifest(o: BuildOptions, corpus: Corpus, built: BuiltIndex, model
       skippedBlank: corpus.report.skippedBlank.length,
     },
     examples: pickExamples(corpus.items.map((i) => i.text)),
+    ...(built.filters ? { filters: { fields: built.filters.fields, table: built.filters.table.map((p) => p.ref) } } : {}),
   };
 }
 
@@ -278,7 +287,9 @@ function sealManifest(m: Manifest, built: BuiltIndex): void {
   const sum = (xs: Array<{ ref: { bytes: number } }>) => xs.reduce((a, x) => a + x.ref.bytes, 0);
   const itemBytes = built.records.reduce((a, r) => a + r.bytes, 0);
   const shardBytes = sum(built.shards);
-  const indexBytes = sum(built.routing) + shardBytes + sum(built.catalog);
+  const f = built.filters;
+  const filterValues = f ? [...f.table, ...f.attributes, ...f.chunks] : [];
+  const indexBytes = sum(built.routing) + shardBytes + sum(built.catalog) + sum(filterValues);
   m.totals = {
     indexBytes,
     itemBytes,
@@ -286,15 +297,17 @@ function sealManifest(m: Manifest, built: BuiltIndex): void {
     shards: built.shards.length,
     shardBytes,
     bytesPerItem: Math.round(((indexBytes + itemBytes) / m.items) * 10) / 10,
-    // model (3) + routing and catalog parts + shards + records + manifest
-    kvValues: 3 + built.routing.length + built.catalog.length + built.shards.length + built.records.length + 1,
+    // model (3) + routing and catalog parts + shards + filter values + records + manifest
+    kvValues: 3 + built.routing.length + built.catalog.length + built.shards.length + filterValues.length + built.records.length + 1,
   };
   const { createdAt: _c, version: _v, ...hashed } = m;
   m.version = createHash("sha256").update(JSON.stringify(hashed)).digest("hex").slice(0, 16);
 }
 
 async function writeArtifacts(out: string, manifest: Manifest, built: BuiltIndex, model: ModelValues, vectors: Float32Array): Promise<string> {
-  for (const b of [...built.routing, ...built.catalog, ...built.shards, model.topology, model.vocab]) await writeBlob(out, b.ref, b.text);
+  const f = built.filters;
+  const filterValues = f ? [...f.table, ...f.attributes, ...f.chunks] : [];
+  for (const b of [...built.routing, ...built.catalog, ...built.shards, ...filterValues, model.topology, model.vocab]) await writeBlob(out, b.ref, b.text);
   await writeBlob(out, model.ref.weights, model.weights);
   await writeItemsPack(out, built.records);
   await writeFile(path.join(out, "vectors.f32"), new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
@@ -314,6 +327,7 @@ function buildReport(
   threads: number,
   source: "model" | "file",
   seconds: Record<string, number>,
+  filterFields: FilterField[],
 ): BuildReport {
   const n = corpus.items.length;
   const sizes = built.shards.map((s) => s.ref.bytes).sort((a, b) => a - b);
@@ -348,6 +362,13 @@ function buildReport(
     },
     kvValues: { largestBytes: largest.bytes, largestKey: largest.key, routingParts: built.routing.length, catalogParts: built.catalog.length },
     selfCheck: manifest.selfCheck,
+    filters: {
+      fields: filterFields,
+      tableBytes: sum(built.filters?.table ?? []),
+      attributeBytes: sum(built.filters?.attributes ?? []),
+      chunks: built.filters?.chunks.length ?? 0,
+      chunkBytes: sum(built.filters?.chunks ?? []),
+    },
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
   };
 }
@@ -365,6 +386,7 @@ export function reportLines(r: BuildReport): string[] {
     `stored bytes     routing ${kb(r.bytes.routing)}, shards ${kb(r.bytes.shards)}, items ${kb(r.bytes.items)}, catalog ${kb(r.bytes.catalog)}; ${r.bytes.perItem} B/item (model ${kb(r.bytes.model)} not counted)`,
     `KV values        largest ${kb(r.kvValues.largestBytes)} (${r.kvValues.largestKey}); routing in ${r.kvValues.routingParts} part(s), catalog in ${r.kvValues.catalogParts}`,
     `self-check       recall@10 ${r.selfCheck.recallAt10.toFixed(3)} on ${r.selfCheck.queries} perturbed items, ${kb(r.selfCheck.meanBytes)} mean / ${kb(r.selfCheck.maxBytes)} max per query, ${r.selfCheck.roundTrips} KV rounds`,
+    `filterable       ${r.filters.fields.length ? `${describeFields(r.filters.fields).join(", ")}; table ${kb(r.filters.tableBytes)}, leaf attributes ${kb(r.filters.attributeBytes)}, ${r.filters.chunks} column chunks ${kb(r.filters.chunkBytes)}` : "none (--filterable COL,… to declare)"}`,
     `peak RSS         ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
   ];
   return lines;
@@ -391,6 +413,8 @@ Builds the search index of a corpus into KV-ready artifacts.
                         for queries it has not seen)
   --byte-budget-kb N    mean KB a query may read when the self-check picks nprobe (default ${DEFAULT_BYTE_BUDGET / 1024})
   --probe-kb N          shard bytes one query may read in round 1 (default ${DEFAULT_PARAMS.maxShardBytes / 1024})
+  --filterable COL,…    metadata columns queries can filter on, or "none" (default: date-like
+                        columns and columns with at most 64 distinct values)
   --extend DIR          keep the leaves of the build in DIR; only changed shards differ
   --check-queries N     self-check queries (default ${DEFAULT_CHECK_QUERIES})
   --json                print the report as JSON
@@ -417,6 +441,7 @@ export const BUILD_FLAGS = {
   "byte-budget-kb": { type: "string" },
   "target-recall": { type: "string" },
   "check-queries": { type: "string" },
+  filterable: { type: "string" },
 } as const;
 
 export function buildOptionsFromFlags(a: { [K in keyof typeof BUILD_FLAGS]?: string }): Partial<BuildOptions> {
@@ -437,6 +462,7 @@ export function buildOptionsFromFlags(a: { [K in keyof typeof BUILD_FLAGS]?: str
     byteBudget: budgetKb === undefined ? undefined : budgetKb * 1024,
     targetRecall,
     checkQueries: parseIntFlag("check-queries", a["check-queries"]),
+    filterable: parseFilterable(a.filterable),
   };
 }
 

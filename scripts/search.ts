@@ -1,21 +1,25 @@
 // `npm run search -- --artifacts DIR [--k 10] [--exact] [--json] (QUERY... | --queries-file FILE)`
 // The Worker's search code (lib/index/reader.ts) over the artifacts on disk;
-// --exact is brute force over the float32 vectors, the ground truth.
+// --exact is brute force over the float32 vectors, the ground truth; --filter
+// narrows either by metadata (lib/filter/).
 import { readFile } from "node:fs/promises";
 import { runCli } from "./cli.ts";
 import type { ItemRecord } from "../lib/index/format.ts";
 import type { Manifest } from "../lib/index/manifest.ts";
-import { openIndex, searchVector, type SearchHit, type IndexHandle } from "../lib/index/reader.ts";
-import { FileSource, readManifest, readVectors } from "./artifacts.ts";
+import { openIndex, searchVector, type FilterStats, type SearchHit, type IndexHandle } from "../lib/index/reader.ts";
+import { FileSource, readManifest, readRecordTexts, readVectors } from "./artifacts.ts";
 import { DEFAULT_OUT, parseIntFlag, UsageError } from "./build.ts";
 import { createNodeEmbedder } from "./embed/node-model.ts";
-import { exactTopK } from "./index/self-check.ts";
+import { exactTopK, exactTopKOf } from "./index/self-check.ts";
+import { encodeColumns, matchingRows } from "./index/filter-columns.ts";
+import { compileFilter, FilterError, type CompiledFilter } from "../lib/filter/compile.ts";
+import type { FilterField } from "../lib/filter/values.ts";
 import { dot } from "../lib/index/vector.ts";
 
 export interface QueryAnswer {
   q: string;
   results: SearchHit[];
-  stats: { shards: number; bytes: number; roundTrips: number };
+  stats: { shards: number; bytes: number; roundTrips: number; filter?: FilterStats };
 }
 
 export class ArtifactSearch {
@@ -27,21 +31,49 @@ export class ArtifactSearch {
     readonly dir: string,
   ) {}
 
+  private columns: Float64Array | undefined;
+
+  /** The filterable fields of this index (none when the build declared none). */
+  get fields(): FilterField[] {
+    return this.manifest.filters?.fields ?? [];
+  }
+
+  /** A filter's JSON compiled against this index's fields; FilterError when it is wrong. */
+  compile(filterJson: string): CompiledFilter | null {
+    let input: unknown;
+    try {
+      input = JSON.parse(filterJson);
+    } catch (e) {
+      throw new FilterError("invalid_filter", "filter", `not JSON: ${(e as Error).message}`);
+    }
+    return compileFilter(input, { fields: this.fields }, Buffer.byteLength(filterJson));
+  }
+
+  /** Every item's encoded filter values, from the records, as the build encoded them. */
+  private async columnValues(): Promise<Float64Array> {
+    if (!this.columns) {
+      const items = (await readRecordTexts(this.dir)).map((t) => JSON.parse(t) as ItemRecord);
+      this.columns = encodeColumns(items, this.fields);
+    }
+    return this.columns;
+  }
+
   static async open(dir: string): Promise<ArtifactSearch> {
     const manifest = await readManifest(dir);
     const source = await FileSource.open(dir);
     return new ArtifactSearch(manifest, source, await openIndex(manifest, source, null), undefined, dir);
   }
 
-  async approximate(q: Float32Array, k: number, knobs: { nprobe?: number; rerank?: number } = {}): Promise<{ results: SearchHit[]; stats: QueryAnswer["stats"] }> {
+  async approximate(q: Float32Array, k: number, knobs: { nprobe?: number; rerank?: number; filter?: CompiledFilter | null } = {}): Promise<{ results: SearchHit[]; stats: QueryAnswer["stats"] }> {
     const { results, stats } = await searchVector(this.handle, q, { k, ...knobs });
-    return { results, stats: { shards: stats.shards, bytes: stats.bytes, roundTrips: stats.roundTrips } };
+    return { results, stats: { shards: stats.shards, bytes: stats.bytes, roundTrips: stats.roundTrips, ...(stats.filter ? { filter: stats.filter } : {}) } };
   }
 
-  async exact(q: Float32Array, k: number): Promise<{ results: SearchHit[]; stats: QueryAnswer["stats"] }> {
+  async exact(q: Float32Array, k: number, filter: CompiledFilter | null = null): Promise<{ results: SearchHit[]; stats: QueryAnswer["stats"] }> {
     this.vectors ??= await readVectors(this.dir, this.manifest.dim);
     const dim = this.manifest.dim;
-    const rows = exactTopK(this.vectors, dim, this.manifest.items, q, k);
+    const n = this.manifest.items;
+    const rows = filter ? exactTopKOf(this.vectors, dim, matchingRows(await this.columnValues(), n, filter), q, k) : exactTopK(this.vectors, dim, n, q, k);
     const results = await Promise.all(
       rows.map(async (row) => {
         const r = JSON.parse(await this.source.recordText(row)) as ItemRecord;
@@ -61,9 +93,20 @@ Searches a built index with the Worker's own search code, reading the artifacts 
   --exact              brute force over all items at full precision (ground truth)
   --nprobe N           leaves probed (default: the manifest's)
   --rerank N           candidates re-ranked (default: the manifest's)
+  --filter JSON        only items whose metadata match, e.g. '{"publish_date":{"$gte":"2003-03-01"}}'
+                       ($eq $ne $in $nin $lt $lte $gt $gte, top-level $or; with --exact too)
   --queries-file FILE  one query a line
   --json               one JSON line per query: {"q", "results", "stats"}
 `;
+
+function compileOrUsage(engine: ArtifactSearch, json: string): CompiledFilter | null {
+  try {
+    return engine.compile(json);
+  } catch (e) {
+    if (e instanceof FilterError) throw new UsageError(`--filter: ${e.code} at ${e.path}: ${e.message}`);
+    throw e;
+  }
+}
 
 function main(): Promise<number> {
   const config = {
@@ -76,6 +119,7 @@ function main(): Promise<number> {
       nprobe: { type: "string" },
       rerank: { type: "string" },
       "queries-file": { type: "string" },
+      filter: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   } as const;
@@ -98,6 +142,7 @@ function main(): Promise<number> {
     const engine = await ArtifactSearch.open(a.artifacts ?? DEFAULT_OUT).catch((e: Error) => {
       throw new UsageError(e.message);
     });
+    const filter = a.filter === undefined ? null : compileOrUsage(engine, a.filter);
     const embedder = await createNodeEmbedder();
     if (embedder.modelId !== engine.manifest.model.id) {
       throw new UsageError(`the index was built with ${engine.manifest.model.id}, this checkout embeds with ${embedder.modelId}; rebuild`);
@@ -106,7 +151,7 @@ function main(): Promise<number> {
       const batch = queries.slice(i, i + 32);
       const vectors = await embedder.embed(batch);
       for (let j = 0; j < batch.length; j++) {
-        const { results, stats } = a.exact ? await engine.exact(vectors[j], k) : await engine.approximate(vectors[j], k, knobs);
+        const { results, stats } = a.exact ? await engine.exact(vectors[j], k, filter) : await engine.approximate(vectors[j], k, { ...knobs, filter });
         if (a.json) process.stdout.write(JSON.stringify({ q: batch[j], results, stats }) + "\n");
         else {
           process.stdout.write(`\n${batch[j]}\n`);

@@ -71,6 +71,60 @@
  *      4  u32  count
  *      8  count × [u8[8] item key, u32 record bytes]
  *
+ * Metadata filters (lib/filter/) add three kinds, present only when the build
+ * declared filterable columns (manifest.filters: the columns' names, types and
+ * string dictionaries, and the FILTER TABLE's parts). Every filterable value is
+ * stored as a float64 "encoded value" (lib/filter/values.ts: a date is its ms
+ * since the epoch, a number itself, a string its dictionary index; NaN when the
+ * item has none), so one comparison serves every type. Unfiltered queries read
+ * none of them: their bytes are what they were without filters.
+ *
+ * 5. FILTER TABLE — kept in isolate memory next to the routing, stored as parts
+ *    (manifest.filters.table[]). It lets a query skip leaves and find the items
+ *    that match before reading any of them. Concatenated:
+ *      0  u32  magic "ESF1"
+ *      4  u16  columns C
+ *      6  u16  reserved (0)
+ *      8  u32  leaves  L      (the routing's)
+ *     12  u32  chunks  K      column chunks, all columns
+ *     16  f32[L·C]            per leaf and column, the smallest value, rounded down
+ *         f32[L·C]            …and the largest, rounded up (+inf / −inf: none)
+ *         u32[L]              stored length of each leaf's ATTRIBUTES value
+ *         u8 [L·16]           first 16 bytes of its sha256 (key and check, as shards)
+ *         u32[C+1]            column c owns chunks chunkStart[c] .. chunkStart[c+1]-1
+ *         f64[K]              each chunk's smallest value of its column
+ *         f64[K]              …and largest
+ *         u32[K]              entries per chunk
+ *         u32[K]              stored length of each chunk
+ *         u8 [K·16]           first 16 bytes of each chunk's sha256
+ *    Memory: L·(8C + 20) + K·44 bytes; one date column at 1.2M items (50k leaves,
+ *    ~9k chunks) is about 1.8 MB.
+ *
+ * 6. ATTRIBUTES of one leaf, `blob/<sha>`: the filterable values of its shard's
+ *    entries, read beside the shard (same round) when a query has a filter:
+ *      0  u32  magic "ESA1"
+ *      4  u16  columns C
+ *      6  u16  reserved (0)
+ *      8  u32  leaf
+ *     12  u32  count
+ *     16  f64[C·count]        column-major: entry e's value of column c at c·count + e
+ *
+ * 7. COLUMN CHUNK, `blob/<sha>`: the items that have a value in one column,
+ *    sorted by (value, item key) and cut where an item key's hash says so
+ *    (content-defined, so inserting an item changes one chunk, not every later
+ *    one). A selective filter reads only the chunks whose [min, max] meet its
+ *    ranges and scores every matching item — no leaf can hide one:
+ *      0  u32  magic "ESK1"
+ *      4  u16  column
+ *      6  u16  columns C
+ *      8  u16  pqM
+ *     10  u16  reserved (0)
+ *     12  u32  count
+ *     16  u8 [count · 8]      item keys (as in shards)
+ *         u8 [count · pqM]    item PQ codes (as in shards)
+ *         (padded to 8 bytes)
+ *         f64[C·count]        every filterable value of the entries, column-major
+ *
  * Integrity: a value's KV key embeds its sha256 (blobs: 128 bits; item records:
  * 64 bits, checked against the build's keys for collisions). Readers verify
  * every value they fetch, and treat a mismatch or a missing value as an error,
@@ -305,6 +359,198 @@ export function decodeCatalog(bytes: Uint8Array): CatalogEntry[] {
     out[i] = { key: `item/${hex(bytes, o, o + ITEM_KEY_BYTES)}`, bytes: view.getUint32(o + ITEM_KEY_BYTES, true) };
   }
   return out;
+}
+
+export const FILTER_TABLE_MAGIC = 0x31465345; // "ESF1"
+export const ATTRIBUTES_MAGIC = 0x31415345; // "ESA1"
+export const CHUNK_MAGIC = 0x314b5345; // "ESK1"
+const FILTER_HEADER_BYTES = 16;
+const ATTRIBUTES_HEADER_BYTES = 16;
+const CHUNK_HEADER_BYTES = 16;
+
+export interface FilterTable {
+  columns: number;
+  leaves: number;
+  chunks: number;
+  /** leaves × columns, leaf-major; +inf/−inf when a leaf has no value in a column. */
+  leafMin: Float32Array;
+  leafMax: Float32Array;
+  attrBytes: Uint32Array;
+  /** leaves × SHARD_HASH_BYTES */
+  attrHashes: Uint8Array;
+  /** columns + 1 */
+  chunkStart: Uint32Array;
+  chunkMin: Float64Array;
+  chunkMax: Float64Array;
+  chunkCount: Uint32Array;
+  chunkBytes: Uint32Array;
+  /** chunks × SHARD_HASH_BYTES */
+  chunkHashes: Uint8Array;
+}
+
+export interface Attributes {
+  leaf: number;
+  columns: number;
+  count: number;
+  /** columns × count, column-major */
+  values: Float64Array;
+}
+
+export interface ColumnChunk {
+  column: number;
+  columns: number;
+  pqM: number;
+  count: number;
+  keys: Uint8Array;
+  codes: Uint8Array;
+  /** columns × count, column-major */
+  values: Float64Array;
+}
+
+function filterTableLayout(columns: number, leaves: number, chunks: number) {
+  const leafMin = FILTER_HEADER_BYTES;
+  const leafMax = leafMin + 4 * leaves * columns;
+  const attrBytes = leafMax + 4 * leaves * columns;
+  const attrHashes = attrBytes + 4 * leaves;
+  const chunkStart = align4(attrHashes + SHARD_HASH_BYTES * leaves);
+  const chunkMin = align8(chunkStart + 4 * (columns + 1));
+  const chunkMax = chunkMin + 8 * chunks;
+  const chunkCount = chunkMax + 8 * chunks;
+  const chunkBytes = chunkCount + 4 * chunks;
+  const chunkHashes = chunkBytes + 4 * chunks;
+  const end = chunkHashes + SHARD_HASH_BYTES * chunks;
+  return { leafMin, leafMax, attrBytes, attrHashes, chunkStart, chunkMin, chunkMax, chunkCount, chunkBytes, chunkHashes, end };
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+export function encodeFilterTable(t: FilterTable): Uint8Array {
+  const { columns, leaves, chunks } = t;
+  if (t.chunkStart[columns] !== chunks) throw new FormatError("filter table: the columns do not cover every chunk");
+  const at = filterTableLayout(columns, leaves, chunks);
+  const buf = new ArrayBuffer(at.end);
+  const view = new DataView(buf);
+  view.setUint32(0, FILTER_TABLE_MAGIC, true);
+  view.setUint16(4, columns, true);
+  view.setUint32(8, leaves, true);
+  view.setUint32(12, chunks, true);
+  new Float32Array(buf, at.leafMin, leaves * columns).set(t.leafMin);
+  new Float32Array(buf, at.leafMax, leaves * columns).set(t.leafMax);
+  new Uint32Array(buf, at.attrBytes, leaves).set(t.attrBytes);
+  new Uint8Array(buf, at.attrHashes, leaves * SHARD_HASH_BYTES).set(t.attrHashes);
+  new Uint32Array(buf, at.chunkStart, columns + 1).set(t.chunkStart);
+  new Float64Array(buf, at.chunkMin, chunks).set(t.chunkMin);
+  new Float64Array(buf, at.chunkMax, chunks).set(t.chunkMax);
+  new Uint32Array(buf, at.chunkCount, chunks).set(t.chunkCount);
+  new Uint32Array(buf, at.chunkBytes, chunks).set(t.chunkBytes);
+  new Uint8Array(buf, at.chunkHashes, chunks * SHARD_HASH_BYTES).set(t.chunkHashes);
+  return new Uint8Array(buf);
+}
+
+export function decodeFilterTable(bytes: Uint8Array): FilterTable {
+  if (bytes.byteLength < FILTER_HEADER_BYTES) throw new FormatError("filter table is truncated");
+  const buf = bytes.byteOffset % 8 === 0 ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer);
+  const base = bytes.byteOffset % 8 === 0 ? bytes.byteOffset : 0;
+  const view = new DataView(buf, base, bytes.byteLength);
+  if (view.getUint32(0, true) !== FILTER_TABLE_MAGIC) throw new FormatError("filter table has a bad magic number");
+  const columns = view.getUint16(4, true);
+  const leaves = view.getUint32(8, true);
+  const chunks = view.getUint32(12, true);
+  const at = filterTableLayout(columns, leaves, chunks);
+  if (bytes.byteLength !== at.end) throw new FormatError(`filter table is ${bytes.byteLength} bytes, expected ${at.end}`);
+  const t: FilterTable = {
+    columns,
+    leaves,
+    chunks,
+    leafMin: new Float32Array(buf, base + at.leafMin, leaves * columns),
+    leafMax: new Float32Array(buf, base + at.leafMax, leaves * columns),
+    attrBytes: new Uint32Array(buf, base + at.attrBytes, leaves),
+    attrHashes: new Uint8Array(buf, base + at.attrHashes, leaves * SHARD_HASH_BYTES),
+    chunkStart: new Uint32Array(buf, base + at.chunkStart, columns + 1),
+    chunkMin: new Float64Array(buf, base + at.chunkMin, chunks),
+    chunkMax: new Float64Array(buf, base + at.chunkMax, chunks),
+    chunkCount: new Uint32Array(buf, base + at.chunkCount, chunks),
+    chunkBytes: new Uint32Array(buf, base + at.chunkBytes, chunks),
+    chunkHashes: new Uint8Array(buf, base + at.chunkHashes, chunks * SHARD_HASH_BYTES),
+  };
+  if (t.chunkStart[0] !== 0 || t.chunkStart[columns] !== chunks) throw new FormatError("filter table: the columns do not cover every chunk");
+  for (let c = 0; c < columns; c++) if (t.chunkStart[c] > t.chunkStart[c + 1]) throw new FormatError(`filter table: column ${c} has a negative chunk range`);
+  return t;
+}
+
+/** KV keys of a leaf's attributes and of a column chunk. */
+export function attributesKey(t: FilterTable, leaf: number): string {
+  return `blob/${hex(t.attrHashes, leaf * SHARD_HASH_BYTES, (leaf + 1) * SHARD_HASH_BYTES)}`;
+}
+
+export function chunkKey(t: FilterTable, chunk: number): string {
+  return `blob/${hex(t.chunkHashes, chunk * SHARD_HASH_BYTES, (chunk + 1) * SHARD_HASH_BYTES)}`;
+}
+
+export function encodeAttributes(a: Attributes): Uint8Array {
+  const buf = new ArrayBuffer(ATTRIBUTES_HEADER_BYTES + 8 * a.columns * a.count);
+  const view = new DataView(buf);
+  view.setUint32(0, ATTRIBUTES_MAGIC, true);
+  view.setUint16(4, a.columns, true);
+  view.setUint32(8, a.leaf, true);
+  view.setUint32(12, a.count, true);
+  new Float64Array(buf, ATTRIBUTES_HEADER_BYTES, a.columns * a.count).set(a.values.subarray(0, a.columns * a.count));
+  return new Uint8Array(buf);
+}
+
+export function decodeAttributes(bytes: Uint8Array): Attributes {
+  if (bytes.byteLength < ATTRIBUTES_HEADER_BYTES) throw new FormatError("attributes are truncated");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== ATTRIBUTES_MAGIC) throw new FormatError("attributes have a bad magic number");
+  const columns = view.getUint16(4, true);
+  const leaf = view.getUint32(8, true);
+  const count = view.getUint32(12, true);
+  if (bytes.byteLength !== ATTRIBUTES_HEADER_BYTES + 8 * columns * count) throw new FormatError(`attributes of leaf ${leaf} have the wrong length`);
+  return { leaf, columns, count, values: float64s(bytes, ATTRIBUTES_HEADER_BYTES, columns * count) };
+}
+
+function chunkValuesOffset(count: number, pqM: number): number {
+  return align8(CHUNK_HEADER_BYTES + count * (ITEM_KEY_BYTES + pqM));
+}
+
+export function encodeColumnChunk(c: ColumnChunk): Uint8Array {
+  const valuesAt = chunkValuesOffset(c.count, c.pqM);
+  const buf = new ArrayBuffer(valuesAt + 8 * c.columns * c.count);
+  const view = new DataView(buf);
+  const out = new Uint8Array(buf);
+  view.setUint32(0, CHUNK_MAGIC, true);
+  view.setUint16(4, c.column, true);
+  view.setUint16(6, c.columns, true);
+  view.setUint16(8, c.pqM, true);
+  view.setUint32(12, c.count, true);
+  out.set(c.keys.subarray(0, c.count * ITEM_KEY_BYTES), CHUNK_HEADER_BYTES);
+  out.set(c.codes.subarray(0, c.count * c.pqM), CHUNK_HEADER_BYTES + c.count * ITEM_KEY_BYTES);
+  new Float64Array(buf, valuesAt, c.columns * c.count).set(c.values.subarray(0, c.columns * c.count));
+  return out;
+}
+
+export function decodeColumnChunk(bytes: Uint8Array): ColumnChunk {
+  if (bytes.byteLength < CHUNK_HEADER_BYTES) throw new FormatError("column chunk is truncated");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== CHUNK_MAGIC) throw new FormatError("column chunk has a bad magic number");
+  const column = view.getUint16(4, true);
+  const columns = view.getUint16(6, true);
+  const pqM = view.getUint16(8, true);
+  const count = view.getUint32(12, true);
+  const valuesAt = chunkValuesOffset(count, pqM);
+  if (column >= columns || bytes.byteLength !== valuesAt + 8 * columns * count) throw new FormatError(`column chunk of column ${column} has the wrong length`);
+  const keys = bytes.subarray(CHUNK_HEADER_BYTES, CHUNK_HEADER_BYTES + count * ITEM_KEY_BYTES);
+  const codes = bytes.subarray(CHUNK_HEADER_BYTES + count * ITEM_KEY_BYTES, CHUNK_HEADER_BYTES + count * (ITEM_KEY_BYTES + pqM));
+  return { column, columns, pqM, count, keys, codes, values: float64s(bytes, valuesAt, columns * count) };
+}
+
+/** A Float64Array over `bytes` from `offset`, copied only when unaligned. */
+function float64s(bytes: Uint8Array, offset: number, n: number): Float64Array {
+  const at = bytes.byteOffset + offset;
+  if (at % 8 === 0) return new Float64Array(bytes.buffer, at, n);
+  return new Float64Array(bytes.slice(offset, offset + 8 * n).buffer);
 }
 
 /** A large value cut into KV-sized parts (routing, catalog), each stored as base64 text. */

@@ -3,6 +3,8 @@
 // key, so a key's bytes never change and two versions share whatever they have in
 // common; switching versions is a single write of the `current` pointer.
 
+import type { FilterField } from "../filter/values.ts";
+
 export const FORMAT = "edge-semantic-search/2";
 export const POINTER_KEY = "current";
 
@@ -80,6 +82,11 @@ export interface SelfCheck {
   curve: Array<{ nprobe: number; rerank: number; recallAt10: number; meanBytes: number }>;
 }
 
+export interface ManifestFilters {
+  fields: FilterField[];
+  table: BlobRef[];
+}
+
 export interface Manifest {
   format: typeof FORMAT;
   /** Content hash of everything below except createdAt: equal inputs, equal version. */
@@ -116,6 +123,12 @@ export interface Manifest {
     metaColumns: string[];
     skippedBlank: number;
   };
+  /**
+   * Filterable metadata columns (format.ts, sections 5–7): their names, types
+   * and string dictionaries, and the parts of the filter table. Absent when the
+   * build declared none.
+   */
+  filters?: ManifestFilters;
   /** A few short item texts the search page offers as example queries (absent in older indexes). */
   examples?: string[];
 }

@@ -2,7 +2,7 @@
 // upload and keep, what GC may delete, what the build prunes. The manifest names
 // the model, routing and catalog parts; the routing names the shards; the
 // catalog names the item records.
-import { decodeCatalog, decodeRouting, joinParts, shardKey, type Routing } from "./format.ts";
+import { attributesKey, chunkKey, decodeCatalog, decodeFilterTable, decodeRouting, joinParts, shardKey, type FilterTable, type Routing } from "./format.ts";
 import type { BlobRef, Manifest } from "./manifest.ts";
 
 export interface ValueRef {
@@ -16,6 +16,8 @@ export interface VersionValues {
   catalog: ValueRef[];
   shards: ValueRef[];
   items: ValueRef[];
+  /** Filter table parts, leaf attributes and column chunks (empty without filters). */
+  filters: ValueRef[];
 }
 
 export type ReadTexts = (keys: string[]) => Promise<Map<string, string | null>>;
@@ -39,19 +41,33 @@ export function shardRefs(routing: Routing): ValueRef[] {
   return Array.from({ length: routing.leaves }, (_, l) => ({ key: shardKey(routing, l), bytes: routing.shardBytes[l] }));
 }
 
+export async function readFilterTable(m: Manifest, read: ReadTexts): Promise<FilterTable | null> {
+  if (!m.filters) return null;
+  return decodeFilterTable(await readParts(m.filters.table, `filter table of version ${m.version}`, read));
+}
+
+export function filterValueRefs(t: FilterTable): ValueRef[] {
+  const refs: ValueRef[] = [];
+  for (let l = 0; l < t.leaves; l++) refs.push({ key: attributesKey(t, l), bytes: t.attrBytes[l] });
+  for (let c = 0; c < t.chunks; c++) refs.push({ key: chunkKey(t, c), bytes: t.chunkBytes[c] });
+  return refs;
+}
+
 /** Reads the routing and catalog through `read`; throws when either is unreadable, never guesses. */
 export async function versionValues(m: Manifest, read: ReadTexts): Promise<VersionValues> {
   const routing = await readRouting(m, read);
   const catalog = decodeCatalog(await readParts(m.catalog, `catalog of version ${m.version}`, read));
+  const table = await readFilterTable(m, read);
   return {
     model: [m.model.topology, m.model.weights, m.model.vocab],
     routing: m.routing,
     catalog: m.catalog,
     shards: shardRefs(routing),
     items: catalog,
+    filters: table && m.filters ? [...m.filters.table, ...filterValueRefs(table)] : [],
   };
 }
 
 export function allValues(v: VersionValues): ValueRef[] {
-  return [...v.model, ...v.routing, ...v.catalog, ...v.shards, ...v.items];
+  return [...v.model, ...v.routing, ...v.catalog, ...v.shards, ...v.filters, ...v.items];
 }

@@ -17,22 +17,22 @@ import {
   type Routing,
   type Shard,
 } from "../../lib/index/format.ts";
-import type { BlobRef, IndexParams } from "../../lib/index/manifest.ts";
+import type { IndexParams } from "../../lib/index/manifest.ts";
+import type { FilterField } from "../../lib/filter/values.ts";
+import { textBlob, type TextBlob } from "./text-blob.ts";
+import { buildFilterValues, type FilterValues } from "./filter-values.ts";
+import { encodeColumns } from "./filter-columns.ts";
+
+export { textBlob, type TextBlob };
 import { quantizeInt8 } from "../../lib/index/quantize.ts";
 import { nearestLeaves } from "../../lib/index/reader.ts";
 import { toBase64 } from "../../lib/index/base64.ts";
-import { blobKeyFor } from "../../lib/index/sha256.ts";
 import type { CorpusItem } from "../corpus/read-corpus.ts";
 import { ComputePool } from "./compute-pool.ts";
 import { concat } from "../../lib/index/concat.ts";
 import { pqEncodeRows } from "./kernels.ts";
 import { buildPartition } from "./partition.ts";
 import { trainCodebooks } from "./pq.ts";
-
-export interface TextBlob {
-  ref: BlobRef;
-  text: string;
-}
 
 export interface BuiltIndex {
   params: IndexParams;
@@ -43,7 +43,13 @@ export interface BuiltIndex {
   /** In item order; key is `item/<16 hex>`. */
   records: Array<{ key: string; text: string; bytes: number }>;
   catalog: TextBlob[];
+  /** Filter table, leaf attributes and column chunks; null when no column is filterable. */
+  filters: BuiltFilters | null;
   timings: Record<string, number>;
+}
+
+export interface BuiltFilters extends FilterValues {
+  fields: FilterField[];
 }
 
 export const DEFAULT_PARAMS = {
@@ -62,12 +68,7 @@ export const DEFAULT_PARAMS = {
   seed: 7,
 };
 
-export type BuildIndexOptions = Partial<typeof DEFAULT_PARAMS> & { threads?: number };
-
-export function textBlob(text: string): TextBlob {
-  const sha256 = createHash("sha256").update(text).digest("hex");
-  return { ref: { key: blobKeyFor(sha256), bytes: Buffer.byteLength(text), sha256 }, text };
-}
+export type BuildIndexOptions = Partial<typeof DEFAULT_PARAMS> & { threads?: number; filterFields?: FilterField[] };
 
 export function itemRecordText(item: CorpusItem, v: Float32Array): string {
   const q = quantizeInt8(v);
@@ -102,7 +103,7 @@ interface Tree {
 
 
 
-type Options = typeof DEFAULT_PARAMS & { threads?: number };
+type Options = typeof DEFAULT_PARAMS & { threads?: number; filterFields?: FilterField[] };
 
 export async function buildIndex(
   vectors: Float32Array,
@@ -124,6 +125,8 @@ export async function buildIndex(
   const pool = new ComputePool(vectors, dim, o.threads);
   try {
     const { records, keyBytes } = makeRecords(vectors, dim, items);
+    const fields = o.filterFields ?? [];
+    const columnValues = encodeColumns(items, fields);
     lap("records");
     const tree = base ? extendTree(base, vectors, dim, records, o, log) : await partitionTree(pool, items.length, o, lap);
     lap(base ? "assign" : "pq-train");
@@ -133,6 +136,10 @@ export async function buildIndex(
     const routing = routingParts(tree, shards, dim, o);
     const catalog = splitParts(encodeCatalog(keyBytes, records.map((r) => r.bytes))).map(textBlob);
     lap("shards");
+    const filters = fields.length
+      ? { fields, ...buildFilterValues({ members: tree.members, keyBytes, codes, pqM: o.pqM, values: columnValues, columns: fields.length, n: items.length }) }
+      : null;
+    if (filters) lap("filters");
     const leaves = shards.length;
     const params: IndexParams = {
       leaves,
@@ -144,7 +151,7 @@ export async function buildIndex(
       seed: o.seed,
       maxShardBytes: o.maxShardBytes,
     };
-    return { params, routing, shards, records, catalog, timings };
+    return { params, routing, shards, records, catalog, filters, timings };
   } finally {
     await pool.close();
   }

@@ -1,11 +1,10 @@
 // A BlobSource over values held in memory, from a fresh build or an artifacts
 // directory: the Node tools run the Worker's exact search code against it.
 import { readFile } from "node:fs/promises";
-import path from "node:path";
 import type { Manifest } from "../../lib/index/manifest.ts";
 import type { BlobSource } from "../../lib/index/reader.ts";
 import { allValues } from "../../lib/index/version.ts";
-import { artifactVersionValues, blobPath, readPackIndex } from "../artifacts.ts";
+import { artifactVersionValues, blobPath, readPackIndex, readRecordTexts } from "../artifacts.ts";
 import type { BuiltIndex } from "./build-index.ts";
 
 export class MemorySource implements BlobSource {
@@ -14,7 +13,8 @@ export class MemorySource implements BlobSource {
 
   static fromBuilt(b: BuiltIndex): MemorySource {
     const s = new MemorySource();
-    for (const blob of [...b.routing, ...b.catalog, ...b.shards]) s.values.set(blob.ref.key, blob.text);
+    const f = b.filters;
+    for (const blob of [...b.routing, ...b.catalog, ...b.shards, ...(f ? [...f.table, ...f.attributes, ...f.chunks] : [])]) s.values.set(blob.ref.key, blob.text);
     for (const r of b.records) s.values.set(r.key, r.text);
     return s;
   }
@@ -27,8 +27,7 @@ export class MemorySource implements BlobSource {
       if (ref.key.startsWith("blob/") && !model.has(ref.key)) s.values.set(ref.key, await readFile(blobPath(dir, ref.key), "utf8"));
     }
     const pack = await readPackIndex(dir);
-    const buf = await readFile(path.join(dir, "items.pack"));
-    pack.keys.forEach((key, i) => s.values.set(key, buf.toString("utf8", pack.offsets[i], pack.offsets[i] + pack.lengths[i])));
+    (await readRecordTexts(dir)).forEach((text, i) => s.values.set(pack.keys[i], text));
     return s;
   }
 

@@ -7,10 +7,22 @@ import { openIndex, searchVector } from "../../lib/index/reader.ts";
 import type { BlobSource } from "../../lib/index/reader.ts";
 import type { ComputePool } from "./compute-pool.ts";
 import { exactTopKRows } from "./kernels.ts";
+import { dot, TopK } from "../../lib/index/vector.ts";
 
 /** One query's exact top-k rows over the first n rows, best first (this thread). */
 export function exactTopK(vectors: Float32Array, dim: number, n: number, q: Float32Array, k: number): number[] {
   return Array.from(exactTopKRows(vectors, dim, 0, n, q, k).ids).filter((i) => i >= 0);
+}
+
+/** Exact top-k among the given rows only (a filter's matches), best first. */
+export function exactTopKOf(vectors: Float32Array, dim: number, rows: ArrayLike<number>, q: Float32Array, k: number): number[] {
+  const top = new TopK(k);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    const score = dot(q, vectors, r * dim, dim);
+    if (score > top.threshold) top.push(r, score);
+  }
+  return top.entries().map((e) => e.id);
 }
 
 export const NPROBE_LADDER = [8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512];

@@ -19,7 +19,14 @@ export function checkValueSizes(built: BuiltIndex, leafSize: number, limit = MAX
   built.records.forEach((r, i) => {
     if (over(r.bytes)) throw new ValueTooLargeError(`item record ${r.key} (item ${i}) is ${size(r.bytes)}: shorten that item's text or metadata`);
   });
-  for (const part of [...built.routing, ...built.catalog]) {
+  const f = built.filters;
+  f?.attributes.forEach((a, leaf) => {
+    if (over(a.ref.bytes)) throw new ValueTooLargeError(`filter attributes ${a.ref.key} (leaf ${leaf}) are ${size(a.ref.bytes)}: lower --leaf-size (now ${leafSize}) or --filterable fewer columns`);
+  });
+  for (const c of f?.chunks ?? []) {
+    if (over(c.ref.bytes)) throw new ValueTooLargeError(`column chunk ${c.ref.key} is ${size(c.ref.bytes)}: --filterable fewer columns`);
+  }
+  for (const part of [...built.routing, ...built.catalog, ...(f?.table ?? [])]) {
     if (over(part.ref.bytes)) throw new ValueTooLargeError(`index part ${part.ref.key} is ${size(part.ref.bytes)}: this is a bug in the part size (lib/index/format.ts MAX_PART_BYTES)`);
   }
 }

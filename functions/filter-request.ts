@@ -1,0 +1,43 @@
+// A request's filter: read from GET's `filter=<JSON>` or a POST body, compiled
+// against the serving index's filterable fields (lib/filter/). Every fault is a
+// 400 naming the bad part's path, before any embedding or KV read.
+import { compileFilter, FilterError, MAX_FILTER_BYTES, type CompiledFilter } from "../lib/filter/compile.ts";
+import type { IndexHandle } from "../lib/index/reader.ts";
+import { HttpError } from "./http.ts";
+
+/** A filter as the request gave it: parsed JSON and the bytes of its text. */
+export interface FilterInput {
+  value: unknown;
+  bytes: number;
+}
+
+const encoder = new TextEncoder();
+
+/** GET's `filter` parameter; its size is checked before it is parsed. */
+export function filterFromParam(param: string | null): FilterInput | undefined {
+  if (param === null || param.trim() === "") return undefined;
+  const bytes = encoder.encode(param).length;
+  if (bytes > MAX_FILTER_BYTES) throw new HttpError(400, "filter_too_large", `filter: ${bytes} bytes of JSON; at most ${MAX_FILTER_BYTES}`);
+  try {
+    return { value: JSON.parse(param), bytes };
+  } catch {
+    throw new HttpError(400, "invalid_filter", "filter: not valid JSON (send it URL-encoded)");
+  }
+}
+
+/** A POST body's `filter` member (absent or null: none). */
+export function filterFromBody(value: unknown): FilterInput | undefined {
+  if (value === undefined || value === null) return undefined;
+  return { value, bytes: encoder.encode(JSON.stringify(value)).length };
+}
+
+/** Compiled against the index; `where` prefixes the error path (e.g. "queries[2]."). */
+export function compileRequestFilter(input: FilterInput | undefined, handle: IndexHandle | null, where = ""): CompiledFilter | null {
+  if (!input) return null;
+  try {
+    return compileFilter(input.value, { fields: handle?.filters?.fields ?? [] }, input.bytes);
+  } catch (e) {
+    if (e instanceof FilterError) throw new HttpError(400, e.code, `${where}${e.path}: ${e.message}`);
+    throw e;
+  }
+}

@@ -1,0 +1,164 @@
+// One round to the index store, and the verified, cached reads built on it: a
+// value is checked against the hash its key names before it is decoded, and a
+// missing or corrupt value is an IndexError, never a silently smaller answer.
+import { FormatError, ITEM_KEY_BYTES, textToBlob, type ItemRecord } from "./format.ts";
+import type { ByteLru } from "./lru.ts";
+import { sha256Hex } from "./sha256.ts";
+
+export type IndexErrorCode = "shard_missing" | "shard_corrupt" | "record_missing" | "index_unavailable" | "index_corrupt";
+
+export class IndexError extends Error {
+  constructor(
+    readonly code: IndexErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "IndexError";
+  }
+}
+
+/** One call is one round trip: KV bulk reads (≤100 keys each, issued together) or files. */
+export interface BlobSource {
+  getTexts(keys: string[]): Promise<Map<string, string | null>>;
+}
+
+export interface FilterStats {
+  /** "scan": every item the filter can match was scored (column chunks); "probe": the nearest leaves that can hold a match were. */
+  plan: "scan" | "probe";
+  /** Items the filter table says may match (an upper bound). */
+  estimate: number;
+  /** Entries scored, and of them the ones that passed the filter. */
+  scored: number;
+  matched: number;
+}
+
+export interface SearchStats {
+  /** Shards (or, for a scanned filter, column chunks) the query needed, and item records re-ranked. */
+  shards: number;
+  records: number;
+  /** Bytes of index values the query needed (cache hits included). */
+  bytes: number;
+  /** Bytes actually read from the source (cache misses only). */
+  fetchedBytes: number;
+  /** Sequential rounds that went to the source. */
+  roundTrips: number;
+  /**
+   * Milliseconds spent waiting for the source; the rest of a search's time is
+   * compute. (In production Workers, timers stand still during compute, so
+   * only this part reads non-zero there.)
+   */
+  kvMs: number;
+  /** Present when the query had a filter. */
+  filter?: FilterStats;
+}
+
+export function emptyStats(): SearchStats {
+  return { shards: 0, records: 0, bytes: 0, fetchedBytes: 0, roundTrips: 0, kvMs: 0 };
+}
+
+export interface DecodedRecord {
+  record: ItemRecord;
+  codes: Int8Array;
+  bytes: number;
+}
+
+export type ValueCache = ByteLru<unknown>;
+
+/** A content-addressed binary value: where it is, what it must hash to, how to decode it. */
+export interface BlobRef<T> {
+  key: string;
+  bytes: number;
+  /** Hex prefix of the sha256 the text must have. */
+  sha: string;
+  /** For error messages, e.g. "shard blob/… (leaf 12)". */
+  what: string;
+  decode(bytes: Uint8Array): T;
+}
+
+/** One round to the source; a source that fails (quota, outage) is unavailable, not a bug. */
+export async function read(source: BlobSource, keys: string[], stats: SearchStats): Promise<Map<string, string | null>> {
+  stats.roundTrips++;
+  const t0 = performance.now();
+  try {
+    return await source.getTexts(keys);
+  } catch (e) {
+    throw new IndexError("index_unavailable", `the index store could not be read: ${(e as Error).message}`);
+  } finally {
+    stats.kvMs += performance.now() - t0;
+  }
+}
+
+/** The values of `refs`, in order, from the cache or in one round; a decode that throws means corrupt. */
+export async function fetchBlobs<T>(source: BlobSource, cache: ValueCache | null, refs: BlobRef<T>[], stats: SearchStats): Promise<T[]> {
+  const out: T[] = new Array(refs.length);
+  const missing: number[] = [];
+  refs.forEach((ref, i) => {
+    const hit = cache?.get(ref.key) as T | undefined;
+    stats.bytes += ref.bytes;
+    if (hit) out[i] = hit;
+    else missing.push(i);
+  });
+  if (missing.length === 0) return out;
+  const texts = await read(source, missing.map((i) => refs[i].key), stats);
+  await Promise.all(
+    missing.map(async (i) => {
+      const ref = refs[i];
+      const text = texts.get(ref.key);
+      if (text == null) throw new IndexError("shard_missing", `${ref.what} is missing`);
+      stats.fetchedBytes += text.length;
+      if (text.length !== ref.bytes || !(await sha256Hex(text)).startsWith(ref.sha)) throw new IndexError("shard_corrupt", `${ref.what} fails its checksum`);
+      let value: T;
+      try {
+        value = ref.decode(textToBlob(text));
+      } catch (e) {
+        throw new IndexError("shard_corrupt", `${ref.what}: ${(e as Error).message}`);
+      }
+      cache?.set(ref.key, value, text.length);
+      out[i] = value;
+    }),
+  );
+  return out;
+}
+
+const encoder = new TextEncoder();
+
+/** Item records by key, verified against the sha256 prefix their key is. */
+export async function fetchRecords(source: BlobSource, cache: ValueCache | null, keys: string[], dim: number, stats: SearchStats): Promise<DecodedRecord[]> {
+  const out: DecodedRecord[] = new Array(keys.length);
+  const missing: number[] = [];
+  keys.forEach((key, i) => {
+    const hit = cache?.get(key) as DecodedRecord | undefined;
+    if (hit) {
+      out[i] = hit;
+      stats.bytes += hit.bytes;
+    } else missing.push(i);
+  });
+  if (missing.length === 0) return out;
+  const texts = await read(source, missing.map((i) => keys[i]), stats);
+  await Promise.all(
+    missing.map(async (i) => {
+      const key = keys[i];
+      const text = texts.get(key);
+      if (text == null) throw new IndexError("record_missing", `item record ${key} is missing`);
+      const bytes = encoder.encode(text).length;
+      stats.bytes += bytes;
+      stats.fetchedBytes += bytes;
+      const digest = await sha256Hex(text);
+      if (digest.slice(0, ITEM_KEY_BYTES * 2) !== key.slice(5)) throw new IndexError("shard_corrupt", `item record ${key} fails its checksum`);
+      let record: ItemRecord;
+      let codes: Int8Array;
+      try {
+        record = JSON.parse(text) as ItemRecord;
+        const raw = textToBlob(record.v);
+        codes = new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+        if (codes.length !== dim) throw new FormatError("vector has the wrong length");
+      } catch (e) {
+        throw new IndexError("shard_corrupt", `item record ${key}: ${(e as Error).message}`);
+      }
+      const decoded = { record, codes, bytes };
+      cache?.set(key, decoded, bytes * 2);
+      out[i] = decoded;
+    }),
+  );
+  return out;
+}
