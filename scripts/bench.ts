@@ -16,6 +16,7 @@ import { BENCH_CACHE } from "./bench/build-cache.ts";
 import { DEFAULTS, runBench, type BenchOptions, type BenchResult } from "./bench/run.ts";
 import { runScaleBench } from "./bench/scale.ts";
 import { scaleMarkdown } from "./bench/scale-report.ts";
+import { filterMarkdown, runFilterBench } from "./bench/filters.ts";
 
 const USAGE = `Usage: npm run bench -- --corpus FILE [options]
 
@@ -35,7 +36,10 @@ const USAGE = `Usage: npm run bench -- --corpus FILE [options]
   --threads N            embedding threads (default: every core)
   --scale N              instead: the scale benchmark (scripts/bench/scale.ts) on an N-item set grown
                          from --corpus's real embeddings; --json/--md write its report
-  --no-serve             with --scale: skip the Worker pass (publishing N records to local KV is slow)
+  --filters              instead: recall, bytes and rounds under filters of every selectivity
+                         (scripts/bench/filters.ts); --json/--md write its report
+  --artifacts DIR        with --filters: measure the index built in DIR (e.g. the scale bench's) instead
+  --no-serve             with --scale or --filters: skip the Worker pass (publishing N records to local KV is slow)
   --reuse-build          with --scale: reuse the index the last run built (and its build figures)
   --help
 `;
@@ -87,6 +91,8 @@ function main(): Promise<number> {
       "hnsw-ef": { type: "string" },
       threads: { type: "string" },
       scale: { type: "string" },
+      filters: { type: "boolean" },
+      artifacts: { type: "string" },
       "no-serve": { type: "boolean" },
       "reuse-build": { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -96,6 +102,7 @@ function main(): Promise<number> {
   return runCli(USAGE, config, async ({ values: a }) => {
     if (!a.corpus) throw new UsageError("--corpus FILE is required");
     if (a.scale !== undefined) return scaleBench(a.corpus, parseIntFlag("scale", a.scale)!, { json: a.json, md: a.md, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], reuseBuild: a["reuse-build"] });
+    if (a.filters) return filterBench(a.corpus, { json: a.json, md: a.md, artifacts: a.artifacts, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], perturbed: parseIntFlag("perturbed", a.perturbed, 0) ?? DEFAULTS.perturbed });
     const opts: BenchOptions = {
       corpus: a.corpus,
       queriesFile: a.queries,
@@ -118,12 +125,10 @@ function main(): Promise<number> {
   });
 }
 
-async function scaleBench(corpus: string, items: number, o: { json?: string; md?: string; threads?: number; serve: boolean; reuseBuild?: boolean }): Promise<void> {
-  const log = (s: string) => process.stderr.write(`[scale] ${s}\n`);
-  const r = await runScaleBench({ corpus, items, workDir: path.join(BENCH_CACHE, "scale"), threads: o.threads, serve: o.serve, reuseBuild: o.reuseBuild, log });
-  const md = scaleMarkdown(r);
+/** Writes a report's JSON and Markdown where asked, and prints the Markdown. */
+async function writeReport(report: unknown, md: string, o: { json?: string; md?: string }): Promise<void> {
   for (const [file, text] of [
-    [o.json, JSON.stringify(r, null, 1) + "\n"],
+    [o.json, JSON.stringify(report, null, 1) + "\n"],
     [o.md, md],
   ] as const) {
     if (!file) continue;
@@ -131,6 +136,18 @@ async function scaleBench(corpus: string, items: number, o: { json?: string; md?
     await writeFile(file, text);
   }
   process.stdout.write(md);
+}
+
+async function filterBench(corpus: string, o: { json?: string; md?: string; artifacts?: string; threads?: number; serve: boolean; perturbed: number }): Promise<void> {
+  const log = (s: string) => process.stderr.write(`[filters] ${s}\n`);
+  const r = await runFilterBench({ corpus, artifacts: o.artifacts, perturbed: o.perturbed, serve: o.serve, threads: o.threads, log });
+  await writeReport(r, filterMarkdown(r), o);
+}
+
+async function scaleBench(corpus: string, items: number, o: { json?: string; md?: string; threads?: number; serve: boolean; reuseBuild?: boolean }): Promise<void> {
+  const log = (s: string) => process.stderr.write(`[scale] ${s}\n`);
+  const r = await runScaleBench({ corpus, items, workDir: path.join(BENCH_CACHE, "scale"), threads: o.threads, serve: o.serve, reuseBuild: o.reuseBuild, log });
+  await writeReport(r, scaleMarkdown(r), o);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main();

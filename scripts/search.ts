@@ -49,13 +49,25 @@ export class ArtifactSearch {
     return compileFilter(input, { fields: this.fields }, Buffer.byteLength(filterJson));
   }
 
+  private records: ItemRecord[] | undefined;
+
+  /** Every item record, in item order. */
+  async allRecords(): Promise<ItemRecord[]> {
+    this.records ??= (await readRecordTexts(this.dir)).map((t) => JSON.parse(t) as ItemRecord);
+    return this.records;
+  }
+
   /** Every item's encoded filter values, from the records, as the build encoded them. */
   private async columnValues(): Promise<Float64Array> {
-    if (!this.columns) {
-      const items = (await readRecordTexts(this.dir)).map((t) => JSON.parse(t) as ItemRecord);
-      this.columns = encodeColumns(items, this.fields);
-    }
+    this.columns ??= encodeColumns(await this.allRecords(), this.fields);
     return this.columns;
+  }
+
+  /** The ids of every item that passes the filter. */
+  async matchingIds(filter: CompiledFilter): Promise<string[]> {
+    const rows = matchingRows(await this.columnValues(), this.manifest.items, filter);
+    const records = await this.allRecords();
+    return rows.map((r) => records[r].id);
   }
 
   static async open(dir: string): Promise<ArtifactSearch> {

@@ -122,7 +122,16 @@ describe("build artifacts, embedding cache and search CLI", () => {
       expect(data.byteLength, s.key).toBe(s.bytes);
       expect(`blob/${createHash("sha256").update(data).digest("hex").slice(0, 32)}`).toBe(s.key);
     }
-    const blobKeys = [...refs.map((r) => r.key), ...values.shards.map((s) => s.key)];
+    // So are the filter values' (the corpus's publish_date is filterable): table parts, leaf attributes, column chunks.
+    expect(m.filters?.fields).toEqual([{ name: "publish_date", type: "date" }]);
+    // One attributes value per leaf, and at least one date chunk.
+    expect(values.filters.length).toBeGreaterThan(m.filters!.table.length + m.params.leaves);
+    for (const f of values.filters) {
+      const data = await readFile(blobPath(out, f.key));
+      expect(data.byteLength, f.key).toBe(f.bytes);
+      expect(`blob/${createHash("sha256").update(data).digest("hex").slice(0, 32)}`).toBe(f.key);
+    }
+    const blobKeys = [...refs.map((r) => r.key), ...values.shards.map((s) => s.key), ...values.filters.map((f) => f.key)];
     expect((await readdir(path.join(out, "blobs"))).sort()).toEqual([...new Set(blobKeys.map((k) => k.slice(5)))].sort());
 
     // Item records: one per item, each keyed by its own sha256 prefix.
@@ -141,12 +150,12 @@ describe("build artifacts, embedding cache and search CLI", () => {
 
     const sum = (xs: Array<{ bytes: number }>) => xs.reduce((a, x) => a + x.bytes, 0);
     const shardBytes = sum(values.shards);
-    const indexBytes = sum(m.routing) + shardBytes + sum(m.catalog);
+    const indexBytes = sum(m.routing) + shardBytes + sum(m.catalog) + sum(values.filters);
     expect(m.totals.itemBytes).toBe(itemBytes);
     expect(m.totals.indexBytes).toBe(indexBytes);
     expect(m.totals.modelBytes).toBe(m.model.topology.bytes + m.model.weights.bytes + m.model.vocab.bytes);
     expect(m.totals.bytesPerItem).toBeCloseTo((indexBytes + itemBytes) / N, 1);
-    expect(m.totals.kvValues).toBe(3 + m.routing.length + m.catalog.length + values.shards.length + N + 1);
+    expect(m.totals.kvValues).toBe(3 + m.routing.length + m.catalog.length + values.shards.length + values.filters.length + N + 1);
     expect(m.totals.shards).toBe(values.shards.length);
     expect(m.totals.shardBytes).toBe(shardBytes);
   });

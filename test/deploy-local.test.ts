@@ -178,13 +178,15 @@ describe("deploy to local KV", { timeout: 400_000 }, () => {
     expect(up.shards).toBe(deployB.changedShards);
     expect(up.shards).toBeGreaterThan(0);
     expect(up.shards).toBeLessThan(deployB.shards);
-    expect(deployB.plan.upload).toHaveLength(ADDED_LINES + deployB.changedShards + 2);
-    expect(deployB.plan.skip.length).toBe(BASE_LINES + 3 + (deployB.shards - deployB.changedShards));
+    // Filter values: the table, the attributes of the changed leaves, and the date chunks the new items fall in.
+    expect(up.filters).toBeGreaterThanOrEqual(1 + deployB.changedShards);
+    expect(deployB.plan.upload).toHaveLength(ADDED_LINES + deployB.changedShards + 2 + up.filters);
+    expect(deployB.plan.skip.length).toBe(BASE_LINES + 3 + (deployB.shards - deployB.changedShards) + (deployB.filterValues - up.filters));
     // The dry run planned exactly this.
     expect(dryPlan!.version).toBe(deployB.version);
     expect(dryPlan!.plan.upload.map((u) => u.key).sort()).toEqual(deployB.plan.upload.map((u) => u.key).sort());
     console.log(
-      `100-line change: uploaded ${deployB.plan.upload.length} values (${deployB.plan.uploadBytes} B: ${up.items} items, ${up.shards}/${deployB.shards} shards, routing, catalog), ` +
+      `100-line change: uploaded ${deployB.plan.upload.length} values (${deployB.plan.uploadBytes} B: ${up.items} items, ${up.shards}/${deployB.shards} shards, ${up.filters}/${deployB.filterValues} filter values, routing, catalog), ` +
         `skipped ${deployB.plan.skip.length} values (${deployB.plan.skipBytes} B); pointer switch ${deployB.switchMs!.toFixed(1)} ms; ${seen.length} answers during the deploy`,
     );
 
@@ -230,8 +232,8 @@ describe("deploy to local KV", { timeout: 400_000 }, () => {
     expect(registry.versions.map((v) => v.version).sort()).toEqual([v1.version, v2.version].sort());
     const gc = await collectGarbage(kv, v1.version, 0);
     expect(gc.droppedVersions).toEqual([v2.version]);
-    // v2's own values: its 100 items, changed shards, routing, catalog, and its manifest.
-    expect(gc.delete).toHaveLength(ADDED_LINES + deployB!.changedShards + 2 + 1);
+    // v2's own values: its 100 items, changed shards, routing, catalog, filter values, and its manifest.
+    expect(gc.delete).toHaveLength(ADDED_LINES + deployB!.changedShards + 2 + deployB!.uploadByKind.filters + 1);
     expect(gc.delete).toContain(`manifest/${v2.version}`);
     expect((await readRegistry(kv)).versions.map((v) => v.version)).toEqual([v1.version]);
     expect(await kv.get(REGISTRY_KEY)).not.toBeNull();

@@ -112,9 +112,20 @@ interface SyntheticFiles {
   seconds: number;
 }
 
-/** The synthetic corpus (CSV: id, headline_text) and its vectors (.f32), written once per (items, seed, noise). */
+/** A CSV field, quoted when it must be. */
+function csvField(v: unknown): string {
+  const s = v === null || v === undefined ? "" : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/**
+ * The synthetic corpus (CSV: id, the real corpus's metadata columns, headline_text)
+ * and its vectors (.f32), written once per (items, seed, noise). A synthetic item
+ * takes its text and metadata (e.g. the date, for the filter bench) from its
+ * parent headline.
+ */
 async function syntheticFiles(o: ScaleOptions, items: CorpusItem[], real: Float32Array): Promise<SyntheticFiles> {
-  const dir = path.join(o.workDir, `set-${o.items}-${SYNTHETIC_DEFAULTS.seed}-${SYNTHETIC_DEFAULTS.noise}`);
+  const dir = path.join(o.workDir, `set-${o.items}-${SYNTHETIC_DEFAULTS.seed}-${SYNTHETIC_DEFAULTS.noise}-meta`);
   const files = { corpus: path.join(dir, "corpus.csv"), vectors: path.join(dir, "vectors.f32"), done: path.join(dir, "done.json") };
   if (existsSync(files.done)) return { ...files, seconds: (JSON.parse(await readFile(files.done, "utf8")) as { seconds: number }).seconds };
   await mkdir(dir, { recursive: true });
@@ -124,12 +135,16 @@ async function syntheticFiles(o: ScaleOptions, items: CorpusItem[], real: Float3
   await pool.close();
   const set = grow(real, EMBEDDING_DIM, neighbours, { items: o.items, ...SYNTHETIC_DEFAULTS });
   const seconds = (performance.now() - t0) / 1000;
+  const metaColumns = Object.keys(items[0]?.meta ?? {});
   const fh = await open(files.corpus, "w");
-  await fh.write("id,headline_text\n");
+  await fh.write(["id", ...metaColumns, "headline_text"].join(",") + "\n");
   const CHUNK = 50_000;
   for (let s = 0; s < o.items; s += CHUNK) {
     const lines: string[] = [];
-    for (let i = s; i < Math.min(o.items, s + CHUNK); i++) lines.push(`${i < items.length ? `r${items[i].id}` : `s${i}`},${items[set.parent[i]].text}\n`);
+    for (let i = s; i < Math.min(o.items, s + CHUNK); i++) {
+      const parent = items[set.parent[i]];
+      lines.push([i < items.length ? `r${items[i].id}` : `s${i}`, ...metaColumns.map((c) => csvField(parent.meta[c])), csvField(parent.text)].join(",") + "\n");
+    }
     await fh.write(lines.join(""));
   }
   await fh.close();

@@ -74,6 +74,8 @@ export interface UploadBreakdown {
   routing: number;
   catalog: number;
   shards: number;
+  /** Filter table parts, leaf attributes and column chunks. */
+  filters: number;
   items: number;
 }
 
@@ -87,6 +89,8 @@ export interface DeployResult {
   /** Leaves whose shard differs from the live version's. */
   changedShards: number;
   shards: number;
+  /** Filter values of this version (table parts, leaf attributes, column chunks). */
+  filterValues: number;
   switchMs: number | null;
   gc: GcPlan | null;
   worker: "deployed" | "unchanged" | "would deploy" | "skipped" | "local";
@@ -151,7 +155,8 @@ function breakdown(v: VersionValues, keys: Iterable<string>): UploadBreakdown {
   for (const r of v.routing) kind.set(r.key, "routing");
   for (const r of v.catalog) kind.set(r.key, "catalog");
   for (const r of v.shards) kind.set(r.key, "shards");
-  const out: UploadBreakdown = { model: 0, routing: 0, catalog: 0, shards: 0, items: 0 };
+  for (const r of v.filters) kind.set(r.key, "filters");
+  const out: UploadBreakdown = { model: 0, routing: 0, catalog: 0, shards: 0, filters: 0, items: 0 };
   for (const k of keys) {
     if (k.startsWith("item/")) out.items++;
     else {
@@ -251,7 +256,7 @@ function gateBuild(manifest: Manifest, { live }: LiveState, o: DeployOptions, lo
   return gate;
 }
 
-type PlannedUpload = Awaited<ReturnType<typeof planPublish>> & { summary: Pick<DeployResult, "plan" | "uploadByKind" | "changedShards" | "shards"> };
+type PlannedUpload = Awaited<ReturnType<typeof planPublish>> & { summary: Pick<DeployResult, "plan" | "uploadByKind" | "changedShards" | "shards" | "filterValues"> };
 
 // 3. Plan: what KV lacks, and what changes against the live version
 async function planUpload(kv: KvWriter, manifest: Manifest, { pointer, live }: LiveState, out: string, log: (s: string) => void): Promise<PlannedUpload> {
@@ -262,11 +267,11 @@ async function planUpload(kv: KvWriter, manifest: Manifest, { pointer, live }: L
   const liveShards = await liveShardKeys(kv, live);
   const changedShards = values.shards.filter((s) => !liveShards.has(s.key)).length;
   log(
-    `plan: upload ${plan.upload.length} values (${fmtBytes(plan.uploadBytes)}): ${uploadByKind.items} items, ${uploadByKind.shards} shards, ${uploadByKind.routing} routing, ${uploadByKind.catalog} catalog, ${uploadByKind.model} model; ` +
+    `plan: upload ${plan.upload.length} values (${fmtBytes(plan.uploadBytes)}): ${uploadByKind.items} items, ${uploadByKind.shards} shards, ${uploadByKind.filters} filter values, ${uploadByKind.routing} routing, ${uploadByKind.catalog} catalog, ${uploadByKind.model} model; ` +
       `skip ${plan.skip.length} values (${fmtBytes(plan.skipBytes)}) already in KV; ${changedShards} of ${values.shards.length} shards differ from the live version`,
   );
   log(pointer?.version === manifest.version ? `version ${manifest.version} is already live: no switch` : `switch: ${pointer?.version ?? "(none)"} → ${manifest.version}`);
-  return { ...planned, summary: { plan, uploadByKind, changedShards, shards: values.shards.length } };
+  return { ...planned, summary: { plan, uploadByKind, changedShards, shards: values.shards.length, filterValues: values.filters.length } };
 }
 
 // What the Worker code would do (remote only).

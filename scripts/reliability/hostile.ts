@@ -39,6 +39,17 @@ function deepJson(depth: number, kind: "array" | "object"): string {
   return kind === "array" ? "[".repeat(depth) + "]".repeat(depth) : '{"q":'.repeat(depth) + "1" + "}".repeat(depth);
 }
 
+/** Filters that are nearly right: real and unknown fields, real and made-up operators, values of every type, $or at any depth. */
+const filterValue = fc.oneof(fc.constantFrom("2003-03-01", "20030301", "2003-03-01T12:00:00Z", "2003-02-30", "", "-1"), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), hostileString(12));
+const filterCondition = fc.oneof(
+  filterValue,
+  fc.dictionary(fc.constantFrom("$eq", "$ne", "$in", "$nin", "$lt", "$lte", "$gt", "$gte", "$or", "$regex", "eq"), fc.oneof(filterValue, fc.array(filterValue, { maxLength: 6 })), { maxKeys: 3 }),
+);
+const filterObject = fc.letrec((tie) => ({
+  filter: fc.dictionary(fc.constantFrom("publish_date", "source", "$or", "$and", "__proto__", "constructor", ""), fc.oneof(filterCondition, fc.array(tie("filter"), { maxLength: 3 })), { maxKeys: 3 }),
+})).filter;
+const hostileFilter = fc.oneof({ weight: 4, arbitrary: filterObject }, { weight: 1, arbitrary: fc.anything({ maxDepth: 3 }) });
+
 const wrongTyped = fc.oneof(fc.constant(null), fc.boolean(), fc.double(), fc.integer(), hostileString(40), fc.array(fc.anything(), { maxLength: 4 }), fc.object({ maxDepth: 2 }));
 
 interface Checker {
@@ -114,6 +125,13 @@ export async function runHostileProperties(fetch: Fetch, runs: number, opts0: { 
     fc.asyncProperty(fc.record({ q: wrongTyped, k: wrongTyped, queries: fc.oneof(wrongTyped, fc.array(fc.oneof(hostileString(200), wrongTyped), { maxLength: 20 })) }, { requiredKeys: [] }), async (body) =>
       c.check("POST /search wrong types", () => fetch("/search", post(JSON.stringify(body)))),
     ),
+    opts,
+  );
+  await fc.assert(
+    fc.asyncProperty(hostileFilter, async (filter) => {
+      await c.check("POST /search random filters", () => fetch("/search", post(JSON.stringify({ q: "rain", k: 5, filter }))));
+      await c.check("GET /search random filters", () => fetch(`/search?q=rain&k=5&filter=${percentEncode(JSON.stringify(filter) ?? "")}`));
+    }),
     opts,
   );
   await fc.assert(
