@@ -25,6 +25,13 @@ import { TopK } from "./vector.ts";
  */
 export const FILTER_ROUND1_BYTES = 800 * 1024;
 
+/**
+ * Leaves one filtered query may probe: with its attributes, two keys each, so
+ * round 1 stays within 8 KV bulk reads (≤ 100 keys each) and a 16-query batch
+ * well inside Workers' 1,000 KV operations per invocation.
+ */
+export const MAX_FILTER_PROBE_LEAVES = 400;
+
 export interface ProbeParams {
   nprobe: number;
   rerank: number;
@@ -151,7 +158,7 @@ function probeLeaves(h: IndexHandle, filters: IndexFilters, q: Float32Array, fil
   const possible = nearest.filter((l) => mayMatch(filter, t.leafMin.subarray(l * C, (l + 1) * C), t.leafMax.subarray(l * C, (l + 1) * C)));
   const shardBudget = p.maxShardBytes ? p.maxShardBytes / selectivity : undefined;
   const byShards = withinBudget(possible, (l) => routing.shardBytes[l], shardBudget);
-  return withinBudget(byShards, (l) => routing.shardBytes[l] + t.attrBytes[l], FILTER_ROUND1_BYTES);
+  return withinBudget(byShards, (l) => routing.shardBytes[l] + t.attrBytes[l], FILTER_ROUND1_BYTES).slice(0, MAX_FILTER_PROBE_LEAVES);
 }
 
 async function probe(h: IndexHandle, filters: IndexFilters, leaves: number[], stats: SearchStats): Promise<EntrySource[]> {
