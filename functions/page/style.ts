@@ -78,6 +78,11 @@ footer { color:var(--muted); font-size:12px; padding-bottom:40px; }
   button.primary { flex:1; }
   .text { font-size:16px; }
   .id { margin-left:0; }
-  input.fin[type=date] { flex:1 1 8.5em; min-width:0; }
+  /* One control a row: the field's name, then "from" and "to" each beside its input. */
+  #filters { flex-direction:column; align-items:stretch; gap:10px; }
+  .fgroup { display:grid; grid-template-columns:auto minmax(0, 1fr); gap:6px 10px; }
+  span.flabel { grid-column:1 / -1; }
+  input.fin, select.fsel { width:100%; min-width:0; }
+  #fclear { align-self:flex-start; }
 }
 `;
