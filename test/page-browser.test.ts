@@ -549,15 +549,16 @@ describe.skipIf(!fixture)("search page while the index is unpublished", () => {
 
 /** The desk of row i: a fixed split of the fixture's headlines over five desks. */
 const DESKS = ["business", "local", "rural", "sport", "world"];
-const deskOf = (i: number) => DESKS[(i * 7) % DESKS.length];
+/** Besides a desk, each headline gets its word count: a number column. */
+const categoryColumns = (i: number, text: string) => ({ desk: DESKS[(i * 7) % DESKS.length], words: text.split(" ").length });
 
-describe.skipIf(!fixture)("search page on an index with a low-cardinality column", () => {
+describe.skipIf(!fixture)("search page on an index with low-cardinality string and number columns", () => {
   let browser: Browser;
   let worker: IndexWorker;
   let context: BrowserContext;
 
   beforeAll(async () => {
-    [browser, worker] = await Promise.all([launchChromium(), startCategoryIndexWorker("desk", deskOf)]);
+    [browser, worker] = await Promise.all([launchChromium(), startCategoryIndexWorker(categoryColumns)]);
     context = await browser.newContext({ viewport: DESKTOP, locale: "en-US" });
     context.setDefaultTimeout(WAIT_MS);
     expect((await worker.fetch("/healthz")).status).toBe(200);
@@ -578,6 +579,7 @@ describe.skipIf(!fixture)("search page on an index with a low-cardinality column
     expect(fields.fields).toEqual([
       { name: "publish_date", type: "date", min: "2003-02-19", max: expect.stringMatching(/^2003-10-\d\d$/) },
       { name: "desk", type: "string", min: "business", max: "world", distinct: 5, values: DESKS },
+      { name: "words", type: "number", min: expect.any(Number), max: expect.any(Number) },
     ]);
     const page = await context.newPage();
     await page.goto(`${worker.url.href}?q=${encodeURIComponent(DROUGHT_QUERY)}&k=10`);
@@ -587,7 +589,7 @@ describe.skipIf(!fixture)("search page on an index with a low-cardinality column
     expect(await desk.locator("option").allTextContents()).toEqual(["any", ...DESKS]);
     expect(await desk.inputValue()).toBe("");
     // Unfiltered, the answer spans several desks.
-    const chips = () => page.locator("#results li.hit .chip").allTextContents();
+    const chips = () => page.locator("#results li.hit .chip").filter({ hasText: /^desk/ }).allTextContents();
     expect(new Set(await chips()).size).toBeGreaterThan(1);
 
     await desk.selectOption("rural");
@@ -596,7 +598,7 @@ describe.skipIf(!fixture)("search page on an index with a low-cardinality column
     expect(rural).toHaveLength(10);
     await expect.poll(() => cardTexts(page)).toEqual(rural.map((r) => r.text));
     expect(await chips()).toEqual(Array(10).fill("deskrural"));
-    expect(await page.locator("#results li.hit .chip.on").count()).toBe(10);
+    expect(await page.locator("#results li.hit .chip.on").allTextContents()).toEqual(Array(10).fill("deskrural"));
 
     // Both controls together: AND.
     await page.getByLabel("publish date from").fill("2003-06-01");
@@ -615,10 +617,37 @@ describe.skipIf(!fixture)("search page on an index with a low-cardinality column
     await page.waitForURL((u) => !u.searchParams.has("filter"));
     expect(await desk.inputValue()).toBe("");
 
-    // By keyboard: the select is reached by Tab after the date pair and changes with the arrow keys.
+    // By keyboard: the focused select changes with the arrow keys, and that searches.
     await desk.focus();
     await page.keyboard.press("ArrowDown");
     await page.waitForURL((u) => u.searchParams.get("filter") === JSON.stringify({ desk: "business" }));
+    await page.close();
+  });
+
+  it("offers a from/to number pair for a number column, bounded by its values", async () => {
+    const fields = (await (await worker.fetch("/fields")).json()) as { fields: Array<{ name: string; min: number; max: number }> };
+    const words = fields.fields.find((f) => f.name === "words")!;
+    expect(words.min).toBeLessThan(5);
+    expect(words.max).toBeGreaterThan(8);
+    const page = await context.newPage();
+    await page.goto(`${worker.url.href}?q=${encodeURIComponent(DROUGHT_QUERY)}&k=10`);
+    await waitForCards(page, K_DEFAULT);
+    const from = page.getByLabel("words from");
+    await from.waitFor();
+    expect(await from.getAttribute("type")).toBe("number");
+    expect([await from.getAttribute("min"), await from.getAttribute("max")]).toEqual([String(words.min), String(words.max)]);
+    const wordChips = () => page.locator("#results li.hit .chip").filter({ hasText: /^words/ }).allTextContents();
+    // Unfiltered, short headlines are among the answer.
+    expect((await wordChips()).some((c) => Number(c.slice(5)) < 8)).toBe(true);
+    await from.fill("8");
+    await page.getByLabel("words to").fill("9");
+    const long = { words: { $gte: 8, $lte: 9 } };
+    await page.waitForURL((u) => u.searchParams.get("filter") === JSON.stringify(long));
+    const hits = await api(DROUGHT_QUERY, long);
+    expect(hits).toHaveLength(10);
+    await expect.poll(() => cardTexts(page)).toEqual(hits.map((r) => r.text));
+    for (const c of await wordChips()) expect(["words8", "words9"]).toContain(c);
+    expect(await page.locator("#results li.hit .chip.on").count()).toBe(10);
     await page.close();
   });
 
@@ -636,7 +665,7 @@ describe.skipIf(!fixture)("search page on an index with a low-cardinality column
         .filter((r) => r.width > 0 && (r.left < 0 || r.right > window.innerWidth)).length,
       controls: document.querySelectorAll("#filters input, #filters select").length,
     }));
-    expect(layout).toEqual({ scrollWidth: PHONE.width, outside: 0, controls: 3 });
+    expect(layout).toEqual({ scrollWidth: PHONE.width, outside: 0, controls: 5 });
     await page.screenshot({ path: await screenshotPath("phone-filters"), fullPage: true });
     await phone.close();
   });
@@ -665,7 +694,7 @@ describe.skipIf(!fixture)("search page on an index without filterable fields", (
     await page.goto(worker.url.href);
     await page.locator("#ex-list li").first().waitFor();
     await expect.poll(() => answered).toEqual(["200"]);
-    expect(await page.locator("#filters").isHidden()).toBe(true);
+    expect(await page.locator("#filters").evaluate((e) => window.getComputedStyle(e).display)).toBe("none");
     expect(await page.locator("#filters input, #filters select").count()).toBe(0);
     await page.close();
   });

@@ -23,6 +23,7 @@ button.primary { background:var(--accent); border-color:var(--accent); color:#ff
 :focus-visible { outline:3px solid var(--accent); outline-offset:2px; }
 input[type=search]:focus-visible { outline-offset:0; }
 #filters { border:0; padding:0; margin:10px 0 0; min-width:0; display:flex; flex-wrap:wrap; align-items:center; gap:8px 18px; }
+#filters[hidden] { display:none; }
 #filter-list { display:contents; }
 .fgroup { display:flex; flex-wrap:wrap; align-items:center; gap:6px; }
 .flabel { color:var(--ink); font-size:14px; font-weight:600; }

@@ -66,17 +66,18 @@ export async function startIndexWorker(fixture: IndexFixture): Promise<IndexWork
 
 /**
  * A Worker serving a second real index: the fixture's headlines and dates as
- * JSONL plus a column of one of a few values per row (`column(i)`), so a
- * low-cardinality field exists. The texts are the fixture's, so their
+ * JSONL plus the metadata `columns(i, text)` gives row i (e.g. a column of a
+ * few values, which the build makes a low-cardinality field). The texts are the fixture's, so their
  * embeddings come from the cache and the build takes seconds.
  */
-export async function startCategoryIndexWorker(name: string, column: (i: number) => string): Promise<IndexWorker> {
+export async function startCategoryIndexWorker(columns: (i: number, text: string) => Record<string, string | number>): Promise<IndexWorker> {
   const work = await mkdtemp(path.join(os.tmpdir(), "ess-page-category-"));
   try {
     const rows = (await readFile(SOURCE_CSV, "utf8")).trim().split("\n").slice(1);
     const lines = rows.map((row, i) => {
       const comma = row.indexOf(",");
-      return JSON.stringify({ id: `h${i}`, text: row.slice(comma + 1), publish_date: row.slice(0, comma), [name]: column(i) });
+      const text = row.slice(comma + 1);
+      return JSON.stringify({ id: `h${i}`, text, publish_date: row.slice(0, comma), ...columns(i, text) });
     });
     const corpus = path.join(work, "corpus.jsonl");
     await writeFile(corpus, lines.join("\n") + "\n");
