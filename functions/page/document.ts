@@ -1,6 +1,7 @@
 // The page's HTML: one self-contained document (no external assets, fonts or
 // scripts), so it works offline under `wrangler dev` and costs one request.
 // The form is a plain GET form: without the script it still loads `/?q=…&k=…`.
+// The filter controls are built by the script from `GET /fields` (none without it).
 import { PAGE_JS } from "./client.ts";
 import { PAGE_CSS } from "./style.ts";
 
@@ -29,6 +30,12 @@ export const PAGE_HTML = `<!doctype html>
     <select id="k" name="k">${kOptions}</select>
     <button id="go" class="primary" type="submit">Search</button>
   </form>
+  <fieldset id="filters" hidden>
+    <legend class="vh">Filter by metadata</legend>
+    <div id="filter-list"></div>
+    <button id="fclear" type="button" class="link" hidden>Clear filters</button>
+    <p id="filter-note" hidden></p>
+  </fieldset>
   <p class="hint">Press <kbd>/</kbd> to jump to the search box and <kbd>Enter</kbd> to search.</p>
   <div id="status" role="status"></div>
   <p id="info"></p>
@@ -42,7 +49,7 @@ export const PAGE_HTML = `<!doctype html>
 <footer>
   <p>Timings marked <span class="local">local measurement</span> are the Worker's own clock. They mean something when the Worker runs locally
   (<code>npm start</code>); in production Workers' timers do not advance during computation and read 0.
-  API: <code>GET /search?q=…&amp;k=…</code>, <code>GET /examples</code>, <code>GET /healthz</code>.</p>
+  API: <code>GET /search?q=…&amp;k=…&amp;filter=…</code>, <code>GET /fields</code>, <code>GET /examples</code>, <code>GET /healthz</code>.</p>
 </footer>
 <script>${PAGE_JS}</script>
 </body>

@@ -22,6 +22,20 @@ button.primary { background:var(--accent); border-color:var(--accent); color:#ff
 @media (prefers-color-scheme: dark) { button.primary { color:#0f1115; } }
 :focus-visible { outline:3px solid var(--accent); outline-offset:2px; }
 input[type=search]:focus-visible { outline-offset:0; }
+#filters { border:0; padding:0; margin:10px 0 0; min-width:0; display:flex; flex-wrap:wrap; align-items:center; gap:8px 18px; }
+#filters[hidden] { display:none; }
+#filter-list { display:contents; }
+.fgroup { display:flex; flex-wrap:wrap; align-items:center; gap:6px; }
+.flabel { color:var(--ink); font-size:14px; font-weight:600; }
+.fsub { color:var(--muted); font-size:14px; }
+input.fin { font:inherit; font-size:15px; padding:0 10px; min-height:40px; border-radius:10px; border:1px solid var(--line); background:var(--card); color:var(--ink); }
+input.fin[type=number] { width:7.5em; }
+select.fsel { min-height:40px; font-size:15px; }
+@media (prefers-color-scheme: dark) { input.fin { color-scheme:dark; } }
+button.link { min-height:0; padding:0; border:0; background:none; color:var(--accent); font-size:14px; text-decoration:underline; }
+#filter-note { flex-basis:100%; margin:0; color:var(--muted); font-size:13px; overflow-wrap:anywhere; }
+.meta .on { box-shadow:inset 0 0 0 1px var(--accent); border-radius:6px; }
+.meta time.on { padding:0 6px; color:var(--ink); }
 .hint { color:var(--muted); font-size:13px; margin:8px 2px 0; }
 kbd { font:12px ui-monospace,monospace; border:1px solid var(--line); border-bottom-width:2px; border-radius:4px; padding:0 4px; background:var(--card); }
 #status { color:var(--muted); font-size:14px; min-height:22px; margin:16px 2px 0; display:flex; align-items:center; gap:8px; }
@@ -65,5 +79,11 @@ footer { color:var(--muted); font-size:12px; padding-bottom:40px; }
   button.primary { flex:1; }
   .text { font-size:16px; }
   .id { margin-left:0; }
+  /* One control a row: the field's name, then "from" and "to" each beside its input. */
+  #filters { flex-direction:column; align-items:stretch; gap:10px; }
+  .fgroup { display:grid; grid-template-columns:auto minmax(0, 1fr); gap:6px 10px; }
+  span.flabel { grid-column:1 / -1; }
+  input.fin, select.fsel { width:100%; min-width:0; }
+  #fclear { align-self:flex-start; }
 }
 `;

@@ -2,13 +2,15 @@
 // playwright-core (never a downloaded browser), and a Worker in workerd on a
 // private copy of the index fixture's KV store.
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { inject } from "vitest";
 import { chromium, type Browser } from "playwright-core";
 import { PROJECT_ROOT, startLocalWorker, type LocalWorker } from "../../scripts/local/harness.ts";
-import { copyKvTemplate, ensureIndexFixture, type IndexFixture } from "./index-fixture.ts";
+import { DEFAULT_CACHE, runBuild } from "../../scripts/build.ts";
+import { publishToLocalKv } from "../../scripts/local/bulk-load.ts";
+import { copyKvTemplate, ensureIndexFixture, SOURCE_CSV, type IndexFixture } from "./index-fixture.ts";
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 /** Screenshots of every state the suite checks (git-ignored), to look at after a run. */
@@ -60,6 +62,43 @@ export async function startIndexWorker(fixture: IndexFixture): Promise<IndexWork
       await rm(persistDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A Worker serving a second real index: the fixture's headlines and dates as
+ * JSONL plus the metadata `columns(i, text)` gives row i (e.g. a column of a
+ * few values, which the build makes a low-cardinality field). The texts are the fixture's, so their
+ * embeddings come from the cache and the build takes seconds.
+ */
+export async function startCategoryIndexWorker(columns: (i: number, text: string) => Record<string, string | number>): Promise<IndexWorker> {
+  const work = await mkdtemp(path.join(os.tmpdir(), "ess-page-category-"));
+  try {
+    const rows = (await readFile(SOURCE_CSV, "utf8")).trim().split("\n").slice(1);
+    const lines = rows.map((row, i) => {
+      const comma = row.indexOf(",");
+      const text = row.slice(comma + 1);
+      return JSON.stringify({ id: `h${i}`, text, publish_date: row.slice(0, comma), ...columns(i, text) });
+    });
+    const corpus = path.join(work, "corpus.jsonl");
+    await writeFile(corpus, lines.join("\n") + "\n");
+    const out = path.join(work, "artifacts");
+    await runBuild({ corpus, out, cacheDir: process.env.ESS_TEST_EMBED_CACHE || DEFAULT_CACHE, quiet: true, checkQueries: 50 });
+    const persistDir = path.join(work, "kv");
+    await mkdir(persistDir);
+    await publishToLocalKv(persistDir, out);
+    const worker = await startLocalWorker({ persistDir, bundle: inject("workerBundle") });
+    return {
+      ...worker,
+      persistDir,
+      async dispose() {
+        await worker.dispose();
+        await rm(work, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    await rm(work, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 export async function screenshotPath(name: string): Promise<string> {
