@@ -1,15 +1,16 @@
 // The model's work per call and per request, bounded by tokens. WebAssembly
 // memory only grows: one call's activations set the heap's high-water mark for
-// the isolate's life. Measured in workerd (USE-lite f16; a 1,000-character
-// English text is ~180 tokens, a headline ~12): the heap stays at its idle 52.9
-// MiB for calls of up to ~75 tokens (one 400-character text), and grows to 63.5
-// MiB for ~110-180 tokens (one 600- or 1,000-character text, or 16 headlines in
-// one call), 76.3 MiB for 5-8 long texts, 136.9 MiB for 32 (over the 128 MB
-// isolate limit). Calls of at most MODEL_CALL_TOKENS tokens keep ordinary
-// traffic (batches of short queries) at 52.9 MiB; only a single text over ~75
-// tokens, which cannot be split without changing its embedding, takes it to
-// 63.5 MiB, once. Model calls never overlap (execute is synchronous), so
-// concurrent requests do not add up.
+// the isolate's life. Measured in workerd (USE-lite f16, heap grown to exactly
+// what malloc asks for, functions/tf-wasm.ts; a 1,000-character English text is
+// ~180 tokens, a headline ~12, and the graph clips a text at its own maximum
+// length): the loaded model's heap is 50.9 MiB (26.6 MiB of weights, XNNPACK's
+// packed copies of the matrices, workspace); calls of at most MODEL_CALL_TOKENS
+// tokens take it to 52.5 MiB, a single long text (any length up to 1,000
+// characters, even 1,000 tokens of punctuation) to 53.3 MiB. Unsplit, 16
+// headlines in one call reach 54.8 MiB and 16 long texts 94.8 MiB (32 of them
+// were measured over the 128 MB isolate limit). A text is never split: that
+// would change its embedding. Model calls never overlap (execute is
+// synchronous), so concurrent requests do not add up.
 
 /** Tokens one model call may hold (a single longer text still goes alone). */
 export const MODEL_CALL_TOKENS = 64;

@@ -13,13 +13,47 @@ import simdModule from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm
 // Above the package's own priority (2) so nothing ever picks the fetching factory.
 const PRIORITY = 10;
 
+/** WebAssembly pages are 64 KiB. */
+const WASM_PAGE_BYTES = 65536;
+
+/**
+ * Emscripten grows its heap by 20 % over what malloc asked for (then 10 %, 5 %)
+ * to make later growth rarer. WebAssembly memory never shrinks, so here that
+ * slack is the isolate's for good: a 53 MiB heap needing a few more KiB became
+ * 63.5 MiB. The heap is grown to exactly the pages malloc asked for instead: the
+ * resize import records the size wanted, and the memory's grow (which the glue
+ * calls next) is capped at the pages that size needs. Growth in place costs no
+ * copy, so growing more often is cheap.
+ */
+function growOnlyAsNeeded(imports: WebAssembly.Imports, instantiate: (imports: WebAssembly.Imports) => WebAssembly.Instance): WebAssembly.Instance {
+  const env = imports.env as Record<string, unknown>;
+  const resize = env.emscripten_resize_heap as ((bytes: number) => number) | undefined;
+  if (typeof resize !== "function") return instantiate(imports);
+  let wanted = 0;
+  env.emscripten_resize_heap = (bytes: number) => {
+    wanted = bytes >>> 0;
+    try {
+      return resize(bytes);
+    } finally {
+      wanted = 0;
+    }
+  };
+  const instance = instantiate(imports);
+  const memory = instance.exports.memory as WebAssembly.Memory;
+  const grow = memory.grow.bind(memory);
+  Object.defineProperty(memory, "grow", {
+    value: (pages: number) => grow(wanted === 0 ? pages : Math.min(pages, Math.max(0, Math.ceil((wanted - memory.buffer.byteLength) / WASM_PAGE_BYTES)))),
+  });
+  return instance;
+}
+
 type Cwrap = (name: string, ret: string | null, args: string[]) => (...a: number[]) => unknown;
 
 async function createBackend(): Promise<BackendWasm> {
   const module = await wasmFactory({
     instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) {
       // Instantiating a precompiled Module is allowed; compiling bytes is not.
-      const instance = new WebAssembly.Instance(simdModule, imports);
+      const instance = growOnlyAsNeeded(imports, (i) => new WebAssembly.Instance(simdModule, i));
       receive(instance, simdModule);
       return instance.exports;
     },

@@ -1,7 +1,13 @@
 // Tokenizer glue shared by the build (Node) and the Worker (workerd): the same
 // SentencePiece-style tokenizer the USE-lite graph was trained with, turned into
 // the sparse `indices`/`values` inputs the graph expects.
-import { Tokenizer } from "@tensorflow-models/universal-sentence-encoder/dist/tokenizer/index.js";
+// The package root, not dist/tokenizer/index.js: that file is CommonJS and
+// require()s tfjs-core, which made the Worker's bundler take tfjs-core's CommonJS
+// build for every importer, wrapping it in ~190 copies of its namespace (53,000
+// getters, ~5.7 MiB of the isolate's JS heap). The bundler now takes the
+// package's ES module build (and tfjs-core's); Node takes its CommonJS main. The
+// two Tokenizer builds encode alike (test/tokenizer-builds.test.ts).
+import { Tokenizer } from "@tensorflow-models/universal-sentence-encoder";
 
 export type Vocabulary = Array<[string, number]>;
 
