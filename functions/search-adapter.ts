@@ -17,13 +17,13 @@ export interface SearchOutcome {
 /** KV bulk reads take at most 100 keys; larger sets go out as parallel reads in the same round. */
 const KV_BULK_LIMIT = 100;
 /**
- * Memory budget (measured locally, heap after a full GC): wasm heap 52.9 MiB
- * (weights, XNNPACK packed copies, activations) + JS heap ~14 MiB with a few
- * hundred queries cached. 12 MiB of cache keeps the isolate near 80 MiB when full
- * (24 MiB would reach ~91 MiB). After the load test the isolate measured 83.2 MiB
- * with 12 MiB and 82.7–83 MiB with 8 MiB: past a full GC the cache is not what
- * keeps it over 80 (the wasm heap's 63.5 MiB high-water mark is). The charges (shard base64 length; 2x a record's
- * UTF-8 length) are at or above what the decoded values hold on the heap.
+ * Memory budget (measured locally, heap after a full GC): wasm heap 50.9 MiB
+ * once the model is loaded, 53–54 MiB after traffic (weights, XNNPACK packed
+ * copies, activations; tf-wasm.ts grows it only by what malloc asks), JS heap
+ * ~9 MiB idle and ~16 MiB with the cache in use. After the 60 s load test and
+ * three bursts of maximal batches the isolate measured ~70 MiB with 12 MiB of
+ * cache. The charges (shard base64 length; 2x a record's UTF-8 length) are at
+ * or above what the decoded values hold on the heap.
  */
 const SHARD_CACHE_BYTES = 12 * 1024 * 1024;
 const cache = new ByteLru<never>(SHARD_CACHE_BYTES);

@@ -8,11 +8,12 @@
 //                        count × [8-byte key][u32 length][UTF-8 JSON]
 //   vectors.f32          float32 embeddings in item order, for exact search only
 //                        (never uploaded)
-import { mkdir, readFile, readdir, rm, writeFile, open } from "node:fs/promises";
+import { mkdir, open, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { hex, ITEM_KEY_BYTES } from "../lib/index/format.ts";
 import type { BlobRef, Manifest } from "../lib/index/manifest.ts";
 import type { BlobSource } from "../lib/index/reader.ts";
+import { readVectorsFile } from "./embed/vectors-file.ts";
 import { allValues, versionValues, type ReadTexts, type VersionValues } from "../lib/index/version.ts";
 
 const PACK_MAGIC = 0x31495345; // "ESI1"
@@ -146,10 +147,12 @@ export class FileSource implements BlobSource {
   }
 }
 
+/** The build's float32 vectors (read in chunks: a 1.2M-item file is over the 2 GiB one read can take). */
 export async function readVectors(dir: string, dim: number): Promise<Float32Array> {
-  const buf = await readFile(path.join(dir, "vectors.f32"));
-  if (buf.byteLength % (dim * 4) !== 0) throw new Error(`${dir}/vectors.f32 is not a whole number of ${dim}-d rows`);
-  return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+  const file = path.join(dir, "vectors.f32");
+  const { size } = await stat(file);
+  if (size % (dim * 4) !== 0) throw new Error(`${file} is not a whole number of ${dim}-d rows`);
+  return readVectorsFile(file, size / (dim * 4), dim);
 }
 
 /** Reads `blob/…` values from the directory's blobs/ (null when absent). */
