@@ -75,14 +75,15 @@ export interface QuerySpec {
 
 export type SearchRequest = { kind: "single"; query: QuerySpec; k: number } | { kind: "batch"; queries: QuerySpec[]; k: number };
 
-/** A batch entry is a query string, or {"q", "filter"} when that query has its own filter. */
+/** A batch entry is a query string (the request's filter applies), or {"q", "filter"} with its own. */
 function batchEntry(entry: unknown, i: number, shared: FilterInput | undefined, maxChars: number): QuerySpec {
   const where = `queries[${i}].`;
   if (typeof entry === "object" && entry !== null && !Array.isArray(entry)) {
     const e = entry as Record<string, unknown>;
     const extra = Object.keys(e).filter((key) => key !== "q" && key !== "filter");
     if (extra.length) throw bad("invalid_body", `queries[${i}] may hold "q" and "filter" only, not "${extra[0]}"`);
-    return { q: parseQuery(e.q, maxChars, `queries[${i}].q`), filter: filterFromBody(e.filter) ?? shared, where };
+    // Its own "filter" replaces the shared one; "filter": null opts this query out of it.
+    return { q: parseQuery(e.q, maxChars, `queries[${i}].q`), filter: "filter" in e ? filterFromBody(e.filter) : shared, where };
   }
   return { q: parseQuery(entry, maxChars, `queries[${i}]`), filter: shared, where };
 }

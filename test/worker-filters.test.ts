@@ -49,7 +49,7 @@ describe("filters through the Worker", () => {
 
   it("POST batches take one filter for all queries or one per query, and agree with Node", async () => {
     const week = { publish_date: { $gte: "2003-03-01", $lt: "2003-03-08" } };
-    const res = await w.json("/search", post({ k: 10, filter: MARCH, queries: [...queries.slice(0, 9), { q: queries[9], filter: week }] }));
+    const res = await w.json("/search", post({ k: 10, filter: MARCH, queries: [...queries.slice(0, 9), { q: queries[9], filter: week }, { q: queries[0], filter: null }] }));
     expect(res.status).toBe(200);
     const vectors = await embedder.embed(queries.slice(0, 10));
     for (let i = 0; i < 10; i++) {
@@ -60,6 +60,9 @@ describe("filters through the Worker", () => {
       expectSameHits(answer.results, node, `query ${i}`);
       for (const h of answer.results as Hit[]) expect(inMarch(h)).toBe(true);
     }
+    // "filter": null opts a query out of the shared filter: the unfiltered answer.
+    expect(res.body.results[10].filter).toBeUndefined();
+    expectSameHits(res.body.results[10].results, (await engine.approximate(vectors[0], 10)).results, "opted out");
     // The first week of March holds 58 of the slice's headlines.
     expect(res.body.results[9].results).toHaveLength(10);
     for (const h of res.body.results[9].results as Hit[]) expect(String(h.meta.publish_date) < "20030308").toBe(true);
