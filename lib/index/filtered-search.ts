@@ -107,8 +107,8 @@ interface EntrySource {
   values: Float64Array;
 }
 
-/** The best `rerank` entries that pass the filter, by PQ score, each item once. */
-function rankMatching(sources: EntrySource[], filter: CompiledFilter, table: Float32Array, pqM: number, rerank: number, stats: SearchStats, dedupe: boolean): string[] {
+/** The record keys of the best `rerank` entries that pass the filter, by PQ score, each item once; and how many were scored and passed. */
+function rankMatching(sources: EntrySource[], filter: CompiledFilter, table: Float32Array, pqM: number, rerank: number, dedupe: boolean): { keys: string[]; scored: number; matched: number } {
   const top = new TopK(rerank);
   const seen = new Set<string>();
   let scored = 0;
@@ -128,9 +128,8 @@ function rankMatching(sources: EntrySource[], filter: CompiledFilter, table: Flo
       if (score > top.threshold) top.push(si * ENTRY_SPAN + e, score);
     }
   });
-  stats.filter!.scored = scored;
-  stats.filter!.matched = matched;
-  return top.entries().map(({ id }) => itemKey(sources[Math.floor(id / ENTRY_SPAN)].keys, id % ENTRY_SPAN));
+  const keys = top.entries().map(({ id }) => itemKey(sources[Math.floor(id / ENTRY_SPAN)].keys, id % ENTRY_SPAN));
+  return { keys, scored, matched };
 }
 
 function columnOf(t: FilterTable, chunk: number): number {
@@ -184,5 +183,8 @@ export async function searchFiltered(h: IndexHandle, q: Float32Array, filter: Co
   const { routing } = h;
   // An item is in one leaf, but in one chunk per column: chunks of two columns can list it twice.
   const dedupe = pl.kind === "scan" && new Set(pl.chunks.map((c) => columnOf(filters.table, c))).size > 1;
-  return rankMatching(sources, filter, pqTable(q, routing.codebooks, routing.pqM), routing.pqM, p.rerank, stats, dedupe);
+  const ranked = rankMatching(sources, filter, pqTable(q, routing.codebooks, routing.pqM), routing.pqM, p.rerank, dedupe);
+  stats.filter.scored = ranked.scored;
+  stats.filter.matched = ranked.matched;
+  return ranked.keys;
 }
