@@ -6,6 +6,7 @@ import { ByteLru } from "../lib/index/lru.ts";
 import type { Manifest } from "../lib/index/manifest.ts";
 import type { CompiledFilter } from "../lib/filter/compile.ts";
 import { IndexError, openIndex, searchVector, type BlobSource, type IndexHandle, type SearchHit, type SearchStats } from "../lib/index/reader.ts";
+import type { ValueCache } from "../lib/index/fetch.ts";
 
 export { IndexError, type SearchHit };
 
@@ -26,7 +27,7 @@ const KV_BULK_LIMIT = 100;
  * or above what the decoded values hold on the heap.
  */
 const SHARD_CACHE_BYTES = 12 * 1024 * 1024;
-const cache = new ByteLru<never>(SHARD_CACHE_BYTES);
+const cache: ValueCache = new ByteLru(SHARD_CACHE_BYTES);
 
 export function kvSource(kv: KVNamespace): BlobSource {
   return {
@@ -50,7 +51,7 @@ export const indexAdapter = {
   /** A manifest without an index (model only) opens, and answers searches with index_unavailable. */
   async open(manifest: unknown, kv: KVNamespace): Promise<IndexHandle | null> {
     if (!isIndexManifest(manifest)) return null;
-    return openIndex(manifest, kvSource(kv), cache as ByteLru<never>);
+    return openIndex(manifest, kvSource(kv), cache);
   },
 
   async search(handle: IndexHandle | null, vector: Float32Array, k: number, filter: CompiledFilter | null = null): Promise<SearchOutcome> {

@@ -13,7 +13,7 @@ import { itemKey } from "./format.ts";
 import type { CompiledFilter, FieldPredicate } from "../filter/compile.ts";
 import { matches, mayMatch } from "../filter/match.ts";
 import { fetchBlobs, type SearchStats } from "./fetch.ts";
-import { nearestLeaves, withinBudget } from "./leaves.ts";
+import { ENTRY_SPAN, nearestLeaves, withinBudget } from "./leaves.ts";
 import { pqScore, pqTable } from "./quantize.ts";
 import { attributesRef, chunkRef, shardRef } from "./refs.ts";
 import type { IndexFilters, IndexHandle } from "./reader.ts";
@@ -41,8 +41,6 @@ export interface ProbeParams {
 
 type Plan = { kind: "scan"; chunks: number[]; estimate: number } | { kind: "probe"; estimate: number };
 
-/** Candidate numbering: source index · ENTRY_SPAN + entry. */
-const ENTRY_SPAN = 2 ** 20;
 
 /** The chunks of the predicate's column whose [min, max] meet one of its ranges. */
 function chunksMeeting(filters: IndexFilters, p: FieldPredicate): { chunks: number[]; entries: number } {

@@ -5,6 +5,12 @@ import type { Routing } from "./format.ts";
 import { pqScore, pqTable } from "./quantize.ts";
 import { dotInt8 } from "./vector.ts";
 
+/**
+ * Round-1 candidates are numbered source · ENTRY_SPAN + entry (source: a shard or
+ * chunk of the round, entry: its position there), so one TopK ranks them all.
+ */
+export const ENTRY_SPAN = 2 ** 20;
+
 /** Groups best first, taken until their leaves number at least `scanLeaves`. */
 function candidateLeaves(routing: Routing, q: Float32Array, scanLeaves: number): Uint32Array {
   const { groups, dim, groupCentroids, groupScales, groupStart } = routing;

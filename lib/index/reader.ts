@@ -7,14 +7,13 @@
 import { decodeFilterTable, decodeRouting, itemKey, joinParts, type FilterTable, type ItemRecord, type Routing, type Shard } from "./format.ts";
 import { shardRef } from "./refs.ts";
 import type { BlobRef as ManifestBlobRef, Manifest } from "./manifest.ts";
-import type { ByteLru } from "./lru.ts";
 import type { CompiledFilter } from "../filter/compile.ts";
 import type { FilterField } from "../filter/values.ts";
 import { pqScore, pqTable } from "./quantize.ts";
 import { sha256Hex } from "./sha256.ts";
 import { dotInt8, TopK } from "./vector.ts";
 import { emptyStats, fetchBlobs, fetchRecords, IndexError, type BlobSource, type DecodedRecord, type SearchStats, type ValueCache } from "./fetch.ts";
-import { nearestLeaves, withinBudget } from "./leaves.ts";
+import { ENTRY_SPAN, nearestLeaves, withinBudget } from "./leaves.ts";
 import { searchFiltered } from "./filtered-search.ts";
 
 export { IndexError, nearestLeaves, type BlobSource, type SearchStats };
@@ -39,8 +38,6 @@ export interface SearchOptions {
   filter?: CompiledFilter | null;
 }
 
-/** Round-1 candidates are numbered source · MAX_SHARD_ENTRIES + entry. */
-export const MAX_SHARD_ENTRIES = 2 ** 20;
 
 export interface IndexFilters {
   fields: FilterField[];
@@ -86,7 +83,7 @@ function decodeOrCorrupt<T>(what: string, decode: () => T): T {
   }
 }
 
-export async function openIndex(manifest: Manifest, source: BlobSource, cache: ByteLru<never> | ValueCache | null = null): Promise<IndexHandle> {
+export async function openIndex(manifest: Manifest, source: BlobSource, cache: ValueCache | null = null): Promise<IndexHandle> {
   const refs = manifest.routing;
   if (!Array.isArray(refs) || refs.length === 0) throw new IndexError("index_corrupt", "the manifest names no routing");
   const f = manifest.filters;
@@ -102,7 +99,7 @@ export async function openIndex(manifest: Manifest, source: BlobSource, cache: B
     if (table.leaves !== routing.leaves || table.columns !== f.fields.length) throw new IndexError("index_corrupt", "the filter table disagrees with the manifest");
     filters = { fields: f.fields, table };
   }
-  return { manifest, routing, filters, source, cache: cache as ValueCache | null };
+  return { manifest, routing, filters, source, cache };
 }
 
 /** Round 1's ranking: the record keys of the `rerank` entries with the best PQ scores. */
@@ -111,10 +108,10 @@ function rankEntries(shards: Shard[], table: Float32Array, pqM: number, rerank: 
   shards.forEach((s, si) => {
     for (let e = 0; e < s.count; e++) {
       const score = pqScore(table, s.codes, e * pqM, pqM);
-      if (score > top.threshold) top.push(si * MAX_SHARD_ENTRIES + e, score);
+      if (score > top.threshold) top.push(si * ENTRY_SPAN + e, score);
     }
   });
-  return top.entries().map(({ id }) => itemKey(shards[Math.floor(id / MAX_SHARD_ENTRIES)].keys, id % MAX_SHARD_ENTRIES));
+  return top.entries().map(({ id }) => itemKey(shards[Math.floor(id / ENTRY_SPAN)].keys, id % ENTRY_SPAN));
 }
 
 /** Round 2: the candidates' records, re-scored with their int8 vectors; the best k are the answer. */
