@@ -15,7 +15,7 @@ import { ArtifactSearch } from "../scripts/search.ts";
 import { readManifest, readVectors } from "../scripts/artifacts.ts";
 import { readFilterTable, readRouting, filterValueRefs, shardRefs } from "../lib/index/version.ts";
 import { blobReader } from "../scripts/artifacts.ts";
-import { evaluationQueries, SOURCE_CSV } from "./helpers/index-fixture.ts";
+import { evaluationQueries, fixtureJsonlLines } from "./helpers/index-fixture.ts";
 
 type Meta = Record<string, string | number | boolean | null>;
 
@@ -75,11 +75,7 @@ describe("metadata filters over a real build", () => {
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), "ess-filters-"));
-    const rows = (await readFile(SOURCE_CSV, "utf8")).trim().split("\n").slice(1);
-    const lines = rows.map((row, i) => {
-      const comma = row.indexOf(",");
-      return JSON.stringify({ id: `h${i}`, text: row.slice(comma + 1), publish_date: row.slice(0, comma), desk: deskOf(i) });
-    });
+    const lines = await fixtureJsonlLines((i) => ({ desk: deskOf(i) }));
     await writeFile(path.join(work, "corpus.jsonl"), lines.join("\n") + "\n");
     base = path.join(work, "a");
     await runBuild({ corpus: path.join(work, "corpus.jsonl"), out: base, cacheDir: process.env.ESS_TEST_EMBED_CACHE || DEFAULT_CACHE, quiet: true, checkQueries: 50 });

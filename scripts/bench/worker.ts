@@ -8,16 +8,10 @@ import path from "node:path";
 import { startLocalWorker, type Bundle, type LocalWorker } from "../local/harness.ts";
 import { publishToLocalKv } from "../local/bulk-load.ts";
 import { dist, type Dist } from "./stats.ts";
+import type { SearchStats } from "../../lib/index/reader.ts";
 
-export interface WireStats {
-  shards: number;
-  records: number;
-  bytes: number;
-  fetchedBytes: number;
-  roundTrips: number;
-  /** Time the search spent waiting for KV; search_ms minus this is compute. */
-  kvMs: number;
-}
+/** The `stats` of a /search answer: the reader's own (kvMs: time waiting for KV; search_ms minus it is compute). */
+export type WireStats = SearchStats;
 
 export interface WireAnswer {
   ids: string[];

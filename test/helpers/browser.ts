@@ -2,7 +2,7 @@
 // playwright-core (never a downloaded browser), and a Worker in workerd on a
 // private copy of the index fixture's KV store.
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { inject } from "vitest";
@@ -10,7 +10,7 @@ import { chromium, type Browser } from "playwright-core";
 import { PROJECT_ROOT, startLocalWorker, type LocalWorker } from "../../scripts/local/harness.ts";
 import { DEFAULT_CACHE, runBuild } from "../../scripts/build.ts";
 import { publishToLocalKv } from "../../scripts/local/bulk-load.ts";
-import { copyKvTemplate, ensureIndexFixture, SOURCE_CSV, type IndexFixture } from "./index-fixture.ts";
+import { copyKvTemplate, ensureIndexFixture, fixtureJsonlLines, type IndexFixture } from "./index-fixture.ts";
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 /** Screenshots of every state the suite checks (git-ignored), to look at after a run. */
@@ -73,12 +73,7 @@ export async function startIndexWorker(fixture: IndexFixture): Promise<IndexWork
 export async function startCategoryIndexWorker(columns: (i: number, text: string) => Record<string, string | number>): Promise<IndexWorker> {
   const work = await mkdtemp(path.join(os.tmpdir(), "ess-page-category-"));
   try {
-    const rows = (await readFile(SOURCE_CSV, "utf8")).trim().split("\n").slice(1);
-    const lines = rows.map((row, i) => {
-      const comma = row.indexOf(",");
-      const text = row.slice(comma + 1);
-      return JSON.stringify({ id: `h${i}`, text, publish_date: row.slice(0, comma), ...columns(i, text) });
-    });
+    const lines = await fixtureJsonlLines(columns);
     const corpus = path.join(work, "corpus.jsonl");
     await writeFile(corpus, lines.join("\n") + "\n");
     const out = path.join(work, "artifacts");

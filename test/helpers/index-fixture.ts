@@ -45,6 +45,20 @@ export interface IndexFixture {
   reused: boolean;
 }
 
+/**
+ * The slice as JSONL lines (`id` h0…, `text`, `publish_date`) plus the extra
+ * metadata `columns(i, text)` gives row i: corpora with more filterable columns
+ * whose embeddings are all in the cache.
+ */
+export async function fixtureJsonlLines(columns: (i: number, text: string) => Record<string, string | number> = () => ({})): Promise<string[]> {
+  const rows = (await subsetCsv()).trim().split("\n").slice(1);
+  return rows.map((row, i) => {
+    const comma = row.indexOf(",");
+    const text = row.slice(comma + 1);
+    return JSON.stringify({ id: `h${i}`, text, publish_date: row.slice(0, comma), ...columns(i, text) });
+  });
+}
+
 /** The subset as CSV text (the committed slice). */
 export async function subsetCsv(): Promise<string> {
   return readFile(SOURCE_CSV, "utf8");
