@@ -6,6 +6,7 @@ import { compileFilter, type CompiledFilter, type FieldPredicate } from "../lib/
 import { nextDown, nextUp } from "../lib/filter/float.ts";
 import { inRanges, matches, mayMatch, overlapsRanges } from "../lib/filter/match.ts";
 import { buildDictionary, encodeValue, type FilterSchema } from "../lib/filter/values.ts";
+import { rng } from "../scripts/index/kernels.ts";
 
 const RANGES = Float64Array.from([1, 2, 5, 5, 8, 10]);
 const predicate = (field: number, ranges: number[], missing = false): FieldPredicate => ({ field, ranges: Float64Array.from(ranges), missing });
@@ -52,18 +53,6 @@ describe("matches / mayMatch", () => {
 });
 
 // ---------------------------------------------------------------- brute force
-
-/** mulberry32: a small seeded generator, so every run sees the same cases. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DAY = 86_400_000;
 const BASE = Date.UTC(2003, 1, 19);

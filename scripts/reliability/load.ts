@@ -3,6 +3,7 @@
 // (CF-Connecting-IP) so the per-client rate limits apply as in production. Every
 // 200 is checked: k results (or all items), sorted by score, no duplicate ids,
 // and the version expected at the time.
+import { rng } from "../index/kernels.ts";
 
 export interface LoadOptions {
   clients: number;
@@ -42,17 +43,6 @@ export interface LoadReport {
 
 type Result = { query: string; k: number; results: Array<{ id: string; score: number }>; index: { version: string; items: number } };
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
 }
@@ -77,7 +67,7 @@ export async function runLoad(base: URL, o: LoadOptions): Promise<LoadReport> {
     if (report.malformedExamples.length < 10) report.malformedExamples.push(why);
   };
   const client = async (c: number) => {
-    const random = mulberry((o.seed ?? 1) * 1000 + c);
+    const random = rng((o.seed ?? 1) * 1000 + c);
     const pick = () => o.queries[Math.floor(random() * o.queries.length)];
     const headers = { "Content-Type": "application/json", "CF-Connecting-IP": `10.0.${c >> 8}.${c & 255}` };
     while (Date.now() < deadline) {
