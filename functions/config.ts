@@ -25,7 +25,26 @@ export interface Config {
   allowedOrigins: "*" | string[];
   maxRequestTokens: number;
   searchCacheSeconds: number;
+  /** Byte budgets of the isolate's caches of decoded shards (and filter values) and of item records. */
+  shardCacheBytes: number;
+  recordCacheBytes: number;
 }
+
+/**
+ * Memory budget (measured locally, heap after a full GC): wasm heap 50.9 MiB
+ * once the model is loaded, 53–54 MiB after traffic (weights, XNNPACK packed
+ * copies, activations; tf-wasm.ts grows it only by what malloc asks), JS heap
+ * ~9 MiB idle and ~16 MiB with 12 MiB of cache in use. After the 60 s load test
+ * and three bursts of maximal batches the isolate measured ~70 MiB with 12 MiB
+ * of cache. The charges (shard base64 length; 2x a record's UTF-8 length) are
+ * at or above what the decoded values hold on the heap.
+ *
+ * The same 12 MiB, split: every shard of the 50k index (4.6 MiB as base64) fits
+ * the 8 MiB of shards, so a warm isolate reads only item records from KV there.
+ */
+const SHARD_CACHE_KIB = 8 * 1024;
+const RECORD_CACHE_KIB = 4 * 1024;
+const KIB = 1024;
 
 function origins(raw: string | undefined): "*" | string[] {
   const list = (raw ?? "*").split(",").map((o) => o.trim()).filter((o) => o !== "");
@@ -50,5 +69,7 @@ export function readConfig(env: Env): Config {
     allowedOrigins: origins(env.ALLOWED_ORIGINS),
     maxRequestTokens: int(env.MAX_REQUEST_TOKENS, 4096, 1),
     searchCacheSeconds: int(env.SEARCH_CACHE_SECONDS, 60, 0),
+    shardCacheBytes: int(env.SHARD_CACHE_KIB, SHARD_CACHE_KIB, 0) * KIB,
+    recordCacheBytes: int(env.RECORD_CACHE_KIB, RECORD_CACHE_KIB, 0) * KIB,
   };
 }

@@ -6,6 +6,7 @@
 import { POINTER_KEY, parsePointer, type ModelRef, type Pointer } from "../lib/index/manifest.ts";
 import { HttpError } from "./http.ts";
 import { indexAdapter } from "./search-adapter.ts";
+import type { ValueCache } from "../lib/index/fetch.ts";
 
 /** The part of the lead's manifest the Worker itself reads. */
 export interface ServedManifest {
@@ -51,7 +52,7 @@ async function readPointer(kv: KVNamespace): Promise<Pointer | null> {
   throw new HttpError(503, "index_corrupt", `KV key "${POINTER_KEY}" is not a valid pointer`);
 }
 
-async function loadVersion(kv: KVNamespace, pointer: Pointer): Promise<IndexVersion | null> {
+async function loadVersion(kv: KVNamespace, pointer: Pointer, cache: ValueCache): Promise<IndexVersion | null> {
   const raw = await kv.get(pointer.manifestKey, "text");
   if (raw === null) return null;
   let manifest: ServedManifest;
@@ -61,7 +62,7 @@ async function loadVersion(kv: KVNamespace, pointer: Pointer): Promise<IndexVers
     throw new HttpError(503, "index_corrupt", `manifest ${pointer.manifestKey} is not JSON`);
   }
   if (!isModelRef(manifest?.model)) throw new HttpError(503, "index_corrupt", `manifest ${pointer.manifestKey} names no valid model`);
-  const handle = await indexAdapter.open(manifest, kv);
+  const handle = await indexAdapter.open(manifest, kv, cache);
   return { version: pointer.version, manifest, items: typeof manifest.items === "number" ? manifest.items : 0, handle };
 }
 
@@ -75,6 +76,8 @@ function recordFailure(version: string, err: unknown): void {
 }
 
 export interface VersionHooks {
+  /** The isolate's cache of decoded shards and records, which every version's index reads through. */
+  cache: ValueCache;
   /** Must succeed before a version is served (e.g. load its model). */
   prepare(v: IndexVersion): Promise<void>;
   /** Called once a version has replaced the previous one. */
@@ -93,7 +96,7 @@ async function adoptPointed(kv: KVNamespace, hooks: VersionHooks): Promise<Index
   if (active && failure?.version === pointer.version && Date.now() < failure.retryAt) return active;
   let next: IndexVersion | null;
   try {
-    next = await loadVersion(kv, pointer);
+    next = await loadVersion(kv, pointer, hooks.cache);
     if (next) await hooks.prepare(next);
   } catch (err) {
     recordFailure(pointer.version, err);

@@ -1,12 +1,12 @@
 // The Worker's side of the index: KV as a BlobSource for lib/index/reader.ts.
-// Decoded shards and item records are cached per isolate in one byte-bounded LRU;
+// Decoded shards and item records are cached per isolate in byte-bounded LRUs;
 // their keys are content addresses, so versions can share entries and an entry
 // can never belong to the wrong version.
-import { ByteLru } from "../lib/index/lru.ts";
 import type { Manifest } from "../lib/index/manifest.ts";
 import type { CompiledFilter } from "../lib/filter/compile.ts";
 import { IndexError, openIndex, searchVector, type BlobSource, type IndexHandle, type SearchHit, type SearchStats } from "../lib/index/reader.ts";
-import type { ValueCache } from "../lib/index/fetch.ts";
+import { valueCache, type ValueCache } from "../lib/index/fetch.ts";
+import type { Config } from "./config.ts";
 
 export { IndexError, type SearchHit };
 
@@ -17,17 +17,13 @@ export interface SearchOutcome {
 
 /** KV bulk reads take at most 100 keys; larger sets go out as parallel reads in the same round. */
 const KV_BULK_LIMIT = 100;
-/**
- * Memory budget (measured locally, heap after a full GC): wasm heap 50.9 MiB
- * once the model is loaded, 53–54 MiB after traffic (weights, XNNPACK packed
- * copies, activations; tf-wasm.ts grows it only by what malloc asks), JS heap
- * ~9 MiB idle and ~16 MiB with the cache in use. After the 60 s load test and
- * three bursts of maximal batches the isolate measured ~70 MiB with 12 MiB of
- * cache. The charges (shard base64 length; 2x a record's UTF-8 length) are at
- * or above what the decoded values hold on the heap.
- */
-const SHARD_CACHE_BYTES = 12 * 1024 * 1024;
-const cache: ValueCache = new ByteLru(SHARD_CACHE_BYTES);
+let cache: ValueCache | undefined;
+
+/** The isolate's one cache of decoded values, sized by the first config that asks (vars are fixed per deployment). */
+export function isolateCache(budget: Pick<Config, "shardCacheBytes" | "recordCacheBytes">): ValueCache {
+  cache ??= valueCache(budget.shardCacheBytes, budget.recordCacheBytes);
+  return cache;
+}
 
 export function kvSource(kv: KVNamespace): BlobSource {
   return {
@@ -49,7 +45,7 @@ function isIndexManifest(m: unknown): m is Manifest {
 
 export const indexAdapter = {
   /** A manifest without an index (model only) opens, and answers searches with index_unavailable. */
-  async open(manifest: unknown, kv: KVNamespace): Promise<IndexHandle | null> {
+  async open(manifest: unknown, kv: KVNamespace, cache: ValueCache): Promise<IndexHandle | null> {
     if (!isIndexManifest(manifest)) return null;
     return openIndex(manifest, kvSource(kv), cache);
   },

@@ -64,7 +64,9 @@ describe("search on the real index", () => {
       expect(h.meta).toEqual({ publish_date: expect.stringMatching(/^2003\d{4}$/) });
     }
     expect(hits.some((h) => /drought/.test(h.text))).toBe(true);
-    for (const key of ["embed_ms", "search_ms", "total_ms"]) expect(typeof res.body.timings[key]).toBe("number");
+    for (const key of ["embed_ms", "search_ms", "compute_ms", "total_ms"]) expect(typeof res.body.timings[key]).toBe("number");
+    // The search's own CPU: its time less its waits on KV.
+    expect(res.body.timings.compute_ms).toBeCloseTo(res.body.timings.search_ms - res.body.stats.kvMs, 1);
     expect(res.body.stats).toMatchObject({ shards: w.manifest!.params.nprobe, records: w.manifest!.params.rerank });
     expect(res.headers.get("server-timing")).toMatch(/embed;dur=[\d.]+.*search;dur=[\d.]+.*total;dur=[\d.]+/);
   });

@@ -4,7 +4,7 @@
 // (lib/index/reader.ts) over each build's artifacts, held in memory. A decoded
 // value cache only saves CPU here: `stats.bytes` counts every value a query
 // needs whether cached or not, i.e. what a cold isolate would read from KV.
-import { ByteLru } from "../../lib/index/lru.ts";
+import { valueCache } from "../../lib/index/fetch.ts";
 import type { Manifest } from "../../lib/index/manifest.ts";
 import { openIndex, searchVector } from "../../lib/index/reader.ts";
 import { MemorySource } from "../index/memory-source.ts";
@@ -34,7 +34,7 @@ export async function sweep(
   o: { k: number; nprobes?: number[]; reranks?: number[]; log?: (s: string) => void },
 ): Promise<CurvePoint[]> {
   const { manifest } = build;
-  const handle = await openIndex(manifest, await MemorySource.fromDir(build.dir, manifest), new ByteLru<unknown>(2 ** 31));
+  const handle = await openIndex(manifest, await MemorySource.fromDir(build.dir, manifest), valueCache(2 ** 31, 2 ** 31));
   const leaves = manifest.params.leaves;
   const nprobes = [...new Set([...(o.nprobes ?? NPROBE_SWEEP).filter((p) => p < leaves), manifest.params.nprobe, Math.min(leaves, 256)])].sort((a, b) => a - b);
   const reranks = [...new Set([...(o.reranks ?? RERANK_SWEEP), manifest.params.rerank])].filter((r) => r >= o.k).sort((a, b) => a - b);

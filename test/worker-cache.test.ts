@@ -1,0 +1,52 @@
+// The isolate's caches in workerd: shards and item records have separate byte
+// budgets (SHARD_CACHE_KIB, RECORD_CACHE_KIB), so the records of many queries
+// evict each other but never the shards, and a warm isolate goes back to KV
+// for records only. Run on the 2,000-headline index with a record budget of a
+// few queries' worth.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { post, startTestWorker, type TestWorker } from "./helpers/worker.ts";
+
+/** About 150 records at their charge (2x ~0.8 KB): the records of two queries, not three. */
+const RECORD_CACHE_KIB = 256;
+/** Every shard of the fixture (~0.2 MB) and then some. */
+const SHARD_CACHE_KIB = 4096;
+const FLOOD = ["cricket test match", "rain brings relief to farmers", "council rates rise", "police investigate fatal crash", "new hospital opens", "iraq war protest", "interest rates on hold", "bushfire threatens homes"];
+
+interface Stats {
+  shards: number;
+  records: number;
+  bytes: number;
+  fetchedBytes: number;
+  roundTrips: number;
+}
+
+describe("the isolate's value caches", () => {
+  let w: TestWorker;
+  beforeAll(async () => {
+    w = await startTestWorker({ index: true, vars: { RECORD_CACHE_KIB: String(RECORD_CACHE_KIB), SHARD_CACHE_KIB: String(SHARD_CACHE_KIB) } });
+  });
+  afterAll(async () => w?.dispose());
+
+  async function search(q: string): Promise<Stats> {
+    const res = await w.json("/search", post({ q, k: 10 }));
+    expect(res.status).toBe(200);
+    return res.body.stats as Stats;
+  }
+
+  it("keeps a query's shards while other queries' records evict its records", async () => {
+    const q = "drought hits farmers";
+    const cold = await search(q);
+    expect(cold).toMatchObject({ roundTrips: 2, fetchedBytes: cold.bytes, records: w.manifest!.params.rerank });
+    const again = await search(q);
+    expect(again).toMatchObject({ roundTrips: 0, fetchedBytes: 0, bytes: cold.bytes });
+    for (const other of FLOOD) await search(other);
+    const warm = await search(q);
+    // One round, for the records alone: every shard was still cached.
+    expect(warm.roundTrips).toBe(1);
+    expect(warm.bytes).toBe(cold.bytes);
+    expect(warm.fetchedBytes).toBeGreaterThan(0);
+    expect(warm.fetchedBytes).toBeLessThan(cold.fetchedBytes);
+    // And the records it read are cached again.
+    expect(await search(q)).toMatchObject({ roundTrips: 0, fetchedBytes: 0 });
+  });
+});
