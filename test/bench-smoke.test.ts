@@ -67,6 +67,24 @@ test("the bench measures the project through HTTP", () => {
   console.log(`bench smoke: ${seconds.toFixed(1)} s, recall@10 ${p.recallAt10.toFixed(3)}`);
 });
 
+test("the same runs time /embed of one text, and the latency targets are judged from them", () => {
+  const L = result.project.latency;
+  expect(L.embedEndpoint.e2e.p50.runs).toHaveLength(1);
+  expect(L.embedEndpoint.e2e.p50.median).toBeGreaterThan(0);
+  expect(L.embedEndpoint.embed.p50.median).toBeGreaterThan(0);
+  // The Worker's embedding is part of the round trip that contains it.
+  expect(L.embedEndpoint.embed.p50.median).toBeLessThan(L.embedEndpoint.e2e.p50.median);
+  const ratio = L.e2e.p50.median / L.embedEndpoint.e2e.p50.median;
+  expect(L.e2eOverEmbedP50.median).toBeCloseTo(ratio, 9);
+  expect(result.targets.e2eOverEmbed).toEqual({ target: 1.5, value: L.e2eOverEmbedP50.median, pass: ratio <= 1.5 });
+  // Compute and KV waits split the search: neither exceeds it.
+  expect(L.compute.mean.median + L.kv.mean.median).toBeCloseTo(L.search.mean.median, 1);
+  expect(result.targets.computeP50Ms).toEqual({ target: 5, value: L.compute.p50.median, pass: L.compute.p50.median <= 5 });
+  const md = markdown(result);
+  expect(md).toContain(`| warm end-to-end p50: /search ÷ /embed of one text (same run, same client) ≤ 1.5 | ${ratio.toFixed(2)} (`);
+  expect(md).toContain("| search compute p50 (Worker CPU, KV waits excluded) ≤ 5 ms |");
+});
+
 test("exact search runs in the Worker, reads every item, and is off by default", () => {
   const e = result.exactWorker;
   expect(e.queries).toBe(2);

@@ -59,6 +59,12 @@ export function markdown(r: BenchResult): string {
       [
         [`recall@10 ≥ ${r.targets.recallAt10.target} (through HTTP, default knobs)`, f3(r.targets.recallAt10.value), r.targets.recallAt10.pass ? "yes" : "**no**"],
         [`bytes/query at recall@10 = ${m.targetRecall}: Annoy (${r.annoy.params.trees} trees) ÷ project ≥ 10×`, ratio(r.targets.bytesVsAnnoy.value), r.targets.bytesVsAnnoy.pass ? "yes" : "**no**"],
+        [
+          `warm end-to-end p50: /search ÷ /embed of one text (same run, same client) ≤ ${r.targets.e2eOverEmbed.target}`,
+          `${r.targets.e2eOverEmbed.value.toFixed(2)} (${f1(L.e2e.p50.median)} ÷ ${f1(L.embedEndpoint.e2e.p50.median)} ms; runs ${rep(L.e2eOverEmbedP50, 2)})`,
+          r.targets.e2eOverEmbed.pass ? "yes" : "**no**",
+        ],
+        [`search compute p50 (Worker CPU, KV waits excluded) ≤ ${r.targets.computeP50Ms.target} ms`, `${rep(L.compute.p50)} ms`, r.targets.computeP50Ms.pass ? "yes" : "**no**"],
       ],
     ),
   );
@@ -84,7 +90,10 @@ export function markdown(r: BenchResult): string {
         ["latency end to end p50 / p95 / p99 (ms)", `${rep(L.e2e.p50)} / ${rep(L.e2e.p95)} / ${rep(L.e2e.p99)}`],
         ["— embed (Worker timing) p50 / p95 / p99", `${rep(L.embed.p50)} / ${rep(L.embed.p95)} / ${rep(L.embed.p99)}`],
         ["— search (Worker timing) p50 / p95 / p99", `${rep(L.search.p50, 2)} / ${rep(L.search.p95, 2)} / ${rep(L.search.p99, 2)}`],
+        ["— of it, waiting for KV p50 / p95 / mean", `${rep(L.kv.p50)} / ${rep(L.kv.p95)} / ${rep(L.kv.mean, 2)}`],
+        ["— of it, compute (KV waits excluded) p50 / p95 / mean", `${rep(L.compute.p50)} / ${rep(L.compute.p95)} / ${rep(L.compute.mean, 2)}`],
         ["— HTTP + JSON + routing p50", rep(L.overhead.p50, 2)],
+        ["`POST /embed` of one text (each query's, after its search) end to end p50 / p95; Worker's embed p50", `${rep(L.embedEndpoint.e2e.p50)} / ${rep(L.embedEndpoint.e2e.p95)}; ${rep(L.embedEndpoint.embed.p50)}`],
         ["cold first query (model + index load from KV)", `${f1(p.cold.e2eMs)} ms end to end (model load ${p.cold.modelLoadMs ?? "—"} ms, Worker total ${f1(p.cold.serverTotalMs)} ms)`],
         ["steady isolate memory (JS heap after GC + wasm heap)", `${(p.memory.isolateSteadyBytes / 2 ** 20).toFixed(1)} MiB (${(p.memory.jsHeapAfterGcBytes / 2 ** 20).toFixed(1)} + ${(p.memory.wasmHeapBytes / 2 ** 20).toFixed(1)}); workerd RSS ${(p.memory.workerdRssBytes / 2 ** 20).toFixed(0)} MiB`],
         ...Object.entries(p.qps).map(([c, q]): [string, string] => [`queries per second, ${c} concurrent client${c === "1" ? "" : "s"}`, rep(q)]),

@@ -136,7 +136,19 @@ export interface BenchResult {
     roundTrips: Dist;
     /** Same code in Node without any cache: what a cold isolate does. */
     uncached: { bytes: Dist; roundTrips: Dist; recallAt10: number };
-    latency: { e2e: Record<keyof Dist, Repeated>; embed: Record<keyof Dist, Repeated>; search: Record<keyof Dist, Repeated>; overhead: Record<keyof Dist, Repeated> };
+    latency: {
+      e2e: Record<keyof Dist, Repeated>;
+      embed: Record<keyof Dist, Repeated>;
+      search: Record<keyof Dist, Repeated>;
+      /** The search's CPU (search less its KV waits) and its KV waits, as the Worker timed them. */
+      compute: Record<keyof Dist, Repeated>;
+      kv: Record<keyof Dist, Repeated>;
+      overhead: Record<keyof Dist, Repeated>;
+      /** `POST /embed` of each query's text, asked right after its search in the same runs. */
+      embedEndpoint: { e2e: Record<keyof Dist, Repeated>; embed: Record<keyof Dist, Repeated> };
+      /** Per run, /search p50 ÷ /embed p50, end to end. */
+      e2eOverEmbedP50: Repeated;
+    };
     cold: { e2eMs: number; serverTotalMs: number; embedMs: number; searchMs: number; modelLoadMs: number | null };
     memory: { jsHeapAfterGcBytes: number; wasmHeapBytes: number; isolateSteadyBytes: number; workerdRssBytes: number };
     qps: Record<string, Repeated>;
@@ -149,7 +161,14 @@ export interface BenchResult {
   hnsw: BaselineResult;
   curve: CurvePoint[];
   ratios: Record<string, number | null>;
-  targets: { recallAt10: { target: number; value: number; pass: boolean }; bytesVsAnnoy: { target: number; value: number | null; pass: boolean } };
+  targets: {
+    recallAt10: { target: number; value: number; pass: boolean };
+    bytesVsAnnoy: { target: number; value: number | null; pass: boolean };
+    /** Issue 8: warm /search p50 ≤ 1.5 × /embed p50 of one text, end to end, in the same run (median of the runs' ratios). */
+    e2eOverEmbed: { target: number; value: number; pass: boolean };
+    /** Issue 8: search compute p50 (KV waits excluded) ≤ 5 ms (median of the runs). */
+    computeP50Ms: { target: number; value: number; pass: boolean };
+  };
 }
 
 function git(args: string[]): string {
@@ -224,8 +243,18 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     targets: {
       recallAt10: { target: o.targetRecall, value: project.recallAt10, pass: project.recallAt10 >= o.targetRecall },
       bytesVsAnnoy: { target: 10, value: bytesVsAnnoy, pass: bytesVsAnnoy !== null && bytesVsAnnoy >= 10 },
+      e2eOverEmbed: atMost(E2E_OVER_EMBED_TARGET, project.latency.e2eOverEmbedP50.median),
+      computeP50Ms: atMost(COMPUTE_P50_TARGET_MS, project.latency.compute.p50.median),
     },
   };
+}
+
+/** Issue 8's latency targets on the 50k index. */
+const E2E_OVER_EMBED_TARGET = 1.5;
+const COMPUTE_P50_TARGET_MS = 5;
+
+function atMost(target: number, value: number): { target: number; value: number; pass: boolean } {
+  return { target, value, pass: value <= target };
 }
 
 function resolveOptions(opts: BenchOptions): Resolved {
@@ -367,7 +396,14 @@ function projectFigures(http: Http, qs: QuerySet, k: number, uncached: BenchResu
       e2e: repeatedDist(http.latencyRuns.map((r) => r.e2e)),
       embed: repeatedDist(http.latencyRuns.map((r) => r.embed)),
       search: repeatedDist(http.latencyRuns.map((r) => r.search)),
+      compute: repeatedDist(http.latencyRuns.map((r) => r.compute)),
+      kv: repeatedDist(http.latencyRuns.map((r) => r.kv)),
       overhead: repeatedDist(http.latencyRuns.map((r) => r.overhead)),
+      embedEndpoint: {
+        e2e: repeatedDist(http.latencyRuns.map((r) => r.embedEndpoint.e2e)),
+        embed: repeatedDist(http.latencyRuns.map((r) => r.embedEndpoint.embed)),
+      },
+      e2eOverEmbedP50: repeated(http.latencyRuns.map((r) => r.e2e.p50 / r.embedEndpoint.e2e.p50)),
     },
     cold: http.cold,
     memory: http.memory,

@@ -18,10 +18,16 @@ export interface WireAnswer {
   stats: WireStats;
   embedMs: number;
   searchMs: number;
-  /** Search CPU in the Worker: search_ms less the KV waits. */
+  /** Search CPU in the Worker: search_ms less the KV waits (the Worker's timings.compute_ms). */
   computeMs: number;
   serverTotalMs: number;
   e2eMs: number;
+}
+
+/** One `POST /embed` of one text: end to end, and the embedding as the Worker timed it (Server-Timing). */
+export interface EmbedAnswer {
+  e2eMs: number;
+  embedMs: number;
 }
 
 export interface LatencyRun {
@@ -29,8 +35,12 @@ export interface LatencyRun {
   embed: Dist;
   search: Dist;
   compute: Dist;
+  /** The search's waits on KV (stats.kvMs). */
+  kv: Dist;
   /** End to end minus the Worker's own total: HTTP, JSON, routing. */
   overhead: Dist;
+  /** `POST /embed` of the same query text, asked right after each search: end to end, and the Worker's embed timing. */
+  embedEndpoint: { e2e: Dist; embed: Dist };
 }
 
 export interface WorkerMeasurements {
@@ -50,7 +60,7 @@ export interface WorkerMeasurements {
 
 interface SearchBody {
   results: Array<{ id: string }>;
-  timings: { embed_ms: number; search_ms: number; total_ms: number };
+  timings: { embed_ms: number; search_ms: number; compute_ms: number; total_ms: number };
   stats: WireStats;
 }
 
@@ -72,21 +82,37 @@ async function ask(w: LocalWorker, q: string, k: number, exact = false): Promise
     stats: body.stats,
     embedMs: body.timings.embed_ms,
     searchMs: body.timings.search_ms,
-    computeMs: Math.max(0, body.timings.search_ms - (body.stats.kvMs ?? 0)),
+    computeMs: body.timings.compute_ms,
     serverTotalMs: body.timings.total_ms,
     e2eMs,
   };
 }
 
-function latencyRun(answers: WireAnswer[]): LatencyRun {
+/** `POST /embed` of one text, as a client of the API would ask it. */
+async function askEmbed(w: LocalWorker, q: string): Promise<EmbedAnswer> {
+  const t0 = performance.now();
+  const res = await w.fetch("/embed", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ texts: [q] }) });
+  const text = await res.text();
+  const e2eMs = performance.now() - t0;
+  if (res.status !== 200) throw new Error(`/embed answered ${res.status}: ${text.slice(0, 300)}`);
+  const embed = /(?:^|,\s*)embed;dur=([\d.]+)/.exec(res.headers.get("server-timing") ?? "");
+  return { e2eMs, embedMs: embed ? Number(embed[1]) : NaN };
+}
+
+function latencyRun(answers: WireAnswer[], embeds: EmbedAnswer[]): LatencyRun {
   return {
     e2e: dist(answers.map((a) => a.e2eMs)),
     embed: dist(answers.map((a) => a.embedMs)),
     search: dist(answers.map((a) => a.searchMs)),
     compute: dist(answers.map((a) => a.computeMs)),
+    kv: dist(answers.map((a) => a.stats.kvMs)),
     overhead: dist(answers.map((a) => a.e2eMs - a.serverTotalMs)),
+    embedEndpoint: { e2e: dist(embeds.map((e) => e.e2eMs)), embed: dist(embeds.map((e) => e.embedMs)) },
   };
 }
+
+/** /embed requests before the timed runs: the route's first calls are slower (JIT). */
+const EMBED_WARMUP = 20;
 
 async function throughput(w: LocalWorker, queries: string[], k: number, clients: number): Promise<number> {
   let next = 0;
@@ -142,12 +168,20 @@ export async function measureThroughHttp(o: WorkerBenchOptions): Promise<WorkerM
     for (const q of o.queries) answers.push(await ask(w, q, o.k));
     log(`recall pass: ${answers.length} queries`);
 
+    // Each search is followed by /embed of the same text, so the two are timed
+    // under the same conditions and their ratio holds within one run.
+    for (const q of o.queries.slice(0, EMBED_WARMUP)) await askEmbed(w, q);
     const latencyRuns: LatencyRun[] = [];
     for (let r = 0; r < o.repeats; r++) {
       const run: WireAnswer[] = [];
-      for (const q of o.queries) run.push(await ask(w, q, o.k));
-      latencyRuns.push(latencyRun(run));
-      log(`latency run ${r + 1}/${o.repeats}: p50 ${latencyRuns[r].e2e.p50.toFixed(1)} ms`);
+      const embeds: EmbedAnswer[] = [];
+      for (const q of o.queries) {
+        run.push(await ask(w, q, o.k));
+        embeds.push(await askEmbed(w, q));
+      }
+      const L = latencyRun(run, embeds);
+      latencyRuns.push(L);
+      log(`latency run ${r + 1}/${o.repeats}: /search p50 ${L.e2e.p50.toFixed(1)} ms, /embed p50 ${L.embedEndpoint.e2e.p50.toFixed(1)} ms (ratio ${(L.e2e.p50 / L.embedEndpoint.e2e.p50).toFixed(2)}), compute p50 ${L.compute.p50.toFixed(1)} ms, KV p50 ${L.kv.p50.toFixed(1)} ms`);
     }
 
     const qps: Record<string, number[]> = {};
