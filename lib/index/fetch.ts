@@ -155,10 +155,12 @@ export async function fetchRecords(source: BlobSource, cache: ValueCache | null,
       const key = keys[i];
       const text = texts.get(key);
       if (text == null) throw new IndexError("record_missing", `item record ${key} is missing`);
-      const bytes = encoder.encode(text).length;
+      // Encoded once: its length is the record's size, its bytes what the key hashes.
+      const utf8 = encoder.encode(text);
+      const bytes = utf8.length;
       stats.bytes += bytes;
       stats.fetchedBytes += bytes;
-      const digest = await sha256Hex(text);
+      const digest = await sha256Hex(utf8);
       if (digest.slice(0, ITEM_KEY_BYTES * 2) !== key.slice(5)) throw new IndexError("shard_corrupt", `item record ${key} fails its checksum`);
       let record: ItemRecord;
       let codes: Int8Array;

@@ -143,6 +143,9 @@ export interface BenchResult {
       /** The search's CPU (search less its KV waits) and its KV waits, as the Worker timed them. */
       compute: Record<keyof Dist, Repeated>;
       kv: Record<keyof Dist, Repeated>;
+      /** What the timed searches read from KV: rounds and bytes (whether the isolate's caches held their values). */
+      kvRounds: Record<keyof Dist, Repeated>;
+      kvBytes: Record<keyof Dist, Repeated>;
       overhead: Record<keyof Dist, Repeated>;
       /** `POST /embed` of each query's text, asked right after its search in the same runs. */
       embedEndpoint: { e2e: Record<keyof Dist, Repeated>; embed: Record<keyof Dist, Repeated> };
@@ -398,6 +401,8 @@ function projectFigures(http: Http, qs: QuerySet, k: number, uncached: BenchResu
       search: repeatedDist(http.latencyRuns.map((r) => r.search)),
       compute: repeatedDist(http.latencyRuns.map((r) => r.compute)),
       kv: repeatedDist(http.latencyRuns.map((r) => r.kv)),
+      kvRounds: repeatedDist(http.latencyRuns.map((r) => r.kvRounds)),
+      kvBytes: repeatedDist(http.latencyRuns.map((r) => r.kvBytes)),
       overhead: repeatedDist(http.latencyRuns.map((r) => r.overhead)),
       embedEndpoint: {
         e2e: repeatedDist(http.latencyRuns.map((r) => r.embedEndpoint.e2e)),

@@ -35,8 +35,10 @@ export interface LatencyRun {
   embed: Dist;
   search: Dist;
   compute: Dist;
-  /** The search's waits on KV (stats.kvMs). */
+  /** The search's waits on KV (stats.kvMs), and what it read there: sequential rounds, bytes. */
   kv: Dist;
+  kvRounds: Dist;
+  kvBytes: Dist;
   /** End to end minus the Worker's own total: HTTP, JSON, routing. */
   overhead: Dist;
   /** `POST /embed` of the same query text, asked right after each search: end to end, and the Worker's embed timing. */
@@ -106,6 +108,8 @@ function latencyRun(answers: WireAnswer[], embeds: EmbedAnswer[]): LatencyRun {
     search: dist(answers.map((a) => a.searchMs)),
     compute: dist(answers.map((a) => a.computeMs)),
     kv: dist(answers.map((a) => a.stats.kvMs)),
+    kvRounds: dist(answers.map((a) => a.stats.roundTrips)),
+    kvBytes: dist(answers.map((a) => a.stats.fetchedBytes)),
     overhead: dist(answers.map((a) => a.e2eMs - a.serverTotalMs)),
     embedEndpoint: { e2e: dist(embeds.map((e) => e.e2eMs)), embed: dist(embeds.map((e) => e.embedMs)) },
   };
