@@ -10,6 +10,7 @@ export function kb(b: number | null | undefined): string {
   if (b >= 2 ** 20) return `${(b / 2 ** 20).toFixed(2)} MB`;
   return `${(b / 1024).toFixed(1)} KB`;
 }
+const mib = (b: number) => (b / 2 ** 20).toFixed(1);
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "—");
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "—");
 const rep = (r: Repeated, d = 1) => `${r.median.toFixed(d)} (${r.min.toFixed(d)}–${r.max.toFixed(d)})`;
@@ -98,7 +99,10 @@ export function markdown(r: BenchResult): string {
         ["— HTTP + JSON + routing p50", rep(L.overhead.p50, 2)],
         ["`POST /embed` of one text (each query's, after its search) end to end p50 / p95; Worker's embed p50", `${rep(L.embedEndpoint.e2e.p50)} / ${rep(L.embedEndpoint.e2e.p95)}; ${rep(L.embedEndpoint.embed.p50)}`],
         ["cold first query (model + index load from KV)", `${f1(p.cold.e2eMs)} ms end to end (model load ${p.cold.modelLoadMs ?? "—"} ms, Worker total ${f1(p.cold.serverTotalMs)} ms)`],
-        ["steady isolate memory (JS heap after GC + wasm heap)", `${(p.memory.isolateSteadyBytes / 2 ** 20).toFixed(1)} MiB (${(p.memory.jsHeapAfterGcBytes / 2 ** 20).toFixed(1)} + ${(p.memory.wasmHeapBytes / 2 ** 20).toFixed(1)}); workerd RSS ${(p.memory.workerdRssBytes / 2 ** 20).toFixed(0)} MiB`],
+        [
+          "steady isolate memory (JS heap after GC + ArrayBuffers + wasm heap)",
+          `${mib(p.memory.isolateSteadyBytes)} MiB (${mib(p.memory.jsHeapAfterGcBytes)} + ${mib(p.memory.arrayBufferBytes ?? 0)} + ${mib(p.memory.wasmHeapBytes)}); workerd RSS ${(p.memory.workerdRssBytes / 2 ** 20).toFixed(0)} MiB`,
+        ],
         ...Object.entries(p.qps).map(([c, q]): [string, string] => [`queries per second, ${c} concurrent client${c === "1" ? "" : "s"}`, rep(q)]),
       ],
     ),

@@ -21,7 +21,7 @@ import { HnswGraph, hnswIndexFile, loadNativeHnsw } from "./hnsw.ts";
 import { loadQueries, type BenchQuery } from "./queries.ts";
 import { bytesAtRecall, dist, mean, recallAt, repeated, repeatedDist, type Dist, type Repeated } from "./stats.ts";
 import { exactTruth, loadCorpus } from "./truth.ts";
-import { measureThroughHttp, type WireAnswer } from "./worker.ts";
+import { measureThroughHttp, type WireAnswer, type WorkerMeasurements } from "./worker.ts";
 
 export interface BenchOptions {
   corpus: string;
@@ -153,7 +153,7 @@ export interface BenchResult {
       e2eOverEmbedP50: Repeated;
     };
     cold: { e2eMs: number; serverTotalMs: number; embedMs: number; searchMs: number; modelLoadMs: number | null };
-    memory: { jsHeapAfterGcBytes: number; wasmHeapBytes: number; isolateSteadyBytes: number; workerdRssBytes: number };
+    memory: WorkerMeasurements["memory"];
     qps: Record<string, Repeated>;
     publishSeconds: number;
     bytesAtTarget: number | null;

@@ -103,7 +103,7 @@ Published to local KV in ${w.publishSeconds.toFixed(0)} s. Medians of ${2} timed
 ${table(["", "p50", "p95", "max"], [distRow("end to end", w.e2e, ms), distRow("embed", w.embed, ms), distRow("search (incl. KV waits)", w.search, ms), distRow("search compute (KV waits excluded)", w.compute, ms)])}
 
 Search compute p50 / embed p50 = ${w.computeOverEmbedP50.toFixed(2)}. Cold first query ${ms(w.cold.e2eMs)} (model load ${w.cold.modelLoadMs ?? "?"} ms).
-Isolate memory after the passes and a forced GC: ${mib(w.memory.isolateSteadyBytes)} (JS heap ${mib(w.memory.jsHeapAfterGcBytes)} + wasm ${mib(w.memory.wasmHeapBytes)}).
+Isolate memory after the passes and a forced GC: ${mib(w.memory.isolateSteadyBytes)} (JS heap ${mib(w.memory.jsHeapAfterGcBytes)} + ArrayBuffers ${mib(w.memory.arrayBufferBytes ?? 0)} + wasm ${mib(w.memory.wasmHeapBytes)}).
 ${w.errors.length ? `\nWorker log lines that look like trouble:\n\n${w.errors.map((e) => `- ${e}`).join("\n")}\n` : ""}` : "\nThe Worker pass was not run (--no-serve).\n"}
 ## In-isolate memory, rounds and bytes at 10M
 

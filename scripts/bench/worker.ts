@@ -52,7 +52,8 @@ export interface WorkerMeasurements {
   answers: WireAnswer[];
   latencyRuns: LatencyRun[];
   qps: Record<string, number[]>;
-  memory: { jsHeapAfterGcBytes: number; wasmHeapBytes: number; isolateSteadyBytes: number; workerdRssBytes: number };
+  /** isolateSteadyBytes = JS heap after GC + its ArrayBuffers' backing stores + wasm heap. */
+  memory: { jsHeapAfterGcBytes: number; arrayBufferBytes: number; wasmHeapBytes: number; isolateSteadyBytes: number; workerdRssBytes: number };
   exact: WireAnswer[];
   /** Why the exact pass stopped early, if it did (e.g. the isolate hit its memory limit). */
   exactError: string | null;
@@ -199,8 +200,9 @@ export async function measureThroughHttp(o: WorkerBenchOptions): Promise<WorkerM
     const heap = await w.isolateHeap({ gc: true });
     const memory = {
       jsHeapAfterGcBytes: heap.usedBytes,
+      arrayBufferBytes: heap.arrayBufferBytes,
       wasmHeapBytes: healthz.memory.wasm_heap_bytes,
-      isolateSteadyBytes: heap.usedBytes + healthz.memory.wasm_heap_bytes,
+      isolateSteadyBytes: heap.usedBytes + heap.arrayBufferBytes + healthz.memory.wasm_heap_bytes,
       workerdRssBytes: w.workerdRssBytes(),
     };
 

@@ -116,12 +116,21 @@ export interface LocalWorker {
   /** Resident memory of the workerd process(es) serving this Worker, from /proc; a proxy for isolate memory. */
   workerdRssBytes(): number;
   /**
-   * V8 heap of the Worker's isolate via the workerd inspector (`Runtime.getHeapUsage`).
+   * V8 heap of the Worker's isolate via the workerd inspector (`Runtime.getHeapUsage`),
+   * and apart from it the backing stores of its ArrayBuffers (decoded routing, shards,
+   * record vectors), which the heap figure leaves out but the isolate's memory holds.
    * Needs `inspect: true`. Excludes WebAssembly memory, which /healthz reports.
    * With `{ gc: true }` a full GC runs first, so the figure is live memory, not garbage.
    */
-  isolateHeap(opts?: { gc?: boolean }): Promise<{ usedBytes: number; totalBytes: number }>;
+  isolateHeap(opts?: { gc?: boolean }): Promise<IsolateHeap>;
   dispose(): Promise<void>;
+}
+
+export interface IsolateHeap {
+  usedBytes: number;
+  totalBytes: number;
+  /** ArrayBuffer backing stores (`backingStorageSize`; 0 where the inspector does not report it). */
+  arrayBufferBytes: number;
 }
 
 export interface StartOptions {
@@ -252,7 +261,7 @@ function openWebSocket(url: string): MinimalWebSocket {
   return new Ctor(url);
 }
 
-async function isolateHeapUsage(inspectorPort: number, gc: boolean): Promise<{ usedBytes: number; totalBytes: number }> {
+async function isolateHeapUsage(inspectorPort: number, gc: boolean): Promise<IsolateHeap> {
   const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string; title?: string }>;
   const target = targets.find((t) => t.title?.includes("core:user")) ?? targets[0];
   if (!target) throw new Error("workerd inspector lists no isolate");
@@ -268,11 +277,11 @@ async function isolateHeapUsage(inspectorPort: number, gc: boolean): Promise<{ u
         else ws.send(JSON.stringify({ id: 1, method: "Runtime.getHeapUsage" }));
       });
       ws.addEventListener("message", (ev) => {
-        const msg = JSON.parse(String(ev.data)) as { id?: number; result?: { usedSize: number; totalSize: number } };
+        const msg = JSON.parse(String(ev.data)) as { id?: number; result?: { usedSize: number; totalSize: number; backingStorageSize?: number } };
         if (msg.id === 2) ws.send(JSON.stringify({ id: 1, method: "Runtime.getHeapUsage" }));
         if (msg.id !== 1 || !msg.result) return;
         clearTimeout(timer);
-        resolve({ usedBytes: msg.result.usedSize, totalBytes: msg.result.totalSize });
+        resolve({ usedBytes: msg.result.usedSize, totalBytes: msg.result.totalSize, arrayBufferBytes: msg.result.backingStorageSize ?? 0 });
       });
     });
   } finally {

@@ -38,7 +38,9 @@ export interface WorkerFigures {
   /** After a forced full GC: live JS objects only. */
   jsHeapAfterWarmGcMiB: number;
   wasmHeapMiB: number;
-  /** jsHeapAfterWarmGcMiB + wasmHeapMiB: what the isolate keeps in steady state. */
+  /** ArrayBuffer backing stores after the GC, outside the JS heap figure. */
+  arrayBuffersAfterWarmGcMiB: number;
+  /** jsHeapAfterWarmGcMiB + arrayBuffersAfterWarmGcMiB + wasmHeapMiB: what the isolate keeps in steady state. */
   isolateSteadyMiB: number;
   tensorMiB: number;
 }
@@ -132,7 +134,8 @@ export async function measureWorker(warmRequests = 200): Promise<WorkerFigures> 
       jsHeapAfterWarmMiB: heapAfterWarm.usedBytes / 2 ** 20,
       jsHeapAfterWarmGcMiB: heapAfterWarmGc.usedBytes / 2 ** 20,
       wasmHeapMiB: health.memory.wasm_heap_bytes / 2 ** 20,
-      isolateSteadyMiB: (heapAfterWarmGc.usedBytes + health.memory.wasm_heap_bytes) / 2 ** 20,
+      arrayBuffersAfterWarmGcMiB: heapAfterWarmGc.arrayBufferBytes / 2 ** 20,
+      isolateSteadyMiB: (heapAfterWarmGc.usedBytes + heapAfterWarmGc.arrayBufferBytes + health.memory.wasm_heap_bytes) / 2 ** 20,
       tensorMiB: health.memory.tensor_bytes / 2 ** 20,
     };
   } finally {
