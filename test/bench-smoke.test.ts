@@ -79,6 +79,9 @@ test("the same runs time /embed of one text, and the latency targets are judged 
   const ratio = L.e2e.p50.median / L.embedEndpoint.e2e.p50.median;
   expect(L.e2eOverEmbedP50.median).toBeCloseTo(ratio, 9);
   expect(result.targets.e2eOverEmbed).toEqual({ target: 1.5, value: L.e2eOverEmbedP50.median, pass: ratio <= 1.5 });
+  // Taking the KV waits out can only shorten a request.
+  expect(L.e2eLessKvOverEmbedP50.median).toBeLessThanOrEqual(L.e2eOverEmbedP50.median);
+  expect(L.e2eLessKvOverEmbedP50.median).toBeGreaterThan(0);
   // Compute and KV waits split the search: neither exceeds it.
   expect(L.compute.mean.median + L.kv.mean.median).toBeCloseTo(L.search.mean.median, 1);
   expect(result.targets.computeP50Ms).toEqual({ target: 5, value: L.compute.p50.median, pass: L.compute.p50.median <= 5 });

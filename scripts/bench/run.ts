@@ -149,8 +149,9 @@ export interface BenchResult {
       overhead: Record<keyof Dist, Repeated>;
       /** `POST /embed` of each query's text, asked right after its search in the same runs. */
       embedEndpoint: { e2e: Record<keyof Dist, Repeated>; embed: Record<keyof Dist, Repeated> };
-      /** Per run, /search p50 ÷ /embed p50, end to end. */
+      /** Per run, /search p50 ÷ /embed p50, end to end; and the same with the search's KV waits taken out. */
       e2eOverEmbedP50: Repeated;
+      e2eLessKvOverEmbedP50: Repeated;
     };
     cold: { e2eMs: number; serverTotalMs: number; embedMs: number; searchMs: number; modelLoadMs: number | null };
     memory: WorkerMeasurements["memory"];
@@ -409,6 +410,7 @@ function projectFigures(http: Http, qs: QuerySet, k: number, uncached: BenchResu
         embed: repeatedDist(http.latencyRuns.map((r) => r.embedEndpoint.embed)),
       },
       e2eOverEmbedP50: repeated(http.latencyRuns.map((r) => r.e2e.p50 / r.embedEndpoint.e2e.p50)),
+      e2eLessKvOverEmbedP50: repeated(http.latencyRuns.map((r) => r.e2eLessKv.p50 / r.embedEndpoint.e2e.p50)),
     },
     cold: http.cold,
     memory: http.memory,

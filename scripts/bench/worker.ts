@@ -32,6 +32,8 @@ export interface EmbedAnswer {
 
 export interface LatencyRun {
   e2e: Dist;
+  /** End to end less the search's KV waits: the request as it would be with KV answering at once. */
+  e2eLessKv: Dist;
   embed: Dist;
   search: Dist;
   compute: Dist;
@@ -105,6 +107,7 @@ async function askEmbed(w: LocalWorker, q: string): Promise<EmbedAnswer> {
 function latencyRun(answers: WireAnswer[], embeds: EmbedAnswer[]): LatencyRun {
   return {
     e2e: dist(answers.map((a) => a.e2eMs)),
+    e2eLessKv: dist(answers.map((a) => a.e2eMs - a.stats.kvMs)),
     embed: dist(answers.map((a) => a.embedMs)),
     search: dist(answers.map((a) => a.searchMs)),
     compute: dist(answers.map((a) => a.computeMs)),
