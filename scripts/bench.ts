@@ -11,7 +11,8 @@ import { runCli } from "./cli.ts";
 import { parseIntFlag, UsageError } from "./build.ts";
 import { curveCsv } from "./bench/curve.ts";
 import { recallBytesSvg, svgToPng } from "./bench/plot.ts";
-import { curveRows, figureSeries, markdown } from "./bench/report.ts";
+import { curveRows, figureSeries, latencyMarkdown, markdown } from "./bench/report.ts";
+import { runLatencyBench } from "./bench/latency.ts";
 import { BENCH_CACHE } from "./bench/build-cache.ts";
 import { DEFAULTS, runBench, type BenchOptions, type BenchResult } from "./bench/run.ts";
 import { runScaleBench } from "./bench/scale.ts";
@@ -38,7 +39,10 @@ const USAGE = `Usage: npm run bench -- --corpus FILE [options]
                          from --corpus's real embeddings; --json/--md write its report
   --filters              instead: recall, bytes and rounds under filters of every selectivity
                          (scripts/bench/filters.ts); --json/--md write its report
-  --artifacts DIR        with --filters: measure the index built in DIR (e.g. the scale bench's) instead
+  --latency              instead: the warm-latency targets alone (/search ÷ /embed of one text end to
+                         end, search compute) and where the time goes, through HTTP (scripts/bench/latency.ts);
+                         --json/--md write its report; --repeats and --perturbed apply
+  --artifacts DIR        with --filters or --latency: measure the index built in DIR (e.g. the scale bench's) instead
   --no-serve             with --scale or --filters: skip the Worker pass (publishing N records to local KV is slow)
   --reuse-build          with --scale: reuse the index the last run built (and its build figures)
   --help
@@ -92,6 +96,7 @@ function main(): Promise<number> {
       threads: { type: "string" },
       scale: { type: "string" },
       filters: { type: "boolean" },
+      latency: { type: "boolean" },
       artifacts: { type: "string" },
       "no-serve": { type: "boolean" },
       "reuse-build": { type: "boolean" },
@@ -102,6 +107,7 @@ function main(): Promise<number> {
   return runCli(USAGE, config, async ({ values: a }) => {
     if (!a.corpus) throw new UsageError("--corpus FILE is required");
     if (a.scale !== undefined) return scaleBench(a.corpus, parseIntFlag("scale", a.scale)!, { json: a.json, md: a.md, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], reuseBuild: a["reuse-build"] });
+    if (a.latency) return latencyBench(a.corpus, { json: a.json, md: a.md, artifacts: a.artifacts, threads: parseIntFlag("threads", a.threads), repeats: parseIntFlag("repeats", a.repeats), perturbed: parseIntFlag("perturbed", a.perturbed, 0) });
     if (a.filters) return filterBench(a.corpus, { json: a.json, md: a.md, artifacts: a.artifacts, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], perturbed: parseIntFlag("perturbed", a.perturbed, 0) ?? DEFAULTS.perturbed });
     const opts: BenchOptions = {
       corpus: a.corpus,
@@ -142,6 +148,12 @@ async function filterBench(corpus: string, o: { json?: string; md?: string; arti
   const log = (s: string) => process.stderr.write(`[filters] ${s}\n`);
   const r = await runFilterBench({ corpus, artifacts: o.artifacts, perturbed: o.perturbed, serve: o.serve, threads: o.threads, log });
   await writeReport(r, filterMarkdown(r), o);
+}
+
+async function latencyBench(corpus: string, o: { json?: string; md?: string; artifacts?: string; threads?: number; repeats?: number; perturbed?: number }): Promise<void> {
+  const log = (s: string) => process.stderr.write(`[latency] ${s}\n`);
+  const r = await runLatencyBench({ corpus, artifacts: o.artifacts, threads: o.threads, repeats: o.repeats, perturbed: o.perturbed, log });
+  await writeReport(r, latencyMarkdown(r), o);
 }
 
 async function scaleBench(corpus: string, items: number, o: { json?: string; md?: string; threads?: number; serve: boolean; reuseBuild?: boolean }): Promise<void> {
