@@ -41,9 +41,11 @@ export interface Config {
  *
  * The same 12 MiB, split: every shard of the 50k index (4.6 MiB as base64) fits
  * the 8 MiB of shards, so a warm isolate reads only item records from KV there.
- * Measured there after 242 queries and a GC: JS heap 13.8 MiB + ArrayBuffers
+ * Measured there after 242 queries and a GC: JS heap 12.0 MiB + ArrayBuffers
  * 6.4 MiB (decoded routing, shards, record vectors, which the JS heap figures
  * above leave out) + wasm 51.2 MiB; with one 12 MiB LRU it was 15.9 + 7.5 + wasm.
+ * A cached record holds ~0.9 KB (its base64 vector dropped once decoded), so the
+ * record charge is about twice what it holds.
  */
 const SHARD_CACHE_KIB = 8 * 1024;
 const RECORD_CACHE_KIB = 4 * 1024;

@@ -57,7 +57,8 @@ export function emptyStats(): SearchStats {
 }
 
 export interface DecodedRecord {
-  record: ItemRecord;
+  /** The record without its base64 vector, which `codes` holds decoded (a cached record would otherwise keep both). */
+  record: Omit<ItemRecord, "v">;
   codes: Int8Array;
   bytes: number;
 }
@@ -162,11 +163,12 @@ export async function fetchRecords(source: BlobSource, cache: ValueCache | null,
       stats.fetchedBytes += bytes;
       const digest = await sha256Hex(utf8);
       if (digest.slice(0, ITEM_KEY_BYTES * 2) !== key.slice(5)) throw new IndexError("shard_corrupt", `item record ${key} fails its checksum`);
-      let record: ItemRecord;
+      let record: DecodedRecord["record"];
       let codes: Int8Array;
       try {
-        record = JSON.parse(text) as ItemRecord;
-        const raw = textToBlob(record.v);
+        const { v, ...rest } = JSON.parse(text) as ItemRecord;
+        record = rest;
+        const raw = textToBlob(v);
         codes = new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength);
         if (codes.length !== dim) throw new FormatError("vector has the wrong length");
       } catch (e) {
