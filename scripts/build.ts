@@ -17,7 +17,7 @@ import { embedCorpus, type Embedded } from "./embed/embed-corpus.ts";
 import { prepareModel, type PreparedModel } from "./embed/node-model.ts";
 import { EmbeddingPool } from "./embed/pool.ts";
 import { readVectorsFile } from "./embed/vectors-file.ts";
-import { buildIndex, DEFAULT_PARAMS, textBlob, type BaseIndex, type BuiltIndex, type TextBlob } from "./index/build-index.ts";
+import { baseItemCount, buildIndex, DEFAULT_PARAMS, textBlob, type BaseIndex, type BuiltIndex, type TextBlob } from "./index/build-index.ts";
 import { ComputePool } from "./index/compute-pool.ts";
 import { pickExamples } from "./index/examples.ts";
 import { MemorySource } from "./index/memory-source.ts";
@@ -210,7 +210,7 @@ async function chooseBase(o: BuildOptions, modelId: string, n: number, log: (s: 
   const b = typeof o.base === "string" ? await loadBase(o.base).catch((e: Error) => (log(`not extending ${o.base}: ${e.message}`), undefined)) : { base: o.base, manifest: undefined };
   if (!b) return undefined;
   const pqM = o.pqM ?? DEFAULT_PARAMS.pqM;
-  const baseItems = b.base.routing.leafSizes.reduce((a, c) => a + c, 0);
+  const baseItems = baseItemCount(b.base);
   const maxGrowth = o.maxGrowth ?? DEFAULT_MAX_GROWTH;
   const maxShrink = o.maxShrink ?? DEFAULT_MAX_SHRINK;
   if (b.manifest && b.manifest.model.id !== modelId) log(`not extending the base: it was built with ${b.manifest.model.id}`);

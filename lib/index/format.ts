@@ -39,7 +39,7 @@
  *         f32[256·dim]        leaf-centroid codebooks, subspace-major
  *         f32[256·dim]        item codebooks, subspace-major
  *         u8 [L·leafPqM]      leaf centroids, PQ-coded (padded to 4 bytes)
- *         u32[L]              items per leaf (≥ 1: empty leaves are not stored)
+ *         u32[L]              entries per leaf, spilled included (≥ 1: empty leaves are not stored)
  *         u32[L]              stored length of each leaf's shard (base64 characters)
  *         u8 [L·16]           first 16 bytes of each shard's sha256: its KV key is
  *                             `blob/<32 hex>` of them, and readers check the
@@ -56,7 +56,9 @@
  *     16  u8 [count · 8]    item keys: the first 8 bytes of the item record's sha256
  *         u8 [count · pqM]  PQ codes, one byte per subspace, entry-major
  *    Round 1 ranks the entries of the probed shards by asymmetric PQ distance
- *    (query in float, items in codes). Every item is in exactly one leaf.
+ *    (query in float, items in codes). An item is in its own leaf and, when
+ *    the build spills (SOAR, scripts/index/spill.ts), once more in a second
+ *    leaf; readers rank each key once.
  *
  * 3. ITEM record, `item/<16 hex>` (hex of the 8 key bytes above), JSON text:
  *      {"id": "...", "text": "...", "meta": {...}, "s": scale, "v": "<base64 i8[dim]>"}

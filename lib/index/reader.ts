@@ -102,11 +102,30 @@ export async function openIndex(manifest: Manifest, source: BlobSource, cache: V
   return { manifest, routing, filters, source, cache };
 }
 
-/** Round 1's ranking: the record keys of the `rerank` entries with the best PQ scores. */
+/** A key's first 6 bytes as a number: exact in a double, distinct for distinct keys but for a 2^-48 chance. */
+function keyPrefix(keys: Uint8Array, e: number): number {
+  const o = e * ITEM_KEY_BYTES;
+  return keys[o] + keys[o + 1] * 2 ** 8 + keys[o + 2] * 2 ** 16 + keys[o + 3] * 2 ** 24 + keys[o + 4] * 2 ** 32 + keys[o + 5] * 2 ** 40;
+}
+
+function sameKey(a: Uint8Array, ea: number, b: Uint8Array, eb: number): boolean {
+  for (let i = 0; i < ITEM_KEY_BYTES; i++) if (a[ea * ITEM_KEY_BYTES + i] !== b[eb * ITEM_KEY_BYTES + i]) return false;
+  return true;
+}
+
+/**
+ * Round 1's ranking: the record keys of the `rerank` entries with the best PQ
+ * scores. A spilled item sits in two shards; it is ranked once.
+ */
 function rankEntries(shards: Shard[], table: Float32Array, pqM: number, rerank: number): string[] {
   const top = new TopK(rerank);
+  const seen = new Map<number, number>();
   shards.forEach((s, si) => {
     for (let e = 0; e < s.count; e++) {
+      const prefix = keyPrefix(s.keys, e);
+      const first = seen.get(prefix);
+      if (first === undefined) seen.set(prefix, si * MAX_SHARD_ENTRIES + e);
+      else if (sameKey(shards[Math.floor(first / MAX_SHARD_ENTRIES)].keys, first % MAX_SHARD_ENTRIES, s.keys, e)) continue;
       const score = pqScore(table, s.codes, e * pqM, pqM);
       if (score > top.threshold) top.push(si * ENTRY_SPAN + e, score);
     }

@@ -66,6 +66,8 @@ export const DEFAULT_PARAMS = {
   /** Measured on the 50k ABC headlines (leaf size 24, rerank 60): 320 KB of shards at nprobe 128 → recall@10 0.973, ≤ 368 KB a query. */
   maxShardBytes: 320 * 1024,
   seed: 7,
+  /** SOAR's λ for the second leaf every item is also stored in (spill.ts); 0 stores each item once. */
+  soarLambda: 1,
 };
 
 export type BuildIndexOptions = Partial<typeof DEFAULT_PARAMS> & { threads?: number; filterFields?: FilterField[] };
@@ -85,6 +87,13 @@ export function itemRecordText(item: CorpusItem, v: Float32Array): string {
 export interface BaseIndex {
   routing: Routing;
   shards: Shard[];
+}
+
+/** Items in a base index: spilled items sit in two of its shards. */
+export function baseItemCount(base: BaseIndex): number {
+  const keys = new Set<string>();
+  for (const sh of base.shards) for (let e = 0; e < sh.count; e++) keys.add(hex(sh.keys, e * ITEM_KEY_BYTES, (e + 1) * ITEM_KEY_BYTES));
+  return keys.size;
 }
 
 /** The tree an index is cut along: which leaf every row is in, and what routes to the leaves. */
@@ -178,10 +187,12 @@ function makeRecords(vectors: Float32Array, dim: number, items: readonly CorpusI
 
 async function partitionTree(pool: ComputePool, n: number, o: Options, lap: (name: string) => void): Promise<Tree> {
   const { dim, vectors } = pool;
-  const p = await buildPartition(pool, n, Math.max(1, Math.round(n / o.leafSize)), o.seed);
+  const p = await buildPartition(pool, n, Math.max(1, Math.round(n / o.leafSize)), o.seed, o.soarLambda > 0 ? { lambda: o.soarLambda } : undefined);
   lap("partition");
+  // A leaf's own rows first, then the rows spilled into it.
   const members: number[][] = Array.from({ length: p.leaves }, () => []);
   for (let i = 0; i < n; i++) members[p.leafOf[i]].push(i);
+  for (let i = 0; i < n; i++) if (p.spillOf[i] >= 0) members[p.spillOf[i]].push(i);
   const leafCodebooks = trainCodebooks(p.centroids, dim, p.leaves, o.leafPqM, { seed: o.seed + 4 });
   const groupCentroids = new Int8Array(p.groups * dim);
   const groupScales = new Float32Array(p.groups);
@@ -198,7 +209,7 @@ async function partitionTree(pool: ComputePool, n: number, o: Options, lap: (nam
   };
 }
 
-/** The base version's tree, its items kept in place, new ones routed to their nearest leaf as a query would be. */
+/** The base version's tree, its items kept in place (spilled ones in both leaves), new ones routed to their nearest leaf as a query would be, unspilled. */
 function extendTree(base: BaseIndex, vectors: Float32Array, dim: number, records: BuiltIndex["records"], o: Options, log: (s: string) => void): Tree {
   const r = base.routing;
   if (r.dim !== dim || r.pqM !== o.pqM || r.leafPqM !== o.leafPqM) throw new Error("the base index has other dimensions or PQ sizes; rebuild without it");

@@ -1,6 +1,7 @@
 // The units of work the compute pool hands out, and the one function that runs
 // them, on a worker thread or inline: the same code either way, so a build's
 // bytes never depend on how many threads made it.
+import { soarBest } from "./spill.ts";
 import { exactTopKRows, gatherRows, pqEncodeRows, sphericalKMeans, topTwo, treeKMeans, type KMeansOptions } from "./kernels.ts";
 
 export type Task =
@@ -11,10 +12,12 @@ export type Task =
   | { kind: "nearestTwo"; centroids: Float32Array; start: number; end: number }
   /** The given rows against leaves [from, to) of `leafCentroids`: each row's best leaf and its score. */
   | { kind: "bestLeaf"; rows: Int32Array; leafCentroids: Float32Array; from: number; to: number }
+  /** The given rows (primary leaf each) against leaves [from, to): each row's spill leaf by SOAR cost (spill.ts). */
+  | { kind: "soarBest"; rows: Int32Array; primary: Int32Array; leafCentroids: Float32Array; from: number; to: number; lambda: number }
   | { kind: "pqEncode"; codebooks: Float32Array; pqM: number; start: number; end: number }
   | { kind: "exact"; queries: Float32Array; k: number; start: number; end: number };
 
-export type TaskResult = Float32Array | Int32Array | Uint8Array | { ids: Int32Array; scores: Float32Array };
+export type TaskResult = Float32Array | Int32Array | Uint8Array | { ids: Int32Array; scores: Float32Array } | { ids: Int32Array; costs: Float32Array };
 
 export function runTask(vectors: Float32Array, dim: number, t: Task): TaskResult {
   switch (t.kind) {
@@ -30,6 +33,8 @@ export function runTask(vectors: Float32Array, dim: number, t: Task): TaskResult
     }
     case "bestLeaf":
       return bestLeaf(vectors, dim, t);
+    case "soarBest":
+      return soarBest(vectors, dim, t.rows, t.primary, t.leafCentroids, t.from, t.to, t.lambda);
     case "pqEncode":
       return pqEncodeRows(vectors, dim, t.start, t.end, t.codebooks, t.pqM);
     case "exact":
