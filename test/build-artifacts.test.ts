@@ -72,7 +72,7 @@ describe("build artifacts, embedding cache and search CLI", () => {
     expect(createHash("sha256").update(JSON.stringify(hashed)).digest("hex").slice(0, 16)).toBe(m.version);
 
     const p = m.params;
-    expect(p.pqM).toBe(64);
+    expect(p.pqM).toBe(DEFAULT_PARAMS.pqM);
     expect(p.rerank).toBe(DEFAULT_PARAMS.rerank);
     expect(p.maxShardBytes).toBe(DEFAULT_PARAMS.maxShardBytes);
     expect(p.leaves).toBe((await artifactVersionValues(out, m)).shards.length);

@@ -54,6 +54,7 @@ function sampleRouting(dim: number, pqM: number, leaves: number, seed: number, g
     groupStart,
     leafCodebooks: Float32Array.from({ length: PQ_CENTROIDS * dim }, () => r() * 2 - 1),
     codebooks: Float32Array.from({ length: PQ_CENTROIDS * dim }, () => r() * 2 - 1),
+    rotation: Float32Array.from({ length: dim * dim }, () => r() * 2 - 1),
     leafCodes: randomBytes(leaves * leafPqM, seed + 2),
     leafSizes: Uint32Array.from({ length: leaves }, () => 1 + Math.floor(r() * 1000)),
     shardBytes: Uint32Array.from({ length: leaves }, () => Math.floor(r() * 100_000)),
@@ -116,7 +117,7 @@ describe("routing", () => {
       expect(Buffer.from(bytes.subarray(0, 4)).toString("latin1")).toBe("ESR2");
       const back = decodeRouting(joinParts(splitParts(bytes, 64)));
       expect({ dim: back.dim, pqM: back.pqM, leafPqM: back.leafPqM, leaves: back.leaves, groups: back.groups }).toEqual({ dim, pqM, leafPqM: r.leafPqM, leaves, groups });
-      for (const f of ["groupScales", "groupCentroids", "groupStart", "leafCodebooks", "codebooks", "leafCodes", "leafSizes", "shardBytes", "shardHashes"] as const) {
+      for (const f of ["groupScales", "groupCentroids", "groupStart", "leafCodebooks", "codebooks", "rotation", "leafCodes", "leafSizes", "shardBytes", "shardHashes"] as const) {
         expect(Array.from(back[f]), f).toEqual(Array.from(r[f]));
       }
       expect(shardKey(back, leaves - 1)).toBe(`blob/${Buffer.from(r.shardHashes.subarray((leaves - 1) * 16, leaves * 16)).toString("hex")}`);
@@ -137,6 +138,7 @@ describe("routing", () => {
     host.set(bytes, 3);
     const back = decodeRouting(host.subarray(3));
     expect(Array.from(back.codebooks)).toEqual(Array.from(r.codebooks));
+    expect(Array.from(back.rotation)).toEqual(Array.from(r.rotation));
     expect(Array.from(back.shardHashes)).toEqual(Array.from(r.shardHashes));
     expect(Array.from(back.leafSizes)).toEqual(Array.from(r.leafSizes));
   });

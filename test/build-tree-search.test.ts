@@ -45,7 +45,7 @@ describe("tree search vs brute force (synthetic clusters)", () => {
     expect(routing.leaves).toBeGreaterThan(N / DEFAULT_PARAMS.leafSize * 0.8);
     expect(routing.leaves).toBeLessThan(N / DEFAULT_PARAMS.leafSize * 1.2);
     expect(routing.dim).toBe(DIM);
-    expect(routing.pqM).toBe(64);
+    expect(routing.pqM).toBe(DEFAULT_PARAMS.pqM);
     const recordKeys = new Map(built.records.map((r, i) => [r.key, i]));
     const copies = new Map<string, number>();
     let total = 0;

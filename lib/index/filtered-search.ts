@@ -14,7 +14,7 @@ import type { CompiledFilter, FieldPredicate } from "../filter/compile.ts";
 import { matches, mayMatch } from "../filter/match.ts";
 import { fetchBlobs, type SearchStats } from "./fetch.ts";
 import { ENTRY_SPAN, nearestLeaves, withinBudget } from "./leaves.ts";
-import { pqScore, pqTable } from "./quantize.ts";
+import { itemTable, pqScore } from "./quantize.ts";
 import { attributesRef, chunkRef, shardRef } from "./refs.ts";
 import type { IndexFilters, IndexHandle } from "./reader.ts";
 import { TopK } from "./vector.ts";
@@ -179,9 +179,9 @@ export async function searchFiltered(h: IndexHandle, q: Float32Array, filter: Co
   if (filter.anyOf.length === 0) return [];
   const sources = pl.kind === "scan" ? await scanChunks(h, filters, pl.chunks, stats) : await probe(h, filters, probeLeaves(h, filters, q, filter, pl.estimate, p), stats);
   const { routing } = h;
-  // An item is in one leaf, but in one chunk per column: chunks of two columns can list it twice.
-  const dedupe = pl.kind === "scan" && new Set(pl.chunks.map((c) => columnOf(filters.table, c))).size > 1;
-  const ranked = rankMatching(sources, filter, pqTable(q, routing.codebooks, routing.pqM), routing.pqM, p.rerank, dedupe);
+  // An item is in two leaves when the build spilled it, and in one chunk per column: chunks of two columns can list it twice.
+  const dedupe = pl.kind === "probe" || new Set(pl.chunks.map((c) => columnOf(filters.table, c))).size > 1;
+  const ranked = rankMatching(sources, filter, itemTable(q, routing.rotation, routing.codebooks, routing.pqM), routing.pqM, p.rerank, dedupe);
   stats.filter.scored = ranked.scored;
   stats.filter.matched = ranked.matched;
   return ranked.keys;

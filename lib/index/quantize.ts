@@ -62,3 +62,20 @@ export function pqScore(table: Float32Array, codes: Uint8Array, offset: number, 
   for (let m = 0; m < pqM; m++) s += table[m * PQ_CENTROIDS + codes[offset + m]];
   return s;
 }
+
+/** R·q for a row-major dim × dim rotation R. */
+export function rotate(q: Float32Array, rotation: Float32Array, out: Float32Array = new Float32Array(q.length)): Float32Array {
+  const dim = q.length;
+  for (let j = 0; j < dim; j++) {
+    let s = 0;
+    const o = j * dim;
+    for (let d = 0; d < dim; d++) s += rotation[o + d] * q[d];
+    out[j] = s;
+  }
+  return out;
+}
+
+/** The query's table against the item quantizer, which codes rotated vectors. */
+export function itemTable(q: Float32Array, rotation: Float32Array, codebooks: Float32Array, pqM: number): Float32Array {
+  return pqTable(rotate(q, rotation), codebooks, pqM);
+}

@@ -4,12 +4,12 @@
 //   1. the shards of those leaves, their entries ranked by PQ codes;
 //   2. the records of the best `rerank` candidates, re-scored with int8 vectors.
 // A query with a filter takes the same two rounds (filtered-search.ts).
-import { decodeFilterTable, decodeRouting, itemKey, joinParts, type FilterTable, type ItemRecord, type Routing, type Shard } from "./format.ts";
+import { decodeFilterTable, decodeRouting, itemKey, joinParts, ITEM_KEY_BYTES, type FilterTable, type ItemRecord, type Routing, type Shard } from "./format.ts";
 import { shardRef } from "./refs.ts";
 import type { BlobRef as ManifestBlobRef, Manifest } from "./manifest.ts";
 import type { CompiledFilter } from "../filter/compile.ts";
 import type { FilterField } from "../filter/values.ts";
-import { pqScore, pqTable } from "./quantize.ts";
+import { itemTable, pqScore } from "./quantize.ts";
 import { sha256Hex } from "./sha256.ts";
 import { dotInt8, TopK } from "./vector.ts";
 import { emptyStats, fetchBlobs, fetchRecords, IndexError, type BlobSource, type DecodedRecord, type SearchStats, type ValueCache } from "./fetch.ts";
@@ -124,8 +124,8 @@ function rankEntries(shards: Shard[], table: Float32Array, pqM: number, rerank: 
     for (let e = 0; e < s.count; e++) {
       const prefix = keyPrefix(s.keys, e);
       const first = seen.get(prefix);
-      if (first === undefined) seen.set(prefix, si * MAX_SHARD_ENTRIES + e);
-      else if (sameKey(shards[Math.floor(first / MAX_SHARD_ENTRIES)].keys, first % MAX_SHARD_ENTRIES, s.keys, e)) continue;
+      if (first === undefined) seen.set(prefix, si * ENTRY_SPAN + e);
+      else if (sameKey(shards[Math.floor(first / ENTRY_SPAN)].keys, first % ENTRY_SPAN, s.keys, e)) continue;
       const score = pqScore(table, s.codes, e * pqM, pqM);
       if (score > top.threshold) top.push(si * ENTRY_SPAN + e, score);
     }
@@ -163,6 +163,6 @@ export async function searchVector(h: IndexHandle, q: Float32Array, options: Sea
   const leaves = withinBudget(nearest, (l) => routing.shardBytes[l], maxShardBytes);
   const shards = await fetchBlobs(h.source, h.cache, leaves.map((l) => shardRef(routing, l)), stats);
   stats.shards = shards.length;
-  const keys = rankEntries(shards, pqTable(q, routing.codebooks, routing.pqM), routing.pqM, rerank);
+  const keys = rankEntries(shards, itemTable(q, routing.rotation, routing.codebooks, routing.pqM), routing.pqM, rerank);
   return { results: await rerankRecords(h, q, keys, k, stats), stats };
 }

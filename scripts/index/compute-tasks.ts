@@ -2,7 +2,8 @@
 // them, on a worker thread or inline: the same code either way, so a build's
 // bytes never depend on how many threads made it.
 import { soarBest } from "./spill.ts";
-import { exactTopKRows, gatherRows, pqEncodeRows, sphericalKMeans, topTwo, treeKMeans, type KMeansOptions } from "./kernels.ts";
+import { pqEncodeRotated } from "./opq.ts";
+import { exactTopKRows, gatherRows, sphericalKMeans, topTwo, treeKMeans, type KMeansOptions } from "./kernels.ts";
 
 export type Task =
   | { kind: "kmeans"; rows: Int32Array; k: number; options: KMeansOptions }
@@ -14,7 +15,8 @@ export type Task =
   | { kind: "bestLeaf"; rows: Int32Array; leafCentroids: Float32Array; from: number; to: number }
   /** The given rows (primary leaf each) against leaves [from, to): each row's spill leaf by SOAR cost (spill.ts). */
   | { kind: "soarBest"; rows: Int32Array; primary: Int32Array; leafCentroids: Float32Array; from: number; to: number; lambda: number }
-  | { kind: "pqEncode"; codebooks: Float32Array; pqM: number; start: number; end: number }
+  /** Rows [start, end), rotated by `rotation` (opq.ts), coded by `codebooks`. */
+  | { kind: "pqEncode"; rotation: Float32Array; codebooks: Float32Array; pqM: number; start: number; end: number }
   | { kind: "exact"; queries: Float32Array; k: number; start: number; end: number };
 
 export type TaskResult = Float32Array | Int32Array | Uint8Array | { ids: Int32Array; scores: Float32Array } | { ids: Int32Array; costs: Float32Array };
@@ -36,7 +38,7 @@ export function runTask(vectors: Float32Array, dim: number, t: Task): TaskResult
     case "soarBest":
       return soarBest(vectors, dim, t.rows, t.primary, t.leafCentroids, t.from, t.to, t.lambda);
     case "pqEncode":
-      return pqEncodeRows(vectors, dim, t.start, t.end, t.codebooks, t.pqM);
+      return pqEncodeRotated(vectors, dim, t.start, t.end, t.rotation, t.codebooks, t.pqM);
     case "exact":
       return exactTopKRows(vectors, dim, t.start, t.end, t.queries, t.k);
   }
