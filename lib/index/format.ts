@@ -1,5 +1,5 @@
 /*
- * The index format (version 2), in one place.
+ * The index format (version 3), in one place.
  *
  * A version of the index is a manifest (JSON, see manifest.ts) naming KV values
  * of four kinds. Every number is little-endian. Binary values travel through KV
