@@ -154,7 +154,7 @@ describe("build artifacts, embedding cache and search CLI", () => {
     expect(m.totals.itemBytes).toBe(itemBytes);
     expect(m.totals.indexBytes).toBe(indexBytes);
     expect(m.totals.modelBytes).toBe(m.model.topology.bytes + m.model.weights.bytes + m.model.vocab.bytes);
-    expect(m.totals.bytesPerItem).toBeCloseTo((indexBytes + itemBytes) / N, 1);
+    expect(m.totals.bytesPerItem).toBe(Math.round(((indexBytes + itemBytes) / N) * 10) / 10);
     expect(m.totals.kvValues).toBe(3 + m.routing.length + m.catalog.length + values.shards.length + values.filters.length + N + 1);
     expect(m.totals.shards).toBe(values.shards.length);
     expect(m.totals.shardBytes).toBe(shardBytes);

@@ -162,7 +162,8 @@ describe("metadata filters over a real build", () => {
   it("unfiltered queries read exactly what they read without filters; a metadata-only change keeps unchanged values", async () => {
     // The same corpus without filterable columns, extending the first build so the tree is the same.
     const plain = path.join(work, "plain");
-    await runBuild({ corpus: path.join(work, "corpus.jsonl"), out: plain, cacheDir: process.env.ESS_TEST_EMBED_CACHE || DEFAULT_CACHE, quiet: true, checkQueries: 20, base, filterable: { kind: "none" } });
+    // The same self-check as the first build, so that both pick the same nprobe.
+    await runBuild({ corpus: path.join(work, "corpus.jsonl"), out: plain, cacheDir: process.env.ESS_TEST_EMBED_CACHE || DEFAULT_CACHE, quiet: true, checkQueries: 50, base, filterable: { kind: "none" } });
     const withFilters = await readManifest(base);
     const without = await readManifest(plain);
     expect(without.filters).toBeUndefined();
@@ -197,12 +198,13 @@ describe("metadata filters over a real build", () => {
     const after = await keysOf(next);
     const changedShards = after.shards.filter((k, l) => k !== before.shards[l]).length;
     expect(changedShards).toBeGreaterThanOrEqual(1);
-    expect(changedShards).toBeLessThanOrEqual(changed.length);
+    // A changed item's record key changes in its own leaf and in the leaf it is spilled into.
+    expect(changedShards).toBeLessThanOrEqual(2 * changed.length);
     const kept = after.filters.filter((k) => before.filters.includes(k)).length;
-    // A changed item rewrites its leaf's attributes and, per column, the chunk it left and the
+    // A changed item rewrites its two leaves' attributes and, per column, the chunk it left and the
     // one it joined (three when its old or new key hash cuts a chunk): the rest keep their keys.
     const columns = 2;
-    expect(after.filters.length - kept).toBeLessThanOrEqual(changed.length * (1 + 3 * columns));
+    expect(after.filters.length - kept).toBeLessThanOrEqual(changed.length * (2 + 3 * columns));
     expect(after.filters.length - kept).toBeGreaterThanOrEqual(changed.length);
   });
 });

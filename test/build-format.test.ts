@@ -114,7 +114,7 @@ describe("routing", () => {
       expect(bytes.byteLength).toBe(routingByteLength(dim, r.leafPqM, groups, leaves));
       const view = new DataView(bytes.buffer, bytes.byteOffset);
       expect(view.getUint32(0, true)).toBe(ROUTING_MAGIC);
-      expect(Buffer.from(bytes.subarray(0, 4)).toString("latin1")).toBe("ESR2");
+      expect(Buffer.from(bytes.subarray(0, 4)).toString("latin1")).toBe("ESR3");
       const back = decodeRouting(joinParts(splitParts(bytes, 64)));
       expect({ dim: back.dim, pqM: back.pqM, leafPqM: back.leafPqM, leaves: back.leaves, groups: back.groups }).toEqual({ dim, pqM, leafPqM: r.leafPqM, leaves, groups });
       for (const f of ["groupScales", "groupCentroids", "groupStart", "leafCodebooks", "codebooks", "rotation", "leafCodes", "leafSizes", "shardBytes", "shardHashes"] as const) {

@@ -163,7 +163,8 @@ describe("tree search vs brute force at scale (100k synthetic clustered vectors)
     const { vectors } = clusteredVectors(BIG + Q, D, 2000, 12, 11);
     const rows = vectors.slice(0, BIG * D);
     const items = madeUpItems(BIG);
-    const big = await buildIndex(rows, D, items, { pqM: 32, threads: 2 });
+    // Two OPQ rounds on a smaller sample: the rotation is tested in build-opq.test.ts, the tree here.
+    const big = await buildIndex(rows, D, items, { pqM: 32, threads: 2, opqRounds: 2, pqSample: 8192 });
     expect(big.params.groups).toBeGreaterThan(40);
     expect(big.params.leaves).toBeGreaterThan(BIG / DEFAULT_PARAMS.leafSize * 0.8);
     const manifest = { dim: D, items: BIG, params: { ...big.params, nprobe: 96, maxShardBytes: undefined }, routing: big.routing.map((p) => p.ref), catalog: big.catalog.map((p) => p.ref) } as unknown as Manifest;

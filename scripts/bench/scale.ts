@@ -35,12 +35,12 @@ export const SCALE_DEFAULTS = {
   perturbed: 258,
   quantilePoints: 200,
   /**
-   * Round-1 cap and re-rank for the larger index. 640 KB + 100 records gave recall@10
-   * 0.989 at 715 KB a query (first run, docs/bench-1.2m.json history); 400 KB + 80
-   * records trades some of that margin over 0.95 for ~40% fewer bytes.
+   * Round-1 cap and re-rank for the larger index. Format 2 (64-byte codes): 640 KB +
+   * 100 records gave recall@10 0.989 at 715 KB a query, 400 KB + 80 records 0.964
+   * at 460 KB. Format 3's 32-byte OPQ codes carry ~1.8× the entries per KB.
    */
-  probeKb: 400,
-  rerank: 80,
+  probeKb: 320,
+  rerank: 100,
   byteBudgetKb: 480,
   repeats: 2,
   k: 10,

@@ -39,6 +39,12 @@ import { gatherRows } from "./kernels.ts";
 /** Rows the OPQ rotation is trained on, and k-means iterations per alternation: measured on the 50k headlines, see DEFAULT_PARAMS.opqRounds. */
 const OPQ_SAMPLE = 16384;
 const OPQ_KMEANS_ITERATIONS = 6;
+/**
+ * Below this many items the rotation is the identity: each round costs a fixed
+ * ~2 s (a 512 × 512 polar decomposition) whatever n, and a small index's
+ * queries read few bytes however its items are coded.
+ */
+const OPQ_MIN_ITEMS = 8192;
 /** k-means iterations of the final item codebooks. */
 const PQ_KMEANS_ITERATIONS = 12;
 
@@ -225,7 +231,8 @@ async function partitionTree(pool: ComputePool, n: number, o: Options, lap: (nam
 
 /** The item quantizer: an OPQ rotation (opq.ts), then codebooks of the rotated sample. */
 function trainItemQuantizer(vectors: Float32Array, dim: number, n: number, o: Options): { codebooks: Float32Array; rotation: Float32Array } {
-  const rotation = trainRotation(vectors, dim, n, { pqM: o.pqM, rounds: o.opqRounds, sample: OPQ_SAMPLE, kmeansIterations: OPQ_KMEANS_ITERATIONS, seed: o.seed + 6 });
+  const rounds = n < OPQ_MIN_ITEMS ? 0 : o.opqRounds;
+  const rotation = trainRotation(vectors, dim, n, { pqM: o.pqM, rounds, sample: OPQ_SAMPLE, kmeansIterations: OPQ_KMEANS_ITERATIONS, seed: o.seed + 6 });
   const rows = gatherRows(vectors, dim, sampleRows(n, Math.min(n, o.pqSample), o.seed + 5));
   const codebooks = trainCodebooks(rotateRows(rows, dim, rotation), dim, rows.length / dim, o.pqM, { sample: rows.length / dim, iterations: PQ_KMEANS_ITERATIONS, seed: o.seed + 5 });
   return { codebooks, rotation };
