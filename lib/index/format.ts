@@ -106,7 +106,7 @@
  *         u32[K]              stored length of each chunk
  *         u8 [K·16]           first 16 bytes of each chunk's sha256
  *    Memory: L·(8C + 20) + K·40 bytes: 71 KB for the 50k headlines' date column,
- *    1.63 MiB at 1.2M items (50k leaves, 7,717 chunks), beside a 5.3 MiB routing.
+ *    1.63 MiB at 1.2M items (50k leaves, 7,717 chunks), beside a 6.3 MiB routing.
  *
  * 6. ATTRIBUTES of one leaf, `blob/<sha>`: the filterable values of its shard's
  *    entries, read beside the shard (same round) when a query has a filter:
