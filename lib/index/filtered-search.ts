@@ -15,6 +15,7 @@ import { matches, mayMatch } from "../filter/match.ts";
 import { fetchBlobs, type SearchStats } from "./fetch.ts";
 import { ENTRY_SPAN, nearestLeaves, withinBudget } from "./leaves.ts";
 import { itemTable, pqScore } from "./quantize.ts";
+import { ItemOnce } from "./item-once.ts";
 import { attributesRef, chunkRef, shardRef } from "./refs.ts";
 import type { IndexFilters, IndexHandle } from "./reader.ts";
 import { TopK } from "./vector.ts";
@@ -108,7 +109,7 @@ interface EntrySource {
 /** The record keys of the best `rerank` entries that pass the filter, by PQ score, each item once; and how many were scored and passed. */
 function rankMatching(sources: EntrySource[], filter: CompiledFilter, table: Float32Array, pqM: number, rerank: number, dedupe: boolean): { keys: string[]; scored: number; matched: number } {
   const top = new TopK(rerank);
-  const seen = new Set<string>();
+  const once = dedupe ? new ItemOnce((si) => sources[si].keys) : null;
   let scored = 0;
   let matched = 0;
   sources.forEach((s, si) => {
@@ -116,11 +117,7 @@ function rankMatching(sources: EntrySource[], filter: CompiledFilter, table: Flo
     for (let e = 0; e < s.count; e++) {
       scored++;
       if (!matches(filter, value(e))) continue;
-      if (dedupe) {
-        const key = itemKey(s.keys, e);
-        if (seen.has(key)) continue;
-        seen.add(key);
-      }
+      if (once && !once.take(si, e)) continue;
       matched++;
       const score = pqScore(table, s.codes, e * pqM, pqM);
       if (score > top.threshold) top.push(si * ENTRY_SPAN + e, score);

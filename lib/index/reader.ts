@@ -4,12 +4,13 @@
 //   1. the shards of those leaves, their entries ranked by PQ codes;
 //   2. the records of the best `rerank` candidates, re-scored with int8 vectors.
 // A query with a filter takes the same two rounds (filtered-search.ts).
-import { decodeFilterTable, decodeRouting, itemKey, joinParts, ITEM_KEY_BYTES, type FilterTable, type ItemRecord, type Routing, type Shard } from "./format.ts";
+import { decodeFilterTable, decodeRouting, itemKey, joinParts, type FilterTable, type ItemRecord, type Routing, type Shard } from "./format.ts";
 import { shardRef } from "./refs.ts";
 import type { BlobRef as ManifestBlobRef, Manifest } from "./manifest.ts";
 import type { CompiledFilter } from "../filter/compile.ts";
 import type { FilterField } from "../filter/values.ts";
 import { itemTable, pqScore } from "./quantize.ts";
+import { ItemOnce } from "./item-once.ts";
 import { sha256Hex } from "./sha256.ts";
 import { dotInt8, TopK } from "./vector.ts";
 import { emptyStats, fetchBlobs, fetchRecords, IndexError, type BlobSource, type DecodedRecord, type SearchStats, type ValueCache } from "./fetch.ts";
@@ -102,30 +103,16 @@ export async function openIndex(manifest: Manifest, source: BlobSource, cache: V
   return { manifest, routing, filters, source, cache };
 }
 
-/** A key's first 6 bytes as a number: exact in a double, distinct for distinct keys but for a 2^-48 chance. */
-function keyPrefix(keys: Uint8Array, e: number): number {
-  const o = e * ITEM_KEY_BYTES;
-  return keys[o] + keys[o + 1] * 2 ** 8 + keys[o + 2] * 2 ** 16 + keys[o + 3] * 2 ** 24 + keys[o + 4] * 2 ** 32 + keys[o + 5] * 2 ** 40;
-}
-
-function sameKey(a: Uint8Array, ea: number, b: Uint8Array, eb: number): boolean {
-  for (let i = 0; i < ITEM_KEY_BYTES; i++) if (a[ea * ITEM_KEY_BYTES + i] !== b[eb * ITEM_KEY_BYTES + i]) return false;
-  return true;
-}
-
 /**
  * Round 1's ranking: the record keys of the `rerank` entries with the best PQ
  * scores. A spilled item sits in two shards; it is ranked once.
  */
 function rankEntries(shards: Shard[], table: Float32Array, pqM: number, rerank: number): string[] {
   const top = new TopK(rerank);
-  const seen = new Map<number, number>();
+  const once = new ItemOnce((si) => shards[si].keys);
   shards.forEach((s, si) => {
     for (let e = 0; e < s.count; e++) {
-      const prefix = keyPrefix(s.keys, e);
-      const first = seen.get(prefix);
-      if (first === undefined) seen.set(prefix, si * ENTRY_SPAN + e);
-      else if (sameKey(shards[Math.floor(first / ENTRY_SPAN)].keys, first % ENTRY_SPAN, s.keys, e)) continue;
+      if (!once.take(si, e)) continue;
       const score = pqScore(table, s.codes, e * pqM, pqM);
       if (score > top.threshold) top.push(si * ENTRY_SPAN + e, score);
     }
