@@ -44,6 +44,8 @@ export interface BuildOptions {
   leafSize?: number;
   pqM?: number;
   rerank?: number;
+  /** PQ-score margin that sets how many of the `rerank` candidates a query re-ranks (lib/index/rerank-depth.ts). */
+  rerankMargin?: number;
   /** Fixed probe count; otherwise the self-check picks one. */
   nprobe?: number;
   maxShardBytes?: number;
@@ -165,7 +167,7 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
     const { vectors } = embedded;
     const leafSize = o.leafSize ?? DEFAULT_PARAMS.leafSize;
     const base = await chooseBase(o, model.modelId, corpus.items.length, log);
-    const built = await buildIndex(vectors, EMBEDDING_DIM, corpus.items, { leafSize, pqM: o.pqM, rerank: o.rerank, nprobe: o.nprobe ?? DEFAULT_PARAMS.nprobe, maxShardBytes: o.maxShardBytes, threads: o.threads, filterFields }, (s) => log(`  index ${s}`), base);
+    const built = await buildIndex(vectors, EMBEDDING_DIM, corpus.items, { leafSize, pqM: o.pqM, rerank: o.rerank, rerankMargin: o.rerankMargin, nprobe: o.nprobe ?? DEFAULT_PARAMS.nprobe, maxShardBytes: o.maxShardBytes, threads: o.threads, filterFields }, (s) => log(`  index ${s}`), base);
     checkValueSizes(built, leafSize, o.maxValueBytes);
     stages.lap("index");
     const modelValues = modelBlobs(model);
@@ -407,7 +409,9 @@ Builds the search index of a corpus into KV-ready artifacts.
   --threads N           embedding threads (default: every core)
   --leaf-size N         mean items per leaf/shard (default ${DEFAULT_PARAMS.leafSize})
   --pq-m N              product-quantizer bytes per item (default ${DEFAULT_PARAMS.pqM})
-  --rerank N            candidates re-ranked with int8 vectors (default ${DEFAULT_PARAMS.rerank})
+  --rerank N            candidates re-ranked with int8 vectors, at most (default ${DEFAULT_PARAMS.rerank})
+  --rerank-margin X     re-rank the candidates whose PQ score is within X of the k-th best, at least
+                        2k of them (default ${DEFAULT_PARAMS.rerankMargin}; 2 or more re-ranks all --rerank)
   --nprobe N            leaves probed per query (default: chosen by the self-check)
   --target-recall X     recall@10 the self-check aims for (default ${DEFAULT_TARGET_RECALL}: a margin over 0.95
                         for queries it has not seen)
@@ -436,6 +440,7 @@ export const BUILD_FLAGS = {
   "leaf-size": { type: "string" },
   "pq-m": { type: "string" },
   rerank: { type: "string" },
+  "rerank-margin": { type: "string" },
   nprobe: { type: "string" },
   "probe-kb": { type: "string" },
   "byte-budget-kb": { type: "string" },
@@ -449,6 +454,8 @@ export function buildOptionsFromFlags(a: { [K in keyof typeof BUILD_FLAGS]?: str
   if (pqM !== undefined && EMBEDDING_DIM % pqM !== 0) throw new UsageError(`--pq-m must divide ${EMBEDDING_DIM}`);
   const targetRecall = a["target-recall"] === undefined ? undefined : Number(a["target-recall"]);
   if (targetRecall !== undefined && !(targetRecall > 0 && targetRecall <= 1)) throw new UsageError("--target-recall must be in (0, 1]");
+  const rerankMargin = a["rerank-margin"] === undefined ? undefined : Number(a["rerank-margin"]);
+  if (rerankMargin !== undefined && !(rerankMargin >= 0 && Number.isFinite(rerankMargin))) throw new UsageError(`--rerank-margin must be a number ≥ 0, got "${a["rerank-margin"]}"`);
   const probeKb = parseIntFlag("probe-kb", a["probe-kb"]);
   const budgetKb = parseIntFlag("byte-budget-kb", a["byte-budget-kb"]);
   return {
@@ -457,6 +464,7 @@ export function buildOptionsFromFlags(a: { [K in keyof typeof BUILD_FLAGS]?: str
     leafSize: parseIntFlag("leaf-size", a["leaf-size"], 2),
     pqM,
     rerank: parseIntFlag("rerank", a.rerank),
+    rerankMargin,
     nprobe: parseIntFlag("nprobe", a.nprobe),
     maxShardBytes: probeKb === undefined ? undefined : probeKb * 1024,
     byteBudget: budgetKb === undefined ? undefined : budgetKb * 1024,

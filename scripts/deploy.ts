@@ -25,7 +25,7 @@ const USAGE = `Usage: npm run deploy -- --corpus FILE [options]
   --no-worker           do not deploy the Worker code even if it changed
   --out DIR             artifacts directory (default index-artifacts/)
   --cache DIR           embedding cache directory (default .cache/embeddings)
-  --text-column NAME, --threads N, --leaf-size N, --pq-m N, --rerank N, --nprobe N,
+  --text-column NAME, --threads N, --leaf-size N, --pq-m N, --rerank N, --rerank-margin X, --nprobe N,
   --probe-kb N, --target-recall X, --check-queries N   build parameters, as for npm run build
   --quiet               no build progress on stderr
   --json                print the result as JSON on the last line

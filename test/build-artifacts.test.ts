@@ -74,6 +74,7 @@ describe("build artifacts, embedding cache and search CLI", () => {
     const p = m.params;
     expect(p.pqM).toBe(DEFAULT_PARAMS.pqM);
     expect(p.rerank).toBe(DEFAULT_PARAMS.rerank);
+    expect(p.rerankMargin).toBe(DEFAULT_PARAMS.rerankMargin);
     expect(p.maxShardBytes).toBe(DEFAULT_PARAMS.maxShardBytes);
     expect(p.leaves).toBe((await artifactVersionValues(out, m)).shards.length);
     expect(p.groups).toBeGreaterThanOrEqual(1);

@@ -89,7 +89,9 @@ describe("tree search vs brute force (synthetic clusters)", () => {
       expect(stats.roundTrips).toBe(2);
       expect(source.rounds - before).toBe(2);
       expect(stats.shards).toBe(NPROBE);
-      expect(stats.records).toBe(built.params.rerank);
+      // Round 2 re-ranks the candidates near the k-th best PQ score: at least 2k, at most rerank.
+      expect(stats.records).toBeGreaterThanOrEqual(2 * 10);
+      expect(stats.records).toBeLessThanOrEqual(built.params.rerank);
       // A spilled item is in two of the probed shards at times, and answered once.
       expect(new Set(results.map((r) => r.id)).size).toBe(results.length);
       for (let i = 1; i < results.length; i++) expect(results[i].score).toBeLessThanOrEqual(results[i - 1].score);
@@ -100,6 +102,27 @@ describe("tree search vs brute force (synthetic clusters)", () => {
     expect(recall).toBeGreaterThanOrEqual(0.95);
     // Round 1 (nprobe shards) plus round 2 (rerank records) stays a small fraction of a full scan.
     expect(maxBytes).toBeLessThan(fullScan * 0.07);
+  });
+
+  it("re-ranks the candidates within the margin of the k-th best PQ score: all of `rerank` with a wide margin, 2k with none", async () => {
+    expect(built.params.rerankMargin).toBe(DEFAULT_PARAMS.rerankMargin);
+    const depths = { none: [] as number[], adaptive: [] as number[], wide: [] as number[] };
+    for (let qi = 0; qi < 20; qi++) {
+      const q = queries.subarray(qi * DIM, (qi + 1) * DIM);
+      const at = async (rerankMargin?: number) => (await searchVector(handle, q, { k: 10, nprobe: NPROBE, rerankMargin })).stats.records;
+      depths.none.push(await at(0));
+      depths.adaptive.push(await at());
+      depths.wide.push(await at(2));
+    }
+    expect(new Set(depths.wide)).toEqual(new Set([built.params.rerank]));
+    // With no margin, only PQ ties with the 10th best go past the floor of 2k.
+    expect(Math.min(...depths.none)).toBe(20);
+    for (let i = 0; i < 20; i++) {
+      expect(depths.adaptive[i]).toBeGreaterThanOrEqual(depths.none[i]);
+      expect(depths.adaptive[i]).toBeLessThanOrEqual(depths.wide[i]);
+    }
+    // The depth follows each query's scores rather than being one number.
+    expect(new Set(depths.adaptive).size).toBeGreaterThan(1);
   });
 
   it("finds each item first when queried with its own vector, with a score within the int8 bound of 1", async () => {

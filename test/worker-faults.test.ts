@@ -111,7 +111,8 @@ describe("missing and corrupt item records", () => {
     worker = await startTestWorker({ index: true });
     const q = "bushfires threaten homes in canberra";
     const { vector, records } = await keysOf(q);
-    expect(records.length).toBe(engine.manifest.params.rerank);
+    expect(records.length).toBeGreaterThanOrEqual(20);
+    expect(records.length).toBeLessThanOrEqual(engine.manifest.params.rerank);
     const target = records[records.length - 1];
     const good = (await worker.kv.get(target, "text"))!;
     await worker.kv.delete(target);

@@ -18,6 +18,7 @@ import { itemTable, pqScore } from "./quantize.ts";
 import { ItemOnce } from "./item-once.ts";
 import { attributesRef, chunkRef, shardRef } from "./refs.ts";
 import type { IndexFilters, IndexHandle } from "./reader.ts";
+import { deepest, type Depth } from "./rerank-depth.ts";
 import { TopK } from "./vector.ts";
 
 /**
@@ -35,7 +36,7 @@ export const MAX_FILTER_PROBE_LEAVES = 400;
 
 export interface ProbeParams {
   nprobe: number;
-  rerank: number;
+  depth: Depth;
   maxShardBytes?: number;
   scanLeaves: number;
 }
@@ -106,9 +107,9 @@ interface EntrySource {
   values: Float64Array;
 }
 
-/** The record keys of the best `rerank` entries that pass the filter, by PQ score, each item once; and how many were scored and passed. */
-function rankMatching(sources: EntrySource[], filter: CompiledFilter, table: Float32Array, pqM: number, rerank: number, dedupe: boolean): { keys: string[]; scored: number; matched: number } {
-  const top = new TopK(rerank);
+/** The record keys of the best entries that pass the filter, by PQ score, each item once, as many as `depth` calls for; and how many were scored and passed. */
+function rankMatching(sources: EntrySource[], filter: CompiledFilter, table: Float32Array, pqM: number, depth: Depth, dedupe: boolean): { keys: string[]; scored: number; matched: number } {
+  const top = new TopK(depth.rerank);
   const once = dedupe ? new ItemOnce((si) => sources[si].keys) : null;
   let scored = 0;
   let matched = 0;
@@ -123,7 +124,7 @@ function rankMatching(sources: EntrySource[], filter: CompiledFilter, table: Flo
       if (score > top.threshold) top.push(si * ENTRY_SPAN + e, score);
     }
   });
-  const keys = top.entries().map(({ id }) => itemKey(sources[Math.floor(id / ENTRY_SPAN)].keys, id % ENTRY_SPAN));
+  const keys = deepest(top, depth).map(({ id }) => itemKey(sources[Math.floor(id / ENTRY_SPAN)].keys, id % ENTRY_SPAN));
   return { keys, scored, matched };
 }
 
@@ -178,7 +179,7 @@ export async function searchFiltered(h: IndexHandle, q: Float32Array, filter: Co
   const { routing } = h;
   // An item is in two leaves when the build spilled it, and in one chunk per column: chunks of two columns can list it twice.
   const dedupe = pl.kind === "probe" || new Set(pl.chunks.map((c) => columnOf(filters.table, c))).size > 1;
-  const ranked = rankMatching(sources, filter, itemTable(q, routing.rotation, routing.codebooks, routing.pqM), routing.pqM, p.rerank, dedupe);
+  const ranked = rankMatching(sources, filter, itemTable(q, routing.rotation, routing.codebooks, routing.pqM), routing.pqM, p.depth, dedupe);
   stats.filter.scored = ranked.scored;
   stats.filter.matched = ranked.matched;
   return ranked.keys;

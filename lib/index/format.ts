@@ -11,7 +11,7 @@
  *
  *     groups (int8 centroids, in memory) ─▶ leaves (PQ-coded centroids, in memory)
  *       ─▶ round 1: the shards of the nprobe best leaves (KV bulk read)
- *       ─▶ round 2: the item records of the best `rerank` entries (KV bulk read)
+ *       ─▶ round 2: the item records of the best entries (KV bulk read)
  *
  * Two product quantizers (PQ: dim cut into M subspaces, each replaced by the
  * index of its nearest of 256 codebook centroids) do the approximate scoring,
@@ -68,7 +68,9 @@
  *
  * 3. ITEM record, `item/<16 hex>` (hex of the 8 key bytes above), JSON text:
  *      {"id": "...", "text": "...", "meta": {...}, "s": scale, "v": "<base64 i8[dim]>"}
- *    Round 2 reads the records of the best `rerank` candidates in one bulk read,
+ *    Round 2 reads the records of the best candidates in one bulk read — those
+ *    within the manifest's rerankMargin of the k-th best PQ score, 2k to `rerank`
+ *    of them (rerank-depth.ts) —
  *    re-scores them with their int8 vectors (cosine error < 0.4%), and the best k
  *    are the answer, text and metadata included.
  *

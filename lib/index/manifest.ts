@@ -63,8 +63,14 @@ export interface IndexParams {
   pqM: number;
   /** Leaves probed per query (round 1), chosen by the build's self-check. */
   nprobe: number;
-  /** Candidates re-ranked with int8 vectors (round 2). */
+  /** Candidates re-ranked with int8 vectors (round 2), at most. */
   rerank: number;
+  /**
+   * Round 2 re-ranks the candidates whose PQ scores are within this margin of
+   * the k-th best (at least 2k, at most `rerank`: lib/index/rerank-depth.ts);
+   * absent in older manifests, which re-rank `rerank` always.
+   */
+  rerankMargin?: number;
   seed: number;
   /** Round-1 byte cap per query (shard bytes, as stored); absent = no cap. */
   maxShardBytes?: number;

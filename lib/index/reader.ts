@@ -2,7 +2,9 @@
 // and the Node tools (files). In memory, the query picks its nearest leaves
 // (leaves.ts); then two sequential KV rounds at most:
 //   1. the shards of those leaves, their entries ranked by PQ codes;
-//   2. the records of the best `rerank` candidates, re-scored with int8 vectors.
+//   2. the records of the best candidates (at most `rerank`, fewer when their PQ
+//      scores fall well below the k-th best: rerank-depth.ts), re-scored with
+//      int8 vectors.
 // A query with a filter takes the same two rounds (filtered-search.ts).
 import { decodeFilterTable, decodeRouting, itemKey, joinParts, type FilterTable, type ItemRecord, type Routing, type Shard } from "./format.ts";
 import { shardRef } from "./refs.ts";
@@ -16,6 +18,7 @@ import { dotInt8, TopK } from "./vector.ts";
 import { emptyStats, fetchBlobs, fetchRecords, IndexError, type BlobSource, type DecodedRecord, type SearchStats, type ValueCache } from "./fetch.ts";
 import { ENTRY_SPAN, nearestLeaves, withinBudget } from "./leaves.ts";
 import { searchFiltered } from "./filtered-search.ts";
+import { deepest, type Depth } from "./rerank-depth.ts";
 
 export { IndexError, nearestLeaves, type BlobSource, type SearchStats };
 export type { IndexErrorCode, FilterStats } from "./fetch.ts";
@@ -31,6 +34,8 @@ export interface SearchOptions {
   k: number;
   nprobe?: number;
   rerank?: number;
+  /** PQ-score margin below the k-th best within which candidates are re-ranked (rerank-depth.ts). */
+  rerankMargin?: number;
   /** Round-1 byte budget: probing stops before the shard that would exceed it. */
   maxShardBytes?: number;
   /** Leaves scored in memory (see IndexParams.scanLeaves). */
@@ -104,11 +109,12 @@ export async function openIndex(manifest: Manifest, source: BlobSource, cache: V
 }
 
 /**
- * Round 1's ranking: the record keys of the `rerank` entries with the best PQ
- * scores. A spilled item sits in two shards; it is ranked once.
+ * Round 1's ranking: the record keys of the entries with the best PQ scores,
+ * as many as `depth` calls for. A spilled item sits in two shards; it is
+ * ranked once.
  */
-function rankEntries(shards: Shard[], table: Float32Array, pqM: number, rerank: number): string[] {
-  const top = new TopK(rerank);
+function rankEntries(shards: Shard[], table: Float32Array, pqM: number, depth: Depth): string[] {
+  const top = new TopK(depth.rerank);
   const once = new ItemOnce((si) => shards[si].keys);
   shards.forEach((s, si) => {
     for (let e = 0; e < s.count; e++) {
@@ -117,7 +123,7 @@ function rankEntries(shards: Shard[], table: Float32Array, pqM: number, rerank: 
       if (score > top.threshold) top.push(si * ENTRY_SPAN + e, score);
     }
   });
-  return top.entries().map(({ id }) => itemKey(shards[Math.floor(id / ENTRY_SPAN)].keys, id % ENTRY_SPAN));
+  return deepest(top, depth).map(({ id }) => itemKey(shards[Math.floor(id / ENTRY_SPAN)].keys, id % ENTRY_SPAN));
 }
 
 /** Round 2: the candidates' records, re-scored with their int8 vectors; the best k are the answer. */
@@ -138,18 +144,18 @@ export async function searchVector(h: IndexHandle, q: Float32Array, options: Sea
   if (q.length !== routing.dim) throw new Error(`query has ${q.length} dimensions, the index ${routing.dim}`);
   const k = options.k;
   const nprobe = Math.max(1, options.nprobe ?? manifest.params.nprobe);
-  const rerank = Math.max(k, options.rerank ?? manifest.params.rerank);
+  const depth: Depth = { k, rerank: Math.max(k, options.rerank ?? manifest.params.rerank), margin: options.rerankMargin ?? manifest.params.rerankMargin };
   const maxShardBytes = options.maxShardBytes ?? manifest.params.maxShardBytes;
   const scanLeaves = options.scanLeaves ?? manifest.params.scanLeaves;
   const stats = emptyStats();
   if (options.filter) {
-    const keys = await searchFiltered(h, q, options.filter, { nprobe, rerank, maxShardBytes, scanLeaves }, stats);
+    const keys = await searchFiltered(h, q, options.filter, { nprobe, depth, maxShardBytes, scanLeaves }, stats);
     return { results: await rerankRecords(h, q, keys, k, stats), stats };
   }
   const nearest = nearestLeaves(routing, q, nprobe, scanLeaves);
   const leaves = withinBudget(nearest, (l) => routing.shardBytes[l], maxShardBytes);
   const shards = await fetchBlobs(h.source, h.cache, leaves.map((l) => shardRef(routing, l)), stats);
   stats.shards = shards.length;
-  const keys = rankEntries(shards, itemTable(q, routing.rotation, routing.codebooks, routing.pqM), routing.pqM, rerank);
+  const keys = rankEntries(shards, itemTable(q, routing.rotation, routing.codebooks, routing.pqM), routing.pqM, depth);
   return { results: await rerankRecords(h, q, keys, k, stats), stats };
 }

@@ -110,8 +110,8 @@ ${w.errors.length ? `\nWorker log lines that look like trouble:\n\n${w.errors.ma
 The routing is L·(leafPqM + 24) + G·(dim + 8) + 2048·dim + 4·dim² bytes for L leaves and G ≈ √L groups (lib/index/format.ts):
 ${mib(r.memoryFormula.routingBytes1_2M)} at 1.2M items in leaves of 24 (measured: ${mib(r.memoryFormula.measuredRoutingBytes)}),
 ${mib(r.memoryFormula.routingBytes10M_leaf32)} at 10M in leaves of 32 (≤ 32 MiB). Rounds stay 2 at any size (routing in memory,
-then shards, then records); bytes per query are the round-1 cap plus rerank records, set per index (here ${SCALE_PROBE_NOTE}).
+then shards, then records); bytes per query are at most the round-1 cap plus rerank records, set per index (here ${SCALE_PROBE_NOTE}).
 `;
 }
 
-const SCALE_PROBE_NOTE = `${SCALE_DEFAULTS.probeKb} KB of shards + ${SCALE_DEFAULTS.rerank} records`;
+const SCALE_PROBE_NOTE = `${SCALE_DEFAULTS.probeKb} KB of shards + up to ${SCALE_DEFAULTS.rerank} records, as many as lie within the PQ-score margin of the 10th best`;
