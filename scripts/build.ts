@@ -433,6 +433,14 @@ export function parseIntFlag(name: string, v: string | undefined, min = 1): numb
 }
 
 
+/** --rerank-margin: a PQ-score margin, a finite number ≥ 0. */
+export function parseMarginFlag(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (v.trim() === "" || !(x >= 0 && Number.isFinite(x))) throw new UsageError(`--rerank-margin must be a number ≥ 0, got "${v}"`);
+  return x;
+}
+
 /** The index knobs, shared by every command that builds (build, deploy). */
 export const BUILD_FLAGS = {
   "text-column": { type: "string" },
@@ -454,8 +462,6 @@ export function buildOptionsFromFlags(a: { [K in keyof typeof BUILD_FLAGS]?: str
   if (pqM !== undefined && EMBEDDING_DIM % pqM !== 0) throw new UsageError(`--pq-m must divide ${EMBEDDING_DIM}`);
   const targetRecall = a["target-recall"] === undefined ? undefined : Number(a["target-recall"]);
   if (targetRecall !== undefined && !(targetRecall > 0 && targetRecall <= 1)) throw new UsageError("--target-recall must be in (0, 1]");
-  const rerankMargin = a["rerank-margin"] === undefined ? undefined : Number(a["rerank-margin"]);
-  if (rerankMargin !== undefined && !(rerankMargin >= 0 && Number.isFinite(rerankMargin))) throw new UsageError(`--rerank-margin must be a number ≥ 0, got "${a["rerank-margin"]}"`);
   const probeKb = parseIntFlag("probe-kb", a["probe-kb"]);
   const budgetKb = parseIntFlag("byte-budget-kb", a["byte-budget-kb"]);
   return {
@@ -464,7 +470,7 @@ export function buildOptionsFromFlags(a: { [K in keyof typeof BUILD_FLAGS]?: str
     leafSize: parseIntFlag("leaf-size", a["leaf-size"], 2),
     pqM,
     rerank: parseIntFlag("rerank", a.rerank),
-    rerankMargin,
+    rerankMargin: parseMarginFlag(a["rerank-margin"]),
     nprobe: parseIntFlag("nprobe", a.nprobe),
     maxShardBytes: probeKb === undefined ? undefined : probeKb * 1024,
     byteBudget: budgetKb === undefined ? undefined : budgetKb * 1024,

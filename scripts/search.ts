@@ -8,7 +8,7 @@ import type { ItemRecord } from "../lib/index/format.ts";
 import type { Manifest } from "../lib/index/manifest.ts";
 import { openIndex, searchVector, type FilterStats, type SearchHit, type IndexHandle } from "../lib/index/reader.ts";
 import { FileSource, readManifest, readRecordTexts, readVectors } from "./artifacts.ts";
-import { DEFAULT_OUT, parseIntFlag, UsageError } from "./build.ts";
+import { DEFAULT_OUT, parseIntFlag, parseMarginFlag, UsageError } from "./build.ts";
 import { createNodeEmbedder } from "./embed/node-model.ts";
 import { exactTopK, exactTopKOf } from "./index/self-check.ts";
 import { encodeColumns, matchingRows } from "./index/filter-columns.ts";
@@ -76,7 +76,7 @@ export class ArtifactSearch {
     return new ArtifactSearch(manifest, source, await openIndex(manifest, source, null), undefined, dir);
   }
 
-  async approximate(q: Float32Array, k: number, knobs: { nprobe?: number; rerank?: number; filter?: CompiledFilter | null } = {}): Promise<{ results: SearchHit[]; stats: QueryAnswer["stats"] }> {
+  async approximate(q: Float32Array, k: number, knobs: { nprobe?: number; rerank?: number; rerankMargin?: number; filter?: CompiledFilter | null } = {}): Promise<{ results: SearchHit[]; stats: QueryAnswer["stats"] }> {
     const { results, stats } = await searchVector(this.handle, q, { k, ...knobs });
     return { results, stats: { shards: stats.shards, bytes: stats.bytes, roundTrips: stats.roundTrips, ...(stats.filter ? { filter: stats.filter } : {}) } };
   }
@@ -104,7 +104,8 @@ Searches a built index with the Worker's own search code, reading the artifacts 
   --k N                results per query, 1..100 (default 10)
   --exact              brute force over all items at full precision (ground truth)
   --nprobe N           leaves probed (default: the manifest's)
-  --rerank N           candidates re-ranked (default: the manifest's)
+  --rerank N           candidates re-ranked, at most (default: the manifest's)
+  --rerank-margin X    re-rank those within X of the k-th best PQ score (default: the manifest's)
   --filter JSON        only items whose metadata match, e.g. '{"publish_date":{"$gte":"2003-03-01"}}'
                        ($eq $ne $in $nin $lt $lte $gt $gte, top-level $or; with --exact too)
   --queries-file FILE  one query a line
@@ -130,6 +131,7 @@ function main(): Promise<number> {
       json: { type: "boolean" },
       nprobe: { type: "string" },
       rerank: { type: "string" },
+      "rerank-margin": { type: "string" },
       "queries-file": { type: "string" },
       filter: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -138,7 +140,7 @@ function main(): Promise<number> {
   return runCli(USAGE, config, async ({ values: a, positionals }) => {
     const k = parseIntFlag("k", a.k) ?? 10;
     if (k > 100) throw new UsageError("--k must be at most 100");
-    const knobs = { nprobe: parseIntFlag("nprobe", a.nprobe), rerank: parseIntFlag("rerank", a.rerank) };
+    const knobs = { nprobe: parseIntFlag("nprobe", a.nprobe), rerank: parseIntFlag("rerank", a.rerank), rerankMargin: parseMarginFlag(a["rerank-margin"]) };
     let queries = positionals;
     if (a["queries-file"]) {
       if (positionals.length) throw new UsageError("give queries as arguments or with --queries-file, not both");

@@ -1,7 +1,7 @@
 // The index's binary format (lib/index/format.ts), its base64 transport, and the
 // quantizers' error bounds (int8 per vector, product quantization).
 import { Buffer } from "node:buffer";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { fromBase64, toBase64 } from "../lib/index/base64.ts";
 import {
   CATALOG_MAGIC,
@@ -300,8 +300,12 @@ describe("product quantization", () => {
   const n = 1200;
   const sub = dim / pqM;
   const vectors = randomUnitVectors(n, dim, 7);
-  const codebooks = trainCodebooks(vectors, dim, n, pqM, { iterations: 4, seed: 3 });
-  const codes = pqEncodeRows(vectors, dim, 0, n, codebooks, pqM);
+  let codebooks: Float32Array;
+  let codes: Uint8Array;
+  beforeAll(async () => {
+    codebooks = await trainCodebooks(vectors, dim, n, pqM, { iterations: 4, seed: 3 });
+    codes = pqEncodeRows(vectors, dim, 0, n, codebooks, pqM);
+  });
 
   function reconstruct(i: number): Float64Array {
     const out = new Float64Array(dim);

@@ -1,9 +1,10 @@
 // The item quantizer's learned rotation (scripts/index/opq.ts): it is a rotation,
 // it lowers PQ distortion where subspaces are unbalanced, and readers score
 // queries through the same rotation the build coded items with.
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ComputePool, INLINE_ROWS } from "../scripts/index/compute-pool.ts";
 import { identityRotation, polar, pqEncodeRotated, rotateRows, trainRotation } from "../scripts/index/opq.ts";
-import { trainCodebooks } from "../scripts/index/pq.ts";
+import { inlineAssigner, poolAssigner, trainCodebooks } from "../scripts/index/pq.ts";
 import { rng } from "../scripts/index/kernels.ts";
 import { itemTable, pqScore, pqTable, rotate } from "../lib/index/quantize.ts";
 import { PQ_CENTROIDS } from "../lib/index/format.ts";
@@ -42,9 +43,9 @@ function maxOffIdentity(r: Float32Array | Float64Array, n: number): number {
   return worst;
 }
 
-function distortion(vectors: Float32Array, n: number, rotation: Float32Array): number {
+async function distortion(vectors: Float32Array, n: number, rotation: Float32Array): Promise<number> {
   const rotated = rotateRows(vectors, DIM, rotation);
-  const codebooks = trainCodebooks(rotated, DIM, n, PQM, { sample: n, iterations: 8, seed: 5 });
+  const codebooks = await trainCodebooks(rotated, DIM, n, PQM, { sample: n, iterations: 8, seed: 5 });
   const codes = pqEncodeRotated(vectors, DIM, 0, n, rotation, codebooks, PQM);
   const sub = DIM / PQM;
   let err = 0;
@@ -74,7 +75,10 @@ describe("polar", () => {
 describe("trainRotation", () => {
   const n = 4000;
   const vectors = skewedVectors(n, 11);
-  const rotation = trainRotation(vectors, DIM, n, { pqM: PQM, rounds: 5, sample: n, kmeansIterations: 6, seed: 2 });
+  let rotation: Float32Array;
+  beforeAll(async () => {
+    rotation = await trainRotation(vectors, DIM, n, { pqM: PQM, rounds: 5, sample: n, kmeansIterations: 6, seed: 2 });
+  });
 
   it("is a rotation: R·Rᵀ = I, and dot products survive it", () => {
     expect(maxOffIdentity(rotation, DIM)).toBeLessThan(1e-4);
@@ -91,20 +95,20 @@ describe("trainRotation", () => {
     expect(after).toBeCloseTo(before, 4);
   });
 
-  it("cuts PQ distortion on vectors whose variance crosses the subspaces", () => {
-    const plain = distortion(vectors, n, identityRotation(DIM));
-    const learned = distortion(vectors, n, rotation);
+  it("cuts PQ distortion on vectors whose variance crosses the subspaces", async () => {
+    const plain = await distortion(vectors, n, identityRotation(DIM));
+    const learned = await distortion(vectors, n, rotation);
     expect(learned).toBeLessThan(0.8 * plain);
   });
 
-  it("is the identity when the sample is too small to determine one", () => {
-    const few = trainRotation(vectors, DIM, DIM, { pqM: PQM, rounds: 5, sample: DIM, kmeansIterations: 2, seed: 2 });
+  it("is the identity when the sample is too small to determine one", async () => {
+    const few = await trainRotation(vectors, DIM, DIM, { pqM: PQM, rounds: 5, sample: DIM, kmeansIterations: 2, seed: 2 });
     expect(Array.from(few)).toEqual(Array.from(identityRotation(DIM)));
   });
 
-  it("readers score a query through the rotation items were coded with", () => {
+  it("readers score a query through the rotation items were coded with", async () => {
     const rotated = rotateRows(vectors, DIM, rotation);
-    const codebooks = trainCodebooks(rotated, DIM, n, PQM, { sample: n, iterations: 4, seed: 5 });
+    const codebooks = await trainCodebooks(rotated, DIM, n, PQM, { sample: n, iterations: 4, seed: 5 });
     const codes = pqEncodeRotated(vectors, DIM, 0, 1, rotation, codebooks, PQM);
     const q = vectors.subarray(DIM, 2 * DIM);
     const viaReader = pqScore(itemTable(q, rotation, codebooks, PQM), codes, 0, PQM);
@@ -113,5 +117,24 @@ describe("trainRotation", () => {
     // …and not through the raw query, which would score against the wrong axes.
     const unrotated = pqScore(pqTable(q, codebooks, PQM), codes, 0, PQM);
     expect(Math.abs(unrotated - viaReader)).toBeGreaterThan(1e-3);
+  });
+});
+
+describe("codebook training on the compute pool's threads", () => {
+  // A pool big enough to start its threads (smaller ones run inline); its own rows are not used here.
+  const pool = new ComputePool(new Float32Array(INLINE_ROWS), 1, 2);
+  afterAll(() => pool.close());
+
+  it("gives the same bytes as training on one thread", async () => {
+    expect(pool.threads).toBe(2);
+    const n = 3000;
+    const vectors = skewedVectors(n, 5);
+    const options = { sample: n, iterations: 5, seed: 9 };
+    const one = await trainCodebooks(vectors, DIM, n, PQM, options, inlineAssigner);
+    const threaded = await trainCodebooks(vectors, DIM, n, PQM, options, poolAssigner(pool));
+    expect(Buffer.from(threaded.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+    // …and training did move the centroids: another seed gives other bytes.
+    const other = await trainCodebooks(vectors, DIM, n, PQM, { ...options, seed: 10 }, poolAssigner(pool));
+    expect(Buffer.from(other.buffer).equals(Buffer.from(one.buffer))).toBe(false);
   });
 });

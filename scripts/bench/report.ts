@@ -140,7 +140,8 @@ export function markdown(r: BenchResult): string {
       [
         ["recall@1 / recall@10", `${f3(p.recallAt1)} / ${f3(p.recallAt10)}`],
         ["recall@10 by query kind", Object.entries(p.recallAt10ByKind).map(([k, v]) => `${k} ${f3(v)}`).join(", ")],
-        [`index knobs`, `${r.build.params.leaves} leaves (leaf size ${r.build.leafSize}), nprobe ${r.build.params.nprobe}, rerank ${r.build.params.rerank}, PQ ${r.build.params.pqM} B/item`],
+        [`index knobs`, `${r.build.params.leaves} leaves (leaf size ${r.build.leafSize}), nprobe ${r.build.params.nprobe}, rerank ${r.build.params.rerankMargin === undefined ? "" : `those within ${r.build.params.rerankMargin} of the 10th best PQ score, at most `}${r.build.params.rerank}, PQ ${r.build.params.pqM} B/item`],
+        ["records re-ranked per query (mean / p50 / p95)", `${f1(p.records.mean)} / ${f1(p.records.p50)} / ${f1(p.records.p95)}`],
         ["shards per query (mean / p95)", `${f1(p.shards.mean)} / ${f1(p.shards.p95)}`],
         ["bytes needed per query (mean / p95)", `${kb(p.bytes.mean)} / ${kb(p.bytes.p95)}`],
         ["bytes fetched from KV per query, warm isolate cache (mean / p95)", `${kb(p.fetchedBytes.mean)} / ${kb(p.fetchedBytes.p95)}`],

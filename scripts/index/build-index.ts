@@ -32,7 +32,7 @@ import { ComputePool } from "./compute-pool.ts";
 import { concat } from "../../lib/index/concat.ts";
 import { pqEncodeRows } from "./kernels.ts";
 import { buildPartition } from "./partition.ts";
-import { trainCodebooks } from "./pq.ts";
+import { poolAssigner, trainCodebooks } from "./pq.ts";
 import { rotateRows, sampleRows, trainRotation } from "./opq.ts";
 import { gatherRows } from "./kernels.ts";
 
@@ -223,7 +223,7 @@ async function partitionTree(pool: ComputePool, n: number, o: Options, lap: (nam
   const members: number[][] = Array.from({ length: p.leaves }, () => []);
   for (let i = 0; i < n; i++) members[p.leafOf[i]].push(i);
   for (let i = 0; i < n; i++) if (p.spillOf[i] >= 0) members[p.spillOf[i]].push(i);
-  const leafCodebooks = trainCodebooks(p.centroids, dim, p.leaves, o.leafPqM, { seed: o.seed + 4 });
+  const leafCodebooks = await trainCodebooks(p.centroids, dim, p.leaves, o.leafPqM, { seed: o.seed + 4 }, poolAssigner(pool));
   const groupCentroids = new Int8Array(p.groups * dim);
   const groupScales = new Float32Array(p.groups);
   for (let g = 0; g < p.groups; g++) groupScales[g] = quantizeInt8(p.groupCentroids.subarray(g * dim, (g + 1) * dim), groupCentroids.subarray(g * dim, (g + 1) * dim)).scale;
@@ -234,17 +234,19 @@ async function partitionTree(pool: ComputePool, n: number, o: Options, lap: (nam
     groupStart: Uint32Array.from(p.groupStart),
     leafCodebooks,
     leafCodes: pqEncodeRows(p.centroids, dim, 0, p.leaves, leafCodebooks, o.leafPqM),
-    ...trainItemQuantizer(vectors, dim, n, o),
+    ...(await trainItemQuantizer(pool, n, o)),
     members,
   };
 }
 
 /** The item quantizer: an OPQ rotation (opq.ts), then codebooks of the rotated sample. */
-function trainItemQuantizer(vectors: Float32Array, dim: number, n: number, o: Options): { codebooks: Float32Array; rotation: Float32Array } {
+async function trainItemQuantizer(pool: ComputePool, n: number, o: Options): Promise<{ codebooks: Float32Array; rotation: Float32Array }> {
+  const { vectors, dim } = pool;
+  const assign = poolAssigner(pool);
   const rounds = n < OPQ_MIN_ITEMS ? 0 : o.opqRounds;
-  const rotation = trainRotation(vectors, dim, n, { pqM: o.pqM, rounds, sample: OPQ_SAMPLE, kmeansIterations: OPQ_KMEANS_ITERATIONS, seed: o.seed + 6 });
+  const rotation = await trainRotation(vectors, dim, n, { pqM: o.pqM, rounds, sample: OPQ_SAMPLE, kmeansIterations: OPQ_KMEANS_ITERATIONS, seed: o.seed + 6 }, assign);
   const rows = gatherRows(vectors, dim, sampleRows(n, Math.min(n, o.pqSample), o.seed + 5));
-  const codebooks = trainCodebooks(rotateRows(rows, dim, rotation), dim, rows.length / dim, o.pqM, { sample: rows.length / dim, iterations: PQ_KMEANS_ITERATIONS, seed: o.seed + 5 });
+  const codebooks = await trainCodebooks(rotateRows(rows, dim, rotation), dim, rows.length / dim, o.pqM, { sample: rows.length / dim, iterations: PQ_KMEANS_ITERATIONS, seed: o.seed + 5 }, assign);
   return { codebooks, rotation };
 }
 

@@ -3,7 +3,7 @@
 // bytes never depend on how many threads made it.
 import { soarBest } from "./spill.ts";
 import { pqEncodeRotated } from "./opq.ts";
-import { exactTopKRows, gatherRows, sphericalKMeans, topTwo, treeKMeans, type KMeansOptions } from "./kernels.ts";
+import { exactTopKRows, gatherRows, nearestCodes, sphericalKMeans, topTwo, treeKMeans, type KMeansOptions } from "./kernels.ts";
 
 export type Task =
   | { kind: "kmeans"; rows: Int32Array; k: number; options: KMeansOptions }
@@ -17,6 +17,8 @@ export type Task =
   | { kind: "soarBest"; rows: Int32Array; primary: Int32Array; leafCentroids: Float32Array; from: number; to: number; lambda: number }
   /** Rows [start, end), rotated by `rotation` (opq.ts), coded by `codebooks`. */
   | { kind: "pqEncode"; rotation: Float32Array; codebooks: Float32Array; pqM: number; start: number; end: number }
+  /** Points [start, end) of a PQ subspace (`sub` floats each, shared): each one's nearest centroid of `cb` (pq.ts). */
+  | { kind: "nearestCodes"; points: Float32Array; sub: number; cb: Float32Array; norms: Float32Array; start: number; end: number }
   | { kind: "exact"; queries: Float32Array; k: number; start: number; end: number };
 
 export type TaskResult = Float32Array | Int32Array | Uint8Array | { ids: Int32Array; scores: Float32Array } | { ids: Int32Array; costs: Float32Array };
@@ -39,6 +41,8 @@ export function runTask(vectors: Float32Array, dim: number, t: Task): TaskResult
       return soarBest(vectors, dim, t.rows, t.primary, t.leafCentroids, t.from, t.to, t.lambda);
     case "pqEncode":
       return pqEncodeRotated(vectors, dim, t.start, t.end, t.rotation, t.codebooks, t.pqM);
+    case "nearestCodes":
+      return nearestCodes(t.points, t.start, t.end, t.sub, t.cb, t.norms);
     case "exact":
       return exactTopKRows(vectors, dim, t.start, t.end, t.queries, t.k);
   }

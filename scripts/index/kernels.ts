@@ -245,6 +245,13 @@ export function nearestCode(x: Float32Array, xo: number, cb: Float32Array, norms
   return best;
 }
 
+/** nearestCode of points [start, end) of `points` (`sub` floats each, contiguous). */
+export function nearestCodes(points: Float32Array, start: number, end: number, sub: number, cb: Float32Array, norms: Float32Array): Uint8Array {
+  const out = new Uint8Array(end - start);
+  for (let i = start; i < end; i++) out[i - start] = nearestCode(points, i * sub, cb, norms, sub);
+  return out;
+}
+
 /** nearestCode for 16-dimensional subspaces (pqM 32 of 512), unrolled: 3× the generic loop. */
 function nearestCode16(x: Float32Array, xo: number, cb: Float32Array, norms: Float32Array): number {
   const x0 = x[xo], x1 = x[xo + 1], x2 = x[xo + 2], x3 = x[xo + 3], x4 = x[xo + 4], x5 = x[xo + 5], x6 = x[xo + 6], x7 = x[xo + 7];
