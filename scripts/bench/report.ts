@@ -99,70 +99,86 @@ function baselineRows(b: BaselineResult, knob: string, roundsLabel: string): str
   );
 }
 
+/** The full bench's report: one named section per part of the run, in the order a reader wants them. */
 export function markdown(r: BenchResult): string {
-  const p = r.project;
-  const L = p.latency;
+  const sections = [headerSection, targetsSection, projectSection, exactSection, seedSection, baselinesSection, buildSection, curveSection];
+  return sections.map((section) => section(r).join("\n")).join("\n") + "\n";
+}
+
+function headerSection(r: BenchResult): string[] {
   const m = r.meta;
-  const out: string[] = [];
-  out.push(`# Benchmark: ${m.corpus.file} (${m.corpus.items} items)`);
-  out.push("");
-  out.push(
+  return [
+    `# Benchmark: ${m.corpus.file} (${m.corpus.items} items)`,
+    "",
     `${m.date} · commit \`${m.git.commit.slice(0, 12)}\`${m.git.dirty ? " (tree had uncommitted changes)" : ""} · ${m.cpu.model}, ${m.cpu.cores} cores · Node ${m.node} · ` +
       `${m.queries.count} queries (${Object.entries(m.queries.byKind).map(([k, v]) => `${v} ${k}`).join(", ")}; ${m.queries.source}) · k = ${m.k} · timing runs: ${m.repeats}, shown as median (min–max) · bench took ${(m.seconds / 60).toFixed(1)} min` +
       (m.load ? ` · load average ${m.load.start.toFixed(2)} at start, ${m.load.end.toFixed(2)} at end` : ""),
-  );
-  out.push("");
-  out.push("Ground truth: exact float32 cosine search over the build's embeddings (vectors.f32), queries embedded by the Node embedder (same model and weights as the Worker). The machine is shared, so absolute times are noisy; the ratios are taken in the same run.");
-  out.push("");
-  out.push("## Targets");
-  out.push("");
-  out.push(
+    "",
+    "Ground truth: exact float32 cosine search over the build's embeddings (vectors.f32), queries embedded by the Node embedder (same model and weights as the Worker). The machine is shared, so absolute times are noisy; the ratios are taken in the same run.",
+    "",
+  ];
+}
+
+function targetsSection(r: BenchResult): string[] {
+  const alt = annoyAccountings(r);
+  return [
+    "## Targets",
+    "",
     table(
       ["target", "value", "met"],
       [
-        [`recall@10 ≥ ${r.targets.recallAt10.target} (through HTTP, default knobs)`, f3(r.targets.recallAt10.value), r.targets.recallAt10.pass ? "yes" : "**no**"],
-        [`bytes/query at recall@10 = ${m.targetRecall}: Annoy (${r.annoy.params.trees} trees) ÷ project ≥ 10×`, ratio(r.targets.bytesVsAnnoy.value), r.targets.bytesVsAnnoy.pass ? "yes" : "**no**"],
-        ...latencyTargetRows(L, r.targets),
+        [`recall@10 ≥ ${r.targets.recallAt10.target} (through HTTP, default knobs)`, f3(r.targets.recallAt10.value), yes(r.targets.recallAt10.pass)],
+        [`bytes/query at recall@10 = ${r.meta.targetRecall}: Annoy (${r.annoy.params.trees} trees) ÷ project ≥ 10×`, ratio(r.targets.bytesVsAnnoy.value), yes(r.targets.bytesVsAnnoy.pass)],
+        ...latencyTargetRows(r.project.latency, r.targets),
       ],
     ),
-  );
-  const alt = annoyAccountings(r);
-  out.push("");
-  out.push(
+    "",
     `The Annoy figure above counts each candidate vector as raw int8 (512 B), the accounting most favourable to Annoy. Counted as a KV value would carry it — base64 text, as the project's own values are counted — Annoy ÷ project is ${ratio(alt.base64)}; with the float32 vectors Annoy actually stores, ${ratio(alt.f32)}.`,
-  );
-  out.push("");
-  out.push("## 1. The project through HTTP (Worker in workerd, local KV, Node client over loopback)");
-  out.push("");
-  out.push(
+    "",
+  ];
+}
+
+function rerankKnob(params: BenchResult["build"]["params"]): string {
+  return `${params.rerankMargin === undefined ? "" : `those within ${params.rerankMargin} of the 10th best PQ score, at most `}${params.rerank}`;
+}
+
+function projectSection(r: BenchResult): string[] {
+  const p = r.project;
+  const params = r.build.params;
+  return [
+    "## 1. The project through HTTP (Worker in workerd, local KV, Node client over loopback)",
+    "",
     table(
       ["figure", "value"],
       [
         ["recall@1 / recall@10", `${f3(p.recallAt1)} / ${f3(p.recallAt10)}`],
         ["recall@10 by query kind", Object.entries(p.recallAt10ByKind).map(([k, v]) => `${k} ${f3(v)}`).join(", ")],
-        [`index knobs`, `${r.build.params.leaves} leaves (leaf size ${r.build.leafSize}), nprobe ${r.build.params.nprobe}, rerank ${r.build.params.rerankMargin === undefined ? "" : `those within ${r.build.params.rerankMargin} of the 10th best PQ score, at most `}${r.build.params.rerank}, PQ ${r.build.params.pqM} B/item`],
+        [`index knobs`, `${params.leaves} leaves (leaf size ${r.build.leafSize}), nprobe ${params.nprobe}, rerank ${rerankKnob(params)}, PQ ${params.pqM} B/item`],
         ["records re-ranked per query (mean / p50 / p95)", `${f1(p.records.mean)} / ${f1(p.records.p50)} / ${f1(p.records.p95)}`],
         ["shards per query (mean / p95)", `${f1(p.shards.mean)} / ${f1(p.shards.p95)}`],
         ["bytes needed per query (mean / p95)", `${kb(p.bytes.mean)} / ${kb(p.bytes.p95)}`],
         ["bytes fetched from KV per query, warm isolate cache (mean / p95)", `${kb(p.fetchedBytes.mean)} / ${kb(p.fetchedBytes.p95)}`],
         ["sequential KV rounds: warm isolate (mean / p95); cold, no cache (mean / p95)", `${f1(p.roundTrips.mean)} / ${f1(p.roundTrips.p95)}; ${f1(p.uncached.roundTrips.mean)} / ${f1(p.uncached.roundTrips.p95)}`],
-        ...latencyRows(L),
+        ...latencyRows(p.latency),
         ["cold first query (model + index load from KV)", `${f1(p.cold.e2eMs)} ms end to end (model load ${p.cold.modelLoadMs ?? "—"} ms, Worker total ${f1(p.cold.serverTotalMs)} ms)`],
         memoryRow(p.memory),
         ...Object.entries(p.qps).map(([c, q]): [string, string] => [`queries per second, ${c} concurrent client${c === "1" ? "" : "s"}`, rep(q)]),
       ],
     ),
-  );
-  out.push("");
-  out.push("Bytes needed counts every shard and record a query uses, as if nothing were cached (what a cold isolate reads); fetched is what this warm isolate actually read from KV.");
-  out.push("");
-  out.push(LATENCY_NOTE);
-  out.push("");
-  out.push("");
-  out.push("## 2. Exact search in the Worker (every item record read from KV, int8 re-score)");
-  out.push("");
+    "",
+    "Bytes needed counts every shard and record a query uses, as if nothing were cached (what a cold isolate reads); fetched is what this warm isolate actually read from KV.",
+    "",
+    LATENCY_NOTE,
+    "",
+    "",
+  ];
+}
+
+function exactSection(r: BenchResult): string[] {
   const e = r.exactWorker;
-  out.push(
+  return [
+    "## 2. Exact search in the Worker (every item record read from KV, int8 re-score)",
+    "",
     table(
       ["figure", "value"],
       [
@@ -175,85 +191,105 @@ export function markdown(r: BenchResult): string {
         ["ratio exact ÷ project: search time p50, end to end p50, bytes", `${ratio(r.ratios.exactOverProjectSearchMsP50)}, ${ratio(r.ratios.exactOverProjectE2eMsP50)}, ${ratio(r.ratios.exactOverProjectBytes)}`],
       ],
     ),
-  );
-  out.push("");
-  out.push(`## 3. The seed's pipeline: ${r.seed.projection} random projection to ${r.seed.params.dim}-d, Annoy ${r.seed.params.trees} trees, default search`);
-  out.push("");
-  out.push(baselineRows(r.seed, "search_k", "tree levels + 1 (mean / p95)"));
-  out.push("");
-  out.push(`recall@10 against the 512-d exact answer: **${f3(r.seed.points[0].recallAt10)}** (project: ${f3(p.recallAt10)}, ${ratio(r.ratios.projectOverSeedRecallAt10)}). Index ${kb(r.seed.indexBytes)} (${r.seed.indexBytesPerItem.toFixed(0)} B/item).`);
-  out.push("");
-  out.push(`## 4. Annoy and hnswlib on the full ${r.annoy.params.dim}-d vectors`);
-  out.push("");
-  out.push(
-    `Annoy ${r.annoy.params.trees} trees: index ${kb(r.annoy.indexBytes)} = ${r.annoy.indexBytesPerItem.toFixed(0)} B/item${r.annoy.buildSeconds !== null ? `, built in ${f1(r.annoy.buildSeconds)} s` : " (cached build)"}. ` +
+    "",
+  ];
+}
+
+function seedSection(r: BenchResult): string[] {
+  return [
+    `## 3. The seed's pipeline: ${r.seed.projection} random projection to ${r.seed.params.dim}-d, Annoy ${r.seed.params.trees} trees, default search`,
+    "",
+    baselineRows(r.seed, "search_k", "tree levels + 1 (mean / p95)"),
+    "",
+    `recall@10 against the 512-d exact answer: **${f3(r.seed.points[0].recallAt10)}** (project: ${f3(r.project.recallAt10)}, ${ratio(r.ratios.projectOverSeedRecallAt10)}). Index ${kb(r.seed.indexBytes)} (${r.seed.indexBytesPerItem.toFixed(0)} B/item).`,
+    "",
+  ];
+}
+
+function builtIn(seconds: number | null): string {
+  return seconds !== null ? `, built in ${f1(seconds)} s` : " (cached build)";
+}
+
+function baselinesSection(r: BenchResult): string[] {
+  const p = r.project;
+  return [
+    `## 4. Annoy and hnswlib on the full ${r.annoy.params.dim}-d vectors`,
+    "",
+    `Annoy ${r.annoy.params.trees} trees: index ${kb(r.annoy.indexBytes)} = ${r.annoy.indexBytesPerItem.toFixed(0)} B/item${builtIn(r.annoy.buildSeconds)}. ` +
       "KV bytes per query = the distinct candidate items whose vectors Annoy compares (≤ search_k; int8, 512 B each — generous to Annoy, which stores float32) + the split and bucket nodes it pops (as stored). Rounds = deepest tree level popped + 1 for the candidates: a lower bound, since a KV layout must walk levels one round each.",
-  );
-  out.push("");
-  out.push(baselineRows(r.annoy, "search_k", "rounds ≥ (mean / p95)"));
-  out.push("");
-  out.push(
-    `hnswlib M ${r.hnsw.params.M}, efConstruction ${r.hnsw.params.efConstruction}: index ${kb(r.hnsw.indexBytes)} = ${r.hnsw.indexBytesPerItem.toFixed(0)} B/item${r.hnsw.buildSeconds !== null ? `, built in ${f1(r.hnsw.buildSeconds)} s` : " (cached build)"}. ` +
+    "",
+    baselineRows(r.annoy, "search_k", "rounds ≥ (mean / p95)"),
+    "",
+    `hnswlib M ${r.hnsw.params.M}, efConstruction ${r.hnsw.params.efConstruction}: index ${kb(r.hnsw.indexBytes)} = ${r.hnsw.indexBytesPerItem.toFixed(0)} B/item${builtIn(r.hnsw.buildSeconds)}. ` +
       "Counted by replaying hnswlib's searchKnn over its saved graph: KV bytes = every node whose vector is compared (int8, 512 B) + the neighbour lists read; rounds = nodes expanded (greedy steps in the upper layers + pops in layer 0), each depends on the distances of the previous one, so each is a KV round trip.",
-  );
-  out.push("");
-  out.push(baselineRows(r.hnsw, "ef", "dependent rounds (mean / p95)"));
-  out.push("");
-  out.push(
+    "",
+    baselineRows(r.hnsw, "ef", "dependent rounds (mean / p95)"),
+    "",
     table(
-      [`at recall@10 = ${m.targetRecall} (interpolated)`, "bytes/query", "KV rounds", "ratio to project"],
+      [`at recall@10 = ${r.meta.targetRecall} (interpolated)`, "bytes/query", "KV rounds", "ratio to project"],
       [
         ["project (probes swept, default re-rank)", kb(p.bytesAtTarget), f1(p.uncached.roundTrips.mean), "1×"],
         [`Annoy ${r.annoy.params.trees} trees (search_k swept)`, kb(r.annoy.bytesAtTarget), "≥ " + f1(r.annoy.points[0]?.rounds.mean ?? NaN), ratio(r.ratios.annoyOverProjectBytesAtTarget)],
         [`hnswlib M ${r.hnsw.params.M} (ef swept)`, kb(r.hnsw.bytesAtTarget), hnswRoundsAt(r), ratio(r.ratios.hnswOverProjectBytesAtTarget)],
       ],
     ),
-  );
-  out.push("");
-  out.push(hnswNote(r));
-  out.push("");
-  out.push("## 5. Build");
-  out.push("");
+    "",
+    hnswNote(r),
+    "",
+  ];
+}
+
+/** Fewer computed embeddings than this make a poor rate; the bench then times a sample instead. */
+const MIN_COMPUTED_FOR_RATE = 500;
+
+function embeddingRate(emb: BenchResult["build"]["embeddings"]): string {
+  if (emb.computed >= MIN_COMPUTED_FOR_RATE) return `${emb.perSecondPerThread} (${emb.perSecond}/s on ${emb.threads} threads, ${emb.computed} computed)`;
+  if (emb.sample) return `${emb.sample.perSecondPerCore.toFixed(1)} (${emb.sample.perSecond.toFixed(1)}/s on ${emb.sample.threads} threads, a ${emb.sample.texts}-text sample: the build took its embeddings from the cache)`;
+  return "—";
+}
+
+function buildSection(r: BenchResult): string[] {
   const b = r.build;
-  const emb = b.embeddings;
-  out.push(
+  return [
+    "## 5. Build",
+    "",
     table(
       ["figure", "value"],
       [
         ["seconds per stage", Object.entries(b.seconds).map(([k, v]) => `${k} ${v}`).join(", ")],
-        [
-          "embeddings per second per core",
-          emb.computed >= 500
-            ? `${emb.perSecondPerThread} (${emb.perSecond}/s on ${emb.threads} threads, ${emb.computed} computed)`
-            : emb.sample
-              ? `${emb.sample.perSecondPerCore.toFixed(1)} (${emb.sample.perSecond.toFixed(1)}/s on ${emb.sample.threads} threads, a ${emb.sample.texts}-text sample: the build took its embeddings from the cache)`
-              : "—",
-        ],
+        ["embeddings per second per core", embeddingRate(b.embeddings)],
         ["stored bytes per item (routing + shards + records + manifest)", `${b.bytesPerItem} B`],
         ["peak RSS of the build", `${(b.peakRssBytes / 2 ** 20).toFixed(0)} MiB`],
         ["build reused from the bench cache", b.reused ? "yes (figures are from the run that built it)" : "no"],
       ],
     ),
-  );
-  out.push("");
-  out.push("## Recall vs bytes over the index's knobs");
-  out.push("");
-  out.push("![recall vs bytes](recall-vs-bytes.png)");
-  out.push("");
+    "",
+  ];
+}
+
+/** Per leaf size and rerank, the cheapest point of the curve that reaches the target recall. */
+function cheapestAtTarget(r: BenchResult): BenchResult["curve"] {
   const best = new Map<string, (typeof r.curve)[number]>();
   for (const c of r.curve) {
     const key = `${c.leafSize}/${c.rerank}`;
-    if (c.recallAt10 >= m.targetRecall && (!best.has(key) || c.meanBytes < best.get(key)!.meanBytes)) best.set(key, c);
+    if (c.recallAt10 >= r.meta.targetRecall && (!best.has(key) || c.meanBytes < best.get(key)!.meanBytes)) best.set(key, c);
   }
-  out.push(
+  return [...best.values()];
+}
+
+function curveSection(r: BenchResult): string[] {
+  return [
+    "## Recall vs bytes over the index's knobs",
+    "",
+    "![recall vs bytes](recall-vs-bytes.png)",
+    "",
     table(
-      ["leaf size", "leaves", "rerank", `cheapest nprobe reaching ${m.targetRecall}`, "recall@10", "bytes/query"],
-      [...best.values()].map((c) => [c.leafSize, c.leaves, c.rerank, c.nprobe, f3(c.recallAt10), kb(c.meanBytes)]),
+      ["leaf size", "leaves", "rerank", `cheapest nprobe reaching ${r.meta.targetRecall}`, "recall@10", "bytes/query"],
+      cheapestAtTarget(r).map((c) => [c.leafSize, c.leaves, c.rerank, c.nprobe, f3(c.recallAt10), kb(c.meanBytes)]),
     ),
-  );
-  out.push("");
-  out.push("Full grid in recall-vs-bytes.csv.");
-  return out.join("\n") + "\n";
+    "",
+    "Full grid in recall-vs-bytes.csv.",
+  ];
 }
 
 /** Annoy ÷ project bytes at the target recall under the other two accountings of a candidate vector. */
