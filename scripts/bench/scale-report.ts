@@ -98,7 +98,7 @@ ${table(["", "Node (Worker's search code, files)", w ? "HTTP (Worker in workerd,
 ${w ? `
 ## Served from the Worker (local workerd, local KV)
 
-Published to local KV in ${w.publishSeconds.toFixed(0)} s. Medians of ${2} timed passes.
+Published to local KV in ${w.publishSeconds.toFixed(0)} s. Medians of ${SCALE_DEFAULTS.repeats} timed passes.
 
 ${table(["", "p50", "p95", "max"], [distRow("end to end", w.e2e, ms), distRow("embed", w.embed, ms), distRow("search (incl. KV waits)", w.search, ms), distRow("search compute (KV waits excluded)", w.compute, ms)])}
 
