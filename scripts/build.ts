@@ -18,6 +18,7 @@ import { prepareModel, type PreparedModel } from "./embed/node-model.ts";
 import { EmbeddingPool } from "./embed/pool.ts";
 import { readVectorsFile } from "./embed/vectors-file.ts";
 import { baseItemCount, buildIndex, DEFAULT_PARAMS, textBlob, type BaseIndex, type BuiltIndex, type TextBlob } from "./index/build-index.ts";
+import { PROBE_SPREAD } from "../lib/index/leaves.ts";
 import { ComputePool } from "./index/compute-pool.ts";
 import { pickExamples } from "./index/examples.ts";
 import { MemorySource } from "./index/memory-source.ts";
@@ -48,6 +49,8 @@ export interface BuildOptions {
   rerankMargin?: number;
   /** Fixed probe count; otherwise the self-check picks one. */
   nprobe?: number;
+  /** Centroid-score margin within which queries probe past nprobe (lib/index/leaves.ts). */
+  probeMargin?: number;
   maxShardBytes?: number;
   targetRecall?: number;
   byteBudget?: number;
@@ -167,7 +170,7 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
     const { vectors } = embedded;
     const leafSize = o.leafSize ?? DEFAULT_PARAMS.leafSize;
     const base = await chooseBase(o, model.modelId, corpus.items.length, log);
-    const built = await buildIndex(vectors, EMBEDDING_DIM, corpus.items, { leafSize, pqM: o.pqM, rerank: o.rerank, rerankMargin: o.rerankMargin, nprobe: o.nprobe ?? DEFAULT_PARAMS.nprobe, maxShardBytes: o.maxShardBytes, threads: o.threads, filterFields }, (s) => log(`  index ${s}`), base);
+    const built = await buildIndex(vectors, EMBEDDING_DIM, corpus.items, { leafSize, pqM: o.pqM, rerank: o.rerank, rerankMargin: o.rerankMargin, nprobe: o.nprobe ?? DEFAULT_PARAMS.nprobe, probeMargin: o.probeMargin, maxShardBytes: o.maxShardBytes, threads: o.threads, filterFields }, (s) => log(`  index ${s}`), base);
     checkValueSizes(built, leafSize, o.maxValueBytes);
     stages.lap("index");
     const modelValues = modelBlobs(model);
@@ -412,7 +415,9 @@ Builds the search index of a corpus into KV-ready artifacts.
   --rerank N            candidates re-ranked with int8 vectors, at most (default ${DEFAULT_PARAMS.rerank})
   --rerank-margin X     re-rank the candidates whose PQ score is within X of the k-th best, at least
                         2k of them (default ${DEFAULT_PARAMS.rerankMargin}; 2 or more re-ranks all --rerank)
-  --nprobe N            leaves probed per query (default: chosen by the self-check)
+  --nprobe N            leaves probed per query, at least (default: chosen by the self-check)
+  --probe-margin X      also probe the leaves whose centroid scores within X of the best, up to
+                        ${PROBE_SPREAD} × nprobe (default ${DEFAULT_PARAMS.probeMargin}; 0: nprobe exactly)
   --target-recall X     recall@10 the self-check aims for (default ${DEFAULT_TARGET_RECALL}: a margin over 0.95
                         for queries it has not seen)
   --byte-budget-kb N    mean KB a query may read when the self-check picks nprobe (default ${DEFAULT_BYTE_BUDGET / 1024})
@@ -433,11 +438,11 @@ export function parseIntFlag(name: string, v: string | undefined, min = 1): numb
 }
 
 
-/** --rerank-margin: a PQ-score margin, a finite number ≥ 0. */
-export function parseMarginFlag(v: string | undefined): number | undefined {
+/** --rerank-margin, --probe-margin: a score margin, a finite number ≥ 0. */
+export function parseMarginFlag(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const x = Number(v);
-  if (v.trim() === "" || !(x >= 0 && Number.isFinite(x))) throw new UsageError(`--rerank-margin must be a number ≥ 0, got "${v}"`);
+  if (v.trim() === "" || !(x >= 0 && Number.isFinite(x))) throw new UsageError(`--${name} must be a number ≥ 0, got "${v}"`);
   return x;
 }
 
@@ -450,6 +455,7 @@ export const BUILD_FLAGS = {
   rerank: { type: "string" },
   "rerank-margin": { type: "string" },
   nprobe: { type: "string" },
+  "probe-margin": { type: "string" },
   "probe-kb": { type: "string" },
   "byte-budget-kb": { type: "string" },
   "target-recall": { type: "string" },
@@ -470,8 +476,9 @@ export function buildOptionsFromFlags(a: { [K in keyof typeof BUILD_FLAGS]?: str
     leafSize: parseIntFlag("leaf-size", a["leaf-size"], 2),
     pqM,
     rerank: parseIntFlag("rerank", a.rerank),
-    rerankMargin: parseMarginFlag(a["rerank-margin"]),
+    rerankMargin: parseMarginFlag("rerank-margin", a["rerank-margin"]),
     nprobe: parseIntFlag("nprobe", a.nprobe),
+    probeMargin: parseMarginFlag("probe-margin", a["probe-margin"]),
     maxShardBytes: probeKb === undefined ? undefined : probeKb * 1024,
     byteBudget: budgetKb === undefined ? undefined : budgetKb * 1024,
     targetRecall,

@@ -26,7 +26,7 @@ const USAGE = `Usage: npm run deploy -- --corpus FILE [options]
   --out DIR             artifacts directory (default index-artifacts/)
   --cache DIR           embedding cache directory (default .cache/embeddings)
   --text-column NAME, --threads N, --leaf-size N, --pq-m N, --rerank N, --rerank-margin X, --nprobe N,
-  --probe-kb N, --target-recall X, --check-queries N   build parameters, as for npm run build
+  --probe-margin X, --probe-kb N, --target-recall X, --check-queries N   build parameters, as for npm run build
   --quiet               no build progress on stderr
   --json                print the result as JSON on the last line
 

@@ -76,7 +76,7 @@ export class ArtifactSearch {
     return new ArtifactSearch(manifest, source, await openIndex(manifest, source, null), undefined, dir);
   }
 
-  async approximate(q: Float32Array, k: number, knobs: { nprobe?: number; rerank?: number; rerankMargin?: number; filter?: CompiledFilter | null } = {}): Promise<{ results: SearchHit[]; stats: QueryAnswer["stats"] }> {
+  async approximate(q: Float32Array, k: number, knobs: { nprobe?: number; probeMargin?: number; rerank?: number; rerankMargin?: number; filter?: CompiledFilter | null } = {}): Promise<{ results: SearchHit[]; stats: QueryAnswer["stats"] }> {
     const { results, stats } = await searchVector(this.handle, q, { k, ...knobs });
     return { results, stats: { shards: stats.shards, bytes: stats.bytes, roundTrips: stats.roundTrips, ...(stats.filter ? { filter: stats.filter } : {}) } };
   }
@@ -103,7 +103,8 @@ Searches a built index with the Worker's own search code, reading the artifacts 
   --artifacts DIR      build output (default index-artifacts/)
   --k N                results per query, 1..100 (default 10)
   --exact              brute force over all items at full precision (ground truth)
-  --nprobe N           leaves probed (default: the manifest's)
+  --nprobe N           leaves probed, at least (default: the manifest's)
+  --probe-margin X     also probe leaves within X of the best leaf's score (default: the manifest's)
   --rerank N           candidates re-ranked, at most (default: the manifest's)
   --rerank-margin X    re-rank those within X of the k-th best PQ score (default: the manifest's)
   --filter JSON        only items whose metadata match, e.g. '{"publish_date":{"$gte":"2003-03-01"}}'
@@ -132,6 +133,7 @@ function main(): Promise<number> {
       nprobe: { type: "string" },
       rerank: { type: "string" },
       "rerank-margin": { type: "string" },
+      "probe-margin": { type: "string" },
       "queries-file": { type: "string" },
       filter: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -140,7 +142,7 @@ function main(): Promise<number> {
   return runCli(USAGE, config, async ({ values: a, positionals }) => {
     const k = parseIntFlag("k", a.k) ?? 10;
     if (k > 100) throw new UsageError("--k must be at most 100");
-    const knobs = { nprobe: parseIntFlag("nprobe", a.nprobe), rerank: parseIntFlag("rerank", a.rerank), rerankMargin: parseMarginFlag(a["rerank-margin"]) };
+    const knobs = { nprobe: parseIntFlag("nprobe", a.nprobe), rerank: parseIntFlag("rerank", a.rerank), rerankMargin: parseMarginFlag("rerank-margin", a["rerank-margin"]), probeMargin: parseMarginFlag("probe-margin", a["probe-margin"]) };
     let queries = positionals;
     if (a["queries-file"]) {
       if (positionals.length) throw new UsageError("give queries as arguments or with --queries-file, not both");

@@ -75,6 +75,7 @@ describe("build artifacts, embedding cache and search CLI", () => {
     expect(p.pqM).toBe(DEFAULT_PARAMS.pqM);
     expect(p.rerank).toBe(DEFAULT_PARAMS.rerank);
     expect(p.rerankMargin).toBe(DEFAULT_PARAMS.rerankMargin);
+    expect(p.probeMargin).toBe(DEFAULT_PARAMS.probeMargin);
     expect(p.maxShardBytes).toBe(DEFAULT_PARAMS.maxShardBytes);
     expect(p.leaves).toBe((await artifactVersionValues(out, m)).shards.length);
     expect(p.groups).toBeGreaterThanOrEqual(1);

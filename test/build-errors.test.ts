@@ -238,10 +238,12 @@ describe("CLIs exit non-zero with the message on stderr", () => {
       ["--threads 0", "build", ["--corpus", txt, "--threads", "0"], () => /--threads must be an integer ≥ 1, got "0"/],
       ["--pq-m 7", "build", ["--corpus", txt, "--pq-m", "7"], () => /--pq-m must divide 512/],
       ["--rerank-margin=-1", "build", ["--corpus", txt, "--rerank-margin=-1"], () => /--rerank-margin must be a number ≥ 0, got "-1"/],
+      ["--probe-margin inf", "build", ["--corpus", txt, "--probe-margin", "Infinity"], () => /--probe-margin must be a number ≥ 0, got "Infinity"/],
       ["unknown flag", "build", ["--corpus", txt, "--bogus"], () => /Unknown option '--bogus'/],
       ["search --k 0", "search", ["--artifacts", noIndex, "--k", "0", "q"], () => /--k must be an integer ≥ 1, got "0"/],
       ["search --nprobe 0", "search", ["--artifacts", noIndex, "--nprobe", "0", "q"], () => /--nprobe must be an integer ≥ 1/],
       ["search --rerank-margin x", "search", ["--artifacts", noIndex, "--rerank-margin", "x", "q"], () => /--rerank-margin must be a number ≥ 0, got "x"/],
+      ["search --probe-margin ''", "search", ["--artifacts", noIndex, "--probe-margin", "", "q"], () => /--probe-margin must be a number ≥ 0, got ""/],
       ["search missing index", "search", ["--artifacts", noIndex, "q"], () => new RegExp(`no index in ${noIndex.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`)],
     ]);
   });

@@ -8,6 +8,7 @@ import { IndexError, nearestLeaves, openIndex, searchVector, type IndexHandle } 
 import { buildIndex, DEFAULT_PARAMS, type BuiltIndex } from "../scripts/index/build-index.ts";
 import { MemorySource } from "../scripts/index/memory-source.ts";
 import { exactTopK } from "../scripts/index/self-check.ts";
+import { PROBE_SPREAD, probedLeaves } from "../lib/index/leaves.ts";
 import { clusteredVectors, madeUpItems } from "./helpers/build-fixtures.ts";
 
 // 2,000 × 512 keeps PQ training (n · 256 · dim · 10 iterations) to a few seconds.
@@ -123,6 +124,23 @@ describe("tree search vs brute force (synthetic clusters)", () => {
     }
     // The depth follows each query's scores rather than being one number.
     expect(new Set(depths.adaptive).size).toBeGreaterThan(1);
+  });
+
+  it("probes past nprobe the leaves within the probe margin of the best: PROBE_SPREAD × nprobe with a wide margin, nprobe with none", async () => {
+    expect(built.params.probeMargin).toBe(DEFAULT_PARAMS.probeMargin);
+    const noCap = Number.MAX_SAFE_INTEGER;
+    for (let qi = 0; qi < 10; qi++) {
+      const q = queries.subarray(qi * DIM, (qi + 1) * DIM);
+      const at = async (probeMargin: number) => (await searchVector(handle, q, { k: 10, nprobe: NPROBE, probeMargin, maxShardBytes: noCap })).stats.shards;
+      expect(await at(0)).toBe(NPROBE);
+      expect(await at(2)).toBe(PROBE_SPREAD * NPROBE);
+      const wide = await searchVector(handle, q, { k: 10, nprobe: NPROBE, probeMargin: 2, maxShardBytes: noCap });
+      expect(wide.stats.roundTrips).toBe(2);
+    }
+    // The extra leaves are the next best: the leaves nearestLeaves ranks after the first nprobe.
+    const q = queries.subarray(0, DIM);
+    expect(probedLeaves(handle.routing, q, NPROBE, 2, built.params.scanLeaves)).toEqual(nearestLeaves(handle.routing, q, PROBE_SPREAD * NPROBE, built.params.scanLeaves));
+    expect(probedLeaves(handle.routing, q, NPROBE, undefined, built.params.scanLeaves)).toEqual(nearestLeaves(handle.routing, q, NPROBE, built.params.scanLeaves));
   });
 
   it("finds each item first when queried with its own vector, with a score within the int8 bound of 1", async () => {

@@ -7,6 +7,7 @@ import { createNodeEmbedder } from "../scripts/embed/node-model.ts";
 import { ArtifactSearch } from "../scripts/search.ts";
 import type { Embedder } from "../lib/model/embed.ts";
 import { SARS_HEADLINE, evaluationQueries, fixtureTexts } from "./helpers/index-fixture.ts";
+import { PROBE_SPREAD } from "../lib/index/leaves.ts";
 import { expectSameHits, post, startTestWorker, type Hit, type TestWorker } from "./helpers/worker.ts";
 
 describe("search on the real index", () => {
@@ -67,7 +68,9 @@ describe("search on the real index", () => {
     for (const key of ["embed_ms", "search_ms", "compute_ms", "total_ms"]) expect(typeof res.body.timings[key]).toBe("number");
     // The search's own CPU: its time less its waits on KV.
     expect(res.body.timings.compute_ms).toBeCloseTo(res.body.timings.search_ms - res.body.stats.kvMs, 1);
-    expect(res.body.stats.shards).toBe(w.manifest!.params.nprobe);
+    // Round 1 probes nprobe leaves, more when they score alike (lib/index/leaves.ts).
+    expect(res.body.stats.shards).toBeGreaterThanOrEqual(w.manifest!.params.nprobe);
+    expect(res.body.stats.shards).toBeLessThanOrEqual(PROBE_SPREAD * w.manifest!.params.nprobe);
     // Round 2's depth follows the PQ scores (lib/index/rerank-depth.ts): 2k to rerank records.
     expect(res.body.stats.records).toBeGreaterThanOrEqual(2 * 7);
     expect(res.body.stats.records).toBeLessThanOrEqual(w.manifest!.params.rerank);

@@ -10,7 +10,8 @@
  * A query walks a three-level tree, two levels in isolate memory and one in KV:
  *
  *     groups (int8 centroids, in memory) ─▶ leaves (PQ-coded centroids, in memory)
- *       ─▶ round 1: the shards of the nprobe best leaves (KV bulk read)
+ *       ─▶ round 1: the shards of the nprobe best leaves, more when they score
+ *          alike (the manifest's probeMargin, leaves.ts) (KV bulk read)
  *       ─▶ round 2: the item records of the best entries (KV bulk read)
  *
  * Two product quantizers (PQ: dim cut into M subspaces, each replaced by the

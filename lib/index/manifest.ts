@@ -61,8 +61,14 @@ export interface IndexParams {
   /** Leaves scored per query: groups are taken best first until this many leaves are in. */
   scanLeaves: number;
   pqM: number;
-  /** Leaves probed per query (round 1), chosen by the build's self-check. */
+  /** Leaves probed per query (round 1), at least; chosen by the build's self-check. */
   nprobe: number;
+  /**
+   * Unfiltered queries also probe every further leaf whose centroid scores
+   * within this margin of the best, up to PROBE_SPREAD × nprobe
+   * (lib/index/leaves.ts); absent in older manifests, which probe nprobe always.
+   */
+  probeMargin?: number;
   /** Candidates re-ranked with int8 vectors (round 2), at most. */
   rerank: number;
   /**

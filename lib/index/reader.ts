@@ -1,6 +1,7 @@
 // Query-time search over the index format (format.ts), shared by the Worker (KV)
 // and the Node tools (files). In memory, the query picks its nearest leaves
-// (leaves.ts); then two sequential KV rounds at most:
+// (leaves.ts: nprobe, more when they score alike); then two sequential KV
+// rounds at most:
 //   1. the shards of those leaves, their entries ranked by PQ codes;
 //   2. the records of the best candidates (at most `rerank`, fewer when their PQ
 //      scores fall well below the k-th best: rerank-depth.ts), re-scored with
@@ -16,7 +17,7 @@ import { ItemOnce } from "./item-once.ts";
 import { sha256Hex } from "./sha256.ts";
 import { dotInt8, TopK } from "./vector.ts";
 import { emptyStats, fetchBlobs, fetchRecords, IndexError, type BlobSource, type DecodedRecord, type SearchStats, type ValueCache } from "./fetch.ts";
-import { ENTRY_SPAN, nearestLeaves, withinBudget } from "./leaves.ts";
+import { ENTRY_SPAN, nearestLeaves, probedLeaves, withinBudget } from "./leaves.ts";
 import { searchFiltered } from "./filtered-search.ts";
 import { deepest, type Depth } from "./rerank-depth.ts";
 
@@ -33,6 +34,8 @@ export interface SearchHit {
 export interface SearchOptions {
   k: number;
   nprobe?: number;
+  /** Centroid-score margin below the best leaf within which up to PROBE_SPREAD × nprobe leaves are probed (leaves.ts). */
+  probeMargin?: number;
   rerank?: number;
   /** PQ-score margin below the k-th best within which candidates are re-ranked (rerank-depth.ts). */
   rerankMargin?: number;
@@ -152,7 +155,7 @@ export async function searchVector(h: IndexHandle, q: Float32Array, options: Sea
     const keys = await searchFiltered(h, q, options.filter, { nprobe, depth, maxShardBytes, scanLeaves }, stats);
     return { results: await rerankRecords(h, q, keys, k, stats), stats };
   }
-  const nearest = nearestLeaves(routing, q, nprobe, scanLeaves);
+  const nearest = probedLeaves(routing, q, nprobe, options.probeMargin ?? manifest.params.probeMargin, scanLeaves);
   const leaves = withinBudget(nearest, (l) => routing.shardBytes[l], maxShardBytes);
   const shards = await fetchBlobs(h.source, h.cache, leaves.map((l) => shardRef(routing, l)), stats);
   stats.shards = shards.length;

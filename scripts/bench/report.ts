@@ -4,6 +4,7 @@ import type { BaselineResult, BenchResult } from "./run.ts";
 import type { Series } from "./plot.ts";
 import { bytesAtRecall, type Repeated } from "./stats.ts";
 import type { LatencyFigures, LatencyReport, LatencyTargets } from "./latency.ts";
+import { PROBE_SPREAD } from "../../lib/index/leaves.ts";
 
 export function kb(b: number | null | undefined): string {
   if (b === null || b === undefined || !Number.isFinite(b)) return "—";
@@ -138,6 +139,10 @@ function targetsSection(r: BenchResult): string[] {
   ];
 }
 
+function probeKnob(params: BenchResult["build"]["params"]): string {
+  return `${params.nprobe}${params.probeMargin === undefined ? "" : ` (more within ${params.probeMargin} of the best leaf's score, up to ${PROBE_SPREAD * params.nprobe})`}`;
+}
+
 function rerankKnob(params: BenchResult["build"]["params"]): string {
   return `${params.rerankMargin === undefined ? "" : `those within ${params.rerankMargin} of the 10th best PQ score, at most `}${params.rerank}`;
 }
@@ -153,7 +158,7 @@ function projectSection(r: BenchResult): string[] {
       [
         ["recall@1 / recall@10", `${f3(p.recallAt1)} / ${f3(p.recallAt10)}`],
         ["recall@10 by query kind", Object.entries(p.recallAt10ByKind).map(([k, v]) => `${k} ${f3(v)}`).join(", ")],
-        [`index knobs`, `${params.leaves} leaves (leaf size ${r.build.leafSize}), nprobe ${params.nprobe}, rerank ${rerankKnob(params)}, PQ ${params.pqM} B/item`],
+        [`index knobs`, `${params.leaves} leaves (leaf size ${r.build.leafSize}), nprobe ${probeKnob(params)}, rerank ${rerankKnob(params)}, PQ ${params.pqM} B/item`],
         ["records re-ranked per query (mean / p50 / p95)", `${f1(p.records.mean)} / ${f1(p.records.p50)} / ${f1(p.records.p95)}`],
         ["shards per query (mean / p95)", `${f1(p.shards.mean)} / ${f1(p.shards.p95)}`],
         ["bytes needed per query (mean / p95)", `${kb(p.bytes.mean)} / ${kb(p.bytes.p95)}`],

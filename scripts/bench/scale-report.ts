@@ -1,6 +1,7 @@
 // docs/bench-1.2m.md from a ScaleReport: the tables, with the targets beside the figures.
 import type { Dist } from "./stats.ts";
 import { SCALE_DEFAULTS, type ScaleReport } from "./scale.ts";
+import { PROBE_SPREAD } from "../../lib/index/leaves.ts";
 
 /** Issue 8's targets at 1.2M items. */
 const TARGET = {
@@ -81,7 +82,7 @@ ${table(["stage", "seconds"], stageRows)}
 
 Stored: routing ${kb(b.bytes.routing)} in ${b.kvValues.routingParts} part(s) (base64), shards ${mib(b.bytes.shards)}, item records ${mib(b.bytes.items)},
 catalog ${kb(b.bytes.catalog)} in ${b.kvValues.catalogParts} part(s); largest KV value ${kb(b.kvValues.largestBytes)}.
-Self-check: recall@10 ${b.selfCheck.recallAt10.toFixed(3)} on ${b.selfCheck.queries} perturbed items at nprobe ${b.selfCheck.curve.find((c) => c.recallAt10 === b.selfCheck.recallAt10)?.nprobe ?? "?"}.
+Self-check: recall@10 ${b.selfCheck.recallAt10.toFixed(3)} on ${b.selfCheck.queries} perturbed items at nprobe ${b.selfCheck.curve.find((c) => c.recallAt10 === b.selfCheck.recallAt10)?.nprobe ?? "?"}${r.build.params?.probeMargin === undefined ? "" : ` (and the further leaves within ${r.build.params.probeMargin} of the best leaf's score, up to ${PROBE_SPREAD}×)`}.
 
 ## Queries: ${r.queries.count} held out of the build
 

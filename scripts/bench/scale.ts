@@ -12,6 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { routingBudget } from "../../lib/index/format.ts";
+import type { IndexParams } from "../../lib/index/manifest.ts";
 import { openIndex, searchVector } from "../../lib/index/reader.ts";
 import { EMBEDDING_DIM } from "../../lib/model/embed.ts";
 import { FileSource, readManifest } from "../artifacts.ts";
@@ -64,7 +65,8 @@ export interface ScaleReport {
   meta: { date: string; machine: { cpus: number; model: string; memGiB: number; loadAvg: number[] }; node: string; git: string };
   generator: { realItems: number; items: number; seed: number; noise: number; neighbours: number; seconds: number };
   quantiles: { real: Quantiles; synthetic: Quantiles };
-  build: { seconds: Record<string, number>; peakRssBytes: number; report: BuildReport };
+  /** params: the built manifest's (absent in reports written before they were recorded). */
+  build: { seconds: Record<string, number>; peakRssBytes: number; report: BuildReport; params?: IndexParams };
   memoryFormula: { routingBytes1_2M: number; routingBytes10M_leaf32: number; measuredRoutingBytes: number };
   queries: { count: number; questions: number; perturbed: number };
   node: { recallAt10: number; recallByKind: Record<string, number>; bytes: Dist; roundTrips: Dist; shards: Dist };
@@ -274,7 +276,7 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
     meta: { date, machine: machine(), node: process.version, git },
     generator: { realItems: items.length, items: o.items, seed: SYNTHETIC_DEFAULTS.seed, noise: SYNTHETIC_DEFAULTS.noise, neighbours: 10, seconds: set.seconds },
     quantiles,
-    build: { seconds: report.seconds, peakRssBytes: report.peakRssBytes, report },
+    build: { seconds: report.seconds, peakRssBytes: report.peakRssBytes, report, params: (await readManifest(out)).params },
     memoryFormula: {
       routingBytes1_2M: routingBudget(1_200_000, DEFAULT_PARAMS.leafSize, EMBEDDING_DIM, DEFAULT_PARAMS.leafPqM),
       routingBytes10M_leaf32: routingBudget(10_000_000, 32, EMBEDDING_DIM, DEFAULT_PARAMS.leafPqM),

@@ -34,7 +34,7 @@ import { tomlNamespaceId } from "./target.ts";
 
 export const DEFAULTS = { minRecall: 0.95, maxItemDrop: 0.1, keep: 3 };
 
-export type BuildParams = Pick<BuildOptions, "textColumn" | "threads" | "leafSize" | "pqM" | "rerank" | "rerankMargin" | "nprobe" | "targetRecall" | "checkQueries" | "maxGrowth">;
+export type BuildParams = Pick<BuildOptions, "textColumn" | "threads" | "leafSize" | "pqM" | "rerank" | "rerankMargin" | "nprobe" | "probeMargin" | "targetRecall" | "checkQueries" | "maxGrowth">;
 
 export interface DeployOptions {
   corpus: string;
