@@ -5,7 +5,8 @@
 //           selective the filter, and all of them when fewer than k match;
 //  - probe: otherwise the filter matches many items → read the nearest leaves
 //           that can hold a match (leaf ranges), with their attributes, probing
-//           further the more selective the filter is.
+//           further the more selective the filter is, and (as unfiltered
+//           queries do) when the leaves score alike.
 // Every candidate has passed the filter on its stored values; records of items
 // that fail it are never read.
 import type { Attributes, ColumnChunk, FilterTable, Shard } from "./format.ts";
@@ -13,7 +14,7 @@ import { itemKey } from "./format.ts";
 import type { CompiledFilter, FieldPredicate } from "../filter/compile.ts";
 import { matches, mayMatch } from "../filter/match.ts";
 import { fetchBlobs, type SearchStats } from "./fetch.ts";
-import { ENTRY_SPAN, nearestLeaves, withinBudget } from "./leaves.ts";
+import { ENTRY_SPAN, probedLeaves, withinBudget } from "./leaves.ts";
 import { itemTable, pqScore } from "./quantize.ts";
 import { ItemOnce } from "./item-once.ts";
 import { attributesRef, chunkRef, shardRef } from "./refs.ts";
@@ -36,6 +37,8 @@ export const MAX_FILTER_PROBE_LEAVES = 400;
 
 export interface ProbeParams {
   nprobe: number;
+  /** As unfiltered: past the probes the selectivity calls for, the leaves within this margin of the best (leaves.ts). */
+  probeMargin?: number;
   depth: Depth;
   maxShardBytes?: number;
   scanLeaves: number;
@@ -149,7 +152,7 @@ function probeLeaves(h: IndexHandle, filters: IndexFilters, q: Float32Array, fil
   // Probing ~1/selectivity as far finds about as many matches as an unfiltered query finds items.
   const selectivity = Math.max(estimate / h.manifest.items, 1 / routing.leaves);
   const probes = Math.min(routing.leaves, Math.ceil(p.nprobe / selectivity));
-  const nearest = nearestLeaves(routing, q, probes, Math.max(p.scanLeaves, probes));
+  const nearest = probedLeaves(routing, q, probes, p.probeMargin, p.scanLeaves);
   const possible = nearest.filter((l) => mayMatch(filter, t.leafMin.subarray(l * C, (l + 1) * C), t.leafMax.subarray(l * C, (l + 1) * C)));
   const shardBudget = p.maxShardBytes ? p.maxShardBytes / selectivity : undefined;
   const byShards = withinBudget(possible, (l) => routing.shardBytes[l], shardBudget);

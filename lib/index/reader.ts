@@ -147,15 +147,16 @@ export async function searchVector(h: IndexHandle, q: Float32Array, options: Sea
   if (q.length !== routing.dim) throw new Error(`query has ${q.length} dimensions, the index ${routing.dim}`);
   const k = options.k;
   const nprobe = Math.max(1, options.nprobe ?? manifest.params.nprobe);
+  const probeMargin = options.probeMargin ?? manifest.params.probeMargin;
   const depth: Depth = { k, rerank: Math.max(k, options.rerank ?? manifest.params.rerank), margin: options.rerankMargin ?? manifest.params.rerankMargin };
   const maxShardBytes = options.maxShardBytes ?? manifest.params.maxShardBytes;
   const scanLeaves = options.scanLeaves ?? manifest.params.scanLeaves;
   const stats = emptyStats();
   if (options.filter) {
-    const keys = await searchFiltered(h, q, options.filter, { nprobe, depth, maxShardBytes, scanLeaves }, stats);
+    const keys = await searchFiltered(h, q, options.filter, { nprobe, probeMargin, depth, maxShardBytes, scanLeaves }, stats);
     return { results: await rerankRecords(h, q, keys, k, stats), stats };
   }
-  const nearest = probedLeaves(routing, q, nprobe, options.probeMargin ?? manifest.params.probeMargin, scanLeaves);
+  const nearest = probedLeaves(routing, q, nprobe, probeMargin, scanLeaves);
   const leaves = withinBudget(nearest, (l) => routing.shardBytes[l], maxShardBytes);
   const shards = await fetchBlobs(h.source, h.cache, leaves.map((l) => shardRef(routing, l)), stats);
   stats.shards = shards.length;
