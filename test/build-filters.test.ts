@@ -151,6 +151,13 @@ describe("metadata filters over a real build", () => {
     expect(await plan({ desk: "local" }, gapEngine)).toBe("scan");
     const { results } = await gapEngine.approximate(await itemVector(gapEngine, 3), 1, { filter: gapEngine.compile(JSON.stringify({ desk: { $ne: "local" } })) });
     expect(results.map((r) => r.id)).toEqual(["h3"]);
+    // A probing filter also probes past its leaves the ones that score within the probe margin of the best.
+    const ne = gapEngine.compile(JSON.stringify({ desk: { $ne: "local" } }));
+    const probed = async (probeMargin: number) => (await gapEngine.approximate(queries[0], 10, { filter: ne, nprobe: 2, probeMargin })).stats;
+    const [none, wide] = [await probed(0), await probed(2)];
+    expect(none.filter?.plan).toBe("probe");
+    expect(wide.shards).toBeGreaterThan(none.shards);
+    expect(wide.roundTrips).toBe(2);
   });
 
   it("a filter nothing can match answers empty without reading KV", async () => {

@@ -5,8 +5,8 @@
 //           selective the filter, and all of them when fewer than k match;
 //  - probe: otherwise the filter matches many items → read the nearest leaves
 //           that can hold a match (leaf ranges), with their attributes, probing
-//           further the more selective the filter is, and (as unfiltered
-//           queries do) when the leaves score alike.
+//           as far as an unfiltered query would (further when the leaves score
+//           alike), widened by the inverse of the filter's selectivity.
 // Every candidate has passed the filter on its stored values; records of items
 // that fail it are never read.
 import type { Attributes, ColumnChunk, FilterTable, Shard } from "./format.ts";
@@ -37,7 +37,7 @@ export const MAX_FILTER_PROBE_LEAVES = 400;
 
 export interface ProbeParams {
   nprobe: number;
-  /** As unfiltered: past the probes the selectivity calls for, the leaves within this margin of the best (leaves.ts). */
+  /** As unfiltered (leaves.ts): the probes follow the leaf scores, then the filter's selectivity widens them. */
   probeMargin?: number;
   depth: Depth;
   maxShardBytes?: number;
@@ -149,10 +149,8 @@ function probeLeaves(h: IndexHandle, filters: IndexFilters, q: Float32Array, fil
   const { routing } = h;
   const t = filters.table;
   const C = t.columns;
-  // Probing ~1/selectivity as far finds about as many matches as an unfiltered query finds items.
   const selectivity = Math.max(estimate / h.manifest.items, 1 / routing.leaves);
-  const probes = Math.min(routing.leaves, Math.ceil(p.nprobe / selectivity));
-  const nearest = probedLeaves(routing, q, probes, p.probeMargin, p.scanLeaves);
+  const nearest = probedLeaves(routing, q, p.nprobe, p.probeMargin, p.scanLeaves, 1 / selectivity);
   const possible = nearest.filter((l) => mayMatch(filter, t.leafMin.subarray(l * C, (l + 1) * C), t.leafMax.subarray(l * C, (l + 1) * C)));
   const shardBudget = p.maxShardBytes ? p.maxShardBytes / selectivity : undefined;
   const byShards = withinBudget(possible, (l) => routing.shardBytes[l], shardBudget);

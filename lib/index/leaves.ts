@@ -75,22 +75,28 @@ export function probeDepth(scores: ArrayLike<number>, nprobe: number, margin: nu
 }
 
 /**
- * The leaves an unfiltered query probes, best first. A query whose nearest
- * leaves stand out (a near copy of an item) needs few; one whose leaves score
- * alike (a question in a dense corpus) finds its neighbours spread over many. So
- * with a margin the count follows the scores: nprobe, plus every further leaf
- * within `margin` of the best, at most PROBE_SPREAD × nprobe. Measured on the
- * 1.2M set (scale bench, 300 held-out queries, margin 0.1): nprobe 12 probes 12
- * leaves at p50 and 48 at p95, recall@10 0.967 (questions 0.950) at 140 KB a
- * query, where a fixed 16 gives 0.962 (questions 0.919) at 133 KB and a fixed 32
- * 0.968 (0.950) at 196 KB. On the 50k headlines no leaf past the 96th comes
- * within 0.1 of the best: the same leaves, the same answers.
+ * The leaves a query probes, best first. A query whose nearest leaves stand out
+ * (a near copy of an item) needs few; one whose leaves score alike (a question in
+ * a dense corpus) finds its neighbours spread over many. So with a margin the
+ * count follows the scores: nprobe, plus every further leaf within `margin` of
+ * the best, at most PROBE_SPREAD × nprobe. Measured on the 1.2M set (scale bench,
+ * 300 held-out queries, margin 0.1): nprobe 12 probes 12 leaves at p50 and 48 at
+ * p95, recall@10 0.967 (questions 0.950) at 140 KB a query, where a fixed 16
+ * gives 0.962 (questions 0.919) at 133 KB and a fixed 32 0.968 (0.950) at
+ * 196 KB. On the 50k headlines no leaf past the 96th comes within 0.1 of the
+ * best: the same leaves, the same answers.
+ *
+ * A filter that passes a fraction s of the items finds about as many matches as
+ * the unfiltered query finds items by probing 1/s times as far: `widen` = 1/s
+ * multiplies that count.
  */
-export function probedLeaves(routing: Routing, q: Float32Array, nprobe: number, margin: number | undefined, scanLeaves: number): number[] {
-  const want = margin === undefined ? nprobe : nprobe * PROBE_SPREAD;
-  // The extra leaves come from the groups nprobe alone would scan.
-  const { leaves, scores } = rankedLeaves(routing, q, want, Math.max(scanLeaves, nprobe));
-  return leaves.slice(0, probeDepth(scores, nprobe, margin));
+export function probedLeaves(routing: Routing, q: Float32Array, nprobe: number, margin: number | undefined, scanLeaves: number, widen = 1): number[] {
+  const spread = margin === undefined ? 1 : PROBE_SPREAD;
+  const want = Math.min(routing.leaves, Math.ceil(nprobe * spread * widen));
+  // The extra leaves come from the groups the probes without a margin would scan.
+  const { leaves, scores } = rankedLeaves(routing, q, want, Math.max(scanLeaves, Math.ceil(nprobe * widen)));
+  const depth = probeDepth(scores.slice(0, nprobe * spread), nprobe, margin);
+  return leaves.slice(0, Math.ceil(depth * widen));
 }
 
 /**
