@@ -80,11 +80,11 @@ export function probeDepth(scores: ArrayLike<number>, nprobe: number, margin: nu
  * a dense corpus) finds its neighbours spread over many. So with a margin the
  * count follows the scores: nprobe, plus every further leaf within `margin` of
  * the best, at most PROBE_SPREAD × nprobe. Measured on the 1.2M set (scale bench,
- * 300 held-out queries, margin 0.1): nprobe 12 probes 12 leaves at p50 and 48 at
- * p95, recall@10 0.967 (questions 0.950) at 140 KB a query, where a fixed 16
- * gives 0.962 (questions 0.919) at 133 KB and a fixed 32 0.968 (0.950) at
- * 196 KB. On the 50k headlines no leaf past the 96th comes within 0.1 of the
- * best: the same leaves, the same answers.
+ * 300 held-out queries, in Node): nprobe 16 with margin 0.1 probes 16 leaves at
+ * p50 and 64 at p95, recall@10 0.969 (questions 0.955) at 158 KB a query, where
+ * a fixed 16 gives 0.962 (questions 0.919) at 133 KB and a fixed 32 0.968
+ * (0.950) at 196 KB. On the 50k headlines no leaf past the 96th comes within 0.1
+ * of the best: the same leaves, the same answers.
  *
  * A filter that passes a fraction s of the items finds about as many matches as
  * the unfiltered query finds items by probing 1/s times as far: `widen` = 1/s

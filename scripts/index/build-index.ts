@@ -85,8 +85,9 @@ export const DEFAULT_PARAMS = {
   /**
    * Unfiltered queries probe past nprobe every leaf within this centroid-score
    * margin of the best, up to 4 × nprobe (lib/index/leaves.ts). 1.2M set,
-   * nprobe 12: recall@10 0.967 (questions 0.950) at 140 KB, where a fixed 32
-   * needs 196 KB; margin 0.08 gives 0.966 (0.945) at 132 KB.
+   * nprobe 16: recall@10 0.969 (questions 0.955) at 158 KB, where a fixed 16
+   * gives 0.962 (0.919) at 133 KB and a fixed 32 0.968 (0.950) at 196 KB;
+   * margin 0.08 gives 0.968 (0.950) at 148 KB.
    */
   probeMargin: 0.1,
   /** Leaves scored in memory per query, taken group by group (the groups' leaves are contiguous). */
