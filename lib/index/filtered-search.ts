@@ -23,8 +23,9 @@ import { deepest, type Depth } from "./rerank-depth.ts";
 import { TopK } from "./vector.ts";
 
 /**
- * Round-1 bytes of a filtered query, at most: with the re-ranked records
- * (rerank 60 × ~0.8 KB) a query stays under 1 MB whatever its filter.
+ * Round-1 bytes of a filtered query, at most: with the re-ranked records after
+ * it (at most `rerank`, ~0.8 KB each: 100 by default) a query stays under 1 MB
+ * whatever its filter; an index built with --rerank 300 reads up to ~1.04 MB.
  */
 export const FILTER_ROUND1_BYTES = 800 * 1024;
 
