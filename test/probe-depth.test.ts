@@ -18,6 +18,8 @@ describe("probeDepth", () => {
   it("probes nprobe leaves when the rest fall below the margin", () => {
     expect(probeDepth(falling(64, 0.5), 8, 0.1)).toBe(8);
     expect(probeDepth(falling(64, STEP), 8, 0)).toBe(8);
+    // A margin of 0 is exactly nprobe, ties with the best included (the self-check's fixed probes).
+    expect(probeDepth(Array.from({ length: 64 }, () => 1), 8, 0)).toBe(8);
   });
 
   it("probes at most the leaves it was given (PROBE_SPREAD × nprobe in the reader)", () => {

@@ -63,11 +63,12 @@ export const PROBE_SPREAD = 4;
 /**
  * How many of the leaves, whose centroid scores are `scores` best first, a query
  * probes: nprobe, and past them every leaf within `margin` of the best, up to
- * all of them. Without a margin, nprobe.
+ * all of them. Without a margin, or with 0, exactly nprobe (a leaf tied with the
+ * best is no reason to read more).
  */
 export function probeDepth(scores: ArrayLike<number>, nprobe: number, margin: number | undefined): number {
   const count = scores.length;
-  if (margin === undefined || count <= nprobe) return Math.min(nprobe, count);
+  if (!margin || count <= nprobe) return Math.min(nprobe, count);
   const floor = scores[0] - margin;
   let depth = nprobe;
   while (depth < count && scores[depth] >= floor) depth++;
@@ -91,7 +92,7 @@ export function probeDepth(scores: ArrayLike<number>, nprobe: number, margin: nu
  * multiplies that count.
  */
 export function probedLeaves(routing: Routing, q: Float32Array, nprobe: number, margin: number | undefined, scanLeaves: number, widen = 1): number[] {
-  const spread = margin === undefined ? 1 : PROBE_SPREAD;
+  const spread = margin ? PROBE_SPREAD : 1;
   const want = Math.min(routing.leaves, Math.ceil(nprobe * spread * widen));
   // The extra leaves come from the groups the probes without a margin would scan.
   const { leaves, scores } = rankedLeaves(routing, q, want, Math.max(scanLeaves, Math.ceil(nprobe * widen)));
