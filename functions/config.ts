@@ -28,6 +28,8 @@ export interface Config {
   /** Byte budgets of the isolate's caches of decoded shards (and filter values) and of item records. */
   shardCacheBytes: number;
   recordCacheBytes: number;
+  /** The largest resident copy of a version's records (functions/resident-load.ts) this isolate loads; 0: none. */
+  residentBytes: number;
 }
 
 /**
@@ -49,6 +51,12 @@ export interface Config {
  */
 const SHARD_CACHE_KIB = 8 * 1024;
 const RECORD_CACHE_KIB = 4 * 1024;
+/**
+ * A resident copy (lib/index/resident.ts) is what its manifest says it decodes
+ * to; the 50k headlines' is ~30 MiB, and with it loaded round 2 reads nothing,
+ * so the record cache stays empty.
+ */
+const RESIDENT_KIB = 32 * 1024;
 const KIB = 1024;
 
 function origins(raw: string | undefined): "*" | string[] {
@@ -76,5 +84,6 @@ export function readConfig(env: Env): Config {
     searchCacheSeconds: int(env.SEARCH_CACHE_SECONDS, 60, 0),
     shardCacheBytes: int(env.SHARD_CACHE_KIB, SHARD_CACHE_KIB, 0) * KIB,
     recordCacheBytes: int(env.RECORD_CACHE_KIB, RECORD_CACHE_KIB, 0) * KIB,
+    residentBytes: int(env.RESIDENT_KIB, RESIDENT_KIB, 0) * KIB,
   };
 }

@@ -17,6 +17,7 @@ import { encodeValue } from "../lib/filter/values.ts";
 import { sha256Hex } from "../lib/index/sha256.ts";
 import { dotInt8, TopK } from "../lib/index/vector.ts";
 import type { SearchOutcome } from "./search-adapter.ts";
+import { emptyStats } from "../lib/index/fetch.ts";
 
 // Small rounds keep the working set small: the isolate already holds the model
 // and the shard cache, and must stay under its memory limit while it scans.
@@ -51,7 +52,7 @@ function recordMatches(h: IndexHandle, filter: CompiledFilter, record: ItemRecor
 
 export async function exactSearch(h: IndexHandle | null, q: Float32Array, k: number, filter: CompiledFilter | null = null): Promise<SearchOutcome> {
   if (!h) throw new IndexError("index_unavailable", "this manifest names a model but no searchable index");
-  const stats: SearchStats = { shards: 0, records: 0, bytes: 0, fetchedBytes: 0, roundTrips: 0, kvMs: 0 };
+  const stats: SearchStats = emptyStats();
   const keys = await catalogKeys(h, stats);
   const dim = h.routing.dim;
   const top = new TopK(k);

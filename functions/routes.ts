@@ -10,6 +10,7 @@ import { tensorBytes, wasmMemoryBytes } from "./tf-wasm.ts";
 import { parseEmbedBody, parseK, parseQuery, parseSearchBody, readJsonObject, type QuerySpec } from "./validate.ts";
 import { compileRequestFilter, filterFromParam } from "./filter-request.ts";
 import { describeFields } from "./fields.ts";
+import { ensureResident, residentStatus } from "./resident-load.ts";
 import { enforceRateLimit, requireEmbedToken } from "./access.ts";
 import { cacheControl, cachedAnswer, searchCacheKey, storeAnswer } from "./search-cache.ts";
 
@@ -26,8 +27,10 @@ function versionHooks(env: Env, config: Config) {
   };
 }
 
-function activeIndex(env: Env, config: Config, ctx: ExecutionContext): Promise<IndexVersion> {
-  return currentIndex(env.INDEX, config.pointerTtlMs, versionHooks(env, config), (p) => ctx.waitUntil(p));
+async function activeIndex(env: Env, config: Config, ctx: ExecutionContext): Promise<IndexVersion> {
+  const index = await currentIndex(env.INDEX, config.pointerTtlMs, versionHooks(env, config), (p) => ctx.waitUntil(p));
+  ensureResident(index.handle, config, (p) => ctx.waitUntil(p));
+  return index;
 }
 
 async function ready(env: Env, config: Config, ctx: ExecutionContext): Promise<Ready> {
@@ -158,6 +161,7 @@ export async function healthz(env: Env, ctx: ExecutionContext): Promise<Response
       model_loads: modelLoadsStarted(),
       model_load_ms: model.loadMs,
       memory: { wasm_heap_bytes: wasmMemoryBytes(), tensor_bytes: tensorBytes() },
+      resident: residentStatus(index.handle, config),
     },
     200,
     isolateHeaders(),

@@ -110,7 +110,8 @@ export interface BuildReport {
   seconds: Record<string, number>;
   embeddings: { source: "model" | "file"; computed: number; cached: number; perSecond: number; perSecondPerThread: number; threads: number };
   shards: { count: number; minBytes: number; medianBytes: number; maxBytes: number };
-  bytes: { routing: number; shards: number; items: number; catalog: number; manifest: number; model: number; perItem: number };
+  /** resident: the stored resident blocks (base64), 0 when the build wrote none. */
+  bytes: { routing: number; shards: number; items: number; catalog: number; resident: number; manifest: number; model: number; perItem: number };
   kvValues: { largestBytes: number; largestKey: string; routingParts: number; catalogParts: number };
   selfCheck: Manifest["selfCheck"];
   /** Filterable columns, and the bytes of the values that serve filters. */
@@ -261,6 +262,7 @@ function draftManifest(o: BuildOptions, corpus: Corpus, built: BuiltIndex, model
     },
     examples: pickExamples(corpus.items.map((i) => i.text)),
     ...(built.filters ? { filters: { fields: built.filters.fields, table: built.filters.table.map((p) => p.ref) } } : {}),
+    ...(built.resident ? { resident: { blocks: built.resident.blocks.map((b) => b.ref), items: corpus.items.length, bytes: built.resident.bytes } } : {}),
   };
 }
 
@@ -302,8 +304,9 @@ function sealManifest(m: Manifest, built: BuiltIndex): void {
     shards: built.shards.length,
     shardBytes,
     bytesPerItem: Math.round(((indexBytes + itemBytes) / m.items) * 10) / 10,
-    // model (3) + routing and catalog parts + shards + filter values + records + manifest
-    kvValues: 3 + built.routing.length + built.catalog.length + built.shards.length + filterValues.length + built.records.length + 1,
+    ...(built.resident ? { residentBytes: sum(built.resident.blocks) } : {}),
+    // model (3) + routing and catalog parts + shards + filter values + resident blocks + records + manifest
+    kvValues: 3 + built.routing.length + built.catalog.length + built.shards.length + filterValues.length + (built.resident?.blocks.length ?? 0) + built.records.length + 1,
   };
   const { createdAt: _c, version: _v, ...hashed } = m;
   m.version = createHash("sha256").update(JSON.stringify(hashed)).digest("hex").slice(0, 16);
@@ -312,7 +315,7 @@ function sealManifest(m: Manifest, built: BuiltIndex): void {
 async function writeArtifacts(out: string, manifest: Manifest, built: BuiltIndex, model: ModelValues, vectors: Float32Array): Promise<string> {
   const f = built.filters;
   const filterValues = f ? [...f.table, ...f.attributes, ...f.chunks] : [];
-  for (const b of [...built.routing, ...built.catalog, ...built.shards, ...filterValues, model.topology, model.vocab]) await writeBlob(out, b.ref, b.text);
+  for (const b of [...built.routing, ...built.catalog, ...built.shards, ...filterValues, ...(built.resident?.blocks ?? []), model.topology, model.vocab]) await writeBlob(out, b.ref, b.text);
   await writeBlob(out, model.ref.weights, model.weights);
   await writeItemsPack(out, built.records);
   await writeFile(path.join(out, "vectors.f32"), new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
@@ -337,7 +340,7 @@ function buildReport(
   const n = corpus.items.length;
   const sizes = built.shards.map((s) => s.ref.bytes).sort((a, b) => a - b);
   const sum = (xs: TextBlob[]) => xs.reduce((a, x) => a + x.ref.bytes, 0);
-  const values = [...built.routing, ...built.catalog, ...built.shards].map((b) => ({ key: b.ref.key, bytes: b.ref.bytes })).concat(built.records.map((r) => ({ key: r.key, bytes: r.bytes })));
+  const values = [...built.routing, ...built.catalog, ...built.shards, ...(built.resident?.blocks ?? [])].map((b) => ({ key: b.ref.key, bytes: b.ref.bytes })).concat(built.records.map((r) => ({ key: r.key, bytes: r.bytes })));
   const largest = values.reduce((a, b) => (b.bytes > a.bytes ? b : a));
   const manifestBytes = Buffer.byteLength(manifestText);
   const indexSeconds = Object.fromEntries(Object.entries(built.timings).map(([k, v]) => [`index.${k}`, +v.toFixed(2)]));
@@ -361,6 +364,7 @@ function buildReport(
       shards: sum(built.shards),
       items: manifest.totals.itemBytes,
       catalog: sum(built.catalog),
+      resident: sum(built.resident?.blocks ?? []),
       manifest: manifestBytes,
       model: manifest.totals.modelBytes,
       perItem: +((manifest.totals.indexBytes + manifest.totals.itemBytes + manifestBytes) / n).toFixed(1),

@@ -23,7 +23,8 @@ interface Stats {
 describe("the isolate's value caches", () => {
   let w: TestWorker;
   beforeAll(async () => {
-    w = await startTestWorker({ index: true, vars: { RECORD_CACHE_KIB: String(RECORD_CACHE_KIB), SHARD_CACHE_KIB: String(SHARD_CACHE_KIB) } });
+    // Residency off: with the records resident, round 2 would not touch the record cache.
+    w = await startTestWorker({ index: true, vars: { RECORD_CACHE_KIB: String(RECORD_CACHE_KIB), SHARD_CACHE_KIB: String(SHARD_CACHE_KIB), RESIDENT_KIB: "0" } });
   });
   afterAll(async () => w?.dispose());
 

@@ -18,6 +18,8 @@ afterEach(async () => {
 });
 
 const fixture = inject("indexFixture");
+/** These faults are in KV reads: the records stay in KV (worker-resident.test.ts covers a corrupt resident copy). */
+const KV_ONLY = { RESIDENT_KIB: "0" };
 let engine: ArtifactSearch;
 let embedder: Embedder;
 beforeAll(async () => {
@@ -61,7 +63,7 @@ async function expectAnswer(q: string, vector: Float32Array) {
 
 describe("KV reads that throw", () => {
   it("cold isolate: every read throws -> 503 index_unavailable with Retry-After on /search, /embed and /healthz; healed, it answers", async () => {
-    worker = await startTestWorker({ index: true, rewire: faultyKv });
+    worker = await startTestWorker({ index: true, rewire: faultyKv, vars: KV_ONLY });
     await injectKvFault(worker, [""]);
     await expectError("drought relief for farmers", "index_unavailable", "5", "injected fault");
     const health = await worker.json("/healthz");
@@ -77,7 +79,7 @@ describe("KV reads that throw", () => {
   });
 
   it("warm isolate: shard reads and then record reads throw -> 503 index_unavailable; healed, the same queries answer", async () => {
-    worker = await startTestWorker({ index: true, rewire: faultyKv });
+    worker = await startTestWorker({ index: true, rewire: faultyKv, vars: KV_ONLY });
     const q1 = "drought relief for farmers";
     const first = await keysOf(q1);
     await expectAnswer(q1, first.vector);
@@ -108,7 +110,7 @@ describe("KV reads that throw", () => {
 
 describe("missing and corrupt item records", () => {
   it("a missing record is 503 record_missing (with Retry-After), a corrupt one 503 shard_corrupt without; restored, the query answers", async () => {
-    worker = await startTestWorker({ index: true });
+    worker = await startTestWorker({ index: true, vars: KV_ONLY });
     const q = "bushfires threaten homes in canberra";
     const { vector, records } = await keysOf(q);
     expect(records.length).toBeGreaterThanOrEqual(20);

@@ -36,6 +36,8 @@ export interface SearchStats {
   /** Shards (or, for a scanned filter, column chunks) the query needed, and item records re-ranked. */
   shards: number;
   records: number;
+  /** Of those records, the ones scored from the isolate's resident copy (lib/index/resident.ts) rather than read. */
+  resident: number;
   /** Bytes of index values the query needed (cache hits included). */
   bytes: number;
   /** Bytes actually read from the source (cache misses only). */
@@ -53,7 +55,7 @@ export interface SearchStats {
 }
 
 export function emptyStats(): SearchStats {
-  return { shards: 0, records: 0, bytes: 0, fetchedBytes: 0, roundTrips: 0, kvMs: 0 };
+  return { shards: 0, records: 0, resident: 0, bytes: 0, fetchedBytes: 0, roundTrips: 0, kvMs: 0 };
 }
 
 export interface DecodedRecord {

@@ -2,7 +2,7 @@
  * The index format (version 3), in one place.
  *
  * A version of the index is a manifest (JSON, see manifest.ts) naming KV values
- * of four kinds. Every number is little-endian. Binary values travel through KV
+ * of four kinds (eight with filters and a resident copy). Every number is little-endian. Binary values travel through KV
  * as base64 text, because KV's bulk read (up to 100 keys, one operation) only
  * returns text or JSON. Every value has exactly one encoder and one decoder,
  * below; nothing else in the project reads or writes these bytes.
@@ -135,6 +135,27 @@
  *         u8 [count · pqM]    item PQ codes (as in shards)
  *         (padded to 8 bytes)
  *         f64[C·count]        every filterable value of the entries, column-major
+ *
+ * 8. RESIDENT BLOCK, `blob/<sha>` (manifest.resident.blocks[]): the item
+ *    records again, packed for isolate memory. A build writes them only when
+ *    all of them fit RESIDENT_MAX_BYTES (the 50k headlines: ~30 MiB); the
+ *    Worker loads them in the background once a version is serving, and round 2
+ *    then re-ranks from memory instead of KV. The answers are the same ones:
+ *    same int8 vectors, same scales, same texts. Items in corpus order, cut into
+ *    blocks where an item key's hash says so (as column chunks are), so an
+ *    appended item changes the last block only. Each block:
+ *      0  u32  magic "ESB1"
+ *      4  u16  dim
+ *      6  u16  reserved (0)
+ *      8  u32  count
+ *     12  u32  text bytes T
+ *     16  u8 [count · 8]      item keys (as in shards)
+ *         u32[count]          each record's stored size (UTF-8 bytes), so a
+ *                             query's byte count reads as with KV
+ *         f32[count]          int8 scale (the record's "s")
+ *         i8 [count · dim]    int8 vector (the record's "v"), padded to 4 bytes
+ *         u32[count + 1]      where each entry's JSON starts in the text
+ *         u8 [T]              {"id","text","meta"} of each record, JSON, UTF-8
  *
  * Integrity: a value's KV key embeds its sha256 (blobs: 128 bits; item records:
  * 64 bits, checked against the build's keys for collisions). Readers verify
@@ -566,6 +587,114 @@ function float64s(bytes: Uint8Array, offset: number, n: number): Float64Array {
   const at = bytes.byteOffset + offset;
   if (at % 8 === 0) return new Float64Array(bytes.buffer, at, n);
   return new Float64Array(bytes.slice(offset, offset + 8 * n).buffer);
+}
+
+export const RESIDENT_MAGIC = 0x31425345; // "ESB1"
+const RESIDENT_HEADER_BYTES = 16;
+
+/** A resident block decoded: typed views over its bytes, texts decoded one at a time. */
+export interface ResidentBlock {
+  dim: number;
+  count: number;
+  keys: Uint8Array;
+  recordBytes: Uint32Array;
+  scales: Float32Array;
+  vectors: Int8Array;
+  textStart: Uint32Array;
+  text: Uint8Array;
+}
+
+/** What the build packs: one entry per record, in order. */
+export interface ResidentEntries {
+  dim: number;
+  keys: Uint8Array;
+  recordBytes: ArrayLike<number>;
+  scales: ArrayLike<number>;
+  vectors: Int8Array;
+  records: Array<Pick<ItemRecord, "id" | "text" | "meta">>;
+}
+
+function residentLayout(dim: number, count: number, textBytes: number) {
+  const keys = RESIDENT_HEADER_BYTES;
+  const recordBytes = keys + count * ITEM_KEY_BYTES;
+  const scales = recordBytes + 4 * count;
+  const vectors = scales + 4 * count;
+  const textStart = align4(vectors + count * dim);
+  const text = textStart + 4 * (count + 1);
+  return { keys, recordBytes, scales, vectors, textStart, text, end: text + textBytes };
+}
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+export function encodeResidentBlock(e: ResidentEntries): Uint8Array {
+  const count = e.records.length;
+  const { dim } = e;
+  if (e.keys.length !== count * ITEM_KEY_BYTES || e.vectors.length !== count * dim || e.scales.length !== count || e.recordBytes.length !== count) {
+    throw new FormatError("resident block: keys, sizes, scales and vectors must have one entry per record");
+  }
+  const texts = e.records.map((r) => utf8.encode(JSON.stringify({ id: r.id, text: r.text, meta: r.meta })));
+  const textBytes = texts.reduce((s, t) => s + t.length, 0);
+  const at = residentLayout(dim, count, textBytes);
+  const buf = new ArrayBuffer(at.end);
+  const view = new DataView(buf);
+  view.setUint32(0, RESIDENT_MAGIC, true);
+  view.setUint16(4, dim, true);
+  view.setUint32(8, count, true);
+  view.setUint32(12, textBytes, true);
+  const out = new Uint8Array(buf);
+  out.set(e.keys, at.keys);
+  new Uint32Array(buf, at.recordBytes, count).set(e.recordBytes);
+  new Float32Array(buf, at.scales, count).set(e.scales);
+  new Int8Array(buf, at.vectors, count * dim).set(e.vectors);
+  const starts = new Uint32Array(buf, at.textStart, count + 1);
+  let o = 0;
+  texts.forEach((t, i) => {
+    starts[i] = o;
+    out.set(t, at.text + o);
+    o += t.length;
+  });
+  starts[count] = o;
+  return out;
+}
+
+export function decodeResidentBlock(bytes: Uint8Array): ResidentBlock {
+  if (bytes.byteLength < RESIDENT_HEADER_BYTES) throw new FormatError("resident block is truncated");
+  const { buf, base } = aligned(bytes);
+  const view = new DataView(buf, base, bytes.byteLength);
+  if (view.getUint32(0, true) !== RESIDENT_MAGIC) throw new FormatError("resident block has a bad magic number");
+  const dim = view.getUint16(4, true);
+  const count = view.getUint32(8, true);
+  const textBytes = view.getUint32(12, true);
+  const at = residentLayout(dim, count, textBytes);
+  if (!dim || bytes.byteLength !== at.end) throw new FormatError(`resident block is ${bytes.byteLength} bytes, expected ${at.end} for ${count} records of dim ${dim}`);
+  const block: ResidentBlock = {
+    dim,
+    count,
+    keys: new Uint8Array(buf, base + at.keys, count * ITEM_KEY_BYTES),
+    recordBytes: new Uint32Array(buf, base + at.recordBytes, count),
+    scales: new Float32Array(buf, base + at.scales, count),
+    vectors: new Int8Array(buf, base + at.vectors, count * dim),
+    textStart: new Uint32Array(buf, base + at.textStart, count + 1),
+    text: new Uint8Array(buf, base + at.text, textBytes),
+  };
+  for (let i = 0; i < count; i++) {
+    if (block.textStart[i] > block.textStart[i + 1]) throw new FormatError(`resident block: entry ${i} has a negative text range`);
+  }
+  if (block.textStart[0] !== 0 || block.textStart[count] !== textBytes) throw new FormatError("resident block: the texts do not cover the text section");
+  return block;
+}
+
+/** Entry e's id, text and metadata; a malformed entry is a FormatError. */
+export function residentRecord(b: ResidentBlock, e: number): Pick<ItemRecord, "id" | "text" | "meta"> {
+  let r: Pick<ItemRecord, "id" | "text" | "meta">;
+  try {
+    r = JSON.parse(fromUtf8.decode(b.text.subarray(b.textStart[e], b.textStart[e + 1])));
+  } catch {
+    throw new FormatError(`resident block: entry ${e} is not JSON`);
+  }
+  if (typeof r?.id !== "string" || typeof r.text !== "string") throw new FormatError(`resident block: entry ${e} is not a record`);
+  return { id: r.id, text: r.text, meta: r.meta ?? {} };
 }
 
 /** A large value cut into KV-sized parts (routing, catalog), each stored as base64 text. */

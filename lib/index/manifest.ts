@@ -99,6 +99,12 @@ export interface ManifestFilters {
   table: BlobRef[];
 }
 
+export interface ManifestResident {
+  blocks: BlobRef[];
+  items: number;
+  bytes: number;
+}
+
 export interface Manifest {
   format: typeof FORMAT;
   /** Content hash of everything below except createdAt: equal inputs, equal version. */
@@ -124,6 +130,8 @@ export interface Manifest {
     shardBytes: number;
     /** (routing + shards + item records) / items */
     bytesPerItem: number;
+    /** Stored bytes of the resident blocks, when written (not in indexBytes or bytesPerItem: a copy of the records). */
+    residentBytes?: number;
     kvValues: number;
   };
   selfCheck: SelfCheck;
@@ -141,6 +149,12 @@ export interface Manifest {
    * build declared none.
    */
   filters?: ManifestFilters;
+  /**
+   * The item records packed for isolate memory (format.ts, section 8), present
+   * when the build found they fit RESIDENT_MAX_BYTES. `bytes` is their decoded
+   * size, what a Worker holds once it has loaded them.
+   */
+  resident?: ManifestResident;
   /** A few short item texts the search page offers as example queries (absent in older indexes). */
   examples?: string[];
 }

@@ -20,6 +20,7 @@ import { emptyStats, fetchBlobs, fetchRecords, IndexError, type BlobSource, type
 import { ENTRY_SPAN, nearestLeaves, probedLeaves, withinBudget } from "./leaves.ts";
 import { searchFiltered } from "./filtered-search.ts";
 import { deepest, type Depth } from "./rerank-depth.ts";
+import type { ResidentRecords } from "./resident.ts";
 
 export { IndexError, nearestLeaves, type BlobSource, type SearchStats };
 export type { IndexErrorCode, FilterStats } from "./fetch.ts";
@@ -60,6 +61,11 @@ export interface IndexHandle {
   filters: IndexFilters | null;
   source: BlobSource;
   cache: ValueCache | null;
+  /**
+   * The version's records in isolate memory (resident.ts), once loaded: round 2
+   * looks its candidates up here and reads from KV only what is not held.
+   */
+  resident?: ResidentRecords | null;
 }
 
 /** The parts of the routing and of the filter table, fetched in one round and checked. */
@@ -129,17 +135,42 @@ function rankEntries(shards: Shard[], table: Float32Array, pqM: number, depth: D
   return deepest(top, depth).map(({ id }) => itemKey(shards[Math.floor(id / ENTRY_SPAN)].keys, id % ENTRY_SPAN));
 }
 
-/** Round 2: the candidates' records, re-scored with their int8 vectors; the best k are the answer. */
+/**
+ * Round 2: the candidates' records, re-scored with their int8 vectors; the best
+ * k are the answer. Records held resident are scored in memory, the same
+ * vectors and scales, so the answer does not depend on what is resident.
+ */
 export async function rerankRecords(h: IndexHandle, q: Float32Array, keys: string[], k: number, stats: SearchStats): Promise<SearchHit[]> {
   const dim = h.routing.dim;
-  const records: DecodedRecord[] = await fetchRecords(h.source, h.cache, keys, dim, stats);
-  stats.records = records.length;
+  const resident = h.resident ?? null;
+  const held: number[] = [];
+  const fetchKeys: string[] = [];
+  for (const key of keys) {
+    const g = resident ? resident.find(key) : -1;
+    if (g >= 0) held.push(g);
+    else fetchKeys.push(key);
+  }
+  const records: DecodedRecord[] = fetchKeys.length ? await fetchRecords(h.source, h.cache, fetchKeys, dim, stats) : [];
+  stats.records = keys.length;
+  stats.resident = held.length;
   const final = new TopK(k);
-  records.forEach((r, i) => final.push(i, dotInt8(q, r.codes, 0, dim) * r.record.s));
+  held.forEach((g, i) => {
+    stats.bytes += resident!.recordBytes(g);
+    final.push(i, resident!.score(q, g));
+  });
+  records.forEach((r, i) => final.push(held.length + i, dotInt8(q, r.codes, 0, dim) * r.record.s));
   return final.entries().map(({ id, score }) => {
-    const r = records[id].record;
+    const r = id < held.length ? residentHit(resident!, held[id]) : records[id - held.length].record;
     return { id: r.id, score, text: r.text, meta: r.meta };
   });
+}
+
+function residentHit(resident: ResidentRecords, g: number): Pick<ItemRecord, "id" | "text" | "meta"> {
+  try {
+    return resident.record(g);
+  } catch (e) {
+    throw new IndexError("index_corrupt", `resident record ${g}: ${(e as Error).message}`);
+  }
 }
 
 export async function searchVector(h: IndexHandle, q: Float32Array, options: SearchOptions): Promise<{ results: SearchHit[]; stats: SearchStats }> {

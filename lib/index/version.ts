@@ -18,6 +18,8 @@ export interface VersionValues {
   items: ValueRef[];
   /** Filter table parts, leaf attributes and column chunks (empty without filters). */
   filters: ValueRef[];
+  /** The resident blocks (empty when the build wrote none). */
+  resident: ValueRef[];
 }
 
 export type ReadTexts = (keys: string[]) => Promise<Map<string, string | null>>;
@@ -65,9 +67,10 @@ export async function versionValues(m: Manifest, read: ReadTexts): Promise<Versi
     shards: shardRefs(routing),
     items: catalog,
     filters: table && m.filters ? [...m.filters.table, ...filterValueRefs(table)] : [],
+    resident: m.resident?.blocks ?? [],
   };
 }
 
 export function allValues(v: VersionValues): ValueRef[] {
-  return [...v.model, ...v.routing, ...v.catalog, ...v.shards, ...v.filters, ...v.items];
+  return [...v.model, ...v.routing, ...v.catalog, ...v.shards, ...v.filters, ...v.resident, ...v.items];
 }

@@ -99,6 +99,7 @@ export interface LatencyReport {
   targets: LatencyTargets;
   memory: WorkerMeasurements["memory"];
   cold: WorkerMeasurements["cold"];
+  resident: WorkerMeasurements["resident"];
 }
 
 const LATENCY_DEFAULTS = { perturbed: 200, repeats: 3, k: 10 };
@@ -132,6 +133,7 @@ export async function runLatencyBench(o: LatencyOptions): Promise<LatencyReport>
     targets: latencyTargets(latency),
     memory: http.memory,
     cold: http.cold,
+    resident: http.resident,
   };
 }
 

@@ -61,6 +61,16 @@ export interface WorkerMeasurements {
   exactError: string | null;
   /** Worker log lines that look like trouble (errors, memory). */
   workerErrors: string[];
+  /** /healthz's `resident` once the recall pass is over and any load has ended: whether the timed passes re-ranked from memory. */
+  resident: ResidentHealth;
+}
+
+export interface ResidentHealth {
+  state: string;
+  items?: number;
+  bytes?: number;
+  load_ms?: number;
+  error?: string;
 }
 
 interface SearchBody {
@@ -148,6 +158,27 @@ export interface WorkerBenchOptions {
   log?: (s: string) => void;
   /** A local KV store to publish into and keep (values already there are not sent again); default a temp dir, removed after. */
   persistDir?: string;
+  /** The Worker's RESIDENT_KIB; 0 measures the index with every record read from KV. Default: wrangler.toml's. */
+  residentKib?: number;
+}
+
+/** How long the timed passes wait for a resident copy still loading after the recall pass. */
+const RESIDENT_WAIT_MS = 120_000;
+const RESIDENT_POLL_MS = 250;
+
+async function residentHealth(w: LocalWorker): Promise<ResidentHealth> {
+  const body = (await (await w.fetch("/healthz")).json()) as { resident?: ResidentHealth };
+  return body.resident ?? { state: "none" };
+}
+
+/** /healthz's resident status once it is no longer loading (or the wait is over). */
+async function settledResident(w: LocalWorker): Promise<ResidentHealth> {
+  const t0 = performance.now();
+  for (;;) {
+    const r = await residentHealth(w);
+    if (r.state !== "loading" || performance.now() - t0 > RESIDENT_WAIT_MS) return r;
+    await new Promise((resolve) => setTimeout(resolve, RESIDENT_POLL_MS));
+  }
 }
 
 export async function measureThroughHttp(o: WorkerBenchOptions): Promise<WorkerMeasurements> {
@@ -164,7 +195,8 @@ export async function measureThroughHttp(o: WorkerBenchOptions): Promise<WorkerM
   await publishToLocalKv(persistDir, o.dir);
   const publishSeconds = (performance.now() - t) / 1000;
   log(`published to local KV in ${publishSeconds.toFixed(1)} s`);
-  const w = await startLocalWorker({ persistDir, bundle: o.bundle, inspect: true, vars: { BENCH_EXACT: "on" }, onLog });
+  const vars: Record<string, string> = { BENCH_EXACT: "on", ...(o.residentKib !== undefined ? { RESIDENT_KIB: String(o.residentKib) } : {}) };
+  const w = await startLocalWorker({ persistDir, bundle: o.bundle, inspect: true, vars, onLog });
   try {
 
     const first = await ask(w, o.queries[0], o.k);
@@ -175,6 +207,8 @@ export async function measureThroughHttp(o: WorkerBenchOptions): Promise<WorkerM
     const answers: WireAnswer[] = [];
     for (const q of o.queries) answers.push(await ask(w, q, o.k));
     log(`recall pass: ${answers.length} queries`);
+    const resident = await settledResident(w);
+    log(`resident records: ${resident.state}${resident.load_ms !== undefined ? ` (loaded in ${resident.load_ms} ms, ${((resident.bytes ?? 0) / 2 ** 20).toFixed(1)} MiB)` : ""}${resident.error ? `: ${resident.error}` : ""}`);
 
     // Each search is followed by /embed of the same text, so the two are timed
     // under the same conditions and their ratio holds within one run.
@@ -222,7 +256,7 @@ export async function measureThroughHttp(o: WorkerBenchOptions): Promise<WorkerM
       t = exact[exact.length - 1].e2eMs;
       log(`exact in the Worker ${exact.length}/${o.exactQueries}: ${t.toFixed(0)} ms`);
     }
-    return { publishSeconds, cold, answers, latencyRuns, qps, memory, exact, exactError, workerErrors };
+    return { publishSeconds, cold, answers, latencyRuns, qps, memory, exact, exactError, workerErrors, resident };
   } finally {
     await w.dispose();
     if (!o.persistDir) await rm(persistDir, { recursive: true, force: true });

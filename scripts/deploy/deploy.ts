@@ -76,6 +76,8 @@ export interface UploadBreakdown {
   shards: number;
   /** Filter table parts, leaf attributes and column chunks. */
   filters: number;
+  /** Resident blocks (format.ts, section 8). */
+  resident: number;
   items: number;
 }
 
@@ -156,7 +158,8 @@ function breakdown(v: VersionValues, keys: Iterable<string>): UploadBreakdown {
   for (const r of v.catalog) kind.set(r.key, "catalog");
   for (const r of v.shards) kind.set(r.key, "shards");
   for (const r of v.filters) kind.set(r.key, "filters");
-  const out: UploadBreakdown = { model: 0, routing: 0, catalog: 0, shards: 0, filters: 0, items: 0 };
+  for (const r of v.resident) kind.set(r.key, "resident");
+  const out: UploadBreakdown = { model: 0, routing: 0, catalog: 0, shards: 0, filters: 0, resident: 0, items: 0 };
   for (const k of keys) {
     if (k.startsWith("item/")) out.items++;
     else {
@@ -267,7 +270,7 @@ async function planUpload(kv: KvWriter, manifest: Manifest, { pointer, live }: L
   const liveShards = await liveShardKeys(kv, live);
   const changedShards = values.shards.filter((s) => !liveShards.has(s.key)).length;
   log(
-    `plan: upload ${plan.upload.length} values (${fmtBytes(plan.uploadBytes)}): ${uploadByKind.items} items, ${uploadByKind.shards} shards, ${uploadByKind.filters} filter values, ${uploadByKind.routing} routing, ${uploadByKind.catalog} catalog, ${uploadByKind.model} model; ` +
+    `plan: upload ${plan.upload.length} values (${fmtBytes(plan.uploadBytes)}): ${uploadByKind.items} items, ${uploadByKind.shards} shards, ${uploadByKind.filters} filter values, ${uploadByKind.resident} resident blocks, ${uploadByKind.routing} routing, ${uploadByKind.catalog} catalog, ${uploadByKind.model} model; ` +
       `skip ${plan.skip.length} values (${fmtBytes(plan.skipBytes)}) already in KV; ${changedShards} of ${values.shards.length} shards differ from the live version`,
   );
   log(pointer?.version === manifest.version ? `version ${manifest.version} is already live: no switch` : `switch: ${pointer?.version ?? "(none)"} → ${manifest.version}`);

@@ -22,6 +22,7 @@ import type { FilterField } from "../../lib/filter/values.ts";
 import { textBlob, type TextBlob } from "./text-blob.ts";
 import { buildFilterValues, type FilterValues } from "./filter-values.ts";
 import { encodeColumns } from "./filter-columns.ts";
+import { residentCopy, type ResidentCopy } from "./resident-blocks.ts";
 
 export { textBlob, type TextBlob };
 import { quantizeInt8 } from "../../lib/index/quantize.ts";
@@ -59,6 +60,8 @@ export interface BuiltIndex {
   catalog: TextBlob[];
   /** Filter table, leaf attributes and column chunks; null when no column is filterable. */
   filters: BuiltFilters | null;
+  /** The records packed for isolate memory (resident-blocks.ts); null when they would not fit. */
+  resident: ResidentCopy | null;
   timings: Record<string, number>;
 }
 
@@ -106,7 +109,7 @@ export const DEFAULT_PARAMS = {
   soarLambda: 1,
 };
 
-export type BuildIndexOptions = Partial<typeof DEFAULT_PARAMS> & { threads?: number; filterFields?: FilterField[] };
+export type BuildIndexOptions = Partial<typeof DEFAULT_PARAMS> & { threads?: number; filterFields?: FilterField[]; residentMaxBytes?: number };
 
 export function itemRecordText(item: CorpusItem, v: Float32Array): string {
   const q = quantizeInt8(v);
@@ -149,7 +152,7 @@ interface Tree {
 
 
 
-type Options = typeof DEFAULT_PARAMS & { threads?: number; filterFields?: FilterField[] };
+type Options = typeof DEFAULT_PARAMS & { threads?: number; filterFields?: FilterField[]; residentMaxBytes?: number };
 
 export async function buildIndex(
   vectors: Float32Array,
@@ -186,6 +189,8 @@ export async function buildIndex(
       ? { fields, ...buildFilterValues({ members: tree.members, keyBytes, codes, pqM: o.pqM, values: columnValues, columns: fields.length, n: items.length }) }
       : null;
     if (filters) lap("filters");
+    const resident = residentCopy(vectors, dim, items, keyBytes, records.map((r) => r.bytes), o.residentMaxBytes);
+    if (resident) lap("resident");
     const leaves = shards.length;
     const params: IndexParams = {
       leaves,
@@ -199,7 +204,7 @@ export async function buildIndex(
       seed: o.seed,
       maxShardBytes: o.maxShardBytes,
     };
-    return { params, routing, shards, records, catalog, filters, timings };
+    return { params, routing, shards, records, catalog, filters, resident, timings };
   } finally {
     await pool.close();
   }

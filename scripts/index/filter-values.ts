@@ -85,7 +85,7 @@ function sortedRows(x: Input, c: number): number[] {
 }
 
 /** The last 4 key bytes as a number: keys are sha256 prefixes, so this is uniform. */
-function keyHash(keyBytes: Uint8Array, row: number): number {
+export function keyHash(keyBytes: Uint8Array, row: number): number {
   const o = row * ITEM_KEY_BYTES + ITEM_KEY_BYTES - 4;
   return ((keyBytes[o] << 24) | (keyBytes[o + 1] << 16) | (keyBytes[o + 2] << 8) | keyBytes[o + 3]) >>> 0;
 }

@@ -26,7 +26,7 @@ export function checkValueSizes(built: BuiltIndex, leafSize: number, limit = MAX
   for (const c of f?.chunks ?? []) {
     if (over(c.ref.bytes)) throw new ValueTooLargeError(`column chunk ${c.ref.key} is ${size(c.ref.bytes)}: --filterable fewer columns`);
   }
-  for (const part of [...built.routing, ...built.catalog, ...(f?.table ?? [])]) {
-    if (over(part.ref.bytes)) throw new ValueTooLargeError(`index part ${part.ref.key} is ${size(part.ref.bytes)}: this is a bug in the part size (lib/index/format.ts MAX_PART_BYTES)`);
+  for (const part of [...built.routing, ...built.catalog, ...(f?.table ?? []), ...(built.resident?.blocks ?? [])]) {
+    if (over(part.ref.bytes)) throw new ValueTooLargeError(`index part ${part.ref.key} is ${size(part.ref.bytes)}: this is a bug in the part size (lib/index/format.ts MAX_PART_BYTES, scripts/index/resident-blocks.ts BLOCK_MAX_BYTES)`);
   }
 }
