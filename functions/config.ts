@@ -53,8 +53,9 @@ const SHARD_CACHE_KIB = 8 * 1024;
 const RECORD_CACHE_KIB = 4 * 1024;
 /**
  * A resident copy (lib/index/resident.ts) is what its manifest says it decodes
- * to; the 50k headlines' is ~30 MiB, and with it loaded round 2 reads nothing,
- * so the record cache stays empty.
+ * to; the 50k headlines' is 30.0 MiB, and with it loaded round 2 reads nothing,
+ * so the record cache stays empty. Measured with it loaded, after the latency
+ * runs and a GC: JS heap 11.2 + ArrayBuffers 37.2 + wasm 51.2 = 99.6 MiB.
  */
 const RESIDENT_KIB = 32 * 1024;
 const KIB = 1024;

@@ -43,6 +43,7 @@ const USAGE = `Usage: npm run bench -- --corpus FILE [options]
                          end, search compute) and where the time goes, through HTTP (scripts/bench/latency.ts);
                          --json/--md write its report; --repeats and --perturbed apply
   --artifacts DIR        with --filters or --latency: measure the index built in DIR (e.g. the scale bench's) instead
+  --resident-kib N       with --latency: the Worker's RESIDENT_KIB (0: every record from KV; default wrangler.toml's)
   --no-serve             with --scale or --filters: skip the Worker pass (publishing N records to local KV is slow)
   --reuse-build          with --scale: reuse the index the last run built (and its build figures)
   --help
@@ -98,6 +99,7 @@ function main(): Promise<number> {
       filters: { type: "boolean" },
       latency: { type: "boolean" },
       artifacts: { type: "string" },
+      "resident-kib": { type: "string" },
       "no-serve": { type: "boolean" },
       "reuse-build": { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -107,7 +109,10 @@ function main(): Promise<number> {
   return runCli(USAGE, config, async ({ values: a }) => {
     if (!a.corpus) throw new UsageError("--corpus FILE is required");
     if (a.scale !== undefined) return scaleBench(a.corpus, parseIntFlag("scale", a.scale)!, { json: a.json, md: a.md, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], reuseBuild: a["reuse-build"] });
-    if (a.latency) return latencyBench(a.corpus, { json: a.json, md: a.md, artifacts: a.artifacts, threads: parseIntFlag("threads", a.threads), repeats: parseIntFlag("repeats", a.repeats), perturbed: parseIntFlag("perturbed", a.perturbed, 0) });
+    if (a.latency) {
+      const residentKib = parseIntFlag("resident-kib", a["resident-kib"], 0);
+      return latencyBench(a.corpus, { json: a.json, md: a.md, artifacts: a.artifacts, threads: parseIntFlag("threads", a.threads), repeats: parseIntFlag("repeats", a.repeats), perturbed: parseIntFlag("perturbed", a.perturbed, 0), residentKib });
+    }
     if (a.filters) return filterBench(a.corpus, { json: a.json, md: a.md, artifacts: a.artifacts, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], perturbed: parseIntFlag("perturbed", a.perturbed, 0) ?? DEFAULTS.perturbed });
     const opts: BenchOptions = {
       corpus: a.corpus,
@@ -150,9 +155,9 @@ async function filterBench(corpus: string, o: { json?: string; md?: string; arti
   await writeReport(r, filterMarkdown(r), o);
 }
 
-async function latencyBench(corpus: string, o: { json?: string; md?: string; artifacts?: string; threads?: number; repeats?: number; perturbed?: number }): Promise<void> {
+async function latencyBench(corpus: string, o: { json?: string; md?: string; artifacts?: string; threads?: number; repeats?: number; perturbed?: number; residentKib?: number }): Promise<void> {
   const log = (s: string) => process.stderr.write(`[latency] ${s}\n`);
-  const r = await runLatencyBench({ corpus, artifacts: o.artifacts, threads: o.threads, repeats: o.repeats, perturbed: o.perturbed, log });
+  const r = await runLatencyBench({ corpus, artifacts: o.artifacts, threads: o.threads, repeats: o.repeats, perturbed: o.perturbed, residentKib: o.residentKib, log });
   await writeReport(r, latencyMarkdown(r), o);
 }
 

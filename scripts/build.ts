@@ -392,7 +392,7 @@ export function reportLines(r: BuildReport): string[] {
       ? `embeddings       read from --vectors`
       : `embeddings       ${r.embeddings.computed} computed (${r.embeddings.perSecond}/s on ${r.embeddings.threads} threads, ${r.embeddings.perSecondPerThread}/s each), ${r.embeddings.cached} cached`,
     `shards           ${r.shards.count}, size min/median/max ${kb(r.shards.minBytes)} / ${kb(r.shards.medianBytes)} / ${kb(r.shards.maxBytes)}`,
-    `stored bytes     routing ${kb(r.bytes.routing)}, shards ${kb(r.bytes.shards)}, items ${kb(r.bytes.items)}, catalog ${kb(r.bytes.catalog)}; ${r.bytes.perItem} B/item (model ${kb(r.bytes.model)} not counted)`,
+    `stored bytes     routing ${kb(r.bytes.routing)}, shards ${kb(r.bytes.shards)}, items ${kb(r.bytes.items)}, catalog ${kb(r.bytes.catalog)}; ${r.bytes.perItem} B/item (model ${kb(r.bytes.model)} not counted)${r.bytes.resident ? `; resident copy of the records ${kb(r.bytes.resident)}` : ""}`,
     `KV values        largest ${kb(r.kvValues.largestBytes)} (${r.kvValues.largestKey}); routing in ${r.kvValues.routingParts} part(s), catalog in ${r.kvValues.catalogParts}`,
     `self-check       recall@10 ${r.selfCheck.recallAt10.toFixed(3)} on ${r.selfCheck.queries} perturbed items, ${kb(r.selfCheck.meanBytes)} mean / ${kb(r.selfCheck.maxBytes)} max per query, ${r.selfCheck.roundTrips} KV rounds`,
     `filterable       ${r.filters.fields.length ? `${describeFields(r.filters.fields).join(", ")}; table ${kb(r.filters.tableBytes)}, leaf attributes ${kb(r.filters.attributeBytes)}, ${r.filters.chunks} column chunks ${kb(r.filters.chunkBytes)}` : "none (--filterable COL,… to declare)"}`,

@@ -110,7 +110,10 @@ describe("build artifacts, embedding cache and search CLI", () => {
   it("stores every blob the version names, byte for byte, and nothing else", async () => {
     const m = first.manifest;
     const values = await artifactVersionValues(out, m);
-    const refs = [m.model.topology, m.model.weights, m.model.vocab, ...m.routing, ...m.catalog];
+    // Every item record fits 32 MiB packed, so the build wrote a resident copy too (format.ts, section 8).
+    expect(m.resident).toMatchObject({ items: N });
+    expect(values.resident.map((r) => r.key)).toEqual(m.resident!.blocks.map((r) => r.key));
+    const refs = [m.model.topology, m.model.weights, m.model.vocab, ...m.routing, ...m.catalog, ...m.resident!.blocks];
     expect(values.shards).toHaveLength(m.params.leaves);
     for (const ref of refs) {
       const data = await readFile(blobPath(out, ref.key));
@@ -157,7 +160,9 @@ describe("build artifacts, embedding cache and search CLI", () => {
     expect(m.totals.indexBytes).toBe(indexBytes);
     expect(m.totals.modelBytes).toBe(m.model.topology.bytes + m.model.weights.bytes + m.model.vocab.bytes);
     expect(m.totals.bytesPerItem).toBe(Math.round(((indexBytes + itemBytes) / N) * 10) / 10);
-    expect(m.totals.kvValues).toBe(3 + m.routing.length + m.catalog.length + values.shards.length + values.filters.length + N + 1);
+    expect(m.totals.kvValues).toBe(3 + m.routing.length + m.catalog.length + values.shards.length + values.filters.length + values.resident.length + N + 1);
+    // The resident copy is counted apart: it repeats the records.
+    expect(m.totals.residentBytes).toBe(sum(values.resident));
     expect(m.totals.shards).toBe(values.shards.length);
     expect(m.totals.shardBytes).toBe(shardBytes);
   });
@@ -177,6 +182,7 @@ describe("build artifacts, embedding cache and search CLI", () => {
     expect(r.bytes.shards).toBe(sizes.reduce((a, b) => a + b, 0));
     expect(r.bytes.items).toBe(m.totals.itemBytes);
     expect(r.bytes.catalog).toBe(sum(m.catalog));
+    expect(r.bytes.resident).toBe(sum(m.resident!.blocks));
     expect(r.kvValues.routingParts).toBe(m.routing.length);
     expect(r.kvValues.largestBytes).toBeLessThanOrEqual(25 * 2 ** 20);
     expect(r.bytes.manifest).toBe((await stat(path.join(out, "manifest.json"))).size);

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { POINTER_KEY } from "../lib/index/manifest.ts";
+import { manifestKeyFor, POINTER_KEY, type Manifest } from "../lib/index/manifest.ts";
 import { main as deployMain } from "../scripts/deploy.ts";
 import { recallGate, type DeployResult } from "../scripts/deploy/deploy.ts";
 import { collectGarbage, readPointer, readRegistry, REGISTRY_KEY } from "../scripts/deploy/registry.ts";
@@ -180,8 +180,16 @@ describe("deploy to local KV", { timeout: 400_000 }, () => {
     expect(up.shards).toBeLessThan(deployB.shards);
     // Filter values: the table, the attributes of the changed leaves, and the date chunks the new items fall in.
     expect(up.filters).toBeGreaterThanOrEqual(1 + deployB.changedShards);
-    expect(deployB.plan.upload).toHaveLength(ADDED_LINES + deployB.changedShards + 2 + up.filters);
-    expect(deployB.plan.skip.length).toBe(BASE_LINES + 3 + (deployB.shards - deployB.changedShards) + (deployB.filterValues - up.filters));
+    // Resident blocks are cut in corpus order where a key says so: appended lines rewrite the last block (or split it), no other.
+    const residentA = JSON.parse((await kv.get(manifestKeyFor(v1.version)))!) as Manifest;
+    const residentB = JSON.parse((await kv.get(manifestKeyFor(deployB.version)))!) as Manifest;
+    const blocksA = residentA.resident!.blocks.map((r) => r.key);
+    const blocksB = residentB.resident!.blocks.map((r) => r.key);
+    expect(blocksB.slice(0, blocksA.length - 1)).toEqual(blocksA.slice(0, -1));
+    expect(up.resident).toBe(blocksB.length - blocksA.length + 1);
+    expect(deployB.residentBlocks).toBe(blocksB.length);
+    expect(deployB.plan.upload).toHaveLength(ADDED_LINES + deployB.changedShards + 2 + up.filters + up.resident);
+    expect(deployB.plan.skip.length).toBe(BASE_LINES + 3 + (deployB.shards - deployB.changedShards) + (deployB.filterValues - up.filters) + (deployB.residentBlocks - up.resident));
     // The dry run planned exactly this.
     expect(dryPlan!.version).toBe(deployB.version);
     expect(dryPlan!.plan.upload.map((u) => u.key).sort()).toEqual(deployB.plan.upload.map((u) => u.key).sort());
@@ -232,8 +240,8 @@ describe("deploy to local KV", { timeout: 400_000 }, () => {
     expect(registry.versions.map((v) => v.version).sort()).toEqual([v1.version, v2.version].sort());
     const gc = await collectGarbage(kv, v1.version, 0);
     expect(gc.droppedVersions).toEqual([v2.version]);
-    // v2's own values: its 100 items, changed shards, routing, catalog, filter values, and its manifest.
-    expect(gc.delete).toHaveLength(ADDED_LINES + deployB!.changedShards + 2 + deployB!.uploadByKind.filters + 1);
+    // v2's own values: its 100 items, changed shards, routing, catalog, filter values, resident blocks, and its manifest.
+    expect(gc.delete).toHaveLength(ADDED_LINES + deployB!.changedShards + 2 + deployB!.uploadByKind.filters + deployB!.uploadByKind.resident + 1);
     expect(gc.delete).toContain(`manifest/${v2.version}`);
     expect((await readRegistry(kv)).versions.map((v) => v.version)).toEqual([v1.version]);
     expect(await kv.get(REGISTRY_KEY)).not.toBeNull();

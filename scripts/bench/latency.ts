@@ -89,6 +89,8 @@ export interface LatencyOptions {
   perturbed?: number;
   repeats?: number;
   threads?: number;
+  /** The Worker's RESIDENT_KIB (0: every record from KV); default wrangler.toml's. */
+  residentKib?: number;
   bundle?: Bundle;
   log?: (s: string) => void;
 }
@@ -99,7 +101,8 @@ export interface LatencyReport {
   targets: LatencyTargets;
   memory: WorkerMeasurements["memory"];
   cold: WorkerMeasurements["cold"];
-  resident: WorkerMeasurements["resident"];
+  /** Absent in reports from before resident records. */
+  resident?: WorkerMeasurements["resident"];
 }
 
 const LATENCY_DEFAULTS = { perturbed: 200, repeats: 3, k: 10 };
@@ -114,7 +117,7 @@ export async function runLatencyBench(o: LatencyOptions): Promise<LatencyReport>
   const queries = await loadQueries({ corpusTexts: corpus.texts, perturbed: o.perturbed ?? LATENCY_DEFAULTS.perturbed });
   const repeats = o.repeats ?? LATENCY_DEFAULTS.repeats;
   log(`${queries.length} queries on ${dir} (${corpus.n} items), load ${loadStart.toFixed(2)}`);
-  const http = await measureThroughHttp({ dir, queries: queries.map((q) => q.text), k: LATENCY_DEFAULTS.k, repeats, clients: [], exactQueries: 0, bundle: o.bundle, log });
+  const http = await measureThroughHttp({ dir, queries: queries.map((q) => q.text), k: LATENCY_DEFAULTS.k, repeats, clients: [], exactQueries: 0, bundle: o.bundle, residentKib: o.residentKib, log });
   const latency = latencyFigures(http.latencyRuns);
   return {
     meta: {

@@ -4,6 +4,7 @@ import type { BaselineResult, BenchResult } from "./run.ts";
 import type { Series } from "./plot.ts";
 import { bytesAtRecall, type Repeated } from "./stats.ts";
 import type { LatencyFigures, LatencyReport, LatencyTargets } from "./latency.ts";
+import type { ResidentHealth } from "./worker.ts";
 import { PROBE_SPREAD } from "../../lib/index/leaves.ts";
 
 export function kb(b: number | null | undefined): string {
@@ -21,7 +22,7 @@ const ratio = (x: number | null | undefined) => (x === null || x === undefined |
 const yes = (pass: boolean) => (pass ? "yes" : "**no**");
 
 const LATENCY_NOTE =
-  "The timed runs repeat the query set in a warm isolate; the KV row says what they still read from KV (a query's item records come back from KV whenever the record cache cannot hold the whole set's). " +
+  "The timed runs repeat the query set in a warm isolate; the KV row says what they still read from KV: with the records resident, only shards the shard cache lost; without, also a query's item records whenever the record cache cannot hold the whole set's. " +
   "Local KV (Miniflare) reads the keys of a bulk read one after another, so its waits grow with the keys read, unlike production's. " +
   "workerd's clock ticks in whole milliseconds, so per-query Worker timings are whole numbers; their means are finer.";
 
@@ -60,6 +61,15 @@ export function memoryRow(m: LatencyReport["memory"]): string[] {
   ];
 }
 
+/** Whether the timed passes re-ranked from the isolate's resident records (functions/resident-load.ts). */
+export function residentRow(r: ResidentHealth | undefined): string[] {
+  const label = "resident records (round 2 from isolate memory)";
+  if (!r || r.state === "none") return [label, "none: the build wrote no resident copy (records over 32 MiB), every record comes from KV"];
+  const size = `${(r.items ?? 0).toLocaleString("en")} records, ${mib(r.bytes ?? 0)} MiB`;
+  if (r.state === "loaded") return [label, `loaded: ${size}, in ${r.load_ms} ms after the first request`];
+  return [label, `${r.state}${r.error ? ` (${r.error})` : ""}: ${size}; every record comes from KV`];
+}
+
 /** `npm run bench -- --latency`: the targets and the breakdown alone. */
 export function latencyMarkdown(r: LatencyReport): string {
   const m = r.meta;
@@ -71,7 +81,7 @@ export function latencyMarkdown(r: LatencyReport): string {
     "",
     table(["target", "value", "met"], latencyTargetRows(L, r.targets)),
     "",
-    table(["figure", "value"], [...latencyRows(L), memoryRow(r.memory)]),
+    table(["figure", "value"], [...latencyRows(L), memoryRow(r.memory), residentRow(r.resident)]),
     "",
     LATENCY_NOTE,
     "",
@@ -167,6 +177,7 @@ function projectSection(r: BenchResult): string[] {
         ...latencyRows(p.latency),
         ["cold first query (model + index load from KV)", `${f1(p.cold.e2eMs)} ms end to end (model load ${p.cold.modelLoadMs ?? "—"} ms, Worker total ${f1(p.cold.serverTotalMs)} ms)`],
         memoryRow(p.memory),
+        residentRow(p.resident),
         ...Object.entries(p.qps).map(([c, q]): [string, string] => [`queries per second, ${c} concurrent client${c === "1" ? "" : "s"}`, rep(q)]),
       ],
     ),

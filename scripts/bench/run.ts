@@ -142,6 +142,8 @@ export interface BenchResult {
     latency: LatencyFigures;
     cold: { e2eMs: number; serverTotalMs: number; embedMs: number; searchMs: number; modelLoadMs: number | null };
     memory: WorkerMeasurements["memory"];
+    /** Whether round 2 re-ranked from the isolate's resident records in the timed passes; absent in older reports. */
+    resident?: WorkerMeasurements["resident"];
     qps: Record<string, Repeated>;
     publishSeconds: number;
     bytesAtTarget: number | null;
@@ -374,6 +376,7 @@ function projectFigures(http: Http, qs: QuerySet, k: number, uncached: BenchResu
     latency: latencyFigures(http.latencyRuns),
     cold: http.cold,
     memory: http.memory,
+    resident: http.resident,
     qps: Object.fromEntries(Object.entries(http.qps).map(([c, runs]) => [c, repeated(runs)])),
     publishSeconds: http.publishSeconds,
     bytesAtTarget: projectAtTarget,

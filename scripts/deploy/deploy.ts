@@ -93,6 +93,8 @@ export interface DeployResult {
   shards: number;
   /** Filter values of this version (table parts, leaf attributes, column chunks). */
   filterValues: number;
+  /** Resident blocks of this version (0 when its build wrote none). */
+  residentBlocks: number;
   switchMs: number | null;
   gc: GcPlan | null;
   worker: "deployed" | "unchanged" | "would deploy" | "skipped" | "local";
@@ -259,7 +261,7 @@ function gateBuild(manifest: Manifest, { live }: LiveState, o: DeployOptions, lo
   return gate;
 }
 
-type PlannedUpload = Awaited<ReturnType<typeof planPublish>> & { summary: Pick<DeployResult, "plan" | "uploadByKind" | "changedShards" | "shards" | "filterValues"> };
+type PlannedUpload = Awaited<ReturnType<typeof planPublish>> & { summary: Pick<DeployResult, "plan" | "uploadByKind" | "changedShards" | "shards" | "filterValues" | "residentBlocks"> };
 
 // 3. Plan: what KV lacks, and what changes against the live version
 async function planUpload(kv: KvWriter, manifest: Manifest, { pointer, live }: LiveState, out: string, log: (s: string) => void): Promise<PlannedUpload> {
@@ -274,7 +276,7 @@ async function planUpload(kv: KvWriter, manifest: Manifest, { pointer, live }: L
       `skip ${plan.skip.length} values (${fmtBytes(plan.skipBytes)}) already in KV; ${changedShards} of ${values.shards.length} shards differ from the live version`,
   );
   log(pointer?.version === manifest.version ? `version ${manifest.version} is already live: no switch` : `switch: ${pointer?.version ?? "(none)"} → ${manifest.version}`);
-  return { ...planned, summary: { plan, uploadByKind, changedShards, shards: values.shards.length, filterValues: values.filters.length } };
+  return { ...planned, summary: { plan, uploadByKind, changedShards, shards: values.shards.length, filterValues: values.filters.length, residentBlocks: values.resident.length } };
 }
 
 // What the Worker code would do (remote only).
