@@ -9,7 +9,7 @@ import type { Config } from "./config.ts";
 
 const RETRY_MS = 60_000;
 
-export type ResidentState = "none" | "over_budget" | "loading" | "loaded" | "failed";
+export type ResidentState = "none" | "off" | "over_budget" | "loading" | "loaded" | "failed";
 
 interface Status {
   state: ResidentState;
@@ -39,7 +39,7 @@ export function ensureResident(h: IndexHandle | null, config: Pick<Config, "resi
   const s = statuses.get(h);
   if (s && (s.state !== "failed" || Date.now() - s.at < RETRY_MS)) return;
   if (copy.bytes > config.residentBytes) {
-    statuses.set(h, { state: "over_budget", at: Date.now() });
+    statuses.set(h, { state: config.residentBytes === 0 ? "off" : "over_budget", at: Date.now() });
     return;
   }
   const status: Status = { state: "loading", at: Date.now() };

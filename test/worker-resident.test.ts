@@ -99,7 +99,9 @@ describe("resident records", () => {
   it("RESIDENT_KIB 0 turns residency off", async () => {
     w = await startTestWorker({ index: true, vars: { RESIDENT_KIB: "0" } });
     await searchAll(w, QUERIES.slice(0, 1));
-    expect(await settled(w)).toMatchObject({ state: "over_budget", budget_bytes: 0 });
+    expect(await settled(w)).toMatchObject({ state: "off", budget_bytes: 0 });
+    const [s] = await searchAll(w, QUERIES.slice(1, 2));
+    expect(s.resident).toBe(0);
   });
 
   it("a corrupt block fails the load, named in /healthz; every answer still comes whole from KV", async () => {
