@@ -20,19 +20,26 @@ import { corruptOnDisk, damageValues, restoreStore, snapshotStore } from "./reli
 import { runHostileProperties, type HostileReport } from "./reliability/hostile.ts";
 import { deployUnderLoad, type DeployUnderLoad } from "./reliability/deploy-under-load.ts";
 import { markdown } from "./reliability/report.ts";
+import type { ResidentHealth } from "./bench/worker.ts";
 import { shardKey, type ItemRecord } from "../lib/index/format.ts";
 
 const SAMPLE_CSV = path.join(PROJECT_ROOT, "test", "fixtures", "abcnews-2003-every25.csv");
 const MiB = 2 ** 20;
 /** Queries the fault runs compare, answered by the healthy store first. */
 const FAULT_QUERIES = 40;
-const MEMORY_LIMIT_MIB = 80;
+/**
+ * Workers' 128 MB (122 MiB) less ~10 MiB of margin, for everything the isolate
+ * holds: JS heap, ArrayBuffers (the routing, cached shards and a resident copy
+ * of the records live there) and the wasm heap.
+ */
+const MEMORY_LIMIT_MIB = 112;
 
 export interface Figures {
   machine: string;
   corpus: { artifacts: string; items: number; version: string; shards: number };
   load: Omit<LoadReport, "answers">;
-  memory: { afterLoadMiB: Isolate; afterBurstsMiB: Isolate[]; limitMiB: number; burst: string };
+  /** resident: /healthz's resident status after the load, in words (absent in older reports). */
+  memory: { afterLoadMiB: Isolate; afterBurstsMiB: Isolate[]; limitMiB: number; burst: string; resident?: string };
   batch: Array<{ kvDelayMs: number; batchWallMs: number; sumOfQueriesMs: number; speedUp: number }>;
   faults: Record<string, Record<string, number>>;
   hostile: HostileReport;
@@ -43,8 +50,15 @@ export interface Figures {
 
 interface Isolate {
   jsHeap: number;
+  /** Backing stores of ArrayBuffers; absent in reports from before they were counted. */
+  arrayBuffers?: number;
   wasm: number;
   total: number;
+}
+
+function residentWords(r: ResidentHealth | undefined): string {
+  if (!r || r.state === "none") return "none (the build wrote no resident copy)";
+  return `${r.state}, ${(r.items ?? 0).toLocaleString("en")} records, ${((r.bytes ?? 0) / MiB).toFixed(1)} MiB${r.load_ms !== undefined ? `, loaded in ${r.load_ms} ms` : ""}${r.error ? ` (${r.error})` : ""}`;
 }
 
 type Phase = <T>(name: string, run: () => Promise<T>) => Promise<T | undefined>;
@@ -53,7 +67,7 @@ async function isolateMiB(w: LocalWorker, fetch: (p: string) => Promise<Response
   const heap = await w.isolateHeap({ gc: true });
   const wasm = ((await (await fetch("/healthz")).json()) as { memory: { wasm_heap_bytes: number } }).memory.wasm_heap_bytes;
   const r = (b: number) => Math.round((b / MiB) * 10) / 10;
-  return { jsHeap: r(heap.usedBytes), wasm: r(wasm), total: r(heap.usedBytes + wasm) };
+  return { jsHeap: r(heap.usedBytes), arrayBuffers: r(heap.arrayBufferBytes), wasm: r(wasm), total: r(heap.usedBytes + heap.arrayBufferBytes + wasm) };
 }
 
 async function texts(dir: string): Promise<string[]> {
@@ -110,6 +124,7 @@ async function loadAndMemory(persistDir: string, queries: string[], items: numbe
     });
     const memory = await phase("memory", async () => {
       const afterLoadMiB = await isolateMiB(w, fetch);
+      const resident = residentWords(((await (await fetch("/healthz")).json()) as { resident?: ResidentHealth }).resident);
       // A burst: 8 concurrent batches of 16 queries of ~1,000 characters (the largest legal batch).
       const burst = Array.from({ length: 16 }, (_, i) => `burst ${i} ` + queries.slice(i * 8, i * 8 + 8).join(" ").slice(0, 980));
       const afterBurstsMiB: Isolate[] = [];
@@ -122,7 +137,7 @@ async function loadAndMemory(persistDir: string, queries: string[], items: numbe
         if (statuses.some((s) => s !== 200)) throw new Error(`burst answered ${statuses.join(",")}`);
         afterBurstsMiB.push(await isolateMiB(w, fetch));
       }
-      return { afterLoadMiB, afterBurstsMiB, limitMiB: MEMORY_LIMIT_MIB, burst: "8 concurrent POST batches of 16 queries of ~1,000 characters, k 100" };
+      return { afterLoadMiB, afterBurstsMiB, limitMiB: MEMORY_LIMIT_MIB, burst: "8 concurrent POST batches of 16 queries of ~1,000 characters, k 100", resident };
     });
     process.stderr.write(`hostile input\n`);
     // Each hostile request its own client address, so the limiter does not turn the run into 429s.
@@ -167,6 +182,12 @@ async function faults(persistDir: string, artifacts: string, allQueries: string[
     await restoreStore(backup, persistDir);
     out[`every 10th item record deleted (${await damageValues(persistDir, "delete", someRecords)} values), restarted`] = compare(await run(), baseline);
     await restoreStore(backup, persistDir);
+    const residentKeys = manifest.resident?.blocks.map((b) => b.key) ?? [];
+    if (residentKeys.length) {
+      // The copy fails its checksum and is not used: round 2 reads KV, and the answers must not change.
+      out[`every resident block corrupted (${await corruptOnDisk(persistDir, values.filter((v) => residentKeys.includes(v.key)))} values), restarted`] = compare(await run(), baseline);
+      await restoreStore(backup, persistDir);
+    }
     const w = await start(persistDir, { rewire: faultyKv });
     try {
       const batch = await batchSpeedUp(w, allQueries);

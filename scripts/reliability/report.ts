@@ -11,7 +11,8 @@ export function markdown(f: Figures): string {
   const l = f.load;
   const m = f.memory;
   const errors = Object.entries(l.statuses).filter(([s]) => s !== "200" && s !== "429");
-  const bursts = m.afterBurstsMiB.map((b) => `${b.total} (JS ${b.jsHeap} + wasm ${b.wasm})`).join(" → ");
+  const parts = (b: (typeof m.afterBurstsMiB)[number]) => `JS ${b.jsHeap}${b.arrayBuffers !== undefined ? ` + ArrayBuffers ${b.arrayBuffers}` : ""} + wasm ${b.wasm}`;
+  const bursts = m.afterBurstsMiB.map((b) => `${b.total} (${parts(b)})`).join(" → ");
   // The wasm heap never shrinks: any growth from one burst to the next would be for good.
   const wasmGrowth = Math.round((m.afterBurstsMiB[m.afterBurstsMiB.length - 1].wasm - m.afterBurstsMiB[0].wasm) * 10) / 10;
   const maxMem = Math.max(m.afterLoadMiB.total, ...m.afterBurstsMiB.map((b) => b.total));
@@ -58,7 +59,7 @@ export function markdown(f: Figures): string {
     "",
     "## Memory",
     "",
-    `Isolate = JS heap after a full GC + wasm heap. After the load: ${m.afterLoadMiB.total} MiB (JS ${m.afterLoadMiB.jsHeap} + wasm ${m.afterLoadMiB.wasm}). After each of 3 bursts (${m.burst}): ${bursts} MiB. Highest ${maxMem} MiB (target ${m.limitMiB} MiB${maxMem > m.limitMiB ? `: **over by ${Math.round((maxMem - m.limitMiB) * 10) / 10} MiB**; functions/embed-budget.ts says what sets the wasm heap's high-water mark` : ""}).`,
+    `Isolate = JS heap after a full GC + ArrayBuffers (routing, cached shards, the resident records) + wasm heap. After the load: ${m.afterLoadMiB.total} MiB (${parts(m.afterLoadMiB)}).${m.resident ? ` Resident records: ${m.resident}.` : ""} After each of 3 bursts (${m.burst}): ${bursts} MiB. Highest ${maxMem} MiB (target ${m.limitMiB} MiB${maxMem > m.limitMiB ? `: **over by ${Math.round((maxMem - m.limitMiB) * 10) / 10} MiB**; functions/embed-budget.ts says what sets the wasm heap's high-water mark` : ""}).`,
     "",
     "## In short",
     "",
