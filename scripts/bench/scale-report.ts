@@ -76,7 +76,7 @@ ${+q.synthetic.top1.p50 - +q.synthetic.top10.p50 <= +q.real.top1.p50 - +q.real.t
 
 ## Build (the normal build code, vectors from \`--vectors\`)
 
-${b.items.toLocaleString("en")} items, ${b.shards.count.toLocaleString("en")} leaves (shards); peak RSS ${(r.build.peakRssBytes / 2 ** 30).toFixed(2)} GiB.
+${r.build.reusedFrom ? `Reused (\`--reuse-build\`): the index, and the build figures below, are those of the build that finished at ${r.build.reusedFrom}; everything after this section was measured in this run.\n\n` : ""}${b.items.toLocaleString("en")} items, ${b.shards.count.toLocaleString("en")} leaves (shards); peak RSS ${(r.build.peakRssBytes / 2 ** 30).toFixed(2)} GiB.
 
 ${table(["stage", "seconds"], stageRows)}
 

@@ -7,7 +7,7 @@
 //   → the same queries through HTTP from the Worker in workerd with local KV.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, open, readFile, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -66,7 +66,8 @@ export interface ScaleReport {
   generator: { realItems: number; items: number; seed: number; noise: number; neighbours: number; seconds: number };
   quantiles: { real: Quantiles; synthetic: Quantiles };
   /** params: the built manifest's (absent in reports written before they were recorded). */
-  build: { seconds: Record<string, number>; peakRssBytes: number; report: BuildReport; params?: IndexParams };
+  /** reusedFrom: with --reuse-build, when the reused build wrote its report (its figures are that run's). */
+  build: { seconds: Record<string, number>; peakRssBytes: number; report: BuildReport; params?: IndexParams; reusedFrom?: string };
   memoryFormula: { routingBytes1_2M: number; routingBytes10M_leaf32: number; measuredRoutingBytes: number };
   queries: { count: number; questions: number; perturbed: number };
   node: { recallAt10: number; recallByKind: Record<string, number>; bytes: Dist; roundTrips: Dist; shards: Dist };
@@ -159,12 +160,12 @@ async function syntheticFiles(o: ScaleOptions, items: CorpusItem[], real: Float3
 }
 
 /** The normal build, as its own process: its report's peak RSS is the build's alone. */
-async function buildStep(o: ScaleOptions, set: SyntheticFiles): Promise<{ out: string; report: BuildReport }> {
+async function buildStep(o: ScaleOptions, set: SyntheticFiles): Promise<{ out: string; report: BuildReport; reusedFrom?: string }> {
   const out = path.join(o.workDir, `index-${o.items}`);
   const previous = path.join(out, "report.json");
   if (o.reuseBuild && existsSync(previous)) {
     o.log(`build: reusing ${out}`);
-    return { out, report: JSON.parse(await readFile(previous, "utf8")) as BuildReport };
+    return { out, report: JSON.parse(await readFile(previous, "utf8")) as BuildReport, reusedFrom: (await stat(previous)).mtime.toISOString() };
   }
   const args = ["tsx", "scripts/build.ts", "--corpus", set.corpus, "--vectors", set.vectors, "--out", out, "--probe-kb", String(SCALE_DEFAULTS.probeKb), "--rerank", String(SCALE_DEFAULTS.rerank), "--byte-budget-kb", String(SCALE_DEFAULTS.byteBudgetKb), "--json"];
   if (o.threads) args.push("--threads", String(o.threads));
@@ -267,7 +268,7 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
   const { quantiles, truthRows } = await measureSets(o, real, set, qv);
   const idOf = (row: number) => (row < items.length ? `r${items[row].id}` : `s${row}`);
   const truth = truthRows.map((rows) => rows.map(idOf));
-  const { out, report } = await buildStep(o, set);
+  const { out, report, reusedFrom } = await buildStep(o, set);
   o.log(`build: ${report.seconds.total} s, peak RSS ${(report.peakRssBytes / 2 ** 30).toFixed(2)} GiB, self-check recall@10 ${report.selfCheck.recallAt10}`);
   const node = await nodeSearch(out, qv, truth, queries.map((q) => q.kind));
   o.log(`node: recall@10 ${node.recallAt10.toFixed(4)}, ${(node.bytes.mean / 1024).toFixed(0)} KB/query, rounds max ${node.roundTrips.max}`);
@@ -276,7 +277,7 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
     meta: { date, machine: machine(), node: process.version, git },
     generator: { realItems: items.length, items: o.items, seed: SYNTHETIC_DEFAULTS.seed, noise: SYNTHETIC_DEFAULTS.noise, neighbours: 10, seconds: set.seconds },
     quantiles,
-    build: { seconds: report.seconds, peakRssBytes: report.peakRssBytes, report, params: (await readManifest(out)).params },
+    build: { seconds: report.seconds, peakRssBytes: report.peakRssBytes, report, params: (await readManifest(out)).params, ...(reusedFrom ? { reusedFrom } : {}) },
     memoryFormula: {
       routingBytes1_2M: routingBudget(1_200_000, DEFAULT_PARAMS.leafSize, EMBEDDING_DIM, DEFAULT_PARAMS.leafPqM),
       routingBytes10M_leaf32: routingBudget(10_000_000, 32, EMBEDDING_DIM, DEFAULT_PARAMS.leafPqM),
