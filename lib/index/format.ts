@@ -2,7 +2,8 @@
  * The index format (version 3), in one place.
  *
  * A version of the index is a manifest (JSON, see manifest.ts) naming KV values
- * of four kinds (eight with filters and a resident copy). Every number is little-endian. Binary values travel through KV
+ * of four kinds, seven with filters, eight with a resident copy of the records.
+ * Every number is little-endian. Binary values travel through KV
  * as base64 text, because KV's bulk read (up to 100 keys, one operation) only
  * returns text or JSON. Every value has exactly one encoder and one decoder,
  * below; nothing else in the project reads or writes these bytes.
@@ -12,7 +13,8 @@
  *     groups (int8 centroids, in memory) ─▶ leaves (PQ-coded centroids, in memory)
  *       ─▶ round 1: the shards of the nprobe best leaves, more when they score
  *          alike (the manifest's probeMargin, leaves.ts) (KV bulk read)
- *       ─▶ round 2: the item records of the best entries (KV bulk read)
+ *       ─▶ round 2: the item records of the best entries (KV bulk read, or
+ *          none once the isolate holds the resident copy, section 8)
  *
  * Two product quantizers (PQ: dim cut into M subspaces, each replaced by the
  * index of its nearest of 256 codebook centroids) do the approximate scoring,
