@@ -9,6 +9,8 @@ import { buildIndex, DEFAULT_PARAMS, type BuiltIndex } from "../scripts/index/bu
 import { MemorySource } from "../scripts/index/memory-source.ts";
 import { exactTopK } from "../scripts/index/self-check.ts";
 import { PROBE_SPREAD, probedLeaves } from "../lib/index/leaves.ts";
+import { manifestFor, syntheticIndex } from "./helpers/synthetic-index.ts";
+import type { CorpusItem } from "../scripts/corpus/read-corpus.ts";
 import { clusteredVectors, madeUpItems } from "./helpers/build-fixtures.ts";
 
 // 2,000 × 512 keeps PQ training (n · 256 · dim · 10 iterations) to a few seconds.
@@ -17,26 +19,17 @@ const DIM = 512;
 const QUERIES = 100;
 const NPROBE = 8;
 
-function manifestFor(built: BuiltIndex): Manifest {
-  // Only what the reader looks at; the full manifest is covered by the build test.
-  return { dim: built.routing.length ? DIM : 0, items: built.records.length, params: built.params, routing: built.routing.map((p) => p.ref), catalog: built.catalog.map((p) => p.ref) } as unknown as Manifest;
-}
-
 describe("tree search vs brute force (synthetic clusters)", () => {
   let data: Float32Array;
   let queries: Float32Array;
+  let items: CorpusItem[];
   let built: BuiltIndex;
   let source: MemorySource;
   let handle: IndexHandle;
-  const items = madeUpItems(N);
 
   beforeAll(async () => {
-    const { vectors } = clusteredVectors(N + QUERIES, DIM, 50, 5, 4);
-    data = vectors.slice(0, N * DIM);
-    queries = vectors.slice(N * DIM);
-    built = await buildIndex(data, DIM, items);
-    source = MemorySource.fromBuilt(built);
-    handle = await openIndex(manifestFor(built), source);
+    ({ data, queries, items, built, source } = await syntheticIndex(N, QUERIES, DIM));
+    handle = await openIndex(manifestFor(built, DIM), source);
   });
 
   it("lays out every item in its own leaf and once more in a spilled leaf, with keys pointing at its record", () => {
@@ -160,7 +153,7 @@ describe("tree search vs brute force (synthetic clusters)", () => {
         if (damage === "missing") broken.values.delete(s.ref.key);
         else broken.values.set(s.ref.key, s.text.slice(0, -4) + (s.text.endsWith("AAAA") ? "BBBB" : "AAAA"));
       }
-      const h = await openIndex(manifestFor(built), broken);
+      const h = await openIndex(manifestFor(built, DIM), broken);
       const err = await searchVector(h, q, { k: 10, nprobe: NPROBE }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(IndexError);
       expect((err as IndexError).code).toBe(damage === "missing" ? "shard_missing" : "shard_corrupt");

@@ -8,12 +8,14 @@ import { decodeResidentBlock, encodeResidentBlock, FormatError, ITEM_KEY_BYTES, 
 import type { Manifest } from "../lib/index/manifest.ts";
 import { openIndex, searchVector, type BlobSource, type IndexHandle } from "../lib/index/reader.ts";
 import { loadResident, ResidentRecords } from "../lib/index/resident.ts";
-import { buildIndex, type BuiltIndex } from "../scripts/index/build-index.ts";
+import type { BuiltIndex } from "../scripts/index/build-index.ts";
 import { MemorySource } from "../scripts/index/memory-source.ts";
 import { residentCopy } from "../scripts/index/resident-blocks.ts";
 import { rng } from "../scripts/index/kernels.ts";
 import { dotInt8 } from "../lib/index/vector.ts";
-import { clusteredVectors, madeUpItems, randomUnitVectors } from "./helpers/build-fixtures.ts";
+import { syntheticIndex } from "./helpers/synthetic-index.ts";
+import type { CorpusItem } from "../scripts/corpus/read-corpus.ts";
+import { madeUpItems, randomUnitVectors } from "./helpers/build-fixtures.ts";
 
 const N = 2000;
 const DIM = 512;
@@ -75,25 +77,13 @@ describe("resident block format", () => {
 describe("resident copy of a built index", () => {
   let data: Float32Array;
   let queries: Float32Array;
+  let items: CorpusItem[];
   let built: BuiltIndex;
   let source: MemorySource;
   let manifest: Manifest;
-  const items = madeUpItems(N);
 
   beforeAll(async () => {
-    const { vectors } = clusteredVectors(N + QUERIES, DIM, 50, 5, 4);
-    data = vectors.slice(0, N * DIM);
-    queries = vectors.slice(N * DIM);
-    built = await buildIndex(data, DIM, items);
-    source = MemorySource.fromBuilt(built);
-    manifest = {
-      dim: DIM,
-      items: N,
-      params: built.params,
-      routing: built.routing.map((p) => p.ref),
-      catalog: built.catalog.map((p) => p.ref),
-      resident: { blocks: built.resident!.blocks.map((b) => b.ref), items: N, bytes: built.resident!.bytes },
-    } as unknown as Manifest;
+    ({ data, queries, items, built, source, manifest } = await syntheticIndex(N, QUERIES, DIM));
   });
 
   async function loaded(): Promise<ResidentRecords> {
