@@ -23,17 +23,24 @@ const statuses = new WeakMap<IndexHandle, Status>();
 /**
  * The one handle whose copy this isolate keeps. Two copies would not fit beside
  * the model (32 MiB each at most), so adopting a version drops the previous
- * version's copy at once, even while a request on it finishes (from KV).
+ * version's copy at once, even while a request on it finishes (from KV); its
+ * status goes too, so that it loads again should it ever serve again.
  */
 let holder: IndexHandle | null = null;
+
+function hold(h: IndexHandle): void {
+  if (holder === h) return;
+  if (holder) {
+    holder.resident = null;
+    statuses.delete(holder);
+  }
+  holder = h;
+}
 
 /** Starts loading the handle's resident copy if it has one that fits and none is loaded or loading. */
 export function ensureResident(h: IndexHandle | null, config: Pick<Config, "residentBytes">, waitUntil: (p: Promise<unknown>) => void): void {
   if (!h) return;
-  if (holder !== h) {
-    if (holder) holder.resident = null;
-    holder = h;
-  }
+  hold(h);
   const copy = h.manifest.resident;
   if (!copy) return;
   const s = statuses.get(h);
@@ -48,8 +55,9 @@ export function ensureResident(h: IndexHandle | null, config: Pick<Config, "resi
   waitUntil(
     loadResident(copy.blocks, copy.items, h.routing.dim, h.source).then(
       (table) => {
-        // A newer version may have taken over while this one loaded.
-        if (holder === h) h.resident = table;
+        // Another version may have taken over while this one loaded.
+        if (holder !== h) return;
+        h.resident = table;
         status.state = "loaded";
         status.loadMs = Math.round(performance.now() - t0);
       },
