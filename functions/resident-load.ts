@@ -53,7 +53,7 @@ export function ensureResident(h: IndexHandle | null, config: Pick<Config, "resi
   statuses.set(h, status);
   const t0 = performance.now();
   waitUntil(
-    loadResident(copy.blocks, copy.items, h.routing.dim, h.source).then(
+    loadResident(copy, h.routing.dim, h.source).then(
       (table) => {
         // Another version may have taken over while this one loaded.
         if (holder !== h) return;

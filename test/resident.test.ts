@@ -87,7 +87,7 @@ describe("resident copy of a built index", () => {
   });
 
   async function loaded(): Promise<ResidentRecords> {
-    return loadResident(manifest.resident!.blocks, N, DIM, source);
+    return loadResident(manifest.resident!, DIM, source);
   }
 
   it("holds every record: same vector, scale, size, id, text and metadata as its KV record", async () => {
@@ -156,15 +156,19 @@ describe("resident copy of a built index", () => {
   });
 
   it("a missing, corrupt or short set of blocks fails the load with the block's key", async () => {
-    const refs = manifest.resident!.blocks;
+    const copy = manifest.resident!;
+    const refs = copy.blocks;
     const without = new MemorySource();
     for (const [k, v] of source.values) if (k !== refs[0].key) without.values.set(k, v);
-    await expect(loadResident(refs, N, DIM, without)).rejects.toThrow(new RegExp(`resident block ${refs[0].key} is missing`));
+    await expect(loadResident(copy, DIM, without)).rejects.toThrow(new RegExp(`resident block ${refs[0].key} is missing`));
     const corrupt = new MemorySource();
     for (const [k, v] of source.values) corrupt.values.set(k, k === refs[0].key ? (v[9] === "A" ? "B" : "A") + v.slice(1) : v);
-    await expect(loadResident(refs, N, DIM, corrupt)).rejects.toThrow(new RegExp(`resident block ${refs[0].key} fails its checksum`));
-    await expect(loadResident(refs, N + 1, DIM, source)).rejects.toThrow(/hold 2000 records, the manifest says 2001/);
-    await expect(loadResident(refs, N, 256, source)).rejects.toThrow(/has dim 512, the index 256/);
+    await expect(loadResident(copy, DIM, corrupt)).rejects.toThrow(new RegExp(`resident block ${refs[0].key} fails its checksum`));
+    await expect(loadResident({ ...copy, items: N + 1 }, DIM, source)).rejects.toThrow(new RegExp(`hold 2000 records in ${copy.bytes} bytes, the manifest says 2001 in ${copy.bytes}`));
+    await expect(loadResident({ ...copy, bytes: copy.bytes + 1 }, DIM, source)).rejects.toThrow(/the manifest says 2000 in \d+/);
+    // A manifest that understates the copy's size (the budget was checked against it) stops the load at the block that passes it.
+    await expect(loadResident({ ...copy, bytes: copy.bytes - 1 }, DIM, source)).rejects.toThrow(new RegExp(`resident block ${refs[refs.length - 1].key} takes the copy past`));
+    await expect(loadResident(copy, 256, source)).rejects.toThrow(/has dim 512, the index 256/);
   });
 });
 

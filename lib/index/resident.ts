@@ -3,7 +3,7 @@
 // block, each checked against its sha256 before use; a block that is missing
 // or corrupt fails the whole load, and queries keep reading records from KV.
 import { decodeResidentBlock, ITEM_KEY_BYTES, residentRecord, textToBlob, type ItemRecord, type ResidentBlock } from "./format.ts";
-import type { BlobRef } from "./manifest.ts";
+import type { ManifestResident } from "./manifest.ts";
 import { sha256Hex } from "./sha256.ts";
 import { dotInt8 } from "./vector.ts";
 import type { BlobSource } from "./fetch.ts";
@@ -94,19 +94,26 @@ export class ResidentRecords {
 /**
  * Reads and checks the blocks one at a time, so at most one block's text is
  * held beside what is kept. Throws (with the block's key) on a missing,
- * corrupt or mismatched block, or when the items do not add up.
+ * corrupt or mismatched block, or when the items or bytes do not add up: the
+ * isolate's budget was checked against `copy.bytes`, and must hold.
  */
-export async function loadResident(refs: BlobRef[], items: number, dim: number, source: BlobSource): Promise<ResidentRecords> {
+export async function loadResident(copy: ManifestResident, dim: number, source: BlobSource): Promise<ResidentRecords> {
   const blocks: ResidentBlock[] = [];
-  for (const ref of refs) {
+  let bytes = 0;
+  for (const ref of copy.blocks) {
     const text = (await source.getTexts([ref.key])).get(ref.key);
     if (text == null) throw new Error(`resident block ${ref.key} is missing`);
     if (text.length !== ref.bytes || (await sha256Hex(text)) !== ref.sha256) throw new Error(`resident block ${ref.key} fails its checksum`);
-    const block = decodeResidentBlock(textToBlob(text));
+    const raw = textToBlob(text);
+    bytes += raw.byteLength;
+    if (bytes > copy.bytes) throw new Error(`resident block ${ref.key} takes the copy past the ${copy.bytes} bytes the manifest declares`);
+    const block = decodeResidentBlock(raw);
     if (block.dim !== dim) throw new Error(`resident block ${ref.key} has dim ${block.dim}, the index ${dim}`);
     blocks.push(block);
   }
   const table = new ResidentRecords(blocks, dim);
-  if (table.items !== items) throw new Error(`the resident blocks hold ${table.items} records, the manifest says ${items}`);
+  if (table.items !== copy.items || bytes !== copy.bytes) {
+    throw new Error(`the resident blocks hold ${table.items} records in ${bytes} bytes, the manifest says ${copy.items} in ${copy.bytes}`);
+  }
   return table;
 }
