@@ -719,6 +719,12 @@ export function hex(bytes: Uint8Array, start = 0, end = bytes.length): string {
   return s;
 }
 
+/** Half 0 (the first 4 bytes) or 1 (the last 4) of entry `entry`'s item key, as a big-endian u32: keys are sha256 prefixes, so either is uniform. */
+export function keyHalf(keyBytes: Uint8Array, entry: number, half: 0 | 1): number {
+  const o = entry * ITEM_KEY_BYTES + half * 4;
+  return ((keyBytes[o] << 24) | (keyBytes[o + 1] << 16) | (keyBytes[o + 2] << 8) | keyBytes[o + 3]) >>> 0;
+}
+
 export function itemKey(keyBytes: Uint8Array, entry: number): string {
   return `item/${hex(keyBytes, entry * ITEM_KEY_BYTES, (entry + 1) * ITEM_KEY_BYTES)}`;
 }

@@ -2,7 +2,7 @@
 // round 2 would read from KV, looked up by item key instead. Loaded block by
 // block, each checked against its sha256 before use; a block that is missing
 // or corrupt fails the whole load, and queries keep reading records from KV.
-import { decodeResidentBlock, ITEM_KEY_BYTES, residentRecord, textToBlob, type ItemRecord, type ResidentBlock } from "./format.ts";
+import { decodeResidentBlock, ITEM_KEY_BYTES, keyHalf, residentRecord, textToBlob, type ItemRecord, type ResidentBlock } from "./format.ts";
 import type { ManifestResident } from "./manifest.ts";
 import { sha256Hex } from "./sha256.ts";
 import { dotInt8 } from "./vector.ts";
@@ -10,10 +10,6 @@ import type { BlobSource } from "./fetch.ts";
 
 const KEY_PREFIX = "item/";
 const HALF_HEX = ITEM_KEY_BYTES; // hex digits in each 32-bit half of a key
-
-function half(bytes: Uint8Array, o: number): number {
-  return ((bytes[o] << 24) | (bytes[o + 1] << 16) | (bytes[o + 2] << 8) | bytes[o + 3]) >>> 0;
-}
 
 export class ResidentRecords {
   readonly items: number;
@@ -37,8 +33,8 @@ export class ResidentRecords {
     const lo = new Uint32Array(this.items);
     blocks.forEach((b, i) => {
       for (let e = 0; e < b.count; e++) {
-        hi[this.blockStart[i] + e] = half(b.keys, e * ITEM_KEY_BYTES);
-        lo[this.blockStart[i] + e] = half(b.keys, e * ITEM_KEY_BYTES + 4);
+        hi[this.blockStart[i] + e] = keyHalf(b.keys, e, 0);
+        lo[this.blockStart[i] + e] = keyHalf(b.keys, e, 1);
       }
     });
     const order = Array.from({ length: this.items }, (_, g) => g).sort((a, b) => hi[a] - hi[b] || lo[a] - lo[b]);

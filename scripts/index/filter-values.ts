@@ -8,6 +8,7 @@ import {
   encodeColumnChunk,
   encodeFilterTable,
   ITEM_KEY_BYTES,
+  keyHalf,
   SHARD_HASH_BYTES,
   splitParts,
 } from "../../lib/index/format.ts";
@@ -84,10 +85,9 @@ function sortedRows(x: Input, c: number): number[] {
   return rows.sort((a, b) => x.values[c * x.n + a] - x.values[c * x.n + b] || compareKeys(x.keyBytes, a, b));
 }
 
-/** The last 4 key bytes as a number: keys are sha256 prefixes, so this is uniform. */
+/** The last 4 key bytes as a number: keys are sha256 prefixes, so this is uniform; chunk and resident-block cuts use it. */
 export function keyHash(keyBytes: Uint8Array, row: number): number {
-  const o = row * ITEM_KEY_BYTES + ITEM_KEY_BYTES - 4;
-  return ((keyBytes[o] << 24) | (keyBytes[o + 1] << 16) | (keyBytes[o + 2] << 8) | keyBytes[o + 3]) >>> 0;
+  return keyHalf(keyBytes, row, 1);
 }
 
 function cutChunks(rows: number[], keyBytes: Uint8Array): number[][] {
