@@ -1,8 +1,8 @@
 // Bench-only brute force: every item record of the index, read from KV and
 // scored with its int8 vector — the slow, (almost) perfect reference the bench
-// compares the index against, inside the same Worker. Reachable only as
-// `GET /search?q=…&exact=1` on a Worker whose BENCH_EXACT var is "on"; the bench
-// sets it on its local Worker, wrangler.toml never does.
+// compares the index against, inside the same Worker. Reachable only through
+// functions/test-entry.ts, a bundle the tests and the bench build for
+// themselves; the deployed Worker (worker.ts) does not contain it.
 //
 // The catalog (manifest.catalog's parts) lists every item key; the records go out
 // in rounds of ROUND_KEYS keys (each round is parallel bulk reads of ≤100 keys)
