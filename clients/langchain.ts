@@ -109,11 +109,11 @@ export class EdgeSearchVectorStore extends VectorStore {
     return answer.results.map((hit) => [hitToDocument(hit), hit.score]);
   }
 
-  async addVectors(): Promise<string[]> {
+  async addVectors(_vectors: number[][], _documents: DocumentInterface[]): Promise<string[]> {
     throw new Error(READ_ONLY_MESSAGE);
   }
 
-  async addDocuments(): Promise<string[]> {
+  async addDocuments(_documents: DocumentInterface[]): Promise<string[]> {
     throw new Error(READ_ONLY_MESSAGE);
   }
 

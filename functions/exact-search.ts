@@ -19,6 +19,9 @@ import { dotInt8, TopK } from "../lib/index/vector.ts";
 import type { SearchOutcome } from "./search-adapter.ts";
 import { emptyStats } from "../lib/index/fetch.ts";
 
+/** Where functions/test-entry.ts serves it (same parameters and answer as GET /v1/search). */
+export const EXACT_SEARCH_PATH = "/test/exact-search";
+
 // Small rounds keep the working set small: the isolate already holds the model
 // and the shard cache, and must stay under its memory limit while it scans.
 const ROUND_KEYS = 300;

@@ -5,9 +5,7 @@
 // production bundle does not contain the brute force at all.
 import { createWorker, routeTable } from "./worker.ts";
 import { searchGet, searchPost } from "./routes.ts";
-import { exactSearch } from "./exact-search.ts";
-
-export const EXACT_SEARCH_PATH = "/test/exact-search";
+import { EXACT_SEARCH_PATH, exactSearch } from "./exact-search.ts";
 
 const routes = routeTable();
 routes[EXACT_SEARCH_PATH] = { ...routes["/v1/search"], methods: { GET: searchGet(exactSearch), POST: searchPost(exactSearch) } };

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import OpenAI from "openai";
 import { Validator } from "@seriousme/openapi-schema-validator";
-import { post, startTestWorker, type TestWorker } from "./helpers/worker.ts";
-import { prepareModel } from "../scripts/embed/node-model.ts";
+import { post, startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
+import { prepareModel } from "../scripts/builder/embedding/node-model.ts";
 import { UseTokenizer } from "../lib/model/tokenizer.ts";
 import { validatedResponses } from "./helpers/openapi.ts";
 import { ERRORS } from "../functions/errors.ts";

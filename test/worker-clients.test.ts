@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ApiError, SearchClient } from "edge-semantic-search/client";
 import { EdgeSearchEmbeddings, EdgeSearchRetriever, EdgeSearchVectorStore, READ_ONLY_MESSAGE } from "edge-semantic-search/langchain";
 import { Document } from "@langchain/core/documents";
-import { post, startTestWorker, type TestWorker } from "./helpers/worker.ts";
+import { post, startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
 import { SARS_HEADLINE } from "./helpers/index-fixture.ts";
 
 describe("clients against the Worker", () => {
