@@ -13,7 +13,7 @@ import { OPENAPI } from "../functions/openapi.ts";
 import type { IndexErrorCode } from "../lib/index/fetch.ts";
 import type { FilterErrorCode } from "../lib/filter/errors.ts";
 import type { ModelError } from "../functions/model.ts";
-import { ContractError, validateResponse } from "./helpers/openapi.ts";
+import { ContractError, validateAcceptedRequest, validateResponse } from "./helpers/openapi.ts";
 
 // Compile-time: lib's code unions are subsets of the catalog (tsc fails otherwise).
 const _index: ErrorCode = "" as IndexErrorCode;
@@ -104,5 +104,10 @@ describe("the OpenAPI document", () => {
       ["PUT", "/v1/search", 200, h(), "{}"],
     ];
     for (const [m, p, s, headers, body] of cases) expect(() => validateResponse(m, p, s, headers, body), `${m} ${p} ${s} ${body}`).toThrow(ContractError);
+    // A request the Worker accepted must be one the document allows.
+    expect(() => validateAcceptedRequest("POST", "/v1/search", 200, JSON.stringify({ q: "a", k: 3 }))).not.toThrow();
+    expect(() => validateAcceptedRequest("POST", "/v1/search", 200, JSON.stringify({ q: "a", top_k: 3 }))).toThrow(ContractError);
+    expect(() => validateAcceptedRequest("POST", "/v1/search", 400, JSON.stringify({ q: "a", top_k: 3 }))).not.toThrow();
+    expect(() => validateAcceptedRequest("POST", "/v1/embeddings", 200, JSON.stringify({ model: "m", input: "x", encoding_format: "int8" }))).toThrow(ContractError);
   });
 });

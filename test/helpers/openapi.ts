@@ -105,10 +105,32 @@ function count(pathname: string): void {
   counts.set(pathname, (counts.get(pathname) ?? 0) + 1);
 }
 
+/**
+ * A request the Worker accepted (2xx) must be one the document allows: a JSON
+ * body it answered must validate against the operation's request schema, or
+ * the code accepts more than the contract says.
+ */
+export function validateAcceptedRequest(method: string, url: string | URL, status: number, body: unknown): void {
+  if (status < 200 || status >= 300 || typeof body !== "string" || body === "") return;
+  const { pathname } = new URL(url, "http://x");
+  const m = method.toLowerCase();
+  const op = Object.hasOwn(paths, pathname) ? (paths[pathname][m] as { requestBody?: { content?: Record<string, unknown> } } | undefined) : undefined;
+  if (!op?.requestBody?.content?.["application/json"]) return;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new ContractError(`OpenAPI contract: ${method} ${pathname} -> ${status}: accepted a body that is not JSON`);
+  }
+  const v = validator(`/paths/${escape(pathname)}/${m}/requestBody/content/application~1json/schema`);
+  if (!v(parsed)) throw new ContractError(`OpenAPI contract: ${method} ${pathname} -> ${status}: accepted a request the document forbids: ${ajv.errorsText(v.errors)}\nrequest: ${body.slice(0, 300)}`);
+}
+
 /** Reads a Response's body once, validates it, and hands back an equivalent unread Response. */
-export async function checkedResponse(method: string, url: string | URL, res: Response): Promise<Response> {
+export async function checkedResponse(method: string, url: string | URL, res: Response, requestBody?: unknown): Promise<Response> {
   const text = await res.text();
   validateResponse(method, url, res.status, res.headers, text);
+  validateAcceptedRequest(method, url, res.status, requestBody);
   // A null-body status (204, 304) may not be given a body, even an empty one.
   const nullBody = [101, 204, 205, 304].includes(res.status);
   return new Response(nullBody ? null : text, { status: res.status, statusText: res.statusText, headers: res.headers });
@@ -118,7 +140,7 @@ export async function checkedResponse(method: string, url: string | URL, res: Re
 export function validating<W extends { fetch(p: string, init?: RequestInit): Promise<Response>; dispatchFetch: (...a: any[]) => Promise<any> }>(worker: W): W {
   return {
     ...worker,
-    fetch: async (p: string, init?: RequestInit) => checkedResponse(init?.method ?? "GET", p, await worker.fetch(p, init)),
+    fetch: async (p: string, init?: RequestInit) => checkedResponse(init?.method ?? "GET", p, await worker.fetch(p, init), init?.body),
     dispatchFetch: (async (input: any, init?: any) => {
       const res = await worker.dispatchFetch(input, init);
       const url = typeof input === "string" || input instanceof URL ? input : input.url;
