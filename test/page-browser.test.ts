@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { POINTER_KEY, type Manifest } from "../lib/index/manifest.ts";
-import { browserSuitePrerequisites, launchChromium, screenshotPath, startCategoryIndexWorker, startIndexWorker, type IndexWorker } from "./helpers/browser.ts";
+import { browserSuitePrerequisites, launchChromium, screenshotPath, startCategoryIndexWorker, startIndexWorker, type IndexWorker, browserContractErrors } from "./helpers/browser.ts";
 import { SARS_HEADLINE } from "./helpers/index-fixture.ts";
 import { startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
 
@@ -698,4 +698,9 @@ describe.skipIf(!fixture)("search page on an index without filterable fields", (
     expect(await page.locator("#filters input, #filters select").count()).toBe(0);
     await page.close();
   });
+});
+
+// Every Worker response the pages received matched the OpenAPI document (helpers/browser.ts).
+afterAll(async () => {
+  expect(await browserContractErrors()).toEqual([]);
 });

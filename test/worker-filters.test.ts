@@ -28,7 +28,7 @@ describe("filters through the Worker", () => {
   it("GET /fields lists the filterable fields with their ranges", async () => {
     const res = await w.json("/v1/fields");
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ fields: [{ name: "publish_date", type: "date", min: "2003-02-19", max: expect.stringMatching(/^2003-10-\d\d$/) }], index: { version: fixture.version, items: 2000 } });
+    expect(res.body).toEqual({ object: "fields", fields: [{ name: "publish_date", type: "date", min: "2003-02-19", max: expect.stringMatching(/^2003-10-\d\d$/) }], index: { version: fixture.version, items: 2000 } });
   });
 
   it("GET /search?filter= returns only matching items, the same as the Node search", async () => {
