@@ -28,7 +28,7 @@ describe("Worker HTTP contract", () => {
     expect(html).toContain('<input id="q" type="search"');
     // The page's behaviour is tested in Chromium (test/page-browser.test.ts); here, its CSP header.
     expect(res.headers.get("content-security-policy")).toMatch(/^default-src 'none'; script-src 'sha256-[A-Za-z0-9+/]{43}=';/);
-    expect(html).toContain("/search?");
+    expect(html).toContain("/v1/search?");
   });
 
   it("404s unknown paths with the error envelope", async () => {

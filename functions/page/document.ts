@@ -2,7 +2,8 @@
 // scripts), so it works offline under `wrangler dev` and costs one request.
 // The form is a plain GET form: without the script it still loads `/?q=…&k=…`.
 // The filter controls are built by the script from `GET /fields` (none without it).
-import { PAGE_JS } from "./client.ts";
+// The script is functions/page/client/, bundled at build time (scripts/page/).
+import { PAGE_JS } from "./generated/assets.js";
 import { PAGE_CSS } from "./style.ts";
 
 export const K_CHOICES = [5, 10, 20, 50];
@@ -49,13 +50,9 @@ export const PAGE_HTML = `<!doctype html>
 <footer>
   <p>Timings marked <span class="local">local measurement</span> are the Worker's own clock. They mean something when the Worker runs locally
   (<code>npm start</code>); in production Workers' timers do not advance during computation and read 0.
-  API: <code>GET /search?q=…&amp;k=…&amp;filter=…</code>, <code>GET /fields</code>, <code>GET /examples</code>, <code>GET /healthz</code>.</p>
+  API: <code>GET /v1/search?q=…&amp;k=…&amp;filter=…</code>, <code>GET /v1/fields</code>, <code>GET /v1/examples</code>, <code>GET /v1/healthz</code>; the contract: <code>GET /v1/openapi.json</code>.</p>
 </footer>
 <script>${PAGE_JS}</script>
 </body>
 </html>
 `;
-
-/** The exact text between the tags, which is what a CSP hash covers. */
-export const INLINE_SCRIPT = PAGE_JS;
-export const INLINE_STYLE = PAGE_CSS;

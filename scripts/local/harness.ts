@@ -206,7 +206,17 @@ export async function startLocalWorker(opts: StartOptions): Promise<LocalWorker>
   const mine = workerdPids().filter((p) => !knownPids.has(p));
   return {
     url,
-    fetch: (p, init) => fetch(new URL(p, url), init),
+    fetch: async (p, init) => {
+      try {
+        return await fetch(new URL(p, url), init);
+      } catch (e) {
+        // workerd may close a kept-alive connection as the client reuses it (seen
+        // right after a request that waited for a model load): the request got no
+        // answer at all, so it goes once more, on a new connection.
+        if ((e as { cause?: { code?: string } }).cause?.code !== "UND_ERR_SOCKET" || init?.body instanceof ReadableStream) throw e;
+        return fetch(new URL(p, url), init);
+      }
+    },
     dispatchFetch: mf.dispatchFetch.bind(mf),
     kv,
     miniflare: mf,
