@@ -285,7 +285,7 @@ interface MinimalWebSocket {
 
 function openWebSocket(url: string): MinimalWebSocket {
   const Native = (globalThis as { WebSocket?: new (url: string) => MinimalWebSocket }).WebSocket;
-  // Node 20 keeps WebSocket behind a flag; `ws` ships with wrangler's Miniflare.
+  // Node 20 keeps WebSocket behind a flag; `ws` is a devDependency (Miniflare nests its own).
   const Ctor = Native ?? (createRequire(import.meta.url)("ws") as new (url: string) => MinimalWebSocket);
   return new Ctor(url);
 }
