@@ -141,50 +141,25 @@ export async function embedCorpusRemote(
   const long = new Set(tooLong);
   // Similar lengths together: the Worker pads a model call to its longest text.
   const queue = todo.filter((i) => !long.has(i)).sort((a, b) => texts[a].length - texts[b].length);
-  const batchSize = remote.o.batchSize;
-  const batches: number[][] = [];
-  for (let s = 0; s < queue.length; s += batchSize) batches.push(queue.slice(s, s + batchSize));
-
-  log(`embedding ${queue.length} text(s) on ${urls.length} remote(s), ${remote.o.concurrency} request(s) of ≤ ${batchSize} in flight; ${cachedRows} from cache${tooLong.length ? `; ${tooLong.length} longer than ${REMOTE_MAX_CHARS} characters here` : ""}`);
+  log(`embedding ${queue.length} text(s) on ${urls.length} remote(s), ${remote.o.concurrency} request(s) of ≤ ${remote.o.batchSize} in flight; ${cachedRows} from cache${tooLong.length ? `; ${tooLong.length} longer than ${REMOTE_MAX_CHARS} characters here` : ""}`);
   const progress = new Progress("embed (remote)", queue.length);
-  let done = 0;
   let embeddedRemotely = 0;
-  const localOnly: number[] = [...tooLong];
   const store = (ids: readonly number[], vs: Float32Array[]) => keep(ids.map((i, j) => ({ hash: missing[i][0], row: missing[i][1][0], vector: vs[j] })));
-
-  /** One batch; a text the Worker refuses even alone is embedded here afterwards. */
-  const send = async (ids: number[]): Promise<void> => {
-    const vs = await remote.embedFitting(ids.map((i) => texts[i]));
-    const got = ids.filter((_, j) => vs[j] !== null);
-    vs.forEach((v, j) => v === null && localOnly.push(ids[j]));
-    embeddedRemotely += got.length;
-    await store(got, vs.filter((v): v is Float32Array => v !== null));
-  };
-
-  let nextBatch = 0;
-  let failed = false;
-  const drive = async () => {
-    while (!failed && nextBatch < batches.length) {
-      const ids = batches[nextBatch++];
-      try {
-        await send(ids);
-      } catch (e) {
-        failed = true;
-        throw e;
-      }
-      done += ids.length;
-      if (!quiet) progress.update(done);
-    }
-  };
-  const drivers = Array.from({ length: Math.min(remote.o.concurrency, batches.length) }, drive);
-  const settled = await Promise.allSettled(drivers);
-  await writes;
-  const failure = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
-  if (failure) {
-    const kept = cachedRows + embeddedRemotely + sample.length;
-    const why = failure.reason as Error;
-    if (cache) why.message += ` (${kept} of ${n} embeddings are in the cache; run the build again to resume)`;
-    throw why;
+  let localOnly: number[];
+  try {
+    const sent = await embedBatches(remote, texts, queue, {
+      onBatch: (ids, vs) => {
+        embeddedRemotely += ids.length;
+        return store(ids, vs);
+      },
+      onProgress: (d) => !quiet && progress.update(d),
+    });
+    localOnly = [...tooLong, ...sent.refused];
+  } catch (e) {
+    await writes;
+    const kept = rowsByHash.size - missing.length + sample.length + embeddedRemotely;
+    if (cache) (e as Error).message += ` (${kept} of ${rowsByHash.size} distinct texts are embedded in the cache; run the build again to resume)`;
+    throw e;
   }
 
   if (localOnly.length) {
@@ -197,6 +172,51 @@ export async function embedCorpusRemote(
   // Repeated texts share the one embedding.
   for (const [, rows] of missing) for (const r of rows.slice(1)) vectors.copyWithin(r * dim, rows[0] * dim, (rows[0] + 1) * dim);
   return result(missing.length, seconds, embeddedRemotely, sample.length + localOnly.length, check.minCosine);
+}
+
+/**
+ * Sends `ids` of `texts` to the remotes in batches of its batchSize, its
+ * concurrency at a time, in the order given. `onBatch` gets each batch's
+ * vectors as it comes back (what it returns is awaited before that request
+ * slot takes the next batch). Texts a remote refuses even alone are returned,
+ * for the caller to embed locally. The first batch that fails stops the rest
+ * from being sent and rejects once those in flight have settled.
+ */
+export async function embedBatches(
+  remote: RemoteEmbedder,
+  texts: readonly string[],
+  ids: readonly number[],
+  o: { onBatch: (ids: number[], vectors: Float32Array[]) => void | Promise<void>; onProgress?: (done: number) => void },
+): Promise<{ refused: number[] }> {
+  const size = remote.o.batchSize;
+  const batches: number[][] = [];
+  for (let s = 0; s < ids.length; s += size) batches.push(ids.slice(s, s + size));
+  const refused: number[] = [];
+  let next = 0;
+  let done = 0;
+  let failed = false;
+  const drive = async () => {
+    while (!failed && next < batches.length) {
+      const batch = batches[next++];
+      try {
+        const vs = await remote.embedFitting(batch.map((i) => texts[i]));
+        batch.forEach((id, j) => vs[j] === null && refused.push(id));
+        await o.onBatch(
+          batch.filter((_, j) => vs[j] !== null),
+          vs.filter((v): v is Float32Array => v !== null),
+        );
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+      done += batch.length;
+      o.onProgress?.(done);
+    }
+  };
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(remote.o.concurrency, batches.length) }, drive));
+  const failure = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failure) throw failure.reason;
+  return { refused };
 }
 
 function codePoints(s: string): number {

@@ -1,0 +1,264 @@
+// `npm run bench -- --embed-fleet`: the build's remote embedding (scripts/embed/
+// remote.ts, the code `npm run build -- --embed-url` runs) against 1, 2 and 4
+// local Workers in workerd, each its own process with the real model behind
+// EMBED_TOKEN. Per run: items/s, the Worker's CPU per item (the workerd
+// processes' CPU time from /proc, and the model's own time from Server-Timing),
+// and the build's CPU per item. From the one-instance run it estimates the time
+// and Workers CPU cost of 1.2M and 10M items at N isolates (PRICING below).
+// Locally every instance shares this machine's cores, so more instances than
+// cores cannot add throughput: the 1 → 2 step shows scaling, 4 shows the bound.
+import { execFileSync } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { readCorpus } from "../corpus/read-corpus.ts";
+import { prepareModel } from "../embed/node-model.ts";
+import { RemoteEmbedder } from "../embed/remote.ts";
+import { embedBatches } from "../embed/remote-corpus.ts";
+import { PROJECT_ROOT, sharedWorkerBundle, startLocalWorker, type LocalWorker } from "../local/harness.ts";
+import { publishManifest, putModel } from "../local/seed.ts";
+
+/**
+ * Workers Paid, Standard usage model: 10M requests a month included, then
+ * $0.30 per million; 30M CPU-ms included, then $0.02 per million CPU-ms; duration
+ * is not billed. Source: developers.cloudflare.com/workers/platform/pricing
+ * (the Workflows pricing page states the same rates as "Workers Standard").
+ */
+export const PRICING = {
+  plan: "Workers Paid, Standard usage model ($5/month)",
+  source: "https://developers.cloudflare.com/workers/platform/pricing/",
+  usdPerMillionRequests: 0.3,
+  usdPerMillionCpuMs: 0.02,
+  includedRequestsPerMonth: 10_000_000,
+  includedCpuMsPerMonth: 30_000_000,
+} as const;
+
+export const FLEET_DEFAULTS = {
+  instances: [1, 2, 4],
+  items: 2000,
+  /** Requests in flight per instance: one computing, one waiting, so an isolate never idles on the network. */
+  perInstance: 2,
+  batchSize: 32,
+  estimateItems: [1_200_000, 10_000_000],
+  estimateIsolates: [8, 32, 128],
+};
+
+export interface FleetRun {
+  instances: number;
+  concurrency: number;
+  items: number;
+  requests: number;
+  retries: number;
+  seconds: number;
+  itemsPerSecond: number;
+  /** CPU time of the workerd processes (user + system) per item: what a Worker would be billed for, and a bit more (Miniflare's own entry worker runs there too). */
+  workerdCpuMsPerItem: number;
+  /** The model's time inside the Worker (Server-Timing `embed`, local timers advance during compute) per item. */
+  embedMsPerItem: number;
+  /** This process's CPU per item: sending, parsing replies (the build's side). */
+  clientCpuMsPerItem: number;
+}
+
+export interface FleetEstimate {
+  items: number;
+  requests: number;
+  cpuMs: number;
+  /** Marginal: every request and CPU-ms billed (no monthly allowance left). */
+  usdMarginal: number;
+  /** With the month's allowance unused by anything else. */
+  usdWithAllowance: number;
+  /** Hours at N isolates each as fast as one local instance, and the ceiling one build process sets. */
+  hoursAt: Array<{ isolates: number; hours: number; clientBound: boolean }>;
+}
+
+export interface FleetReport {
+  meta: { date: string; commit: string; command: string; corpus: string; items: number; batchSize: number; machine: { cpus: number; model: string; loadAvg: number[] }; node: string; note: string };
+  runs: FleetRun[];
+  pricing: typeof PRICING;
+  basis: { cpuMsPerItem: number; itemsPerSecondPerIsolate: number; clientItemsPerSecond: number };
+  estimates: FleetEstimate[];
+}
+
+export interface FleetOptions {
+  corpus: string;
+  instances?: number[];
+  items?: number;
+  /** Requests in flight in total; default perInstance × instances. */
+  concurrency?: number;
+  batchSize?: number;
+  log?: (s: string) => void;
+}
+
+const CLK_TCK = 100;
+
+/** User + system CPU seconds of this process's workerd children (Miniflare spawns one per instance). */
+function workerdCpuSeconds(): number {
+  let ticks = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // Fields after the command: state(3) ppid(4) … utime(14) stime(15), 1-based in proc(5).
+      if (Number(rest[1]) !== process.pid || !stat.includes("(workerd)")) continue;
+      ticks += Number(rest[11]) + Number(rest[12]);
+    } catch {
+      /* exited while listing */
+    }
+  }
+  return ticks / CLK_TCK;
+}
+
+async function distinctTexts(file: string, n: number): Promise<string[]> {
+  const seen = new Set<string>();
+  const all: string[] = [];
+  for await (const it of readCorpus(file, {}, {} as never)) {
+    if (!seen.has(it.text)) all.push(it.text);
+    seen.add(it.text);
+  }
+  if (all.length <= n) return all;
+  // Spread over the file, not its first days.
+  return Array.from({ length: n }, (_, i) => all[Math.floor((i * all.length) / n)]);
+}
+
+async function startInstances(k: number, token: string): Promise<Array<LocalWorker & { dir: string }>> {
+  const model = await prepareModel();
+  const bundle = await sharedWorkerBundle();
+  return Promise.all(
+    Array.from({ length: k }, async () => {
+      const dir = await mkdtemp(path.join(os.tmpdir(), "ess-fleet-"));
+      const w = await startLocalWorker({ persistDir: dir, bundle, vars: { EMBED_TOKEN: token } });
+      await publishManifest(w.kv, { version: "fleet-bench", model: await putModel(w.kv, model), items: 0 });
+      return { ...w, dir };
+    }),
+  );
+}
+
+export async function runFleetBench(o: FleetOptions): Promise<FleetReport> {
+  const log = o.log ?? (() => {});
+  const instances = o.instances ?? FLEET_DEFAULTS.instances;
+  const batchSize = o.batchSize ?? FLEET_DEFAULTS.batchSize;
+  const texts = await distinctTexts(o.corpus, o.items ?? FLEET_DEFAULTS.items);
+  const modelId = (await prepareModel()).modelId;
+  const token = randomBytes(16).toString("hex");
+  const runs: FleetRun[] = [];
+  for (const k of instances) {
+    const workers = await startInstances(k, token);
+    try {
+      const concurrency = o.concurrency ?? FLEET_DEFAULTS.perInstance * k;
+      let retries = 0;
+      const remote = new RemoteEmbedder({ urls: workers.map((w) => w.url.toString()), token, concurrency, batchSize, onRetry: () => retries++ }, modelId);
+      // Every isolate loads its model before the clock starts.
+      await Promise.all(workers.map((_, i) => remote.embed(["warm up"], i)));
+      const warm = remote.stats;
+      const cpu0 = workerdCpuSeconds();
+      const client0 = process.cpuUsage();
+      const t0 = performance.now();
+      let got = 0;
+      await embedBatches(
+        remote,
+        texts,
+        texts.map((_, i) => i),
+        { onBatch: (ids) => void (got += ids.length) },
+      );
+      const seconds = (performance.now() - t0) / 1000;
+      const client = process.cpuUsage(client0);
+      const cpu = workerdCpuSeconds() - cpu0;
+      if (got !== texts.length) throw new Error(`embedded ${got} of ${texts.length} texts`);
+      const stats = remote.stats;
+      const sum = (f: (s: (typeof stats)[number]) => number) => stats.reduce((a, s, i) => a + f(s) - f(warm[i]), 0);
+      const run: FleetRun = {
+        instances: k,
+        concurrency,
+        items: texts.length,
+        requests: sum((s) => s.requests),
+        retries,
+        seconds: +seconds.toFixed(2),
+        itemsPerSecond: +(texts.length / seconds).toFixed(1),
+        workerdCpuMsPerItem: +((cpu * 1000) / texts.length).toFixed(3),
+        embedMsPerItem: +(sum((s) => s.embedMs) / texts.length).toFixed(3),
+        clientCpuMsPerItem: +((client.user + client.system) / 1000 / texts.length).toFixed(3),
+      };
+      log(`${k} instance(s), ${concurrency} in flight: ${run.itemsPerSecond} items/s; workerd CPU ${run.workerdCpuMsPerItem} ms/item, model ${run.embedMsPerItem} ms/item, build ${run.clientCpuMsPerItem} ms/item`);
+      runs.push(run);
+    } finally {
+      await Promise.all(workers.map(async (w) => (await w.dispose(), await rm(w.dir, { recursive: true, force: true }))));
+    }
+  }
+  const one = runs.find((r) => r.instances === 1) ?? runs[0];
+  const basis = {
+    cpuMsPerItem: one.workerdCpuMsPerItem,
+    itemsPerSecondPerIsolate: one.itemsPerSecond,
+    // What one build process can send and parse per second with the fleet doing the embedding.
+    clientItemsPerSecond: +(1000 / Math.max(...runs.map((r) => r.clientCpuMsPerItem))).toFixed(0),
+  };
+  return {
+    meta: {
+      date: new Date().toISOString(),
+      commit: gitCommit(),
+      command: `npm run bench -- --embed-fleet ${process.argv.slice(2).filter((a) => a !== "--embed-fleet").join(" ")}`.trim(),
+      corpus: path.basename(o.corpus),
+      items: texts.length,
+      batchSize,
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? "?", loadAvg: os.loadavg().map((x) => +x.toFixed(2)) },
+      node: process.version,
+      note: "Timings depend on the machine and on what else runs on it; the CPU per item is steadier than items/s.",
+    },
+    runs,
+    pricing: PRICING,
+    basis,
+    estimates: (FLEET_DEFAULTS.estimateItems).map((n) => estimate(n, batchSize, basis)),
+  };
+}
+
+export function estimate(items: number, batchSize: number, basis: FleetReport["basis"]): FleetEstimate {
+  const requests = Math.ceil(items / batchSize);
+  const cpuMs = items * basis.cpuMsPerItem;
+  const usd = (req: number, ms: number) => (req / 1e6) * PRICING.usdPerMillionRequests + (ms / 1e6) * PRICING.usdPerMillionCpuMs;
+  const clientHours = items / basis.clientItemsPerSecond / 3600;
+  return {
+    items,
+    requests,
+    cpuMs: Math.round(cpuMs),
+    usdMarginal: +usd(requests, cpuMs).toFixed(2),
+    usdWithAllowance: +usd(Math.max(0, requests - PRICING.includedRequestsPerMonth), Math.max(0, cpuMs - PRICING.includedCpuMsPerMonth)).toFixed(2),
+    hoursAt: FLEET_DEFAULTS.estimateIsolates.map((n) => {
+      const fleet = items / (n * basis.itemsPerSecondPerIsolate) / 3600;
+      return { isolates: n, hours: +Math.max(fleet, clientHours).toFixed(2), clientBound: clientHours > fleet };
+    }),
+  };
+}
+
+export function fleetMarkdown(r: FleetReport): string {
+  const rows = r.runs.map((x) => `| ${x.instances} | ${x.concurrency} | ${x.items} | ${x.seconds} | **${x.itemsPerSecond}** | ${x.workerdCpuMsPerItem} | ${x.embedMsPerItem} | ${x.clientCpuMsPerItem} | ${x.retries} |`);
+  const est = r.estimates.map(
+    (e) =>
+      `| ${e.items.toLocaleString("en-US")} | ${e.requests.toLocaleString("en-US")} | ${(e.cpuMs / 1e6).toFixed(1)} M | $${e.usdMarginal.toFixed(2)} | $${e.usdWithAllowance.toFixed(2)} | ${e.hoursAt.map((h) => `${h.isolates}: ${h.hours} h${h.clientBound ? " (build-bound)" : ""}`).join(", ")} |`,
+  );
+  return `# Embedding on the Worker fleet — measured
+
+\`${r.meta.command}\` on ${r.meta.date} (commit ${r.meta.commit.slice(0, 10)}), ${r.meta.machine.cpus} × ${r.meta.machine.model}, Node ${r.meta.node}, load average at the end ${r.meta.machine.loadAvg.join(" / ")}.
+${r.meta.items} distinct texts of ${r.meta.corpus}, ${r.meta.batchSize} per request. ${r.meta.note}
+
+| instances | in flight | items | seconds | items/s | workerd CPU ms/item | model ms/item (Server-Timing) | build CPU ms/item | retries |
+|---|---|---|---|---|---|---|---|---|
+${rows.join("\n")}
+
+Estimate basis: ${r.basis.cpuMsPerItem} CPU ms/item and ${r.basis.itemsPerSecondPerIsolate} items/s per isolate (the one-instance run); one build process sends and parses at most ~${r.basis.clientItemsPerSecond} items/s.
+Pricing: ${r.pricing.plan}: $${r.pricing.usdPerMillionRequests} per million requests over ${r.pricing.includedRequestsPerMonth / 1e6}M a month, $${r.pricing.usdPerMillionCpuMs} per million CPU-ms over ${r.pricing.includedCpuMsPerMonth / 1e6}M a month (${r.pricing.source}).
+
+| items | requests | CPU | cost, all billed | cost, month's allowance unused | hours at N isolates |
+|---|---|---|---|---|---|
+${est.join("\n")}
+`;
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: PROJECT_ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return "unknown";
+  }
+}
