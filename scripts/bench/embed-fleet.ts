@@ -7,9 +7,9 @@
 // and Workers CPU cost of 1.2M and 10M items at N isolates (PRICING below).
 // Locally every instance shares this machine's cores, so more instances than
 // cores cannot add throughput: the 1 → 2 step shows scaling, 4 shows the bound.
-import { execFileSync } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -17,8 +17,7 @@ import { readCorpus } from "../corpus/read-corpus.ts";
 import { prepareModel } from "../embed/node-model.ts";
 import { RemoteEmbedder } from "../embed/remote.ts";
 import { embedBatches } from "../embed/remote-corpus.ts";
-import { PROJECT_ROOT, sharedWorkerBundle, startLocalWorker, type LocalWorker } from "../local/harness.ts";
-import { publishManifest, putModel } from "../local/seed.ts";
+import { bundleWorker, PROJECT_ROOT, WRANGLER_ENV, type Bundle } from "../local/harness.ts";
 
 /**
  * Workers Paid, Standard usage model: 10M requests a month included, then
@@ -53,7 +52,7 @@ export interface FleetRun {
   retries: number;
   seconds: number;
   itemsPerSecond: number;
-  /** CPU time of the workerd processes (user + system) per item: what a Worker would be billed for, and a bit more (Miniflare's own entry worker runs there too). */
+  /** CPU time of the workerd processes (user + system) per item: what a Worker would be billed for, and a bit more (the runtime's HTTP, Miniflare's entry worker). */
   workerdCpuMsPerItem: number;
   /** The model's time inside the Worker (Server-Timing `embed`, local timers advance during compute) per item. */
   embedMsPerItem: number;
@@ -93,19 +92,17 @@ export interface FleetOptions {
 
 const CLK_TCK = 100;
 
-/** User + system CPU seconds of this process's workerd children (Miniflare spawns one per instance). */
-function workerdCpuSeconds(): number {
+/** User + system CPU seconds of these processes (the workerd of each instance). */
+function cpuSeconds(pids: readonly number[]): number {
   let ticks = 0;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
+  for (const pid of pids) {
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // After the command: state is field 3; utime and stime are fields 14 and 15 (proc(5)).
       const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      // Fields after the command: state(3) ppid(4) … utime(14) stime(15), 1-based in proc(5).
-      if (Number(rest[1]) !== process.pid || !stat.includes("(workerd)")) continue;
       ticks += Number(rest[11]) + Number(rest[12]);
     } catch {
-      /* exited while listing */
+      throw new Error(`workerd process ${pid} is gone`);
     }
   }
   return ticks / CLK_TCK;
@@ -123,17 +120,40 @@ async function distinctTexts(file: string, n: number): Promise<string[]> {
   return Array.from({ length: n }, (_, i) => all[Math.floor((i * all.length) / n)]);
 }
 
-async function startInstances(k: number, token: string): Promise<Array<LocalWorker & { dir: string }>> {
-  const model = await prepareModel();
-  const bundle = await sharedWorkerBundle();
-  return Promise.all(
-    Array.from({ length: k }, async () => {
-      const dir = await mkdtemp(path.join(os.tmpdir(), "ess-fleet-"));
-      const w = await startLocalWorker({ persistDir: dir, bundle, vars: { EMBED_TOKEN: token } });
-      await publishManifest(w.kv, { version: "fleet-bench", model: await putModel(w.kv, model), items: 0 });
-      return { ...w, dir };
-    }),
-  );
+interface Instances {
+  urls: string[];
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+/** K Workers in a child process (scripts/bench/fleet-workers.ts), so this process's CPU is the build's alone. */
+async function startInstances(k: number, token: string, bundle: Bundle): Promise<Instances> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(PROJECT_ROOT, "scripts", "bench", "fleet-workers.ts"), String(k), token, bundle.outDir], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...WRANGLER_ENV },
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d;
+      const nl = out.indexOf("\n");
+      if (nl >= 0) resolve(out.slice(0, nl));
+    });
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`fleet-workers exited ${code} before its Workers were up`)));
+  });
+  const { urls, pids } = JSON.parse(line) as { urls: string[]; pids: number[] };
+  if (pids.length < k) throw new Error(`expected ${k} workerd processes, found ${pids.length}`);
+  return {
+    urls,
+    pids,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once("exit", () => resolve());
+        child.stdin!.end();
+      }),
+  };
 }
 
 export async function runFleetBench(o: FleetOptions): Promise<FleetReport> {
@@ -144,48 +164,53 @@ export async function runFleetBench(o: FleetOptions): Promise<FleetReport> {
   const modelId = (await prepareModel()).modelId;
   const token = randomBytes(16).toString("hex");
   const runs: FleetRun[] = [];
-  for (const k of instances) {
-    const workers = await startInstances(k, token);
-    try {
-      const concurrency = o.concurrency ?? FLEET_DEFAULTS.perInstance * k;
-      let retries = 0;
-      const remote = new RemoteEmbedder({ urls: workers.map((w) => w.url.toString()), token, concurrency, batchSize, onRetry: () => retries++ }, modelId);
-      // Every isolate loads its model before the clock starts.
-      await Promise.all(workers.map((_, i) => remote.embed(["warm up"], i)));
-      const warm = remote.stats;
-      const cpu0 = workerdCpuSeconds();
-      const client0 = process.cpuUsage();
-      const t0 = performance.now();
-      let got = 0;
-      await embedBatches(
-        remote,
-        texts,
-        texts.map((_, i) => i),
-        { onBatch: (ids) => void (got += ids.length) },
-      );
-      const seconds = (performance.now() - t0) / 1000;
-      const client = process.cpuUsage(client0);
-      const cpu = workerdCpuSeconds() - cpu0;
-      if (got !== texts.length) throw new Error(`embedded ${got} of ${texts.length} texts`);
-      const stats = remote.stats;
-      const sum = (f: (s: (typeof stats)[number]) => number) => stats.reduce((a, s, i) => a + f(s) - f(warm[i]), 0);
-      const run: FleetRun = {
-        instances: k,
-        concurrency,
-        items: texts.length,
-        requests: sum((s) => s.requests),
-        retries,
-        seconds: +seconds.toFixed(2),
-        itemsPerSecond: +(texts.length / seconds).toFixed(1),
-        workerdCpuMsPerItem: +((cpu * 1000) / texts.length).toFixed(3),
-        embedMsPerItem: +(sum((s) => s.embedMs) / texts.length).toFixed(3),
-        clientCpuMsPerItem: +((client.user + client.system) / 1000 / texts.length).toFixed(3),
-      };
-      log(`${k} instance(s), ${concurrency} in flight: ${run.itemsPerSecond} items/s; workerd CPU ${run.workerdCpuMsPerItem} ms/item, model ${run.embedMsPerItem} ms/item, build ${run.clientCpuMsPerItem} ms/item`);
-      runs.push(run);
-    } finally {
-      await Promise.all(workers.map(async (w) => (await w.dispose(), await rm(w.dir, { recursive: true, force: true }))));
+  const bundle = await bundleWorker();
+  try {
+    for (const k of instances) {
+      const workers = await startInstances(k, token, bundle);
+      try {
+        const concurrency = o.concurrency ?? FLEET_DEFAULTS.perInstance * k;
+        let retries = 0;
+        const remote = new RemoteEmbedder({ urls: workers.urls, token, concurrency, batchSize, onRetry: () => retries++ }, modelId);
+        // Every isolate loads its model before the clock starts.
+        await Promise.all(workers.urls.map((_, i) => remote.embed(["warm up"], i)));
+        const warm = remote.stats;
+        const cpu0 = cpuSeconds(workers.pids);
+        const client0 = process.cpuUsage();
+        const t0 = performance.now();
+        let got = 0;
+        await embedBatches(
+          remote,
+          texts,
+          texts.map((_, i) => i),
+          { onBatch: (ids) => void (got += ids.length) },
+        );
+        const seconds = (performance.now() - t0) / 1000;
+        const client = process.cpuUsage(client0);
+        const cpu = cpuSeconds(workers.pids) - cpu0;
+        if (got !== texts.length) throw new Error(`embedded ${got} of ${texts.length} texts`);
+        const stats = remote.stats;
+        const sum = (f: (s: (typeof stats)[number]) => number) => stats.reduce((a, s, i) => a + f(s) - f(warm[i]), 0);
+        const run: FleetRun = {
+          instances: k,
+          concurrency,
+          items: texts.length,
+          requests: sum((s) => s.requests),
+          retries,
+          seconds: +seconds.toFixed(2),
+          itemsPerSecond: +(texts.length / seconds).toFixed(1),
+          workerdCpuMsPerItem: +((cpu * 1000) / texts.length).toFixed(3),
+          embedMsPerItem: +(sum((s) => s.embedMs) / texts.length).toFixed(3),
+          clientCpuMsPerItem: +((client.user + client.system) / 1000 / texts.length).toFixed(3),
+        };
+        log(`${k} instance(s), ${concurrency} in flight: ${run.itemsPerSecond} items/s; workerd CPU ${run.workerdCpuMsPerItem} ms/item, model ${run.embedMsPerItem} ms/item, build ${run.clientCpuMsPerItem} ms/item`);
+        runs.push(run);
+      } finally {
+        await workers.stop();
+      }
     }
+  } finally {
+    await rm(bundle.outDir, { recursive: true, force: true });
   }
   const one = runs.find((r) => r.instances === 1) ?? runs[0];
   const basis = {
