@@ -1,4 +1,4 @@
-// `npm run bench -- --embed-fleet`: the build's remote embedding (scripts/embed/
+// `npm run bench -- --embed-fleet`: the build's remote embedding (scripts/builder/embedding/
 // remote.ts, the code `npm run build -- --embed-url` runs) against 1, 2 and 4
 // local Workers in workerd, each its own process with the real model behind
 // EMBED_TOKEN. Per run: items/s, the Worker's CPU per item (the workerd
@@ -13,11 +13,12 @@ import { rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { readCorpus } from "../corpus/read-corpus.ts";
-import { prepareModel } from "../embed/node-model.ts";
-import { RemoteEmbedder } from "../embed/remote.ts";
-import { embedBatches } from "../embed/remote-corpus.ts";
-import { bundleWorker, PROJECT_ROOT, WRANGLER_ENV, type Bundle } from "../local/harness.ts";
+import { readCorpus } from "../builder/corpus/read-corpus.ts";
+import { prepareModel } from "../builder/embedding/node-model.ts";
+import { RemoteEmbedder } from "../builder/embedding/remote.ts";
+import { embedBatches } from "../builder/embedding/remote-corpus.ts";
+import { PROJECT_ROOT } from "../common/paths.ts";
+import { bundleWorker, WRANGLER_ENV, type Bundle } from "../local/harness.ts";
 
 /**
  * Workers Paid, Standard usage model: 10M requests a month included, then

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { readFileSync, readdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { prepareModel } from "../embed/node-model.ts";
+import { prepareModel } from "../builder/embedding/node-model.ts";
 import { startLocalWorker, type Bundle } from "../local/harness.ts";
 import { publishManifest, putModel } from "../local/seed.ts";
 
