@@ -3,6 +3,7 @@
 // behind EMBED_TOKEN as today's functions/access.ts wants), each behind a local
 // fault proxy (test/helpers/fault-proxy.ts) that counts requests and injects
 // 429s, 5xx, dropped connections and wrong vectors.
+import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -14,7 +15,8 @@ import { prepareModel } from "../scripts/builder/embedding/node-model.ts";
 import { RemoteEmbedder, RemoteEmbedError, retryAfterMs, type RemoteOptions } from "../scripts/builder/embedding/remote.ts";
 import { CHECK_SAMPLE, embedCorpusRemote, MIN_COSINE } from "../scripts/builder/embedding/remote-corpus.ts";
 import { EMBEDDING_DIM } from "../lib/model/embed.ts";
-import { HEADLINES_CSV } from "./helpers/build-fixtures.ts";
+import { HEADLINES_CSV, headlines as headlineRows, runCli, writeHeadlinesCsv } from "./helpers/build-fixtures.ts";
+import { PROJECT_ROOT } from "../scripts/common/paths.ts";
 import { nudge, startFaultProxy, type Fault, type FaultProxy } from "./helpers/fault-proxy.ts";
 import { startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
 import { cosine } from "./helpers/stats.ts";
@@ -237,6 +239,88 @@ describe("429s, 5xx and dropped connections", () => {
     } finally {
       await proxy.close();
     }
+  });
+});
+
+async function cacheHashes(file: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  const buf = await readFile(file).catch(() => Buffer.alloc(0));
+  const row = 32 + EMBEDDING_DIM * 4;
+  expect(buf.length % row).toBe(0);
+  for (let o = 0; o < buf.length; o += row) out.add(buf.toString("hex", o, o + 32));
+  return out;
+}
+
+describe("npm run build -- --embed-url, killed mid-way and run again", () => {
+  it("resumes from the cache and re-embeds none of the texts it had", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "ess-fleet-build-"));
+    tmpDirs.push(dir);
+    const rows = await headlineRows(480, 1500 - 480);
+    const corpus = path.join(dir, "corpus.csv");
+    await writeHeadlinesCsv(corpus, rows);
+    const cacheDir = path.join(dir, "cache");
+    const cache = new EmbeddingCache(cacheDir, modelId);
+    const BATCHES_BEFORE_KILL = 6;
+    // Run 1: the proxy serves the check and six batches, then answers nothing more.
+    let served = 0;
+    const first = await startFaultProxy(workers[0].url, (i) => (i === 0 ? undefined : ++served > BATCHES_BEFORE_KILL ? { kind: "hold" } : undefined));
+    const args = (url: string) => ["--corpus", corpus, "--out", path.join(dir, "out"), "--cache", cacheDir, "--embed-url", url, "--embed-batch", "16", "--concurrency", "2", "--check-queries", "50", "--json"];
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(PROJECT_ROOT, "scripts", "build.ts"), ...args(first.url)], {
+      cwd: PROJECT_ROOT,
+      // The token from the environment, as the usage says.
+      env: { ...process.env, EMBED_TOKEN: TOKEN, NODE_NO_WARNINGS: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const want = CHECK_SAMPLE + BATCHES_BEFORE_KILL * 16;
+    const deadline = Date.now() + 120_000;
+    while ((await cacheRows(cache)) < want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    // Two requests are in flight (held), their texts not yet cached, when the build dies.
+    expect(first.requests.filter((q) => q.fault === "hold").length).toBeGreaterThanOrEqual(1);
+    child.kill("SIGKILL");
+    await exited;
+    await first.close();
+    const had = await cacheHashes(cache.file);
+    expect(had.size, stderr).toBe(want);
+
+    // Run 2: same command, token by flag this time.
+    const second = await startFaultProxy(workers[1].url);
+    try {
+      const run = await runCli("build", [...args(second.url), "--embed-token", TOKEN], 170_000);
+      expect(run.code, run.stderr).toBe(0);
+      const report = JSON.parse(run.stdout) as { items: number; embeddings: { source: string; computed: number; cached: number; remote: { embedded: number; local: number } } };
+      const distinct = new Set(rows.map((r) => r.text));
+      expect(report.embeddings.source).toBe("remote");
+      expect(report.embeddings.cached).toBe(rows.filter((r) => had.has(textHash(r.text))).length);
+      expect(report.embeddings.computed).toBe(distinct.size - had.size);
+      // Nothing the cache held went out again: 0 re-embedded.
+      const sent = second.requests.flatMap((q) => q.texts);
+      expect(sent.filter((t) => had.has(textHash(t)))).toEqual([]);
+      expect(new Set(sent).size).toBe(distinct.size - had.size);
+      expect(report.embeddings.remote.embedded + report.embeddings.remote.local).toBe(distinct.size - had.size);
+      // The cache now holds every text once, and the build's vectors are the local model's.
+      const after = await cacheHashes(cache.file);
+      expect(after).toEqual(new Set([...distinct].map(textHash)));
+      expect((await stat(cache.file)).size).toBe(distinct.size * (32 + EMBEDDING_DIM * 4));
+      const vectors = new Float32Array((await readFile(path.join(dir, "out", "vectors.f32"))).buffer.slice(0));
+      await expectLikeLocal(rows.map((r, i) => ({ id: String(i), text: r.text, meta: {} })), vectors);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("refuses flags that cannot work, with the usage's exit code", async () => {
+    const bad = async (args: string[], message: RegExp) => {
+      const r = await runCli("build", ["--corpus", HEADLINES_CSV, ...args]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(message);
+    };
+    await bad(["--concurrency", "4"], /--concurrency goes with --embed-url/);
+    await bad(["--embed-url", "ftp://x"], /must be http\(s\)/);
+    await bad(["--embed-url", "http://127.0.0.1:9", "--vectors", "x.f32"], /exclude each other/);
+    await bad(["--embed-url", "http://127.0.0.1:9", "--concurrency", "0"], /--concurrency must be an integer ≥ 1/);
   });
 });
 

@@ -1,7 +1,7 @@
 // A local HTTP proxy in front of a test Worker's /embed, for the fleet tests: it
 // records every request (texts, Authorization, arrival time) and can answer one
 // with a fault instead of forwarding it: a 429 with Retry-After, a 5xx, a
-// connection dropped before any reply or in the middle of one, or the Worker's
+// connection dropped before any reply or in the middle of one, no reply at all, or the Worker's
 // real reply with its vectors changed (a remote with the wrong model).
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -9,6 +9,8 @@ import type { AddressInfo } from "node:net";
 export type Fault =
   | { kind: "status"; status: number; retryAfter?: string; body?: unknown }
   | { kind: "drop" }
+  /** Never answered: the request hangs until the client gives up or dies. */
+  | { kind: "hold" }
   | { kind: "cut" }
   | { kind: "mangle"; vectors: (vs: number[][]) => number[][]; model?: string };
 
@@ -49,6 +51,7 @@ export async function startFaultProxy(target: URL | string, plan: (i: number, te
     const index = requests.length;
     const fault = plan(index, texts);
     requests.push({ index, texts, authorization: req.headers.authorization, at: performance.now(), fault: fault?.kind });
+    if (fault?.kind === "hold") return;
     if (fault?.kind === "drop") {
       req.socket.destroy();
       return;
