@@ -217,8 +217,8 @@ export async function runFleetBench(o: FleetOptions): Promise<FleetReport> {
   const basis = {
     cpuMsPerItem: one.workerdCpuMsPerItem,
     itemsPerSecondPerIsolate: one.itemsPerSecond,
-    // What one build process can send and parse per second with the fleet doing the embedding.
-    clientItemsPerSecond: +(1000 / Math.max(...runs.map((r) => r.clientCpuMsPerItem))).toFixed(0),
+    // What one build process can send and parse per second on one core, the fleet doing the embedding.
+    clientItemsPerSecond: +(1000 / one.clientCpuMsPerItem).toFixed(0),
   };
   return {
     meta: {
@@ -272,7 +272,7 @@ ${r.meta.items} distinct texts of ${r.meta.corpus}, ${r.meta.batchSize} per requ
 |---|---|---|---|---|---|---|---|---|
 ${rows.join("\n")}
 
-Estimate basis: ${r.basis.cpuMsPerItem} CPU ms/item and ${r.basis.itemsPerSecondPerIsolate} items/s per isolate (the one-instance run); one build process sends and parses at most ~${r.basis.clientItemsPerSecond} items/s.
+Estimate basis (the one-instance run): ${r.basis.cpuMsPerItem} CPU ms/item and ${r.basis.itemsPerSecondPerIsolate} items/s per isolate; one build process, on one core, sends and parses at most ~${r.basis.clientItemsPerSecond} items/s. Hours assume each isolate as fast as one local instance and the platform running N at once; "build-bound" means the build process, not the fleet, sets the pace.
 Pricing: ${r.pricing.plan}: $${r.pricing.usdPerMillionRequests} per million requests over ${r.pricing.includedRequestsPerMonth / 1e6}M a month, $${r.pricing.usdPerMillionCpuMs} per million CPU-ms over ${r.pricing.includedCpuMsPerMonth / 1e6}M a month (${r.pricing.source}).
 
 | items | requests | CPU | cost, all billed | cost, month's allowance unused | hours at N isolates |
