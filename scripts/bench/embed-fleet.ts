@@ -172,7 +172,9 @@ export async function runFleetBench(o: FleetOptions): Promise<FleetReport> {
       try {
         const concurrency = o.concurrency ?? FLEET_DEFAULTS.perInstance * k;
         let retries = 0;
-        const remote = new RemoteEmbedder({ urls: workers.urls, token, concurrency, batchSize, onRetry: () => retries++ }, modelId);
+        const remote = new RemoteEmbedder({ urls: workers.urls, token, concurrency, batchSize, onRetry: (x) => {
+          if (retries++ < 5) log(`retry: ${x.reason}`);
+        } }, modelId);
         // Every isolate loads its model before the clock starts.
         await Promise.all(workers.urls.map((_, i) => remote.embed(["warm up"], i)));
         const warm = remote.stats;

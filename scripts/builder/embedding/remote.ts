@@ -235,6 +235,7 @@ export class RemoteEmbedder {
     if (this.o.token) headers.Authorization = `Bearer ${this.o.token}`;
     let res: Response;
     let text: string;
+    const t0 = performance.now();
     try {
       res = await this.fetchImpl(remote.endpoint, { method: "POST", headers, body: JSON.stringify({ texts }), signal: AbortSignal.timeout(this.o.timeoutMs) });
       // The body is read inside the try: a connection dropped mid-reply is a network error too.
@@ -242,7 +243,8 @@ export class RemoteEmbedder {
     } catch (e) {
       remote.stats.networkErrors++;
       const err = e as Error & { cause?: { code?: string; message?: string } };
-      throw new RetryableError(`network error: ${err.cause?.code ?? err.cause?.message ?? err.message}`, false);
+      const what = [err.cause?.code, err.cause?.message ?? err.message].filter(Boolean).join(" ");
+      throw new RetryableError(`network error after ${Math.round(performance.now() - t0)} ms: ${what}`, false);
     }
     if (res.status === 429) {
       remote.stats.rateLimited++;
@@ -254,7 +256,7 @@ export class RemoteEmbedder {
       remote.stats.serverErrors++;
       throw new RetryableError(`HTTP ${res.status}${envelopeMessage(text)}`, false);
     }
-    if (res.status === 401 || res.status === 403) {
+    if ((res.status === 401 || res.status === 403) && envelopeCode(text) !== "embed_disabled") {
       const hint = this.o.token ? "check --embed-token" : "this Worker needs --embed-token";
       throw new RemoteEmbedError("unauthorized", `${remote.endpoint} refused the request (HTTP ${res.status}${envelopeMessage(text)}): ${hint}`, remote.endpoint);
     }
@@ -265,7 +267,10 @@ export class RemoteEmbedder {
         throw new TooLargeError(code, `HTTP ${res.status}${envelopeMessage(text)}`);
       }
     }
-    if (!res.ok) throw new RemoteEmbedError("refused", `${remote.endpoint}: HTTP ${res.status}${envelopeMessage(text)}`, remote.endpoint);
+    if (!res.ok) {
+      const hint = res.status === 404 ? " (is this the search Worker's URL?)" : "";
+      throw new RemoteEmbedError("refused", `${remote.endpoint}: HTTP ${res.status}${envelopeMessage(text)}${hint}`, remote.endpoint);
+    }
     const vectors = this.readReply(remote, text, texts.length);
     remote.stats.texts += texts.length;
     remote.stats.embedMs += serverTimingMs(res.headers.get("server-timing"), "embed");
