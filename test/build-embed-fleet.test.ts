@@ -264,7 +264,7 @@ describe("npm run build -- --embed-url, killed mid-way and run again", () => {
     // Run 1: the proxy serves the check and six batches, then answers nothing more.
     let served = 0;
     const first = await startFaultProxy(workers[0].url, (i) => (i === 0 ? undefined : ++served > BATCHES_BEFORE_KILL ? { kind: "hold" } : undefined));
-    const args = (url: string) => ["--corpus", corpus, "--out", path.join(dir, "out"), "--cache", cacheDir, "--embed-url", url, "--embed-batch", "16", "--concurrency", "2", "--check-queries", "50", "--json"];
+    const args = (url: string) => ["--corpus", corpus, "--out", path.join(dir, "out"), "--cache", cacheDir, "--embed-url", url, "--embed-batch", "16", "--concurrency", "2", "--check-queries", "50", "--threads", "1", "--json"];
     const child = spawn(process.execPath, ["--import", "tsx", path.join(PROJECT_ROOT, "scripts", "build.ts"), ...args(first.url)], {
       cwd: PROJECT_ROOT,
       // The token from the environment, as the usage says.
@@ -321,6 +321,20 @@ describe("npm run build -- --embed-url, killed mid-way and run again", () => {
     await bad(["--embed-url", "ftp://x"], /must be http\(s\)/);
     await bad(["--embed-url", "http://127.0.0.1:9", "--vectors", "x.f32"], /exclude each other/);
     await bad(["--embed-url", "http://127.0.0.1:9", "--concurrency", "0"], /--concurrency must be an integer ≥ 1/);
+  });
+});
+
+describe("a Worker that says it is misconfigured", () => {
+  it("is refused at once: a 503 misconfigured is not retried", async () => {
+    const proxy = await startFaultProxy(workers[0].url, () => ({ kind: "status", status: 503, body: { error: { code: "misconfigured", message: "the service is misconfigured; the operator has been told" } } }));
+    try {
+      const err = await embedCorpusRemote(headlines.slice(0, 40), EMBEDDING_DIM, await tmpCache(), pool, embedder([proxy]), quietLog, true).catch((e: unknown) => e);
+      expect((err as RemoteEmbedError).code).toBe("refused");
+      expect((err as Error).message).toMatch(/HTTP 503 misconfigured/);
+      expect(proxy.requests).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
   });
 });
 

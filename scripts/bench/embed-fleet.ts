@@ -70,7 +70,7 @@ export interface FleetEstimate {
   /** With the month's allowance unused by anything else. */
   usdWithAllowance: number;
   /** Hours at N isolates each as fast as one local instance, and the ceiling one build process sets. */
-  hoursAt: Array<{ isolates: number; hours: number; clientBound: boolean }>;
+  hoursAt: Array<{ isolates: number; hours: number; fleetHours: number; clientBound: boolean }>;
 }
 
 export interface FleetReport {
@@ -215,13 +215,6 @@ export async function runFleetBench(o: FleetOptions): Promise<FleetReport> {
   } finally {
     await rm(bundle.outDir, { recursive: true, force: true });
   }
-  const one = runs.find((r) => r.instances === 1) ?? runs[0];
-  const basis = {
-    cpuMsPerItem: one.workerdCpuMsPerItem,
-    itemsPerSecondPerIsolate: one.itemsPerSecond,
-    // What one build process can send and parse per second on one core, the fleet doing the embedding.
-    clientItemsPerSecond: +(1000 / one.clientCpuMsPerItem).toFixed(0),
-  };
   return {
     meta: {
       date: new Date().toISOString(),
@@ -235,10 +228,24 @@ export async function runFleetBench(o: FleetOptions): Promise<FleetReport> {
       note: "Timings depend on the machine and on what else runs on it; the CPU per item is steadier than items/s.",
     },
     runs,
-    pricing: PRICING,
-    basis,
-    estimates: (FLEET_DEFAULTS.estimateItems).map((n) => estimate(n, batchSize, basis)),
+    ...estimates(runs, batchSize),
   };
+}
+
+/**
+ * The production estimate from the one-instance run. An isolate embedding is
+ * CPU-bound, so its rate is taken as 1000 / CPU-ms per item: on a busy machine
+ * the measured items/s also counts the time spent waiting for a core.
+ */
+export function estimates(runs: FleetRun[], batchSize: number): Pick<FleetReport, "pricing" | "basis" | "estimates"> {
+  const one = runs.find((r) => r.instances === 1) ?? runs[0];
+  const basis = {
+    cpuMsPerItem: one.workerdCpuMsPerItem,
+    itemsPerSecondPerIsolate: +(1000 / one.workerdCpuMsPerItem).toFixed(1),
+    // What one build process can send and parse per second on one core, the fleet doing the embedding.
+    clientItemsPerSecond: +(1000 / one.clientCpuMsPerItem).toFixed(0),
+  };
+  return { pricing: PRICING, basis, estimates: FLEET_DEFAULTS.estimateItems.map((n) => estimate(n, batchSize, basis)) };
 }
 
 export function estimate(items: number, batchSize: number, basis: FleetReport["basis"]): FleetEstimate {
@@ -254,7 +261,7 @@ export function estimate(items: number, batchSize: number, basis: FleetReport["b
     usdWithAllowance: +usd(Math.max(0, requests - PRICING.includedRequestsPerMonth), Math.max(0, cpuMs - PRICING.includedCpuMsPerMonth)).toFixed(2),
     hoursAt: FLEET_DEFAULTS.estimateIsolates.map((n) => {
       const fleet = items / (n * basis.itemsPerSecondPerIsolate) / 3600;
-      return { isolates: n, hours: +Math.max(fleet, clientHours).toFixed(2), clientBound: clientHours > fleet };
+      return { isolates: n, hours: +Math.max(fleet, clientHours).toFixed(2), fleetHours: +fleet.toFixed(2), clientBound: clientHours > fleet };
     }),
   };
 }
@@ -263,7 +270,7 @@ export function fleetMarkdown(r: FleetReport): string {
   const rows = r.runs.map((x) => `| ${x.instances} | ${x.concurrency} | ${x.items} | ${x.seconds} | **${x.itemsPerSecond}** | ${x.workerdCpuMsPerItem} | ${x.embedMsPerItem} | ${x.clientCpuMsPerItem} | ${x.retries} |`);
   const est = r.estimates.map(
     (e) =>
-      `| ${e.items.toLocaleString("en-US")} | ${e.requests.toLocaleString("en-US")} | ${(e.cpuMs / 1e6).toFixed(1)} M | $${e.usdMarginal.toFixed(2)} | $${e.usdWithAllowance.toFixed(2)} | ${e.hoursAt.map((h) => `${h.isolates}: ${h.hours} h${h.clientBound ? " (build-bound)" : ""}`).join(", ")} |`,
+      `| ${e.items.toLocaleString("en-US")} | ${e.requests.toLocaleString("en-US")} | ${(e.cpuMs / 1e6).toFixed(1)} M | $${e.usdMarginal.toFixed(2)} | $${e.usdWithAllowance.toFixed(2)} | ${e.hoursAt.map((h) => `${h.isolates}: ${h.clientBound ? `${h.fleetHours} h, build-bound ${h.hours} h` : `${h.hours} h`}`).join("; ")} |`,
   );
   return `# Embedding on the Worker fleet — measured
 
@@ -274,7 +281,7 @@ ${r.meta.items} distinct texts of ${r.meta.corpus}, ${r.meta.batchSize} per requ
 |---|---|---|---|---|---|---|---|---|
 ${rows.join("\n")}
 
-Estimate basis (the one-instance run): ${r.basis.cpuMsPerItem} CPU ms/item and ${r.basis.itemsPerSecondPerIsolate} items/s per isolate; one build process, on one core, sends and parses at most ~${r.basis.clientItemsPerSecond} items/s. Hours assume each isolate as fast as one local instance and the platform running N at once; "build-bound" means the build process, not the fleet, sets the pace.
+Estimate basis (the one-instance run): ${r.basis.cpuMsPerItem} CPU ms/item, so ${r.basis.itemsPerSecondPerIsolate} items/s per isolate busy on a core of its own; one build process, on one core, sends and parses at most ~${r.basis.clientItemsPerSecond} items/s. Hours assume Cloudflare's cores as fast as this machine's and the platform running N isolates at once; "build-bound" means the build process, not the fleet, sets the pace. Rate limits come on top (docs/embed-fleet.md).
 Pricing: ${r.pricing.plan}: $${r.pricing.usdPerMillionRequests} per million requests over ${r.pricing.includedRequestsPerMonth / 1e6}M a month, $${r.pricing.usdPerMillionCpuMs} per million CPU-ms over ${r.pricing.includedCpuMsPerMonth / 1e6}M a month (${r.pricing.source}).
 
 | items | requests | CPU | cost, all billed | cost, month's allowance unused | hours at N isolates |

@@ -252,6 +252,10 @@ export class RemoteEmbedder {
       remote.pausedUntil = Math.max(remote.pausedUntil, Date.now() + ms);
       throw new RetryableError(`HTTP 429${envelopeMessage(text)}${ms ? `, Retry-After ${Math.round(ms / 1000)} s` : ""}`, true);
     }
+    if (res.status === 503 && envelopeCode(text) === "misconfigured") {
+      // The Worker's own configuration is broken (issue 24's keyed limits): no retry fixes that.
+      throw new RemoteEmbedError("refused", `${remote.endpoint}: HTTP 503${envelopeMessage(text)}`, remote.endpoint);
+    }
     if (res.status >= 500) {
       remote.stats.serverErrors++;
       throw new RetryableError(`HTTP ${res.status}${envelopeMessage(text)}`, false);
