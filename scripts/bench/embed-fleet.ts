@@ -170,43 +170,8 @@ export async function runFleetBench(o: FleetOptions): Promise<FleetReport> {
     for (const k of instances) {
       const workers = await startInstances(k, token, bundle);
       try {
-        const concurrency = o.concurrency ?? FLEET_DEFAULTS.perInstance * k;
-        let retries = 0;
-        const remote = new RemoteEmbedder({ urls: workers.urls, token, concurrency, batchSize, onRetry: (x) => {
-          if (retries++ < 5) log(`retry: ${x.reason}`);
-        } }, modelId);
-        // Every isolate loads its model before the clock starts.
-        await Promise.all(workers.urls.map((_, i) => remote.embed(["warm up"], i)));
-        const warm = remote.stats;
-        const cpu0 = cpuSeconds(workers.pids);
-        const client0 = process.cpuUsage();
-        const t0 = performance.now();
-        let got = 0;
-        await embedBatches(
-          remote,
-          texts,
-          texts.map((_, i) => i),
-          { onBatch: (ids) => void (got += ids.length) },
-        );
-        const seconds = (performance.now() - t0) / 1000;
-        const client = process.cpuUsage(client0);
-        const cpu = cpuSeconds(workers.pids) - cpu0;
-        if (got !== texts.length) throw new Error(`embedded ${got} of ${texts.length} texts`);
-        const stats = remote.stats;
-        const sum = (f: (s: (typeof stats)[number]) => number) => stats.reduce((a, s, i) => a + f(s) - f(warm[i]), 0);
-        const run: FleetRun = {
-          instances: k,
-          concurrency,
-          items: texts.length,
-          requests: sum((s) => s.requests),
-          retries,
-          seconds: +seconds.toFixed(2),
-          itemsPerSecond: +(texts.length / seconds).toFixed(1),
-          workerdCpuMsPerItem: +((cpu * 1000) / texts.length).toFixed(3),
-          embedMsPerItem: +(sum((s) => s.embedMs) / texts.length).toFixed(3),
-          clientCpuMsPerItem: +((client.user + client.system) / 1000 / texts.length).toFixed(3),
-        };
-        log(`${k} instance(s), ${concurrency} in flight: ${run.itemsPerSecond} items/s; workerd CPU ${run.workerdCpuMsPerItem} ms/item, model ${run.embedMsPerItem} ms/item, build ${run.clientCpuMsPerItem} ms/item`);
+        const run = await measureRun(workers, texts, { token, modelId, batchSize, concurrency: o.concurrency ?? FLEET_DEFAULTS.perInstance * k, log });
+        log(`${k} instance(s), ${run.concurrency} in flight: ${run.itemsPerSecond} items/s; workerd CPU ${run.workerdCpuMsPerItem} ms/item, model ${run.embedMsPerItem} ms/item, build ${run.clientCpuMsPerItem} ms/item`);
         runs.push(run);
       } finally {
         await workers.stop();
@@ -246,6 +211,39 @@ export function estimates(runs: FleetRun[], batchSize: number): Pick<FleetReport
     clientItemsPerSecond: +(1000 / one.clientCpuMsPerItem).toFixed(0),
   };
   return { pricing: PRICING, basis, estimates: FLEET_DEFAULTS.estimateItems.map((n) => estimate(n, batchSize, basis)) };
+}
+
+/** One timed pass of every text over `workers`, the models loaded first. */
+async function measureRun(workers: Instances, texts: string[], o: { token: string; modelId: string; batchSize: number; concurrency: number; log: (s: string) => void }): Promise<FleetRun> {
+  let retries = 0;
+  const onRetry = (x: { reason: string }) => void (retries++ < 5 && o.log(`retry: ${x.reason}`));
+  const remote = new RemoteEmbedder({ urls: workers.urls, token: o.token, concurrency: o.concurrency, batchSize: o.batchSize, onRetry }, o.modelId);
+  // Every isolate loads its model before the clock starts.
+  await Promise.all(workers.urls.map((_, i) => remote.embed(["warm up"], i)));
+  const warm = remote.stats;
+  const cpu0 = cpuSeconds(workers.pids);
+  const client0 = process.cpuUsage();
+  const t0 = performance.now();
+  let got = 0;
+  await embedBatches(remote, texts, texts.map((_, i) => i), { onBatch: (ids) => void (got += ids.length) });
+  const seconds = (performance.now() - t0) / 1000;
+  const client = process.cpuUsage(client0);
+  const cpu = cpuSeconds(workers.pids) - cpu0;
+  if (got !== texts.length) throw new Error(`embedded ${got} of ${texts.length} texts`);
+  const stats = remote.stats;
+  const sum = (f: (s: (typeof stats)[number]) => number) => stats.reduce((a, s, i) => a + f(s) - f(warm[i]), 0);
+  return {
+    instances: workers.urls.length,
+    concurrency: o.concurrency,
+    items: texts.length,
+    requests: sum((s) => s.requests),
+    retries,
+    seconds: +seconds.toFixed(2),
+    itemsPerSecond: +(texts.length / seconds).toFixed(1),
+    workerdCpuMsPerItem: +((cpu * 1000) / texts.length).toFixed(3),
+    embedMsPerItem: +(sum((s) => s.embedMs) / texts.length).toFixed(3),
+    clientCpuMsPerItem: +((client.user + client.system) / 1000 / texts.length).toFixed(3),
+  };
 }
 
 export function estimate(items: number, batchSize: number, basis: FleetReport["basis"]): FleetEstimate {

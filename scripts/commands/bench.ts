@@ -64,6 +64,14 @@ function list(name: string, v: string | undefined): number[] | undefined {
   });
 }
 
+/** The fleet bench's flags (scripts/bench/embed-fleet.ts). */
+const FLEET_FLAGS = {
+  "embed-fleet": { type: "boolean" },
+  instances: { type: "string" },
+  items: { type: "string" },
+  concurrency: { type: "string" },
+} as const;
+
 export function main(): Promise<number> {
   const config = {
     options: {
@@ -88,23 +96,14 @@ export function main(): Promise<number> {
       "resident-kib": { type: "string" },
       "no-serve": { type: "boolean" },
       "reuse-build": { type: "boolean" },
-      "embed-fleet": { type: "boolean" },
-      instances: { type: "string" },
-      items: { type: "string" },
-      concurrency: { type: "string" },
+      ...FLEET_FLAGS,
       help: { type: "boolean", short: "h" },
     },
     strict: true,
   } as const;
   return runCli(USAGE, config, async ({ values: a }) => {
     if (!a.corpus) throw new UsageError("--corpus FILE is required");
-    if (a["embed-fleet"]) {
-      const log = (s: string) => process.stderr.write(`[embed-fleet] ${s}\n`);
-      const instances = list("instances", a.instances);
-      if (instances && (instances.length === 0 || instances.some((n) => n < 1))) throw new UsageError("--instances takes counts ≥ 1, e.g. 1,2,4");
-      const r = await runFleetBench({ corpus: a.corpus, instances, items: parseIntFlag("items", a.items), concurrency: parseIntFlag("concurrency", a.concurrency), log });
-      return writeReport(r, fleetMarkdown(r), { json: a.json, md: a.md });
-    }
+    if (a["embed-fleet"]) return fleetBench(a.corpus, a);
     if (a.scale !== undefined) return scaleBench(a.corpus, parseIntFlag("scale", a.scale)!, { json: a.json, md: a.md, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], reuseBuild: a["reuse-build"] });
     if (a.latency) {
       const residentKib = parseIntFlag("resident-kib", a["resident-kib"], 0);
@@ -144,6 +143,14 @@ async function writeReport(report: unknown, md: string, o: { json?: string; md?:
     await writeFile(file, text);
   }
   process.stdout.write(md);
+}
+
+async function fleetBench(corpus: string, a: { instances?: string; items?: string; concurrency?: string; json?: string; md?: string }): Promise<void> {
+  const log = (s: string) => process.stderr.write(`[embed-fleet] ${s}\n`);
+  const instances = list("instances", a.instances);
+  if (instances && (instances.length === 0 || instances.some((n) => n < 1))) throw new UsageError("--instances takes counts ≥ 1, e.g. 1,2,4");
+  const r = await runFleetBench({ corpus, instances, items: parseIntFlag("items", a.items), concurrency: parseIntFlag("concurrency", a.concurrency), log });
+  await writeReport(r, fleetMarkdown(r), a);
 }
 
 async function filterBench(corpus: string, o: { json?: string; md?: string; artifacts?: string; threads?: number; serve: boolean; perturbed: number }): Promise<void> {

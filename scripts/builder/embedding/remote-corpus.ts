@@ -9,8 +9,7 @@
 //   3. a text the remote cannot take (longer than its limit) is embedded here.
 import { Progress } from "../../common/progress.ts";
 import { EmbeddingCache, textHash } from "./cache.ts";
-import type { Embedded } from "./embed-corpus.ts";
-import { sharedVectors } from "./embed-corpus.ts";
+import { sharedVectors, type Embedded } from "./embed-corpus.ts";
 import type { EmbeddingPool } from "../pools/embed-pool.ts";
 import { cosine, RemoteEmbedder, RemoteEmbedError, type RemoteStats } from "./remote.ts";
 
@@ -75,17 +74,9 @@ export async function checkRemotes(remote: RemoteEmbedder, pool: EmbeddingPool, 
   return { local, minCosine };
 }
 
-export async function embedCorpusRemote(
-  items: ReadonlyArray<{ text: string }>,
-  dim: number,
-  cache: EmbeddingCache | null,
-  pool: EmbeddingPool,
-  remote: RemoteEmbedder,
-  log: (s: string) => void,
-  quiet = false,
-): Promise<RemoteEmbedded> {
-  const n = items.length;
-  const vectors = sharedVectors(n, dim);
+/** The corpus's distinct texts (by hash), the vectors the cache already had, and those still missing. */
+async function fromCache(items: ReadonlyArray<{ text: string }>, dim: number, cache: EmbeddingCache | null) {
+  const vectors = sharedVectors(items.length, dim);
   const rowsByHash = new Map<string, number[]>();
   items.forEach((it, i) => {
     const h = textHash(it.text);
@@ -95,34 +86,90 @@ export async function embedCorpusRemote(
   });
   const filled = cache ? await cache.lookup(rowsByHash, vectors) : new Set<number>();
   const missing = [...rowsByHash].filter(([, rows]) => !filled.has(rows[0]));
+  const cachedRows = items.length - missing.reduce((a, [, rows]) => a + rows.length, 0);
+  return { vectors, distinct: rowsByHash.size, missing, cachedRows, texts: missing.map(([, rows]) => items[rows[0]].text) };
+}
+
+/**
+ * Writes vectors into their rows and appends them to the cache. Appends are
+ * chained, so batches finishing together never interleave their writes (each
+ * is one append of whole rows); `settled()` waits for every one so far.
+ */
+function cacheWriter(vectors: Float32Array, dim: number, cache: EmbeddingCache | null, missing: ReadonlyArray<[string, number[]]>) {
+  let writes: Promise<void> = Promise.resolve();
+  const keep = (ids: readonly number[], vs: readonly Float32Array[]): Promise<void> => {
+    ids.forEach((i, j) => vectors.set(vs[j], missing[i][1][0] * dim));
+    if (!cache) return writes;
+    const batch = ids.map((i, j) => ({ hash: missing[i][0], vector: vs[j] }));
+    writes = writes.then(() => cache.append(batch));
+    return writes;
+  };
+  return { keep, settled: () => writes };
+}
+
+export async function embedCorpusRemote(
+  items: ReadonlyArray<{ text: string }>,
+  dim: number,
+  cache: EmbeddingCache | null,
+  pool: EmbeddingPool,
+  remote: RemoteEmbedder,
+  log: (s: string) => void,
+  quiet = false,
+): Promise<RemoteEmbedded> {
+  const { vectors, distinct, missing, cachedRows, texts } = await fromCache(items, dim, cache);
   const urls = remote.remotes.map((r) => r.endpoint);
-  const cachedRows = n - missing.reduce((a, [, rows]) => a + rows.length, 0);
-  const result = (computed: number, seconds: number, embedded: number, local: number, checkMinCosine: number[]): RemoteEmbedded => ({
+  const result = (seconds: number, embedded: number, local: number, checkMinCosine: number[]): RemoteEmbedded => ({
     vectors,
-    computed,
+    computed: missing.length,
     cached: cachedRows,
     seconds,
     remote: { urls, embedded, local, checkMinCosine, stats: remote.stats },
   });
   if (missing.length === 0) {
-    log(`all ${n} embeddings from cache; no remote needed`);
-    return result(0, 0, 0, 0, []);
+    log(`all ${items.length} embeddings from cache; no remote needed`);
+    return result(0, 0, 0, []);
   }
-
-  // Cache appends are chained, so batches finishing together never interleave
-  // their writes (each is one append of whole rows).
-  let writes: Promise<void> = Promise.resolve();
-  const keep = (entries: Array<{ hash: string; row: number; vector: Float32Array }>): Promise<void> => {
-    for (const e of entries) vectors.set(e.vector, e.row * dim);
-    if (!cache) return writes;
-    const batch = entries.map((e) => ({ hash: e.hash, vector: e.vector }));
-    writes = writes.then(() => cache.append(batch));
-    return writes;
-  };
-
+  const writer = cacheWriter(vectors, dim, cache, missing);
   const t0 = performance.now();
+  const check = await checkStep(remote, pool, texts, writer.keep, log);
+  const tooLong = check.todo.filter((i) => codePoints(texts[i]) > REMOTE_MAX_CHARS);
+  const long = new Set(tooLong);
+  // Similar lengths together: the Worker pads a model call to its longest text.
+  const queue = check.todo.filter((i) => !long.has(i)).sort((a, b) => texts[a].length - texts[b].length);
+  log(`embedding ${queue.length} text(s) on ${urls.length} remote(s), ${remote.o.concurrency} request(s) of ≤ ${remote.o.batchSize} in flight; ${cachedRows} from cache${tooLong.length ? `; ${tooLong.length} longer than ${REMOTE_MAX_CHARS} characters here` : ""}`);
+  const progress = new Progress("embed (remote)", queue.length);
+  let embeddedRemotely = 0;
+  let refused: number[];
+  try {
+    const onBatch = (ids: number[], vs: Float32Array[]) => ((embeddedRemotely += ids.length), writer.keep(ids, vs));
+    refused = (await embedBatches(remote, texts, queue, { onBatch, onProgress: (d) => !quiet && progress.update(d) })).refused;
+  } catch (e) {
+    await writer.settled();
+    const kept = distinct - missing.length + check.sampled + embeddedRemotely;
+    if (cache) (e as Error).message += ` (${kept} of ${distinct} distinct texts are embedded in the cache; run the build again to resume)`;
+    throw e;
+  }
+  const localOnly = [...tooLong, ...refused];
+  if (localOnly.length) {
+    log(`embedding ${localOnly.length} text(s) here that the remote would not take`);
+    await writer.keep(localOnly, await pool.embed(localOnly.map((i) => texts[i])));
+  }
+  await writer.settled();
+  // Repeated texts share the one embedding.
+  for (const [, rows] of missing) for (const r of rows.slice(1)) vectors.copyWithin(r * dim, rows[0] * dim, (rows[0] + 1) * dim);
+  return result((performance.now() - t0) / 1000, embeddedRemotely, check.sampled + localOnly.length, check.minCosine);
+}
+
+/** The check on a sample of `texts` (kept, as embedded here); returns the indices still to embed. */
+async function checkStep(
+  remote: RemoteEmbedder,
+  pool: EmbeddingPool,
+  texts: readonly string[],
+  keep: (ids: readonly number[], vs: readonly Float32Array[]) => Promise<void>,
+  log: (s: string) => void,
+): Promise<{ todo: number[]; sampled: number; minCosine: number[] }> {
+  const urls = remote.remotes.map((r) => r.endpoint);
   await pool.warmUp();
-  const texts = missing.map(([, rows]) => items[rows[0]].text);
   const fits = texts.map((t, i) => (codePoints(t) > REMOTE_MAX_CHARS ? -1 : i)).filter((i) => i >= 0);
   if (fits.length === 0) throw new RemoteEmbedError("refused", `every text to embed is longer than the ${REMOTE_MAX_CHARS} characters a Worker takes; build without --embed-url`, urls[0]);
   const sample = checkSample(fits.map((i) => texts[i])).map((j) => fits[j]);
@@ -133,45 +180,9 @@ export async function embedCorpusRemote(
     sample.map((i) => texts[i]),
   );
   log(`remote check passed: lowest cosine ${check.minCosine.map((c) => c.toFixed(6)).join(", ")}`);
-  await keep(sample.map((i, j) => ({ hash: missing[i][0], row: missing[i][1][0], vector: check.local[j] })));
-
+  await keep(sample, check.local);
   const sampled = new Set(sample);
-  const todo = texts.map((_, i) => i).filter((i) => !sampled.has(i));
-  const tooLong = todo.filter((i) => codePoints(texts[i]) > REMOTE_MAX_CHARS);
-  const long = new Set(tooLong);
-  // Similar lengths together: the Worker pads a model call to its longest text.
-  const queue = todo.filter((i) => !long.has(i)).sort((a, b) => texts[a].length - texts[b].length);
-  log(`embedding ${queue.length} text(s) on ${urls.length} remote(s), ${remote.o.concurrency} request(s) of ≤ ${remote.o.batchSize} in flight; ${cachedRows} from cache${tooLong.length ? `; ${tooLong.length} longer than ${REMOTE_MAX_CHARS} characters here` : ""}`);
-  const progress = new Progress("embed (remote)", queue.length);
-  let embeddedRemotely = 0;
-  const store = (ids: readonly number[], vs: Float32Array[]) => keep(ids.map((i, j) => ({ hash: missing[i][0], row: missing[i][1][0], vector: vs[j] })));
-  let localOnly: number[];
-  try {
-    const sent = await embedBatches(remote, texts, queue, {
-      onBatch: (ids, vs) => {
-        embeddedRemotely += ids.length;
-        return store(ids, vs);
-      },
-      onProgress: (d) => !quiet && progress.update(d),
-    });
-    localOnly = [...tooLong, ...sent.refused];
-  } catch (e) {
-    await writes;
-    const kept = rowsByHash.size - missing.length + sample.length + embeddedRemotely;
-    if (cache) (e as Error).message += ` (${kept} of ${rowsByHash.size} distinct texts are embedded in the cache; run the build again to resume)`;
-    throw e;
-  }
-
-  if (localOnly.length) {
-    log(`embedding ${localOnly.length} text(s) here that the remote would not take`);
-    const vs = await pool.embed(localOnly.map((i) => texts[i]));
-    await store(localOnly, vs);
-  }
-  await writes;
-  const seconds = (performance.now() - t0) / 1000;
-  // Repeated texts share the one embedding.
-  for (const [, rows] of missing) for (const r of rows.slice(1)) vectors.copyWithin(r * dim, rows[0] * dim, (rows[0] + 1) * dim);
-  return result(missing.length, seconds, embeddedRemotely, sample.length + localOnly.length, check.minCosine);
+  return { todo: texts.map((_, i) => i).filter((i) => !sampled.has(i)), sampled: sample.length, minCosine: check.minCosine };
 }
 
 /**
