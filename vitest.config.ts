@@ -6,6 +6,7 @@ import { defineConfig } from "vitest/config";
 // workerd through Miniflare (scripts/local/harness.ts), bundled once per run by
 // the global setup. `npm test` runs both.
 const UNIT = [
+  "test/api-contract.test.ts",
   "test/build-corpus.test.ts",
   "test/build-examples.test.ts",
   "test/build-format.test.ts",

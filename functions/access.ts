@@ -16,8 +16,8 @@ export async function enforceRateLimit(limiter: RateLimit | undefined, request: 
   if (!limiter) return;
   const { success } = await limiter.limit({ key: clientKey(request) });
   if (!success) {
-    throw new HttpError(429, "rate_limited", `too many ${what} requests from this client; retry in ${RATE_LIMIT_PERIOD_SECONDS} s`, {
-      "Retry-After": String(RATE_LIMIT_PERIOD_SECONDS),
+    throw new HttpError("rate_limited", `too many ${what} requests from this client; retry in ${RATE_LIMIT_PERIOD_SECONDS} s`, {
+      headers: { "Retry-After": String(RATE_LIMIT_PERIOD_SECONDS) },
     });
   }
 }
@@ -36,7 +36,7 @@ export function requireEmbedToken(request: Request, config: Config): void {
   if (!config.embedToken) return;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get("Authorization") ?? "");
   if (!m || !sameSecret(m[1], config.embedToken)) {
-    throw new HttpError(401, "unauthorized", "/embed needs an Authorization: Bearer token on this deployment", { "WWW-Authenticate": 'Bearer realm="embed"' });
+    throw new HttpError("unauthorized", "the embedding routes need an Authorization: Bearer token on this deployment", { headers: { "WWW-Authenticate": 'Bearer realm="embed"' } });
   }
 }
 
@@ -55,6 +55,6 @@ export function allowedOrigin(request: Request, config: Config): string | null {
  */
 export function enforceOrigin(request: Request, config: Config): void {
   if (request.headers.get("Origin") !== null && allowedOrigin(request, config) === null) {
-    throw new HttpError(403, "origin_not_allowed", "this origin may not call the API (ALLOWED_ORIGINS)");
+    throw new HttpError("origin_not_allowed", "this origin may not call the API (ALLOWED_ORIGINS)");
   }
 }

@@ -3,12 +3,9 @@
 
 /**
  * The bindings and vars of wrangler.toml, as `npm run types` (wrangler types)
- * generates them into worker-configuration.d.ts, plus the one var only the
- * bench's local Worker sets.
+ * generates them into worker-configuration.d.ts, plus the embedding token secret.
  */
 export type Env = Cloudflare.Env & {
-  /** "on" enables `GET /search?exact=1` (brute force over every item); the bench's local Worker only. */
-  BENCH_EXACT?: string;
   /** Secret (`wrangler secret put EMBED_TOKEN`): when set, /embed requires `Authorization: Bearer <token>`. */
   EMBED_TOKEN?: string;
 };
@@ -19,7 +16,6 @@ export interface Config {
   maxBatchQueries: number;
   maxEmbedTexts: number;
   pointerTtlMs: number;
-  benchExact: boolean;
   embedToken: string | undefined;
   /** "*" or the exact origins allowed. */
   allowedOrigins: "*" | string[];
@@ -78,7 +74,6 @@ export function readConfig(env: Env): Config {
     maxBatchQueries: int(env.MAX_BATCH_QUERIES, 16, 1),
     maxEmbedTexts: int(env.MAX_EMBED_TEXTS, 32, 1),
     pointerTtlMs: int(env.POINTER_TTL_MS, 10_000, 0),
-    benchExact: (env.BENCH_EXACT ?? "off").trim().toLowerCase() === "on",
     embedToken: env.EMBED_TOKEN ? env.EMBED_TOKEN : undefined,
     allowedOrigins: origins(env.ALLOWED_ORIGINS),
     maxRequestTokens: int(env.MAX_REQUEST_TOKENS, 4096, 1),

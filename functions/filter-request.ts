@@ -17,11 +17,11 @@ const encoder = new TextEncoder();
 export function filterFromParam(param: string | null): FilterInput | undefined {
   if (param === null || param.trim() === "") return undefined;
   const bytes = encoder.encode(param).length;
-  if (bytes > MAX_FILTER_BYTES) throw new HttpError(400, "filter_too_large", `filter: ${bytes} bytes of JSON; at most ${MAX_FILTER_BYTES}`);
+  if (bytes > MAX_FILTER_BYTES) throw new HttpError("filter_too_large", `filter: ${bytes} bytes of JSON; at most ${MAX_FILTER_BYTES}`, { param: "filter" });
   try {
     return { value: JSON.parse(param), bytes };
   } catch {
-    throw new HttpError(400, "invalid_filter", "filter: not valid JSON (send it URL-encoded)");
+    throw new HttpError("invalid_filter", "filter: not valid JSON (send it URL-encoded)", { param: "filter" });
   }
 }
 
@@ -37,7 +37,7 @@ export function compileRequestFilter(input: FilterInput | undefined, handle: Ind
   try {
     return compileFilter(input.value, { fields: handle?.filters?.fields ?? [] }, input.bytes);
   } catch (e) {
-    if (e instanceof FilterError) throw new HttpError(400, e.code, `${where}${e.path}: ${e.message}`);
+    if (e instanceof FilterError) throw new HttpError(e.code, `${where}${e.path}: ${e.message}`, { param: `${where}${e.path}` });
     throw e;
   }
 }

@@ -1,43 +1,53 @@
-// Worker entry: routing, method checks, CORS and the last-resort error net.
-// Nothing thrown below this file reaches the runtime as an uncaught exception.
+// Worker entry: routing, method checks, CORS, deprecated aliases and the
+// last-resort error net. Nothing thrown below this file reaches the runtime as
+// an uncaught exception.
 import { readConfig, type Env } from "./config.ts";
-import { CORS_HEADERS, HttpError, errorResponse, toHttpError, withHeaders } from "./http.ts";
+import { CORS_HEADERS, HttpError, errorResponse, json, toHttpError, withHeaders, type Envelope } from "./http.ts";
 import { allowedOrigin, enforceOrigin } from "./access.ts";
 import { guardKv } from "./kv-guard.ts";
 import { page } from "./page.ts";
-import { embedPost, examples, fields, healthz, searchGet, searchPost } from "./routes.ts";
+import { embedPost, embeddingsPost, examples, fields, healthz, searchGet, searchPost, type Searcher } from "./routes.ts";
+import { OPENAPI } from "./openapi.ts";
+import { ALIASES, deprecationHeaders } from "./aliases.ts";
 
 type Handler = (request: Request, env: Env, ctx: ExecutionContext) => Promise<Response>;
 
-interface Route {
+export interface Route {
   methods: Record<string, Handler>;
   cors: boolean;
+  /** Error envelope of the route: OpenAI's on /v1/embeddings, the native one elsewhere. */
+  envelope: Envelope;
 }
 
-const ROUTES: Record<string, Route> = {
-  "/": { methods: { GET: page, HEAD: page }, cors: false },
-  "/healthz": { methods: { GET: (_r, env, ctx) => healthz(env, ctx) }, cors: false },
-  "/examples": { methods: { GET: (_r, env, ctx) => examples(env, ctx) }, cors: false },
-  "/fields": { methods: { GET: (_r, env, ctx) => fields(env, ctx) }, cors: true },
-  "/search": { methods: { GET: searchGet, POST: searchPost }, cors: true },
-  "/embed": { methods: { POST: embedPost }, cors: true },
-};
+/** The routes, with the search handlers given (production: the index; functions/bench-entry.ts: brute force). */
+export function routeTable(search?: Searcher): Record<string, Route> {
+  const api = (methods: Record<string, Handler>, cors = true, envelope: Envelope = "native"): Route => ({ methods, cors, envelope });
+  const v1: Record<string, Route> = {
+    "/v1/search": api({ GET: searchGet(search), POST: searchPost(search) }),
+    "/v1/embed": api({ POST: embedPost }),
+    "/v1/embeddings": api({ POST: embeddingsPost }, true, "openai"),
+    "/v1/fields": api({ GET: (_r, env, ctx) => fields(env, ctx) }),
+    "/v1/examples": api({ GET: (_r, env, ctx) => examples(env, ctx) }, false),
+    "/v1/healthz": api({ GET: (_r, env, ctx) => healthz(env, ctx) }, false),
+    "/v1/openapi.json": api({ GET: async () => json(OPENAPI, 200, { "Cache-Control": "public, max-age=300" }) }),
+  };
+  const aliases = Object.fromEntries(Object.entries(ALIASES).map(([old, successor]) => [old, v1[successor]]));
+  return { "/": { methods: { GET: page, HEAD: page }, cors: false, envelope: "native" }, ...v1, ...aliases };
+}
 
-async function route(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-  const { pathname } = new URL(request.url);
-  const r = Object.hasOwn(ROUTES, pathname) ? ROUTES[pathname] : undefined;
-  if (!r) throw new HttpError(404, "not_found", `no route for ${pathname}`);
+async function route(r: Route | undefined, pathname: string, request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+  if (!r) throw new HttpError("not_found", `no route for ${pathname}`);
   if (r.cors) enforceOrigin(request, readConfig(env));
   if (request.method === "OPTIONS" && r.cors) return new Response(null, { status: 204 });
   const handler = r.methods[request.method];
   if (!handler) {
     const allow = [...Object.keys(r.methods), ...(r.cors ? ["OPTIONS"] : [])].join(", ");
-    throw new HttpError(405, "method_not_allowed", `${request.method} is not allowed on ${pathname}`, { Allow: allow });
+    throw new HttpError("method_not_allowed", `${request.method} is not allowed on ${pathname}`, { headers: { Allow: allow } });
   }
   return handler(request, env, ctx);
 }
 
-/** CORS for the API paths: the allowed origin (ALLOWED_ORIGINS), and Authorization for the /embed token. */
+/** CORS for the API paths: the allowed origin (ALLOWED_ORIGINS), and Authorization for the embedding token. */
 function corsHeaders(request: Request, env: Env): Record<string, string> {
   const origin = allowedOrigin(request, readConfig(env));
   const headers: Record<string, string> = { ...CORS_HEADERS, "Access-Control-Allow-Headers": "Content-Type, Authorization" };
@@ -47,21 +57,27 @@ function corsHeaders(request: Request, env: Env): Record<string, string> {
   return headers;
 }
 
-export default {
-  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-    let response: Response;
-    let cors = false;
-    try {
+/** The Worker's fetch handler over a route table. */
+export function createWorker(routes: Record<string, Route>): ExportedHandler<Env> {
+  return {
+    async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
       const { pathname } = new URL(request.url);
-      cors = Object.hasOwn(ROUTES, pathname) && ROUTES[pathname].cors;
-      response = await route(request, { ...env, INDEX: guardKv(env.INDEX) }, ctx);
-    } catch (err) {
-      const httpErr = toHttpError(err);
-      // 503s are expected states (publishing, KV lag) and get one line; a 500 is a bug and gets the stack.
-      if (httpErr.status === 500) console.error(`${request.method} ${request.url} -> 500:`, err);
-      else if (httpErr.status >= 500) console.warn(`${request.method} ${request.url} -> ${httpErr.status} ${httpErr.code}: ${httpErr.message}`);
-      response = errorResponse(httpErr);
-    }
-    return cors ? withHeaders(response, corsHeaders(request, env)) : response;
-  },
-} satisfies ExportedHandler<Env>;
+      const r = Object.hasOwn(routes, pathname) ? routes[pathname] : undefined;
+      let response: Response;
+      try {
+        response = await route(r, pathname, request, { ...env, INDEX: guardKv(env.INDEX) }, ctx);
+      } catch (err) {
+        const httpErr = toHttpError(err);
+        // 503s are expected states (publishing, KV lag) and get one line; a 500 is a bug and gets the stack.
+        if (httpErr.status === 500) console.error(`${request.method} ${request.url} -> 500:`, err);
+        else if (httpErr.status >= 500) console.warn(`${request.method} ${request.url} -> ${httpErr.status} ${httpErr.code}: ${httpErr.message}`);
+        response = errorResponse(httpErr, r?.envelope ?? "native");
+      }
+      if (r?.cors) response = withHeaders(response, corsHeaders(request, env));
+      if (Object.hasOwn(ALIASES, pathname)) response = withHeaders(response, deprecationHeaders(ALIASES[pathname]));
+      return response;
+    },
+  };
+}
+
+export default createWorker(routeTable()) satisfies ExportedHandler<Env>;

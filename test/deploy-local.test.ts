@@ -46,7 +46,7 @@ async function deploy(corpus: string, extra: string[] = []) {
 }
 
 async function ask(q: string): Promise<{ status: number; version?: string; results?: Answer; body: unknown }> {
-  const res = await worker.json(`/search?q=${encodeURIComponent(q)}&k=10`);
+  const res = await worker.json(`/v1/search?q=${encodeURIComponent(q)}&k=10`);
   return { status: res.status, version: res.body?.index?.version, results: res.body?.results, body: res.body };
 }
 

@@ -50,7 +50,7 @@ export const PAGE_HTML = `<!doctype html>
 <footer>
   <p>Timings marked <span class="local">local measurement</span> are the Worker's own clock. They mean something when the Worker runs locally
   (<code>npm start</code>); in production Workers' timers do not advance during computation and read 0.
-  API: <code>GET /search?q=…&amp;k=…&amp;filter=…</code>, <code>GET /fields</code>, <code>GET /examples</code>, <code>GET /healthz</code>.</p>
+  API: <code>GET /v1/search?q=…&amp;k=…&amp;filter=…</code>, <code>GET /v1/fields</code>, <code>GET /v1/examples</code>, <code>GET /v1/healthz</code>; the contract: <code>GET /v1/openapi.json</code>.</p>
 </footer>
 <script>${PAGE_JS}</script>
 </body>

@@ -46,7 +46,7 @@ type Phase = <T>(name: string, run: () => Promise<T>) => Promise<T | undefined>;
 
 async function isolateMiB(w: LocalWorker, fetch: (p: string) => Promise<Response>): Promise<Isolate> {
   const heap = await w.isolateHeap({ gc: true });
-  const wasm = ((await (await fetch("/healthz")).json()) as { memory: { wasm_heap_bytes: number } }).memory.wasm_heap_bytes;
+  const wasm = ((await (await fetch("/v1/healthz")).json()) as { memory: { wasm_heap_bytes: number } }).memory.wasm_heap_bytes;
   const r = (b: number) => Math.round((b / MiB) * 10) / 10;
   return { jsHeap: r(heap.usedBytes), arrayBuffers: r(heap.arrayBufferBytes), wasm: r(wasm), total: r(heap.usedBytes + heap.arrayBufferBytes + wasm) };
 }
@@ -60,7 +60,7 @@ async function texts(dir: string): Promise<string[]> {
 
 async function start(persistDir: string, extra: Partial<StartOptions> = {}): Promise<LocalWorker> {
   const w = await startLocalWorker({ persistDir, bundle: await sharedWorkerBundle(), host: "127.0.0.1", onLog: () => undefined, ...extra });
-  const warm = await w.fetch("/healthz");
+  const warm = await w.fetch("/v1/healthz");
   if (warm.status !== 200) throw new Error(`worker not healthy: ${warm.status} ${await warm.text()}`);
   return w;
 }
@@ -71,7 +71,7 @@ type Answers = Map<string, string>;
 async function answerAll(w: LocalWorker, queries: readonly string[]): Promise<Answers> {
   const out: Answers = new Map();
   for (const q of queries) {
-    const res = await w.fetch("/search", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ q, k: 10 }) });
+    const res = await w.fetch("/v1/search", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ q, k: 10 }) });
     const body = (await res.json()) as { results?: unknown; error?: { code: string } };
     out.set(q, res.status === 200 ? JSON.stringify(body.results) : `${res.status} ${body.error?.code ?? "no_envelope"}`);
   }
@@ -105,14 +105,14 @@ async function loadAndMemory(persistDir: string, queries: string[], items: numbe
     });
     const memory = await phase("memory", async () => {
       const afterLoadMiB = await isolateMiB(w, fetch);
-      const resident = residentWords(((await (await fetch("/healthz")).json()) as { resident?: ResidentHealth }).resident);
+      const resident = residentWords(((await (await fetch("/v1/healthz")).json()) as { resident?: ResidentHealth }).resident);
       // A burst: 8 concurrent batches of 16 queries of ~1,000 characters (the largest legal batch).
       const burst = Array.from({ length: 16 }, (_, i) => `burst ${i} ` + queries.slice(i * 8, i * 8 + 8).join(" ").slice(0, 980));
       const afterBurstsMiB: Isolate[] = [];
       for (let b = 0; b < 3; b++) {
         const statuses = await Promise.all(
           Array.from({ length: 8 }, (_, c) =>
-            fetch("/search", { method: "POST", headers: { "Content-Type": "application/json", "CF-Connecting-IP": `10.9.${b}.${c}` }, body: JSON.stringify({ queries: burst, k: 100 }) }).then(async (r) => (await r.arrayBuffer(), r.status)),
+            fetch("/v1/search", { method: "POST", headers: { "Content-Type": "application/json", "CF-Connecting-IP": `10.9.${b}.${c}` }, body: JSON.stringify({ queries: burst, k: 100 }) }).then(async (r) => (await r.arrayBuffer(), r.status)),
           ),
         );
         if (statuses.some((s) => s !== 200)) throw new Error(`burst answered ${statuses.join(",")}`);
@@ -193,7 +193,7 @@ async function faults(persistDir: string, artifacts: string, allQueries: string[
 async function batchSpeedUp(w: LocalWorker, queries: string[]) {
   const rows = [];
   const search = async (body: unknown) =>
-    (await (await w.fetch("/search", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })).json()) as { timings: { search_ms: number } };
+    (await (await w.fetch("/v1/search", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })).json()) as { timings: { search_ms: number } };
   // The fault queries are the first 40: start after them.
   let offset = FAULT_QUERIES;
   for (const kvDelayMs of [0, 20]) {

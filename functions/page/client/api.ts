@@ -1,4 +1,4 @@
-// The JSON the page reads from the Worker (GET /search, /examples, /fields), as the
+// The JSON the page reads from the Worker (GET /v1/search, /v1/examples, /v1/fields; docs/api.md), as the
 // page uses it, and one fetch that never throws except when aborted.
 
 export interface IndexInfo {

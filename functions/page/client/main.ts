@@ -78,7 +78,7 @@ async function showExamples(): Promise<void> {
     setStatus("Loading example queries…", true);
     let r;
     try {
-      r = await getJson<ExamplesBody>("/examples", ctl.signal);
+      r = await getJson<ExamplesBody>("/v1/examples", ctl.signal);
     } catch {
       return;
     }
@@ -108,7 +108,7 @@ async function search(s: PageState): Promise<void> {
   try {
     const params = new URLSearchParams({ q: s.q, k: String(s.k) });
     if (s.filter) params.set("filter", s.filter);
-    r = await getJson<SearchBody>("/search?" + params, ctl.signal);
+    r = await getJson<SearchBody>("/v1/search?" + params, ctl.signal);
   } catch {
     return; // superseded by a newer request
   }
