@@ -5,7 +5,8 @@ import { HttpError, json, round, serverTiming } from "./http.ts";
 import { currentIndex, type IndexVersion } from "./index-state.ts";
 import { getModel, modelLoadsStarted, retainOnlyModel, type LoadedModel } from "./model.ts";
 import { exactSearch } from "./exact-search.ts";
-import { indexAdapter, isolateCache } from "./search-adapter.ts";
+import { indexAdapter, isolateCache, semanticOutcome } from "./search-adapter.ts";
+import { modeRequest } from "./search-mode.ts";
 import { tensorBytes, wasmMemoryBytes } from "./tf-wasm.ts";
 import { parseEmbedBody, parseK, parseQuery, parseSearchBody, readJsonObject, type QuerySpec } from "./validate.ts";
 import { compileRequestFilter, filterFromParam } from "./filter-request.ts";
@@ -65,13 +66,17 @@ async function runSearch(env: Env, ctx: ExecutionContext, config: Config, querie
   const perQuery = await Promise.all(
     queries.map(async (spec, i) => {
       const s0 = performance.now();
-      const outcome = exact ? await exactSearch(index.handle, vectors[i], k, filters[i]) : await indexAdapter.search(index.handle, vectors[i], k, filters[i]);
+      const outcome = exact ? semanticOutcome(await exactSearch(index.handle, vectors[i], k, filters[i])) : await indexAdapter.query(index.handle, spec.q, vectors[i], k, filters[i], spec.search ?? {});
       const s = performance.now() - s0;
       return {
         query: spec.q,
         k,
         ...(spec.filter ? { filter: spec.filter.value } : {}),
-        results: outcome.results.map((r) => ({ id: r.id, score: r.score, text: r.text, meta: r.meta ?? {} })),
+        // The mode that answered (the index's default when the query named none), and why a lexical query found nothing.
+        mode: outcome.mode,
+        ...(outcome.fusion ? { fusion: outcome.fusion } : {}),
+        ...(outcome.reason ? { reason: outcome.reason } : {}),
+        results: outcome.results.map((r) => ({ id: r.id, score: r.score, scores: r.scores, text: r.text, meta: r.meta ?? {} })),
         index: { version: index.version, items: index.items },
         // Queries of one request are embedded together; each reports that shared time.
         // compute_ms is the search less its waits on KV: its own CPU, locally (timers
@@ -98,7 +103,10 @@ export async function searchGet(request: Request, env: Env, ctx: ExecutionContex
   const url = new URL(request.url);
   const q = parseQuery(url.searchParams.get("q") ?? undefined, config.maxQueryChars);
   const k = parseK(url.searchParams.get("k") ?? undefined, "query");
-  const spec: QuerySpec = { q, filter: filterFromParam(url.searchParams.get("filter")), where: "" };
+  const search = modeRequest(Object.fromEntries(["mode", "fusion"].filter((p) => url.searchParams.has(p)).map((p) => [p, url.searchParams.get(p)])));
+  const spec: QuerySpec = { q, filter: filterFromParam(url.searchParams.get("filter")), where: "", search };
+  // Answers differ by mode and fusion: they are part of the cache entry's name.
+  const variant = (canonical: string | undefined) => [canonical ?? "", search.mode ?? "", search.fusion ?? ""].join("|");
   // Bench-only brute force over every item (functions/exact-search.ts).
   const exact = ["1", "true", "on"].includes(url.searchParams.get("exact") ?? "");
   if (exact && !config.benchExact) throw new HttpError(403, "exact_disabled", "exact search is a benchmark facility, disabled on this deployment");
@@ -106,14 +114,14 @@ export async function searchGet(request: Request, env: Env, ctx: ExecutionContex
   if (cacheable) {
     const active = await activeIndex(env, config, ctx);
     const filter = compileRequestFilter(spec.filter, active.handle);
-    const hit = await cachedAnswer(searchCacheKey(active.version, q, k, filter?.canonical), q);
+    const hit = await cachedAnswer(searchCacheKey(active.version, q, k, variant(filter?.canonical)), q);
     if (hit) return hit;
   }
   const { index, perQuery, headers, filters } = await runSearch(env, ctx, config, [spec], k, exact);
   if (!cacheable) return json(perQuery[0], 200, headers);
   const response = json(perQuery[0], 200, { ...headers, "Cache-Control": cacheControl(config.searchCacheSeconds) });
   // Keyed by the version that answered, which a background refresh may have changed meanwhile.
-  storeAnswer(ctx, searchCacheKey(index.version, q, k, filters[0]?.canonical), response);
+  storeAnswer(ctx, searchCacheKey(index.version, q, k, variant(filters[0]?.canonical)), response);
   return response;
 }
 

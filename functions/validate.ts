@@ -2,6 +2,7 @@
 // clients can tell a typo from an outage.
 import { HttpError } from "./http.ts";
 import { filterFromBody, type FilterInput } from "./filter-request.ts";
+import { modeRequest, type ModeRequest } from "./search-mode.ts";
 
 export const DEFAULT_K = 10;
 export const MAX_K = 100;
@@ -71,26 +72,29 @@ export interface QuerySpec {
   q: string;
   filter?: FilterInput;
   where: string;
+  /** Search mode and fusion (functions/search-mode.ts); absent: the index's defaults. */
+  search?: ModeRequest;
 }
 
 export type SearchRequest = { kind: "single"; query: QuerySpec; k: number } | { kind: "batch"; queries: QuerySpec[]; k: number };
 
 /** A batch entry is a query string (the request's filter applies), or {"q", "filter"} with its own. */
-function batchEntry(entry: unknown, i: number, shared: FilterInput | undefined, maxChars: number): QuerySpec {
+function batchEntry(entry: unknown, i: number, shared: FilterInput | undefined, maxChars: number, search: ModeRequest): QuerySpec {
   const where = `queries[${i}].`;
   if (typeof entry === "object" && entry !== null && !Array.isArray(entry)) {
     const e = entry as Record<string, unknown>;
-    const extra = Object.keys(e).filter((key) => key !== "q" && key !== "filter");
-    if (extra.length) throw bad("invalid_body", `queries[${i}] may hold "q" and "filter" only, not "${extra[0]}"`);
-    // Its own "filter" replaces the shared one; "filter": null opts this query out of it.
-    return { q: parseQuery(e.q, maxChars, `queries[${i}].q`), filter: "filter" in e ? filterFromBody(e.filter) : shared, where };
+    const extra = Object.keys(e).filter((key) => !["q", "filter", "mode", "fusion"].includes(key));
+    if (extra.length) throw bad("invalid_body", `queries[${i}] may hold "q", "filter", "mode" and "fusion" only, not "${extra[0]}"`);
+    // Its own "filter" replaces the shared one; "filter": null opts this query out of it. Its mode and fusion likewise.
+    return { q: parseQuery(e.q, maxChars, `queries[${i}].q`), filter: "filter" in e ? filterFromBody(e.filter) : shared, where, search: modeRequest(e, where, search) };
   }
-  return { q: parseQuery(entry, maxChars, `queries[${i}]`), filter: shared, where };
+  return { q: parseQuery(entry, maxChars, `queries[${i}]`), filter: shared, where, search };
 }
 
 export function parseSearchBody(body: Record<string, unknown>, maxChars: number, maxBatch: number): SearchRequest {
   const k = parseK(body.k, "json");
   const filter = filterFromBody(body.filter);
+  const search = modeRequest(body);
   const hasQ = "q" in body;
   const hasQueries = "queries" in body;
   if (hasQ && hasQueries) throw bad("invalid_body", 'send either "q" or "queries", not both');
@@ -99,9 +103,9 @@ export function parseSearchBody(body: Record<string, unknown>, maxChars: number,
     if (!Array.isArray(queries)) throw bad("invalid_body", '"queries" must be an array of strings or {"q", "filter"} objects');
     if (queries.length === 0) throw bad("invalid_body", '"queries" must not be empty');
     if (queries.length > maxBatch) throw bad("batch_too_large", `at most ${maxBatch} queries per request`);
-    return { kind: "batch", queries: queries.map((q, i) => batchEntry(q, i, filter, maxChars)), k };
+    return { kind: "batch", queries: queries.map((q, i) => batchEntry(q, i, filter, maxChars, search)), k };
   }
-  return { kind: "single", query: { q: parseQuery(body.q, maxChars), filter, where: "" }, k };
+  return { kind: "single", query: { q: parseQuery(body.q, maxChars), filter, where: "", search }, k };
 }
 
 export function parseEmbedBody(body: Record<string, unknown>, maxChars: number, maxTexts: number): string[] {

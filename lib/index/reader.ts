@@ -21,6 +21,8 @@ import { ENTRY_SPAN, nearestLeaves, probedLeaves, withinBudget } from "./leaves.
 import { searchFiltered } from "./filtered-search.ts";
 import { deepest, type Depth } from "./rerank-depth.ts";
 import type { ResidentRecords } from "./resident.ts";
+import { decodeLexiconHead } from "./format.ts";
+import { lexicalIndex, type LexicalIndex } from "../lexical/search.ts";
 
 export { IndexError, nearestLeaves, type BlobSource, type SearchStats };
 export type { IndexErrorCode, FilterStats } from "./fetch.ts";
@@ -61,6 +63,8 @@ export interface IndexHandle {
   filters: IndexFilters | null;
   source: BlobSource;
   cache: ValueCache | null;
+  /** The lexical index's head (format.ts §9), null when the build wrote none: lexical and hybrid search need it. */
+  lexical?: LexicalIndex | null;
   /**
    * The version's records in isolate memory (resident.ts), once loaded: round 2
    * looks its candidates up here and reads from KV only what is not held.
@@ -102,8 +106,9 @@ export async function openIndex(manifest: Manifest, source: BlobSource, cache: V
   const refs = manifest.routing;
   if (!Array.isArray(refs) || refs.length === 0) throw new IndexError("index_corrupt", "the manifest names no routing");
   const f = manifest.filters;
-  const groups = [{ what: "routing", refs }, ...(f ? [{ what: "filter table", refs: f.table }] : [])];
-  const [routingBytes, tableBytes] = await readParts(source, groups);
+  const lx = manifest.lexical;
+  const groups = [{ what: "routing", refs }, { what: "filter table", refs: f ? f.table : [] }, { what: "lexicon head", refs: lx ? lx.head : [] }];
+  const [routingBytes, tableBytes, headBytes] = await readParts(source, groups);
   const routing = decodeOrCorrupt(`routing ${refs[0].key}`, () => decodeRouting(routingBytes));
   if (routing.leaves !== manifest.params.leaves || routing.dim !== manifest.dim || routing.pqM !== manifest.params.pqM) {
     throw new IndexError("index_corrupt", `routing ${refs[0].key} disagrees with the manifest`);
@@ -114,7 +119,13 @@ export async function openIndex(manifest: Manifest, source: BlobSource, cache: V
     if (table.leaves !== routing.leaves || table.columns !== f.fields.length) throw new IndexError("index_corrupt", "the filter table disagrees with the manifest");
     filters = { fields: f.fields, table };
   }
-  return { manifest, routing, filters, source, cache };
+  let lexical: LexicalIndex | null = null;
+  if (lx) {
+    const head = decodeOrCorrupt("lexicon head", () => decodeLexiconHead(headBytes));
+    if (head.items !== manifest.items || head.parts !== lx.parts) throw new IndexError("index_corrupt", "the lexicon head disagrees with the manifest");
+    lexical = lexicalIndex(head);
+  }
+  return { manifest, routing, filters, source, cache, lexical };
 }
 
 /**
@@ -173,7 +184,11 @@ function residentHit(resident: ResidentRecords, g: number): Pick<ItemRecord, "id
   }
 }
 
-export async function searchVector(h: IndexHandle, q: Float32Array, options: SearchOptions): Promise<{ results: SearchHit[]; stats: SearchStats }> {
+/**
+ * Round 1 of a vector search: the record keys round 2 re-ranks. Its first read
+ * is issued before it first awaits, so a SharedRound can join it with other reads.
+ */
+export async function vectorCandidates(h: IndexHandle, q: Float32Array, options: SearchOptions, stats: SearchStats): Promise<string[]> {
   const { routing, manifest } = h;
   if (q.length !== routing.dim) throw new Error(`query has ${q.length} dimensions, the index ${routing.dim}`);
   const k = options.k;
@@ -182,15 +197,16 @@ export async function searchVector(h: IndexHandle, q: Float32Array, options: Sea
   const depth: Depth = { k, rerank: Math.max(k, options.rerank ?? manifest.params.rerank), margin: options.rerankMargin ?? manifest.params.rerankMargin };
   const maxShardBytes = options.maxShardBytes ?? manifest.params.maxShardBytes;
   const scanLeaves = options.scanLeaves ?? manifest.params.scanLeaves;
-  const stats = emptyStats();
-  if (options.filter) {
-    const keys = await searchFiltered(h, q, options.filter, { nprobe, probeMargin, depth, maxShardBytes, scanLeaves }, stats);
-    return { results: await rerankRecords(h, q, keys, k, stats), stats };
-  }
+  if (options.filter) return searchFiltered(h, q, options.filter, { nprobe, probeMargin, depth, maxShardBytes, scanLeaves }, stats);
   const nearest = probedLeaves(routing, q, nprobe, probeMargin, scanLeaves);
   const leaves = withinBudget(nearest, (l) => routing.shardBytes[l], maxShardBytes);
   const shards = await fetchBlobs(h.source, h.cache, leaves.map((l) => shardRef(routing, l)), stats);
   stats.shards = shards.length;
-  const keys = rankEntries(shards, itemTable(q, routing.rotation, routing.codebooks, routing.pqM), routing.pqM, depth);
-  return { results: await rerankRecords(h, q, keys, k, stats), stats };
+  return rankEntries(shards, itemTable(q, routing.rotation, routing.codebooks, routing.pqM), routing.pqM, depth);
+}
+
+export async function searchVector(h: IndexHandle, q: Float32Array, options: SearchOptions): Promise<{ results: SearchHit[]; stats: SearchStats }> {
+  const stats = emptyStats();
+  const keys = await vectorCandidates(h, q, options, stats);
+  return { results: await rerankRecords(h, q, keys, options.k, stats), stats };
 }
