@@ -16,6 +16,8 @@ import { DEFAULTS, runBench, type BenchOptions } from "../bench/run.ts";
 import { runScaleBench } from "../bench/scale.ts";
 import { scaleMarkdown } from "../bench/scale-report.ts";
 import { filterMarkdown, runFilterBench } from "../bench/filters.ts";
+import { HYBRID_DEFAULTS, hybridMarkdown, runHybridBench } from "../bench/hybrid.ts";
+import { PROJECT_ROOT } from "../common/paths.ts";
 
 const USAGE = `Usage: npm run bench -- --corpus FILE [options]
 
@@ -40,6 +42,12 @@ const USAGE = `Usage: npm run bench -- --corpus FILE [options]
   --latency              instead: the warm-latency targets alone (/search ÷ /embed of one text end to
                          end, search compute) and where the time goes, through HTTP (scripts/bench/latency.ts);
                          --json/--md write its report; --repeats and --perturbed apply
+  --hybrid               instead: MRR@10, recall@1/@10, bytes and rounds of the semantic, lexical and
+                         hybrid modes on STS-B retrieval and on rare-word known items from --corpus
+                         (scripts/bench/hybrid.ts); writes docs/bench-hybrid.md and .json unless
+                         --md/--json say otherwise
+  --stsb FILE            with --hybrid: the STS-B test file (default ../shared/data/sts-benchmark-test.tsv)
+  --known-items N        with --hybrid: known-item queries (default ${HYBRID_DEFAULTS.knownItems})
   --artifacts DIR        with --filters or --latency: measure the index built in DIR (e.g. the scale bench's) instead
   --resident-kib N       with --latency: the Worker's RESIDENT_KIB (0: every record from KV; default wrangler.toml's)
   --no-serve             with --scale or --filters: skip the Worker pass (publishing N records to local KV is slow)
@@ -76,6 +84,9 @@ export function main(): Promise<number> {
       threads: { type: "string" },
       scale: { type: "string" },
       filters: { type: "boolean" },
+      hybrid: { type: "boolean" },
+      stsb: { type: "string" },
+      "known-items": { type: "string" },
       latency: { type: "boolean" },
       artifacts: { type: "string" },
       "resident-kib": { type: "string" },
@@ -91,6 +102,12 @@ export function main(): Promise<number> {
     if (a.latency) {
       const residentKib = parseIntFlag("resident-kib", a["resident-kib"], 0);
       return latencyBench(a.corpus, { json: a.json, md: a.md, artifacts: a.artifacts, threads: parseIntFlag("threads", a.threads), repeats: parseIntFlag("repeats", a.repeats), perturbed: parseIntFlag("perturbed", a.perturbed, 0), residentKib });
+    }
+    if (a.hybrid) {
+      const log = (s: string) => process.stderr.write(`[hybrid] ${s}\n`);
+      const stsb = a.stsb ?? path.join(PROJECT_ROOT, "..", "shared", "data", "sts-benchmark-test.tsv");
+      const r = await runHybridBench({ headlines: a.corpus, stsb, knownItems: parseIntFlag("known-items", a["known-items"]), threads: parseIntFlag("threads", a.threads), log });
+      return writeReport(r, hybridMarkdown(r), { json: a.json ?? path.join(PROJECT_ROOT, "docs", "bench-hybrid.json"), md: a.md ?? path.join(PROJECT_ROOT, "docs", "bench-hybrid.md") });
     }
     if (a.filters) return filterBench(a.corpus, { json: a.json, md: a.md, artifacts: a.artifacts, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], perturbed: parseIntFlag("perturbed", a.perturbed, 0) ?? DEFAULTS.perturbed });
     const opts: BenchOptions = {
