@@ -17,7 +17,7 @@ import { searchVector, vectorCandidates, type IndexHandle, type SearchHit, type 
 import { SharedRound } from "../index/shared-round.ts";
 import { dotInt8 } from "../index/vector.ts";
 import { fuseRrf, fuseScores, type Fusion } from "./fusion.ts";
-import { matchTerms, partRef, partsFor, queryTerms, rankPostings, scoreText, type TermMatch } from "./search.ts";
+import { matchTerms, partRef, partsFor, queryTerms, rankPostings, scoreText, type LexicalIndex, type TermMatch } from "./search.ts";
 
 export type SearchMode = "semantic" | "lexical" | "hybrid";
 export const SEARCH_MODES: readonly SearchMode[] = ["semantic", "lexical", "hybrid"];
@@ -135,6 +135,45 @@ function byScoreThenId(a: { score: number; id: string }, b: { score: number; id:
   return b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
+/** Round 1 (and, for whole lists, the tails): the vector candidates and the query terms' postings, read together. */
+async function firstRound(h: IndexHandle & { lexical: LexicalIndex }, round: SharedRound, mode: SearchMode, query: { text: string; vector: Float32Array }, o: ModeOptions) {
+  const lex = h.lexical;
+  const shared: IndexHandle = { ...h, source: round };
+  const vecStats = emptyStats();
+  const lexStats = emptyStats();
+  const terms = queryTerms(lex, query.text);
+  const partIds = partsFor(lex, terms);
+  // Both reads start before either awaits, so they go out as one.
+  const vectorKeys = mode === "hybrid" ? vectorCandidates(shared, query.vector, o, vecStats) : Promise.resolve([] as string[]);
+  const parts = fetchBlobs<LexiconPart>(round, h.cache, partIds.map((p) => partRef(lex, p)), lexStats);
+  const [semanticKeys, partValues] = await Promise.all([vectorKeys, parts]);
+  const matched: TermMatch[] = matchTerms(lex, terms, new Map(partIds.map((p, i) => [p, partValues[i]])));
+  let tails: Array<Postings | null> = [];
+  if (o.wholeLists) {
+    const withTail = matched.filter((m) => m.tail);
+    const read = await fetchBlobs(round, h.cache, withTail.map((m) => m.tail!), lexStats);
+    tails = matched.map((m) => (m.tail ? read[withTail.indexOf(m)].postings : null));
+  }
+  return { shared, vecStats, lexStats, terms, partIds, semanticKeys, matched, tails };
+}
+
+function noMatchReason(terms: number, matched: number): string | undefined {
+  if (matched > 0) return undefined;
+  return terms === 0 ? "the query has no searchable words: every word is a stop word" : "none of the query's words is in the index";
+}
+
+/** The pool ranked by the mode: BM25 alone (items with a query term), or both scores fused. */
+function rankPool(pool: Candidate[], mode: SearchMode, fusion: Fusion | null, o: ModeOptions): ModeHit[] {
+  let scored: Array<Candidate & { score: number; id: string }>;
+  if (mode === "lexical") scored = pool.filter((c) => c.lexical > 0).map((c) => ({ ...c, id: c.record.id, score: c.lexical }));
+  else {
+    const fused = fusion === "rrf" ? fuseRrf(pool) : fuseScores(pool, o.semanticWeight ?? DEFAULT_SEMANTIC_WEIGHT);
+    scored = pool.map((c, i) => ({ ...c, id: c.record.id, score: fused[i] }));
+  }
+  scored.sort(byScoreThenId);
+  return scored.slice(0, o.k).map((c) => ({ id: c.record.id, score: c.score, text: c.record.text, meta: c.record.meta ?? {}, scores: { semantic: c.semantic, lexical: c.lexical } }));
+}
+
 export async function searchMode(h: IndexHandle, query: { text: string; vector: Float32Array }, o: ModeOptions): Promise<ModeResult> {
   const mode = o.mode ?? defaultMode(h);
   if (mode === "semantic") {
@@ -145,61 +184,33 @@ export async function searchMode(h: IndexHandle, query: { text: string; vector: 
   if (!lex) throw new ModeUnavailableError(mode);
   const fusion = mode === "hybrid" ? (o.fusion ?? DEFAULT_FUSION) : null;
   const round = new SharedRound(h.source);
-  const shared: IndexHandle = { ...h, source: round };
-  const vecStats = emptyStats();
-  const lexStats = emptyStats();
-  const terms = queryTerms(lex, query.text);
-  const partIds = partsFor(lex, terms);
-  // Round 1: both reads start before either awaits, so they go out as one.
-  const vectorKeys = mode === "hybrid" ? vectorCandidates(shared, query.vector, o, vecStats) : Promise.resolve([] as string[]);
-  const parts = fetchBlobs<LexiconPart>(shared.source, h.cache, partIds.map((p) => partRef(lex, p)), lexStats);
-  const [semanticKeys, partValues] = await Promise.all([vectorKeys, parts]);
-  const matched: TermMatch[] = matchTerms(lex, terms, new Map(partIds.map((p, i) => [p, partValues[i]])));
-  let tails: Array<Postings | null> = [];
-  if (o.wholeLists) {
-    const withTail = matched.filter((m) => m.tail);
-    const read = await fetchBlobs(shared.source, h.cache, withTail.map((m) => m.tail!), lexStats);
-    tails = matched.map((m) => (m.tail ? read[withTail.indexOf(m)].postings : null));
-  }
-  const k = o.k;
-  const depth = Math.max(o.lexicalDepth ?? Math.max(LEXICAL_DEPTH, 3 * k), k) * (o.filter ? FILTERED_DEPTH_FACTOR : 1);
-  const ranked = rankPostings(lex, matched, depth, tails);
+  const r1 = await firstRound({ ...h, lexical: lex }, round, mode, query, o);
+  const depth = Math.max(o.lexicalDepth ?? Math.max(LEXICAL_DEPTH, 3 * o.k), o.k) * (o.filter ? FILTERED_DEPTH_FACTOR : 1);
+  const ranked = rankPostings(lex, r1.matched, depth, r1.tails);
   const lexical: LexicalStats = {
-    terms: terms.map((t) => t.term),
-    matched: matched.map((m) => m.term),
-    parts: partIds.length,
-    tails: tails.filter(Boolean).length,
-    postings: matched.reduce((s, m, i) => s + m.prefix.count + (tails[i]?.count ?? 0), 0),
+    terms: r1.terms.map((t) => t.term),
+    matched: r1.matched.map((m) => m.term),
+    parts: r1.partIds.length,
+    tails: r1.tails.filter(Boolean).length,
+    postings: r1.matched.reduce((s, m, i) => s + m.prefix.count + (r1.tails[i]?.count ?? 0), 0),
     candidates: ranked.length,
   };
-  const stats: ModeResult["stats"] = { ...emptyStats(), shards: vecStats.shards, ...(vecStats.filter ? { filter: vecStats.filter } : {}), lexical };
-  const reason = matched.length === 0 ? (terms.length === 0 ? "the query has no searchable words: every word is a stop word" : "none of the query's words is in the index") : undefined;
-  let pool: Candidate[] = [];
-  if (!(mode === "lexical" && matched.length === 0)) {
-    const keys = [...new Set([...semanticKeys, ...ranked.map((r) => r.key)])];
-    pool = await readCandidates(shared, query.vector, keys, stats);
-  }
+  const stats: ModeResult["stats"] = { ...emptyStats(), shards: r1.vecStats.shards, ...(r1.vecStats.filter ? { filter: r1.vecStats.filter } : {}), lexical };
+  const reason = noMatchReason(r1.terms.length, r1.matched.length);
+  // Round 2: the records of both lists' candidates, each scored both ways.
+  let pool = mode === "lexical" && reason ? [] : await readCandidates(r1.shared, query.vector, [...new Set([...r1.semanticKeys, ...ranked.map((r) => r.key)])], stats);
   if (o.filter) {
     if (!h.filters) throw new Error("this index has no filterable fields"); // callers compile filters against h.filters
     const fields = h.filters.fields;
     pool = pool.filter((c) => passes(o.filter!, fields, c.record.meta));
   }
-  for (const c of pool) c.lexical = scoreText(lex, matched, c.record.text);
-  let scored: Array<Candidate & { score: number; id: string }>;
-  if (mode === "lexical") {
-    scored = pool.filter((c) => c.lexical > 0).map((c) => ({ ...c, id: c.record.id, score: c.lexical }));
-  } else {
-    const fused = fusion === "rrf" ? fuseRrf(pool) : fuseScores(pool, o.semanticWeight ?? DEFAULT_SEMANTIC_WEIGHT);
-    scored = pool.map((c, i) => ({ ...c, id: c.record.id, score: fused[i] }));
-  }
-  scored.sort(byScoreThenId);
-  const results = scored.slice(0, k).map((c) => ({ id: c.record.id, score: c.score, text: c.record.text, meta: c.record.meta ?? {}, scores: { semantic: c.semantic, lexical: c.lexical } }));
-  for (const s of [vecStats, lexStats]) {
+  for (const c of pool) c.lexical = scoreText(lex, r1.matched, c.record.text);
+  for (const s of [r1.vecStats, r1.lexStats]) {
     stats.bytes += s.bytes;
     stats.fetchedBytes += s.fetchedBytes;
   }
   // The two sides of round 1 waited on the same read.
-  stats.kvMs += Math.max(vecStats.kvMs, lexStats.kvMs);
+  stats.kvMs += Math.max(r1.vecStats.kvMs, r1.lexStats.kvMs);
   stats.roundTrips = round.rounds;
-  return { mode, fusion, results, stats, ...(mode === "lexical" && reason ? { reason } : {}) };
+  return { mode, fusion, results: rankPool(pool, mode, fusion, o), stats, ...(mode === "lexical" && reason ? { reason } : {}) };
 }

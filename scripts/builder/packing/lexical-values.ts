@@ -79,15 +79,16 @@ function postingsOf(rows: number[], tfs: number[], order: number[], from: number
   return p;
 }
 
-export function buildLexical(texts: readonly string[], keyBytes: Uint8Array, o: LexicalOptions = {}): LexicalValues {
-  const prefix = o.prefix ?? DEFAULT_LEXICAL_PREFIX;
-  const bm25 = o.bm25 ?? DEFAULT_BM25;
-  const n = texts.length;
-  const dl = new Uint32Array(n);
-  const lists = new Map<string, { rows: number[]; tfs: number[] }>();
+type Lists = Map<string, { rows: number[]; tfs: number[] }>;
+type Entry = LexiconPartInput["terms"][number];
+
+/** Every item analysed: each term's items and counts, each item's length in terms. */
+function invert(texts: readonly string[]): { lists: Lists; dl: Uint32Array; total: number } {
+  const dl = new Uint32Array(texts.length);
+  const lists: Lists = new Map();
   let total = 0;
-  for (let row = 0; row < n; row++) {
-    const tokens = tokenize(texts[row]);
+  texts.forEach((text, row) => {
+    const tokens = tokenize(text);
     dl[row] = tokens.length;
     total += tokens.length;
     const counts = new Map<string, number>();
@@ -98,54 +99,65 @@ export function buildLexical(texts: readonly string[], keyBytes: Uint8Array, o: 
       l.rows.push(row);
       l.tfs.push(tf);
     }
-  }
-  const avgdl = n ? total / n : 0;
-  const terms = [...lists.keys()].map((text) => ({ text, hash: termHash(text) })).sort((a, b) => a.hash - b.hash || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
-  const tails: TextBlob[] = [];
-  let postings = 0;
-  let inlineBytes = 0;
-  const entries: LexiconPartInput["terms"] = terms.map(({ text, hash }) => {
-    const { rows, tfs } = lists.get(text)!;
-    const df = rows.length;
-    const w = idf(n, df);
-    const impact = rows.map((row, i) => termScore(bm25, w, tfs[i], dl[row], avgdl));
-    const order = rows.map((_, i) => i).sort((a, b) => impact[b] - impact[a] || compareKeys(keyBytes, rows[a], rows[b]));
-    const head = Math.min(df, prefix);
-    postings += df;
-    inlineBytes += TERM_FIXED_BYTES + head * POSTING_BYTES;
-    let tail: LexiconPartInput["terms"][number]["tail"] = null;
-    if (df > head) {
-      const blob = textBlob(blobToText(encodePostingsTail({ termHash: hash, postings: postingsOf(rows, tfs, order, head, df, keyBytes, dl) })));
-      tails.push(blob);
-      tail = { bytes: blob.ref.bytes, count: df - head, sha: Buffer.from(blob.ref.sha256.slice(0, SHARD_HASH_BYTES * 2), "hex") };
-    }
-    return { text, hash, df, postings: postingsOf(rows, tfs, order, 0, head, keyBytes, dl), tail };
   });
-  // The cut modulus: the power of two nearest the terms a part should hold, so
-  // small changes to the corpus leave it, and the cuts, where they were.
-  const perTerm = entries.length ? inlineBytes / entries.length : 1;
-  const cut = o.cut ?? 2 ** Math.max(2, Math.round(Math.log2(Math.max(1, PART_TARGET_BYTES / perTerm))));
-  const groups: Array<LexiconPartInput["terms"]> = [];
-  let cur: LexiconPartInput["terms"] = [];
+  return { lists, dl, total };
+}
+
+/** One term's entry: its postings in impact order, the first `prefix` inline, the rest a tail blob (pushed to `tails`). */
+function termEntry(text: string, hash: number, list: { rows: number[]; tfs: number[] }, ctx: { n: number; avgdl: number; dl: Uint32Array; keyBytes: Uint8Array; prefix: number; bm25: Bm25Params; tails: TextBlob[] }): Entry {
+  const { rows, tfs } = list;
+  const df = rows.length;
+  const w = idf(ctx.n, df);
+  const impact = rows.map((row, i) => termScore(ctx.bm25, w, tfs[i], ctx.dl[row], ctx.avgdl));
+  const order = rows.map((_, i) => i).sort((a, b) => impact[b] - impact[a] || compareKeys(ctx.keyBytes, rows[a], rows[b]));
+  const head = Math.min(df, ctx.prefix);
+  let tail: Entry["tail"] = null;
+  if (df > head) {
+    const blob = textBlob(blobToText(encodePostingsTail({ termHash: hash, postings: postingsOf(rows, tfs, order, head, df, ctx.keyBytes, ctx.dl) })));
+    ctx.tails.push(blob);
+    tail = { bytes: blob.ref.bytes, count: df - head, sha: Buffer.from(blob.ref.sha256.slice(0, SHARD_HASH_BYTES * 2), "hex") };
+  }
+  return { text, hash, df, postings: postingsOf(rows, tfs, order, 0, head, ctx.keyBytes, ctx.dl), tail };
+}
+
+/** Terms (sorted by hash) into parts: a cut after a term whose mixed hash is 0 mod `cut`, or before PART_MAX_BYTES; never between equal hashes. */
+function cutParts(entries: Entry[], cut: number): Entry[][] {
+  const groups: Entry[][] = [];
+  let cur: Entry[] = [];
   let curBytes = 0;
+  const close = () => {
+    groups.push(cur);
+    cur = [];
+    curBytes = 0;
+  };
   entries.forEach((e, i) => {
     const bytes = TERM_FIXED_BYTES + e.postings.count * POSTING_BYTES;
     const sameHashAsPrevious = cur.length > 0 && cur[cur.length - 1].hash === e.hash;
-    if (cur.length && !sameHashAsPrevious && curBytes + bytes > PART_MAX_BYTES) {
-      groups.push(cur);
-      cur = [];
-      curBytes = 0;
-    }
+    if (cur.length && !sameHashAsPrevious && curBytes + bytes > PART_MAX_BYTES) close();
     cur.push(e);
     curBytes += bytes;
     const next = entries[i + 1];
-    if (next && next.hash !== e.hash && mix(e.hash) % cut === 0) {
-      groups.push(cur);
-      cur = [];
-      curBytes = 0;
-    }
+    if (next && next.hash !== e.hash && mix(e.hash) % cut === 0) close();
   });
   if (cur.length) groups.push(cur);
+  return groups;
+}
+
+export function buildLexical(texts: readonly string[], keyBytes: Uint8Array, o: LexicalOptions = {}): LexicalValues {
+  const prefix = o.prefix ?? DEFAULT_LEXICAL_PREFIX;
+  const bm25 = o.bm25 ?? DEFAULT_BM25;
+  const n = texts.length;
+  const { lists, dl, total } = invert(texts);
+  const ctx = { n, avgdl: n ? total / n : 0, dl, keyBytes, prefix, bm25, tails: [] as TextBlob[] };
+  const terms = [...lists.keys()].map((text) => ({ text, hash: termHash(text) })).sort((a, b) => a.hash - b.hash || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+  const entries = terms.map(({ text, hash }) => termEntry(text, hash, lists.get(text)!, ctx));
+  const postings = entries.reduce((s, e) => s + e.df, 0);
+  // The cut modulus: the power of two nearest the terms a part should hold, so
+  // small changes to the corpus leave it, and the cuts, where they were.
+  const inlineBytes = entries.reduce((s, e) => s + TERM_FIXED_BYTES + e.postings.count * POSTING_BYTES, 0);
+  const perTerm = entries.length ? inlineBytes / entries.length : 1;
+  const cut = o.cut ?? 2 ** Math.max(2, Math.round(Math.log2(Math.max(1, PART_TARGET_BYTES / perTerm))));
+  const groups = cutParts(entries, cut);
   const parts = groups.map((g) => textBlob(blobToText(encodeLexiconPart({ terms: g }))));
   const partHashes = new Uint8Array(parts.length * SHARD_HASH_BYTES);
   parts.forEach((p, i) => partHashes.set(Buffer.from(p.ref.sha256.slice(0, SHARD_HASH_BYTES * 2), "hex"), i * SHARD_HASH_BYTES));
@@ -161,5 +173,5 @@ export function buildLexical(texts: readonly string[], keyBytes: Uint8Array, o: 
     partBytes: Uint32Array.from(parts, (p) => p.ref.bytes),
     partHashes,
   });
-  return { head: splitParts(headBytes).map(textBlob), parts, tails, terms: entries.length, postings, cut, headBytes: headBytes.length };
+  return { head: splitParts(headBytes).map(textBlob), parts, tails: ctx.tails, terms: entries.length, postings, cut, headBytes: headBytes.length };
 }
