@@ -23,6 +23,7 @@ import { MemorySource } from "../artifacts/memory-source.ts";
 import { cachedBuild, BENCH_CACHE } from "./build-cache.ts";
 import { embedQueries, loadCorpus, type Corpus } from "./truth.ts";
 import { mean } from "./stats.ts";
+import { finishRun, startRun, type RunMeta } from "../common/run-meta.ts";
 
 export const HYBRID_DEFAULTS = {
   knownItems: 400,
@@ -62,7 +63,7 @@ export interface SetReport {
 }
 
 export interface HybridReport {
-  date: string;
+  meta: RunMeta;
   defaults: { mode: string; fusion: string; semanticWeight: number };
   sets: SetReport[];
 }
@@ -203,6 +204,7 @@ async function measureSet(set: QuerySet, corpusFile: string, o: { threads?: numb
 }
 
 export async function runHybridBench(o: { headlines: string; stsb: string; knownItems?: number; threads?: number; log: (s: string) => void }): Promise<HybridReport> {
+  const meta = startRun();
   const dir = path.join(BENCH_CACHE, "hybrid");
   await mkdir(dir, { recursive: true });
   const sts = await stsbSet(o.stsb);
@@ -216,12 +218,12 @@ export async function runHybridBench(o: { headlines: string; stsb: string; known
   const known = knownItems(head.texts, head.ids, o.knownItems ?? HYBRID_DEFAULTS.knownItems);
   const knownReport = await measureSet(known, o.headlines, { threads: o.threads, weights, log: o.log });
   knownReport.rule = `headlines of ≥ 5 words with a word whose term is in ≤ ${HYBRID_DEFAULTS.rareDf} headlines (seed ${HYBRID_DEFAULTS.seed}); query = the rare words and every other one of the rest; relevant = the items with the headline's text`;
-  return { date: new Date().toISOString(), defaults: { mode: DEFAULT_MODE, fusion: DEFAULT_FUSION, semanticWeight: DEFAULT_SEMANTIC_WEIGHT }, sets: [stsReport, knownReport] };
+  return { meta: finishRun(meta), defaults: { mode: DEFAULT_MODE, fusion: DEFAULT_FUSION, semanticWeight: DEFAULT_SEMANTIC_WEIGHT }, sets: [stsReport, knownReport] };
 }
 
 export function hybridMarkdown(r: HybridReport): string {
   const f = (x: number) => x.toFixed(3);
-  const lines = [`# Hybrid search: quality of the modes`, "", `${r.date}. Defaults: mode ${r.defaults.mode}, fusion ${r.defaults.fusion}, semantic weight ${r.defaults.semanticWeight}. Command: \`npm run bench -- --hybrid\`.`, ""];
+  const lines = [`# Hybrid search: quality of the modes`, "", `Defaults: mode ${r.defaults.mode}, fusion ${r.defaults.fusion}, semantic weight ${r.defaults.semanticWeight}. Command: \`npm run bench -- --hybrid\`.`, ""];
   for (const s of r.sets) {
     lines.push(`## ${s.name}`, "", `${s.queries} queries over ${s.corpus.items} items (${s.corpus.file}, index ${s.corpus.version}). ${s.rule}.`, "");
     lines.push("| method | MRR@10 | recall@1 | recall@10 | KB/query | KV rounds |", "|---|---|---|---|---|---|");

@@ -197,11 +197,7 @@ export async function buildIndex(
     if (filters) lap("filters");
     const resident = residentCopy(vectors, dim, items, keyBytes, records.map((r) => r.bytes), o.residentMaxBytes);
     if (resident) lap("resident");
-    const lexical = buildLexical(
-      items.map((i) => i.text),
-      keyBytes,
-      { prefix: o.lexicalPrefix, cut: base?.lexicalCut },
-    );
+    const lexical = buildLexical(items.map((i) => i.text), keyBytes, { prefix: o.lexicalPrefix, cut: base?.lexicalCut });
     lap("lexical");
     const leaves = shards.length;
     const params: IndexParams = {

@@ -116,6 +116,12 @@ export interface BuildReport {
   peakRssBytes: number;
 }
 
+function lexicalReport(built: BuiltIndex): BuildReport["lexical"] {
+  const sum = (xs: TextBlob[]) => xs.reduce((a, x) => a + x.ref.bytes, 0);
+  const l = built.lexical;
+  return { terms: l.terms, postings: l.postings, parts: l.parts.length, partBytes: sum(l.parts), tails: l.tails.length, tailBytes: sum(l.tails), headBytes: l.headBytes, cut: l.cut };
+}
+
 export async function fileSha256(file: string): Promise<string> {
   const h = createHash("sha256");
   for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
@@ -378,16 +384,7 @@ function buildReport(
       chunks: built.filters?.chunks.length ?? 0,
       chunkBytes: sum(built.filters?.chunks ?? []),
     },
-    lexical: {
-      terms: built.lexical.terms,
-      postings: built.lexical.postings,
-      parts: built.lexical.parts.length,
-      partBytes: sum(built.lexical.parts),
-      tails: built.lexical.tails.length,
-      tailBytes: sum(built.lexical.tails),
-      headBytes: built.lexical.headBytes,
-      cut: built.lexical.cut,
-    },
+    lexical: lexicalReport(built),
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
   };
 }

@@ -84,9 +84,7 @@ export function main(): Promise<number> {
       threads: { type: "string" },
       scale: { type: "string" },
       filters: { type: "boolean" },
-      hybrid: { type: "boolean" },
-      stsb: { type: "string" },
-      "known-items": { type: "string" },
+      ...{ hybrid: { type: "boolean" }, stsb: { type: "string" }, "known-items": { type: "string" } } as const,
       latency: { type: "boolean" },
       artifacts: { type: "string" },
       "resident-kib": { type: "string" },
@@ -103,12 +101,7 @@ export function main(): Promise<number> {
       const residentKib = parseIntFlag("resident-kib", a["resident-kib"], 0);
       return latencyBench(a.corpus, { json: a.json, md: a.md, artifacts: a.artifacts, threads: parseIntFlag("threads", a.threads), repeats: parseIntFlag("repeats", a.repeats), perturbed: parseIntFlag("perturbed", a.perturbed, 0), residentKib });
     }
-    if (a.hybrid) {
-      const log = (s: string) => process.stderr.write(`[hybrid] ${s}\n`);
-      const stsb = a.stsb ?? path.join(PROJECT_ROOT, "..", "shared", "data", "sts-benchmark-test.tsv");
-      const r = await runHybridBench({ headlines: a.corpus, stsb, knownItems: parseIntFlag("known-items", a["known-items"]), threads: parseIntFlag("threads", a.threads), log });
-      return writeReport(r, hybridMarkdown(r), { json: a.json ?? path.join(PROJECT_ROOT, "docs", "bench-hybrid.json"), md: a.md ?? path.join(PROJECT_ROOT, "docs", "bench-hybrid.md") });
-    }
+    if (a.hybrid) return hybridBench(a.corpus, { stsb: a.stsb, knownItems: parseIntFlag("known-items", a["known-items"]), threads: parseIntFlag("threads", a.threads), json: a.json, md: a.md });
     if (a.filters) return filterBench(a.corpus, { json: a.json, md: a.md, artifacts: a.artifacts, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], perturbed: parseIntFlag("perturbed", a.perturbed, 0) ?? DEFAULTS.perturbed });
     const opts: BenchOptions = {
       corpus: a.corpus,
@@ -143,6 +136,13 @@ async function writeReport(report: unknown, md: string, o: { json?: string; md?:
     await writeFile(file, text);
   }
   process.stdout.write(md);
+}
+
+async function hybridBench(corpus: string, o: { stsb?: string; knownItems?: number; threads?: number; json?: string; md?: string }): Promise<void> {
+  const log = (s: string) => process.stderr.write(`[hybrid] ${s}\n`);
+  const stsb = o.stsb ?? path.join(PROJECT_ROOT, "..", "shared", "data", "sts-benchmark-test.tsv");
+  const r = await runHybridBench({ headlines: corpus, stsb, knownItems: o.knownItems, threads: o.threads, log });
+  await writeReport(r, hybridMarkdown(r), { json: o.json ?? path.join(PROJECT_ROOT, "docs", "bench-hybrid.json"), md: o.md ?? path.join(PROJECT_ROOT, "docs", "bench-hybrid.md") });
 }
 
 async function filterBench(corpus: string, o: { json?: string; md?: string; artifacts?: string; threads?: number; serve: boolean; perturbed: number }): Promise<void> {

@@ -3,7 +3,7 @@
 // --exact is brute force over the float32 vectors, the ground truth; --filter
 // narrows either by metadata (lib/filter/).
 import { readFile } from "node:fs/promises";
-import { DEFAULT_SEMANTIC_WEIGHT, SEARCH_MODES, type ModeHit, type SearchMode } from "../../lib/lexical/hybrid.ts";
+import { DEFAULT_SEMANTIC_WEIGHT, SEARCH_MODES, type ModeHit, type ModeOptions, type SearchMode } from "../../lib/lexical/hybrid.ts";
 import { FUSIONS, type Fusion } from "../../lib/lexical/fusion.ts";
 import { runCli } from "../common/cli.ts";
 import { parseIntFlag, parseMarginFlag, UsageError } from "../common/cli.ts";
@@ -42,6 +42,40 @@ function compileOrUsage(engine: ArtifactSearch, json: string): CompiledFilter | 
   }
 }
 
+type Answer = { mode: SearchMode; fusion: Fusion | null; reason?: string; results: ModeHit[]; stats: { shards: number; bytes: number; roundTrips: number } };
+
+/** --mode, --fusion and --semantic-weight, checked. */
+function modeFlags(a: { mode?: string; fusion?: string; "semantic-weight"?: string }): { mode?: SearchMode; fusion?: Fusion; weight?: number } {
+  const mode = a.mode === undefined ? undefined : (SEARCH_MODES as readonly string[]).includes(a.mode) ? (a.mode as SearchMode) : undefined;
+  if (a.mode !== undefined && !mode) throw new UsageError(`--mode must be one of ${SEARCH_MODES.join(", ")}`);
+  const fusion = a.fusion === undefined ? undefined : (FUSIONS as readonly string[]).includes(a.fusion) ? (a.fusion as Fusion) : undefined;
+  if (a.fusion !== undefined && !fusion) throw new UsageError(`--fusion must be one of ${FUSIONS.join(", ")}`);
+  const weight = a["semantic-weight"] === undefined ? undefined : Number(a["semantic-weight"]);
+  if (weight !== undefined && !(weight >= 0 && weight <= 1)) throw new UsageError("--semantic-weight must be a number from 0 to 1");
+  return { mode, fusion, weight };
+}
+
+async function answerOne(
+  engine: ArtifactSearch,
+  q: string,
+  v: Float32Array,
+  o: { k: number; knobs: Pick<ModeOptions, "nprobe" | "rerank" | "rerankMargin" | "probeMargin">; filter: CompiledFilter | null; mode?: SearchMode; fusion?: Fusion; weight?: number; exact: boolean },
+): Promise<Answer> {
+  if (!o.exact) return engine.query(q, v, { k: o.k, ...o.knobs, filter: o.filter, mode: o.mode, fusion: o.fusion, semanticWeight: o.weight });
+  const ex = await engine.exact(v, o.k, o.filter);
+  return { mode: "semantic", fusion: null, results: ex.results.map((r) => ({ ...r, scores: { semantic: r.score, lexical: null } })), stats: ex.stats };
+}
+
+function printAnswer(q: string, answer: Answer): void {
+  process.stdout.write(`\n${q}  [${answer.mode}${answer.fusion ? `, ${answer.fusion} fusion` : ""}]\n`);
+  if (answer.reason) process.stdout.write(`  (no results: ${answer.reason})\n`);
+  for (const r of answer.results) {
+    const meta = Object.entries(r.meta).map(([key, v]) => `${key}=${v}`).join(" ");
+    const bm25 = r.scores.lexical === null ? "" : `, BM25 ${r.scores.lexical.toFixed(2)}`;
+    process.stdout.write(`  ${r.score.toFixed(3)}  ${r.text}${meta ? `  [${meta}]` : ""}  (cosine ${r.scores.semantic.toFixed(3)}${bm25})\n`);
+  }
+}
+
 export function main(): Promise<number> {
   const config = {
     allowPositionals: true,
@@ -56,9 +90,7 @@ export function main(): Promise<number> {
       "probe-margin": { type: "string" },
       "queries-file": { type: "string" },
       filter: { type: "string" },
-      mode: { type: "string" },
-      fusion: { type: "string" },
-      "semantic-weight": { type: "string" },
+      ...{ mode: { type: "string" }, fusion: { type: "string" }, "semantic-weight": { type: "string" } } as const,
       help: { type: "boolean", short: "h" },
     },
   } as const;
@@ -66,12 +98,7 @@ export function main(): Promise<number> {
     const k = parseIntFlag("k", a.k) ?? 10;
     if (k > 100) throw new UsageError("--k must be at most 100");
     const knobs = { nprobe: parseIntFlag("nprobe", a.nprobe), rerank: parseIntFlag("rerank", a.rerank), rerankMargin: parseMarginFlag("rerank-margin", a["rerank-margin"]), probeMargin: parseMarginFlag("probe-margin", a["probe-margin"]) };
-    const mode = a.mode === undefined ? undefined : (SEARCH_MODES as readonly string[]).includes(a.mode) ? (a.mode as SearchMode) : undefined;
-    if (a.mode !== undefined && !mode) throw new UsageError(`--mode must be one of ${SEARCH_MODES.join(", ")}`);
-    const fusion = a.fusion === undefined ? undefined : (FUSIONS as readonly string[]).includes(a.fusion) ? (a.fusion as Fusion) : undefined;
-    if (a.fusion !== undefined && !fusion) throw new UsageError(`--fusion must be one of ${FUSIONS.join(", ")}`);
-    const weight = a["semantic-weight"] === undefined ? undefined : Number(a["semantic-weight"]);
-    if (weight !== undefined && !(weight >= 0 && weight <= 1)) throw new UsageError("--semantic-weight must be a number from 0 to 1");
+    const { mode, fusion, weight } = modeFlags(a);
     if (a.exact && mode && mode !== "semantic") throw new UsageError("--exact is dense brute force: it takes no --mode but semantic");
     let queries = positionals;
     if (a["queries-file"]) {
@@ -97,21 +124,11 @@ export function main(): Promise<number> {
       const batch = queries.slice(i, i + 32);
       const vectors = await embedder.embed(batch);
       for (let j = 0; j < batch.length; j++) {
-        let answer: { mode: SearchMode; fusion: Fusion | null; reason?: string; results: ModeHit[]; stats: { shards: number; bytes: number; roundTrips: number } };
-        if (a.exact) {
-          const ex = await engine.exact(vectors[j], k, filter);
-          answer = { mode: "semantic", fusion: null, results: ex.results.map((r) => ({ ...r, scores: { semantic: r.score, lexical: null } })), stats: ex.stats };
-        } else answer = await engine.query(batch[j], vectors[j], { k, ...knobs, filter, mode, fusion, semanticWeight: weight });
-        const { results, stats, reason } = answer;
-        if (a.json) process.stdout.write(JSON.stringify({ q: batch[j], mode: answer.mode, fusion: answer.fusion, ...(reason ? { reason } : {}), results, stats }) + "\n");
+        const answer = await answerOne(engine, batch[j], vectors[j], { k, knobs, filter, mode, fusion, weight, exact: !!a.exact });
+        const { stats, reason } = answer;
+        if (a.json) process.stdout.write(JSON.stringify({ q: batch[j], mode: answer.mode, fusion: answer.fusion, ...(reason ? { reason } : {}), results: answer.results, stats }) + "\n");
         else {
-          process.stdout.write(`\n${batch[j]}  [${answer.mode}${answer.fusion ? `, ${answer.fusion} fusion` : ""}]\n`);
-          if (reason) process.stdout.write(`  (no results: ${reason})\n`);
-          for (const r of results) {
-            const meta = Object.entries(r.meta).map(([key, v]) => `${key}=${v}`).join(" ");
-            const bm25 = r.scores.lexical === null ? "" : `, BM25 ${r.scores.lexical.toFixed(2)}`;
-            process.stdout.write(`  ${r.score.toFixed(3)}  ${r.text}${meta ? `  [${meta}]` : ""}  (cosine ${r.scores.semantic.toFixed(3)}${bm25})\n`);
-          }
+          printAnswer(batch[j], answer);
           if (!a.exact) process.stdout.write(`  (${stats.shards} shards, ${(stats.bytes / 1024).toFixed(0)} KB, ${stats.roundTrips} KV rounds)\n`);
         }
       }
