@@ -9,6 +9,7 @@ import { scaleMarkdown } from "../bench/scale-report.ts";
 import { filterMarkdown } from "../bench/filters.ts";
 import { hybridMarkdown } from "../bench/hybrid.ts";
 import { markdown as reliabilityMarkdown } from "../reliability/report.ts";
+import { fleetMarkdown } from "../bench/embed-fleet.ts";
 
 export interface ReportKind {
   /** Matches the report's base name (docs/<name>.json). */
@@ -25,6 +26,7 @@ export const REPORT_KINDS: readonly ReportKind[] = [
   { match: /^bench-filters/, command: "npm run bench -- --filters …", render: filterMarkdown },
   { match: /^bench-hybrid$/, command: "npm run bench -- --hybrid --corpus ../shared/data/abcnews-2003-50k.csv", render: hybridMarkdown },
   { match: /^reliability$/, command: "npm run loadtest", render: reliabilityMarkdown },
+  { match: /^embed-fleet-bench$/, command: "npm run bench -- --embed-fleet …", render: fleetMarkdown },
 ];
 
 export function reportKind(name: string): ReportKind | undefined {
