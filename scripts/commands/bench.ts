@@ -72,6 +72,9 @@ function list(name: string, v: string | undefined): number[] | undefined {
   });
 }
 
+/** The hybrid bench's flags (scripts/bench/hybrid.ts). */
+const HYBRID_FLAGS = { hybrid: { type: "boolean" }, stsb: { type: "string" }, "known-items": { type: "string" } } as const;
+
 /** The fleet bench's flags (scripts/bench/embed-fleet.ts). */
 const FLEET_FLAGS = {
   "embed-fleet": { type: "boolean" },
@@ -99,13 +102,12 @@ export function main(): Promise<number> {
       threads: { type: "string" },
       scale: { type: "string" },
       filters: { type: "boolean" },
-      ...{ hybrid: { type: "boolean" }, stsb: { type: "string" }, "known-items": { type: "string" } } as const,
       latency: { type: "boolean" },
       artifacts: { type: "string" },
       "resident-kib": { type: "string" },
       "no-serve": { type: "boolean" },
       "reuse-build": { type: "boolean" },
-      ...FLEET_FLAGS,
+      ...FLEET_FLAGS, ...HYBRID_FLAGS,
       help: { type: "boolean", short: "h" },
     },
     strict: true,
