@@ -3,7 +3,7 @@
 // --exact is brute force over the float32 vectors, the ground truth; --filter
 // narrows either by metadata (lib/filter/).
 import { readFile } from "node:fs/promises";
-import { DEFAULT_SEMANTIC_WEIGHT, SEARCH_MODES, type ModeHit, type ModeOptions, type SearchMode } from "../../lib/lexical/hybrid.ts";
+import { DEFAULT_SEMANTIC_WEIGHT, ModeUnavailableError, SEARCH_MODES, type ModeHit, type ModeOptions, type SearchMode } from "../../lib/lexical/hybrid.ts";
 import { FUSIONS, type Fusion } from "../../lib/lexical/fusion.ts";
 import { runCli } from "../common/cli.ts";
 import { parseIntFlag, parseMarginFlag, UsageError } from "../common/cli.ts";
@@ -61,7 +61,11 @@ async function answerOne(
   v: Float32Array,
   o: { k: number; knobs: Pick<ModeOptions, "nprobe" | "rerank" | "rerankMargin" | "probeMargin">; filter: CompiledFilter | null; mode?: SearchMode; fusion?: Fusion; weight?: number; exact: boolean },
 ): Promise<Answer> {
-  if (!o.exact) return engine.query(q, v, { k: o.k, ...o.knobs, filter: o.filter, mode: o.mode, fusion: o.fusion, semanticWeight: o.weight });
+  if (!o.exact) {
+    return engine.query(q, v, { k: o.k, ...o.knobs, filter: o.filter, mode: o.mode, fusion: o.fusion, semanticWeight: o.weight }).catch((e: unknown) => {
+      throw e instanceof ModeUnavailableError ? new UsageError(e.message) : e;
+    });
+  }
   const ex = await engine.exact(v, o.k, o.filter);
   return { mode: "semantic", fusion: null, results: ex.results.map((r) => ({ ...r, scores: { semantic: r.score, lexical: null } })), stats: ex.stats };
 }
