@@ -36,6 +36,9 @@ export const ERRORS = {
   unknown_model: { status: 400, doc: "`model` names a model this deployment does not serve (POST /v1/embeddings)." },
   invalid_encoding_format: { status: 400, doc: '`encoding_format` is neither "float" nor "base64" (POST /v1/embeddings).' },
   unsupported_dimensions: { status: 400, doc: "`dimensions` asks for other than the model's 512 (POST /v1/embeddings)." },
+  invalid_mode: { status: 400, doc: '`mode` is not one of "semantic", "lexical", "hybrid".' },
+  invalid_fusion: { status: 400, doc: '`fusion` is not one of "score", "rrf".' },
+  mode_unavailable: { status: 400, doc: "The serving index was built without the lexical index that `mode` lexical or hybrid needs; rebuild it." },
   body_too_large: { status: 413, doc: "The body exceeds 512 KiB." },
   // Access.
   unauthorized: { status: 401, doc: "The embedding routes need `Authorization: Bearer <EMBED_TOKEN>` on this deployment." },

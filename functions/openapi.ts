@@ -29,7 +29,12 @@ const schemas: Record<string, Schema> = {
   Hit: object(
     {
       id: str("The item's id from the corpus."),
-      score: num("Cosine similarity of query and item (int8-rescored)."),
+      score: num("The ranking score: the cosine in semantic mode, BM25 in lexical mode, the fused score in hybrid mode."),
+      scores: object(
+        { semantic: num("The exact (int8-rescored) cosine of query and item."), lexical: { type: ["number", "null"], description: "The item's BM25 for the query; null in semantic mode." } },
+        undefined,
+        "Why the hit ranked.",
+      ),
       text: str("The item's text."),
       meta: { type: "object", additionalProperties: { type: ["string", "number", "boolean", "null"] }, description: "The item's metadata columns." },
     },
@@ -52,11 +57,21 @@ const schemas: Record<string, Schema> = {
       round_trips: int("Sequential rounds that went to KV."),
       kv_ms: num("Milliseconds spent waiting for KV."),
       filter: ref("FilterStats"),
+      lexical: object({
+        terms: { type: "array", items: str(), description: "The query's terms as the tokenizer made them." },
+        matched: { type: "array", items: str(), description: "Those the index holds." },
+        parts: int("Lexicon parts read."),
+        tails: int("Postings tails read."),
+        postings: int("Postings scored."),
+        candidates: int("Candidates re-scored both ways."),
+      }),
     },
     ["shards", "records", "resident_records", "bytes", "fetched_bytes", "round_trips", "kv_ms"],
     "What one search cost in index terms.",
   ),
   Timings: object({ embed_ms: num(), search_ms: num(), compute_ms: num("search_ms less the waits on KV."), total_ms: num() }),
+  Mode: { enum: ["semantic", "lexical", "hybrid"], description: "semantic: cosine of USE-lite embeddings; lexical: BM25; hybrid (the default): both, fused. A query by vector is semantic." },
+  Fusion: { enum: ["score", "rrf"], description: "Hybrid's fusion: score (the default) weighs min-max-normalised cosine against BM25 over its best; rrf is reciprocal-rank fusion (k = 60)." },
   Filter: { type: "object", description: "Vectorize's operators ($eq $ne $in $nin $lt $lte $gt $gte) plus $or; GET /v1/fields lists the fields." },
   SearchResponse: object(
     {
@@ -64,23 +79,29 @@ const schemas: Record<string, Schema> = {
       query: { type: ["string", "null"], description: "The query text; null for a vector query." },
       k: int(undefined, 1),
       filter: ref("Filter"),
+      mode: ref("Mode"),
+      fusion: ref("Fusion"),
+      reason: str("Why a lexical query found nothing (every word a stop word, or unknown to the index)."),
       results: { type: "array", items: ref("Hit") },
       index: ref("Index"),
       timings: ref("Timings"),
       stats: ref("SearchStats"),
     },
-    ["object", "query", "k", "results", "index", "timings", "stats"],
+    ["object", "query", "k", "mode", "results", "index", "timings", "stats"],
     "One query's answer, best hit first.",
   ),
   BatchAnswer: object(
     {
       query: { type: ["string", "null"] },
       filter: ref("Filter"),
+      mode: ref("Mode"),
+      fusion: ref("Fusion"),
+      reason: str("Why a lexical query found nothing (every word a stop word, or unknown to the index)."),
       results: { type: "array", items: ref("Hit") },
       timings: object({ search_ms: num(), compute_ms: num() }),
       stats: ref("SearchStats"),
     },
-    ["query", "results", "timings", "stats"],
+    ["query", "mode", "results", "timings", "stats"],
   ),
   BatchSearchResponse: object(
     {
@@ -106,11 +127,13 @@ const schemas: Record<string, Schema> = {
         minItems: 1,
         description: "A batch: query texts, or objects with their own filter (null opts out of the shared one).",
         items: {
-          oneOf: [str(), object({ q: str(), vector: ref("QueryVector"), filter: { oneOf: [ref("Filter"), { type: "null" }] } }, [])],
+          oneOf: [str(), object({ q: str(), vector: ref("QueryVector"), filter: { oneOf: [ref("Filter"), { type: "null" }] }, mode: ref("Mode"), fusion: ref("Fusion") }, [])],
         },
       },
       k: { type: "integer", minimum: 1, maximum: MAX_K, default: DEFAULT_K },
       filter: ref("Filter"),
+      mode: ref("Mode"),
+      fusion: ref("Fusion"),
     },
     [],
     "Exactly one of q, vector, queries.",
@@ -227,6 +250,8 @@ const searchParams: Json[] = [
   { name: "q", in: "query", required: true, schema: { type: "string", minLength: 1 }, description: "The query text." },
   { name: "k", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: MAX_K, default: DEFAULT_K } },
   { name: "filter", in: "query", required: false, schema: { type: "string" }, description: "The filter as URL-encoded JSON." },
+  { name: "mode", in: "query", required: false, schema: { $ref: "#/components/schemas/Mode" } },
+  { name: "fusion", in: "query", required: false, schema: { $ref: "#/components/schemas/Fusion" } },
 ];
 
 const v1Paths: Record<string, Record<string, Json>> = {

@@ -6,7 +6,9 @@ import { readConfig, type Config, type Env } from "./config.ts";
 import { HttpError, json, round, serverTiming } from "./http.ts";
 import { currentIndex, type IndexVersion } from "./index-state.ts";
 import { getModel, modelLoadsStarted, retainOnlyModel, type LoadedModel } from "./model.ts";
-import { indexAdapter, isolateCache, type SearchOutcome } from "./search-adapter.ts";
+import { indexAdapter, isolateCache, semanticOutcome, type SearchOutcome } from "./search-adapter.ts";
+import { modeRequest, type ModeRequest } from "./search-mode.ts";
+import type { ModeResult } from "../lib/lexical/hybrid.ts";
 import { tensorBytes, wasmMemoryBytes } from "./tf-wasm.ts";
 import { float32Base64, modelNames, parseEmbedBody, parseEmbeddingsBody, parseK, parseQuery, parseSearchBody, readJsonObject, type QuerySpec } from "./validate.ts";
 import { compileRequestFilter, filterFromParam } from "./filter-request.ts";
@@ -23,10 +25,28 @@ interface Ready {
   model: LoadedModel;
 }
 
-/** How a query vector is searched: the index (production), or a test-only brute force (functions/bench-entry.ts). */
-export type Searcher = (handle: IndexHandle | null, vector: Float32Array, k: number, filter: CompiledFilter | null) => Promise<SearchOutcome>;
+/** One query as the searcher sees it: its text (null for a vector query) and its vector. */
+export interface SearchQuery {
+  text: string | null;
+  vector: Float32Array;
+}
 
-const indexSearch: Searcher = (h, v, k, f) => indexAdapter.search(h, v, k, f);
+/** How a query is searched: the index in its mode (production), or a test-only brute force (functions/test-entry.ts). */
+export type Searcher = (handle: IndexHandle | null, query: SearchQuery, k: number, filter: CompiledFilter | null, search: ModeRequest) => Promise<ModeResult>;
+
+/** A vector-only search (e.g. exact-search.ts) as a Searcher: semantic mode, whatever the request asked. */
+export function vectorSearcher(search: (h: IndexHandle | null, v: Float32Array, k: number, f: CompiledFilter | null) => Promise<SearchOutcome>): Searcher {
+  return async (h, q, k, f) => semanticOutcome(await search(h, q.vector, k, f));
+}
+
+const indexSearch: Searcher = async (h, q, k, f, search) => {
+  if (q.text !== null) return indexAdapter.query(h, q.text, q.vector, k, f, search);
+  // A vector has no words for the lexical index to match.
+  if (search.mode !== undefined && search.mode !== "semantic") {
+    throw new HttpError("invalid_mode", `a query by vector has no words to match: "mode" must be "semantic", not "${search.mode}"`, { param: "mode" });
+  }
+  return semanticOutcome(await indexAdapter.search(h, q.vector, k, f));
+};
 
 function versionHooks(env: Env, config: Config) {
   return {
@@ -78,11 +98,15 @@ async function runSearch(env: Env, ctx: ExecutionContext, config: Config, querie
   const perQuery = await Promise.all(
     queries.map(async (spec, i) => {
       const s0 = performance.now();
-      const outcome = await search(index.handle, vectors[i], k, filters[i]);
+      const outcome = await search(index.handle, { text: spec.q ?? null, vector: vectors[i] }, k, filters[i], spec.search ?? {});
       const s = performance.now() - s0;
       return {
         query: spec.q ?? null,
         ...(spec.filter ? { filter: spec.filter.value } : {}),
+        // The mode that answered (the index's default when the query named none), and why a lexical query found nothing.
+        mode: outcome.mode,
+        ...(outcome.fusion ? { fusion: outcome.fusion } : {}),
+        ...(outcome.reason ? { reason: outcome.reason } : {}),
         results: outcome.results.map(wireHit),
         // compute_ms is the search less its waits on KV: its own CPU, locally (timers
         // stand still during compute in production, where it reads ~0).
@@ -108,6 +132,9 @@ function singleAnswer(run: SearchRun, k: number): SearchResponse {
     query: q.query,
     k,
     ...(q.filter !== undefined ? { filter: q.filter } : {}),
+    mode: q.mode,
+    ...(q.fusion ? { fusion: q.fusion } : {}),
+    ...(q.reason ? { reason: q.reason } : {}),
     results: q.results,
     index: wireIndex(run.index),
     timings: { embed_ms: run.timings.embed_ms, search_ms: q.search_ms, compute_ms: q.compute_ms, total_ms: round(run.tEmbed - run.t0 + q.search_ms) },
@@ -123,6 +150,9 @@ function batchAnswer(run: SearchRun, k: number): BatchSearchResponse {
     answers: run.perQuery.map((q) => ({
       query: q.query,
       ...(q.filter !== undefined ? { filter: q.filter } : {}),
+      mode: q.mode,
+      ...(q.fusion ? { fusion: q.fusion } : {}),
+      ...(q.reason ? { reason: q.reason } : {}),
       results: q.results,
       timings: { search_ms: q.search_ms, compute_ms: q.compute_ms },
       stats: q.stats,
@@ -139,12 +169,15 @@ export function searchGet(search: Searcher = indexSearch) {
     const url = new URL(request.url);
     const q = parseQuery(url.searchParams.get("q") ?? undefined, config.maxQueryChars);
     const k = parseK(url.searchParams.get("k") ?? undefined, "query");
-    const spec: QuerySpec = { q, filter: filterFromParam(url.searchParams.get("filter")), where: "" };
+    const asked = modeRequest(Object.fromEntries(["mode", "fusion"].filter((p) => url.searchParams.has(p)).map((p) => [p, url.searchParams.get(p)])));
+    const spec: QuerySpec = { q, filter: filterFromParam(url.searchParams.get("filter")), where: "", search: asked };
+    // Answers differ by mode and fusion: they are part of the cache entry's name.
+    const variant = (canonical: string | undefined) => [canonical ?? "", asked.mode ?? "", asked.fusion ?? ""].join("|");
     const cacheable = search === indexSearch && config.searchCacheSeconds > 0;
     if (cacheable) {
       const active = await activeIndex(env, config, ctx);
       const filter = compileRequestFilter(spec.filter, active.handle);
-      const hit = await cachedAnswer(searchCacheKey(active.version, q, k, filter?.canonical), q);
+      const hit = await cachedAnswer(searchCacheKey(active.version, q, k, variant(filter?.canonical)), q);
       if (hit) return hit;
     }
     const run = await runSearch(env, ctx, config, [spec], k, search);
@@ -152,7 +185,7 @@ export function searchGet(search: Searcher = indexSearch) {
     if (!cacheable) return json(body, 200, run.headers);
     const response = json(body, 200, { ...run.headers, "Cache-Control": cacheControl(config.searchCacheSeconds) });
     // Keyed by the version that answered, which a background refresh may have changed meanwhile.
-    storeAnswer(ctx, searchCacheKey(run.index.version, q, k, run.filters[0]?.canonical), response);
+    storeAnswer(ctx, searchCacheKey(run.index.version, q, k, variant(run.filters[0]?.canonical)), response);
     return response;
   };
 }

@@ -4,10 +4,11 @@
 // (exact-search.ts), so a benchmark can measure recall through the Worker. The
 // production bundle does not contain the brute force at all.
 import { createWorker, routeTable } from "./worker.ts";
-import { searchGet, searchPost } from "./routes.ts";
+import { searchGet, searchPost, vectorSearcher } from "./routes.ts";
 import { EXACT_SEARCH_PATH, exactSearch } from "./exact-search.ts";
 
 const routes = routeTable();
-routes[EXACT_SEARCH_PATH] = { ...routes["/v1/search"], methods: { GET: searchGet(exactSearch), POST: searchPost(exactSearch) } };
+const exact = vectorSearcher(exactSearch);
+routes[EXACT_SEARCH_PATH] = { ...routes["/v1/search"], methods: { GET: searchGet(exact), POST: searchPost(exact) } };
 
 export default createWorker(routes);

@@ -6,6 +6,7 @@ import type { ErrorCode } from "./errors.ts";
 import { filterFromBody, type FilterInput } from "./filter-request.ts";
 import { fromBase64, toBase64 } from "../lib/index/base64.ts";
 import { EMBEDDING_DIM } from "../lib/model/embed.ts";
+import { modeRequest, type ModeRequest } from "./search-mode.ts";
 
 export const DEFAULT_K = 10;
 export const MAX_K = 100;
@@ -125,6 +126,8 @@ export interface QuerySpec {
   vector?: Float32Array;
   filter?: FilterInput;
   where: string;
+  /** Search mode and fusion (functions/search-mode.ts); absent: the index's defaults. */
+  search?: ModeRequest;
 }
 
 export type SearchRequest = { kind: "single"; query: QuerySpec; k: number } | { kind: "batch"; queries: QuerySpec[]; k: number };
@@ -138,25 +141,26 @@ function queryOf(e: Record<string, unknown>, maxChars: number, where: string): P
   return { q: parseQuery(e.q, maxChars, `${where}q`) };
 }
 
-/** A batch entry is a query string (the request's filter applies), or {"q"|"vector", "filter"} with its own. */
-function batchEntry(entry: unknown, i: number, shared: FilterInput | undefined, maxChars: number): QuerySpec {
+/** A batch entry is a query string (the request's filter, mode and fusion apply), or {"q"|"vector", "filter", "mode", "fusion"} with its own. */
+function batchEntry(entry: unknown, i: number, shared: FilterInput | undefined, maxChars: number, search: ModeRequest): QuerySpec {
   const where = `queries[${i}].`;
   if (typeof entry === "object" && entry !== null && !Array.isArray(entry)) {
     const e = entry as Record<string, unknown>;
-    onlyMembers(e, ["q", "vector", "filter"], where);
-    // Its own "filter" replaces the shared one; "filter": null opts this query out of it.
-    return { ...queryOf(e, maxChars, where), filter: "filter" in e ? filterFromBody(e.filter) : shared, where };
+    onlyMembers(e, ["q", "vector", "filter", "mode", "fusion"], where);
+    // Its own "filter" replaces the shared one ("filter": null opts this query out of it); its mode and fusion likewise.
+    return { ...queryOf(e, maxChars, where), filter: "filter" in e ? filterFromBody(e.filter) : shared, where, search: modeRequest(e, where, search) };
   }
-  return { q: parseQuery(entry, maxChars, `queries[${i}]`), filter: shared, where };
+  return { q: parseQuery(entry, maxChars, `queries[${i}]`), filter: shared, where, search };
 }
 
-/** Members of POST /v1/search; another helper's query knobs are added here. */
-export const SEARCH_BODY_MEMBERS = ["q", "vector", "queries", "k", "filter"] as const;
+/** Members of POST /v1/search. */
+export const SEARCH_BODY_MEMBERS = ["q", "vector", "queries", "k", "filter", "mode", "fusion"] as const;
 
 export function parseSearchBody(body: Record<string, unknown>, maxChars: number, maxBatch: number): SearchRequest {
   onlyMembers(body, SEARCH_BODY_MEMBERS);
   const k = parseK(body.k, "json");
   const filter = filterFromBody(body.filter);
+  const search = modeRequest(body);
   const hasQueries = "queries" in body;
   if (hasQueries && (body.q !== undefined || body.vector !== undefined)) {
     throw bad("invalid_body", "queries", 'send either "q", "vector" or "queries", not several');
@@ -166,9 +170,9 @@ export function parseSearchBody(body: Record<string, unknown>, maxChars: number,
     if (!Array.isArray(queries)) throw bad("invalid_body", "queries", '"queries" must be an array of strings or {"q"|"vector", "filter"} objects');
     if (queries.length === 0) throw bad("invalid_body", "queries", '"queries" must not be empty');
     if (queries.length > maxBatch) throw bad("batch_too_large", "queries", `at most ${maxBatch} queries per request`);
-    return { kind: "batch", queries: queries.map((q, i) => batchEntry(q, i, filter, maxChars)), k };
+    return { kind: "batch", queries: queries.map((q, i) => batchEntry(q, i, filter, maxChars, search)), k };
   }
-  return { kind: "single", query: { ...queryOf(body, maxChars, ""), filter, where: "" }, k };
+  return { kind: "single", query: { ...queryOf(body, maxChars, ""), filter, where: "", search }, k };
 }
 
 export function parseEmbedBody(body: Record<string, unknown>, maxChars: number, maxTexts: number): string[] {

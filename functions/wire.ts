@@ -2,7 +2,9 @@
 // from lib's internals here and only here, so renaming an internal field never
 // changes the contract. functions/openapi.ts describes the same shapes; the
 // Worker tests validate every response they receive against it.
-import type { SearchHit, SearchStats } from "../lib/index/reader.ts";
+import type { SearchStats } from "../lib/index/reader.ts";
+import type { LexicalStats, ModeHit, SearchMode } from "../lib/lexical/hybrid.ts";
+import type { Fusion } from "../lib/lexical/fusion.ts";
 
 /** The index version that answered, and how many items it holds. */
 export interface WireIndex {
@@ -12,8 +14,10 @@ export interface WireIndex {
 
 export interface WireHit {
   id: string;
-  /** Cosine similarity of the query and the item (int8-rescored). */
+  /** The ranking score: the cosine in semantic mode, BM25 in lexical mode, the fused score in hybrid mode. */
   score: number;
+  /** Why it ranked: its exact (int8-rescored) cosine, and its BM25 (null in semantic mode, which reads no postings). */
+  scores: { semantic: number; lexical: number | null };
   text: string;
   meta: Record<string, string | number | boolean | null>;
 }
@@ -35,6 +39,24 @@ export interface WireSearchStats {
   round_trips: number;
   kv_ms: number;
   filter?: WireFilterStats;
+  /** Lexical and hybrid modes: the query's terms, those the index has, and what reading them cost. */
+  lexical?: WireLexicalStats;
+}
+
+export interface WireLexicalStats {
+  terms: string[];
+  matched: string[];
+  parts: number;
+  tails: number;
+  postings: number;
+  candidates: number;
+}
+
+/** How a query was answered: its mode, the fusion in hybrid mode, and why a lexical query found nothing. */
+export interface WireMode {
+  mode: SearchMode;
+  fusion?: Fusion;
+  reason?: string;
 }
 
 export interface WireTimings {
@@ -51,6 +73,9 @@ export interface SearchResponse {
   query: string | null;
   k: number;
   filter?: unknown;
+  mode: SearchMode;
+  fusion?: Fusion;
+  reason?: string;
   results: WireHit[];
   index: WireIndex;
   timings: WireTimings;
@@ -61,6 +86,9 @@ export interface SearchResponse {
 export interface BatchAnswer {
   query: string | null;
   filter?: unknown;
+  mode: SearchMode;
+  fusion?: Fusion;
+  reason?: string;
   results: WireHit[];
   timings: Pick<WireTimings, "search_ms" | "compute_ms">;
   stats: WireSearchStats;
@@ -130,7 +158,11 @@ export interface ErrorResponse {
   error: { code: string; message: string; param?: string };
 }
 
-export function wireStats(s: SearchStats): WireSearchStats {
+function wireLexical(l: LexicalStats): WireLexicalStats {
+  return { terms: l.terms, matched: l.matched, parts: l.parts, tails: l.tails, postings: l.postings, candidates: l.candidates };
+}
+
+export function wireStats(s: SearchStats & { lexical?: LexicalStats }): WireSearchStats {
   return {
     shards: s.shards,
     records: s.records,
@@ -140,9 +172,10 @@ export function wireStats(s: SearchStats): WireSearchStats {
     round_trips: s.roundTrips,
     kv_ms: Math.round(s.kvMs * 100) / 100,
     ...(s.filter ? { filter: { plan: s.filter.plan, estimate: s.filter.estimate, scored: s.filter.scored, matched: s.filter.matched } } : {}),
+    ...(s.lexical ? { lexical: wireLexical(s.lexical) } : {}),
   };
 }
 
-export function wireHit(h: SearchHit): WireHit {
-  return { id: h.id, score: h.score, text: h.text, meta: (h.meta ?? {}) as WireHit["meta"] };
+export function wireHit(h: ModeHit): WireHit {
+  return { id: h.id, score: h.score, scores: { semantic: h.scores.semantic, lexical: h.scores.lexical }, text: h.text, meta: (h.meta ?? {}) as WireHit["meta"] };
 }

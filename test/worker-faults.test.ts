@@ -42,7 +42,7 @@ async function keysOf(q: string): Promise<{ vector: Float32Array; shards: string
 }
 
 async function search(q: string) {
-  return worker!.json(`/v1/search?q=${encodeURIComponent(q)}`);
+  return worker!.json(`/v1/search?q=${encodeURIComponent(q)}&mode=semantic`);
 }
 
 async function expectError(q: string, code: string, retryAfter: string | null, messagePart?: string) {

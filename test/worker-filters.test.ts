@@ -33,7 +33,7 @@ describe("filters through the Worker", () => {
 
   it("GET /search?filter= returns only matching items, the same as the Node search", async () => {
     const q = "police investigate a fatal car crash";
-    const res = await w.json(`/v1/search?q=${encodeURIComponent(q)}&k=10&filter=${encodeURIComponent(JSON.stringify(MARCH))}`);
+    const res = await w.json(`/v1/search?q=${encodeURIComponent(q)}&k=10&mode=semantic&filter=${encodeURIComponent(JSON.stringify(MARCH))}`);
     expect(res.status).toBe(200);
     expect(res.body.filter).toEqual(MARCH);
     const hits = res.body.results as Hit[];
@@ -43,13 +43,13 @@ describe("filters through the Worker", () => {
     expectSameHits(hits, (await engine.approximate(v, 10, { filter: engine.compile(JSON.stringify(MARCH)) })).results, q);
     expect(res.body.stats.filter).toMatchObject({ plan: "scan" });
     // Without the filter the same query ranges over every month.
-    const open = await w.json(`/v1/search?q=${encodeURIComponent(q)}&k=10`);
+    const open = await w.json(`/v1/search?q=${encodeURIComponent(q)}&k=10&mode=semantic`);
     expect((open.body.results as Hit[]).filter(inMarch).length).toBeLessThan(10);
   });
 
   it("POST batches take one filter for all queries or one per query, and agree with Node", async () => {
     const week = { publish_date: { $gte: "2003-03-01", $lt: "2003-03-08" } };
-    const res = await w.json("/v1/search", post({ k: 10, filter: MARCH, queries: [...queries.slice(0, 9), { q: queries[9], filter: week }, { q: queries[0], filter: null }] }));
+    const res = await w.json("/v1/search", post({ k: 10, mode: "semantic", filter: MARCH, queries: [...queries.slice(0, 9), { q: queries[9], filter: week }, { q: queries[0], filter: null }] }));
     expect(res.status).toBe(200);
     const vectors = await embedder.embed(queries.slice(0, 10));
     for (let i = 0; i < 10; i++) {
@@ -69,7 +69,7 @@ describe("filters through the Worker", () => {
   });
 
   it("a filter matching fewer than k items returns exactly those, without error", async () => {
-    const res = await w.json("/v1/search", post({ q: "news", k: 50, filter: { publish_date: "2003-03-01" } }));
+    const res = await w.json("/v1/search", post({ q: "news", k: 50, mode: "semantic", filter: { publish_date: "2003-03-01" } }));
     expect(res.status).toBe(200);
     expect(res.body.results).toHaveLength(7);
     for (const h of res.body.results as Hit[]) expect(h.meta.publish_date).toBe("20030301");
@@ -111,7 +111,7 @@ describe("filters through the Worker", () => {
   it("16 evaluation queries with a one-month filter reach recall@10 ≥ 0.95 against exact filtered search", async () => {
     const all = evaluationQueries(await fixtureTexts(engine));
     const filter = engine.compile(JSON.stringify(MARCH));
-    const res = await w.json("/v1/search", post({ k: 10, filter: MARCH, queries: all.slice(0, 16) }));
+    const res = await w.json("/v1/search", post({ k: 10, mode: "semantic", filter: MARCH, queries: all.slice(0, 16) }));
     expect(res.status).toBe(200);
     const vectors = await embedder.embed(all.slice(0, 16));
     let found = 0;

@@ -55,7 +55,7 @@ async function searchAll(worker: TestWorker, queries: string[]) {
   const vectors = await embedder.embed(queries);
   const stats = [];
   for (let i = 0; i < queries.length; i++) {
-    const res = await worker.json("/v1/search", post({ q: queries[i], k: 10 }));
+    const res = await worker.json("/v1/search", post({ q: queries[i], k: 10, mode: "semantic" }));
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expectSameHits(res.body.results as Hit[], (await engine.approximate(vectors[i], 10)).results, queries[i]);
     stats.push(res.body.stats as { records: number; resident_records: number; round_trips: number; bytes: number });

@@ -38,7 +38,7 @@ describe("search on the real index", () => {
 
   it("a query about SARS returns SARS headlines first", async () => {
     for (const q of ["new sars cases reported in hong kong", "sars pneumonia outbreak in asia"]) {
-      const res = await w.json(`/v1/search?q=${encodeURIComponent(q)}&k=10`);
+      const res = await w.json(`/v1/search?q=${encodeURIComponent(q)}&k=10&mode=semantic`);
       expect(res.status).toBe(200);
       const hits = res.body.results as Hit[];
       expect(hits).toHaveLength(10);
@@ -49,12 +49,12 @@ describe("search on the real index", () => {
       for (const h of hits.filter((x) => SARS_HEADLINE.test(x.text))) expect(String(h.meta.publish_date)).toMatch(/^20030[3-8]\d\d$/);
     }
     // And an unrelated query does not: the check above is about meaning, not a constant answer.
-    const other = await w.json(`/v1/search?q=${encodeURIComponent("cricket test match")}&k=10`);
+    const other = await w.json(`/v1/search?q=${encodeURIComponent("cricket test match")}&k=10&mode=semantic`);
     expect((other.body.results as Hit[]).filter((h) => SARS_HEADLINE.test(h.text))).toEqual([]);
   });
 
   it("GET /v1/search returns k ranked hits with text, metadata, timings and stats", async () => {
-    const res = await w.json("/v1/search?q=drought%20hits%20farmers&k=7");
+    const res = await w.json("/v1/search?q=drought%20hits%20farmers&k=7&mode=semantic");
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ query: "drought hits farmers", k: 7, index: { version: fixture.version, items: 2000 } });
     const hits = res.body.results as Hit[];
@@ -83,7 +83,7 @@ describe("search on the real index", () => {
     const workerHits: Hit[][] = [];
     for (let i = 0; i < queries.length; i += 10) {
       const batch = queries.slice(i, i + 10);
-      const res = await w.json("/v1/search", post({ queries: batch, k: 10 }));
+      const res = await w.json("/v1/search", post({ queries: batch, k: 10, mode: "semantic" }));
       expect(res.status).toBe(200);
       expect(res.body.answers.map((r: { query: string }) => r.query)).toEqual(batch);
       workerHits.push(...res.body.answers.map((r: { results: Hit[] }) => r.results));
@@ -107,7 +107,7 @@ describe("search on the real index", () => {
 
   it("POST /v1/search answers a batch with one answer per query, in order", async () => {
     const queries = Array.from({ length: 16 }, (_, i) => `${["rain", "court", "election", "football"][i % 4]} news ${i}`);
-    const res = await w.json("/v1/search", post({ queries, k: 3 }));
+    const res = await w.json("/v1/search", post({ queries, k: 3, mode: "semantic" }));
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ object: "search.batch", k: 3, index: { version: fixture.version, items: 2000 } });
     expect(res.body.answers).toHaveLength(16);
@@ -117,7 +117,7 @@ describe("search on the real index", () => {
     });
     expect(typeof res.body.timings.total_ms).toBe("number");
     // A single POST equals the same query's entry in a batch.
-    const single = await w.json("/v1/search", post({ q: queries[5], k: 3 }));
+    const single = await w.json("/v1/search", post({ q: queries[5], k: 3, mode: "semantic" }));
     expect(single.body.results.map((h: Hit) => h.id)).toEqual(res.body.answers[5].results.map((h: Hit) => h.id));
   });
 

@@ -29,6 +29,8 @@ export const PAGE_HTML = `<!doctype html>
     <input id="q" type="search" name="q" placeholder="Search by meaning…" autocomplete="off" maxlength="1000" enterkeyhint="search">
     <label class="k" for="k">Results</label>
     <select id="k" name="k">${kOptions}</select>
+    <label class="k" for="mode">Mode</label>
+    <select id="mode" name="mode" title="hybrid: meaning and keywords fused; semantic: meaning only; lexical: keywords (BM25) only"><option value="">hybrid (default)</option><option value="semantic">semantic</option><option value="lexical">lexical</option></select>
     <button id="go" class="primary" type="submit">Search</button>
   </form>
   <fieldset id="filters" hidden>

@@ -105,6 +105,17 @@ export interface ManifestResident {
   bytes: number;
 }
 
+/** The lexical index (format.ts, sections 9–11): its head's parts and how its values were cut. */
+export interface ManifestLexical {
+  head: BlobRef[];
+  /** Distinct terms, lexicon parts and postings tails. */
+  terms: number;
+  parts: number;
+  tails: number;
+  /** A lexicon part ends after a term whose mixed hash is 0 mod this (content-defined cuts). */
+  cut: number;
+}
+
 export interface Manifest {
   format: typeof FORMAT;
   /** Content hash of everything below except createdAt: equal inputs, equal version. */
@@ -155,6 +166,8 @@ export interface Manifest {
    * size, what a Worker holds once it has loaded them.
    */
   resident?: ManifestResident;
+  /** The lexical index, present when the build wrote one: lexical and hybrid search need it. */
+  lexical?: ManifestLexical;
   /** A few short item texts the search page offers as example queries (absent in older indexes). */
   examples?: string[];
 }

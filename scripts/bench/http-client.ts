@@ -91,12 +91,14 @@ export interface ResidentHealth {
 /**
  * One query. Timed passes POST it: GET answers are cached at the edge (by
  * version, query and k), so a repeated GET would time the cache, not the search.
+ * In semantic mode: this bench measures the vector index against exact dense
+ * search (the hybrid bench, bench/hybrid.ts, measures the modes).
  */
 async function ask(w: LocalWorker, q: string, k: number, exact = false): Promise<WireAnswer> {
   const t0 = performance.now();
   const res = exact
     ? await w.fetch(`${EXACT_SEARCH_PATH}?k=${k}&q=${encodeURIComponent(q)}`)
-    : await w.fetch("/v1/search", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ q, k }) });
+    : await w.fetch("/v1/search", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ q, k, mode: "semantic" }) });
   const text = await res.text();
   const e2eMs = performance.now() - t0;
   if (res.status !== 200) throw new Error(`/v1/search answered ${res.status}: ${text.slice(0, 300)}`);

@@ -79,6 +79,8 @@ export interface UploadBreakdown {
   filters: number;
   /** Resident blocks (format.ts, section 8). */
   resident: number;
+  /** Lexicon head parts, lexicon parts and postings tails (format.ts, sections 9–11). */
+  lexical: number;
   items: number;
 }
 
@@ -96,6 +98,8 @@ export interface DeployResult {
   filterValues: number;
   /** Resident blocks of this version (0 when its build wrote none). */
   residentBlocks: number;
+  /** Lexical values of this version (0 without a lexical index). */
+  lexicalValues: number;
   switchMs: number | null;
   gc: GcPlan | null;
   worker: "deployed" | "unchanged" | "would deploy" | "skipped" | "local";
@@ -162,7 +166,8 @@ function breakdown(v: VersionValues, keys: Iterable<string>): UploadBreakdown {
   for (const r of v.shards) kind.set(r.key, "shards");
   for (const r of v.filters) kind.set(r.key, "filters");
   for (const r of v.resident) kind.set(r.key, "resident");
-  const out: UploadBreakdown = { model: 0, routing: 0, catalog: 0, shards: 0, filters: 0, resident: 0, items: 0 };
+  for (const r of v.lexical) kind.set(r.key, "lexical");
+  const out: UploadBreakdown = { model: 0, routing: 0, catalog: 0, shards: 0, filters: 0, resident: 0, lexical: 0, items: 0 };
   for (const k of keys) {
     if (k.startsWith("item/")) out.items++;
     else {
@@ -262,7 +267,7 @@ function gateBuild(manifest: Manifest, { live }: LiveState, o: DeployOptions, lo
   return gate;
 }
 
-type PlannedUpload = Awaited<ReturnType<typeof planPublish>> & { summary: Pick<DeployResult, "plan" | "uploadByKind" | "changedShards" | "shards" | "filterValues" | "residentBlocks"> };
+type PlannedUpload = Awaited<ReturnType<typeof planPublish>> & { summary: Pick<DeployResult, "plan" | "uploadByKind" | "changedShards" | "shards" | "filterValues" | "residentBlocks" | "lexicalValues"> };
 
 // 3. Plan: what KV lacks, and what changes against the live version
 async function planUpload(kv: KvWriter, manifest: Manifest, { pointer, live }: LiveState, out: string, log: (s: string) => void): Promise<PlannedUpload> {
@@ -273,11 +278,11 @@ async function planUpload(kv: KvWriter, manifest: Manifest, { pointer, live }: L
   const liveShards = await liveShardKeys(kv, live);
   const changedShards = values.shards.filter((s) => !liveShards.has(s.key)).length;
   log(
-    `plan: upload ${plan.upload.length} values (${fmtBytes(plan.uploadBytes)}): ${uploadByKind.items} items, ${uploadByKind.shards} shards, ${uploadByKind.filters} filter values, ${uploadByKind.resident} resident blocks, ${uploadByKind.routing} routing, ${uploadByKind.catalog} catalog, ${uploadByKind.model} model; ` +
+    `plan: upload ${plan.upload.length} values (${fmtBytes(plan.uploadBytes)}): ${uploadByKind.items} items, ${uploadByKind.shards} shards, ${uploadByKind.filters} filter values, ${uploadByKind.resident} resident blocks, ${uploadByKind.lexical} lexical values, ${uploadByKind.routing} routing, ${uploadByKind.catalog} catalog, ${uploadByKind.model} model; ` +
       `skip ${plan.skip.length} values (${fmtBytes(plan.skipBytes)}) already in KV; ${changedShards} of ${values.shards.length} shards differ from the live version`,
   );
   log(pointer?.version === manifest.version ? `version ${manifest.version} is already live: no switch` : `switch: ${pointer?.version ?? "(none)"} → ${manifest.version}`);
-  return { ...planned, summary: { plan, uploadByKind, changedShards, shards: values.shards.length, filterValues: values.filters.length, residentBlocks: values.resident.length } };
+  return { ...planned, summary: { plan, uploadByKind, changedShards, shards: values.shards.length, filterValues: values.filters.length, residentBlocks: values.resident.length, lexicalValues: values.lexical.length } };
 }
 
 // What the Worker code would do (remote only).

@@ -7,6 +7,7 @@ import path from "node:path";
 import { markdown as benchMarkdown, latencyMarkdown } from "../bench/report.ts";
 import { scaleMarkdown } from "../bench/scale-report.ts";
 import { filterMarkdown } from "../bench/filters.ts";
+import { hybridMarkdown } from "../bench/hybrid.ts";
 import { markdown as reliabilityMarkdown } from "../reliability/report.ts";
 import { fleetMarkdown } from "../bench/embed-fleet.ts";
 
@@ -23,6 +24,7 @@ export const REPORT_KINDS: readonly ReportKind[] = [
   { match: /^latency-/, command: "npm run bench -- --latency …", render: latencyMarkdown },
   { match: /^bench-1\.2m/, command: "npm run bench -- --scale 1200000 …", render: scaleMarkdown },
   { match: /^bench-filters/, command: "npm run bench -- --filters …", render: filterMarkdown },
+  { match: /^bench-hybrid$/, command: "npm run bench -- --hybrid --corpus ../shared/data/abcnews-2003-50k.csv", render: hybridMarkdown },
   { match: /^reliability$/, command: "npm run loadtest", render: reliabilityMarkdown },
   { match: /^embed-fleet-bench$/, command: "npm run bench -- --embed-fleet …", render: fleetMarkdown },
 ];

@@ -10,9 +10,16 @@ export interface Hit {
   text: string;
   score: number;
   meta?: Record<string, unknown> | null;
+  /** Why it ranked: its cosine and BM25 (null in semantic mode). */
+  scores?: { semantic: number; lexical: number | null };
 }
 export interface SearchBody {
   results: Hit[];
+  mode?: string;
+  /** Why a lexical search found nothing. */
+  reason?: string;
+  /** stats.lexical.matched: the query's terms (stemmed) that the index has, which the page marks. */
+  stats?: { lexical?: { terms: string[]; matched: string[] } };
   index: IndexInfo;
   timings: { embed_ms: number; search_ms: number; total_ms: number };
 }
