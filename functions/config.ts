@@ -9,8 +9,10 @@
 export type Env = Cloudflare.Env & {
   /** "on" enables `GET /search?exact=1` (brute force over every item); the bench's local Worker only. */
   BENCH_EXACT?: string;
-  /** Secret (`wrangler secret put EMBED_TOKEN`): when set, /embed requires `Authorization: Bearer <token>`. */
+  /** Secret (`wrangler secret put EMBED_TOKEN`): read as one API key with the embed scope (functions/keys.ts). */
   EMBED_TOKEN?: string;
+  /** Secret: the API keys, hashed (functions/keys.ts KeyRecord[] as JSON; `npm run keys`). */
+  API_KEYS?: string;
 };
 
 export interface Config {
@@ -20,7 +22,10 @@ export interface Config {
   maxEmbedTexts: number;
   pointerTtlMs: number;
   benchExact: boolean;
-  embedToken: string | undefined;
+  /** Anonymous callers may use /embed (EMBED_PUBLIC = "on"); otherwise it needs a key with the embed scope. */
+  embedPublic: boolean;
+  /** Every rate-limit binding must exist (RATE_LIMITS is not "off"). */
+  rateLimitsRequired: boolean;
   /** "*" or the exact origins allowed. */
   allowedOrigins: "*" | string[];
   maxRequestTokens: number;
@@ -60,9 +65,35 @@ const RECORD_CACHE_KIB = 4 * 1024;
 const RESIDENT_KIB = 32 * 1024;
 const KIB = 1024;
 
+function originList(raw: string | undefined): string[] {
+  return (raw ?? "").split(",").map((o) => o.trim()).filter((o) => o !== "");
+}
+
+/** An empty list never reaches here: configProblems() refuses to serve with one. */
 function origins(raw: string | undefined): "*" | string[] {
-  const list = (raw ?? "*").split(",").map((o) => o.trim()).filter((o) => o !== "");
+  const list = originList(raw);
   return list.length === 0 || list.includes("*") ? "*" : list;
+}
+
+/**
+ * What is wrong with a deployment's configuration in a way that must not be
+ * papered over with a default: a missing or empty ALLOWED_ORIGINS (it used to
+ * mean "*"), a missing rate-limit binding (limits silently off), an unreadable
+ * API_KEYS secret. worker.ts refuses every request while any is present.
+ */
+export function configProblems(env: Env, limiterBindings: readonly string[], checkKeys: (env: Env) => void): string[] {
+  const problems: string[] = [];
+  if (originList(env.ALLOWED_ORIGINS).length === 0) problems.push('ALLOWED_ORIGINS is empty or unset: set "*" or a comma-separated list of origins');
+  if ((env.RATE_LIMITS ?? "on").trim().toLowerCase() !== "off") {
+    const missing = limiterBindings.filter((name) => !(env as unknown as Record<string, unknown>)[name]);
+    if (missing.length) problems.push(`rate-limit binding(s) ${missing.join(", ")} missing (wrangler.toml [[ratelimits]]); RATE_LIMITS = "off" is for tests only`);
+  }
+  try {
+    checkKeys(env);
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
+  return problems;
 }
 
 function int(raw: string | undefined, fallback: number, min: number): number {
@@ -79,7 +110,8 @@ export function readConfig(env: Env): Config {
     maxEmbedTexts: int(env.MAX_EMBED_TEXTS, 32, 1),
     pointerTtlMs: int(env.POINTER_TTL_MS, 10_000, 0),
     benchExact: (env.BENCH_EXACT ?? "off").trim().toLowerCase() === "on",
-    embedToken: env.EMBED_TOKEN ? env.EMBED_TOKEN : undefined,
+    embedPublic: (env.EMBED_PUBLIC ?? "off").trim().toLowerCase() === "on",
+    rateLimitsRequired: (env.RATE_LIMITS ?? "on").trim().toLowerCase() !== "off",
     allowedOrigins: origins(env.ALLOWED_ORIGINS),
     maxRequestTokens: int(env.MAX_REQUEST_TOKENS, 4096, 1),
     searchCacheSeconds: int(env.SEARCH_CACHE_SECONDS, 60, 0),

@@ -32,13 +32,12 @@ export function chunkByTokens(counts: readonly number[], budget: number): Array<
   return chunks;
 }
 
-/** Embeds `texts` in token-bounded calls, one after another, in order. */
+/** Embeds encoded texts in token-bounded calls, one after another, in order. */
 export async function embedInChunks(
-  texts: readonly string[],
-  countTokens: (text: string) => number,
-  run: (chunk: readonly string[]) => Promise<Float32Array[]>,
+  encodings: readonly (readonly number[])[],
+  run: (chunk: readonly (readonly number[])[]) => Promise<Float32Array[]>,
 ): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
-  for (const [start, end] of chunkByTokens(texts.map(countTokens), MODEL_CALL_TOKENS)) out.push(...(await run(texts.slice(start, end))));
+  for (const [start, end] of chunkByTokens(encodings.map((e) => e.length), MODEL_CALL_TOKENS)) out.push(...(await run(encodings.slice(start, end))));
   return out;
 }

@@ -56,11 +56,11 @@ const UNAVAILABLE_CODES = new Set([
 ]);
 
 export function toHttpError(err: unknown): HttpError {
-  if (err instanceof HttpError) return err;
+  if (err instanceof HttpError && !(err.status === 503 && UNAVAILABLE_CODES.has(err.code))) return err;
   const code = typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
-  const message = err instanceof Error ? err.message : String(err);
   if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) {
-    return new HttpError(503, code, message);
+    // The detail (KV key names, platform errors) goes to the logs and admin-scoped /healthz only.
+    return new HttpError(503, code, code.endsWith("_corrupt") ? "a stored value failed its integrity check; the operator must republish" : "the service is temporarily unavailable; retry shortly");
   }
   return new HttpError(500, "internal", "internal error");
 }

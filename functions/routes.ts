@@ -11,7 +11,7 @@ import { parseEmbedBody, parseK, parseQuery, parseSearchBody, readJsonObject, ty
 import { compileRequestFilter, filterFromParam } from "./filter-request.ts";
 import { describeFields } from "./fields.ts";
 import { ensureResident, residentStatus } from "./resident-load.ts";
-import { enforceRateLimit, requireEmbedToken } from "./access.ts";
+import { charge, identify, queryUnits, requireScope, type Caller } from "./access.ts";
 import { cacheControl, cachedAnswer, searchCacheKey, storeAnswer } from "./search-cache.ts";
 
 interface Ready {
@@ -39,16 +39,23 @@ async function ready(env: Env, config: Config, ctx: ExecutionContext): Promise<R
   return { index, model };
 }
 
-/** The model's work per request is bounded by tokens, whatever the mix of texts and lengths. */
-function checkTokens(model: LoadedModel, texts: readonly string[], config: Config): void {
-  const tokens = model.countTokens(texts);
-  if (tokens > config.maxRequestTokens) {
-    throw new HttpError(400, "too_many_tokens", `the texts of one request may hold at most ${config.maxRequestTokens} tokens; these hold ${tokens}`);
-  }
+/**
+ * The model's work per request is bounded by tokens, whatever the mix of texts
+ * and lengths: each text is encoded once, here, counting stops at the cap, and
+ * these very tokens are embedded.
+ */
+function tokenize(model: LoadedModel, texts: readonly string[], config: Config): number[][] {
+  const t = model.tokenize(texts, config.maxRequestTokens);
+  if (!t.ok) throw new HttpError(400, "too_many_tokens", `the texts of one request may hold at most ${config.maxRequestTokens} tokens; these hold more`);
+  return t.encodings;
 }
 
-function isolateHeaders(): Record<string, string> {
-  return { "X-Model-Loads": String(modelLoadsStarted()) };
+/** A search-type request's caller: identified, holding the search scope, charged its units. */
+async function searchCaller(request: Request, env: Env, config: Config, units: number): Promise<Caller> {
+  const caller = await identify(request, env);
+  requireScope(caller, "search", true);
+  await charge(env, config, caller, "search", units);
+  return caller;
 }
 
 async function runSearch(env: Env, ctx: ExecutionContext, config: Config, queries: QuerySpec[], k: number, exact = false) {
@@ -56,10 +63,9 @@ async function runSearch(env: Env, ctx: ExecutionContext, config: Config, querie
   const { index, model } = await ready(env, config, ctx);
   // Filters are checked against the serving index's fields before any work is spent.
   const filters = queries.map((s) => compileRequestFilter(s.filter, index.handle, s.where));
-  const texts = queries.map((s) => s.q);
-  checkTokens(model, texts, config);
+  const encodings = tokenize(model, queries.map((s) => s.q), config);
   const tReady = performance.now();
-  const vectors = await model.embed(texts);
+  const vectors = await model.embedEncoded(encodings);
   const tEmbed = performance.now();
   // A batch's searches run together, so their KV rounds overlap instead of queueing.
   const perQuery = await Promise.all(
@@ -87,18 +93,17 @@ async function runSearch(env: Env, ctx: ExecutionContext, config: Config, querie
   const timings = { embed_ms: round(tEmbed - tReady), search_ms: round(tSearch - tEmbed), total_ms: round(performance.now() - t0) };
   const headers = {
     "Server-Timing": serverTiming({ ready: tReady - t0, embed: timings.embed_ms, search: timings.search_ms, total: timings.total_ms }),
-    ...isolateHeaders(),
   };
   return { index, perQuery, timings, headers, filters };
 }
 
 export async function searchGet(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
-  await enforceRateLimit(env.SEARCH_LIMITER, request, "search");
   const url = new URL(request.url);
   const q = parseQuery(url.searchParams.get("q") ?? undefined, config.maxQueryChars);
   const k = parseK(url.searchParams.get("k") ?? undefined, "query");
   const spec: QuerySpec = { q, filter: filterFromParam(url.searchParams.get("filter")), where: "" };
+  const caller = await searchCaller(request, env, config, queryUnits(spec.filter !== undefined, k));
   // Bench-only brute force over every item (functions/exact-search.ts).
   const exact = ["1", "true", "on"].includes(url.searchParams.get("exact") ?? "");
   if (exact && !config.benchExact) throw new HttpError(403, "exact_disabled", "exact search is a benchmark facility, disabled on this deployment");
@@ -106,22 +111,24 @@ export async function searchGet(request: Request, env: Env, ctx: ExecutionContex
   if (cacheable) {
     const active = await activeIndex(env, config, ctx);
     const filter = compileRequestFilter(spec.filter, active.handle);
-    const hit = await cachedAnswer(searchCacheKey(active.version, q, k, filter?.canonical), q);
+    const hit = await cachedAnswer(await searchCacheKey({ version: active.version, q, k, filter: filter?.canonical }), q, spec.filter?.value, isAdmin(caller));
     if (hit) return hit;
   }
   const { index, perQuery, headers, filters } = await runSearch(env, ctx, config, [spec], k, exact);
   if (!cacheable) return json(perQuery[0], 200, headers);
   const response = json(perQuery[0], 200, { ...headers, "Cache-Control": cacheControl(config.searchCacheSeconds) });
   // Keyed by the version that answered, which a background refresh may have changed meanwhile.
-  storeAnswer(ctx, searchCacheKey(index.version, q, k, filters[0]?.canonical), response);
+  storeAnswer(ctx, await searchCacheKey({ version: index.version, q, k, filter: filters[0]?.canonical }), response);
   return response;
 }
 
 export async function searchPost(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
-  await enforceRateLimit(env.SEARCH_LIMITER, request, "search");
   const body = await readJsonObject(request);
   const parsed = parseSearchBody(body, config.maxQueryChars, config.maxBatchQueries);
+  // A batch is charged per query, not once.
+  const specs = parsed.kind === "single" ? [parsed.query] : parsed.queries;
+  await searchCaller(request, env, config, specs.reduce((units, s) => units + queryUnits(s.filter !== undefined, parsed.k), 0));
   if (parsed.kind === "single") {
     const { perQuery, headers } = await runSearch(env, ctx, config, [parsed.query], parsed.k);
     return json(perQuery[0], 200, headers);
@@ -133,52 +140,75 @@ export async function searchPost(request: Request, env: Env, ctx: ExecutionConte
 export async function embedPost(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
   if (!config.embedEndpoint) throw new HttpError(403, "embed_disabled", "the /embed endpoint is disabled on this deployment");
-  requireEmbedToken(request, config);
-  await enforceRateLimit(env.EMBED_LIMITER, request, "embed");
+  // Fails closed: a key with the embed scope, unless the operator made /embed public on purpose.
+  const caller = await identify(request, env);
+  requireScope(caller, "embed", config.embedPublic);
   const body = await readJsonObject(request);
   const texts = parseEmbedBody(body, config.maxQueryChars, config.maxEmbedTexts);
+  await charge(env, config, caller, "embed", texts.length);
   const t0 = performance.now();
   const { model } = await ready(env, config, ctx);
-  checkTokens(model, texts, config);
+  const encodings = tokenize(model, texts, config);
   const tReady = performance.now();
-  const vectors = await model.embed(texts);
+  const vectors = await model.embedEncoded(encodings);
   const tEmbed = performance.now();
   return json({ model: model.id, dim: model.dim, vectors: vectors.map((v) => Array.from(v)) }, 200, {
     "Server-Timing": serverTiming({ ready: tReady - t0, embed: tEmbed - tReady, total: tEmbed - t0 }),
-    ...isolateHeaders(),
   });
 }
 
-export async function healthz(env: Env, ctx: ExecutionContext): Promise<Response> {
+function isAdmin(caller: Caller): boolean {
+  return caller.kind === "key" && caller.key.scopes.has("admin");
+}
+
+/**
+ * Health: status, version, items and model for anyone (rate-limited like a
+ * query); with an admin key also the isolate's internals, and on failure the
+ * failure's own detail, which everyone else gets only as a generic 503.
+ */
+export async function healthz(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
-  const { index, model } = await ready(env, config, ctx);
-  return json(
-    {
-      status: "ok",
-      version: index.version,
-      items: index.items,
-      model: model.id,
-      model_loads: modelLoadsStarted(),
-      model_load_ms: model.loadMs,
-      memory: { wasm_heap_bytes: wasmMemoryBytes(), tensor_bytes: tensorBytes() },
-      resident: residentStatus(index.handle, config),
-    },
-    200,
-    isolateHeaders(),
-  );
+  const caller = await identify(request, env);
+  await charge(env, config, caller, "search", 1);
+  if (!isAdmin(caller)) {
+    const { index, model } = await ready(env, config, ctx);
+    return json({ status: "ok", version: index.version, items: index.items, model: model.id });
+  }
+  let index: IndexVersion;
+  let model: LoadedModel;
+  try {
+    ({ index, model } = await ready(env, config, ctx));
+  } catch (err) {
+    const code = typeof err === "object" && err !== null && typeof (err as { code?: unknown }).code === "string" ? (err as { code: string }).code : "internal";
+    return json({ status: "unavailable", error: { code, detail: err instanceof Error ? err.message : String(err) }, model_loads: modelLoadsStarted() }, 503, { "Retry-After": "5" });
+  }
+  return json({
+    status: "ok",
+    version: index.version,
+    items: index.items,
+    model: model.id,
+    model_loads: modelLoadsStarted(),
+    model_load_ms: model.loadMs,
+    memory: { wasm_heap_bytes: wasmMemoryBytes(), tensor_bytes: tensorBytes() },
+    resident: residentStatus(index.handle, config),
+  });
 }
 
 /** Example queries the build drew from the corpus (`manifest.examples`); none for an index built before them. */
-export async function examples(env: Env, ctx: ExecutionContext): Promise<Response> {
+export async function examples(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+  const config = readConfig(env);
+  await searchCaller(request, env, config, 1);
   // Waits for the model too: the page asks for examples on load, which warms the isolate before the first search.
-  const { index } = await ready(env, readConfig(env), ctx);
+  const { index } = await ready(env, config, ctx);
   const listed = (index.manifest as { examples?: unknown }).examples;
   const texts = Array.isArray(listed) ? listed.filter((t): t is string => typeof t === "string") : [];
   return json({ examples: texts, index: { version: index.version, items: index.items } });
 }
 
 /** The filterable fields of the serving index, with their ranges and values, for clients and the page. */
-export async function fields(env: Env, ctx: ExecutionContext): Promise<Response> {
-  const index = await activeIndex(env, readConfig(env), ctx);
+export async function fields(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+  const config = readConfig(env);
+  await searchCaller(request, env, config, 1);
+  const index = await activeIndex(env, config, ctx);
   return json({ fields: describeFields(index.handle), index: { version: index.version, items: index.items } });
 }

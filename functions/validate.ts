@@ -14,9 +14,10 @@ export function parseQuery(raw: unknown, maxChars: number, field = "q"): string 
   if (raw === undefined || raw === null) throw bad("missing_query", `"${field}" is required`);
   if (typeof raw !== "string") throw bad("invalid_query", `"${field}" must be a string`);
   if (raw.trim() === "") throw bad("empty_query", `"${field}" must contain non-whitespace text`);
-  // Count code points, not UTF-16 units, so the limit means the same in every script.
+  // Counted on the NFKC form the tokenizer sees (one U+FDFA is 18 characters there),
+  // in code points, not UTF-16 units, so the limit means the same in every script.
   let chars = 0;
-  for (const _ of raw) if (++chars > maxChars) throw bad("query_too_long", `"${field}" exceeds ${maxChars} characters`);
+  for (const _ of raw.normalize("NFKC")) if (++chars > maxChars) throw bad("query_too_long", `"${field}" exceeds ${maxChars} characters (after NFKC normalization)`);
   return raw;
 }
 
@@ -83,7 +84,7 @@ function batchEntry(entry: unknown, i: number, shared: FilterInput | undefined, 
     const extra = Object.keys(e).filter((key) => key !== "q" && key !== "filter");
     if (extra.length) throw bad("invalid_body", `queries[${i}] may hold "q" and "filter" only, not "${extra[0]}"`);
     // Its own "filter" replaces the shared one; "filter": null opts this query out of it.
-    return { q: parseQuery(e.q, maxChars, `queries[${i}].q`), filter: "filter" in e ? filterFromBody(e.filter) : shared, where };
+    return { q: parseQuery(e.q, maxChars, `queries[${i}].q`), filter: "filter" in e ? filterFromBody(e.filter, where) : shared, where };
   }
   return { q: parseQuery(entry, maxChars, `queries[${i}]`), filter: shared, where };
 }

@@ -1,8 +1,9 @@
 // Worker entry: routing, method checks, CORS and the last-resort error net.
 // Nothing thrown below this file reaches the runtime as an uncaught exception.
-import { readConfig, type Env } from "./config.ts";
+import { configProblems, readConfig, type Env } from "./config.ts";
 import { CORS_HEADERS, HttpError, errorResponse, toHttpError, withHeaders } from "./http.ts";
-import { allowedOrigin, enforceOrigin } from "./access.ts";
+import { allowedOrigin, enforceOrigin, LIMITER_BINDINGS } from "./access.ts";
+import { parseKeyRecords } from "./keys.ts";
 import { guardKv } from "./kv-guard.ts";
 import { page } from "./page.ts";
 import { embedPost, examples, fields, healthz, searchGet, searchPost } from "./routes.ts";
@@ -16,14 +17,34 @@ interface Route {
 
 const ROUTES: Record<string, Route> = {
   "/": { methods: { GET: page, HEAD: page }, cors: false },
-  "/healthz": { methods: { GET: (_r, env, ctx) => healthz(env, ctx) }, cors: false },
-  "/examples": { methods: { GET: (_r, env, ctx) => examples(env, ctx) }, cors: false },
-  "/fields": { methods: { GET: (_r, env, ctx) => fields(env, ctx) }, cors: true },
+  "/healthz": { methods: { GET: healthz }, cors: false },
+  "/examples": { methods: { GET: examples }, cors: false },
+  "/fields": { methods: { GET: fields }, cors: true },
   "/search": { methods: { GET: searchGet, POST: searchPost }, cors: true },
   "/embed": { methods: { POST: embedPost }, cors: true },
 };
 
+/** Problems already logged by this isolate, so a misconfigured deployment logs each once, not per request. */
+const reported = new Set<string>();
+
+/**
+ * A deployment whose configuration would silently weaken it (no rate limits,
+ * "*" from an empty ALLOWED_ORIGINS, unreadable API_KEYS) serves nothing:
+ * loud in the logs, a generic 503 to clients.
+ */
+function refuseMisconfigured(env: Env): void {
+  const problems = configProblems(env, LIMITER_BINDINGS, (e) => void parseKeyRecords(e.API_KEYS));
+  if (problems.length === 0) return;
+  for (const p of problems) {
+    if (reported.has(p)) continue;
+    reported.add(p);
+    console.error(`configuration error: ${p}`);
+  }
+  throw new HttpError(503, "misconfigured", "the service is misconfigured; the operator has been told");
+}
+
 async function route(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+  refuseMisconfigured(env);
   const { pathname } = new URL(request.url);
   const r = Object.hasOwn(ROUTES, pathname) ? ROUTES[pathname] : undefined;
   if (!r) throw new HttpError(404, "not_found", `no route for ${pathname}`);
@@ -57,11 +78,14 @@ export default {
       response = await route(request, { ...env, INDEX: guardKv(env.INDEX) }, ctx);
     } catch (err) {
       const httpErr = toHttpError(err);
-      // 503s are expected states (publishing, KV lag) and get one line; a 500 is a bug and gets the stack.
-      if (httpErr.status === 500) console.error(`${request.method} ${request.url} -> 500:`, err);
-      else if (httpErr.status >= 500) console.warn(`${request.method} ${request.url} -> ${httpErr.status} ${httpErr.code}: ${httpErr.message}`);
+      // 503s are expected states (publishing, KV lag) and get one line with their detail,
+      // which clients never see (toHttpError gives them a generic message); a 500 is a bug and gets the stack.
+      if (httpErr.status === 500) console.error(`${request.method} ${new URL(request.url).pathname} -> 500:`, err);
+      else if (httpErr.status >= 500) console.warn(`${request.method} ${new URL(request.url).pathname} -> ${httpErr.status} ${httpErr.code}: ${err instanceof Error ? err.message : String(err)}`);
       response = errorResponse(httpErr);
     }
-    return cors ? withHeaders(response, corsHeaders(request, env)) : response;
+    // nosniff on every response: a JSON body echoing user text is never run as HTML or script.
+    const always = { "X-Content-Type-Options": "nosniff" };
+    return withHeaders(response, cors ? { ...corsHeaders(request, env), ...always } : always);
   },
 } satisfies ExportedHandler<Env>;
