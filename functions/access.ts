@@ -86,7 +86,8 @@ function limiterFor(caller: Caller, kind: "search" | "embed"): LimiterName {
 /**
  * Charges `units` to the caller's bucket, or 429 with Retry-After when it has not
  * that many left this period. The binding counts one per call, so a charge of n
- * is n calls (they answer from the local data centre's counter).
+ * is n calls (they answer from the local data centre's counter), stopping at
+ * the first refused.
  */
 export async function charge(env: Env, config: Pick<Config, "rateLimitsRequired">, caller: Caller, kind: "search" | "embed", units: number): Promise<void> {
   const name = limiterFor(caller, kind);
@@ -98,8 +99,10 @@ export async function charge(env: Env, config: Pick<Config, "rateLimitsRequired"
   }
   const bucket = caller.kind === "key" ? `key:${caller.key.name}` : `ip:${caller.client}`;
   const n = Math.min(Math.max(1, units), MAX_UNITS);
-  const outcomes = await Promise.all(Array.from({ length: n }, () => limiter.limit({ key: bucket })));
-  if (outcomes.some((o) => !o.success)) {
+  // One after another: calls in flight together may all read the same count.
+  let allowed = true;
+  for (let i = 0; i < n && allowed; i++) allowed = (await limiter.limit({ key: bucket })).success;
+  if (!allowed) {
     const who = caller.kind === "key" ? `API key ${caller.key.name}` : "this client";
     throw new HttpError(429, "rate_limited", `too many ${kind} requests (${n} units) from ${who}; retry in ${RATE_LIMIT_PERIOD_SECONDS} s`, {
       "Retry-After": String(RATE_LIMIT_PERIOD_SECONDS),

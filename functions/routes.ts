@@ -50,12 +50,20 @@ function tokenize(model: LoadedModel, texts: readonly string[], config: Config):
   return t.encodings;
 }
 
-/** A search-type request's caller: identified, holding the search scope, charged its units. */
-async function searchCaller(request: Request, env: Env, config: Config, units: number): Promise<Caller> {
+/**
+ * A search-type request's caller: identified, holding the search scope, and
+ * charged one unit before its input is even read (so malformed requests are
+ * not free); the rest of its units, once parsed, go through chargeRest.
+ */
+async function searchCaller(request: Request, env: Env, config: Config): Promise<Caller> {
   const caller = await identify(request, env);
   requireScope(caller, "search", true);
-  await charge(env, config, caller, "search", units);
+  await charge(env, config, caller, "search", 1);
   return caller;
+}
+
+async function chargeRest(env: Env, config: Config, caller: Caller, kind: "search" | "embed", units: number): Promise<void> {
+  if (units > 1) await charge(env, config, caller, kind, units - 1);
 }
 
 async function runSearch(env: Env, ctx: ExecutionContext, config: Config, queries: QuerySpec[], k: number, exact = false) {
@@ -99,11 +107,12 @@ async function runSearch(env: Env, ctx: ExecutionContext, config: Config, querie
 
 export async function searchGet(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
+  const caller = await searchCaller(request, env, config);
   const url = new URL(request.url);
   const q = parseQuery(url.searchParams.get("q") ?? undefined, config.maxQueryChars);
   const k = parseK(url.searchParams.get("k") ?? undefined, "query");
   const spec: QuerySpec = { q, filter: filterFromParam(url.searchParams.get("filter")), where: "" };
-  const caller = await searchCaller(request, env, config, queryUnits(spec.filter !== undefined, k));
+  await chargeRest(env, config, caller, "search", queryUnits(spec.filter !== undefined, k));
   // Bench-only brute force over every item (functions/exact-search.ts).
   const exact = ["1", "true", "on"].includes(url.searchParams.get("exact") ?? "");
   if (exact && !config.benchExact) throw new HttpError(403, "exact_disabled", "exact search is a benchmark facility, disabled on this deployment");
@@ -124,11 +133,12 @@ export async function searchGet(request: Request, env: Env, ctx: ExecutionContex
 
 export async function searchPost(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
+  const caller = await searchCaller(request, env, config);
   const body = await readJsonObject(request);
   const parsed = parseSearchBody(body, config.maxQueryChars, config.maxBatchQueries);
   // A batch is charged per query, not once.
   const specs = parsed.kind === "single" ? [parsed.query] : parsed.queries;
-  await searchCaller(request, env, config, specs.reduce((units, s) => units + queryUnits(s.filter !== undefined, parsed.k), 0));
+  await chargeRest(env, config, caller, "search", specs.reduce((units, s) => units + queryUnits(s.filter !== undefined, parsed.k), 0));
   if (parsed.kind === "single") {
     const { perQuery, headers } = await runSearch(env, ctx, config, [parsed.query], parsed.k);
     return json(perQuery[0], 200, headers);
@@ -143,9 +153,10 @@ export async function embedPost(request: Request, env: Env, ctx: ExecutionContex
   // Fails closed: a key with the embed scope, unless the operator made /embed public on purpose.
   const caller = await identify(request, env);
   requireScope(caller, "embed", config.embedPublic);
+  await charge(env, config, caller, "embed", 1);
   const body = await readJsonObject(request);
   const texts = parseEmbedBody(body, config.maxQueryChars, config.maxEmbedTexts);
-  await charge(env, config, caller, "embed", texts.length);
+  await chargeRest(env, config, caller, "embed", texts.length);
   const t0 = performance.now();
   const { model } = await ready(env, config, ctx);
   const encodings = tokenize(model, texts, config);
@@ -197,7 +208,7 @@ export async function healthz(request: Request, env: Env, ctx: ExecutionContext)
 /** Example queries the build drew from the corpus (`manifest.examples`); none for an index built before them. */
 export async function examples(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
-  await searchCaller(request, env, config, 1);
+  await searchCaller(request, env, config);
   // Waits for the model too: the page asks for examples on load, which warms the isolate before the first search.
   const { index } = await ready(env, config, ctx);
   const listed = (index.manifest as { examples?: unknown }).examples;
@@ -208,7 +219,7 @@ export async function examples(request: Request, env: Env, ctx: ExecutionContext
 /** The filterable fields of the serving index, with their ranges and values, for clients and the page. */
 export async function fields(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
-  await searchCaller(request, env, config, 1);
+  await searchCaller(request, env, config);
   const index = await activeIndex(env, config, ctx);
   return json({ fields: describeFields(index.handle), index: { version: index.version, items: index.items } });
 }
