@@ -75,8 +75,16 @@ export function queryUnits(filtered: boolean, k: number): number {
   return 1 + (filtered ? 1 : 0) + (k > 50 ? 1 : 0);
 }
 
-/** The largest charge of one request: 16 filtered k=100 queries, or 32 texts to embed. */
-const MAX_UNITS = 64;
+/** Tokens of one model call (embed-budget.ts MODEL_CALL_TOKENS): a text's first call is in its base unit, each further one is a unit more. */
+const TOKENS_PER_UNIT = 64;
+
+/** The units texts add for their length: a headline adds none, a 1,000-character text of prose about two. */
+export function tokenUnits(encodings: readonly (readonly number[])[]): number {
+  return encodings.reduce((units, e) => units + Math.max(0, Math.ceil(e.length / TOKENS_PER_UNIT) - 1), 0);
+}
+
+/** The most units one charge counts (a request charges at most three times): what a full bucket of the anonymous limiter holds. */
+const MAX_UNITS = 100;
 
 function limiterFor(caller: Caller, kind: "search" | "embed"): LimiterName {
   if (caller.kind === "key") return caller.key.tier === "bulk" ? "KEY_BULK_LIMITER" : "KEY_LIMITER";
@@ -90,6 +98,7 @@ function limiterFor(caller: Caller, kind: "search" | "embed"): LimiterName {
  * the first refused.
  */
 export async function charge(env: Env, config: Pick<Config, "rateLimitsRequired">, caller: Caller, kind: "search" | "embed", units: number): Promise<void> {
+  if (units <= 0) return;
   const name = limiterFor(caller, kind);
   const limiter = env[name] as RateLimit | undefined;
   if (!limiter) {
@@ -98,7 +107,7 @@ export async function charge(env: Env, config: Pick<Config, "rateLimitsRequired"
     throw new HttpError(503, "misconfigured", "the service is misconfigured; the operator has been told");
   }
   const bucket = caller.kind === "key" ? `key:${caller.key.name}` : `ip:${caller.client}`;
-  const n = Math.min(Math.max(1, units), MAX_UNITS);
+  const n = Math.min(units, MAX_UNITS);
   // One after another: calls in flight together may all read the same count.
   let allowed = true;
   for (let i = 0; i < n && allowed; i++) allowed = (await limiter.limit({ key: bucket })).success;

@@ -29,6 +29,8 @@ export interface Config {
   /** "*" or the exact origins allowed. */
   allowedOrigins: "*" | string[];
   maxRequestTokens: number;
+  /** Tokens one search request's queries may hold together (embedding is most of a search's CPU). */
+  maxSearchTokens: number;
   searchCacheSeconds: number;
   /** Byte budgets of the isolate's caches of decoded shards (and filter values) and of item records. */
   shardCacheBytes: number;
@@ -114,6 +116,7 @@ export function readConfig(env: Env): Config {
     rateLimitsRequired: (env.RATE_LIMITS ?? "on").trim().toLowerCase() !== "off",
     allowedOrigins: origins(env.ALLOWED_ORIGINS),
     maxRequestTokens: int(env.MAX_REQUEST_TOKENS, 4096, 1),
+    maxSearchTokens: int(env.MAX_SEARCH_TOKENS, 1024, 1),
     searchCacheSeconds: int(env.SEARCH_CACHE_SECONDS, 60, 0),
     shardCacheBytes: int(env.SHARD_CACHE_KIB, SHARD_CACHE_KIB, 0) * KIB,
     recordCacheBytes: int(env.RECORD_CACHE_KIB, RECORD_CACHE_KIB, 0) * KIB,

@@ -11,7 +11,7 @@ import { parseEmbedBody, parseK, parseQuery, parseSearchBody, readJsonObject, ty
 import { compileRequestFilter, filterFromParam } from "./filter-request.ts";
 import { describeFields } from "./fields.ts";
 import { ensureResident, residentStatus } from "./resident-load.ts";
-import { charge, identify, queryUnits, requireScope, type Caller } from "./access.ts";
+import { charge, identify, queryUnits, requireScope, tokenUnits, type Caller } from "./access.ts";
 import { cacheControl, cachedAnswer, searchCacheKey, storeAnswer } from "./search-cache.ts";
 
 interface Ready {
@@ -44,9 +44,9 @@ async function ready(env: Env, config: Config, ctx: ExecutionContext): Promise<R
  * and lengths: each text is encoded once, here, counting stops at the cap, and
  * these very tokens are embedded.
  */
-function tokenize(model: LoadedModel, texts: readonly string[], config: Config): number[][] {
-  const t = model.tokenize(texts, config.maxRequestTokens);
-  if (!t.ok) throw new HttpError(400, "too_many_tokens", `the texts of one request may hold at most ${config.maxRequestTokens} tokens; these hold more`);
+function tokenize(model: LoadedModel, texts: readonly string[], cap: number): number[][] {
+  const t = model.tokenize(texts, cap);
+  if (!t.ok) throw new HttpError(400, "too_many_tokens", `the texts of one request may hold at most ${cap} tokens; these hold more`);
   return t.encodings;
 }
 
@@ -66,12 +66,14 @@ async function chargeRest(env: Env, config: Config, caller: Caller, kind: "searc
   if (units > 1) await charge(env, config, caller, kind, units - 1);
 }
 
-async function runSearch(env: Env, ctx: ExecutionContext, config: Config, queries: QuerySpec[], k: number, exact = false) {
+async function runSearch(env: Env, ctx: ExecutionContext, config: Config, caller: Caller, queries: QuerySpec[], k: number, exact = false) {
   const t0 = performance.now();
   const { index, model } = await ready(env, config, ctx);
   // Filters are checked against the serving index's fields before any work is spent.
   const filters = queries.map((s) => compileRequestFilter(s.filter, index.handle, s.where));
-  const encodings = tokenize(model, queries.map((s) => s.q), config);
+  const encodings = tokenize(model, queries.map((s) => s.q), config.maxSearchTokens);
+  // Long texts cost the model more: charged before they are embedded.
+  await charge(env, config, caller, "search", tokenUnits(encodings));
   const tReady = performance.now();
   const vectors = await model.embedEncoded(encodings);
   const tEmbed = performance.now();
@@ -123,7 +125,7 @@ export async function searchGet(request: Request, env: Env, ctx: ExecutionContex
     const hit = await cachedAnswer(await searchCacheKey({ version: active.version, q, k, filter: filter?.canonical }), q, spec.filter?.value, isAdmin(caller));
     if (hit) return hit;
   }
-  const { index, perQuery, headers, filters } = await runSearch(env, ctx, config, [spec], k, exact);
+  const { index, perQuery, headers, filters } = await runSearch(env, ctx, config, caller, [spec], k, exact);
   if (!cacheable) return json(perQuery[0], 200, headers);
   const response = json(perQuery[0], 200, { ...headers, "Cache-Control": cacheControl(config.searchCacheSeconds) });
   // Keyed by the version that answered, which a background refresh may have changed meanwhile.
@@ -140,10 +142,10 @@ export async function searchPost(request: Request, env: Env, ctx: ExecutionConte
   const specs = parsed.kind === "single" ? [parsed.query] : parsed.queries;
   await chargeRest(env, config, caller, "search", specs.reduce((units, s) => units + queryUnits(s.filter !== undefined, parsed.k), 0));
   if (parsed.kind === "single") {
-    const { perQuery, headers } = await runSearch(env, ctx, config, [parsed.query], parsed.k);
+    const { perQuery, headers } = await runSearch(env, ctx, config, caller, [parsed.query], parsed.k);
     return json(perQuery[0], 200, headers);
   }
-  const { index, perQuery, timings, headers } = await runSearch(env, ctx, config, parsed.queries, parsed.k);
+  const { index, perQuery, timings, headers } = await runSearch(env, ctx, config, caller, parsed.queries, parsed.k);
   return json({ k: parsed.k, index: { version: index.version, items: index.items }, results: perQuery, timings }, 200, headers);
 }
 
@@ -159,7 +161,8 @@ export async function embedPost(request: Request, env: Env, ctx: ExecutionContex
   await chargeRest(env, config, caller, "embed", texts.length);
   const t0 = performance.now();
   const { model } = await ready(env, config, ctx);
-  const encodings = tokenize(model, texts, config);
+  const encodings = tokenize(model, texts, config.maxRequestTokens);
+  await charge(env, config, caller, "embed", tokenUnits(encodings));
   const tReady = performance.now();
   const vectors = await model.embedEncoded(encodings);
   const tEmbed = performance.now();

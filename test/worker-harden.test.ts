@@ -48,7 +48,7 @@ describe("bounded cost per request", () => {
   it("a batch of legal hostile texts over the token budget is 400 too_many_tokens, without counting past the cap", async () => {
     const res = await w.json("/search", json({ queries: Array(16).fill("\uFDFA".repeat(55)) }));
     expectEnvelope(res, 400, "too_many_tokens");
-    expect(res.body.error.message).toMatch(/at most 4096 tokens/);
+    expect(res.body.error.message).toMatch(/at most 1024 tokens/);
   });
 
   it("a filter nested 100,000 deep is 400 filter_too_large, not 500 internal", async () => {
