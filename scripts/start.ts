@@ -2,11 +2,12 @@
 // built yet, load it and the model into local KV, and serve the Worker with
 // `wrangler dev` on http://localhost:8787. Nothing but npm touches the network.
 import path from "node:path";
-import { readManifest } from "./artifacts.ts";
-import { DEFAULT_OUT, fileSha256, PROJECT_ROOT, reportLines, runBuild } from "./build.ts";
+import { readManifest } from "./artifacts/dir.ts";
+import { fileSha256, reportLines, runBuild } from "./builder/build.ts";
 import { DEFAULT_PERSIST_DIR, runWranglerDev, seedStore } from "./local/index.ts";
-import { bindingWriter, publish } from "./publish.ts";
-import { ensureSampleCorpus } from "./sample-corpus.ts";
+import { bindingWriter, publish } from "./deploy/publish.ts";
+import { ensureSampleCorpus } from "./builder/corpus/sample-corpus.ts";
+import { DEFAULT_OUT, PROJECT_ROOT } from "./common/paths.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";

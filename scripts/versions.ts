@@ -1,54 +1,5 @@
-// `npm run versions [-- --local] [--json]`: the kept versions, live one marked,
-// with build and switch dates, item counts and recall@10 self-check figures.
-import { byRecency, entryFor, readManifestAt, readPointer, readRegistry, type VersionEntry } from "./deploy/registry.ts";
-import { runKvCommand } from "./deploy/target.ts";
-import type { CliIo } from "./cli.ts";
-import type { KvWriter } from "./publish.ts";
+// `npm run versions [-- --local] [--json]`: the kept versions, the live one marked.
+// The command lives in scripts/commands/versions.ts.
+import { main } from "./commands/versions.ts";
 
-export async function listVersions(kv: KvWriter): Promise<{ live: string | null; versions: VersionEntry[] }> {
-  const pointer = await readPointer(kv);
-  const registry = await readRegistry(kv);
-  const versions = [...registry.versions].sort(byRecency);
-  if (pointer && !versions.some((v) => v.version === pointer.version)) {
-    // Published before deploys kept a registry (e.g. by npm start).
-    const m = await readManifestAt(kv, pointer.manifestKey);
-    if (m) versions.unshift(entryFor(m, pointer.switchedAt, pointer.switchedAt));
-  }
-  return { live: pointer?.version ?? null, versions };
-}
-
-export function formatVersions(r: { live: string | null; versions: VersionEntry[] }): string {
-  if (!r.versions.length) return "no versions deployed yet";
-  const rows = [["", "version", "built", "last live", "items", "recall@10", "corpus"]];
-  for (const v of r.versions) {
-    rows.push([
-      v.version === r.live ? "*" : "",
-      v.version,
-      v.createdAt.replace("T", " ").slice(0, 19),
-      v.switchedAt ? v.switchedAt.replace("T", " ").slice(0, 19) : "never",
-      String(v.items),
-      v.recallAt10 === null ? "-" : v.recallAt10.toFixed(3),
-      v.corpus?.file ?? "-",
-    ]);
-  }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()).join("\n") + "\n* = live";
-}
-
-const USAGE = "Usage: npm run versions [-- --local] [--persist-to DIR] [--json]\n";
-
-export function main(argv: string[], io: CliIo & { kv?: KvWriter } = {}): Promise<number> {
-  return runKvCommand(
-    USAGE,
-    { json: { type: "boolean" } },
-    argv,
-    io,
-    async (kv, a, { out }) => {
-      const r = await listVersions(kv);
-      out(a.json ? JSON.stringify(r) : formatVersions(r));
-    },
-    { label: (a) => !a.json },
-  );
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));

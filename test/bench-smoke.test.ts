@@ -8,10 +8,10 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { readConfig, type Env } from "../functions/config.ts";
-import { writeOutputs } from "../scripts/bench.ts";
+import { writeOutputs } from "../scripts/bench/outputs.ts";
 import { markdown } from "../scripts/bench/report.ts";
 import { runBench, type BenchResult } from "../scripts/bench/run.ts";
-import { PROJECT_ROOT } from "../scripts/local/harness.ts";
+import { PROJECT_ROOT } from "../scripts/common/paths.ts";
 
 // The committed 2,000-headline slice (every 25th row of the 50k file), so a fresh clone runs it.
 const SOURCE = path.join(PROJECT_ROOT, "test", "fixtures", "abcnews-2003-every25.csv");

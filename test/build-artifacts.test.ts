@@ -1,4 +1,4 @@
-import { DEFAULT_PARAMS } from "../scripts/index/build-index.ts";
+import { DEFAULT_PARAMS } from "../scripts/builder/build-index.ts";
 // End to end: real headlines, the real model, runBuild and the CLIs. One build
 // of 400 headlines is shared by the file; a rebuild must come entirely from the
 // embedding cache with the same content-hash version, and 10 new lines must cost
@@ -8,10 +8,10 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FORMAT, type Manifest } from "../lib/index/manifest.ts";
-import { artifactVersionValues, blobPath, readPackIndex } from "../scripts/artifacts.ts";
-import { runBuild, type BuildReport } from "../scripts/build.ts";
-import { EmbeddingCache } from "../scripts/embed/cache.ts";
-import { prepareModel } from "../scripts/embed/node-model.ts";
+import { artifactVersionValues, blobPath, readPackIndex } from "../scripts/artifacts/dir.ts";
+import { runBuild, type BuildReport } from "../scripts/builder/build.ts";
+import { EmbeddingCache } from "../scripts/builder/embedding/cache.ts";
+import { prepareModel } from "../scripts/builder/embedding/node-model.ts";
 import { headlines, runCli, tempDir, writeHeadlinesCsv } from "./helpers/build-fixtures.ts";
 
 const N = 400;

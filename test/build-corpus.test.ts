@@ -1,9 +1,9 @@
-// Corpus readers (scripts/corpus/read-corpus.ts): ids, texts, metadata and
+// Corpus readers (scripts/builder/corpus/read-corpus.ts): ids, texts, metadata and
 // blank-row reporting for every format. Hand-written fixtures in test/fixtures/corpus.
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { detectFormat, readCorpus, type CorpusItem, type CorpusReport, type ReadOptions } from "../scripts/corpus/read-corpus.ts";
+import { detectFormat, readCorpus, type CorpusItem, type CorpusReport, type ReadOptions } from "../scripts/builder/corpus/read-corpus.ts";
 import { FIXTURES, tempDir } from "./helpers/build-fixtures.ts";
 
 const fixture = (name: string) => path.join(FIXTURES, "corpus", name);

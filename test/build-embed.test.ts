@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Embedder } from "../lib/model/embed.ts";
-import { createNodeEmbedder } from "../scripts/embed/node-model.ts";
+import { createNodeEmbedder } from "../scripts/builder/embedding/node-model.ts";
 import { FIXTURES } from "./helpers/build-fixtures.ts";
 import { cosine } from "./helpers/stats.ts";
 

@@ -6,15 +6,16 @@ import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { CorpusError, readCorpus, type ReadOptions } from "../scripts/corpus/read-corpus.ts";
-import { parseIntFlag, runBuild, UsageError } from "../scripts/build.ts";
+import { CorpusError, readCorpus, type ReadOptions } from "../scripts/builder/corpus/read-corpus.ts";
+import { runBuild } from "../scripts/builder/build.ts";
+import { parseIntFlag, UsageError } from "../scripts/common/cli.ts";
 import { FIXTURES, runCli, tempDir, type CliResult } from "./helpers/build-fixtures.ts";
 
 // Loading the model is the first step of embedding: make it observable (and
 // fatal) so the tests below can prove refusals come before it.
 const modelLoads = vi.hoisted(() => ({ count: 0 }));
-vi.mock("../scripts/embed/node-model.ts", async (importOriginal) => {
-  const original = await importOriginal<typeof import("../scripts/embed/node-model.ts")>();
+vi.mock("../scripts/builder/embedding/node-model.ts", async (importOriginal) => {
+  const original = await importOriginal<typeof import("../scripts/builder/embedding/node-model.ts")>();
   return {
     ...original,
     prepareModel: () => {

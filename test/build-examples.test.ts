@@ -1,6 +1,6 @@
 // The page's example queries: short, distinct item texts spread over the corpus.
 import { describe, expect, it } from "vitest";
-import { EXAMPLE_COUNT, pickExamples } from "../scripts/index/examples.ts";
+import { EXAMPLE_COUNT, pickExamples } from "../scripts/builder/packing/examples.ts";
 
 describe("pickExamples", () => {
   it("takes the first query-like text of each equal stretch of the corpus", () => {

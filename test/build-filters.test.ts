@@ -9,13 +9,14 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_CACHE, runBuild } from "../scripts/build.ts";
-import { createNodeEmbedder } from "../scripts/embed/node-model.ts";
-import { ArtifactSearch } from "../scripts/search.ts";
-import { readManifest, readVectors } from "../scripts/artifacts.ts";
+import { runBuild } from "../scripts/builder/build.ts";
+import { createNodeEmbedder } from "../scripts/builder/embedding/node-model.ts";
+import { ArtifactSearch } from "../scripts/artifacts/node-search.ts";
+import { readManifest, readVectors } from "../scripts/artifacts/dir.ts";
 import { readFilterTable, readRouting, filterValueRefs, shardRefs } from "../lib/index/version.ts";
-import { blobReader } from "../scripts/artifacts.ts";
+import { blobReader } from "../scripts/artifacts/dir.ts";
 import { evaluationQueries, fixtureJsonlLines } from "./helpers/index-fixture.ts";
+import { DEFAULT_CACHE } from "../scripts/common/paths.ts";
 
 type Meta = Record<string, string | number | boolean | null>;
 

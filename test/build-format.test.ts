@@ -28,9 +28,9 @@ import {
 import { encodePointer, manifestKeyFor, parsePointer } from "../lib/index/manifest.ts";
 import { dequantizeInt8, int8ErrorBound, pqScore, pqTable, quantizeInt8 } from "../lib/index/quantize.ts";
 import { dotInt8 } from "../lib/index/vector.ts";
-import { rng } from "../scripts/index/kernels.ts";
-import { trainCodebooks } from "../scripts/index/pq.ts";
-import { pqEncodeRows } from "../scripts/index/kernels.ts";
+import { rng } from "../scripts/builder/training/kernels.ts";
+import { trainCodebooks } from "../scripts/builder/training/pq.ts";
+import { pqEncodeRows } from "../scripts/builder/training/kernels.ts";
 import { exactDot, randomUnitVectors } from "./helpers/build-fixtures.ts";
 
 function randomBytes(n: number, seed: number): Uint8Array {

@@ -1,11 +1,11 @@
-// The item quantizer's learned rotation (scripts/index/opq.ts): it is a rotation,
+// The item quantizer's learned rotation (scripts/builder/training/opq.ts): it is a rotation,
 // it lowers PQ distortion where subspaces are unbalanced, and readers score
 // queries through the same rotation the build coded items with.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ComputePool, INLINE_ROWS } from "../scripts/index/compute-pool.ts";
-import { identityRotation, polar, pqEncodeRotated, rotateRows, trainRotation } from "../scripts/index/opq.ts";
-import { inlineAssigner, poolAssigner, trainCodebooks } from "../scripts/index/pq.ts";
-import { rng } from "../scripts/index/kernels.ts";
+import { ComputePool, INLINE_ROWS } from "../scripts/builder/pools/compute-pool.ts";
+import { identityRotation, polar, rotateRows, trainRotation } from "../scripts/builder/training/opq.ts";
+import { inlineAssigner, poolAssigner, trainCodebooks } from "../scripts/builder/training/pq.ts";
+import { pqEncodeRotated, rng } from "../scripts/builder/training/kernels.ts";
 import { itemTable, pqScore, pqTable, rotate } from "../lib/index/quantize.ts";
 import { PQ_CENTROIDS } from "../lib/index/format.ts";
 import { gaussian, normalize } from "./helpers/build-fixtures.ts";

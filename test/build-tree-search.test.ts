@@ -1,16 +1,16 @@
-// The k-means tree + PQ index (scripts/index/build-index.ts) searched with the
+// The k-means tree + PQ index (scripts/builder/build-index.ts) searched with the
 // Worker's code (lib/index/reader.ts) against brute force, on synthetic
 // clustered unit vectors (no model: the index must work for any embeddings).
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodeCatalog, decodeRouting, decodeShard, hex, ITEM_KEY_BYTES, joinParts, textToBlob, type ItemRecord } from "../lib/index/format.ts";
 import type { Manifest } from "../lib/index/manifest.ts";
 import { IndexError, nearestLeaves, openIndex, searchVector, type IndexHandle } from "../lib/index/reader.ts";
-import { buildIndex, DEFAULT_PARAMS, type BuiltIndex } from "../scripts/index/build-index.ts";
-import { MemorySource } from "../scripts/index/memory-source.ts";
-import { exactTopK } from "../scripts/index/self-check.ts";
+import { buildIndex, DEFAULT_PARAMS, type BuiltIndex } from "../scripts/builder/build-index.ts";
+import { MemorySource } from "../scripts/artifacts/memory-source.ts";
+import { exactTopK } from "../scripts/builder/check/self-check.ts";
 import { PROBE_SPREAD, probedLeaves } from "../lib/index/leaves.ts";
 import { manifestFor, syntheticIndex } from "./helpers/synthetic-index.ts";
-import type { CorpusItem } from "../scripts/corpus/read-corpus.ts";
+import type { CorpusItem } from "../scripts/builder/corpus/read-corpus.ts";
 import { clusteredVectors, madeUpItems } from "./helpers/build-fixtures.ts";
 
 // 2,000 × 512 keeps PQ training (n · 256 · dim · 10 iterations) to a few seconds.

@@ -5,10 +5,10 @@
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { UsageError } from "../scripts/cli.ts";
-import { runBuild } from "../scripts/build.ts";
-import { readVectorsFile } from "../scripts/embed/vectors-file.ts";
-import { ValueTooLargeError } from "../scripts/index/value-limits.ts";
+import { UsageError } from "../scripts/common/cli.ts";
+import { runBuild } from "../scripts/builder/build.ts";
+import { readVectorsFile } from "../scripts/builder/embedding/vectors-file.ts";
+import { ValueTooLargeError } from "../scripts/builder/packing/value-limits.ts";
 import { clusteredVectors, runCli, tempDir } from "./helpers/build-fixtures.ts";
 
 const N = 300;

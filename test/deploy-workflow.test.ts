@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { PROJECT_ROOT } from "./helpers/build-fixtures.ts";
+import { PROJECT_ROOT } from "../scripts/common/paths.ts";
 
 const file = path.join(PROJECT_ROOT, ".github", "workflows", "deploy.yml");
 const text = readFileSync(file, "utf8");

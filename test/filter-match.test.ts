@@ -6,7 +6,7 @@ import { compileFilter, type CompiledFilter, type FieldPredicate } from "../lib/
 import { nextDown, nextUp } from "../lib/filter/float.ts";
 import { inRanges, matches, mayMatch, overlapsRanges } from "../lib/filter/match.ts";
 import { buildDictionary, encodeValue, type FilterSchema } from "../lib/filter/values.ts";
-import { rng } from "../scripts/index/kernels.ts";
+import { rng } from "../scripts/builder/training/kernels.ts";
 
 const RANGES = Float64Array.from([1, 2, 5, 5, 8, 10]);
 const predicate = (field: number, ranges: number[], missing = false): FieldPredicate => ({ field, ranges: Float64Array.from(ranges), missing });

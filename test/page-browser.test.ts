@@ -8,7 +8,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { POINTER_KEY, type Manifest } from "../lib/index/manifest.ts";
 import { browserSuitePrerequisites, launchChromium, screenshotPath, startCategoryIndexWorker, startIndexWorker, type IndexWorker } from "./helpers/browser.ts";
 import { SARS_HEADLINE } from "./helpers/index-fixture.ts";
-import { startTestWorker, type TestWorker } from "./helpers/worker.ts";
+import { startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
 
 // Functions passed to page.evaluate run in Chromium; the project's types (Node + Workers) have no DOM.
 declare const document: any, window: any;

@@ -1,5 +1,5 @@
 // The resident copy of the item records (format.ts section 8; the build's
-// scripts/index/resident-blocks.ts; the readers' lib/index/resident.ts): its
+// scripts/builder/packing/resident-blocks.ts; the readers' lib/index/resident.ts): its
 // round trip, its blocks, and that a search re-ranking from it gives the very
 // answer a search reading records from KV gives, without reading any record.
 import { Buffer } from "node:buffer";
@@ -8,13 +8,13 @@ import { decodeResidentBlock, encodeResidentBlock, FormatError, ITEM_KEY_BYTES, 
 import type { Manifest } from "../lib/index/manifest.ts";
 import { openIndex, searchVector, type BlobSource, type IndexHandle } from "../lib/index/reader.ts";
 import { loadResident, ResidentRecords } from "../lib/index/resident.ts";
-import type { BuiltIndex } from "../scripts/index/build-index.ts";
-import { MemorySource } from "../scripts/index/memory-source.ts";
-import { residentCopy } from "../scripts/index/resident-blocks.ts";
-import { rng } from "../scripts/index/kernels.ts";
+import type { BuiltIndex } from "../scripts/builder/build-index.ts";
+import { MemorySource } from "../scripts/artifacts/memory-source.ts";
+import { residentCopy } from "../scripts/builder/packing/resident-blocks.ts";
+import { rng } from "../scripts/builder/training/kernels.ts";
 import { dotInt8 } from "../lib/index/vector.ts";
 import { syntheticIndex } from "./helpers/synthetic-index.ts";
-import type { CorpusItem } from "../scripts/corpus/read-corpus.ts";
+import type { CorpusItem } from "../scripts/builder/corpus/read-corpus.ts";
 import { madeUpItems, randomUnitVectors } from "./helpers/build-fixtures.ts";
 
 const N = 2000;

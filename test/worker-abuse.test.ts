@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chunkByTokens, MODEL_CALL_TOKENS } from "../functions/embed-budget.ts";
 import { wranglerRatelimits } from "../scripts/local/harness.ts";
-import { post, startTestWorker, type TestWorker } from "./helpers/worker.ts";
+import { post, startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
 
 const MiB = 2 ** 20;
 /** What 64-token calls may add to the loaded model's wasm heap (measured 1.3 MiB). */

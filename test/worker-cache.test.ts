@@ -4,7 +4,7 @@
 // for records only. Run on the 2,000-headline index with a record budget of a
 // few queries' worth.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { post, startTestWorker, type TestWorker } from "./helpers/worker.ts";
+import { post, startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
 
 /** About 150 records at their charge (2x ~0.8 KB): the records of two queries, not three. */
 const RECORD_CACHE_KIB = 256;

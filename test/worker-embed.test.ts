@@ -2,9 +2,9 @@
 // tokenizer, tfjs WASM SIMD in workerd vs in Node.
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createNodeEmbedder } from "../scripts/embed/node-model.ts";
+import { createNodeEmbedder } from "../scripts/builder/embedding/node-model.ts";
 import { sharedDataFile } from "./helpers/build-fixtures.ts";
-import { post, startTestWorker, type TestWorker } from "./helpers/worker.ts";
+import { post, startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
 import { cosine, spearman } from "./helpers/stats.ts";
 
 // STS-B lives only beside this checkout; a fresh clone skips the check (reason printed).

@@ -3,13 +3,13 @@
 // checksum is a 503 *_corrupt without Retry-After (retrying will not fix it); a
 // missing item record is record_missing. Never a 500, never a smaller answer.
 import { afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import { createNodeEmbedder } from "../scripts/embed/node-model.ts";
-import { ArtifactSearch } from "../scripts/search.ts";
+import { createNodeEmbedder } from "../scripts/builder/embedding/node-model.ts";
+import { ArtifactSearch } from "../scripts/artifacts/node-search.ts";
 import { nearestLeaves, searchVector, type BlobSource } from "../lib/index/reader.ts";
 import type { Embedder } from "../lib/model/embed.ts";
 import { shardKey } from "../lib/index/format.ts";
 import { faultyKv, injectKvFault } from "../scripts/local/faulty-kv.ts";
-import { expectSameHits, startTestWorker, type TestWorker } from "./helpers/worker.ts";
+import { expectSameHits, startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
 
 let worker: TestWorker | undefined;
 afterEach(async () => {

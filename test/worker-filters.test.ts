@@ -4,11 +4,11 @@
 // per-query filters, the edge cache keyed by filter, and every error a filter
 // can cause, each with its exact status, code and path.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createNodeEmbedder } from "../scripts/embed/node-model.ts";
-import { ArtifactSearch } from "../scripts/search.ts";
+import { createNodeEmbedder } from "../scripts/builder/embedding/node-model.ts";
+import { ArtifactSearch } from "../scripts/artifacts/node-search.ts";
 import type { Embedder } from "../lib/model/embed.ts";
 import { evaluationQueries, fixtureTexts } from "./helpers/index-fixture.ts";
-import { expectSameHits, post, startTestWorker, type Hit, type TestWorker } from "./helpers/worker.ts";
+import { expectSameHits, post, startTestWorker, type Hit, type TestWorker } from "./helpers/workerd-fixture.ts";
 
 const MARCH = { publish_date: { $gte: "2003-03-01", $lt: "2003-04-01" } };
 const inMarch = (h: Hit) => /^200303\d\d$/.test(String(h.meta.publish_date));

@@ -4,7 +4,7 @@
 // npm run loadtest runs the same properties with more cases.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { runHostileProperties } from "../scripts/reliability/hostile.ts";
-import { startTestWorker, type TestWorker } from "./helpers/worker.ts";
+import { startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
 
 let w: TestWorker;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 // The HTTP contract that does not depend on the real index: routing, methods,
 // CORS, validation, the error envelope, and the embed on/off switch.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { post, startTestWorker, type TestWorker } from "./helpers/worker.ts";
+import { post, startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
 
 function expectError(res: { status: number; body: any }, status: number, code: string) {
   expect(res.status, JSON.stringify(res.body)).toBe(status);

@@ -2,14 +2,14 @@
 // corrupt or missing model blobs reported as 503, version pointer semantics, and
 // corrupt or missing shards of the real index (test/helpers/index-fixture.ts).
 import { afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import { createNodeEmbedder } from "../scripts/embed/node-model.ts";
+import { createNodeEmbedder } from "../scripts/builder/embedding/node-model.ts";
 import { publishManifest } from "../scripts/local/seed.ts";
-import { ArtifactSearch } from "../scripts/search.ts";
+import { ArtifactSearch } from "../scripts/artifacts/node-search.ts";
 import { nearestLeaves } from "../lib/index/reader.ts";
 import { shardKey } from "../lib/index/format.ts";
 import type { Embedder } from "../lib/model/embed.ts";
 import { evaluationQueries, fixtureTexts } from "./helpers/index-fixture.ts";
-import { expectSameHits, post, startTestWorker, type TestWorker } from "./helpers/worker.ts";
+import { expectSameHits, post, startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
 import { faultyKv, injectKvFault } from "../scripts/local/faulty-kv.ts";
 import { retryDelayMs } from "../functions/index-state.ts";
 

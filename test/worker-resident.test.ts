@@ -4,11 +4,11 @@
 // over the isolate's budget is not loaded; a corrupt one fails with its key in
 // /healthz while every answer still comes whole from KV.
 import { afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import { createNodeEmbedder } from "../scripts/embed/node-model.ts";
-import { ArtifactSearch } from "../scripts/search.ts";
+import { createNodeEmbedder } from "../scripts/builder/embedding/node-model.ts";
+import { ArtifactSearch } from "../scripts/artifacts/node-search.ts";
 import type { Embedder } from "../lib/model/embed.ts";
 import { evaluationQueries, fixtureTexts } from "./helpers/index-fixture.ts";
-import { expectSameHits, post, startTestWorker, type Hit, type TestWorker } from "./helpers/worker.ts";
+import { expectSameHits, post, startTestWorker, type Hit, type TestWorker } from "./helpers/workerd-fixture.ts";
 
 const fixture = inject("indexFixture");
 let engine: ArtifactSearch;

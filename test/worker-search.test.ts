@@ -3,12 +3,12 @@
 // semantic sanity, recall against exact search, parity with the Node-side search
 // over the same artifacts, batches, limits with the deployed defaults, /healthz.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createNodeEmbedder } from "../scripts/embed/node-model.ts";
-import { ArtifactSearch } from "../scripts/search.ts";
+import { createNodeEmbedder } from "../scripts/builder/embedding/node-model.ts";
+import { ArtifactSearch } from "../scripts/artifacts/node-search.ts";
 import type { Embedder } from "../lib/model/embed.ts";
 import { SARS_HEADLINE, evaluationQueries, fixtureTexts } from "./helpers/index-fixture.ts";
 import { PROBE_SPREAD } from "../lib/index/leaves.ts";
-import { expectSameHits, post, startTestWorker, type Hit, type TestWorker } from "./helpers/worker.ts";
+import { expectSameHits, post, startTestWorker, type Hit, type TestWorker } from "./helpers/workerd-fixture.ts";
 
 describe("search on the real index", () => {
   const fixture = inject("indexFixture");

@@ -4,7 +4,8 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { expect, it } from "vitest";
-import { PROJECT_ROOT, WRANGLER_ENV, wranglerBin } from "../scripts/local/harness.ts";
+import { WRANGLER_ENV, wranglerBin } from "../scripts/local/harness.ts";
+import { PROJECT_ROOT } from "../scripts/common/paths.ts";
 
 it("functions/worker-configuration.d.ts is what `npm run types` generates from wrangler.toml", async () => {
   const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };

@@ -18,7 +18,7 @@ import { ENTRY_SPAN, probedLeaves, withinBudget } from "./leaves.ts";
 import { itemTable, pqScore } from "./quantize.ts";
 import { ItemOnce } from "./item-once.ts";
 import { attributesRef, chunkRef, shardRef } from "./refs.ts";
-import type { IndexFilters, IndexHandle } from "./reader.ts";
+import type { IndexFilters, IndexHandle } from "./handle.ts";
 import { deepest, type Depth } from "./rerank-depth.ts";
 import { TopK } from "./vector.ts";
 

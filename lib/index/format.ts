@@ -46,7 +46,7 @@
  *         f32[256·dim]        item codebooks, subspace-major, of rotated vectors
  *         f32[dim·dim]        the item quantizer's rotation R, row-major: items
  *                             are coded, and queries scored, as R·x (OPQ,
- *                             scripts/index/opq.ts; the identity for tiny builds)
+ *                             scripts/builder/training/opq.ts; the identity for tiny builds)
  *         u8 [L·leafPqM]      leaf centroids, PQ-coded (padded to 4 bytes)
  *         u32[L]              entries per leaf, spilled included (≥ 1: empty leaves are not stored)
  *         u32[L]              stored length of each leaf's shard (base64 characters)
@@ -66,7 +66,7 @@
  *         u8 [count · pqM]  PQ codes, one byte per subspace, entry-major
  *    Round 1 ranks the entries of the probed shards by asymmetric PQ distance
  *    (query in float, items in codes). An item is in its own leaf and, when
- *    the build spills (SOAR, scripts/index/spill.ts), once more in a second
+ *    the build spills (SOAR, scripts/builder/training/spill.ts), once more in a second
  *    leaf; readers rank each key once.
  *
  * 3. ITEM record, `item/<16 hex>` (hex of the 8 key bytes above), JSON text:

@@ -7,11 +7,10 @@
 //      scores fall well below the k-th best: rerank-depth.ts), re-scored with
 //      int8 vectors.
 // A query with a filter takes the same two rounds (filtered-search.ts).
-import { decodeFilterTable, decodeRouting, itemKey, joinParts, type FilterTable, type ItemRecord, type Routing, type Shard } from "./format.ts";
+import { decodeFilterTable, decodeRouting, itemKey, joinParts, type ItemRecord, type Shard } from "./format.ts";
 import { shardRef } from "./refs.ts";
 import type { BlobRef as ManifestBlobRef, Manifest } from "./manifest.ts";
 import type { CompiledFilter } from "../filter/compile.ts";
-import type { FilterField } from "../filter/values.ts";
 import { itemTable, pqScore } from "./quantize.ts";
 import { ItemOnce } from "./item-once.ts";
 import { sha256Hex } from "./sha256.ts";
@@ -20,7 +19,10 @@ import { emptyStats, fetchBlobs, fetchRecords, IndexError, type BlobSource, type
 import { ENTRY_SPAN, nearestLeaves, probedLeaves, withinBudget } from "./leaves.ts";
 import { searchFiltered } from "./filtered-search.ts";
 import { deepest, type Depth } from "./rerank-depth.ts";
+import type { IndexFilters, IndexHandle } from "./handle.ts";
 import type { ResidentRecords } from "./resident.ts";
+
+export type { IndexFilters, IndexHandle };
 
 export { IndexError, nearestLeaves, type BlobSource, type SearchStats };
 export type { IndexErrorCode, FilterStats } from "./fetch.ts";
@@ -48,25 +50,6 @@ export interface SearchOptions {
   filter?: CompiledFilter | null;
 }
 
-
-export interface IndexFilters {
-  fields: FilterField[];
-  table: FilterTable;
-}
-
-export interface IndexHandle {
-  manifest: Manifest;
-  routing: Routing;
-  /** Null when the build declared no filterable column. */
-  filters: IndexFilters | null;
-  source: BlobSource;
-  cache: ValueCache | null;
-  /**
-   * The version's records in isolate memory (resident.ts), once loaded: round 2
-   * looks its candidates up here and reads from KV only what is not held.
-   */
-  resident?: ResidentRecords | null;
-}
 
 /** The parts of the routing and of the filter table, fetched in one round and checked. */
 async function readParts(source: BlobSource, groups: Array<{ what: string; refs: ManifestBlobRef[] }>): Promise<Uint8Array[]> {

@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { rng } from "../index/kernels.ts";
+import { rng } from "../builder/training/kernels.ts";
 
 interface NativeAnnoy {
   addItem(i: number, v: number[]): void;

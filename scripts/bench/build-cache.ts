@@ -8,9 +8,10 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Manifest } from "../../lib/index/manifest.ts";
-import { readManifest } from "../artifacts.ts";
-import { PROJECT_ROOT, runBuild, type BuildOptions, type BuildReport } from "../build.ts";
-import { sourceHash } from "../source-hash.ts";
+import { readManifest } from "../artifacts/dir.ts";
+import { runBuild, type BuildOptions, type BuildReport } from "../builder/build.ts";
+import { sourceHash } from "../builder/source-hash.ts";
+import { PROJECT_ROOT } from "../common/paths.ts";
 
 export const BENCH_CACHE = path.join(PROJECT_ROOT, ".cache", "bench");
 

@@ -7,7 +7,7 @@
 import { valueCache } from "../../lib/index/fetch.ts";
 import type { Manifest } from "../../lib/index/manifest.ts";
 import { openIndex, searchVector } from "../../lib/index/reader.ts";
-import { MemorySource } from "../index/memory-source.ts";
+import { MemorySource } from "../artifacts/memory-source.ts";
 import { dist, mean, recallAt } from "./stats.ts";
 
 export interface CurvePoint {

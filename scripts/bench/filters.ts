@@ -7,15 +7,15 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { DEFAULT_CACHE } from "../build.ts";
-import { createNodeEmbedder } from "../embed/node-model.ts";
+import { createNodeEmbedder } from "../builder/embedding/node-model.ts";
 import { publishToLocalKv } from "../local/bulk-load.ts";
 import { startLocalWorker, type LocalWorker } from "../local/harness.ts";
-import { ArtifactSearch } from "../search.ts";
+import { ArtifactSearch } from "../artifacts/node-search.ts";
 import { cachedBuild } from "./build-cache.ts";
 import { loadQueries } from "./queries.ts";
 import { dist, type Dist } from "./stats.ts";
 import type { SearchStats } from "../../lib/index/reader.ts";
+import { DEFAULT_CACHE } from "../common/paths.ts";
 
 const K = 10;
 

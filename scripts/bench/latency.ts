@@ -6,14 +6,14 @@
 import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { readManifest } from "../artifacts.ts";
-import { PROJECT_ROOT } from "../build.ts";
+import { readManifest } from "../artifacts/dir.ts";
 import type { Bundle } from "../local/harness.ts";
 import { BENCH_CACHE, cachedBuild } from "./build-cache.ts";
 import { loadQueries } from "./queries.ts";
 import { repeated, repeatedDist, type Dist, type Repeated } from "./stats.ts";
 import { loadCorpus } from "./truth.ts";
-import { measureThroughHttp, type WorkerMeasurements } from "./worker.ts";
+import { measureThroughHttp, type WorkerMeasurements } from "./http-client.ts";
+import { PROJECT_ROOT } from "../common/paths.ts";
 
 /** Issue 8's latency targets on the 50k index. */
 export const E2E_OVER_EMBED_TARGET = 1.5;

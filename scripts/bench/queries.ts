@@ -1,12 +1,12 @@
 // The bench's query set. By default the project's own: the natural-language
 // questions in bench/queries.txt plus perturbed corpus items (a word dropped,
-// swapped or repeated; scripts/index/perturb.ts), drawn with a seed different
+// swapped or repeated; scripts/builder/check/perturb.ts), drawn with a seed different
 // from the build's self-check so the bench does not grade the index on the
 // queries that tuned it. `--queries FILE` replaces both with FILE's lines.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { PROJECT_ROOT } from "../build.ts";
-import { sampleQueries } from "../index/perturb.ts";
+import { sampleQueries } from "../builder/check/perturb.ts";
+import { PROJECT_ROOT } from "../common/paths.ts";
 
 export const QUESTIONS_FILE = path.join(PROJECT_ROOT, "bench", "queries.txt");
 export const PERTURB_SEED = 2024;

@@ -4,7 +4,7 @@ import type { BaselineResult, BenchResult } from "./run.ts";
 import type { Series } from "./plot.ts";
 import { bytesAtRecall, type Repeated } from "./stats.ts";
 import type { LatencyFigures, LatencyReport, LatencyTargets } from "./latency.ts";
-import type { ResidentHealth } from "./worker.ts";
+import type { ResidentHealth } from "./http-client.ts";
 import { PROBE_SPREAD } from "../../lib/index/leaves.ts";
 
 export function kb(b: number | null | undefined): string {

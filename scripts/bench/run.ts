@@ -9,20 +9,20 @@ import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { openIndex, searchVector } from "../../lib/index/reader.ts";
-import { PROJECT_ROOT } from "../build.ts";
-import { EmbeddingPool } from "../embed/pool.ts";
-import { DEFAULT_PARAMS } from "../index/build-index.ts";
+import { EmbeddingPool } from "../builder/pools/embed-pool.ts";
+import { DEFAULT_PARAMS } from "../builder/build-index.ts";
 import type { Bundle } from "../local/harness.ts";
 import { annoyIndexFile, AnnoyForest, gaussianProjection, loadNativeAnnoy } from "./annoy.ts";
 import { BENCH_CACHE, cachedBuild, type CachedBuild } from "./build-cache.ts";
 import { sweep, type CurvePoint } from "./curve.ts";
-import { MemorySource } from "../index/memory-source.ts";
+import { MemorySource } from "../artifacts/memory-source.ts";
 import { HnswGraph, hnswIndexFile, loadNativeHnsw } from "./hnsw.ts";
 import { loadQueries, type BenchQuery } from "./queries.ts";
 import { bytesAtRecall, dist, mean, recallAt, repeated, type Dist, type Repeated } from "./stats.ts";
 import { exactTruth, loadCorpus } from "./truth.ts";
-import { measureThroughHttp, type WireAnswer, type WorkerMeasurements } from "./worker.ts";
+import { measureThroughHttp, type WireAnswer, type WorkerMeasurements } from "./http-client.ts";
 import { latencyFigures, latencyTargets, loadAverage, type LatencyFigures, type LatencyTargets } from "./latency.ts";
+import { PROJECT_ROOT } from "../common/paths.ts";
 
 export interface BenchOptions {
   corpus: string;

@@ -15,21 +15,22 @@ import { routingBudget } from "../../lib/index/format.ts";
 import type { IndexParams } from "../../lib/index/manifest.ts";
 import { openIndex, searchVector } from "../../lib/index/reader.ts";
 import { EMBEDDING_DIM } from "../../lib/model/embed.ts";
-import { FileSource, readManifest } from "../artifacts.ts";
-import { DEFAULT_CACHE, PROJECT_ROOT, type BuildReport } from "../build.ts";
-import { readCorpus, type CorpusItem } from "../corpus/read-corpus.ts";
-import { EmbeddingCache } from "../embed/cache.ts";
-import { embedCorpus } from "../embed/embed-corpus.ts";
-import { prepareModel } from "../embed/node-model.ts";
-import { EmbeddingPool } from "../embed/pool.ts";
-import { readVectorsFile } from "../embed/vectors-file.ts";
-import { DEFAULT_PARAMS } from "../index/build-index.ts";
-import { ComputePool } from "../index/compute-pool.ts";
-import { exactTruth } from "../index/self-check.ts";
+import { FileSource, readManifest } from "../artifacts/dir.ts";
+import { type BuildReport } from "../builder/build.ts";
+import { readCorpus, type CorpusItem } from "../builder/corpus/read-corpus.ts";
+import { EmbeddingCache } from "../builder/embedding/cache.ts";
+import { embedCorpus } from "../builder/embedding/embed-corpus.ts";
+import { prepareModel } from "../builder/embedding/node-model.ts";
+import { EmbeddingPool } from "../builder/pools/embed-pool.ts";
+import { readVectorsFile } from "../builder/embedding/vectors-file.ts";
+import { DEFAULT_PARAMS } from "../builder/build-index.ts";
+import { ComputePool } from "../builder/pools/compute-pool.ts";
+import { exactTruth } from "../builder/check/self-check.ts";
 import { loadQueries, type BenchQuery } from "./queries.ts";
 import { dist, mean, recallAt, type Dist } from "./stats.ts";
 import { grow, neighbourQuantiles, realNeighbours, SYNTHETIC_DEFAULTS, type Quantiles } from "./synthetic.ts";
-import { measureThroughHttp, type WorkerMeasurements } from "./worker.ts";
+import { measureThroughHttp, type WorkerMeasurements } from "./http-client.ts";
+import { DEFAULT_CACHE, PROJECT_ROOT } from "../common/paths.ts";
 
 export const SCALE_DEFAULTS = {
   items: 1_200_000,

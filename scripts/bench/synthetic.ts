@@ -10,10 +10,10 @@
 // quantiles of both sets (neighbourQuantiles) show how it compares with real data.
 import { normalizeInPlace } from "../../lib/model/embed.ts";
 import { dot, TopK } from "../../lib/index/vector.ts";
-import type { ComputePool } from "../index/compute-pool.ts";
+import type { ComputePool } from "../builder/pools/compute-pool.ts";
 import { concat } from "../../lib/index/concat.ts";
-import { rng } from "../index/kernels.ts";
-import { exactTruth } from "../index/self-check.ts";
+import { rng } from "../builder/training/kernels.ts";
+import { exactTruth } from "../builder/check/self-check.ts";
 
 export interface SyntheticOptions {
   items: number;

@@ -4,8 +4,8 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { ItemRecord } from "../../lib/index/format.ts";
-import { readPackIndex, readVectors } from "../artifacts.ts";
-import { createNodeEmbedder } from "../embed/node-model.ts";
+import { readPackIndex, readVectors } from "../artifacts/dir.ts";
+import { createNodeEmbedder } from "../builder/embedding/node-model.ts";
 import { TopK, dot } from "../../lib/index/vector.ts";
 
 export interface Corpus {

@@ -9,13 +9,13 @@ import { spawn } from "node:child_process";
 import { decodeShard, textToBlob } from "../../lib/index/format.ts";
 import { POINTER_KEY, encodePointer, type Manifest, type Pointer } from "../../lib/index/manifest.ts";
 import { readRouting, shardRefs, type VersionValues } from "../../lib/index/version.ts";
-import { artifactVersionValues, blobReader, readManifest } from "../artifacts.ts";
-import { DEFAULT_OUT, reportLines, runBuild, type BuildOptions, type BuildReport } from "../build.ts";
-import { prepareModel } from "../embed/node-model.ts";
-import type { BaseIndex } from "../index/build-index.ts";
-import { bundleWorker, PROJECT_ROOT, WRANGLER_ENV, wranglerBin } from "../local/harness.ts";
-import { Progress } from "../progress.ts";
-import { planPublish, publish, type KvWriter, type PublishPlan } from "../publish.ts";
+import { artifactVersionValues, blobReader, readManifest } from "../artifacts/dir.ts";
+import { reportLines, runBuild, type BuildOptions, type BuildReport } from "../builder/build.ts";
+import { prepareModel } from "../builder/embedding/node-model.ts";
+import type { BaseIndex } from "../builder/build-index.ts";
+import { bundleWorker, WRANGLER_ENV, wranglerBin } from "../local/harness.ts";
+import { Progress } from "../common/progress.ts";
+import { planPublish, publish, type KvWriter, type PublishPlan } from "./publish.ts";
 import {
   WORKER_BUNDLE_KEY,
   entryFor,
@@ -31,6 +31,7 @@ import {
   type Registry,
 } from "./registry.ts";
 import { tomlNamespaceId } from "./target.ts";
+import { DEFAULT_OUT, PROJECT_ROOT } from "../common/paths.ts";
 
 export const DEFAULTS = { minRecall: 0.95, maxItemDrop: 0.1, keep: 3 };
 

@@ -5,7 +5,7 @@
 // bookkeeping for rollback/versions/GC; the Worker reads only the pointer.
 import { POINTER_KEY, manifestKeyFor, parsePointer, type Manifest, type Pointer } from "../../lib/index/manifest.ts";
 import { allValues, versionValues, type ReadTexts } from "../../lib/index/version.ts";
-import type { KvWriter } from "../publish.ts";
+import type { KvWriter } from "./publish.ts";
 
 export const REGISTRY_KEY = "versions";
 export const WORKER_BUNDLE_KEY = "worker-bundle";

@@ -9,7 +9,7 @@
 // honoured) on 429, 5xx and network errors; other errors fail at once with the
 // API's message.
 import pRetry from "p-retry";
-import type { KvWriter } from "../publish.ts";
+import type { KvWriter } from "./publish.ts";
 
 export const DEFAULT_API_BASE = "https://api.cloudflare.com/client/v4";
 

@@ -4,12 +4,12 @@
 import path from "node:path";
 import { Miniflare } from "miniflare";
 import { KV_BINDING, kvNamespaceId } from "../local/harness.ts";
-import { kvBinding } from "../wrangler-config.ts";
+import { kvBinding } from "../common/wrangler-config.ts";
 import { DEFAULT_PERSIST_DIR } from "../local/dev.ts";
-import { bindingWriter, type KvWriter } from "../publish.ts";
+import { bindingWriter, type KvWriter } from "./publish.ts";
 import { RemoteKv } from "./remote-kv.ts";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { runCli, type CliIo, type CliStreams, type ErrorClass } from "../cli.ts";
+import { runCli, type CliIo, type CliStreams, type ErrorClass } from "../common/cli.ts";
 
 export interface Target {
   kv: KvWriter;

@@ -6,7 +6,7 @@
 import path from "node:path";
 import { Miniflare } from "miniflare";
 import pRetry from "p-retry";
-import { bindingWriter, publish, type KvWriter } from "../publish.ts";
+import { bindingWriter, publish, type KvWriter } from "../deploy/publish.ts";
 import { compatibilityDate, KV_BINDING, kvNamespaceId } from "./harness.ts";
 
 /** Values per request, and requests in flight: measured best on 2 cores with workerd busy writing. */

@@ -1,13 +1,13 @@
 // `wrangler dev` on a KV store seeded by Miniflare. Seeding goes through
 // startLocalWorker (same bundle, same `<persistDir>/v3` layout), then workerd is
 // shut down and wrangler dev serves the store. `npm start` can call these two.
-// Usage: npx tsx scripts/local/dev.ts [persistDir=.wrangler/state] [port=8787]
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { POINTER_KEY } from "../../lib/index/manifest.ts";
-import { PROJECT_ROOT, WRANGLER_ENV, startLocalWorker, wranglerBin, type LocalWorker } from "./harness.ts";
+import { WRANGLER_ENV, startLocalWorker, wranglerBin, type LocalWorker } from "./harness.ts";
+import { PROJECT_ROOT } from "../common/paths.ts";
 import { publishManifest, putModel } from "./seed.ts";
-import { prepareModel } from "../embed/node-model.ts";
+import { prepareModel } from "../builder/embedding/node-model.ts";
 
 export const DEFAULT_PERSIST_DIR = path.join(PROJECT_ROOT, ".wrangler", "state");
 
@@ -47,15 +47,4 @@ export function runWranglerDev(opts: { persistDir: string; port?: number; vars?:
     child.once("error", reject);
     child.once("exit", (code) => reject(new Error(`wrangler dev exited ${code} before it was ready`)));
   });
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const persistDir = path.resolve(process.argv[2] ?? DEFAULT_PERSIST_DIR);
-  const port = Number(process.argv[3] ?? 8787);
-  await seedStore(persistDir);
-  const child = await runWranglerDev({ persistDir, port });
-  console.log(`\nSearch page: http://127.0.0.1:${port}/  (store: ${persistDir})`);
-  const stop = () => child.kill("SIGTERM");
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
 }

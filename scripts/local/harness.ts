@@ -8,15 +8,14 @@ import { readFileSync, readdirSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { createServer } from "node:net";
 import type { Readable } from "node:stream";
 import { createRequire } from "node:module";
 import { Miniflare, type MiniflareOptions } from "miniflare";
-import { kvBinding, wranglerConfig } from "../wrangler-config.ts";
+import { kvBinding, wranglerConfig } from "../common/wrangler-config.ts";
 import type { KVNamespace as MfKVNamespace } from "@cloudflare/workers-types";
+import { PROJECT_ROOT } from "../common/paths.ts";
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const KV_BINDING = "INDEX";
 /**
  * The namespace id wrangler dev keys its local store by: the binding's

@@ -1,6 +1,5 @@
 // The local Worker toolkit in one import: bundle, run in workerd, seed KV, measure.
 export {
-  PROJECT_ROOT,
   KV_BINDING,
   kvNamespaceId,
   compatibilityDate,

@@ -4,13 +4,12 @@
 // itself timed the embedding (Server-Timing), and memory: isolate = JS heap
 // after a forced GC + the wasm heap; workerd RSS is only a proxy (it also counts
 // workerd itself and Miniflare's helper services).
-// Usage: npx tsx scripts/local/measure.ts [warmRequests=200]
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { startLocalWorker, sharedWorkerBundle, type LocalWorker } from "./harness.ts";
+import { startLocalWorker, sharedWorkerBundle } from "./harness.ts";
 import { publishManifest, putModel } from "./seed.ts";
-import { prepareModel } from "../embed/node-model.ts";
+import { prepareModel } from "../builder/embedding/node-model.ts";
 import { percentile } from "../bench/stats.ts";
 
 export interface WorkerFigures {
@@ -142,9 +141,4 @@ export async function measureWorker(warmRequests = 200): Promise<WorkerFigures> 
     await w.dispose();
     await rm(persistDir, { recursive: true, force: true });
   }
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const figures = await measureWorker(Number(process.argv[2] ?? 200));
-  console.log(JSON.stringify(figures, (_k, v) => (typeof v === "number" ? Math.round(v * 10) / 10 : v), 2));
 }

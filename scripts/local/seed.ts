@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import type { KVNamespace as MfKVNamespace } from "@cloudflare/workers-types";
 import { POINTER_KEY, encodePointer, manifestKeyFor, parsePointer, type BlobRef, type ModelRef, type Pointer } from "../../lib/index/manifest.ts";
-import type { PreparedModel } from "../embed/node-model.ts";
+import type { PreparedModel } from "../builder/embedding/node-model.ts";
 import { blobKeyFor } from "../../lib/index/sha256.ts";
 import { EMBEDDING_DIM } from "../../lib/model/embed.ts";
 

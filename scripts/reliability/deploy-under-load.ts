@@ -4,9 +4,9 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { main as deployMain } from "../deploy.ts";
-import { main as rollbackMain } from "../rollback.ts";
-import { bindingWriter } from "../publish.ts";
+import { main as deployMain } from "../commands/deploy.ts";
+import { main as rollbackMain } from "../commands/rollback.ts";
+import { bindingWriter } from "../deploy/publish.ts";
 import { sharedWorkerBundle, startLocalWorker } from "../local/harness.ts";
 import { runLoad, type Answer } from "./load.ts";
 

@@ -3,7 +3,8 @@
 // (CF-Connecting-IP) so the per-client rate limits apply as in production. Every
 // 200 is checked: k results (or all items), sorted by score, no duplicate ids,
 // and the version expected at the time.
-import { rng } from "../index/kernels.ts";
+import { rng } from "../builder/training/kernels.ts";
+import { percentile } from "../bench/stats.ts";
 
 export interface LoadOptions {
   clients: number;
@@ -43,9 +44,8 @@ export interface LoadReport {
 
 type Result = { query: string; k: number; results: Array<{ id: string; score: number }>; index: { version: string; items: number } };
 
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
-}
+/** Nearest-rank percentile, 0 when nothing was measured (the report's JSON holds no NaN). */
+const percentileOr0 = (sorted: number[], p: number): number => (sorted.length === 0 ? 0 : percentile(sorted, p));
 
 /** What is wrong with one result object, or undefined. */
 export function malformation(r: Result, q: string, k: number, items: number, versions: readonly string[]): string | undefined {
@@ -121,6 +121,6 @@ export async function runLoad(base: URL, o: LoadOptions): Promise<LoadReport> {
   report.seconds = Math.round(seconds * 10) / 10;
   report.requestsPerSecond = Math.round((report.requests / seconds) * 10) / 10;
   report.queriesPerSecond = Math.round((report.queries / seconds) * 10) / 10;
-  report.latencyMs = { p50: Math.round(percentile(latencies, 0.5)), p99: Math.round(percentile(latencies, 0.99)), max: Math.round(latencies[latencies.length - 1] ?? 0) };
+  report.latencyMs = { p50: Math.round(percentileOr0(latencies, 0.5)), p99: Math.round(percentileOr0(latencies, 0.99)), max: Math.round(latencies[latencies.length - 1] ?? 0) };
   return report;
 }

@@ -1,5 +1,5 @@
 // docs/reliability.md from the load test's figures.
-import type { Figures } from "../loadtest.ts";
+import type { Figures } from "./figures.ts";
 
 const table = (rows: Record<string, number>) =>
   Object.entries(rows)

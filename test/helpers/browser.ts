@@ -7,10 +7,11 @@ import os from "node:os";
 import path from "node:path";
 import { inject } from "vitest";
 import { chromium, type Browser } from "playwright-core";
-import { PROJECT_ROOT, startLocalWorker, type LocalWorker } from "../../scripts/local/harness.ts";
-import { DEFAULT_CACHE, runBuild } from "../../scripts/build.ts";
+import { startLocalWorker, type LocalWorker } from "../../scripts/local/harness.ts";
+import { runBuild } from "../../scripts/builder/build.ts";
 import { publishToLocalKv } from "../../scripts/local/bulk-load.ts";
 import { copyKvTemplate, ensureIndexFixture, fixtureJsonlLines, type IndexFixture } from "./index-fixture.ts";
+import { DEFAULT_CACHE, PROJECT_ROOT } from "../../scripts/common/paths.ts";
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 /** Screenshots of every state the suite checks (git-ignored), to look at after a run. */

@@ -5,10 +5,10 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { rng } from "../../scripts/index/kernels.ts";
-import type { CorpusItem } from "../../scripts/corpus/read-corpus.ts";
+import { rng } from "../../scripts/builder/training/kernels.ts";
+import type { CorpusItem } from "../../scripts/builder/corpus/read-corpus.ts";
+import { PROJECT_ROOT } from "../../scripts/common/paths.ts";
 
-export const PROJECT_ROOT = path.resolve(new URL("../..", import.meta.url).pathname);
 export const FIXTURES = path.join(PROJECT_ROOT, "test", "fixtures");
 /** 2,000 CC0 ABC headlines of 2003 (every 25th row of the shared 50k file), committed so a fresh clone runs the tests. */
 export const HEADLINES_CSV = path.join(FIXTURES, "abcnews-2003-every25.csv");

@@ -10,14 +10,14 @@ import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { readManifest } from "../../scripts/artifacts.ts";
-import { DEFAULT_CACHE, runBuild } from "../../scripts/build.ts";
-import { PROJECT_ROOT } from "../../scripts/local/harness.ts";
+import { readManifest } from "../../scripts/artifacts/dir.ts";
+import { runBuild } from "../../scripts/builder/build.ts";
 import { publishToLocalKv } from "../../scripts/local/bulk-load.ts";
-import { sampleQueries } from "../../scripts/index/perturb.ts";
-import { sourceHash } from "../../scripts/source-hash.ts";
-import type { ArtifactSearch } from "../../scripts/search.ts";
+import { sampleQueries } from "../../scripts/builder/check/perturb.ts";
+import { sourceHash } from "../../scripts/builder/source-hash.ts";
+import type { ArtifactSearch } from "../../scripts/artifacts/node-search.ts";
 import type { ItemRecord } from "../../lib/index/format.ts";
+import { DEFAULT_CACHE, PROJECT_ROOT } from "../../scripts/common/paths.ts";
 
 /** The header, then every 25th data row of ../shared/data/abcnews-2003-50k.csv (CC0), LF line ends. */
 export const SOURCE_CSV = path.join(PROJECT_ROOT, "test", "fixtures", "abcnews-2003-every25.csv");
@@ -31,7 +31,7 @@ export const SOURCE_CSV = path.join(PROJECT_ROOT, "test", "fixtures", "abcnews-2
  */
 export const TARGET_RECALL = 0.97;
 /** Besides the index sources: the fixture also publishes, and its own recipe shapes it. */
-const FIXTURE_SOURCES = ["scripts/publish.ts", "test/helpers/index-fixture.ts"];
+const FIXTURE_SOURCES = ["scripts/deploy/publish.ts", "test/helpers/index-fixture.ts"];
 
 export interface IndexFixture {
   /** runBuild's output directory (manifest.json, blobs/, items.pack, vectors.f32). */

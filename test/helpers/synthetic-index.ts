@@ -1,9 +1,9 @@
 // A built index over synthetic clustered vectors (no model), served from memory
 // with the Worker's search code: the setup of the tree and resident tests.
 import type { Manifest } from "../../lib/index/manifest.ts";
-import { buildIndex, type BuiltIndex } from "../../scripts/index/build-index.ts";
-import type { CorpusItem } from "../../scripts/corpus/read-corpus.ts";
-import { MemorySource } from "../../scripts/index/memory-source.ts";
+import { buildIndex, type BuiltIndex } from "../../scripts/builder/build-index.ts";
+import type { CorpusItem } from "../../scripts/builder/corpus/read-corpus.ts";
+import { MemorySource } from "../../scripts/artifacts/memory-source.ts";
 import { clusteredVectors, madeUpItems } from "./build-fixtures.ts";
 
 /** Only what the reader looks at (the resident copy included when built); the full manifest is covered by the build tests. */

@@ -1,0 +1,184 @@
+// The artifacts directory: what a build writes and what search, start, bench and
+// deploy read. Layout (DIR = index-artifacts/ by default):
+//   manifest.json        the version's manifest (lib/index/manifest.ts)
+//   report.json          the build report
+//   blobs/<32 hex>       every `blob/<32 hex>` KV value: routing and catalog parts,
+//                        shards (base64 text) and the model (topology, weights, vocab)
+//   items.pack           every `item/<16 hex>` record: "ESI1", u32 count, then
+//                        count × [8-byte key][u32 length][UTF-8 JSON]
+//   vectors.f32          float32 embeddings in item order, for exact search only
+//                        (never uploaded)
+import { mkdir, open, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { hex, ITEM_KEY_BYTES } from "../../lib/index/format.ts";
+import type { BlobRef, Manifest } from "../../lib/index/manifest.ts";
+import type { BlobSource } from "../../lib/index/reader.ts";
+import { readVectorsFile } from "../builder/embedding/vectors-file.ts";
+import { allValues, versionValues, type ReadTexts, type VersionValues } from "../../lib/index/version.ts";
+
+const PACK_MAGIC = 0x31495345; // "ESI1"
+
+export function blobPath(dir: string, key: string): string {
+  if (!key.startsWith("blob/")) throw new Error(`not a blob key: ${key}`);
+  return path.join(dir, "blobs", key.slice(5));
+}
+
+export async function writeBlob(dir: string, ref: BlobRef, data: string | Uint8Array): Promise<void> {
+  await writeFile(blobPath(dir, ref.key), data);
+}
+
+/** Bytes written to items.pack at a time: the pack of 1.2M records is ~1 GB, never held twice. */
+const PACK_WRITE_BYTES = 16 * 1024 * 1024;
+
+export async function writeItemsPack(dir: string, records: Array<{ key: string; text: string }>): Promise<void> {
+  const fh = await open(path.join(dir, "items.pack"), "w");
+  try {
+    const head = Buffer.alloc(8);
+    head.writeUInt32LE(PACK_MAGIC, 0);
+    head.writeUInt32LE(records.length, 4);
+    let parts: Buffer[] = [head];
+    let size = head.length;
+    for (const r of records) {
+      const body = Buffer.from(r.text, "utf8");
+      const h = Buffer.alloc(ITEM_KEY_BYTES + 4);
+      h.write(r.key.slice(5), 0, "hex");
+      h.writeUInt32LE(body.length, ITEM_KEY_BYTES);
+      parts.push(h, body);
+      size += h.length + body.length;
+      if (size >= PACK_WRITE_BYTES) {
+        await fh.write(Buffer.concat(parts));
+        parts = [];
+        size = 0;
+      }
+    }
+    if (parts.length) await fh.write(Buffer.concat(parts));
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Item records in pack order: key, byte offset and length of the JSON. */
+export interface PackIndex {
+  keys: string[];
+  offsets: number[];
+  lengths: number[];
+  byKey: Map<string, number>;
+}
+
+export async function readPackIndex(dir: string): Promise<PackIndex> {
+  const buf = await readFile(path.join(dir, "items.pack"));
+  if (buf.readUInt32LE(0) !== PACK_MAGIC) throw new Error(`${dir}/items.pack is not an items pack`);
+  const n = buf.readUInt32LE(4);
+  const idx: PackIndex = { keys: new Array(n), offsets: new Array(n), lengths: new Array(n), byKey: new Map() };
+  let o = 8;
+  for (let i = 0; i < n; i++) {
+    const key = `item/${hex(buf, o, o + ITEM_KEY_BYTES)}`;
+    const len = buf.readUInt32LE(o + ITEM_KEY_BYTES);
+    o += ITEM_KEY_BYTES + 4;
+    idx.keys[i] = key;
+    idx.offsets[i] = o;
+    idx.lengths[i] = len;
+    idx.byKey.set(key, i);
+    o += len;
+  }
+  return idx;
+}
+
+/** Every item record's JSON text, in pack (item) order. */
+export async function readRecordTexts(dir: string): Promise<string[]> {
+  const pack = await readPackIndex(dir);
+  const buf = await readFile(path.join(dir, "items.pack"));
+  return pack.keys.map((_, i) => buf.toString("utf8", pack.offsets[i], pack.offsets[i] + pack.lengths[i]));
+}
+
+export async function readManifest(dir: string): Promise<Manifest> {
+  try {
+    return JSON.parse(await readFile(path.join(dir, "manifest.json"), "utf8")) as Manifest;
+  } catch (e) {
+    throw new Error(`no index in ${dir} (${(e as Error).message}); run \`npm run build -- --corpus FILE --out ${dir}\` first`);
+  }
+}
+
+/** The artifacts directory as the Worker's BlobSource, so Node search runs the same code. */
+export class FileSource implements BlobSource {
+  rounds = 0;
+  private constructor(
+    readonly dir: string,
+    readonly pack: PackIndex,
+  ) {}
+
+  static async open(dir: string): Promise<FileSource> {
+    return new FileSource(dir, await readPackIndex(dir));
+  }
+
+  async recordText(row: number): Promise<string> {
+    const fh = await open(path.join(this.dir, "items.pack"));
+    try {
+      const buf = Buffer.alloc(this.pack.lengths[row]);
+      await fh.read(buf, 0, buf.length, this.pack.offsets[row]);
+      return buf.toString("utf8");
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async getTexts(keys: string[]): Promise<Map<string, string | null>> {
+    this.rounds++;
+    const out = new Map<string, string | null>();
+    const fh = await open(path.join(this.dir, "items.pack"));
+    try {
+      for (const key of keys) {
+        if (key.startsWith("blob/")) {
+          out.set(key, await readFile(blobPath(this.dir, key), "utf8").catch(() => null));
+        } else {
+          const row = this.pack.byKey.get(key);
+          if (row === undefined) out.set(key, null);
+          else {
+            const buf = Buffer.alloc(this.pack.lengths[row]);
+            await fh.read(buf, 0, buf.length, this.pack.offsets[row]);
+            out.set(key, buf.toString("utf8"));
+          }
+        }
+      }
+    } finally {
+      await fh.close();
+    }
+    return out;
+  }
+}
+
+/** The build's float32 vectors (read in chunks: a 1.2M-item file is over the 2 GiB one read can take). */
+export async function readVectors(dir: string, dim: number): Promise<Float32Array> {
+  const file = path.join(dir, "vectors.f32");
+  const { size } = await stat(file);
+  if (size % (dim * 4) !== 0) throw new Error(`${file} is not a whole number of ${dim}-d rows`);
+  return readVectorsFile(file, size / (dim * 4), dim);
+}
+
+/** Reads `blob/…` values from the directory's blobs/ (null when absent). */
+export function blobReader(dir: string): ReadTexts {
+  return async (keys) => new Map(await Promise.all(keys.map(async (k) => [k, await readFile(blobPath(dir, k), "utf8").catch(() => null)] as const)));
+}
+
+/** Every value of the version in DIR, by kind (format: lib/index/version.ts). */
+export async function artifactVersionValues(dir: string, manifest: Manifest): Promise<VersionValues> {
+  return versionValues(manifest, blobReader(dir));
+}
+
+/** Removes blobs the version does not use (left over from earlier builds). */
+export async function pruneBlobs(dir: string, manifest: Manifest): Promise<number> {
+  const values = await artifactVersionValues(dir, manifest);
+  const keep = new Set(allValues(values).filter((r) => r.key.startsWith("blob/")).map((r) => r.key.slice(5)));
+  let removed = 0;
+  for (const f of await readdir(path.join(dir, "blobs"))) {
+    if (!keep.has(f)) {
+      await rm(path.join(dir, "blobs", f));
+      removed++;
+    }
+  }
+  return removed;
+}
+
+export async function ensureDirs(dir: string): Promise<void> {
+  await mkdir(path.join(dir, "blobs"), { recursive: true });
+}

@@ -1,0 +1,38 @@
+// A BlobSource over values held in memory, from a fresh build or an artifacts
+// directory: the Node tools run the Worker's exact search code against it.
+import { readFile } from "node:fs/promises";
+import type { Manifest } from "../../lib/index/manifest.ts";
+import type { BlobSource } from "../../lib/index/reader.ts";
+import { allValues } from "../../lib/index/version.ts";
+import { artifactVersionValues, blobPath, readPackIndex, readRecordTexts } from "./dir.ts";
+import type { BuiltIndex } from "../builder/build-index.ts";
+
+export class MemorySource implements BlobSource {
+  readonly values = new Map<string, string>();
+  rounds = 0;
+
+  static fromBuilt(b: BuiltIndex): MemorySource {
+    const s = new MemorySource();
+    const f = b.filters;
+    for (const blob of [...b.routing, ...b.catalog, ...b.shards, ...(f ? [...f.table, ...f.attributes, ...f.chunks] : []), ...(b.resident?.blocks ?? [])]) s.values.set(blob.ref.key, blob.text);
+    for (const r of b.records) s.values.set(r.key, r.text);
+    return s;
+  }
+
+  /** Every index value of the version in `dir` (the model's blobs excepted). */
+  static async fromDir(dir: string, manifest: Manifest): Promise<MemorySource> {
+    const s = new MemorySource();
+    const model = new Set([manifest.model.topology.key, manifest.model.weights.key, manifest.model.vocab.key]);
+    for (const ref of allValues(await artifactVersionValues(dir, manifest))) {
+      if (ref.key.startsWith("blob/") && !model.has(ref.key)) s.values.set(ref.key, await readFile(blobPath(dir, ref.key), "utf8"));
+    }
+    const pack = await readPackIndex(dir);
+    (await readRecordTexts(dir)).forEach((text, i) => s.values.set(pack.keys[i], text));
+    return s;
+  }
+
+  async getTexts(keys: string[]): Promise<Map<string, string | null>> {
+    this.rounds++;
+    return new Map(keys.map((k) => [k, this.values.get(k) ?? null]));
+  }
+}

@@ -1,0 +1,343 @@
+// Embeddings + items → the values of one index version (format.ts), in memory.
+// Nothing here touches the file system or KV; the build writes what this returns.
+// The steps read like the format: records (their hashes are the keys shards
+// point at), the tree (partition or the base version's), PQ codes, shards,
+// routing, catalog.
+import { createHash } from "node:crypto";
+import {
+  blobToText,
+  encodeCatalog,
+  encodeRouting,
+  encodeShard,
+  hex,
+  ITEM_KEY_BYTES,
+  SHARD_HASH_BYTES,
+  splitParts,
+  type ItemRecord,
+  type Routing,
+  type Shard,
+} from "../../lib/index/format.ts";
+import type { IndexParams } from "../../lib/index/manifest.ts";
+import type { FilterField } from "../../lib/filter/values.ts";
+import { textBlob, type TextBlob } from "./packing/text-blob.ts";
+import { buildFilterValues, type FilterValues } from "./packing/filter-values.ts";
+import { encodeColumns } from "./packing/filter-columns.ts";
+import { residentCopy, type ResidentCopy } from "./packing/resident-blocks.ts";
+
+export { textBlob, type TextBlob };
+import { quantizeInt8 } from "../../lib/index/quantize.ts";
+import { nearestLeaves } from "../../lib/index/reader.ts";
+import { toBase64 } from "../../lib/index/base64.ts";
+import type { CorpusItem } from "./corpus/read-corpus.ts";
+import { ComputePool } from "./pools/compute-pool.ts";
+import { concat } from "../../lib/index/concat.ts";
+import { pqEncodeRows } from "./training/kernels.ts";
+import { buildPartition } from "./training/partition.ts";
+import { poolAssigner, trainCodebooks } from "./training/pq.ts";
+import { rotateRows, sampleRows, trainRotation } from "./training/opq.ts";
+import { gatherRows } from "./training/kernels.ts";
+
+/** Rows the OPQ rotation is trained on, and k-means iterations per alternation: measured on the 50k headlines, see DEFAULT_PARAMS.opqRounds. */
+const OPQ_SAMPLE = 16384;
+const OPQ_KMEANS_ITERATIONS = 6;
+/**
+ * Below this many items the rotation is the identity: each round costs a fixed
+ * ~2 s (a 512 × 512 polar decomposition) whatever n, and a small index's
+ * queries read few bytes however its items are coded.
+ */
+const OPQ_MIN_ITEMS = 8192;
+/** k-means iterations of the final item codebooks. */
+const PQ_KMEANS_ITERATIONS = 12;
+
+export interface BuiltIndex {
+  params: IndexParams;
+  /** Routing parts, in order. */
+  routing: TextBlob[];
+  /** shards[leaf] */
+  shards: TextBlob[];
+  /** In item order; key is `item/<16 hex>`. */
+  records: Array<{ key: string; text: string; bytes: number }>;
+  catalog: TextBlob[];
+  /** Filter table, leaf attributes and column chunks; null when no column is filterable. */
+  filters: BuiltFilters | null;
+  /** The records packed for isolate memory (resident-blocks.ts); null when they would not fit. */
+  resident: ResidentCopy | null;
+  timings: Record<string, number>;
+}
+
+export interface BuiltFilters extends FilterValues {
+  fields: FilterField[];
+}
+
+export const DEFAULT_PARAMS = {
+  /** Smaller leaves cut bytes per unit of recall (50k headlines: 24 beats 48 by ~20% at recall 0.97); the routing grows as n / leafSize. */
+  leafSize: 24,
+  /** Bytes of an item's code in a shard. With the OPQ rotation, 32 rank as well as 64 did without it, at 56% of the bytes per entry (50k headlines). */
+  pqM: 32,
+  /** Bytes of a leaf centroid's code in the routing (isolate memory: leaves × leafPqM). */
+  leafPqM: 64,
+  /** Records re-ranked in round 2 (~0.8 KB each): 32-byte codes need more of them than 64-byte ones (60), and buy them back in round 1. */
+  rerank: 100,
+  /**
+   * Round 2 re-ranks only the candidates within this PQ-score margin of the
+   * k-th best (lib/index/rerank-depth.ts). 50k headlines, at most 100: 0.9715 at
+   * 227 KB a query, as a fixed 100 gives at 246 KB.
+   */
+  rerankMargin: 0.06,
+  nprobe: 64,
+  /**
+   * Unfiltered queries probe past nprobe every leaf within this centroid-score
+   * margin of the best, up to 4 × nprobe (lib/index/leaves.ts). 1.2M set,
+   * nprobe 16: recall@10 0.969 (questions 0.955) at 158 KB, where a fixed 16
+   * gives 0.962 (0.919) at 133 KB and a fixed 32 0.968 (0.950) at 196 KB;
+   * margin 0.08 gives 0.968 (0.950) at 148 KB.
+   */
+  probeMargin: 0.1,
+  /** Leaves scored in memory per query, taken group by group (the groups' leaves are contiguous). */
+  scanLeaves: 2048,
+  /**
+   * Measured on the 50k ABC headlines (leaf size 24, pqM 32 with OPQ, spilled, rerank 100), the bench's 242 queries:
+   * 160 KB of shards → recall@10 0.969 at 238 KB a query, 168 KB → 0.9715 at 246 KB (max 248), 176 KB → 0.973 at 254 KB (max 256).
+   */
+  maxShardBytes: 168 * 1024,
+  seed: 7,
+  /** OPQ alternations for the item quantizer's rotation (opq.ts); 0 keeps the identity. */
+  opqRounds: 6,
+  /** Rows the item codebooks are trained on (k-means of 256 centroids per subspace). */
+  pqSample: 32768,
+  /** SOAR's λ for the second leaf every item is also stored in (spill.ts); 0 stores each item once. */
+  soarLambda: 1,
+};
+
+export type BuildIndexOptions = Partial<typeof DEFAULT_PARAMS> & { threads?: number; filterFields?: FilterField[]; residentMaxBytes?: number };
+
+export function itemRecordText(item: CorpusItem, v: Float32Array): string {
+  const q = quantizeInt8(v);
+  const record: ItemRecord = { id: item.id, text: item.text, meta: item.meta, s: q.scale, v: toBase64(new Uint8Array(q.codes.buffer, q.codes.byteOffset, q.codes.length)) };
+  return JSON.stringify(record);
+}
+
+/**
+ * A previous version to extend rather than rebuild: its groups, leaves and
+ * codebooks are kept, items it already had stay in their leaves in their order,
+ * and new items join their nearest leaf. Leaves that gained or lost no item come
+ * out byte-identical, so their content-addressed shards need no upload.
+ */
+export interface BaseIndex {
+  routing: Routing;
+  shards: Shard[];
+}
+
+/** Items in a base index: spilled items sit in two of its shards. */
+export function baseItemCount(base: BaseIndex): number {
+  const keys = new Set<string>();
+  for (const sh of base.shards) for (let e = 0; e < sh.count; e++) keys.add(hex(sh.keys, e * ITEM_KEY_BYTES, (e + 1) * ITEM_KEY_BYTES));
+  return keys.size;
+}
+
+/** The tree an index is cut along: which leaf every row is in, and what routes to the leaves. */
+interface Tree {
+  groups: number;
+  groupScales: Float32Array;
+  groupCentroids: Int8Array;
+  groupStart: Uint32Array;
+  leafCodebooks: Float32Array;
+  leafCodes: Uint8Array;
+  /** Item quantizer: codebooks of rotated vectors, and the rotation. */
+  codebooks: Float32Array;
+  rotation: Float32Array;
+  /** Rows of each leaf, in shard order. */
+  members: number[][];
+}
+
+
+
+type Options = typeof DEFAULT_PARAMS & { threads?: number; filterFields?: FilterField[]; residentMaxBytes?: number };
+
+export async function buildIndex(
+  vectors: Float32Array,
+  dim: number,
+  items: readonly CorpusItem[],
+  options: BuildIndexOptions = {},
+  log: (s: string) => void = () => {},
+  base?: BaseIndex,
+): Promise<BuiltIndex> {
+  const o: Options = { ...DEFAULT_PARAMS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  const timings: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    timings[name] = (now - t) / 1000;
+    t = now;
+    log(`${name}: ${timings[name].toFixed(1)} s`);
+  };
+  const pool = new ComputePool(vectors, dim, o.threads);
+  try {
+    const { records, keyBytes } = makeRecords(vectors, dim, items);
+    const fields = o.filterFields ?? [];
+    const columnValues = encodeColumns(items, fields);
+    lap("records");
+    const tree = base ? extendTree(base, vectors, dim, records, o, log) : await partitionTree(pool, items.length, o, lap);
+    lap(base ? "assign" : "pq-train");
+    const codes = await encodeItems(pool, items.length, tree, o);
+    lap("pq-encode");
+    const shards = tree.members.map((m, leaf) => shardBlob(leaf, m, keyBytes, codes, o.pqM));
+    const routing = routingParts(tree, shards, dim, o);
+    const catalog = splitParts(encodeCatalog(keyBytes, records.map((r) => r.bytes))).map(textBlob);
+    lap("shards");
+    const filters = fields.length
+      ? { fields, ...buildFilterValues({ members: tree.members, keyBytes, codes, pqM: o.pqM, values: columnValues, columns: fields.length, n: items.length }) }
+      : null;
+    if (filters) lap("filters");
+    const resident = residentCopy(vectors, dim, items, keyBytes, records.map((r) => r.bytes), o.residentMaxBytes);
+    if (resident) lap("resident");
+    const leaves = shards.length;
+    const params: IndexParams = {
+      leaves,
+      groups: tree.groups,
+      scanLeaves: Math.min(o.scanLeaves, leaves),
+      pqM: o.pqM,
+      nprobe: Math.min(o.nprobe, leaves),
+      probeMargin: o.probeMargin,
+      rerank: o.rerank,
+      rerankMargin: o.rerankMargin,
+      seed: o.seed,
+      maxShardBytes: o.maxShardBytes,
+    };
+    return { params, routing, shards, records, catalog, filters, resident, timings };
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Item records; their sha256 prefixes are the keys the shards point at. */
+function makeRecords(vectors: Float32Array, dim: number, items: readonly CorpusItem[]) {
+  const n = items.length;
+  const records: BuiltIndex["records"] = new Array(n);
+  const keyBytes = new Uint8Array(n * ITEM_KEY_BYTES);
+  const seen = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const text = itemRecordText(items[i], vectors.subarray(i * dim, (i + 1) * dim));
+    const digest = createHash("sha256").update(text).digest();
+    keyBytes.set(digest.subarray(0, ITEM_KEY_BYTES), i * ITEM_KEY_BYTES);
+    const key = `item/${hex(digest, 0, ITEM_KEY_BYTES)}`;
+    const prev = seen.get(key);
+    if (prev !== undefined) throw new Error(`item key collision between ids ${items[prev].id} and ${items[i].id}; this needs a wider key`);
+    seen.set(key, i);
+    records[i] = { key, text, bytes: Buffer.byteLength(text) };
+  }
+  return { records, keyBytes };
+}
+
+async function partitionTree(pool: ComputePool, n: number, o: Options, lap: (name: string) => void): Promise<Tree> {
+  const { dim, vectors } = pool;
+  const p = await buildPartition(pool, n, Math.max(1, Math.round(n / o.leafSize)), o.seed, o.soarLambda > 0 ? { lambda: o.soarLambda } : undefined);
+  lap("partition");
+  // A leaf's own rows first, then the rows spilled into it.
+  const members: number[][] = Array.from({ length: p.leaves }, () => []);
+  for (let i = 0; i < n; i++) members[p.leafOf[i]].push(i);
+  for (let i = 0; i < n; i++) if (p.spillOf[i] >= 0) members[p.spillOf[i]].push(i);
+  const leafCodebooks = await trainCodebooks(p.centroids, dim, p.leaves, o.leafPqM, { seed: o.seed + 4 }, poolAssigner(pool));
+  const groupCentroids = new Int8Array(p.groups * dim);
+  const groupScales = new Float32Array(p.groups);
+  for (let g = 0; g < p.groups; g++) groupScales[g] = quantizeInt8(p.groupCentroids.subarray(g * dim, (g + 1) * dim), groupCentroids.subarray(g * dim, (g + 1) * dim)).scale;
+  return {
+    groups: p.groups,
+    groupScales,
+    groupCentroids,
+    groupStart: Uint32Array.from(p.groupStart),
+    leafCodebooks,
+    leafCodes: pqEncodeRows(p.centroids, dim, 0, p.leaves, leafCodebooks, o.leafPqM),
+    ...(await trainItemQuantizer(pool, n, o)),
+    members,
+  };
+}
+
+/** The item quantizer: an OPQ rotation (opq.ts), then codebooks of the rotated sample. */
+async function trainItemQuantizer(pool: ComputePool, n: number, o: Options): Promise<{ codebooks: Float32Array; rotation: Float32Array }> {
+  const { vectors, dim } = pool;
+  const assign = poolAssigner(pool);
+  const rounds = n < OPQ_MIN_ITEMS ? 0 : o.opqRounds;
+  const rotation = await trainRotation(vectors, dim, n, { pqM: o.pqM, rounds, sample: OPQ_SAMPLE, kmeansIterations: OPQ_KMEANS_ITERATIONS, seed: o.seed + 6 }, assign);
+  const rows = gatherRows(vectors, dim, sampleRows(n, Math.min(n, o.pqSample), o.seed + 5));
+  const codebooks = await trainCodebooks(rotateRows(rows, dim, rotation), dim, rows.length / dim, o.pqM, { sample: rows.length / dim, iterations: PQ_KMEANS_ITERATIONS, seed: o.seed + 5 }, assign);
+  return { codebooks, rotation };
+}
+
+/** The base version's tree, its items kept in place (spilled ones in both leaves), new ones routed to their nearest leaf as a query would be, unspilled. */
+function extendTree(base: BaseIndex, vectors: Float32Array, dim: number, records: BuiltIndex["records"], o: Options, log: (s: string) => void): Tree {
+  const r = base.routing;
+  if (r.dim !== dim || r.pqM !== o.pqM || r.leafPqM !== o.leafPqM) throw new Error("the base index has other dimensions or PQ sizes; rebuild without it");
+  const rowOf = new Map<string, number>(records.map((rec, i) => [rec.key, i]));
+  const members: number[][] = Array.from({ length: r.leaves }, () => []);
+  const placed = new Uint8Array(records.length);
+  for (const sh of base.shards) {
+    for (let e = 0; e < sh.count; e++) {
+      const row = rowOf.get(`item/${hex(sh.keys, e * ITEM_KEY_BYTES, (e + 1) * ITEM_KEY_BYTES)}`);
+      if (row === undefined) continue;
+      members[sh.leaf].push(row);
+      placed[row] = 1;
+    }
+  }
+  let added = 0;
+  for (let i = 0; i < records.length; i++) {
+    if (placed[i]) continue;
+    const [leaf] = nearestLeaves(r, vectors.subarray(i * dim, (i + 1) * dim), 1, o.scanLeaves);
+    members[leaf].push(i);
+    added++;
+  }
+  log(`extending the base index: ${records.length - added} items kept in place, ${added} assigned`);
+  return {
+    groups: r.groups,
+    groupScales: r.groupScales,
+    groupCentroids: r.groupCentroids,
+    groupStart: r.groupStart,
+    leafCodebooks: r.leafCodebooks,
+    leafCodes: r.leafCodes,
+    codebooks: r.codebooks,
+    rotation: r.rotation,
+    members,
+  };
+}
+
+/** Every item's PQ code, on every thread. */
+async function encodeItems(pool: ComputePool, n: number, tree: Tree, o: Options): Promise<Uint8Array> {
+  const { codebooks, rotation } = tree;
+  const pqM = o.pqM;
+  const parts = await pool.all<Uint8Array>(pool.ranges(n).map(([start, end]) => ({ kind: "pqEncode", rotation, codebooks, pqM, start, end })));
+  return concat(parts);
+}
+
+function shardBlob(leaf: number, rows: number[], keyBytes: Uint8Array, codes: Uint8Array, pqM: number): TextBlob {
+  const keys = new Uint8Array(rows.length * ITEM_KEY_BYTES);
+  const c = new Uint8Array(rows.length * pqM);
+  rows.forEach((i, j) => {
+    keys.set(keyBytes.subarray(i * ITEM_KEY_BYTES, (i + 1) * ITEM_KEY_BYTES), j * ITEM_KEY_BYTES);
+    c.set(codes.subarray(i * pqM, (i + 1) * pqM), j * pqM);
+  });
+  return textBlob(blobToText(encodeShard({ leaf, count: rows.length, pqM, keys, codes: c })));
+}
+
+function routingParts(tree: Tree, shards: TextBlob[], dim: number, o: Options): TextBlob[] {
+  const leaves = shards.length;
+  const shardHashes = new Uint8Array(leaves * SHARD_HASH_BYTES);
+  shards.forEach((s, l) => shardHashes.set(Buffer.from(s.ref.sha256.slice(0, SHARD_HASH_BYTES * 2), "hex"), l * SHARD_HASH_BYTES));
+  const bytes = encodeRouting({
+    dim,
+    pqM: o.pqM,
+    leafPqM: o.leafPqM,
+    groups: tree.groups,
+    leaves,
+    groupScales: tree.groupScales,
+    groupCentroids: tree.groupCentroids,
+    groupStart: tree.groupStart,
+    leafCodebooks: tree.leafCodebooks,
+    codebooks: tree.codebooks,
+    rotation: tree.rotation,
+    leafCodes: tree.leafCodes,
+    leafSizes: Uint32Array.from(tree.members, (m) => m.length),
+    shardBytes: Uint32Array.from(shards, (s) => s.ref.bytes),
+    shardHashes,
+  });
+  return splitParts(bytes).map(textBlob);
+}

@@ -1,0 +1,397 @@
+// `npm run build -- --corpus FILE [--out DIR]`: corpus → embeddings (every core,
+// cached) → quantized k-means tree index → KV-ready blobs + manifest in DIR.
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { UsageError } from "../common/cli.ts";
+import { blobKeyFor } from "../../lib/index/sha256.ts";
+import { FORMAT, type Manifest, type ModelRef } from "../../lib/index/manifest.ts";
+import { decodeShard, textToBlob } from "../../lib/index/format.ts";
+import { readRouting, shardRefs } from "../../lib/index/version.ts";
+import { EMBEDDING_DIM } from "../../lib/model/embed.ts";
+import { blobReader, ensureDirs, pruneBlobs, readManifest, writeBlob, writeItemsPack } from "../artifacts/dir.ts";
+import { readCorpus, type CorpusItem, type CorpusReport } from "./corpus/read-corpus.ts";
+import { EmbeddingCache } from "./embedding/cache.ts";
+import { embedCorpus, type Embedded } from "./embedding/embed-corpus.ts";
+import { prepareModel, type PreparedModel } from "./embedding/node-model.ts";
+import { EmbeddingPool } from "./pools/embed-pool.ts";
+import { readVectorsFile } from "./embedding/vectors-file.ts";
+import { baseItemCount, buildIndex, DEFAULT_PARAMS, textBlob, type BaseIndex, type BuiltIndex, type TextBlob } from "./build-index.ts";
+import { ComputePool } from "./pools/compute-pool.ts";
+import { pickExamples } from "./packing/examples.ts";
+import { MemorySource } from "../artifacts/memory-source.ts";
+import { sampleQueries } from "./check/perturb.ts";
+import { exactTruth, selfCheck } from "./check/self-check.ts";
+import { checkValueSizes } from "./packing/value-limits.ts";
+import { chooseFilterFields, describeFields, type FilterableRequest } from "./packing/filter-columns.ts";
+import type { FilterField } from "../../lib/filter/values.ts";
+import { DEFAULT_CACHE, DEFAULT_OUT } from "../common/paths.ts";
+
+
+export interface BuildOptions {
+  corpus: string;
+  out?: string;
+  textColumn?: string;
+  cacheDir?: string | null;
+  /** Precomputed embeddings (embed/vectors-file.ts) instead of the model; the cache is then not used. */
+  vectors?: string;
+  threads?: number;
+  leafSize?: number;
+  pqM?: number;
+  rerank?: number;
+  /** PQ-score margin that sets how many of the `rerank` candidates a query re-ranks (lib/index/rerank-depth.ts). */
+  rerankMargin?: number;
+  /** Fixed probe count; otherwise the self-check picks one. */
+  nprobe?: number;
+  /** Centroid-score margin within which queries probe past nprobe (lib/index/leaves.ts). */
+  probeMargin?: number;
+  maxShardBytes?: number;
+  targetRecall?: number;
+  byteBudget?: number;
+  checkQueries?: number;
+  quiet?: boolean;
+  /**
+   * Extend a previous version instead of re-partitioning (incremental deploys):
+   * its artifacts directory, or its routing and shards already decoded. Ignored,
+   * with a log line, when the model or pqM differ or the corpus grew or shrank
+   * past `maxGrowth` / `maxShrink` of the base, since old leaves would then fit badly.
+   */
+  base?: string | BaseIndex;
+  maxGrowth?: number;
+  maxShrink?: number;
+  /** The KV value limit the build enforces (tests lower it). */
+  maxValueBytes?: number;
+  /** Which metadata columns queries can filter on (default: date-like and low-cardinality ones). */
+  filterable?: FilterableRequest;
+}
+
+/** recall@10 the self-check aims for: a margin over 0.95 for queries it has not seen. */
+export const DEFAULT_TARGET_RECALL = 0.97;
+/** Mean bytes a query may read, at most, when the self-check picks nprobe. */
+export const DEFAULT_BYTE_BUDGET = 480 * 1024;
+export const DEFAULT_CHECK_QUERIES = 200;
+/** A base is re-partitioned when the corpus grows by more than half of it… */
+export const DEFAULT_MAX_GROWTH = 0.5;
+/**
+ * …or shrinks by more than a third. Measured on 10k headlines extended down to
+ * 9k / 7.5k / 6.7k items: the extended index kept meeting the self-check target
+ * (recall@10 0.970 / 0.972 / 0.972) and stored ≤ 0.3% more per item, but its leaves
+ * grew to 1.11 / 1.34 / 1.49× a fresh build's — at a third, the same 1.5× drift in
+ * leaf size the growth rule allows the other way.
+ */
+export const DEFAULT_MAX_SHRINK = 1 / 3;
+
+/** Reads a previous build's routing and shards from its artifacts directory. */
+export async function loadBase(dir: string): Promise<{ base: BaseIndex; manifest: Manifest }> {
+  const manifest = await readManifest(dir);
+  const read = blobReader(dir);
+  const routing = await readRouting(manifest, read);
+  const keys = shardRefs(routing).map((r) => r.key);
+  const texts = await read(keys);
+  const shards = keys.map((key) => {
+    const t = texts.get(key);
+    if (t == null) throw new Error(`base index in ${dir} lacks ${key}`);
+    return decodeShard(textToBlob(t));
+  });
+  return { manifest, base: { routing, shards } };
+}
+
+export interface BuildReport {
+  version: string;
+  out: string;
+  items: number;
+  skippedBlank: number;
+  seconds: Record<string, number>;
+  embeddings: { source: "model" | "file"; computed: number; cached: number; perSecond: number; perSecondPerThread: number; threads: number };
+  shards: { count: number; minBytes: number; medianBytes: number; maxBytes: number };
+  /** resident: the stored resident blocks (base64), 0 when the build wrote none. */
+  bytes: { routing: number; shards: number; items: number; catalog: number; resident: number; manifest: number; model: number; perItem: number };
+  kvValues: { largestBytes: number; largestKey: string; routingParts: number; catalogParts: number };
+  selfCheck: Manifest["selfCheck"];
+  /** Filterable columns, and the bytes of the values that serve filters. */
+  filters: { fields: FilterField[]; tableBytes: number; attributeBytes: number; chunks: number; chunkBytes: number };
+  peakRssBytes: number;
+}
+
+export async function fileSha256(file: string): Promise<string> {
+  const h = createHash("sha256");
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest("hex");
+}
+
+/** Seconds per named stage, in order. */
+class Stages {
+  readonly seconds: Record<string, number> = {};
+  private t = performance.now();
+  lap(name: string): void {
+    const now = performance.now();
+    this.seconds[name] = +((now - this.t) / 1000).toFixed(2);
+    this.t = now;
+  }
+}
+
+interface Corpus {
+  items: CorpusItem[];
+  report: CorpusReport;
+  sha256: string;
+}
+
+interface ModelValues {
+  ref: ModelRef;
+  topology: TextBlob;
+  vocab: TextBlob;
+  weights: Uint8Array;
+}
+
+/** corpus → embeddings → index → self-check → manifest → files, one named step each. */
+export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; report: BuildReport }> {
+  const out = path.resolve(o.out ?? DEFAULT_OUT);
+  const log = (s: string) => {
+    if (!o.quiet) process.stderr.write(`${s}\n`);
+  };
+  const stages = new Stages();
+  const corpus = await readCorpusStep(o, log);
+  const filterFields = chooseFilterFields(corpus.items, corpus.report.metaColumns, o.filterable ?? { kind: "default" });
+  log(`filterable: ${filterFields.length ? describeFields(filterFields).join(", ") : "none"}`);
+  await prepareOut(out);
+  stages.lap("read");
+  const model = await prepareModel();
+  const pool = new EmbeddingPool(o.threads);
+  try {
+    const embedded = o.vectors
+      ? { vectors: await readVectorsFile(o.vectors, corpus.items.length, EMBEDDING_DIM), computed: 0, cached: 0, seconds: 0 }
+      : await embedCorpus(corpus.items, EMBEDDING_DIM, o.cacheDir === null ? null : new EmbeddingCache(o.cacheDir ?? DEFAULT_CACHE, model.modelId), pool, log, o.quiet);
+    stages.lap("embed");
+    const { vectors } = embedded;
+    const leafSize = o.leafSize ?? DEFAULT_PARAMS.leafSize;
+    const base = await chooseBase(o, model.modelId, corpus.items.length, log);
+    const built = await buildIndex(vectors, EMBEDDING_DIM, corpus.items, { leafSize, pqM: o.pqM, rerank: o.rerank, rerankMargin: o.rerankMargin, nprobe: o.nprobe ?? DEFAULT_PARAMS.nprobe, probeMargin: o.probeMargin, maxShardBytes: o.maxShardBytes, threads: o.threads, filterFields }, (s) => log(`  index ${s}`), base);
+    checkValueSizes(built, leafSize, o.maxValueBytes);
+    stages.lap("index");
+    const modelValues = modelBlobs(model);
+    const manifest = draftManifest(o, corpus, built, modelValues.ref);
+    await checkRecall(o, manifest, built, vectors, corpus.items, pool, log);
+    stages.lap("self-check");
+    sealManifest(manifest, built);
+    const manifestText = await writeArtifacts(out, manifest, built, modelValues, vectors);
+    stages.lap("write");
+    const report = buildReport(out, manifest, manifestText, corpus, built, embedded, pool.threads, o.vectors ? "file" : "model", stages.seconds, filterFields);
+    await writeFile(path.join(out, "report.json"), JSON.stringify(report, null, 2));
+    return { manifest, report };
+  } finally {
+    await pool.close();
+  }
+}
+
+async function readCorpusStep(o: BuildOptions, log: (s: string) => void): Promise<Corpus> {
+  const report = {} as CorpusReport;
+  const items: CorpusItem[] = [];
+  for await (const item of readCorpus(o.corpus, { textColumn: o.textColumn }, report)) items.push(item);
+  if (report.skippedBlank.length) {
+    const shown = report.skippedBlank.slice(0, 10).join(", ");
+    log(`skipped ${report.skippedBlank.length} blank item(s), ids: ${shown}${report.skippedBlank.length > 10 ? ", …" : ""}`);
+  }
+  log(`corpus ${o.corpus}: ${items.length} items (${report.format}${report.textColumn ? `, text column "${report.textColumn}"` : ""})`);
+  return { items, report, sha256: await fileSha256(o.corpus) };
+}
+
+/** An unusable --out fails now, not after the embeddings and the index. */
+async function prepareOut(out: string): Promise<void> {
+  try {
+    await ensureDirs(out);
+  } catch (e) {
+    throw new UsageError(`cannot write to --out ${out}: ${(e as Error).message}`);
+  }
+}
+
+/** The base to extend, if any and if it still fits the corpus (BuildOptions.base). */
+async function chooseBase(o: BuildOptions, modelId: string, n: number, log: (s: string) => void): Promise<BaseIndex | undefined> {
+  if (!o.base) return undefined;
+  const b = typeof o.base === "string" ? await loadBase(o.base).catch((e: Error) => (log(`not extending ${o.base}: ${e.message}`), undefined)) : { base: o.base, manifest: undefined };
+  if (!b) return undefined;
+  const pqM = o.pqM ?? DEFAULT_PARAMS.pqM;
+  const baseItems = baseItemCount(b.base);
+  const maxGrowth = o.maxGrowth ?? DEFAULT_MAX_GROWTH;
+  const maxShrink = o.maxShrink ?? DEFAULT_MAX_SHRINK;
+  if (b.manifest && b.manifest.model.id !== modelId) log(`not extending the base: it was built with ${b.manifest.model.id}`);
+  else if (b.base.routing.pqM !== pqM) log(`not extending the base: its pqM is ${b.base.routing.pqM}, not ${pqM}`);
+  else if (n > baseItems * (1 + maxGrowth)) log(`not extending the base: ${baseItems} → ${n} items is too much growth; re-partitioning`);
+  else if (n < baseItems * (1 - maxShrink)) log(`not extending the base: ${baseItems} → ${n} items shrinks it too much; re-partitioning`);
+  else return b.base;
+  return undefined;
+}
+
+function modelBlobs(model: PreparedModel): ModelValues {
+  const topology = textBlob(JSON.stringify(model.modelJson));
+  const vocab = textBlob(model.vocabJson);
+  const weights = { key: blobKeyFor(model.weightsSha256), bytes: model.weightData.byteLength, sha256: model.weightsSha256 };
+  return {
+    ref: { id: model.modelId, dim: EMBEDDING_DIM, topology: topology.ref, weights, vocab: vocab.ref },
+    topology,
+    vocab,
+    weights: new Uint8Array(model.weightData),
+  };
+}
+
+function draftManifest(o: BuildOptions, corpus: Corpus, built: BuiltIndex, model: ModelRef): Manifest {
+  return {
+    format: FORMAT,
+    version: "",
+    createdAt: new Date().toISOString(),
+    model,
+    dim: EMBEDDING_DIM,
+    items: corpus.items.length,
+    params: built.params,
+    routing: built.routing.map((p) => p.ref),
+    catalog: built.catalog.map((p) => p.ref),
+    totals: { indexBytes: 0, itemBytes: 0, modelBytes: 0, shards: 0, shardBytes: 0, bytesPerItem: 0, kvValues: 0 },
+    selfCheck: { queries: 0, k: 10, recallAt10: 0, meanBytes: 0, maxBytes: 0, roundTrips: 0, curve: [] },
+    corpus: {
+      file: path.basename(o.corpus),
+      sha256: corpus.sha256,
+      format: corpus.report.format,
+      textColumn: corpus.report.textColumn,
+      metaColumns: corpus.report.metaColumns,
+      skippedBlank: corpus.report.skippedBlank.length,
+    },
+    examples: pickExamples(corpus.items.map((i) => i.text)),
+    ...(built.filters ? { filters: { fields: built.filters.fields, table: built.filters.table.map((p) => p.ref) } } : {}),
+    ...(built.resident ? { resident: { blocks: built.resident.blocks.map((b) => b.ref), items: corpus.items.length, bytes: built.resident.bytes } } : {}),
+  };
+}
+
+/** Recall on perturbed items, embedded like real queries, with the Worker's search code; picks nprobe. */
+async function checkRecall(o: BuildOptions, manifest: Manifest, built: BuiltIndex, vectors: Float32Array, items: CorpusItem[], pool: EmbeddingPool, log: (s: string) => void): Promise<void> {
+  const sample = sampleQueries(
+    items.map((i) => i.text),
+    o.checkQueries ?? DEFAULT_CHECK_QUERIES,
+  );
+  const queries = await pool.embed(sample.map((s) => s.text));
+  const compute = new ComputePool(vectors, EMBEDDING_DIM, o.threads);
+  let truth: number[][];
+  try {
+    truth = await exactTruth(compute, queries, manifest.selfCheck.k);
+  } finally {
+    await compute.close();
+  }
+  const { nprobe, check } = await selfCheck(
+    { manifest, source: MemorySource.fromBuilt(built), ids: items.map((i) => i.id), queries, truth },
+    { targetRecall: o.targetRecall ?? DEFAULT_TARGET_RECALL, byteBudget: o.byteBudget ?? DEFAULT_BYTE_BUDGET, fixedNprobe: o.nprobe },
+  );
+  manifest.params.nprobe = nprobe;
+  manifest.selfCheck = check;
+  log(`self-check: recall@10 ${check.recallAt10.toFixed(3)} at nprobe ${nprobe}, ${Math.round(check.meanBytes / 1024)} KB/query, ${check.roundTrips} KV rounds`);
+}
+
+/** Totals, then the version: a hash of everything but createdAt, so equal inputs give equal versions. */
+function sealManifest(m: Manifest, built: BuiltIndex): void {
+  const sum = (xs: Array<{ ref: { bytes: number } }>) => xs.reduce((a, x) => a + x.ref.bytes, 0);
+  const itemBytes = built.records.reduce((a, r) => a + r.bytes, 0);
+  const shardBytes = sum(built.shards);
+  const f = built.filters;
+  const filterValues = f ? [...f.table, ...f.attributes, ...f.chunks] : [];
+  const indexBytes = sum(built.routing) + shardBytes + sum(built.catalog) + sum(filterValues);
+  m.totals = {
+    indexBytes,
+    itemBytes,
+    modelBytes: m.model.topology.bytes + m.model.weights.bytes + m.model.vocab.bytes,
+    shards: built.shards.length,
+    shardBytes,
+    bytesPerItem: Math.round(((indexBytes + itemBytes) / m.items) * 10) / 10,
+    ...(built.resident ? { residentBytes: sum(built.resident.blocks) } : {}),
+    // model (3) + routing and catalog parts + shards + filter values + resident blocks + records + manifest
+    kvValues: 3 + built.routing.length + built.catalog.length + built.shards.length + filterValues.length + (built.resident?.blocks.length ?? 0) + built.records.length + 1,
+  };
+  const { createdAt: _c, version: _v, ...hashed } = m;
+  m.version = createHash("sha256").update(JSON.stringify(hashed)).digest("hex").slice(0, 16);
+}
+
+async function writeArtifacts(out: string, manifest: Manifest, built: BuiltIndex, model: ModelValues, vectors: Float32Array): Promise<string> {
+  const f = built.filters;
+  const filterValues = f ? [...f.table, ...f.attributes, ...f.chunks] : [];
+  for (const b of [...built.routing, ...built.catalog, ...built.shards, ...filterValues, ...(built.resident?.blocks ?? []), model.topology, model.vocab]) await writeBlob(out, b.ref, b.text);
+  await writeBlob(out, model.ref.weights, model.weights);
+  await writeItemsPack(out, built.records);
+  await writeFile(path.join(out, "vectors.f32"), new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
+  const manifestText = JSON.stringify(manifest, null, 1);
+  await writeFile(path.join(out, "manifest.json"), manifestText);
+  await pruneBlobs(out, manifest);
+  return manifestText;
+}
+
+function buildReport(
+  out: string,
+  manifest: Manifest,
+  manifestText: string,
+  corpus: Corpus,
+  built: BuiltIndex,
+  embedded: Embedded,
+  threads: number,
+  source: "model" | "file",
+  seconds: Record<string, number>,
+  filterFields: FilterField[],
+): BuildReport {
+  const n = corpus.items.length;
+  const sizes = built.shards.map((s) => s.ref.bytes).sort((a, b) => a - b);
+  const sum = (xs: TextBlob[]) => xs.reduce((a, x) => a + x.ref.bytes, 0);
+  const values = [...built.routing, ...built.catalog, ...built.shards, ...(built.resident?.blocks ?? [])].map((b) => ({ key: b.ref.key, bytes: b.ref.bytes })).concat(built.records.map((r) => ({ key: r.key, bytes: r.bytes })));
+  const largest = values.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  const manifestBytes = Buffer.byteLength(manifestText);
+  const indexSeconds = Object.fromEntries(Object.entries(built.timings).map(([k, v]) => [`index.${k}`, +v.toFixed(2)]));
+  return {
+    version: manifest.version,
+    out,
+    items: n,
+    skippedBlank: corpus.report.skippedBlank.length,
+    seconds: { ...seconds, ...indexSeconds, total: +Object.values(seconds).reduce((a, b) => a + b, 0).toFixed(2) },
+    embeddings: {
+      source,
+      computed: embedded.computed,
+      cached: embedded.cached,
+      perSecond: embedded.seconds ? +(embedded.computed / embedded.seconds).toFixed(1) : 0,
+      perSecondPerThread: embedded.seconds ? +(embedded.computed / embedded.seconds / threads).toFixed(1) : 0,
+      threads,
+    },
+    shards: { count: sizes.length, minBytes: sizes[0], medianBytes: sizes[sizes.length >> 1], maxBytes: sizes[sizes.length - 1] },
+    bytes: {
+      routing: sum(built.routing),
+      shards: sum(built.shards),
+      items: manifest.totals.itemBytes,
+      catalog: sum(built.catalog),
+      resident: sum(built.resident?.blocks ?? []),
+      manifest: manifestBytes,
+      model: manifest.totals.modelBytes,
+      perItem: +((manifest.totals.indexBytes + manifest.totals.itemBytes + manifestBytes) / n).toFixed(1),
+    },
+    kvValues: { largestBytes: largest.bytes, largestKey: largest.key, routingParts: built.routing.length, catalogParts: built.catalog.length },
+    selfCheck: manifest.selfCheck,
+    filters: {
+      fields: filterFields,
+      tableBytes: sum(built.filters?.table ?? []),
+      attributeBytes: sum(built.filters?.attributes ?? []),
+      chunks: built.filters?.chunks.length ?? 0,
+      chunkBytes: sum(built.filters?.chunks ?? []),
+    },
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  };
+}
+
+export function reportLines(r: BuildReport): string[] {
+  const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
+  const lines = [
+    `index ${r.version} → ${r.out}`,
+    `items            ${r.items}${r.skippedBlank ? ` (${r.skippedBlank} blank skipped)` : ""}`,
+    `seconds          ${Object.entries(r.seconds).map(([k, v]) => `${k} ${v}`).join(", ")}`,
+    r.embeddings.source === "file"
+      ? `embeddings       read from --vectors`
+      : `embeddings       ${r.embeddings.computed} computed (${r.embeddings.perSecond}/s on ${r.embeddings.threads} threads, ${r.embeddings.perSecondPerThread}/s each), ${r.embeddings.cached} cached`,
+    `shards           ${r.shards.count}, size min/median/max ${kb(r.shards.minBytes)} / ${kb(r.shards.medianBytes)} / ${kb(r.shards.maxBytes)}`,
+    `stored bytes     routing ${kb(r.bytes.routing)}, shards ${kb(r.bytes.shards)}, items ${kb(r.bytes.items)}, catalog ${kb(r.bytes.catalog)}; ${r.bytes.perItem} B/item (model ${kb(r.bytes.model)} not counted)${r.bytes.resident ? `; resident copy of the records ${kb(r.bytes.resident)}` : ""}`,
+    `KV values        largest ${kb(r.kvValues.largestBytes)} (${r.kvValues.largestKey}); routing in ${r.kvValues.routingParts} part(s), catalog in ${r.kvValues.catalogParts}`,
+    `self-check       recall@10 ${r.selfCheck.recallAt10.toFixed(3)} on ${r.selfCheck.queries} perturbed items, ${kb(r.selfCheck.meanBytes)} mean / ${kb(r.selfCheck.maxBytes)} max per query, ${r.selfCheck.roundTrips} KV rounds`,
+    `filterable       ${r.filters.fields.length ? `${describeFields(r.filters.fields).join(", ")}; table ${kb(r.filters.tableBytes)}, leaf attributes ${kb(r.filters.attributeBytes)}, ${r.filters.chunks} column chunks ${kb(r.filters.chunkBytes)}` : "none (--filterable COL,… to declare)"}`,
+    `peak RSS         ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+  ];
+  return lines;
+}

@@ -1,0 +1,60 @@
+// The embedding stage of a build: every distinct text embedded once, cache
+// first, the rest on every core; the vectors land in a SharedArrayBuffer so the
+// index stage's threads read them without a copy.
+import type { CorpusItem } from "../corpus/read-corpus.ts";
+import { Progress } from "../../common/progress.ts";
+import { EmbeddingCache, textHash } from "./cache.ts";
+import type { EmbeddingPool } from "../pools/embed-pool.ts";
+
+export interface Embedded {
+  vectors: Float32Array;
+  computed: number;
+  cached: number;
+  seconds: number;
+}
+
+export function sharedVectors(rows: number, dim: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(rows * dim * 4));
+}
+
+export async function embedCorpus(
+  items: readonly CorpusItem[],
+  dim: number,
+  cache: EmbeddingCache | null,
+  pool: EmbeddingPool,
+  log: (s: string) => void,
+  quiet = false,
+): Promise<Embedded> {
+  const n = items.length;
+  const vectors = sharedVectors(n, dim);
+  const rowsByHash = new Map<string, number[]>();
+  items.forEach((it, i) => {
+    const h = textHash(it.text);
+    const rows = rowsByHash.get(h);
+    if (rows) rows.push(i);
+    else rowsByHash.set(h, [i]);
+  });
+  const filled = cache ? await cache.lookup(rowsByHash, vectors) : new Set<number>();
+  const missing = [...rowsByHash].filter(([, rows]) => !filled.has(rows[0]));
+  if (missing.length === 0) {
+    log(`all ${n} embeddings from cache`);
+    return { vectors, computed: 0, cached: n, seconds: 0 };
+  }
+  const cachedRows = n - missing.reduce((a, [, rows]) => a + rows.length, 0);
+  log(`embedding ${missing.length} new text(s) on ${pool.threads} thread(s); ${cachedRows} from cache`);
+  await pool.warmUp();
+  const progress = new Progress("embed", missing.length);
+  const t0 = performance.now();
+  const firstRows = missing.map(([, rows]) => rows[0]);
+  await pool.embedInto(
+    firstRows.map((r) => items[r].text),
+    vectors,
+    firstRows,
+    { onProgress: (d) => !quiet && progress.update(d) },
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  // Repeated texts share the one embedding.
+  for (const [, rows] of missing) for (const r of rows.slice(1)) vectors.copyWithin(r * dim, rows[0] * dim, (rows[0] + 1) * dim);
+  await cache?.append(missing.map(([hash, rows]) => ({ hash, vector: vectors.slice(rows[0] * dim, (rows[0] + 1) * dim) })));
+  return { vectors, computed: missing.length, cached: cachedRows, seconds };
+}

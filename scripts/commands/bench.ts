@@ -1,0 +1,147 @@
+// `npm run bench`'s flags and usage. What it does:
+// Builds the index if needed (cached under .cache/bench), serves it from the
+// Worker in workerd with local KV, and measures it through HTTP against exact
+// search (in Node and in the Worker), the seed's random-projection + Annoy
+// pipeline, Annoy and hnswlib on the full vectors; then sweeps the index's
+// knobs for the recall-vs-bytes curve (CSV + PNG). Prints a table; --json
+// writes the same numbers with the machine, Node and git commit.
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { parseIntFlag, runCli, UsageError } from "../common/cli.ts";
+import { latencyMarkdown, markdown } from "../bench/report.ts";
+import { writeOutputs } from "../bench/outputs.ts";
+import { runLatencyBench } from "../bench/latency.ts";
+import { BENCH_CACHE } from "../bench/build-cache.ts";
+import { DEFAULTS, runBench, type BenchOptions } from "../bench/run.ts";
+import { runScaleBench } from "../bench/scale.ts";
+import { scaleMarkdown } from "../bench/scale-report.ts";
+import { filterMarkdown, runFilterBench } from "../bench/filters.ts";
+
+const USAGE = `Usage: npm run bench -- --corpus FILE [options]
+
+  --corpus FILE          corpus to build and search (.txt, .csv/.tsv, .jsonl)
+  --queries FILE         one query a line (default: bench/queries.txt + ${DEFAULTS.perturbed} perturbed corpus items)
+  --json OUT             write every number as JSON
+  --md OUT               write the tables as Markdown
+  --plot-dir DIR         where recall-vs-bytes.csv/.png go (default: beside --json, else .cache/bench/out/)
+  --perturbed N          perturbed corpus items added to the questions (default ${DEFAULTS.perturbed})
+  --repeats N            timing runs (default ${DEFAULTS.repeats}); medians and min–max are reported
+  --exact-queries N      queries sent to the Worker's exact search (default ${DEFAULTS.exactQueries}; it reads every item)
+  --leaf-sizes A,B       extra builds for the shard-size knob (default ${DEFAULTS.leafSizes.join(",")}; "" for none)
+  --annoy-trees N        (default ${DEFAULTS.annoyTrees})
+  --annoy-search-k A,B   (default ${DEFAULTS.annoySearchK.join(",")})
+  --hnsw-m N             (default ${DEFAULTS.hnswM})
+  --hnsw-ef A,B          (default ${DEFAULTS.hnswEf.join(",")})
+  --threads N            embedding threads (default: every core)
+  --scale N              instead: the scale benchmark (scripts/bench/scale.ts) on an N-item set grown
+                         from --corpus's real embeddings; --json/--md write its report
+  --filters              instead: recall, bytes and rounds under filters of every selectivity
+                         (scripts/bench/filters.ts); --json/--md write its report
+  --latency              instead: the warm-latency targets alone (/search ÷ /embed of one text end to
+                         end, search compute) and where the time goes, through HTTP (scripts/bench/latency.ts);
+                         --json/--md write its report; --repeats and --perturbed apply
+  --artifacts DIR        with --filters or --latency: measure the index built in DIR (e.g. the scale bench's) instead
+  --resident-kib N       with --latency: the Worker's RESIDENT_KIB (0: every record from KV; default wrangler.toml's)
+  --no-serve             with --scale or --filters: skip the Worker pass (publishing N records to local KV is slow)
+  --reuse-build          with --scale: reuse the index the last run built (and its build figures)
+  --help
+`;
+
+function list(name: string, v: string | undefined): number[] | undefined {
+  if (v === undefined) return undefined;
+  if (v.trim() === "") return [];
+  return v.split(",").map((x) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || (n < 1 && n !== -1)) throw new UsageError(`--${name} takes integers, got "${x}"`);
+    return n;
+  });
+}
+
+export function main(): Promise<number> {
+  const config = {
+    options: {
+      corpus: { type: "string" },
+      queries: { type: "string" },
+      json: { type: "string" },
+      md: { type: "string" },
+      "plot-dir": { type: "string" },
+      perturbed: { type: "string" },
+      repeats: { type: "string" },
+      "exact-queries": { type: "string" },
+      "leaf-sizes": { type: "string" },
+      "annoy-trees": { type: "string" },
+      "annoy-search-k": { type: "string" },
+      "hnsw-m": { type: "string" },
+      "hnsw-ef": { type: "string" },
+      threads: { type: "string" },
+      scale: { type: "string" },
+      filters: { type: "boolean" },
+      latency: { type: "boolean" },
+      artifacts: { type: "string" },
+      "resident-kib": { type: "string" },
+      "no-serve": { type: "boolean" },
+      "reuse-build": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  } as const;
+  return runCli(USAGE, config, async ({ values: a }) => {
+    if (!a.corpus) throw new UsageError("--corpus FILE is required");
+    if (a.scale !== undefined) return scaleBench(a.corpus, parseIntFlag("scale", a.scale)!, { json: a.json, md: a.md, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], reuseBuild: a["reuse-build"] });
+    if (a.latency) {
+      const residentKib = parseIntFlag("resident-kib", a["resident-kib"], 0);
+      return latencyBench(a.corpus, { json: a.json, md: a.md, artifacts: a.artifacts, threads: parseIntFlag("threads", a.threads), repeats: parseIntFlag("repeats", a.repeats), perturbed: parseIntFlag("perturbed", a.perturbed, 0), residentKib });
+    }
+    if (a.filters) return filterBench(a.corpus, { json: a.json, md: a.md, artifacts: a.artifacts, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], perturbed: parseIntFlag("perturbed", a.perturbed, 0) ?? DEFAULTS.perturbed });
+    const opts: BenchOptions = {
+      corpus: a.corpus,
+      queriesFile: a.queries,
+      perturbed: parseIntFlag("perturbed", a.perturbed, 0),
+      repeats: parseIntFlag("repeats", a.repeats),
+      exactQueries: parseIntFlag("exact-queries", a["exact-queries"], 0),
+      leafSizes: list("leaf-sizes", a["leaf-sizes"]),
+      annoyTrees: parseIntFlag("annoy-trees", a["annoy-trees"]),
+      annoySearchK: list("annoy-search-k", a["annoy-search-k"]),
+      hnswM: parseIntFlag("hnsw-m", a["hnsw-m"], 2),
+      hnswEf: list("hnsw-ef", a["hnsw-ef"]),
+      threads: parseIntFlag("threads", a.threads),
+      log: (s) => process.stderr.write(`[bench] ${s}\n`),
+    };
+    const r = await runBench(opts);
+    const plotDir = a["plot-dir"] ?? (a.json ? path.dirname(a.json) : path.join(BENCH_CACHE, "out"));
+    await writeOutputs(r, { json: a.json, md: a.md, plotDir });
+    process.stdout.write(markdown(r));
+    process.stderr.write(`[bench] curve: ${path.join(plotDir, "recall-vs-bytes.csv")}, ${path.join(plotDir, "recall-vs-bytes.png")}${a.json ? `; JSON: ${a.json}` : ""}${a.md ? `; Markdown: ${a.md}` : ""}\n`);
+  });
+}
+
+/** Writes a report's JSON and Markdown where asked, and prints the Markdown. */
+async function writeReport(report: unknown, md: string, o: { json?: string; md?: string }): Promise<void> {
+  for (const [file, text] of [
+    [o.json, JSON.stringify(report, null, 1) + "\n"],
+    [o.md, md],
+  ] as const) {
+    if (!file) continue;
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, text);
+  }
+  process.stdout.write(md);
+}
+
+async function filterBench(corpus: string, o: { json?: string; md?: string; artifacts?: string; threads?: number; serve: boolean; perturbed: number }): Promise<void> {
+  const log = (s: string) => process.stderr.write(`[filters] ${s}\n`);
+  const r = await runFilterBench({ corpus, artifacts: o.artifacts, perturbed: o.perturbed, serve: o.serve, threads: o.threads, log });
+  await writeReport(r, filterMarkdown(r), o);
+}
+
+async function latencyBench(corpus: string, o: { json?: string; md?: string; artifacts?: string; threads?: number; repeats?: number; perturbed?: number; residentKib?: number }): Promise<void> {
+  const log = (s: string) => process.stderr.write(`[latency] ${s}\n`);
+  const r = await runLatencyBench({ corpus, artifacts: o.artifacts, threads: o.threads, repeats: o.repeats, perturbed: o.perturbed, residentKib: o.residentKib, log });
+  await writeReport(r, latencyMarkdown(r), o);
+}
+
+async function scaleBench(corpus: string, items: number, o: { json?: string; md?: string; threads?: number; serve: boolean; reuseBuild?: boolean }): Promise<void> {
+  const log = (s: string) => process.stderr.write(`[scale] ${s}\n`);
+  const r = await runScaleBench({ corpus, items, workDir: path.join(BENCH_CACHE, "scale"), threads: o.threads, serve: o.serve, reuseBuild: o.reuseBuild, log });
+  await writeReport(r, scaleMarkdown(r), o);
+}

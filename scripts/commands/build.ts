@@ -1,0 +1,75 @@
+// `npm run build`'s flags and usage: parse, call the builder (scripts/builder/build.ts), print its report.
+import { CorpusError } from "../builder/corpus/read-corpus.ts";
+import { DEFAULT_BYTE_BUDGET, DEFAULT_CHECK_QUERIES, DEFAULT_TARGET_RECALL, reportLines, runBuild } from "../builder/build.ts";
+import { DEFAULT_PARAMS } from "../builder/build-index.ts";
+import { BUILD_FLAGS, buildOptionsFromFlags } from "../builder/flags.ts";
+import { PROBE_SPREAD } from "../../lib/index/leaves.ts";
+import { runCli, UsageError } from "../common/cli.ts";
+
+const USAGE = `Usage: npm run build -- --corpus FILE [options]
+
+Builds the search index of a corpus into KV-ready artifacts.
+
+  --corpus FILE         .txt (one item a line), .csv/.tsv with a header, or .jsonl
+  --out DIR             output directory (default index-artifacts/)
+  --text-column NAME    text column of a .csv/.tsv (default: text, headline_text, headline or title)
+  --vectors FILE.f32    precomputed USE-lite embeddings instead of the model: little-endian
+                        float32, 512 per row, unit length, row i for item i (corpus order,
+                        blank texts skipped)
+  --cache DIR           embedding cache directory (default .cache/embeddings)
+  --no-cache            embed everything, write no cache
+  --threads N           embedding threads (default: every core)
+  --leaf-size N         mean items per leaf/shard (default ${DEFAULT_PARAMS.leafSize})
+  --pq-m N              product-quantizer bytes per item (default ${DEFAULT_PARAMS.pqM})
+  --rerank N            candidates re-ranked with int8 vectors, at most (default ${DEFAULT_PARAMS.rerank})
+  --rerank-margin X     re-rank the candidates whose PQ score is within X of the k-th best, at least
+                        2k of them (default ${DEFAULT_PARAMS.rerankMargin}; 2 or more re-ranks all --rerank)
+  --nprobe N            leaves probed per query, at least (default: chosen by the self-check)
+  --probe-margin X      also probe the leaves whose centroid scores within X of the best, up to
+                        ${PROBE_SPREAD} × nprobe (default ${DEFAULT_PARAMS.probeMargin}; 0: nprobe exactly)
+  --target-recall X     recall@10 the self-check aims for (default ${DEFAULT_TARGET_RECALL}: a margin over 0.95
+                        for queries it has not seen)
+  --byte-budget-kb N    mean KB a query may read when the self-check picks nprobe (default ${DEFAULT_BYTE_BUDGET / 1024})
+  --probe-kb N          shard bytes one query may read in round 1 (default ${DEFAULT_PARAMS.maxShardBytes / 1024})
+  --filterable COL,…    metadata columns queries can filter on, or "none" (default: date-like
+                        columns and columns with at most 64 distinct values)
+  --extend DIR          keep the leaves of the build in DIR; only changed shards differ
+  --check-queries N     self-check queries (default ${DEFAULT_CHECK_QUERIES})
+  --json                print the report as JSON
+  --help                this text
+`;
+
+export function main(): Promise<number> {
+  const config = {
+    options: {
+      corpus: { type: "string" },
+      out: { type: "string" },
+      cache: { type: "string" },
+      "no-cache": { type: "boolean" },
+      vectors: { type: "string" },
+      extend: { type: "string" },
+      ...BUILD_FLAGS,
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  } as const;
+  return runCli(
+    USAGE,
+    config,
+    async ({ values: args }) => {
+      if (!args.corpus) throw new UsageError("--corpus FILE is required");
+      const { report } = await runBuild({
+        corpus: args.corpus,
+        out: args.out,
+        cacheDir: args["no-cache"] ? null : args.cache,
+        vectors: args.vectors,
+        base: args.extend,
+        ...buildOptionsFromFlags(args),
+      });
+      if (args.json) process.stdout.write(JSON.stringify(report) + "\n");
+      else process.stdout.write(reportLines(report).join("\n") + "\n");
+    },
+    [CorpusError],
+  );
+}

@@ -1,0 +1,97 @@
+// Worker fixtures for Node-side tests: a workerd instance with its own temporary
+// KV store, optionally seeded with the real float16 model and a manifest, or with
+// a copy of the real index the global setup built and published.
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { expect, inject } from "vitest";
+import { startLocalWorker, type LocalWorker, type StartOptions } from "../../scripts/local/harness.ts";
+import { publishManifest, putModel } from "../../scripts/local/seed.ts";
+import { prepareModel } from "../../scripts/builder/embedding/node-model.ts";
+import type { Manifest, ModelRef } from "../../lib/index/manifest.ts";
+import { copyKvTemplate } from "./index-fixture.ts";
+
+export interface TestWorker extends LocalWorker {
+  persistDir: string;
+  /** Set when seeded with the model (or the index, which names one). */
+  model?: ModelRef;
+  /** Set when seeded with the index fixture. */
+  manifest?: Manifest;
+  json(pathOrUrl: string, init?: RequestInit): Promise<{ status: number; headers: Headers; body: any }>;
+}
+
+export async function startTestWorker(
+  opts: {
+    vars?: Record<string, string>;
+    seedModel?: boolean;
+    /** Start on a private copy of the published index fixture (model included). */
+    index?: boolean;
+    version?: string;
+    manifestExtra?: Record<string, unknown>;
+    /** Rewires the Miniflare options (e.g. scripts/local/faulty-kv.ts). */
+    rewire?: StartOptions["rewire"];
+    onLog?: StartOptions["onLog"];
+    ratelimits?: StartOptions["ratelimits"];
+  } = {},
+): Promise<TestWorker> {
+  const persistDir = await mkdtemp(path.join(os.tmpdir(), "ess-test-"));
+  let manifest: Manifest | undefined;
+  if (opts.index) {
+    const fixture = inject("indexFixture");
+    await copyKvTemplate(fixture, persistDir);
+    manifest = JSON.parse(await readFile(path.join(fixture.dir, "manifest.json"), "utf8")) as Manifest;
+  }
+  const worker = await startLocalWorker({ persistDir, vars: opts.vars, bundle: inject("workerBundle"), rewire: opts.rewire, onLog: opts.onLog, ratelimits: opts.ratelimits });
+  let model: ModelRef | undefined = manifest?.model;
+  if (opts.seedModel) {
+    model = await putModel(worker.kv, await prepareModel());
+    await publishManifest(worker.kv, { version: opts.version ?? "v1", model, items: 0, ...(opts.manifestExtra ?? {}) });
+  }
+  return {
+    ...worker,
+    persistDir,
+    model,
+    manifest,
+    async json(p, init) {
+      const res = await worker.fetch(p, init);
+      const text = await res.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = text;
+      }
+      return { status: res.status, headers: res.headers, body };
+    },
+    async dispose() {
+      await worker.dispose();
+      await rm(persistDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function post(body: unknown): RequestInit {
+  return { method: "POST", headers: { "Content-Type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) };
+}
+
+export interface Hit {
+  id: string;
+  score: number;
+  text: string;
+  meta: Record<string, unknown>;
+}
+
+/** Worker and Node hits agree up to float noise: same ids in the same order, except swaps of near-equal scores. */
+export function expectSameHits(worker: Hit[], node: Hit[], label: string, eps = 1e-3): void {
+  expect(worker.length, label).toBe(node.length);
+  for (let i = 0; i < node.length; i++) {
+    expect(Math.abs(worker[i].score - node[i].score), `${label} rank ${i} score`).toBeLessThanOrEqual(eps);
+    if (worker[i].id === node[i].id) continue;
+    // A different id is only acceptable where Node itself has a near-tie at this rank.
+    // Either Node ranks the same item nearby with a near-equal score, or it is a
+    // boundary item whose score near-ties Node's last hit.
+    const j = node.findIndex((h) => h.id === worker[i].id);
+    const tie = j >= 0 ? Math.abs(node[j].score - node[i].score) <= eps : Math.abs(worker[i].score - node[node.length - 1].score) <= eps;
+    expect(tie, `${label} rank ${i}: worker ${worker[i].id} vs node ${node[i].id}`).toBe(true);
+  }
+}
