@@ -24,6 +24,8 @@ export interface Config {
   benchExact: boolean;
   /** Anonymous callers may use /embed (EMBED_PUBLIC = "on"); otherwise it needs a key with the embed scope. */
   embedPublic: boolean;
+  /** Detailed /healthz and the cache-hit header for every caller, not only admin keys (PUBLIC_DIAGNOSTICS = "on"; local runs). */
+  publicDiagnostics: boolean;
   /** Every rate-limit binding must exist (RATE_LIMITS is not "off"). */
   rateLimitsRequired: boolean;
   /** "*" or the exact origins allowed. */
@@ -113,6 +115,7 @@ export function readConfig(env: Env): Config {
     pointerTtlMs: int(env.POINTER_TTL_MS, 10_000, 0),
     benchExact: (env.BENCH_EXACT ?? "off").trim().toLowerCase() === "on",
     embedPublic: (env.EMBED_PUBLIC ?? "off").trim().toLowerCase() === "on",
+    publicDiagnostics: (env.PUBLIC_DIAGNOSTICS ?? "off").trim().toLowerCase() === "on",
     rateLimitsRequired: (env.RATE_LIMITS ?? "on").trim().toLowerCase() !== "off",
     allowedOrigins: origins(env.ALLOWED_ORIGINS),
     maxRequestTokens: int(env.MAX_REQUEST_TOKENS, 4096, 1),

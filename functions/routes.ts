@@ -1,7 +1,7 @@
 // The API handlers. Each returns a Response or throws HttpError / a coded error;
 // worker.ts turns throws into the error envelope.
 import { readConfig, type Config, type Env } from "./config.ts";
-import { HttpError, json, round, serverTiming } from "./http.ts";
+import { HttpError, errorResponse, json, round, serverTiming, toHttpError } from "./http.ts";
 import { currentIndex, type IndexVersion } from "./index-state.ts";
 import { getModel, modelLoadsStarted, retainOnlyModel, type LoadedModel } from "./model.ts";
 import { exactSearch } from "./exact-search.ts";
@@ -122,7 +122,7 @@ export async function searchGet(request: Request, env: Env, ctx: ExecutionContex
   if (cacheable) {
     const active = await activeIndex(env, config, ctx);
     const filter = compileRequestFilter(spec.filter, active.handle);
-    const hit = await cachedAnswer(await searchCacheKey({ version: active.version, q, k, filter: filter?.canonical }), q, spec.filter?.value, isAdmin(caller));
+    const hit = await cachedAnswer(await searchCacheKey({ version: active.version, q, k, filter: filter?.canonical }), q, spec.filter?.value, seesDiagnostics(caller, config));
     if (hit) return hit;
   }
   const { index, perQuery, headers, filters } = await runSearch(env, ctx, config, caller, [spec], k, exact);
@@ -171,20 +171,21 @@ export async function embedPost(request: Request, env: Env, ctx: ExecutionContex
   });
 }
 
-function isAdmin(caller: Caller): boolean {
-  return caller.kind === "key" && caller.key.scopes.has("admin");
+/** Diagnostics (detailed /healthz, the cache-hit header) are for admin keys, or for all with PUBLIC_DIAGNOSTICS = "on" (local tests and benches). */
+function seesDiagnostics(caller: Caller, config: Config): boolean {
+  return config.publicDiagnostics || (caller.kind === "key" && caller.key.scopes.has("admin"));
 }
 
 /**
  * Health: status, version, items and model for anyone (rate-limited like a
- * query); with an admin key also the isolate's internals, and on failure the
+ * query); for diagnostics also the isolate's internals, and on failure the
  * failure's own detail, which everyone else gets only as a generic 503.
  */
 export async function healthz(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
   const caller = await identify(request, env);
   await charge(env, config, caller, "search", 1);
-  if (!isAdmin(caller)) {
+  if (!seesDiagnostics(caller, config)) {
     const { index, model } = await ready(env, config, ctx);
     return json({ status: "ok", version: index.version, items: index.items, model: model.id });
   }
@@ -193,8 +194,9 @@ export async function healthz(request: Request, env: Env, ctx: ExecutionContext)
   try {
     ({ index, model } = await ready(env, config, ctx));
   } catch (err) {
-    const code = typeof err === "object" && err !== null && typeof (err as { code?: unknown }).code === "string" ? (err as { code: string }).code : "internal";
-    return json({ status: "unavailable", error: { code, detail: err instanceof Error ? err.message : String(err) }, model_loads: modelLoadsStarted() }, 503, { "Retry-After": "5" });
+    const generic = toHttpError(err);
+    if (generic.status !== 503) throw err;
+    return errorResponse(new HttpError(503, generic.code, err instanceof Error ? err.message : String(err), generic.headers));
   }
   return json({
     status: "ok",

@@ -48,7 +48,10 @@ export async function cachedAnswer(key: Request, q: string, filter: unknown, sho
     const headers = new Headers(hit.headers);
     headers.delete("X-Search-Cache");
     headers.delete("Server-Timing");
-    if (showHit) headers.set("X-Search-Cache", "hit");
+    if (showHit) {
+      headers.set("X-Search-Cache", "hit");
+      headers.set("Server-Timing", "cache;desc=hit");
+    }
     return new Response(JSON.stringify(body), { status: 200, headers });
   } catch (e) {
     console.warn(`search cache read failed, answering uncached: ${e instanceof Error ? e.message : String(e)}`);

@@ -82,7 +82,9 @@ export default {
       // which clients never see (toHttpError gives them a generic message); a 500 is a bug and gets the stack.
       if (httpErr.status === 500) console.error(`${request.method} ${new URL(request.url).pathname} -> 500:`, err);
       else if (httpErr.status >= 500) console.warn(`${request.method} ${new URL(request.url).pathname} -> ${httpErr.status} ${httpErr.code}: ${err instanceof Error ? err.message : String(err)}`);
-      response = errorResponse(httpErr);
+      // With PUBLIC_DIAGNOSTICS (local tests and benches) clients see the detail too.
+      const detailed = httpErr.status === 503 && err instanceof Error && err.message !== httpErr.message && readConfig(env).publicDiagnostics;
+      response = errorResponse(detailed ? new HttpError(503, httpErr.code, err.message, httpErr.headers) : httpErr);
     }
     // nosniff on every response: a JSON body echoing user text is never run as HTML or script.
     const always = { "X-Content-Type-Options": "nosniff" };

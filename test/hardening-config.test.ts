@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { PROJECT_ROOT } from "./helpers/build-fixtures.ts";
+import { PROJECT_ROOT } from "../scripts/common/paths.ts";
 
 const read = (...p: string[]) => readFileSync(path.join(PROJECT_ROOT, ...p), "utf8");
 const wf = parse(read(".github", "workflows", "deploy.yml"), { strict: true, uniqueKeys: true }) as any;

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { prepareModel } from "../scripts/embed/node-model.ts";
+import { prepareModel } from "../scripts/builder/embedding/node-model.ts";
 import { tokenizeWithin, UseTokenizer } from "../lib/model/tokenizer.ts";
 import { HEADLINES_CSV, sharedDataFile } from "./helpers/build-fixtures.ts";
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { wranglerRatelimits } from "../scripts/local/harness.ts";
 import { hashKey, newKey, type KeyRecord } from "../functions/keys.ts";
 import { POINTER_KEY } from "../lib/index/manifest.ts";
-import { post, startTestWorker, type TestWorker } from "./helpers/worker.ts";
+import { post, startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
 
 function expectEnvelope(res: { status: number; body: any }, status: number, code: string) {
   expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(status);
@@ -154,7 +154,7 @@ describe("surface", () => {
   beforeAll(async () => {
     admin = newKey();
     const records: KeyRecord[] = [{ name: "ops", sha256: await hashKey(admin), scopes: ["search", "admin"] }];
-    w = await startTestWorker({ index: true, vars: { RATE_LIMITS: "off", API_KEYS: JSON.stringify(records) } });
+    w = await startTestWorker({ index: true, vars: { RATE_LIMITS: "off", PUBLIC_DIAGNOSTICS: "off", API_KEYS: JSON.stringify(records) } });
   });
   afterAll(async () => w?.dispose());
 
@@ -198,22 +198,23 @@ describe("surface", () => {
 
   it("a 503 says nothing of KV keys or platform errors; an admin key's /healthz has the detail; a manifest the pointer's hash does not match is not served", async () => {
     const pointer = JSON.parse((await w.kv.get(POINTER_KEY))!) as { version: string; manifestKey: string; switchedAt: string };
-    const fresh = await startTestWorker({ vars: { RATE_LIMITS: "off", API_KEYS: JSON.stringify([{ name: "ops", sha256: await hashKey(admin), scopes: ["admin"] }]) } });
+    const fresh = await startTestWorker({ vars: { RATE_LIMITS: "off", PUBLIC_DIAGNOSTICS: "off", API_KEYS: JSON.stringify([{ name: "ops", sha256: await hashKey(admin), scopes: ["admin"] }]) } });
     try {
       const res = await fresh.json("/search?q=rain");
       expectEnvelope(res, 503, "index_unavailable");
       expect(res.body.error.message).not.toMatch(/KV|current|manifest\//);
       const detail = await fresh.json("/healthz", { headers: bearer(admin) });
       expect(detail.status).toBe(503);
-      expect(detail.body.error).toMatchObject({ code: "index_unavailable" });
-      expect(detail.body.error.detail).toMatch(/current/);
+      expectEnvelope(detail, 503, "index_unavailable");
+      expect(detail.body.error.message).toMatch(/current/);
+      expect((await fresh.json("/healthz")).body.error.message).not.toMatch(/current/);
       // A pointer whose manifest hash is not the stored manifest's.
       const manifest = await w.kv.get(pointer.manifestKey);
       await fresh.kv.put(pointer.manifestKey, manifest!);
       await fresh.kv.put(POINTER_KEY, JSON.stringify({ ...pointer, manifestSha256: "0".repeat(64) }));
       expectEnvelope(await fresh.json("/search?q=rain"), 503, "index_corrupt");
       const why = await fresh.json("/healthz", { headers: bearer(admin) });
-      expect(why.body.error.detail).toMatch(/sha256 differs/);
+      expect(why.body.error.message).toMatch(/sha256 differs/);
     } finally {
       await fresh.dispose();
     }

@@ -13,7 +13,7 @@ import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { prepareModel } from "../embed/node-model.ts";
+import { prepareModel } from "../builder/embedding/node-model.ts";
 import { tokenizeWithin, UseTokenizer } from "../../lib/model/tokenizer.ts";
 import { hostileTexts, MAX_QUERY_CHARS } from "../reliability/hostile-inputs.ts";
 
@@ -105,7 +105,7 @@ async function main() {
 
 /** CPU of embedding the largest legal request of each hostile kind: as many copies as fit 4,096 tokens. */
 async function embedWorst(mine: UseTokenizer, texts: string[]) {
-  const { createNodeEmbedder } = await import("../embed/node-model.ts");
+  const { createNodeEmbedder } = await import("../builder/embedding/node-model.ts");
   const embedder = await createNodeEmbedder();
   await embedder.embed(["warm up"]);
   const out: Array<{ texts: number; tokens: number; cpuMs: number }> = [];
