@@ -7,6 +7,7 @@ import { wranglerRatelimits } from "../scripts/local/harness.ts";
 import { hashKey, newKey, type KeyRecord } from "../functions/keys.ts";
 import { POINTER_KEY } from "../lib/index/manifest.ts";
 import { post, startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
+import { atWindowStart } from "./helpers/rate-window.ts";
 
 function expectEnvelope(res: { status: number; body: any }, status: number, code: string) {
   expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(status);
@@ -83,7 +84,8 @@ describe("limits that count cost, and API keys", () => {
   it("a batch charges per query: of four batches of 16 k=100 queries (32 units each, 128 in all) sent at once, at most three pass", async () => {
     const client = { "CF-Connecting-IP": "203.0.113.50" };
     const batch = json({ queries: Array.from({ length: 16 }, (_, i) => `rain ${i}`), k: 100 }, client);
-    // All at once: the units are charged before any embedding, well inside the 10 s period.
+    // All at once, at the start of a period: the units are charged before any embedding.
+    await atWindowStart();
     const answers = await Promise.all(Array.from({ length: 4 }, () => w.json("/search", batch)));
     const limited = answers.filter((r) => r.status === 429);
     expect(answers.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(1);
@@ -95,6 +97,7 @@ describe("limits that count cost, and API keys", () => {
 
   it("an IPv6 client is its /64: another address in it shares the bucket, the next /64 does not", async () => {
     const a = { "CF-Connecting-IP": "2001:db8:1:2::1" };
+    await atWindowStart();
     await Promise.all(Array.from({ length: 100 }, () => w.json("/fields", { headers: a })));
     expectEnvelope(await w.json("/fields", { headers: { "CF-Connecting-IP": "2001:0db8:0001:0002:ffff:0:0:9" } }), 429, "rate_limited");
     expect((await w.json("/fields", { headers: { "CF-Connecting-IP": "2001:db8:1:3::1" } })).status).toBe(200);
@@ -102,6 +105,7 @@ describe("limits that count cost, and API keys", () => {
 
   it("/healthz, /examples and /fields are limited too", async () => {
     const c = { "CF-Connecting-IP": "198.51.100.77" };
+    await atWindowStart();
     await Promise.all(Array.from({ length: 100 }, () => w.json("/healthz", { headers: c })));
     for (const p of ["/healthz", "/examples", "/fields"]) expectEnvelope(await w.json(p, { headers: c }), 429, "rate_limited");
   });
@@ -112,6 +116,7 @@ describe("limits that count cost, and API keys", () => {
       const res = await w.json(`/search?q=${encodeURIComponent(`council rates ${i}`)}&k=5`, { headers: { ...local, ...bearer(keys.backend) } });
       expect(res.status, `search ${i}: ${JSON.stringify(res.body).slice(0, 200)}`).toBe(200);
     }
+    await atWindowStart();
     const anonymous = await Promise.all(Array.from({ length: 101 }, () => w.json("/search?q=x&k=0", { headers: local })));
     expect(anonymous.filter((r) => r.status === 429)).toHaveLength(1);
   });
