@@ -8,6 +8,7 @@ import { hashKey, newKey, type KeyRecord } from "../functions/keys.ts";
 import { POINTER_KEY } from "../lib/index/manifest.ts";
 import { post, startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
 import { atWindowStart } from "./helpers/rate-window.ts";
+import { runCostProbes } from "../scripts/reliability/cost-probes.ts";
 
 function expectEnvelope(res: { status: number; body: any }, status: number, code: string) {
   expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(status);
@@ -50,6 +51,16 @@ describe("bounded cost per request", () => {
     const res = await w.json("/search", json({ queries: Array(16).fill("\uFDFA".repeat(55)) }));
     expectEnvelope(res, 400, "too_many_tokens");
     expect(res.body.error.message).toMatch(/at most 1024 tokens/);
+  });
+
+  it("npm run loadtest's costly-input probes: no 5xx, every refusal the error envelope", async () => {
+    const report = await runCostProbes(w.fetch, { bystanderRuns: 1 });
+    console.log(`costly input: ${report.cases} requests, statuses ${JSON.stringify(report.statuses)}, slowest ${report.slowestMs} ms (${report.slowest}), bystander ${report.bystander.usualMs} -> ${report.bystander.duringMs} ms`);
+    expect(report.violations).toEqual([]);
+    expect(report.cases).toBe(8 * 4 + 3 * 2 + 1 + 4);
+    expect(Object.keys(report.statuses).every((s) => Number(s) < 500)).toBe(true);
+    // U+FDFA x 1,000 and U+3300 x 1,000 are refused before any tokenizing, in every form.
+    expect(report.statuses["400"]).toBeGreaterThanOrEqual(8 + 3 * 2);
   });
 
   it("a filter nested 100,000 deep is 400 filter_too_large, not 500 internal", async () => {
