@@ -132,7 +132,7 @@ async function loadAndMemory(persistDir: string, queries: string[], items: numbe
       runCostProbes((p, init) => fetch(p, { ...init, headers: { ...(init?.headers as Record<string, string>), "CF-Connecting-IP": `10.8.${(n >> 8) & 255}.${n++ & 255}` } })),
     );
     if (cost) process.stderr.write(
-      `costly input: ${cost.cases} requests, statuses ${JSON.stringify(cost.statuses)}, violations ${cost.violations.length}, stalls over 2 s ${cost.stalls} (slowest ${cost.slowestMs} ms: ${cost.slowest}); bystander ${cost.bystander.usualMs} ms alone, ${cost.bystander.duringMs} ms during (${cost.bystander.ratio}x)\n`,
+      `costly input: ${cost.cases} requests, statuses ${JSON.stringify(cost.statuses)}, violations ${cost.violations.length}, stalls over 2 s ${cost.stalls} (slowest ${cost.slowestMs} ms: ${cost.slowest}); bystander ${cost.bystander.usualMs} ms alone, ${cost.bystander.duringMs} ms during hostile batches (${cost.bystander.ratio}x), ${cost.bystander.duringLegalMs} ms during the costliest legal ones (${cost.bystander.legalRatio}x)\n`,
     );
     return { load, memory, hostile, cost };
   } finally {

@@ -59,7 +59,7 @@ export function markdown(f: Figures): string {
     ...(f.cost
       ? [
           "",
-          `Costly input (issue 24: U+FDFA x 1,000 and other NFKC-expanding, long-run and astral texts as GET, POST, 16-query batches and 32-text /embed calls; filters nested 7, 100 and 100,000 deep): ${f.cost.cases} requests, statuses ${table(f.cost.statuses)}; violations ${f.cost.violations.length}${f.cost.violations.length ? ": " + f.cost.violations.join("; ") : ""}; over 2 s: ${f.cost.stalls} (slowest ${f.cost.slowestMs} ms, ${f.cost.slowest}). A bystander's query: ${f.cost.bystander.usualMs} ms alone, ${f.cost.bystander.duringMs} ms during ${f.cost.bystander.during} (${f.cost.bystander.ratio}x; target at most 2x).`,
+          `Costly input (issue 24: U+FDFA x 1,000 and other NFKC-expanding, long-run and astral texts as GET, POST, 16-query batches and 32-text /embed calls; filters nested 7, 100 and 100,000 deep): ${f.cost.cases} requests, statuses ${table(f.cost.statuses)}; violations ${f.cost.violations.length}${f.cost.violations.length ? ": " + f.cost.violations.join("; ") : ""}; over 2 s: ${f.cost.stalls} (slowest ${f.cost.slowestMs} ms, ${f.cost.slowest}). A bystander's query: ${f.cost.bystander.usualMs} ms alone, ${f.cost.bystander.duringMs} ms during ${f.cost.bystander.during} (${f.cost.bystander.ratio}x; target at most 2x), ${f.cost.bystander.duringLegalMs} ms during ${f.cost.bystander.duringLegal} (${f.cost.bystander.legalRatio}x).`,
         ]
       : []),
     "",
