@@ -73,6 +73,28 @@ describe("bounded cost per request", () => {
   });
 });
 
+describe("the KV cost of the costliest legal search", () => {
+  let w: TestWorker;
+  beforeAll(async () => {
+    // Cold, nothing resident, no cache: every value the batch needs is read from KV.
+    w = await startTestWorker({ index: true, vars: { RATE_LIMITS: "off", RESIDENT_KIB: "0", SEARCH_CACHE_SECONDS: "0", SHARD_CACHE_KIB: "0", RECORD_CACHE_KIB: "0" } });
+  });
+  afterAll(async () => w?.dispose());
+
+  it("16 filtered k=100 queries: each query's KV rounds and keys stay bounded (figures for docs/operations.md)", async () => {
+    const filter = { publish_date: { $gte: "2003-06-01" } };
+    const res = await w.json("/search", json({ queries: Array.from({ length: 16 }, (_, i) => `council rates rise ${i}`), k: 100, filter }));
+    expect(res.status, JSON.stringify(res.body).slice(0, 200)).toBe(200);
+    const stats = (res.body.results as Array<{ stats: { shards: number; records: number; bytes: number; fetchedBytes: number; roundTrips: number } }>).map((r) => r.stats);
+    const sum = (f: (s: (typeof stats)[number]) => number) => stats.reduce((a, s) => a + f(s), 0);
+    const max = (f: (s: (typeof stats)[number]) => number) => Math.max(...stats.map(f));
+    console.log(
+      `16 filtered k=100 queries, cold, 2,000-item index: per query at most ${max((s) => s.roundTrips)} KV rounds, ${max((s) => s.shards)} shards/chunks, ${max((s) => s.records)} records, ${max((s) => s.fetchedBytes)} bytes read; request total ${sum((s) => s.shards + s.records)} keys, ${sum((s) => s.fetchedBytes)} bytes read`,
+    );
+    for (const s of stats) expect(s.roundTrips).toBeLessThanOrEqual(3);
+  });
+});
+
 describe("limits that count cost, and API keys", () => {
   let w: TestWorker;
   let keys: Awaited<ReturnType<typeof keyring>>["keys"];
