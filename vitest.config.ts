@@ -1,15 +1,41 @@
 import { defineConfig } from "vitest/config";
 
-// Node-side tests only. Worker tests drive the real bundle in workerd through
-// Miniflare (scripts/local/harness.ts), bundled once per run by the global setup.
+// Two tiers. `unit`: lib and builder logic on synthetic or fixture data, with no
+// workerd and no model (test/helpers/unit-guard.ts makes either a failure), for
+// `npm run test:unit`. `integration`: everything else, the Worker driven in
+// workerd through Miniflare (scripts/local/harness.ts), bundled once per run by
+// the global setup. `npm test` runs both.
+const UNIT = [
+  "test/build-corpus.test.ts",
+  "test/build-examples.test.ts",
+  "test/build-format.test.ts",
+  "test/build-opq.test.ts",
+  "test/build-tree-search.test.ts",
+  "test/deploy-remote.test.ts",
+  "test/deploy-workflow.test.ts",
+  "test/docs-figures.test.ts",
+  "test/filter-compile.test.ts",
+  "test/filter-match.test.ts",
+  "test/filter-values.test.ts",
+  "test/layout.test.ts",
+  "test/probe-depth.test.ts",
+  "test/rerank-depth.test.ts",
+  "test/resident-load.test.ts",
+  "test/resident.test.ts",
+];
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     environment: "node",
     pool: "forks",
-    globalSetup: ["test/helpers/global-setup.ts"],
+    // Each file's duration, slowest first, after the run.
+    reporters: ["default", "./test/helpers/durations-reporter.ts"],
     // Worker tests start workerd and load a 14 MB model; the STS check embeds 2,758 sentences.
     testTimeout: 180_000,
     hookTimeout: 180_000,
+    projects: [
+      { extends: true, test: { name: "unit", include: UNIT, setupFiles: ["test/helpers/unit-guard.ts"] } },
+      { extends: true, test: { name: "integration", include: ["test/**/*.test.ts"], exclude: UNIT, globalSetup: ["test/helpers/global-setup.ts"] } },
+    ],
   },
 });

@@ -2,7 +2,8 @@
 // scripts), so it works offline under `wrangler dev` and costs one request.
 // The form is a plain GET form: without the script it still loads `/?q=…&k=…`.
 // The filter controls are built by the script from `GET /fields` (none without it).
-import { PAGE_JS } from "./client.ts";
+// The script is functions/page/client/, bundled at build time (scripts/page/).
+import { PAGE_JS } from "./generated/assets.js";
 import { PAGE_CSS } from "./style.ts";
 
 export const K_CHOICES = [5, 10, 20, 50];
@@ -55,7 +56,3 @@ export const PAGE_HTML = `<!doctype html>
 </body>
 </html>
 `;
-
-/** The exact text between the tags, which is what a CSP hash covers. */
-export const INLINE_SCRIPT = PAGE_JS;
-export const INLINE_STYLE = PAGE_CSS;

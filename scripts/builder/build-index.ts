@@ -41,11 +41,12 @@ import { gatherRows } from "./training/kernels.ts";
 const OPQ_SAMPLE = 16384;
 const OPQ_KMEANS_ITERATIONS = 6;
 /**
- * Below this many items the rotation is the identity: each round costs a fixed
- * ~2 s (a 512 × 512 polar decomposition) whatever n, and a small index's
- * queries read few bytes however its items are coded.
+ * Below this many items the rotation is the identity: a round's k-means and its
+ * 512 × 512 polar decomposition cost about as much at 10k items as at 50k, so a
+ * small build would spend most of its time there, and a small index's queries
+ * read few bytes however its items are coded (the self-check then picks nprobe).
  */
-const OPQ_MIN_ITEMS = 8192;
+const OPQ_MIN_ITEMS = 16_384;
 /** k-means iterations of the final item codebooks. */
 const PQ_KMEANS_ITERATIONS = 12;
 

@@ -1,15 +1,18 @@
 // The build's number crunching on every core. The vectors (and large centroid
 // tables) live in SharedArrayBuffers, so a task carries only row ranges; each
-// thread pulls the next task when it is done. Small inputs run inline: starting
-// threads costs more than it saves below a few tens of thousands of rows.
+// thread pulls the next task when it is done. Tiny inputs run inline: starting
+// threads costs more than it saves there.
 import os from "node:os";
 import { Worker } from "node:worker_threads";
 import { removeThreadScript, ThreadCalls, threadScript } from "./thread-entry.ts";
 import { runTask, type Task, type TaskResult } from "./compute-tasks.ts";
 
 const THREAD_ENTRY = new URL("./compute-thread.ts", import.meta.url);
-/** Below this many rows the pool runs inline (measured: thread start-up ~0.3 s). */
-export const INLINE_ROWS = 20_000;
+/**
+ * Below this many rows the pool runs inline: a thread costs a fixed start-up,
+ * which only a very small build does not win back in its k-means.
+ */
+export const INLINE_ROWS = 4_096;
 
 /** The same numbers, in a SharedArrayBuffer (no copy when they already are). */
 export function shared<T extends Float32Array | Int32Array>(a: T): T {
