@@ -8,7 +8,7 @@
 // Tokenizer CPU is deterministic enough to measure this way; the figures are
 // process CPU time (user + system), medians of --reps runs.
 //
-//   npx tsx scripts/bench/hostile-cost.ts [--reps 5] [--embed] [--out docs/hostile-cost.json]
+//   npx tsx scripts/bench/hostile-cost.ts [--reps 5] [--embed] [--out docs/hostile-cost]   (writes .json and .md)
 import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -16,6 +16,8 @@ import { parseArgs } from "node:util";
 import { prepareModel } from "../builder/embedding/node-model.ts";
 import { tokenizeWithin, UseTokenizer } from "../../lib/model/tokenizer.ts";
 import { hostileTexts, MAX_QUERY_CHARS } from "../reliability/hostile-inputs.ts";
+import { finishRun, startRun } from "../common/run-meta.ts";
+import { hostileCostMarkdown, type HostileCostReport, type HostileCostRow } from "./hostile-cost-report.ts";
 
 const MAX_REQUEST_TOKENS = 4096;
 const BATCH = 16;
@@ -57,12 +59,13 @@ function newPath(mine: UseTokenizer, texts: string[]): { status: string } {
 async function main() {
   const { values } = parseArgs({ options: { reps: { type: "string", default: "5" }, embed: { type: "boolean", default: false }, out: { type: "string" } } });
   const reps = Number(values.reps);
+  const run = startRun();
   const { vocabulary } = await prepareModel();
   const Package = (createRequire(import.meta.url)("@tensorflow-models/universal-sentence-encoder") as { Tokenizer: new (v: unknown) => Encoder }).Tokenizer;
   const pkg = new Package(vocabulary);
   const mine = new UseTokenizer(vocabulary);
   const { refused, legal } = hostileTexts();
-  const rows = [];
+  const rows: HostileCostRow[] = [];
   for (const h of [...refused, ...legal]) {
     const single = [h.text];
     const batch = Array(BATCH).fill(h.text) as string[];
@@ -83,11 +86,11 @@ async function main() {
     singleCpuMs: Math.max(...rows.map((r) => r.new.single.cpuMs)),
     batch16CpuMs: Math.max(...rows.map((r) => r.new.batch16.cpuMs)),
   };
-  let embed: Record<string, unknown> | undefined;
+  let embed: HostileCostReport["embed"];
   if (values.embed) embed = await embedWorst(mine, legal.map((h) => h.text));
-  const report = {
+  const report: HostileCostReport = {
+    ...finishRun(run),
     what: "tokenizer CPU per request, Node, real vocabulary; medians of process CPU time",
-    node: process.version,
     reps,
     limits: { maxQueryChars: MAX_QUERY_CHARS, maxRequestTokens: MAX_REQUEST_TOKENS, batch: BATCH },
     targets: { singleCpuMs: 100, batch16CpuMs: 1000 },
@@ -98,8 +101,10 @@ async function main() {
   };
   console.log(`worst legal request, tokenizer CPU: single ${worst.singleCpuMs} ms, 16-query batch ${worst.batch16CpuMs} ms`);
   if (values.out) {
-    writeFileSync(path.resolve(values.out), JSON.stringify(report, null, 2) + "\n");
-    console.log(`wrote ${values.out}`);
+    const base = path.resolve(values.out.replace(/\.json$/, ""));
+    writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + "\n");
+    writeFileSync(`${base}.md`, hostileCostMarkdown(report));
+    console.log(`wrote ${base}.json and .md`);
   }
 }
 

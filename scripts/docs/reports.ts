@@ -8,6 +8,7 @@ import { markdown as benchMarkdown, latencyMarkdown } from "../bench/report.ts";
 import { scaleMarkdown } from "../bench/scale-report.ts";
 import { filterMarkdown } from "../bench/filters.ts";
 import { markdown as reliabilityMarkdown } from "../reliability/report.ts";
+import { hostileCostMarkdown } from "../bench/hostile-cost-report.ts";
 
 export interface ReportKind {
   /** Matches the report's base name (docs/<name>.json). */
@@ -23,6 +24,7 @@ export const REPORT_KINDS: readonly ReportKind[] = [
   { match: /^bench-1\.2m/, command: "npm run bench -- --scale 1200000 …", render: scaleMarkdown },
   { match: /^bench-filters/, command: "npm run bench -- --filters …", render: filterMarkdown },
   { match: /^reliability$/, command: "npm run loadtest", render: reliabilityMarkdown },
+  { match: /^hostile-cost$/, command: "npx tsx scripts/bench/hostile-cost.ts --embed --out docs/hostile-cost", render: hostileCostMarkdown },
 ];
 
 export function reportKind(name: string): ReportKind | undefined {

@@ -25,10 +25,11 @@ export const STALL_MS = 2000;
 const json = (body: string): RequestInit => ({ method: "POST", headers: { "Content-Type": "application/json" }, body });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
-export async function runCostProbes(fetch: Fetch, opts: { bystanderRuns?: number } = {}): Promise<CostReport> {
-  const r: CostReport = { cases: 0, statuses: {}, violations: [], slowestMs: 0, slowest: "", stalls: 0, bystander: { usualMs: 0, duringMs: 0, ratio: 0, during: "", duringLegalMs: 0, legalRatio: 0, duringLegal: "" } };
-  /** `alone`: a stall counts only for a request that ran by itself (the bystander phases run four at once on purpose). */
-  const probe = async (label: string, path: string, init?: RequestInit, alone = true) => {
+type Probe = (label: string, path: string, init?: RequestInit, alone?: boolean) => Promise<void>;
+
+/** One request, timed and checked against the rule; `alone`: a stall counts only for a request that ran by itself. */
+function prober(fetch: Fetch, r: CostReport): Probe {
+  return async (label, path, init, alone = true) => {
     const t0 = performance.now();
     const res = await fetch(path, init);
     const text = await res.text();
@@ -46,6 +47,10 @@ export async function runCostProbes(fetch: Fetch, opts: { bystanderRuns?: number
     }
     if (res.status >= 500 || !envelope) r.violations.push(`${label}: ${res.status} ${text.slice(0, 120)}`);
   };
+}
+
+/** The hostile texts in every form, and the deep filters. */
+async function hostileRequests(probe: Probe): Promise<void> {
   const { refused, legal } = hostileTexts();
   for (const h of [...refused, ...legal]) {
     await probe(`GET /search ${h.name}`, `/search?q=${encodeURIComponent(h.text)}&k=10`);
@@ -60,25 +65,28 @@ export async function runCostProbes(fetch: Fetch, opts: { bystanderRuns?: number
   let or = '{"publish_date":{"$gte":"2003-01-01"}}';
   for (let i = 0; i < 8; i++) or = `{"$or":[${or}]}`;
   await probe("GET /search $or nested 8 deep", `/search?q=rain&filter=${encodeURIComponent(or)}`);
+}
 
-  // The bystander: an ordinary query alone, then while costly batches run: the issue's
-  // (16 x U+FDFA x 1,000, refused now) and the costliest legal one (16 texts that together
-  // just fit the search token budget), four such requests at once each time.
+/**
+ * An ordinary query's median latency alone, then while costly batches run (four
+ * at once each time): the issue's 16 x U+FDFA x 1,000 (refused now) and the
+ * costliest legal batch (16 texts that together just fit the search token budget).
+ */
+async function bystander(fetch: Fetch, probe: Probe, runs: number): Promise<CostReport["bystander"]> {
   const ordinary = () => json(JSON.stringify({ q: `drought hits farmers ${Math.random()}`, k: 10 }));
-  const timed = async (init: RequestInit) => {
+  const timed = async () => {
     const t0 = performance.now();
-    await (await fetch("/search", init)).arrayBuffer();
+    await (await fetch("/search", ordinary())).arrayBuffer();
     return performance.now() - t0;
   };
-  const runs = opts.bystanderRuns ?? 5;
   const usual: number[] = [];
-  for (let i = 0; i < runs; i++) usual.push(await timed(ordinary()));
+  for (let i = 0; i < runs; i++) usual.push(await timed());
   const during = async (label: string, body: string) => {
     const ms: number[] = [];
     for (let i = 0; i < runs; i++) {
       const batches = Array.from({ length: 4 }, () => probe(label, "/search", json(body), false));
       await new Promise((res) => setTimeout(res, 5));
-      ms.push(await timed(ordinary()));
+      ms.push(await timed());
       await Promise.all(batches);
     }
     return median(ms);
@@ -87,7 +95,7 @@ export async function runCostProbes(fetch: Fetch, opts: { bystanderRuns?: number
   const usualMs = median(usual);
   const hostileMs = await during("POST /search 16 x U+FDFA x 1000 (bystander)", JSON.stringify({ queries: Array(16).fill("\uFDFA".repeat(1000)), k: 100 }));
   const legalMs = await during("POST /search costliest legal batch", JSON.stringify({ queries: Array.from({ length: 16 }, (_, i) => `${i} ` + "a".repeat(240)), k: 100 }));
-  r.bystander = {
+  return {
     usualMs: round(usualMs),
     duringMs: round(hostileMs),
     ratio: Math.round((hostileMs / usualMs) * 100) / 100,
@@ -96,5 +104,12 @@ export async function runCostProbes(fetch: Fetch, opts: { bystanderRuns?: number
     legalRatio: Math.round((legalMs / usualMs) * 100) / 100,
     duringLegal: "4 concurrent POST batches of 16 texts of 242 characters (~1,000 tokens, the search budget), k 100",
   };
+}
+
+export async function runCostProbes(fetch: Fetch, opts: { bystanderRuns?: number } = {}): Promise<CostReport> {
+  const r: CostReport = { cases: 0, statuses: {}, violations: [], slowestMs: 0, slowest: "", stalls: 0, bystander: { usualMs: 0, duringMs: 0, ratio: 0, during: "", duringLegalMs: 0, legalRatio: 0, duringLegal: "" } };
+  const probe = prober(fetch, r);
+  await hostileRequests(probe);
+  r.bystander = await bystander(fetch, probe, opts.bystanderRuns ?? 5);
   return r;
 }
