@@ -24,6 +24,15 @@ const ROUTES: Record<string, Route> = {
   "/embed": { methods: { POST: embedPost }, cors: true },
 };
 
+async function drain(body: ReadableStream<Uint8Array>): Promise<void> {
+  try {
+    const reader = body.getReader();
+    while (!(await reader.read()).done);
+  } catch {
+    // A body that fails to read has nothing left to drain.
+  }
+}
+
 /** Problems already logged by this isolate, so a misconfigured deployment logs each once, not per request. */
 const reported = new Set<string>();
 
@@ -86,6 +95,9 @@ export default {
       const detailed = httpErr.status === 503 && err instanceof Error && err.message !== httpErr.message && readConfig(env).publicDiagnostics;
       response = errorResponse(detailed ? new HttpError(503, httpErr.code, err.message, httpErr.headers) : httpErr);
     }
+    // A refusal before the body was read (401, 403, 429) still reads it to the end: answering
+    // first makes the runtime drop the connection, and a client reusing it sees a reset.
+    if (request.body && !request.bodyUsed) await drain(request.body);
     // nosniff on every response: a JSON body echoing user text is never run as HTML or script.
     const always = { "X-Content-Type-Options": "nosniff" };
     return withHeaders(response, cors ? { ...corsHeaders(request, env), ...always } : always);

@@ -159,6 +159,8 @@ describe("limits that count cost, and API keys", () => {
     const none = await w.json("/embed", json(body));
     expectEnvelope(none, 401, "unauthorized");
     expect(none.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    // Refused before the body is read, yet answered whole (the body is drained, not reset): 10 MB without a key.
+    expectEnvelope(await w.json("/embed", { method: "POST", headers: { "Content-Type": "text/plain" }, body: "x".repeat(10 * 2 ** 20) }), 401, "unauthorized");
     expectEnvelope(await w.json("/embed", json(body, bearer(keys.backend))), 403, "insufficient_scope");
     expectEnvelope(await w.json("/embed", json(body, bearer("ess_not-a-key"))), 401, "invalid_key");
     expectEnvelope(await w.json("/search?q=rain", { headers: bearer("ess_not-a-key") }), 401, "invalid_key");

@@ -60,7 +60,8 @@ async function texts(dir: string): Promise<string[]> {
 }
 
 async function start(persistDir: string, extra: Partial<StartOptions> = {}): Promise<LocalWorker> {
-  const w = await startLocalWorker({ persistDir, bundle: await sharedWorkerBundle(), host: "127.0.0.1", onLog: () => undefined, ...extra });
+  // Measured as deployed (rate limits on) but with /healthz's internals and /embed open to the local client.
+  const w = await startLocalWorker({ persistDir, bundle: await sharedWorkerBundle(), host: "127.0.0.1", onLog: () => undefined, vars: { PUBLIC_DIAGNOSTICS: "on", EMBED_PUBLIC: "on" }, ...extra });
   const warm = await w.fetch("/healthz");
   if (warm.status !== 200) throw new Error(`worker not healthy: ${warm.status} ${await warm.text()}`);
   return w;
