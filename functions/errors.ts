@@ -41,7 +41,9 @@ export const ERRORS = {
   mode_unavailable: { status: 400, doc: "The serving index was built without the lexical index that `mode` lexical or hybrid needs; rebuild it." },
   body_too_large: { status: 413, doc: "The body exceeds 512 KiB." },
   // Access.
-  unauthorized: { status: 401, doc: "The embedding routes need `Authorization: Bearer <EMBED_TOKEN>` on this deployment." },
+  unauthorized: { status: 401, doc: "The route needs an API key (`Authorization: Bearer <key>`) with the scope the `WWW-Authenticate` header names." },
+  invalid_key: { status: 401, doc: "The `Authorization` header names no known API key." },
+  insufficient_scope: { status: 403, doc: "The API key lacks the scope this route needs (`search`, `embed` or `admin`)." },
   embed_disabled: { status: 403, doc: "The embedding routes are switched off on this deployment (EMBED_ENDPOINT=off)." },
   origin_not_allowed: { status: 403, doc: "A browser origin not in ALLOWED_ORIGINS." },
   rate_limited: { status: 429, retryAfter: RATE_PERIOD, doc: "This client used up its requests for the period." },
@@ -57,6 +59,7 @@ export const ERRORS = {
   model_missing: { status: 503, retryAfter: TRANSIENT, doc: "A model blob is not (yet) in KV." },
   model_corrupt: { status: 503, doc: "A model blob fails its checksum or produces invalid embeddings; republish." },
   model_unavailable: { status: 503, retryAfter: TRANSIENT, doc: "The model could not start (or was being replaced)." },
+  misconfigured: { status: 503, doc: "The deployment's configuration is incomplete (a missing rate-limit binding, an empty ALLOWED_ORIGINS, unreadable API_KEYS); the operator must fix it." },
   // A bug: the message is never the internal one.
   internal: { status: 500, doc: "An unexpected failure (a bug); the Worker logs it." },
 } as const satisfies Record<string, ErrorSpec>;

@@ -1,7 +1,7 @@
 // A request's filter: read from GET's `filter=<JSON>` or a POST body, compiled
 // against the serving index's filterable fields (lib/filter/). Every fault is a
 // 400 naming the bad part's path, before any embedding or KV read.
-import { compileFilter, FilterError, MAX_FILTER_BYTES, type CompiledFilter } from "../lib/filter/compile.ts";
+import { compileFilter, FilterError, MAX_FILTER_BYTES, MAX_FILTER_DEPTH, type CompiledFilter } from "../lib/filter/compile.ts";
 import type { IndexHandle } from "../lib/index/reader.ts";
 import { HttpError } from "./http.ts";
 
@@ -25,9 +25,27 @@ export function filterFromParam(param: string | null): FilterInput | undefined {
   }
 }
 
-/** A POST body's `filter` member (absent or null: none). */
-export function filterFromBody(value: unknown): FilterInput | undefined {
+/**
+ * Throws filter_too_large at the first object or array nested deeper than
+ * MAX_FILTER_DEPTH (the filter itself is level 1). Iterative, with an explicit
+ * stack, and it never descends past that depth, so a filter nested 100,000 deep
+ * is refused in a few steps instead of overflowing the call stack of a
+ * recursive walk or of JSON.stringify (which surfaced as a 500).
+ */
+export function checkFilterDepth(value: unknown, where = ""): void {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > MAX_FILTER_DEPTH) throw new HttpError("filter_too_large", `${where}filter: nests deeper than ${MAX_FILTER_DEPTH} levels of objects and arrays`);
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+  }
+}
+
+/** A POST body's `filter` member (absent or null: none); its depth is checked before it is measured. */
+export function filterFromBody(value: unknown, where = ""): FilterInput | undefined {
   if (value === undefined || value === null) return undefined;
+  checkFilterDepth(value, where);
   return { value, bytes: encoder.encode(JSON.stringify(value)).length };
 }
 

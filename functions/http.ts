@@ -65,8 +65,13 @@ export function withHeaders(res: Response, headers: Record<string, string>): Res
 
 /** A coded error from lib or the model (IndexError, ModelError, FilterError) keeps its code; anything else is a bug: 500. */
 export function toHttpError(err: unknown): HttpError {
-  if (err instanceof HttpError) return err;
   const e = typeof err === "object" && err !== null ? (err as { code?: unknown; path?: unknown }) : {};
+  const code = err instanceof HttpError ? err.code : e.code;
+  if (isErrorCode(code) && errorSpec(code).status === 503) {
+    // The detail (KV key names, platform errors) goes to the logs and admin-scoped /healthz only.
+    return new HttpError(code, code.endsWith("_corrupt") ? "a stored value failed its integrity check; the operator must republish" : "the service is temporarily unavailable; retry shortly", err instanceof HttpError ? { headers: err.headers } : {});
+  }
+  if (err instanceof HttpError) return err;
   const message = err instanceof Error ? err.message : String(err);
   if (isErrorCode(e.code) && e.code !== "internal") {
     return new HttpError(e.code, message, typeof e.path === "string" ? { param: e.path } : {});

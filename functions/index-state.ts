@@ -3,7 +3,7 @@
 // manifest, index handle and model are usable, because KV is eventually
 // consistent (the pointer may reach a PoP before what it names) and a broken new
 // version must not take down the one already serving.
-import { POINTER_KEY, parsePointer, type ModelRef, type Pointer } from "../lib/index/manifest.ts";
+import { POINTER_KEY, manifestMismatch, parsePointer, type ModelRef, type Pointer } from "../lib/index/manifest.ts";
 import { HttpError } from "./http.ts";
 import { indexAdapter } from "./search-adapter.ts";
 import type { ValueCache } from "../lib/index/fetch.ts";
@@ -62,6 +62,9 @@ async function loadVersion(kv: KVNamespace, pointer: Pointer, cache: ValueCache)
     throw new HttpError("index_corrupt", `manifest ${pointer.manifestKey} is not JSON`);
   }
   if (!isModelRef(manifest?.model)) throw new HttpError("index_corrupt", `manifest ${pointer.manifestKey} names no valid model`);
+  // Bound to the pointer: a manifest rewritten under the same key, or another version's, is not served.
+  const mismatch = await manifestMismatch(pointer, raw, manifest.version);
+  if (mismatch) throw new HttpError("index_corrupt", mismatch);
   const handle = await indexAdapter.open(manifest, kv, cache);
   return { version: pointer.version, manifest, items: typeof manifest.items === "number" ? manifest.items : 0, handle };
 }

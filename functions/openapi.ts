@@ -192,7 +192,8 @@ const schemas: Record<string, Schema> = {
   ),
   FieldsResponse: object({ object: { const: "fields" }, fields: { type: "array", items: ref("Field") }, index: ref("Index") }),
   ExamplesResponse: object({ object: { const: "examples" }, examples: { type: "array", items: str() }, index: ref("Index") }),
-  HealthResponse: object({
+  HealthResponse: object(
+    {
     status: { const: "ok" },
     version: str(),
     items: int(),
@@ -211,7 +212,10 @@ const schemas: Record<string, Schema> = {
       },
       ["state"],
     ),
-  }),
+  },
+    ["status", "version", "items", "model"],
+    "Readiness; model_loads, model_load_ms, memory and resident only for admin keys (or PUBLIC_DIAGNOSTICS).",
+  ),
   ErrorCode: { enum: ERROR_CODES, description: "The catalog of error codes (docs/api.md)." },
   Error: object({ error: object({ code: ref("ErrorCode"), message: { type: "string", minLength: 1 }, param: str("The offending input.") }, ["code", "message"]) }),
   BadRequestError: object({

@@ -3,7 +3,7 @@
 // into the error envelope. Bodies are built as the types of wire.ts, never as
 // lib's internals.
 import { readConfig, type Config, type Env } from "./config.ts";
-import { HttpError, json, round, serverTiming } from "./http.ts";
+import { HttpError, errorResponse, json, round, serverTiming, toHttpError } from "./http.ts";
 import { currentIndex, type IndexVersion } from "./index-state.ts";
 import { getModel, modelLoadsStarted, retainOnlyModel, type LoadedModel } from "./model.ts";
 import { indexAdapter, isolateCache, semanticOutcome, type SearchOutcome } from "./search-adapter.ts";
@@ -14,7 +14,7 @@ import { float32Base64, modelNames, parseEmbedBody, parseEmbeddingsBody, parseK,
 import { compileRequestFilter, filterFromParam } from "./filter-request.ts";
 import { describeFields } from "./fields.ts";
 import { ensureResident, residentStatus } from "./resident-load.ts";
-import { enforceRateLimit, requireEmbedToken } from "./access.ts";
+import { charge, identify, queryUnits, requireScope, tokenUnits, type Caller } from "./access.ts";
 import { cacheControl, cachedAnswer, searchCacheKey, storeAnswer } from "./search-cache.ts";
 import type { CompiledFilter } from "../lib/filter/compile.ts";
 import type { IndexHandle } from "../lib/index/reader.ts";
@@ -72,25 +72,50 @@ function wireIndex(index: IndexVersion): WireIndex {
   return { version: index.version, items: index.items };
 }
 
-/** The model's work per request is bounded by tokens, whatever the mix of texts and lengths; returns the count. */
-function checkTokens(model: LoadedModel, texts: readonly string[], config: Config, param: string): number {
-  const tokens = model.countTokens(texts);
-  if (tokens > config.maxRequestTokens) {
-    throw new HttpError("too_many_tokens", `the texts of one request may hold at most ${config.maxRequestTokens} tokens; these hold ${tokens}`, { param });
-  }
-  return tokens;
+/**
+ * The model's work per request is bounded by tokens, whatever the mix of texts
+ * and lengths: each text is encoded once, here, counting stops at the cap, and
+ * these very tokens are embedded.
+ */
+function tokenize(model: LoadedModel, texts: readonly string[], cap: number, param: string): number[][] {
+  const t = model.tokenize(texts, cap);
+  if (!t.ok) throw new HttpError("too_many_tokens", `the texts of one request may hold at most ${cap} tokens; these hold more`, { param });
+  return t.encodings;
 }
 
-async function runSearch(env: Env, ctx: ExecutionContext, config: Config, queries: QuerySpec[], k: number, search: Searcher) {
+/**
+ * A search-type request's caller: identified, holding the search scope, and
+ * charged one unit before its input is even read (so malformed requests are
+ * not free); the rest of its units, once parsed, go through chargeRest.
+ */
+async function searchCaller(request: Request, env: Env, config: Config): Promise<Caller> {
+  const caller = await identify(request, env);
+  requireScope(caller, "search", true);
+  await charge(env, config, caller, "search", 1);
+  return caller;
+}
+
+async function chargeRest(env: Env, config: Config, caller: Caller, kind: "search" | "embed", units: number): Promise<void> {
+  if (units > 1) await charge(env, config, caller, kind, units - 1);
+}
+
+/** Who sees internals (health details, the cache-hit header): admin keys, or everyone with PUBLIC_DIAGNOSTICS on. */
+function seesDiagnostics(caller: Caller, config: Config): boolean {
+  return config.publicDiagnostics || (caller.kind === "key" && caller.key.scopes.has("admin"));
+}
+
+async function runSearch(env: Env, ctx: ExecutionContext, config: Config, caller: Caller, queries: QuerySpec[], k: number, search: Searcher) {
   const t0 = performance.now();
   const { index, model } = await ready(env, config, ctx);
   // Filters are checked against the serving index's fields before any work is spent.
   const filters = queries.map((s) => compileRequestFilter(s.filter, index.handle, s.where));
   // Only text queries are embedded; vector queries come as they are.
   const texts = queries.flatMap((s) => (s.q !== undefined ? [s.q] : []));
-  if (texts.length) checkTokens(model, texts, config, queries.length > 1 ? "queries" : "q");
+  const encodings = texts.length ? tokenize(model, texts, config.maxSearchTokens, queries.length > 1 ? "queries" : "q") : [];
+  // Long texts cost the model more: charged before they are embedded.
+  await charge(env, config, caller, "search", tokenUnits(encodings));
   const tReady = performance.now();
-  const embedded = texts.length ? await model.embed(texts) : [];
+  const embedded = encodings.length ? await model.embedEncoded(encodings) : [];
   const tEmbed = performance.now();
   let next = 0;
   const vectors = queries.map((s) => s.vector ?? embedded[next++]);
@@ -165,27 +190,28 @@ function batchAnswer(run: SearchRun, k: number): BatchSearchResponse {
 export function searchGet(search: Searcher = indexSearch) {
   return async (request: Request, env: Env, ctx: ExecutionContext): Promise<Response> => {
     const config = readConfig(env);
-    await enforceRateLimit(env.SEARCH_LIMITER, request, "search");
+    const caller = await searchCaller(request, env, config);
     const url = new URL(request.url);
     const q = parseQuery(url.searchParams.get("q") ?? undefined, config.maxQueryChars);
     const k = parseK(url.searchParams.get("k") ?? undefined, "query");
     const asked = modeRequest(Object.fromEntries(["mode", "fusion"].filter((p) => url.searchParams.has(p)).map((p) => [p, url.searchParams.get(p)])));
     const spec: QuerySpec = { q, filter: filterFromParam(url.searchParams.get("filter")), where: "", search: asked };
     // Answers differ by mode and fusion: they are part of the cache entry's name.
-    const variant = (canonical: string | undefined) => [canonical ?? "", asked.mode ?? "", asked.fusion ?? ""].join("|");
+    const mode = `${asked.mode ?? ""}|${asked.fusion ?? ""}`;
+    await chargeRest(env, config, caller, "search", queryUnits(spec.filter !== undefined, k));
     const cacheable = search === indexSearch && config.searchCacheSeconds > 0;
     if (cacheable) {
       const active = await activeIndex(env, config, ctx);
       const filter = compileRequestFilter(spec.filter, active.handle);
-      const hit = await cachedAnswer(searchCacheKey(active.version, q, k, variant(filter?.canonical)), q);
+      const hit = await cachedAnswer(await searchCacheKey({ version: active.version, q, k, filter: filter?.canonical, mode }), q, spec.filter?.value, seesDiagnostics(caller, config));
       if (hit) return hit;
     }
-    const run = await runSearch(env, ctx, config, [spec], k, search);
+    const run = await runSearch(env, ctx, config, caller, [spec], k, search);
     const body = singleAnswer(run, k);
     if (!cacheable) return json(body, 200, run.headers);
     const response = json(body, 200, { ...run.headers, "Cache-Control": cacheControl(config.searchCacheSeconds) });
     // Keyed by the version that answered, which a background refresh may have changed meanwhile.
-    storeAnswer(ctx, searchCacheKey(run.index.version, q, k, variant(run.filters[0]?.canonical)), response);
+    storeAnswer(ctx, await searchCacheKey({ version: run.index.version, q, k, filter: run.filters[0]?.canonical, mode }), response);
     return response;
   };
 }
@@ -194,31 +220,42 @@ export function searchGet(search: Searcher = indexSearch) {
 export function searchPost(search: Searcher = indexSearch) {
   return async (request: Request, env: Env, ctx: ExecutionContext): Promise<Response> => {
     const config = readConfig(env);
-    await enforceRateLimit(env.SEARCH_LIMITER, request, "search");
+    const caller = await searchCaller(request, env, config);
     const body = await readJsonObject(request);
     const parsed = parseSearchBody(body, config.maxQueryChars, config.maxBatchQueries);
+    // A batch is charged per query, not once.
+    const specs = parsed.kind === "single" ? [parsed.query] : parsed.queries;
+    await chargeRest(env, config, caller, "search", specs.reduce((units, s) => units + queryUnits(s.filter !== undefined, parsed.k), 0));
     if (parsed.kind === "single") {
-      const run = await runSearch(env, ctx, config, [parsed.query], parsed.k, search);
+      const run = await runSearch(env, ctx, config, caller, [parsed.query], parsed.k, search);
       return json(singleAnswer(run, parsed.k), 200, run.headers);
     }
-    const run = await runSearch(env, ctx, config, parsed.queries, parsed.k, search);
+    const run = await runSearch(env, ctx, config, caller, parsed.queries, parsed.k, search);
     return json(batchAnswer(run, parsed.k), 200, run.headers);
   };
 }
 
-/** The checks both embedding routes make before reading the body. */
-async function embedAccess(request: Request, env: Env, config: Config): Promise<void> {
+/**
+ * The checks both embedding routes make before reading the body. They fail closed:
+ * a key with the embed scope, unless the operator made /embed public on purpose.
+ */
+async function embedAccess(request: Request, env: Env, config: Config): Promise<Caller> {
   if (!config.embedEndpoint) throw new HttpError("embed_disabled", "the embedding routes are disabled on this deployment");
-  requireEmbedToken(request, config);
-  await enforceRateLimit(env.EMBED_LIMITER, request, "embed");
+  const caller = await identify(request, env);
+  requireScope(caller, "embed", config.embedPublic);
+  await charge(env, config, caller, "embed", 1);
+  return caller;
 }
 
-async function embedTexts(env: Env, ctx: ExecutionContext, config: Config, texts: string[], param: string) {
+async function embedTexts(env: Env, ctx: ExecutionContext, config: Config, caller: Caller, texts: string[], param: string) {
+  await chargeRest(env, config, caller, "embed", texts.length);
   const t0 = performance.now();
   const { model } = await ready(env, config, ctx);
-  const tokens = checkTokens(model, texts, config, param);
+  const encodings = tokenize(model, texts, config.maxRequestTokens, param);
+  await charge(env, config, caller, "embed", tokenUnits(encodings));
+  const tokens = encodings.reduce((n, e) => n + e.length, 0);
   const tReady = performance.now();
-  const vectors = await model.embed(texts);
+  const vectors = await model.embedEncoded(encodings);
   const tEmbed = performance.now();
   const headers = { "Server-Timing": serverTiming({ ready: tReady - t0, embed: tEmbed - tReady, total: tEmbed - t0 }) };
   return { model, vectors, tokens, headers };
@@ -227,9 +264,9 @@ async function embedTexts(env: Env, ctx: ExecutionContext, config: Config, texts
 /** POST /v1/embed {"texts": [...]}: the native embedding route. */
 export async function embedPost(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
-  await embedAccess(request, env, config);
+  const caller = await embedAccess(request, env, config);
   const texts = parseEmbedBody(await readJsonObject(request), config.maxQueryChars, config.maxEmbedTexts);
-  const { model, vectors, tokens, headers } = await embedTexts(env, ctx, config, texts, "texts");
+  const { model, vectors, tokens, headers } = await embedTexts(env, ctx, config, caller, texts, "texts");
   const body: EmbedResponse = { object: "embed", model: model.id, dim: model.dim, vectors: vectors.map((v) => Array.from(v)), usage: { tokens } };
   return json(body, 200, headers);
 }
@@ -237,7 +274,7 @@ export async function embedPost(request: Request, env: Env, ctx: ExecutionContex
 /** POST /v1/embeddings: OpenAI's embeddings API (its SDKs ask for base64 unless told otherwise). */
 export async function embeddingsPost(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
-  await embedAccess(request, env, config);
+  const caller = await embedAccess(request, env, config);
   const req = parseEmbeddingsBody(await readJsonObject(request), config.maxQueryChars, config.maxEmbedTexts);
   // The model is known only once the index is: checked before any embedding work.
   const { index } = await ready(env, config, ctx);
@@ -245,7 +282,7 @@ export async function embeddingsPost(request: Request, env: Env, ctx: ExecutionC
   if (!modelNames(served).includes(req.model)) {
     throw new HttpError("unknown_model", `model "${req.model}" is not served here; this deployment serves "${served}" (also "${modelNames(served).slice(1).join('", "')}")`, { param: "model" });
   }
-  const { model, vectors, tokens, headers } = await embedTexts(env, ctx, config, req.texts, "input");
+  const { model, vectors, tokens, headers } = await embedTexts(env, ctx, config, caller, req.texts, "input");
   const body: EmbeddingsResponse = {
     object: "list",
     data: vectors.map((v, index) => ({ object: "embedding", index, embedding: req.encoding === "base64" ? float32Base64(v) : Array.from(v) })),
@@ -255,9 +292,25 @@ export async function embeddingsPost(request: Request, env: Env, ctx: ExecutionC
   return json(body, 200, headers);
 }
 
-export async function healthz(env: Env, ctx: ExecutionContext): Promise<Response> {
+/** GET /v1/healthz: readiness for everyone; internals (memory, model loads, failure details) for admin keys. */
+export async function healthz(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const config = readConfig(env);
-  const { index, model } = await ready(env, config, ctx);
+  const caller = await identify(request, env);
+  await charge(env, config, caller, "search", 1);
+  if (!seesDiagnostics(caller, config)) {
+    const { index, model } = await ready(env, config, ctx);
+    const brief: HealthResponse = { status: "ok", version: index.version, items: index.items, model: model.id };
+    return json(brief);
+  }
+  let index: IndexVersion;
+  let model: LoadedModel;
+  try {
+    ({ index, model } = await ready(env, config, ctx));
+  } catch (err) {
+    const generic = toHttpError(err);
+    if (generic.status !== 503) throw err;
+    return errorResponse(new HttpError(generic.code, err instanceof Error ? err.message : String(err), { headers: generic.headers }));
+  }
   const body: HealthResponse = {
     status: "ok",
     version: index.version,
@@ -272,9 +325,11 @@ export async function healthz(env: Env, ctx: ExecutionContext): Promise<Response
 }
 
 /** Example queries the build drew from the corpus (`manifest.examples`); none for an index built before them. */
-export async function examples(env: Env, ctx: ExecutionContext): Promise<Response> {
+export async function examples(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+  const config = readConfig(env);
+  await searchCaller(request, env, config);
   // Waits for the model too: the page asks for examples on load, which warms the isolate before the first search.
-  const { index } = await ready(env, readConfig(env), ctx);
+  const { index } = await ready(env, config, ctx);
   const listed = (index.manifest as { examples?: unknown }).examples;
   const texts = Array.isArray(listed) ? listed.filter((t): t is string => typeof t === "string") : [];
   const body: ExamplesResponse = { object: "examples", examples: texts, index: wireIndex(index) };
@@ -282,8 +337,10 @@ export async function examples(env: Env, ctx: ExecutionContext): Promise<Respons
 }
 
 /** The filterable fields of the serving index, with their ranges and values, for clients and the page. */
-export async function fields(env: Env, ctx: ExecutionContext): Promise<Response> {
-  const index = await activeIndex(env, readConfig(env), ctx);
+export async function fields(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+  const config = readConfig(env);
+  await searchCaller(request, env, config);
+  const index = await activeIndex(env, config, ctx);
   const body: FieldsResponse = {
     object: "fields",
     fields: describeFields(index.handle).map((f) => ({ name: f.name, type: f.type, min: f.min, max: f.max, ...(f.values ? { values: f.values } : {}), ...(f.distinct !== undefined ? { distinct: f.distinct } : {}) })),

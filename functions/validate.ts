@@ -21,9 +21,10 @@ export function parseQuery(raw: unknown, maxChars: number, field = "q"): string 
   if (raw === undefined || raw === null) throw bad("missing_query", field, `"${field}" is required`);
   if (typeof raw !== "string") throw bad("invalid_query", field, `"${field}" must be a string`);
   if (raw.trim() === "") throw bad("empty_query", field, `"${field}" must contain non-whitespace text`);
-  // Count code points, not UTF-16 units, so the limit means the same in every script.
+  // Counted on the NFKC form the tokenizer sees (one U+FDFA is 18 characters there),
+  // in code points, not UTF-16 units, so the limit means the same in every script.
   let chars = 0;
-  for (const _ of raw) if (++chars > maxChars) throw bad("query_too_long", field, `"${field}" exceeds ${maxChars} characters`);
+  for (const _ of raw.normalize("NFKC")) if (++chars > maxChars) throw bad("query_too_long", field, `"${field}" exceeds ${maxChars} characters (after NFKC normalization)`);
   return raw;
 }
 
@@ -148,7 +149,7 @@ function batchEntry(entry: unknown, i: number, shared: FilterInput | undefined, 
     const e = entry as Record<string, unknown>;
     onlyMembers(e, ["q", "vector", "filter", "mode", "fusion"], where);
     // Its own "filter" replaces the shared one ("filter": null opts this query out of it); its mode and fusion likewise.
-    return { ...queryOf(e, maxChars, where), filter: "filter" in e ? filterFromBody(e.filter) : shared, where, search: modeRequest(e, where, search) };
+    return { ...queryOf(e, maxChars, where), filter: "filter" in e ? filterFromBody(e.filter, where) : shared, where, search: modeRequest(e, where, search) };
   }
   return { q: parseQuery(entry, maxChars, `queries[${i}]`), filter: shared, where, search };
 }

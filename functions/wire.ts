@@ -147,10 +147,11 @@ export interface HealthResponse {
   version: string;
   items: number;
   model: string;
-  model_loads: number;
-  model_load_ms: number;
-  memory: { wasm_heap_bytes: number; tensor_bytes: number };
-  resident: { state: string; items?: number; bytes?: number; budget_bytes?: number; load_ms?: number; error?: string };
+  /** The rest is for admin keys (or PUBLIC_DIAGNOSTICS): internals a public caller never sees. */
+  model_loads?: number;
+  model_load_ms?: number;
+  memory?: { wasm_heap_bytes: number; tensor_bytes: number };
+  resident?: { state: string; items?: number; bytes?: number; budget_bytes?: number; load_ms?: number; error?: string };
 }
 
 /** The native error envelope. */

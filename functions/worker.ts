@@ -1,9 +1,10 @@
 // Worker entry: routing, method checks, CORS, deprecated aliases and the
 // last-resort error net. Nothing thrown below this file reaches the runtime as
 // an uncaught exception.
-import { readConfig, type Env } from "./config.ts";
+import { configProblems, readConfig, type Env } from "./config.ts";
 import { CORS_HEADERS, HttpError, errorResponse, json, toHttpError, withHeaders, type Envelope } from "./http.ts";
-import { allowedOrigin, enforceOrigin } from "./access.ts";
+import { allowedOrigin, enforceOrigin, LIMITER_BINDINGS } from "./access.ts";
+import { parseKeyRecords } from "./keys.ts";
 import { guardKv } from "./kv-guard.ts";
 import { page } from "./page.ts";
 import { embedPost, embeddingsPost, examples, fields, healthz, searchGet, searchPost, type Searcher } from "./routes.ts";
@@ -26,16 +27,45 @@ export function routeTable(search?: Searcher): Record<string, Route> {
     "/v1/search": api({ GET: searchGet(search), POST: searchPost(search) }),
     "/v1/embed": api({ POST: embedPost }),
     "/v1/embeddings": api({ POST: embeddingsPost }, true, "openai"),
-    "/v1/fields": api({ GET: (_r, env, ctx) => fields(env, ctx) }),
-    "/v1/examples": api({ GET: (_r, env, ctx) => examples(env, ctx) }, false),
-    "/v1/healthz": api({ GET: (_r, env, ctx) => healthz(env, ctx) }, false),
+    "/v1/fields": api({ GET: fields }),
+    "/v1/examples": api({ GET: examples }, false),
+    "/v1/healthz": api({ GET: healthz }, false),
     "/v1/openapi.json": api({ GET: async () => json(OPENAPI, 200, { "Cache-Control": "public, max-age=300" }) }),
   };
   const aliases = Object.fromEntries(Object.entries(ALIASES).map(([old, successor]) => [old, v1[successor]]));
   return { "/": { methods: { GET: page, HEAD: page }, cors: false, envelope: "native" }, ...v1, ...aliases };
 }
 
+async function drain(body: ReadableStream<Uint8Array>): Promise<void> {
+  try {
+    const reader = body.getReader();
+    while (!(await reader.read()).done);
+  } catch {
+    // A body that fails to read has nothing left to drain.
+  }
+}
+
+/** Problems already logged by this isolate, so a misconfigured deployment logs each once, not per request. */
+const reported = new Set<string>();
+
+/**
+ * A deployment whose configuration would silently weaken it (no rate limits,
+ * "*" from an empty ALLOWED_ORIGINS, unreadable API_KEYS) serves nothing:
+ * loud in the logs, a generic 503 to clients.
+ */
+function refuseMisconfigured(env: Env): void {
+  const problems = configProblems(env, LIMITER_BINDINGS, (e) => void parseKeyRecords(e.API_KEYS));
+  if (problems.length === 0) return;
+  for (const p of problems) {
+    if (reported.has(p)) continue;
+    reported.add(p);
+    console.error(`configuration error: ${p}`);
+  }
+  throw new HttpError("misconfigured", "the service is misconfigured; the operator has been told");
+}
+
 async function route(r: Route | undefined, pathname: string, request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+  refuseMisconfigured(env);
   if (!r) throw new HttpError("not_found", `no route for ${pathname}`);
   if (r.cors) enforceOrigin(request, readConfig(env));
   if (request.method === "OPTIONS" && r.cors) return new Response(null, { status: 204 });
@@ -57,6 +87,22 @@ function corsHeaders(request: Request, env: Env): Record<string, string> {
   return headers;
 }
 
+/**
+ * The error a client gets for `err`, logged: 503s are expected states (publishing,
+ * KV lag) and get one line with their detail, which clients never see (toHttpError
+ * gives them a generic message) unless PUBLIC_DIAGNOSTICS is on (local tests and
+ * benches); a 500 is a bug and gets the stack.
+ */
+function logged(err: unknown, request: Request, env: Env): HttpError {
+  const httpErr = toHttpError(err);
+  const path = new URL(request.url).pathname;
+  const detail = err instanceof Error ? err.message : String(err);
+  if (httpErr.status === 500) console.error(`${request.method} ${path} -> 500:`, err);
+  else if (httpErr.status >= 500) console.warn(`${request.method} ${path} -> ${httpErr.status} ${httpErr.code}: ${detail}`);
+  const detailed = httpErr.status === 503 && detail !== httpErr.message && readConfig(env).publicDiagnostics;
+  return detailed ? new HttpError(httpErr.code, detail, { headers: httpErr.headers }) : httpErr;
+}
+
 /** The Worker's fetch handler over a route table. */
 export function createWorker(routes: Record<string, Route>): ExportedHandler<Env> {
   return {
@@ -67,12 +113,13 @@ export function createWorker(routes: Record<string, Route>): ExportedHandler<Env
       try {
         response = await route(r, pathname, request, { ...env, INDEX: guardKv(env.INDEX) }, ctx);
       } catch (err) {
-        const httpErr = toHttpError(err);
-        // 503s are expected states (publishing, KV lag) and get one line; a 500 is a bug and gets the stack.
-        if (httpErr.status === 500) console.error(`${request.method} ${request.url} -> 500:`, err);
-        else if (httpErr.status >= 500) console.warn(`${request.method} ${request.url} -> ${httpErr.status} ${httpErr.code}: ${httpErr.message}`);
-        response = errorResponse(httpErr, r?.envelope ?? "native");
+        response = errorResponse(logged(err, request, env), r?.envelope ?? "native");
       }
+      // A refusal before the body was read (401, 403, 429) still reads it to the end: answering
+      // first makes the runtime drop the connection, and a client reusing it sees a reset.
+      if (request.body && !request.bodyUsed) await drain(request.body);
+      // nosniff on every response: a JSON body echoing user text is never run as HTML or script.
+      response = withHeaders(response, { "X-Content-Type-Options": "nosniff" });
       if (r?.cors) response = withHeaders(response, corsHeaders(request, env));
       if (Object.hasOwn(ALIASES, pathname)) response = withHeaders(response, deprecationHeaders(ALIASES[pathname]));
       return response;

@@ -5,6 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chunkByTokens, MODEL_CALL_TOKENS } from "../functions/embed-budget.ts";
 import { wranglerRatelimits } from "../scripts/local/harness.ts";
+import { atWindowStart } from "./helpers/rate-window.ts";
+import { UseTokenizer } from "../lib/model/tokenizer.ts";
+import { prepareModel } from "../scripts/builder/embedding/node-model.ts";
 import { post, startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
 
 const MiB = 2 ** 20;
@@ -43,12 +46,13 @@ describe("chunkByTokens", () => {
 describe("rate limits (wrangler.toml [[ratelimits]])", () => {
   let w: TestWorker;
   beforeAll(async () => {
-    w = await startTestWorker({ seedModel: true, ratelimits: wranglerRatelimits() });
+    // Anonymous /embed on purpose (EMBED_PUBLIC), to see its own per-client limit.
+    w = await startTestWorker({ seedModel: true, ratelimits: wranglerRatelimits(), vars: { EMBED_PUBLIC: "on" } });
   });
   afterAll(async () => w?.dispose());
 
-  it("wrangler.toml limits /search to 100 and /embed to 20 requests per client per 10 s", () => {
-    expect(wranglerRatelimits()).toEqual({ SEARCH_LIMITER: { simple: { limit: 100, period: 10 } }, EMBED_LIMITER: { simple: { limit: 20, period: 10 } } });
+  it("wrangler.toml limits anonymous /search to 100 and /embed to 64 units per client per 10 s (keys: test/worker-harden.test.ts)", () => {
+    expect(wranglerRatelimits()).toMatchObject({ SEARCH_LIMITER: { simple: { limit: 100, period: 10 } }, EMBED_LIMITER: { simple: { limit: 64, period: 10 } } });
   });
 
   it("the 101st /search of a client in the period is 429 rate_limited with Retry-After; another client is not limited", async () => {
@@ -64,12 +68,14 @@ describe("rate limits (wrangler.toml [[ratelimits]])", () => {
     expectEnvelope(await w.json("/v1/search?q=x&k=0", { headers: { "CF-Connecting-IP": "203.0.113.8" } }), 400, "invalid_k");
   });
 
-  it("the 21st /embed of a client in the period is 429", async () => {
+  it("the 65th one-text /embed of a client in the period is 429", async () => {
     const init = { ...post({ texts: ["a"] }), headers: { "Content-Type": "application/json", "CF-Connecting-IP": "198.51.100.1" } };
-    // All 20 at once, as for search above: one by one on a loaded machine they can outlast the 10 s period.
-    const allowed = await Promise.all(Array.from({ length: 20 }, () => w.json("/v1/embed", init)));
-    for (const r of allowed) expect(r.status).toBe(200);
-    const limited = await w.json("/v1/embed", init);
+    await w.json("/v1/embed", { ...init, headers: { ...init.headers, "CF-Connecting-IP": "198.51.100.2" } }); // loads the model
+    // All at once, at the start of a period: one unit each, charged before any embedding.
+    await atWindowStart();
+    const answers = await Promise.all(Array.from({ length: 65 }, () => w.json("/v1/embed", init)));
+    expect(answers.filter((r) => r.status === 200)).toHaveLength(64);
+    const limited = answers.find((r) => r.status !== 200)!;
     expectEnvelope(limited, 429, "rate_limited");
     expect(limited.headers.get("retry-after")).toBe("10");
   });
@@ -78,18 +84,18 @@ describe("rate limits (wrangler.toml [[ratelimits]])", () => {
 describe("EMBED_TOKEN and ALLOWED_ORIGINS", () => {
   let w: TestWorker;
   beforeAll(async () => {
-    w = await startTestWorker({ seedModel: true, vars: { EMBED_TOKEN: "s3cret-token", ALLOWED_ORIGINS: "https://app.example, https://other.example" } });
+    w = await startTestWorker({ seedModel: true, vars: { EMBED_TOKEN: "s3cret-token", EMBED_PUBLIC: "off", ALLOWED_ORIGINS: "https://app.example, https://other.example" } });
   });
   afterAll(async () => w?.dispose());
   const embed = (headers: Record<string, string>) => w.json("/v1/embed", { ...post({ texts: ["hello"] }), headers: { "Content-Type": "application/json", ...headers } });
 
-  it("with EMBED_TOKEN set, /embed needs Authorization: Bearer <token>", async () => {
+  it("EMBED_TOKEN is a key with the embed scope: /embed needs Authorization: Bearer <token>", async () => {
     const none = await embed({});
     expectEnvelope(none, 401, "unauthorized");
-    expect(none.headers.get("www-authenticate")).toBe('Bearer realm="embed"');
-    expectEnvelope(await embed({ Authorization: "Bearer wrong" }), 401, "unauthorized");
-    expectEnvelope(await embed({ Authorization: "Bearer s3cret-token-and-more" }), 401, "unauthorized");
-    expectEnvelope(await embed({ Authorization: "Basic s3cret-token" }), 401, "unauthorized");
+    expect(none.headers.get("www-authenticate")).toBe('Bearer scope="embed"');
+    expectEnvelope(await embed({ Authorization: "Bearer wrong" }), 401, "invalid_key");
+    expectEnvelope(await embed({ Authorization: "Bearer s3cret-token-and-more" }), 401, "invalid_key");
+    expectEnvelope(await embed({ Authorization: "Basic s3cret-token" }), 401, "invalid_key");
     const ok = await embed({ Authorization: "Bearer s3cret-token" });
     expect(ok.status).toBe(200);
     expect(ok.body.vectors).toHaveLength(1);
@@ -135,7 +141,8 @@ describe("model work per request", () => {
     expect(await wasmMiB()).toBe(afterHeadlines);
     const over = await w.json("/v1/embed", post({ texts: Array.from({ length: 32 }, (_, i) => prose(i)) }));
     expectEnvelope(over, 400, "too_many_tokens");
-    const total = Number(/these hold (\d+)/.exec(over.body.error.message)![1]);
+    const tokenizer = new UseTokenizer((await prepareModel()).vocabulary);
+    const total = Array.from({ length: 32 }, (_, i) => tokenizer.encode(prose(i)).length).reduce((a, b) => a + b, 0);
     expect(total).toBeGreaterThan(4096);
     // As many 1,000-character texts as fit in the budget: the largest legal request of this shape.
     const n = Math.floor(4096 / (total / 32));

@@ -10,6 +10,7 @@ import { filterMarkdown } from "../bench/filters.ts";
 import { hybridMarkdown } from "../bench/hybrid.ts";
 import { markdown as reliabilityMarkdown } from "../reliability/report.ts";
 import { fleetMarkdown } from "../bench/embed-fleet.ts";
+import { hostileCostMarkdown } from "../bench/hostile-cost-report.ts";
 
 export interface ReportKind {
   /** Matches the report's base name (docs/<name>.json). */
@@ -27,6 +28,7 @@ export const REPORT_KINDS: readonly ReportKind[] = [
   { match: /^bench-hybrid$/, command: "npm run bench -- --hybrid --corpus ../shared/data/abcnews-2003-50k.csv", render: hybridMarkdown },
   { match: /^reliability$/, command: "npm run loadtest", render: reliabilityMarkdown },
   { match: /^embed-fleet-bench$/, command: "npm run bench -- --embed-fleet …", render: fleetMarkdown },
+  { match: /^hostile-cost$/, command: "npx tsx scripts/bench/hostile-cost.ts --embed --out docs/hostile-cost", render: hostileCostMarkdown },
 ];
 
 export function reportKind(name: string): ReportKind | undefined {

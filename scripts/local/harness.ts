@@ -152,6 +152,9 @@ export interface IsolateHeap {
   arrayBufferBytes: number;
 }
 
+/** The vars of a local Worker without rate-limit bindings (StartOptions.ratelimits). */
+const UNLIMITED_VARS = { RATE_LIMITS: "off", EMBED_PUBLIC: "on", PUBLIC_DIAGNOSTICS: "on" };
+
 export interface StartOptions {
   /** KV lives in `<persistDir>/v3/kv`, shared with `wrangler dev --persist-to <persistDir>`. */
   persistDir: string;
@@ -167,7 +170,11 @@ export interface StartOptions {
   onLog?: (line: string) => void;
   /**
    * Rate Limiting bindings, e.g. wranglerRatelimits() for the deployed ones. None by
-   * default: tests and benchmarks send many requests from one local address.
+   * default: tests and benchmarks send many requests from one local address. Without
+   * them the Worker also runs with RATE_LIMITS = "off" (a deployment missing a
+   * binding refuses to serve), EMBED_PUBLIC = "on" (benches embed without a key)
+   * and PUBLIC_DIAGNOSTICS = "on" (tests and benches read /healthz's internals);
+   * `vars` may override them. With them it runs as deployed.
    */
   ratelimits?: Ratelimits;
   /**
@@ -193,7 +200,7 @@ export async function startLocalWorker(opts: StartOptions): Promise<LocalWorker>
     compatibilityFlags: [],
     kvNamespaces: { [KV_BINDING]: kvNamespaceId() },
     defaultPersistRoot: path.join(opts.persistDir, "v3"),
-    bindings: { ...wranglerVars(), ...(opts.vars ?? {}) },
+    bindings: { ...wranglerVars(), ...(opts.ratelimits ? {} : UNLIMITED_VARS), ...(opts.vars ?? {}) },
     ratelimits: opts.ratelimits ?? {},
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 0,
