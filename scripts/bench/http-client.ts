@@ -193,6 +193,80 @@ async function settledResident(w: LocalWorker): Promise<ResidentHealth> {
   }
 }
 
+/** The cold first query, then every query once (the recall pass), then the resident copy settled. */
+async function coldAndRecall(w: LocalWorker, o: WorkerBenchOptions, log: (s: string) => void) {
+  const first = await ask(w, o.queries[0], o.k);
+  const health = (await (await w.fetch("/v1/healthz")).json()) as { model_load_ms?: number };
+  const cold = { e2eMs: first.e2eMs, serverTotalMs: first.serverTotalMs, embedMs: first.embedMs, searchMs: first.searchMs, modelLoadMs: health.model_load_ms ?? null };
+  log(`cold first query ${cold.e2eMs.toFixed(0)} ms (model load ${cold.modelLoadMs} ms)`);
+  const answers: WireAnswer[] = [];
+  for (const q of o.queries) answers.push(await ask(w, q, o.k));
+  log(`recall pass: ${answers.length} queries`);
+  const resident = await settledResident(w);
+  log(`resident records: ${resident.state}${resident.load_ms !== undefined ? ` (loaded in ${resident.load_ms} ms, ${((resident.bytes ?? 0) / 2 ** 20).toFixed(1)} MiB)` : ""}${resident.error ? `: ${resident.error}` : ""}`);
+  return { cold, answers, resident };
+}
+
+/**
+ * The timed passes: each search is followed by /embed of the same text, so the
+ * two are timed under the same conditions and their ratio holds within one run.
+ */
+async function latencyPasses(w: LocalWorker, o: WorkerBenchOptions, log: (s: string) => void): Promise<LatencyRun[]> {
+  for (const q of o.queries.slice(0, EMBED_WARMUP)) await askEmbed(w, q);
+  const latencyRuns: LatencyRun[] = [];
+  for (let r = 0; r < o.repeats; r++) {
+    const run: WireAnswer[] = [];
+    const embeds: EmbedAnswer[] = [];
+    for (const q of o.queries) {
+      run.push(await ask(w, q, o.k));
+      embeds.push(await askEmbed(w, q));
+    }
+    const L = latencyRun(run, embeds);
+    latencyRuns.push(L);
+    log(`latency run ${r + 1}/${o.repeats}: /search p50 ${L.e2e.p50.toFixed(1)} ms, /embed p50 ${L.embedEndpoint.e2e.p50.toFixed(1)} ms (ratio ${(L.e2e.p50 / L.embedEndpoint.e2e.p50).toFixed(2)}), compute p50 ${L.compute.p50.toFixed(1)} ms, KV p50 ${L.kv.p50.toFixed(1)} ms`);
+  }
+  return latencyRuns;
+}
+
+async function throughputPasses(w: LocalWorker, o: WorkerBenchOptions, log: (s: string) => void): Promise<Record<string, number[]>> {
+  const qps: Record<string, number[]> = {};
+  for (const c of o.clients) {
+    qps[c] = [];
+    for (let r = 0; r < o.repeats; r++) qps[c].push(await throughput(w, o.queries, o.k, c));
+    log(`${c} client(s): ${qps[c].map((x) => x.toFixed(1)).join(", ")} q/s`);
+  }
+  return qps;
+}
+
+/** The isolate after a forced GC: JS heap, ArrayBuffers (routing, shards, records) and the wasm heap. */
+async function isolateMemory(w: LocalWorker): Promise<WorkerMeasurements["memory"]> {
+  const healthz = (await (await w.fetch("/v1/healthz")).json()) as { memory: { wasm_heap_bytes: number } };
+  const heap = await w.isolateHeap({ gc: true });
+  return {
+    jsHeapAfterGcBytes: heap.usedBytes,
+    arrayBufferBytes: heap.arrayBufferBytes,
+    wasmHeapBytes: healthz.memory.wasm_heap_bytes,
+    isolateSteadyBytes: heap.usedBytes + heap.arrayBufferBytes + healthz.memory.wasm_heap_bytes,
+    workerdRssBytes: w.workerdRssBytes(),
+  };
+}
+
+/** Exact search in the Worker (it reads every item), for the first `exactQueries` queries; stops at the first failure. */
+async function exactPass(w: LocalWorker, o: WorkerBenchOptions, log: (s: string) => void): Promise<{ exact: WireAnswer[]; exactError: string | null }> {
+  const exact: WireAnswer[] = [];
+  for (const q of o.queries.slice(0, o.exactQueries)) {
+    try {
+      exact.push(await ask(w, q, o.k, true));
+    } catch (e) {
+      const exactError = `query ${exact.length + 1}: ${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ""}`;
+      log(`exact in the Worker stopped: ${exactError}`);
+      return { exact, exactError };
+    }
+    log(`exact in the Worker ${exact.length}/${o.exactQueries}: ${exact[exact.length - 1].e2eMs.toFixed(0)} ms`);
+  }
+  return { exact, exactError: null };
+}
+
 export async function measureThroughHttp(o: WorkerBenchOptions): Promise<WorkerMeasurements> {
   const log = o.log ?? (() => {});
   const persistDir = o.persistDir ?? (await mkdtemp(path.join(os.tmpdir(), "ess-bench-kv-")));
@@ -203,71 +277,18 @@ export async function measureThroughHttp(o: WorkerBenchOptions): Promise<WorkerM
       log(`worker: ${line}`);
     }
   };
-  let t = performance.now();
+  const t = performance.now();
   await publishToLocalKv(persistDir, o.dir);
   const publishSeconds = (performance.now() - t) / 1000;
   log(`published to local KV in ${publishSeconds.toFixed(1)} s`);
   const vars: Record<string, string> = o.residentKib !== undefined ? { RESIDENT_KIB: String(o.residentKib) } : {};
   const w = await startLocalWorker({ persistDir, bundle: o.bundle ?? (await testWorkerBundle()), inspect: true, vars, onLog });
   try {
-
-    const first = await ask(w, o.queries[0], o.k);
-    const health = (await (await w.fetch("/v1/healthz")).json()) as { model_load_ms?: number };
-    const cold = { e2eMs: first.e2eMs, serverTotalMs: first.serverTotalMs, embedMs: first.embedMs, searchMs: first.searchMs, modelLoadMs: health.model_load_ms ?? null };
-    log(`cold first query ${cold.e2eMs.toFixed(0)} ms (model load ${cold.modelLoadMs} ms)`);
-
-    const answers: WireAnswer[] = [];
-    for (const q of o.queries) answers.push(await ask(w, q, o.k));
-    log(`recall pass: ${answers.length} queries`);
-    const resident = await settledResident(w);
-    log(`resident records: ${resident.state}${resident.load_ms !== undefined ? ` (loaded in ${resident.load_ms} ms, ${((resident.bytes ?? 0) / 2 ** 20).toFixed(1)} MiB)` : ""}${resident.error ? `: ${resident.error}` : ""}`);
-
-    // Each search is followed by /embed of the same text, so the two are timed
-    // under the same conditions and their ratio holds within one run.
-    for (const q of o.queries.slice(0, EMBED_WARMUP)) await askEmbed(w, q);
-    const latencyRuns: LatencyRun[] = [];
-    for (let r = 0; r < o.repeats; r++) {
-      const run: WireAnswer[] = [];
-      const embeds: EmbedAnswer[] = [];
-      for (const q of o.queries) {
-        run.push(await ask(w, q, o.k));
-        embeds.push(await askEmbed(w, q));
-      }
-      const L = latencyRun(run, embeds);
-      latencyRuns.push(L);
-      log(`latency run ${r + 1}/${o.repeats}: /search p50 ${L.e2e.p50.toFixed(1)} ms, /embed p50 ${L.embedEndpoint.e2e.p50.toFixed(1)} ms (ratio ${(L.e2e.p50 / L.embedEndpoint.e2e.p50).toFixed(2)}), compute p50 ${L.compute.p50.toFixed(1)} ms, KV p50 ${L.kv.p50.toFixed(1)} ms`);
-    }
-
-    const qps: Record<string, number[]> = {};
-    for (const c of o.clients) {
-      qps[c] = [];
-      for (let r = 0; r < o.repeats; r++) qps[c].push(await throughput(w, o.queries, o.k, c));
-      log(`${c} client(s): ${qps[c].map((x) => x.toFixed(1)).join(", ")} q/s`);
-    }
-
-    const healthz = (await (await w.fetch("/v1/healthz")).json()) as { memory: { wasm_heap_bytes: number } };
-    const heap = await w.isolateHeap({ gc: true });
-    const memory = {
-      jsHeapAfterGcBytes: heap.usedBytes,
-      arrayBufferBytes: heap.arrayBufferBytes,
-      wasmHeapBytes: healthz.memory.wasm_heap_bytes,
-      isolateSteadyBytes: heap.usedBytes + heap.arrayBufferBytes + healthz.memory.wasm_heap_bytes,
-      workerdRssBytes: w.workerdRssBytes(),
-    };
-
-    const exact: WireAnswer[] = [];
-    let exactError: string | null = null;
-    for (const q of o.queries.slice(0, o.exactQueries)) {
-      try {
-        exact.push(await ask(w, q, o.k, true));
-      } catch (e) {
-        exactError = `query ${exact.length + 1}: ${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ""}`;
-        log(`exact in the Worker stopped: ${exactError}`);
-        break;
-      }
-      t = exact[exact.length - 1].e2eMs;
-      log(`exact in the Worker ${exact.length}/${o.exactQueries}: ${t.toFixed(0)} ms`);
-    }
+    const { cold, answers, resident } = await coldAndRecall(w, o, log);
+    const latencyRuns = await latencyPasses(w, o, log);
+    const qps = await throughputPasses(w, o, log);
+    const memory = await isolateMemory(w);
+    const { exact, exactError } = await exactPass(w, o, log);
     return { publishSeconds, cold, answers, latencyRuns, qps, memory, exact, exactError, workerErrors, resident };
   } finally {
     await w.dispose();
