@@ -7,6 +7,7 @@ import { defineConfig } from "vitest/config";
 // the global setup. `npm test` runs both.
 const UNIT = [
   "test/build-corpus.test.ts",
+  "test/comments-figures.test.ts",
   "test/build-examples.test.ts",
   "test/build-format.test.ts",
   "test/build-opq.test.ts",

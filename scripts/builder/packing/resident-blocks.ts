@@ -10,8 +10,8 @@ import { textBlob, type TextBlob } from "./text-blob.ts";
 const MiB = 1024 * 1024;
 /**
  * The largest resident copy a build writes. Beside the model (the wasm heap)
- * and the JS heap and caches, this much more keeps the isolate inside Workers'
- * 128 MB with a margin (docs/decisions.md#resident-copy-budget).
+ * and the JS heap and caches, this much more keeps the isolate
+ * inside Workers' 128 MB with a margin (docs/decisions.md#resident-copy-budget).
  */
 export const RESIDENT_MAX_BYTES = 32 * MiB;
 /**
