@@ -6,8 +6,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { PROJECT_ROOT as ROOT } from "../scripts/common/paths.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
 const DIRS = ["lib", "functions", "scripts"];
 
 /** A quantity with a unit, a recall figure, a ratio, a before → after, or the word itself. */
@@ -45,10 +45,14 @@ const ALLOWED: Array<{ file: string; phrase: string; why: string }> = [
   { file: "scripts/commands/loadtest.ts", phrase: "with 20 ms added to every shard and record read", why: "the fault run's injected delay" },
 ];
 
+/** The .ts files under `dir`, as "dir/sub/file.ts", sorted. */
 function tsFiles(dir: string): string[] {
-  return readdirSync(path.join(ROOT, dir), { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile() && e.name.endsWith(".ts") && !e.parentPath.includes("node_modules"))
-    .map((e) => path.relative(ROOT, path.join(e.parentPath, e.name)).split(path.sep).join("/"))
+  return readdirSync(path.join(ROOT, dir), { withFileTypes: true })
+    .flatMap((e) => {
+      const rel = `${dir}/${e.name}`;
+      if (e.isDirectory()) return e.name === "node_modules" ? [] : tsFiles(rel);
+      return e.isFile() && e.name.endsWith(".ts") ? [rel] : [];
+    })
     .sort();
 }
 
