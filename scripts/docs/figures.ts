@@ -1,0 +1,64 @@
+// The headline figures the README and docs/benchmarks.md show, each read from
+// the JSON report that holds it: the tables between `<!-- figures:NAME -->` and
+// `<!-- /figures:NAME -->` are generated (`npm run docs`), never typed, and a
+// test fails when one disagrees with its report.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+
+/** One line of a figures table. */
+export interface FigureRow {
+  /** What is measured, in words. */
+  what: string;
+  /** The report under docs/ (base name) the value comes from; the row links its Markdown. */
+  report: string;
+  /** The value, formatted, from the parsed report. */
+  value(report: any): string;
+  /** The target it is judged against, if any. */
+  target?: string;
+}
+
+const f3 = (x: number) => x.toFixed(3);
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+
+export const FIGURE_TABLES: Record<string, FigureRow[]> = {
+  headline: [
+    { what: "50k headlines: recall@10 through HTTP, 2 KV rounds", report: "bench-50k", value: (r) => f3(r.project.recallAt10), target: "≥ 0.97" },
+    { what: "50k headlines: KB read per query (mean)", report: "bench-50k", value: (r) => kb(r.project.bytes.mean), target: "≤ 256 KB" },
+    { what: "50k headlines: bytes Annoy reads for the same recall", report: "bench-50k", value: (r) => `${r.ratios.annoyOverProjectBytesAtTarget.toFixed(1)}×` },
+    { what: "50k headlines: warm /search p50 ÷ /embed p50", report: "bench-50k", value: (r) => r.targets.e2eOverEmbed.value.toFixed(2), target: "≤ 1.5" },
+    { what: "50k headlines: search compute p50 in the Worker", report: "bench-50k", value: (r) => ms(r.targets.computeP50Ms.value), target: "≤ 5 ms" },
+    { what: "50k headlines: isolate memory with the resident copy", report: "bench-50k", value: (r) => mib(r.project.memory.isolateSteadyBytes), target: "≤ 128 MB" },
+    { what: "1.2M items: recall@10 (300 held-out queries), Node and HTTP", report: "bench-1.2m", value: (r) => `${f3(r.node.recallAt10)} / ${f3(r.worker.recallAt10)}`, target: "≥ 0.95" },
+    { what: "1.2M items: KB read per query (mean / p95)", report: "bench-1.2m", value: (r) => `${kb(r.node.bytes.mean)} / ${kb(r.node.bytes.p95)}`, target: "≤ 768 KB" },
+    { what: "1.2M items: build time, peak RSS", report: "bench-1.2m", value: (r) => `${(r.build.seconds.total / 60).toFixed(1)} min, ${(r.build.peakRssBytes / 2 ** 30).toFixed(2)} GiB` },
+    { what: "1.2M items: cold first query", report: "bench-1.2m", value: (r) => `${(r.worker.cold.e2eMs / 1000).toFixed(2)} s`, target: "≤ 1 s" },
+    { what: "Load test: queries/s from 16 clients, p50 latency, malformed answers", report: "reliability", value: (r) => `${r.load.queriesPerSecond.toFixed(1)} q/s, ${r.load.latencyMs.p50} ms, ${r.load.malformed}` },
+  ],
+};
+
+/** The Markdown table of FIGURE_TABLES[name], its links relative to `fromDir` (the page's folder, relative to the root). */
+export async function renderFigures(root: string, name: string, fromDir: string): Promise<string> {
+  const rows = FIGURE_TABLES[name];
+  if (!rows) throw new Error(`no figures table "${name}" in scripts/docs/figures.ts`);
+  const reports = new Map<string, unknown>();
+  const lines = ["| figure | value | target | report |", "| --- | --- | --- | --- |"];
+  for (const row of rows) {
+    if (!reports.has(row.report)) reports.set(row.report, JSON.parse(await readFile(path.join(root, "docs", `${row.report}.json`), "utf8")));
+    const link = path.posix.relative(fromDir, `docs/${row.report}.md`);
+    lines.push(`| ${row.what} | ${row.value(reports.get(row.report))} | ${row.target ?? "–"} | [${row.report}](${link}) |`);
+  }
+  return lines.join("\n");
+}
+
+const BLOCK = /(<!-- figures:([a-z0-9-]+) -->\n)([\s\S]*?)(\n<!-- \/figures:\2 -->)/g;
+
+/** `text` with every figures block re-rendered; `file` is its path relative to the root. */
+export async function refreshFigureBlocks(root: string, file: string, text: string): Promise<string> {
+  const fromDir = path.posix.dirname(file);
+  const blocks = [...text.matchAll(BLOCK)];
+  let out = text;
+  for (const m of blocks) out = out.replace(m[0], `${m[1]}${await renderFigures(root, m[2], fromDir)}${m[4]}`);
+  return out;
+}
