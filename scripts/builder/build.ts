@@ -17,6 +17,8 @@ import { embedCorpus, type Embedded } from "./embedding/embed-corpus.ts";
 import { prepareModel, type PreparedModel } from "./embedding/node-model.ts";
 import { EmbeddingPool } from "./pools/embed-pool.ts";
 import { readVectorsFile } from "./embedding/vectors-file.ts";
+import { RemoteEmbedder, type RemoteOptions } from "./embedding/remote.ts";
+import { CHECK_SAMPLE, embedCorpusRemote, type RemoteEmbedded } from "./embedding/remote-corpus.ts";
 import { baseItemCount, buildIndex, DEFAULT_PARAMS, textBlob, type BaseIndex, type BuiltIndex, type TextBlob } from "./build-index.ts";
 import { ComputePool } from "./pools/compute-pool.ts";
 import { pickExamples } from "./packing/examples.ts";
@@ -36,6 +38,11 @@ export interface BuildOptions {
   cacheDir?: string | null;
   /** Precomputed embeddings (embed/vectors-file.ts) instead of the model; the cache is then not used. */
   vectors?: string;
+  /**
+   * Embed on deployed Workers' /embed (embedding/remote-corpus.ts) instead of
+   * this machine's cores, through the cache; not with `vectors`.
+   */
+  embedRemote?: RemoteOptions;
   threads?: number;
   leafSize?: number;
   pqM?: number;
@@ -103,7 +110,16 @@ export interface BuildReport {
   items: number;
   skippedBlank: number;
   seconds: Record<string, number>;
-  embeddings: { source: "model" | "file"; computed: number; cached: number; perSecond: number; perSecondPerThread: number; threads: number };
+  embeddings: {
+    source: "model" | "file" | "remote";
+    computed: number;
+    cached: number;
+    perSecond: number;
+    perSecondPerThread: number;
+    threads: number;
+    /** With --embed-url: the remotes, what they and this machine embedded, the check, retries. */
+    remote?: RemoteEmbedded["remote"];
+  };
   shards: { count: number; minBytes: number; medianBytes: number; maxBytes: number };
   /** resident: the stored resident blocks (base64), 0 when the build wrote none. */
   bytes: { routing: number; shards: number; items: number; catalog: number; resident: number; manifest: number; model: number; perItem: number };
@@ -159,9 +175,7 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
   const model = await prepareModel();
   const pool = new EmbeddingPool(o.threads);
   try {
-    const embedded = o.vectors
-      ? { vectors: await readVectorsFile(o.vectors, corpus.items.length, EMBEDDING_DIM), computed: 0, cached: 0, seconds: 0 }
-      : await embedCorpus(corpus.items, EMBEDDING_DIM, o.cacheDir === null ? null : new EmbeddingCache(o.cacheDir ?? DEFAULT_CACHE, model.modelId), pool, log, o.quiet);
+    const embedded = await embedStep(o, corpus.items, model.modelId, pool, log);
     stages.lap("embed");
     const { vectors } = embedded;
     const leafSize = o.leafSize ?? DEFAULT_PARAMS.leafSize;
@@ -176,12 +190,31 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
     sealManifest(manifest, built);
     const manifestText = await writeArtifacts(out, manifest, built, modelValues, vectors);
     stages.lap("write");
-    const report = buildReport(out, manifest, manifestText, corpus, built, embedded, pool.threads, o.vectors ? "file" : "model", stages.seconds, filterFields);
+    const report = buildReport(out, manifest, manifestText, corpus, built, embedded, pool.threads, o.vectors ? "file" : o.embedRemote ? "remote" : "model", stages.seconds, filterFields);
     await writeFile(path.join(out, "report.json"), JSON.stringify(report, null, 2));
     return { manifest, report };
   } finally {
     await pool.close();
   }
+}
+
+/** The vectors: from --vectors, else through the cache from this machine's cores or from deployed Workers. */
+async function embedStep(o: BuildOptions, items: CorpusItem[], modelId: string, pool: EmbeddingPool, log: (s: string) => void): Promise<Embedded | RemoteEmbedded> {
+  if (o.vectors && o.embedRemote) throw new UsageError("--vectors and --embed-url exclude each other");
+  if (o.vectors) return { vectors: await readVectorsFile(o.vectors, items.length, EMBEDDING_DIM), computed: 0, cached: 0, seconds: 0 };
+  const cache = o.cacheDir === null ? null : new EmbeddingCache(o.cacheDir ?? DEFAULT_CACHE, modelId);
+  if (!o.embedRemote) return embedCorpus(items, EMBEDDING_DIM, cache, pool, log, o.quiet);
+  const remote = new RemoteEmbedder(
+    {
+      ...o.embedRemote,
+      onRetry: (r) => {
+        o.embedRemote?.onRetry?.(r);
+        if (!o.quiet) log(`${process.stderr.isTTY ? "\n" : ""}  retry ${r.attempt} on ${r.url} in ~${(r.waitMs / 1000).toFixed(1)} s: ${r.reason}`);
+      },
+    },
+    modelId,
+  );
+  return embedCorpusRemote(items, EMBEDDING_DIM, cache, pool, remote, log, o.quiet);
 }
 
 async function readCorpusStep(o: BuildOptions, log: (s: string) => void): Promise<Corpus> {
@@ -326,9 +359,9 @@ function buildReport(
   manifestText: string,
   corpus: Corpus,
   built: BuiltIndex,
-  embedded: Embedded,
+  embedded: Embedded | RemoteEmbedded,
   threads: number,
-  source: "model" | "file",
+  source: BuildReport["embeddings"]["source"],
   seconds: Record<string, number>,
   filterFields: FilterField[],
 ): BuildReport {
@@ -350,8 +383,9 @@ function buildReport(
       computed: embedded.computed,
       cached: embedded.cached,
       perSecond: embedded.seconds ? +(embedded.computed / embedded.seconds).toFixed(1) : 0,
-      perSecondPerThread: embedded.seconds ? +(embedded.computed / embedded.seconds / threads).toFixed(1) : 0,
+      perSecondPerThread: embedded.seconds && source === "model" ? +(embedded.computed / embedded.seconds / threads).toFixed(1) : 0,
       threads,
+      ...("remote" in embedded ? { remote: embedded.remote } : {}),
     },
     shards: { count: sizes.length, minBytes: sizes[0], medianBytes: sizes[sizes.length >> 1], maxBytes: sizes[sizes.length - 1] },
     bytes: {
@@ -377,15 +411,25 @@ function buildReport(
   };
 }
 
+function embeddingsLine(e: BuildReport["embeddings"]): string {
+  if (e.source === "file") return `embeddings       read from --vectors`;
+  if (!e.remote) return `embeddings       ${e.computed} computed (${e.perSecond}/s on ${e.threads} threads, ${e.perSecondPerThread}/s each), ${e.cached} cached`;
+  const r = e.remote;
+  const sum = (f: (s: (typeof r.stats)[number]) => number) => r.stats.reduce((a, s) => a + f(s), 0);
+  return (
+    `embeddings       ${e.computed} computed (${e.perSecond}/s): ${r.embedded} on ${r.urls.length} remote(s), ${r.local} here (check sample${r.local > CHECK_SAMPLE ? ", texts too long for the remote" : ""}); ${e.cached} cached` +
+    (r.checkMinCosine.length ? `; check: lowest cosine ${Math.min(...r.checkMinCosine).toFixed(6)}` : "") +
+    `; retried: ${sum((s) => s.rateLimited)} × 429, ${sum((s) => s.serverErrors)} × 5xx, ${sum((s) => s.networkErrors)} network`
+  );
+}
+
 export function reportLines(r: BuildReport): string[] {
   const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
   const lines = [
     `index ${r.version} → ${r.out}`,
     `items            ${r.items}${r.skippedBlank ? ` (${r.skippedBlank} blank skipped)` : ""}`,
     `seconds          ${Object.entries(r.seconds).map(([k, v]) => `${k} ${v}`).join(", ")}`,
-    r.embeddings.source === "file"
-      ? `embeddings       read from --vectors`
-      : `embeddings       ${r.embeddings.computed} computed (${r.embeddings.perSecond}/s on ${r.embeddings.threads} threads, ${r.embeddings.perSecondPerThread}/s each), ${r.embeddings.cached} cached`,
+    embeddingsLine(r.embeddings),
     `shards           ${r.shards.count}, size min/median/max ${kb(r.shards.minBytes)} / ${kb(r.shards.medianBytes)} / ${kb(r.shards.maxBytes)}`,
     `stored bytes     routing ${kb(r.bytes.routing)}, shards ${kb(r.bytes.shards)}, items ${kb(r.bytes.items)}, catalog ${kb(r.bytes.catalog)}; ${r.bytes.perItem} B/item (model ${kb(r.bytes.model)} not counted)${r.bytes.resident ? `; resident copy of the records ${kb(r.bytes.resident)}` : ""}`,
     `KV values        largest ${kb(r.kvValues.largestBytes)} (${r.kvValues.largestKey}); routing in ${r.kvValues.routingParts} part(s), catalog in ${r.kvValues.catalogParts}`,

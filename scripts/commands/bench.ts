@@ -16,6 +16,7 @@ import { DEFAULTS, runBench, type BenchOptions } from "../bench/run.ts";
 import { runScaleBench } from "../bench/scale.ts";
 import { scaleMarkdown } from "../bench/scale-report.ts";
 import { filterMarkdown, runFilterBench } from "../bench/filters.ts";
+import { FLEET_DEFAULTS, fleetMarkdown, runFleetBench } from "../bench/embed-fleet.ts";
 
 const USAGE = `Usage: npm run bench -- --corpus FILE [options]
 
@@ -44,6 +45,12 @@ const USAGE = `Usage: npm run bench -- --corpus FILE [options]
   --resident-kib N       with --latency: the Worker's RESIDENT_KIB (0: every record from KV; default wrangler.toml's)
   --no-serve             with --scale or --filters: skip the Worker pass (publishing N records to local KV is slow)
   --reuse-build          with --scale: reuse the index the last run built (and its build figures)
+  --embed-fleet          instead: the build's embedding on 1, 2 and 4 local Workers (--embed-url's code),
+                         items/s, CPU per item in the Worker and in the build, and the time and Workers
+                         cost of 1.2M and 10M items (scripts/bench/embed-fleet.ts); --json/--md write it
+  --instances A,B        with --embed-fleet: local Worker counts (default ${FLEET_DEFAULTS.instances.join(",")})
+  --items N              with --embed-fleet: distinct texts of --corpus embedded per run (default ${FLEET_DEFAULTS.items})
+  --concurrency N        with --embed-fleet: requests in flight (default ${FLEET_DEFAULTS.perInstance} per instance)
   --help
 `;
 
@@ -56,6 +63,14 @@ function list(name: string, v: string | undefined): number[] | undefined {
     return n;
   });
 }
+
+/** The fleet bench's flags (scripts/bench/embed-fleet.ts). */
+const FLEET_FLAGS = {
+  "embed-fleet": { type: "boolean" },
+  instances: { type: "string" },
+  items: { type: "string" },
+  concurrency: { type: "string" },
+} as const;
 
 export function main(): Promise<number> {
   const config = {
@@ -81,12 +96,14 @@ export function main(): Promise<number> {
       "resident-kib": { type: "string" },
       "no-serve": { type: "boolean" },
       "reuse-build": { type: "boolean" },
+      ...FLEET_FLAGS,
       help: { type: "boolean", short: "h" },
     },
     strict: true,
   } as const;
   return runCli(USAGE, config, async ({ values: a }) => {
     if (!a.corpus) throw new UsageError("--corpus FILE is required");
+    if (a["embed-fleet"]) return fleetBench(a.corpus, a);
     if (a.scale !== undefined) return scaleBench(a.corpus, parseIntFlag("scale", a.scale)!, { json: a.json, md: a.md, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], reuseBuild: a["reuse-build"] });
     if (a.latency) {
       const residentKib = parseIntFlag("resident-kib", a["resident-kib"], 0);
@@ -126,6 +143,14 @@ async function writeReport(report: unknown, md: string, o: { json?: string; md?:
     await writeFile(file, text);
   }
   process.stdout.write(md);
+}
+
+async function fleetBench(corpus: string, a: { instances?: string; items?: string; concurrency?: string; json?: string; md?: string }): Promise<void> {
+  const log = (s: string) => process.stderr.write(`[embed-fleet] ${s}\n`);
+  const instances = list("instances", a.instances);
+  if (instances && (instances.length === 0 || instances.some((n) => n < 1))) throw new UsageError("--instances takes counts ≥ 1, e.g. 1,2,4");
+  const r = await runFleetBench({ corpus, instances, items: parseIntFlag("items", a.items), concurrency: parseIntFlag("concurrency", a.concurrency), log });
+  await writeReport(r, fleetMarkdown(r), a);
 }
 
 async function filterBench(corpus: string, o: { json?: string; md?: string; artifacts?: string; threads?: number; serve: boolean; perturbed: number }): Promise<void> {

@@ -4,7 +4,9 @@ import { DEFAULT_BYTE_BUDGET, DEFAULT_CHECK_QUERIES, DEFAULT_TARGET_RECALL, repo
 import { DEFAULT_PARAMS } from "../builder/build-index.ts";
 import { BUILD_FLAGS, buildOptionsFromFlags } from "../builder/flags.ts";
 import { PROBE_SPREAD } from "../../lib/index/leaves.ts";
-import { runCli, UsageError } from "../common/cli.ts";
+import { parseIntFlag, runCli, UsageError } from "../common/cli.ts";
+import { embedEndpoint, REMOTE_DEFAULTS, RemoteEmbedError, type RemoteOptions } from "../builder/embedding/remote.ts";
+import { MIN_COSINE } from "../builder/embedding/remote-corpus.ts";
 
 const USAGE = `Usage: npm run build -- --corpus FILE [options]
 
@@ -19,6 +21,14 @@ Builds the search index of a corpus into KV-ready artifacts.
   --cache DIR           embedding cache directory (default .cache/embeddings)
   --no-cache            embed everything, write no cache
   --threads N           embedding threads (default: every core)
+  --embed-url URL       embed on a deployed Worker's /embed instead of this machine's cores (the
+                        same model the queries get); repeat the flag to spread over several Workers.
+                        A sample is embedded here first and the Worker refused if any cosine is
+                        below ${MIN_COSINE}. Results go through the cache, so a stopped build resumes.
+  --embed-token T       the Worker's /embed key, sent as "Authorization: Bearer T" (default: the
+                        EMBED_TOKEN environment variable)
+  --concurrency N       /embed requests in flight, over all --embed-url (default ${REMOTE_DEFAULTS.concurrency})
+  --embed-batch N       texts per /embed request (default ${REMOTE_DEFAULTS.batchSize}, the Worker's MAX_EMBED_TEXTS)
   --leaf-size N         mean items per leaf/shard (default ${DEFAULT_PARAMS.leafSize})
   --pq-m N              product-quantizer bytes per item (default ${DEFAULT_PARAMS.pqM})
   --rerank N            candidates re-ranked with int8 vectors, at most (default ${DEFAULT_PARAMS.rerank})
@@ -48,6 +58,10 @@ export function main(): Promise<number> {
       "no-cache": { type: "boolean" },
       vectors: { type: "string" },
       extend: { type: "string" },
+      "embed-url": { type: "string", multiple: true },
+      "embed-token": { type: "string" },
+      concurrency: { type: "string" },
+      "embed-batch": { type: "string" },
       ...BUILD_FLAGS,
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -65,11 +79,37 @@ export function main(): Promise<number> {
         cacheDir: args["no-cache"] ? null : args.cache,
         vectors: args.vectors,
         base: args.extend,
+        embedRemote: embedRemoteFromFlags(args),
         ...buildOptionsFromFlags(args),
       });
       if (args.json) process.stdout.write(JSON.stringify(report) + "\n");
       else process.stdout.write(reportLines(report).join("\n") + "\n");
     },
-    [CorpusError],
+    [CorpusError, RemoteEmbedError],
   );
+}
+
+/** --embed-url and its companions; the token falls back to EMBED_TOKEN so it need not sit in shell history. */
+function embedRemoteFromFlags(a: { "embed-url"?: string[]; "embed-token"?: string; concurrency?: string; "embed-batch"?: string; vectors?: string }): RemoteOptions | undefined {
+  const urls = a["embed-url"] ?? [];
+  if (urls.length === 0) {
+    const stray = (["embed-token", "concurrency", "embed-batch"] as const).find((f) => a[f] !== undefined);
+    if (stray) throw new UsageError(`--${stray} goes with --embed-url`);
+    return undefined;
+  }
+  if (a.vectors) throw new UsageError("--vectors and --embed-url exclude each other");
+  for (const u of urls) {
+    try {
+      embedEndpoint(u);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  const token = a["embed-token"] ?? process.env.EMBED_TOKEN;
+  return {
+    urls,
+    token: token === "" ? undefined : token,
+    concurrency: parseIntFlag("concurrency", a.concurrency),
+    batchSize: parseIntFlag("embed-batch", a["embed-batch"]),
+  };
 }

@@ -36,7 +36,30 @@ export const FIGURE_TABLES: Record<string, FigureRow[]> = {
     { what: "1.2M items: cold first query", report: "bench-1.2m", value: (r) => `${(r.worker.cold.e2eMs / 1000).toFixed(2)} s`, target: "≤ 1 s" },
     { what: "Load test: queries/s from 16 clients, p50 latency, malformed answers", report: "reliability", value: (r) => `${r.load.queriesPerSecond.toFixed(1)} q/s, ${r.load.latencyMs.p50} ms, ${r.load.malformed}` },
   ],
+  "embed-fleet": fleetFigures(),
 };
+
+/** docs/embed-fleet.md's figures, from the fleet bench (scripts/bench/embed-fleet.ts). */
+function fleetFigures(): FigureRow[] {
+  const report = "embed-fleet-bench";
+  const run = (r: any, k: number) => r.runs.find((x: { instances: number }) => x.instances === k) ?? {};
+  const est = (r: any, items: number) => r.estimates.find((e: { items: number }) => e.items === items);
+  const usd = (x: number) => `$${x.toFixed(2)}`;
+  const rows: FigureRow[] = [1, 2, 4].map((k) => ({ what: `${k} local Worker(s): items/s (2 cores shared)`, report, value: (r) => String(run(r, k).itemsPerSecond ?? "–") }));
+  rows.push(
+    { what: "CPU per item inside the Worker (workerd, 1 instance)", report, value: (r) => ms(run(r, 1).workerdCpuMsPerItem) },
+    { what: "model time per item (Server-Timing, 1 instance)", report, value: (r) => ms(run(r, 1).embedMsPerItem) },
+    { what: "the build's CPU per item (send, parse)", report, value: (r) => ms(run(r, 1).clientCpuMsPerItem) },
+  );
+  for (const items of [1_200_000, 10_000_000]) {
+    const n = items === 1_200_000 ? "1.2M" : "10M";
+    rows.push(
+      { what: `${n} items: Workers CPU; cost all billed / month's allowance unused`, report, value: (r) => `${(est(r, items).cpuMs / 1e6).toFixed(1)} M CPU-ms; ${usd(est(r, items).usdMarginal)} / ${usd(est(r, items).usdWithAllowance)}` },
+      { what: `${n} items: hours at 8 / 32 / 128 isolates (fleet alone)`, report, value: (r) => est(r, items).hoursAt.map((h: { fleetHours: number }) => h.fleetHours).join(" / ") },
+    );
+  }
+  return rows;
+}
 
 /** The Markdown table of FIGURE_TABLES[name], its links relative to `fromDir` (the page's folder, relative to the root). */
 export async function renderFigures(root: string, name: string, fromDir: string): Promise<string> {

@@ -8,6 +8,7 @@ import { markdown as benchMarkdown, latencyMarkdown } from "../bench/report.ts";
 import { scaleMarkdown } from "../bench/scale-report.ts";
 import { filterMarkdown } from "../bench/filters.ts";
 import { markdown as reliabilityMarkdown } from "../reliability/report.ts";
+import { fleetMarkdown } from "../bench/embed-fleet.ts";
 
 export interface ReportKind {
   /** Matches the report's base name (docs/<name>.json). */
@@ -23,6 +24,7 @@ export const REPORT_KINDS: readonly ReportKind[] = [
   { match: /^bench-1\.2m/, command: "npm run bench -- --scale 1200000 …", render: scaleMarkdown },
   { match: /^bench-filters/, command: "npm run bench -- --filters …", render: filterMarkdown },
   { match: /^reliability$/, command: "npm run loadtest", render: reliabilityMarkdown },
+  { match: /^embed-fleet-bench$/, command: "npm run bench -- --embed-fleet …", render: fleetMarkdown },
 ];
 
 export function reportKind(name: string): ReportKind | undefined {
