@@ -6,6 +6,7 @@ import { defineConfig } from "vitest/config";
 // workerd through Miniflare (scripts/local/harness.ts), bundled once per run by
 // the global setup. `npm test` runs both.
 const UNIT = [
+  "test/api-contract.test.ts",
   "test/build-corpus.test.ts",
   "test/comments-figures.test.ts",
   "test/build-examples.test.ts",
@@ -19,6 +20,9 @@ const UNIT = [
   "test/filter-match.test.ts",
   "test/filter-values.test.ts",
   "test/layout.test.ts",
+  "test/lexical-format.test.ts",
+  "test/lexical-fusion.test.ts",
+  "test/lexical-tokenize.test.ts",
   "test/probe-depth.test.ts",
   "test/rerank-depth.test.ts",
   "test/resident-load.test.ts",

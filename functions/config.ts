@@ -3,14 +3,13 @@
 
 /**
  * The bindings and vars of wrangler.toml, as `npm run types` (wrangler types)
- * generates them into worker-configuration.d.ts, plus the one var only the
- * bench's local Worker sets.
+ * generates them into worker-configuration.d.ts, plus the embedding token secret.
  */
 export type Env = Cloudflare.Env & {
-  /** "on" enables `GET /search?exact=1` (brute force over every item); the bench's local Worker only. */
-  BENCH_EXACT?: string;
-  /** Secret (`wrangler secret put EMBED_TOKEN`): when set, /embed requires `Authorization: Bearer <token>`. */
+  /** Secret (`wrangler secret put EMBED_TOKEN`): read as one API key with the embed scope (functions/keys.ts). */
   EMBED_TOKEN?: string;
+  /** Secret: the API keys, hashed (functions/keys.ts KeyRecord[] as JSON; `npm run keys`). */
+  API_KEYS?: string;
 };
 
 export interface Config {
@@ -19,11 +18,17 @@ export interface Config {
   maxBatchQueries: number;
   maxEmbedTexts: number;
   pointerTtlMs: number;
-  benchExact: boolean;
-  embedToken: string | undefined;
+  /** Anonymous callers may use /embed (EMBED_PUBLIC = "on"); otherwise it needs a key with the embed scope. */
+  embedPublic: boolean;
+  /** Detailed /healthz and the cache-hit header for every caller, not only admin keys (PUBLIC_DIAGNOSTICS = "on"; local runs). */
+  publicDiagnostics: boolean;
+  /** Every rate-limit binding must exist (RATE_LIMITS is not "off"). */
+  rateLimitsRequired: boolean;
   /** "*" or the exact origins allowed. */
   allowedOrigins: "*" | string[];
   maxRequestTokens: number;
+  /** Tokens one search request's queries may hold together (embedding is most of a search's CPU). */
+  maxSearchTokens: number;
   searchCacheSeconds: number;
   /** Byte budgets of the isolate's caches of decoded shards (and filter values) and of item records. */
   shardCacheBytes: number;
@@ -60,9 +65,35 @@ const RECORD_CACHE_KIB = 4 * 1024;
 const RESIDENT_KIB = 32 * 1024;
 const KIB = 1024;
 
+function originList(raw: string | undefined): string[] {
+  return (raw ?? "").split(",").map((o) => o.trim()).filter((o) => o !== "");
+}
+
+/** An empty list never reaches here: configProblems() refuses to serve with one. */
 function origins(raw: string | undefined): "*" | string[] {
-  const list = (raw ?? "*").split(",").map((o) => o.trim()).filter((o) => o !== "");
+  const list = originList(raw);
   return list.length === 0 || list.includes("*") ? "*" : list;
+}
+
+/**
+ * What is wrong with a deployment's configuration in a way that must not be
+ * papered over with a default: a missing or empty ALLOWED_ORIGINS (it used to
+ * mean "*"), a missing rate-limit binding (limits silently off), an unreadable
+ * API_KEYS secret. worker.ts refuses every request while any is present.
+ */
+export function configProblems(env: Env, limiterBindings: readonly string[], checkKeys: (env: Env) => void): string[] {
+  const problems: string[] = [];
+  if (originList(env.ALLOWED_ORIGINS).length === 0) problems.push('ALLOWED_ORIGINS is empty or unset: set "*" or a comma-separated list of origins');
+  if ((env.RATE_LIMITS ?? "on").trim().toLowerCase() !== "off") {
+    const missing = limiterBindings.filter((name) => !(env as unknown as Record<string, unknown>)[name]);
+    if (missing.length) problems.push(`rate-limit binding(s) ${missing.join(", ")} missing (wrangler.toml [[ratelimits]]); RATE_LIMITS = "off" is for tests only`);
+  }
+  try {
+    checkKeys(env);
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
+  return problems;
 }
 
 function int(raw: string | undefined, fallback: number, min: number): number {
@@ -78,10 +109,12 @@ export function readConfig(env: Env): Config {
     maxBatchQueries: int(env.MAX_BATCH_QUERIES, 16, 1),
     maxEmbedTexts: int(env.MAX_EMBED_TEXTS, 32, 1),
     pointerTtlMs: int(env.POINTER_TTL_MS, 10_000, 0),
-    benchExact: (env.BENCH_EXACT ?? "off").trim().toLowerCase() === "on",
-    embedToken: env.EMBED_TOKEN ? env.EMBED_TOKEN : undefined,
+    embedPublic: (env.EMBED_PUBLIC ?? "off").trim().toLowerCase() === "on",
+    publicDiagnostics: (env.PUBLIC_DIAGNOSTICS ?? "off").trim().toLowerCase() === "on",
+    rateLimitsRequired: (env.RATE_LIMITS ?? "on").trim().toLowerCase() !== "off",
     allowedOrigins: origins(env.ALLOWED_ORIGINS),
     maxRequestTokens: int(env.MAX_REQUEST_TOKENS, 4096, 1),
+    maxSearchTokens: int(env.MAX_SEARCH_TOKENS, 1024, 1),
     searchCacheSeconds: int(env.SEARCH_CACHE_SECONDS, 60, 0),
     shardCacheBytes: int(env.SHARD_CACHE_KIB, SHARD_CACHE_KIB, 0) * KIB,
     recordCacheBytes: int(env.RECORD_CACHE_KIB, RECORD_CACHE_KIB, 0) * KIB,

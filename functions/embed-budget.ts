@@ -32,13 +32,28 @@ export function chunkByTokens(counts: readonly number[], budget: number): Array<
   return chunks;
 }
 
-/** Embeds `texts` in token-bounded calls, one after another, in order. */
+/**
+ * Lets the event loop run: other requests' model calls and I/O. A call's result
+ * arrives as a microtask, so without this a request's calls would run back to
+ * back and a bystander's query would wait for a whole batch.
+ */
+const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/**
+ * Embeds encoded texts in token-bounded calls, one after another, in order,
+ * yielding between calls: concurrent requests take turns call by call, so a
+ * short query waits for at most one call of each request ahead of it.
+ */
 export async function embedInChunks(
-  texts: readonly string[],
-  countTokens: (text: string) => number,
-  run: (chunk: readonly string[]) => Promise<Float32Array[]>,
+  encodings: readonly (readonly number[])[],
+  run: (chunk: readonly (readonly number[])[]) => Promise<Float32Array[]>,
 ): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
-  for (const [start, end] of chunkByTokens(texts.map(countTokens), MODEL_CALL_TOKENS)) out.push(...(await run(texts.slice(start, end))));
+  let first = true;
+  for (const [start, end] of chunkByTokens(encodings.map((e) => e.length), MODEL_CALL_TOKENS)) {
+    if (!first) await nextTurn();
+    first = false;
+    out.push(...(await run(encodings.slice(start, end))));
+  }
   return out;
 }

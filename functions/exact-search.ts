@@ -1,8 +1,8 @@
 // Bench-only brute force: every item record of the index, read from KV and
 // scored with its int8 vector — the slow, (almost) perfect reference the bench
-// compares the index against, inside the same Worker. Reachable only as
-// `GET /search?q=…&exact=1` on a Worker whose BENCH_EXACT var is "on"; the bench
-// sets it on its local Worker, wrangler.toml never does.
+// compares the index against, inside the same Worker. Reachable only through
+// functions/test-entry.ts, a bundle the tests and the bench build for
+// themselves; the deployed Worker (worker.ts) does not contain it.
 //
 // The catalog (manifest.catalog's parts) lists every item key; the records go out
 // in rounds of ROUND_KEYS keys (each round is parallel bulk reads of ≤100 keys)
@@ -18,6 +18,9 @@ import { sha256Hex } from "../lib/index/sha256.ts";
 import { dotInt8, TopK } from "../lib/index/vector.ts";
 import type { SearchOutcome } from "./search-adapter.ts";
 import { emptyStats } from "../lib/index/fetch.ts";
+
+/** Where functions/test-entry.ts serves it (same parameters and answer as GET /v1/search). */
+export const EXACT_SEARCH_PATH = "/test/exact-search";
 
 // Small rounds keep the working set small: the isolate already holds the model
 // and the shard cache, and must stay under its memory limit while it scans.

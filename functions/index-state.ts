@@ -3,7 +3,7 @@
 // manifest, index handle and model are usable, because KV is eventually
 // consistent (the pointer may reach a PoP before what it names) and a broken new
 // version must not take down the one already serving.
-import { POINTER_KEY, parsePointer, type ModelRef, type Pointer } from "../lib/index/manifest.ts";
+import { POINTER_KEY, manifestMismatch, parsePointer, type ModelRef, type Pointer } from "../lib/index/manifest.ts";
 import { HttpError } from "./http.ts";
 import { indexAdapter } from "./search-adapter.ts";
 import type { ValueCache } from "../lib/index/fetch.ts";
@@ -49,7 +49,7 @@ async function readPointer(kv: KVNamespace): Promise<Pointer | null> {
   if (raw === null) return null;
   const p = parsePointer(raw);
   if (p) return p;
-  throw new HttpError(503, "index_corrupt", `KV key "${POINTER_KEY}" is not a valid pointer`);
+  throw new HttpError("index_corrupt", `KV key "${POINTER_KEY}" is not a valid pointer`);
 }
 
 async function loadVersion(kv: KVNamespace, pointer: Pointer, cache: ValueCache): Promise<IndexVersion | null> {
@@ -59,9 +59,12 @@ async function loadVersion(kv: KVNamespace, pointer: Pointer, cache: ValueCache)
   try {
     manifest = JSON.parse(raw) as ServedManifest;
   } catch {
-    throw new HttpError(503, "index_corrupt", `manifest ${pointer.manifestKey} is not JSON`);
+    throw new HttpError("index_corrupt", `manifest ${pointer.manifestKey} is not JSON`);
   }
-  if (!isModelRef(manifest?.model)) throw new HttpError(503, "index_corrupt", `manifest ${pointer.manifestKey} names no valid model`);
+  if (!isModelRef(manifest?.model)) throw new HttpError("index_corrupt", `manifest ${pointer.manifestKey} names no valid model`);
+  // Bound to the pointer: a manifest rewritten under the same key, or another version's, is not served.
+  const mismatch = await manifestMismatch(pointer, raw, manifest.version);
+  if (mismatch) throw new HttpError("index_corrupt", mismatch);
   const handle = await indexAdapter.open(manifest, kv, cache);
   return { version: pointer.version, manifest, items: typeof manifest.items === "number" ? manifest.items : 0, handle };
 }
@@ -89,7 +92,7 @@ async function adoptPointed(kv: KVNamespace, hooks: VersionHooks): Promise<Index
   const pointer = await readPointer(kv);
   if (pointer === null) {
     if (active) return active;
-    throw new HttpError(503, "index_unavailable", `no index published yet (KV key "${POINTER_KEY}" is missing)`);
+    throw new HttpError("index_unavailable", `no index published yet (KV key "${POINTER_KEY}" is missing)`);
   }
   if (pointer.version === active?.version) return active;
   // A broken version is not reloaded on every TTL: each model load costs ~14 MB and seconds of CPU.
@@ -105,7 +108,7 @@ async function adoptPointed(kv: KVNamespace, hooks: VersionHooks): Promise<Index
   if (next === null) {
     // Pointer ahead of its manifest (KV lag): cheap to re-check on the next TTL, not a failure.
     if (active) return active;
-    throw new HttpError(503, "index_unavailable", `manifest ${pointer.manifestKey} is not readable yet`);
+    throw new HttpError("index_unavailable", `manifest ${pointer.manifestKey} is not readable yet`);
   }
   active = next;
   failure = undefined;

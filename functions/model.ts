@@ -5,8 +5,8 @@
 import type { ModelRef, BlobRef } from "../lib/index/manifest.ts";
 import type { ModelJson } from "../lib/model/weights.ts";
 import { loadGraphModelFromMemory } from "../lib/model/load.ts";
-import { UseTokenizer, type Vocabulary } from "../lib/model/tokenizer.ts";
-import { embedBatch, EMBEDDING_DIM } from "../lib/model/embed.ts";
+import { tokenizeWithin, UseTokenizer, type Tokenized, type Vocabulary } from "../lib/model/tokenizer.ts";
+import { embedEncoded, EMBEDDING_DIM } from "../lib/model/embed.ts";
 import { embedInChunks } from "./embed-budget.ts";
 import { ensureWasmBackend } from "./tf-wasm.ts";
 
@@ -23,8 +23,12 @@ export interface LoadedModel {
   id: string;
   dim: number;
   embed(texts: readonly string[]): Promise<Float32Array[]>;
-  /** Tokens the model sees for these texts (what a request's work is bounded by). */
-  countTokens(texts: readonly string[]): number;
+  /**
+   * Each text encoded once, stopping as soon as their total passes `cap` (what a
+   * request's work is bounded by); embedEncoded then embeds these very tokens.
+   */
+  tokenize(texts: readonly string[], cap: number): Tokenized;
+  embedEncoded(encodings: readonly (readonly number[])[]): Promise<Float32Array[]>;
   /** Milliseconds the load took, for cold-start reporting. */
   loadMs: number;
   /** Frees the graph as soon as no embed is running on it. */
@@ -191,7 +195,7 @@ async function loadVerifiedWeights(kv: KVNamespace, ref: ModelRef, modelJson: Mo
 }
 
 /** embed() and retire() over one graph: a retired graph is freed once no embed runs on it. */
-function servingModel(ref: ModelRef, tf: Tf, graph: Graph, tokenizer: UseTokenizer): Pick<LoadedModel, "embed" | "countTokens" | "retire"> {
+function servingModel(ref: ModelRef, tf: Tf, graph: Graph, tokenizer: UseTokenizer): Pick<LoadedModel, "embed" | "tokenize" | "embedEncoded" | "retire"> {
   let inFlight = 0;
   let retired = false;
   let disposed = false;
@@ -201,19 +205,21 @@ function servingModel(ref: ModelRef, tf: Tf, graph: Graph, tokenizer: UseTokeniz
       graph.dispose();
     }
   };
+  const embedTokens = async (encodings: readonly (readonly number[])[]) => {
+    if (disposed) throw new ModelError("model_unavailable", `model ${ref.id} was replaced; retry`);
+    inFlight++;
+    try {
+      // Token-bounded calls: the wasm heap's high-water mark stays that of one small call (embed-budget.ts).
+      return await embedInChunks(encodings, (chunk) => embedEncoded(tf, graph, chunk));
+    } finally {
+      inFlight--;
+      disposeIfIdle();
+    }
+  };
   return {
-    async embed(texts: readonly string[]) {
-      if (disposed) throw new ModelError("model_unavailable", `model ${ref.id} was replaced; retry`);
-      inFlight++;
-      try {
-        // Token-bounded calls: the wasm heap's high-water mark stays that of one small call (embed-budget.ts).
-        return await embedInChunks(texts, (t) => tokenizer.encode(t).length, (chunk) => embedBatch(tf, graph, tokenizer, chunk));
-      } finally {
-        inFlight--;
-        disposeIfIdle();
-      }
-    },
-    countTokens: (texts) => texts.reduce((sum, t) => sum + tokenizer.encode(t).length, 0),
+    embed: (texts) => embedTokens(texts.map((t) => tokenizer.encode(t))),
+    embedEncoded: embedTokens,
+    tokenize: (texts, cap) => tokenizeWithin(tokenizer, texts, cap),
     retire() {
       retired = true;
       disposeIfIdle();

@@ -7,6 +7,9 @@ import type { CompiledFilter } from "../lib/filter/compile.ts";
 import { IndexError, openIndex, searchVector, type BlobSource, type IndexHandle, type SearchHit, type SearchStats } from "../lib/index/reader.ts";
 import { valueCache, type ValueCache } from "../lib/index/fetch.ts";
 import type { Config } from "./config.ts";
+import { ModeUnavailableError, searchMode, type ModeResult } from "../lib/lexical/hybrid.ts";
+import { HttpError } from "./http.ts";
+import type { ModeRequest } from "./search-mode.ts";
 
 export { IndexError, type SearchHit };
 
@@ -54,4 +57,20 @@ export const indexAdapter = {
     if (!handle) throw new IndexError("index_unavailable", "this manifest names a model but no searchable index");
     return searchVector(handle, vector, { k, filter });
   },
+
+  /** A query in its mode (lib/lexical/hybrid.ts): semantic, lexical or hybrid; a mode the index cannot serve is a 400. */
+  async query(handle: IndexHandle | null, text: string, vector: Float32Array, k: number, filter: CompiledFilter | null, search: ModeRequest): Promise<ModeResult> {
+    if (!handle) throw new IndexError("index_unavailable", "this manifest names a model but no searchable index");
+    try {
+      return await searchMode(handle, { text, vector }, { k, filter, ...search });
+    } catch (e) {
+      if (e instanceof ModeUnavailableError) throw new HttpError("mode_unavailable", e.message, { param: "mode" });
+      throw e;
+    }
+  },
 };
+
+/** An exact (bench-only) search's outcome in the shape of a semantic one. */
+export function semanticOutcome(o: SearchOutcome): ModeResult {
+  return { mode: "semantic", fusion: null, results: o.results.map((r) => ({ ...r, scores: { semantic: r.score, lexical: null } })), stats: o.stats };
+}

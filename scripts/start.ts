@@ -37,7 +37,7 @@ await seedStore(DEFAULT_PERSIST_DIR, async (kv) => {
   console.log(`local KV: uploaded ${plan.upload.length} values (${(plan.uploadBytes / 2 ** 20).toFixed(1)} MiB), ${plan.skip.length} already there; serving version ${manifest.version}`);
 });
 const child = await runWranglerDev({ persistDir: DEFAULT_PERSIST_DIR, port });
-console.log(`\nSearch page: http://127.0.0.1:${port}/   API: http://127.0.0.1:${port}/search?q=your+query`);
+console.log(`\nSearch page: http://127.0.0.1:${port}/   API: http://127.0.0.1:${port}/v1/search?q=your+query (docs/api.md)`);
 const stop = () => child.kill("SIGTERM");
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);

@@ -7,7 +7,8 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
-import { readConfig, type Env } from "../functions/config.ts";
+import { EXACT_SEARCH_PATH } from "../functions/exact-search.ts";
+import { testWorkerBundle } from "../scripts/local/harness.ts";
 import { writeOutputs } from "../scripts/bench/outputs.ts";
 import { markdown } from "../scripts/bench/report.ts";
 import { runBench, type BenchResult } from "../scripts/bench/run.ts";
@@ -39,7 +40,7 @@ beforeAll(async () => {
     hnswEf: [10, 40],
     // Builds are content-addressed, so reruns of the test reuse them.
     cacheRoot: path.join(os.tmpdir(), "ess-bench-smoke-cache"),
-    bundle: inject("workerBundle"),
+    // No bundle given: the bench runs the test entry (functions/test-entry.ts), whose exact search it needs.
   });
   seconds = (performance.now() - t0) / 1000;
   await writeOutputs(result, { json: path.join(dir, "bench.json"), md: path.join(dir, "bench.md"), plotDir: dir });
@@ -90,13 +91,17 @@ test("the same runs time /embed of one text, and the latency targets are judged 
   expect(md).toContain("| search compute p50 (Worker CPU, KV waits excluded) ≤ 5 ms |");
 });
 
-test("exact search runs in the Worker, reads every item, and is off by default", () => {
+test("exact search runs in the test entry's Worker, reads every item, and is not in the deployed bundle", async () => {
   const e = result.exactWorker;
   expect(e.queries).toBe(2);
   expect(e.records).toBe(result.meta.corpus.items);
   expect(e.recallAt10).toBeGreaterThan(0.9);
-  expect(readConfig({} as Env).benchExact).toBe(false);
-  expect(readConfig({ BENCH_EXACT: "on" } as Env).benchExact).toBe(true);
+  const deployed = await readFile(inject("workerBundle").entry, "utf8");
+  expect(deployed).not.toContain(EXACT_SEARCH_PATH);
+  expect(deployed).not.toMatch(/\bexactSearch\b/);
+  const testOnly = await readFile((await testWorkerBundle()).entry, "utf8");
+  expect(testOnly).toContain(EXACT_SEARCH_PATH);
+  expect(testOnly).toMatch(/\bexactSearch\b/);
 });
 
 test("baselines: the seed pipeline, Annoy and hnswlib, with faithful replays", () => {

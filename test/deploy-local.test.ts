@@ -16,6 +16,7 @@ import { main as versionsMain } from "../scripts/commands/versions.ts";
 import { headlines, writeHeadlinesCsv } from "./helpers/build-fixtures.ts";
 import { startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
 import { PROJECT_ROOT } from "../scripts/common/paths.ts";
+import { tokenize } from "../lib/lexical/tokenize.ts";
 
 const BASE_LINES = 1900;
 const ADDED_LINES = 100;
@@ -46,7 +47,8 @@ async function deploy(corpus: string, extra: string[] = []) {
 }
 
 async function ask(q: string): Promise<{ status: number; version?: string; results?: Answer; body: unknown }> {
-  const res = await worker.json(`/search?q=${encodeURIComponent(q)}&k=10`);
+  // Semantic mode: which version answers shows in the vector results alone (hybrid's BM25 moves with every added line's df).
+  const res = await worker.json(`/v1/search?q=${encodeURIComponent(q)}&k=10&mode=semantic`);
   return { status: res.status, version: res.body?.index?.version, results: res.body?.results, body: res.body };
 }
 
@@ -189,13 +191,20 @@ describe("deploy to local KV", { timeout: 400_000 }, () => {
     expect(blocksB.slice(0, blocksA.length - 1)).toEqual(blocksA.slice(0, -1));
     expect(up.resident).toBe(blocksB.length - blocksA.length + 1);
     expect(deployB.residentBlocks).toBe(blocksB.length);
-    expect(deployB.plan.upload).toHaveLength(ADDED_LINES + deployB.changedShards + 2 + up.filters + up.resident);
-    expect(deployB.plan.skip.length).toBe(BASE_LINES + 3 + (deployB.shards - deployB.changedShards) + (deployB.filterValues - up.filters) + (deployB.residentBlocks - up.resident));
+    // Lexical values: the head, and the lexicon parts and tails of the terms the new lines hold, at most; never every value.
+    const addedTerms = new Set((await headlines(ADDED_LINES, BASE_LINES)).flatMap((r) => tokenize(r.text)));
+    expect(up.lexical).toBeGreaterThan(0);
+    expect(up.lexical).toBeLessThanOrEqual(residentB.lexical!.head.length + 2 * addedTerms.size);
+    expect(up.lexical).toBeLessThan(deployB.lexicalValues);
+    expect(deployB.plan.upload).toHaveLength(ADDED_LINES + deployB.changedShards + 2 + up.filters + up.resident + up.lexical);
+    expect(deployB.plan.skip.length).toBe(
+      BASE_LINES + 3 + (deployB.shards - deployB.changedShards) + (deployB.filterValues - up.filters) + (deployB.residentBlocks - up.resident) + (deployB.lexicalValues - up.lexical),
+    );
     // The dry run planned exactly this.
     expect(dryPlan!.version).toBe(deployB.version);
     expect(dryPlan!.plan.upload.map((u) => u.key).sort()).toEqual(deployB.plan.upload.map((u) => u.key).sort());
     console.log(
-      `100-line change: uploaded ${deployB.plan.upload.length} values (${deployB.plan.uploadBytes} B: ${up.items} items, ${up.shards}/${deployB.shards} shards, ${up.filters}/${deployB.filterValues} filter values, routing, catalog), ` +
+      `100-line change: uploaded ${deployB.plan.upload.length} values (${deployB.plan.uploadBytes} B: ${up.items} items, ${up.shards}/${deployB.shards} shards, ${up.filters}/${deployB.filterValues} filter values, ${up.lexical}/${deployB.lexicalValues} lexical values, routing, catalog), ` +
         `skipped ${deployB.plan.skip.length} values (${deployB.plan.skipBytes} B); pointer switch ${deployB.switchMs!.toFixed(1)} ms; ${seen.length} answers during the deploy`,
     );
 
@@ -241,8 +250,8 @@ describe("deploy to local KV", { timeout: 400_000 }, () => {
     expect(registry.versions.map((v) => v.version).sort()).toEqual([v1.version, v2.version].sort());
     const gc = await collectGarbage(kv, v1.version, 0);
     expect(gc.droppedVersions).toEqual([v2.version]);
-    // v2's own values: its 100 items, changed shards, routing, catalog, filter values, resident blocks, and its manifest.
-    expect(gc.delete).toHaveLength(ADDED_LINES + deployB!.changedShards + 2 + deployB!.uploadByKind.filters + deployB!.uploadByKind.resident + 1);
+    // v2's own values: its 100 items, changed shards, routing, catalog, filter values, resident blocks, lexical values, and its manifest.
+    expect(gc.delete).toHaveLength(ADDED_LINES + deployB!.changedShards + 2 + deployB!.uploadByKind.filters + deployB!.uploadByKind.resident + deployB!.uploadByKind.lexical + 1);
     expect(gc.delete).toContain(`manifest/${v2.version}`);
     expect((await readRegistry(kv)).versions.map((v) => v.version)).toEqual([v1.version]);
     expect(await kv.get(REGISTRY_KEY)).not.toBeNull();

@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { POINTER_KEY, type Manifest } from "../lib/index/manifest.ts";
-import { browserSuitePrerequisites, launchChromium, screenshotPath, startCategoryIndexWorker, startIndexWorker, type IndexWorker } from "./helpers/browser.ts";
+import { browserSuitePrerequisites, launchChromium, screenshotPath, startCategoryIndexWorker, startIndexWorker, type IndexWorker, browserContractErrors } from "./helpers/browser.ts";
 import { SARS_HEADLINE } from "./helpers/index-fixture.ts";
 import { startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
 
@@ -76,7 +76,7 @@ describe.skipIf(!fixture)("search page in Chromium", () => {
     context = await browser.newContext({ viewport: DESKTOP, locale: "en-US" });
     context.setDefaultTimeout(WAIT_MS);
     // Warm the isolate (model load) outside the timed interactions.
-    expect((await worker.fetch("/healthz")).status).toBe(200);
+    expect((await worker.fetch("/v1/healthz")).status).toBe(200);
   });
   afterAll(async () => {
     await browser?.close();
@@ -86,7 +86,7 @@ describe.skipIf(!fixture)("search page in Chromium", () => {
   async function api(q: string, k = K_DEFAULT, filter?: unknown): Promise<{ results: ApiHit[]; index: { version: string; items: number } }> {
     const params = new URLSearchParams({ q, k: String(k) });
     if (filter !== undefined) params.set("filter", JSON.stringify(filter));
-    const res = await worker.fetch(`/search?${params}`);
+    const res = await worker.fetch(`/v1/search?${params}`);
     expect(res.status).toBe(200);
     return (await res.json()) as never;
   }
@@ -113,7 +113,7 @@ describe.skipIf(!fixture)("search page in Chromium", () => {
     });
     expect(injected).toEqual({ ran: false, directive: "script-src-elem" });
     expect(requested.every((u) => u.startsWith(worker.url.origin))).toBe(true);
-    expect(requested.map((u) => new URL(u).pathname).sort()).toEqual(["/", "/examples", "/fields"]);
+    expect(requested.map((u) => new URL(u).pathname).sort()).toEqual(["/", "/v1/examples", "/v1/fields"]);
     await page.close();
   });
 
@@ -277,7 +277,7 @@ describe.skipIf(!fixture)("search page in Chromium", () => {
   it("renders other metadata columns as labelled chips and ISO dates as dates", async () => {
     // The fixture's headlines carry only publish_date; give the top hit of a real answer the columns of the SOTU sample.
     const page = await context.newPage();
-    await page.route("**/search?*", async (route) => {
+    await page.route("**/v1/search?*", async (route) => {
       const res = await route.fetch();
       const body = (await res.json()) as { results: ApiHit[] };
       body.results[0].meta = { year: 2002, president: "George W Bush", party: "Republican", signed: "2002-01-29", note: "" };
@@ -294,7 +294,7 @@ describe.skipIf(!fixture)("search page in Chromium", () => {
   });
 
   it("offers a from/to date pair for the index's date field, bounded by its dates and labelled", async () => {
-    const fields = (await (await worker.fetch("/fields")).json()) as { fields: Array<{ name: string; min: string; max: string }> };
+    const fields = (await (await worker.fetch("/v1/fields")).json()) as { fields: Array<{ name: string; min: string; max: string }> };
     expect(fields.fields.map((f) => f.name)).toEqual(["publish_date"]);
     const page = await context.newPage();
     await page.goto(worker.url.href);
@@ -406,7 +406,7 @@ describe.skipIf(!fixture)("search page in Chromium", () => {
       [{ publish_date: { $gte: "March" } }, "invalid_filter"],
       [{ desk: "world" }, "unknown_filter_field"],
     ] as const) {
-      const res = await worker.fetch(`/search?${new URLSearchParams({ q: SARS_QUERY, k: "10", filter: JSON.stringify(filter) })}`);
+      const res = await worker.fetch(`/v1/search?${new URLSearchParams({ q: SARS_QUERY, k: "10", filter: JSON.stringify(filter) })}`);
       expect(res.status).toBe(400);
       const { error } = (await res.json()) as { error: { code: string; message: string } };
       expect(error.code).toBe(code);
@@ -446,7 +446,7 @@ describe.skipIf(!fixture)("search page in Chromium", () => {
     await waitForCards(page, K_DEFAULT);
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
-    await page.route("**/search?*", async (route) => {
+    await page.route("**/v1/search?*", async (route) => {
       await held;
       await route.continue();
     });
@@ -479,7 +479,7 @@ describe.skipIf(!fixture)("search page in Chromium", () => {
   it("explains an empty answer instead of showing a blank list", async () => {
     const page = await context.newPage();
     // The Worker's real answer, with its results taken away (a real index always has neighbours).
-    await page.route("**/search?*", async (route) => {
+    await page.route("**/v1/search?*", async (route) => {
       const res = await route.fetch();
       await route.fulfill({ response: res, json: { ...(await res.json()), results: [] } });
     });
@@ -514,7 +514,7 @@ describe.skipIf(!fixture)("search page while the index is unpublished", () => {
     unpublished.setDefaultTimeout(WAIT_MS);
     const page = await unpublished.newPage();
     const searches: number[] = [];
-    page.on("response", (r) => void (new URL(r.url()).pathname === "/search" && searches.push(r.status())));
+    page.on("response", (r) => void (new URL(r.url()).pathname === "/v1/search" && searches.push(r.status())));
     await page.goto(`${worker.url.href}?q=${encodeURIComponent(SARS_QUERY)}&k=10`);
     const alert = page.getByRole("alert");
     await alert.getByRole("button", { name: "Retry" }).waitFor();
@@ -561,7 +561,7 @@ describe.skipIf(!fixture)("search page on an index with low-cardinality string a
     [browser, worker] = await Promise.all([launchChromium(), startCategoryIndexWorker(categoryColumns)]);
     context = await browser.newContext({ viewport: DESKTOP, locale: "en-US" });
     context.setDefaultTimeout(WAIT_MS);
-    expect((await worker.fetch("/healthz")).status).toBe(200);
+    expect((await worker.fetch("/v1/healthz")).status).toBe(200);
   }, 180_000);
   afterAll(async () => {
     await browser?.close();
@@ -569,13 +569,13 @@ describe.skipIf(!fixture)("search page on an index with low-cardinality string a
   });
 
   async function api(q: string, filter: unknown): Promise<ApiHit[]> {
-    const res = await worker.fetch(`/search?${new URLSearchParams({ q, k: "10", filter: JSON.stringify(filter) })}`);
+    const res = await worker.fetch(`/v1/search?${new URLSearchParams({ q, k: "10", filter: JSON.stringify(filter) })}`);
     expect(res.status).toBe(200);
     return ((await res.json()) as { results: ApiHit[] }).results;
   }
 
   it("offers a labelled select with “any” for the column, and filters by it through the URL", async () => {
-    const fields = (await (await worker.fetch("/fields")).json()) as { fields: unknown[] };
+    const fields = (await (await worker.fetch("/v1/fields")).json()) as { fields: unknown[] };
     expect(fields.fields).toEqual([
       { name: "publish_date", type: "date", min: "2003-02-19", max: expect.stringMatching(/^2003-10-\d\d$/) },
       { name: "desk", type: "string", min: "business", max: "world", distinct: 5, values: DESKS },
@@ -625,7 +625,7 @@ describe.skipIf(!fixture)("search page on an index with low-cardinality string a
   });
 
   it("offers a from/to number pair for a number column, bounded by its values", async () => {
-    const fields = (await (await worker.fetch("/fields")).json()) as { fields: Array<{ name: string; min: number; max: number }> };
+    const fields = (await (await worker.fetch("/v1/fields")).json()) as { fields: Array<{ name: string; min: number; max: number }> };
     const words = fields.fields.find((f) => f.name === "words")!;
     expect(words.min).toBeLessThan(5);
     expect(words.max).toBeGreaterThan(8);
@@ -685,12 +685,12 @@ describe.skipIf(!fixture)("search page on an index without filterable fields", (
   });
 
   it("shows no filter controls", async () => {
-    const fields = await worker.json("/fields");
+    const fields = await worker.json("/v1/fields");
     expect(fields.status).toBe(200);
     expect(fields.body.fields).toEqual([]);
     const page = await browser.newPage();
     const answered: string[] = [];
-    page.on("response", (r) => void (new URL(r.url()).pathname === "/fields" && answered.push(String(r.status()))));
+    page.on("response", (r) => void (new URL(r.url()).pathname === "/v1/fields" && answered.push(String(r.status()))));
     await page.goto(worker.url.href);
     await page.locator("#ex-list li").first().waitFor();
     await expect.poll(() => answered).toEqual(["200"]);
@@ -698,4 +698,9 @@ describe.skipIf(!fixture)("search page on an index without filterable fields", (
     expect(await page.locator("#filters input, #filters select").count()).toBe(0);
     await page.close();
   });
+});
+
+// Every Worker response the pages received matched the OpenAPI document (helpers/browser.ts).
+afterAll(async () => {
+  expect(await browserContractErrors()).toEqual([]);
 });

@@ -5,6 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chunkByTokens, MODEL_CALL_TOKENS } from "../functions/embed-budget.ts";
 import { wranglerRatelimits } from "../scripts/local/harness.ts";
+import { atWindowStart } from "./helpers/rate-window.ts";
+import { UseTokenizer } from "../lib/model/tokenizer.ts";
+import { prepareModel } from "../scripts/builder/embedding/node-model.ts";
 import { post, startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
 
 const MiB = 2 ** 20;
@@ -43,31 +46,36 @@ describe("chunkByTokens", () => {
 describe("rate limits (wrangler.toml [[ratelimits]])", () => {
   let w: TestWorker;
   beforeAll(async () => {
-    w = await startTestWorker({ seedModel: true, ratelimits: wranglerRatelimits() });
+    // Anonymous /embed on purpose (EMBED_PUBLIC), to see its own per-client limit.
+    w = await startTestWorker({ seedModel: true, ratelimits: wranglerRatelimits(), vars: { EMBED_PUBLIC: "on" } });
   });
   afterAll(async () => w?.dispose());
 
-  it("wrangler.toml limits /search to 100 and /embed to 20 requests per client per 10 s", () => {
-    expect(wranglerRatelimits()).toEqual({ SEARCH_LIMITER: { simple: { limit: 100, period: 10 } }, EMBED_LIMITER: { simple: { limit: 20, period: 10 } } });
+  it("wrangler.toml limits anonymous /search to 100 and /embed to 64 units per client per 10 s (keys: test/worker-harden.test.ts)", () => {
+    expect(wranglerRatelimits()).toMatchObject({ SEARCH_LIMITER: { simple: { limit: 100, period: 10 } }, EMBED_LIMITER: { simple: { limit: 64, period: 10 } } });
   });
 
   it("the 101st /search of a client in the period is 429 rate_limited with Retry-After; another client is not limited", async () => {
     const client = { "CF-Connecting-IP": "203.0.113.7" };
     // All 100 at once: sent one by one on a loaded machine they can outlast the limiter's 10 s period.
-    const allowed = await Promise.all(Array.from({ length: 100 }, () => w.json("/search?q=x&k=0", { headers: client })));
+    const allowed = await Promise.all(Array.from({ length: 100 }, () => w.json("/v1/search?q=x&k=0", { headers: client })));
     for (const r of allowed) expectEnvelope(r, 400, "invalid_k");
-    const limited = await w.json("/search?q=x&k=0", { headers: client });
+    const limited = await w.json("/v1/search?q=x&k=0", { headers: client });
     expectEnvelope(limited, 429, "rate_limited");
     expect(limited.headers.get("retry-after")).toBe("10");
     expect(limited.headers.get("access-control-allow-origin")).toBe("*");
-    expectEnvelope(await w.json("/search", { ...post({ q: "x", k: 0 }), headers: { ...client, "Content-Type": "application/json" } }), 429, "rate_limited");
-    expectEnvelope(await w.json("/search?q=x&k=0", { headers: { "CF-Connecting-IP": "203.0.113.8" } }), 400, "invalid_k");
+    expectEnvelope(await w.json("/v1/search", { ...post({ q: "x", k: 0 }), headers: { ...client, "Content-Type": "application/json" } }), 429, "rate_limited");
+    expectEnvelope(await w.json("/v1/search?q=x&k=0", { headers: { "CF-Connecting-IP": "203.0.113.8" } }), 400, "invalid_k");
   });
 
-  it("the 21st /embed of a client in the period is 429", async () => {
+  it("the 65th one-text /embed of a client in the period is 429", async () => {
     const init = { ...post({ texts: ["a"] }), headers: { "Content-Type": "application/json", "CF-Connecting-IP": "198.51.100.1" } };
-    for (let i = 0; i < 20; i++) expect((await w.json("/embed", init)).status).toBe(200);
-    const limited = await w.json("/embed", init);
+    await w.json("/v1/embed", { ...init, headers: { ...init.headers, "CF-Connecting-IP": "198.51.100.2" } }); // loads the model
+    // All at once, at the start of a period: one unit each, charged before any embedding.
+    await atWindowStart();
+    const answers = await Promise.all(Array.from({ length: 65 }, () => w.json("/v1/embed", init)));
+    expect(answers.filter((r) => r.status === 200)).toHaveLength(64);
+    const limited = answers.find((r) => r.status !== 200)!;
     expectEnvelope(limited, 429, "rate_limited");
     expect(limited.headers.get("retry-after")).toBe("10");
   });
@@ -76,18 +84,18 @@ describe("rate limits (wrangler.toml [[ratelimits]])", () => {
 describe("EMBED_TOKEN and ALLOWED_ORIGINS", () => {
   let w: TestWorker;
   beforeAll(async () => {
-    w = await startTestWorker({ seedModel: true, vars: { EMBED_TOKEN: "s3cret-token", ALLOWED_ORIGINS: "https://app.example, https://other.example" } });
+    w = await startTestWorker({ seedModel: true, vars: { EMBED_TOKEN: "s3cret-token", EMBED_PUBLIC: "off", ALLOWED_ORIGINS: "https://app.example, https://other.example" } });
   });
   afterAll(async () => w?.dispose());
-  const embed = (headers: Record<string, string>) => w.json("/embed", { ...post({ texts: ["hello"] }), headers: { "Content-Type": "application/json", ...headers } });
+  const embed = (headers: Record<string, string>) => w.json("/v1/embed", { ...post({ texts: ["hello"] }), headers: { "Content-Type": "application/json", ...headers } });
 
-  it("with EMBED_TOKEN set, /embed needs Authorization: Bearer <token>", async () => {
+  it("EMBED_TOKEN is a key with the embed scope: /embed needs Authorization: Bearer <token>", async () => {
     const none = await embed({});
     expectEnvelope(none, 401, "unauthorized");
-    expect(none.headers.get("www-authenticate")).toBe('Bearer realm="embed"');
-    expectEnvelope(await embed({ Authorization: "Bearer wrong" }), 401, "unauthorized");
-    expectEnvelope(await embed({ Authorization: "Bearer s3cret-token-and-more" }), 401, "unauthorized");
-    expectEnvelope(await embed({ Authorization: "Basic s3cret-token" }), 401, "unauthorized");
+    expect(none.headers.get("www-authenticate")).toBe('Bearer scope="embed"');
+    expectEnvelope(await embed({ Authorization: "Bearer wrong" }), 401, "invalid_key");
+    expectEnvelope(await embed({ Authorization: "Bearer s3cret-token-and-more" }), 401, "invalid_key");
+    expectEnvelope(await embed({ Authorization: "Basic s3cret-token" }), 401, "invalid_key");
     const ok = await embed({ Authorization: "Bearer s3cret-token" });
     expect(ok.status).toBe(200);
     expect(ok.body.vectors).toHaveLength(1);
@@ -102,11 +110,11 @@ describe("EMBED_TOKEN and ALLOWED_ORIGINS", () => {
     const refused = await embed({ ...auth, Origin: "https://evil.example" });
     expectEnvelope(refused, 403, "origin_not_allowed");
     expect(refused.headers.get("access-control-allow-origin")).toBe(null);
-    const preflight = await w.fetch("/search", { method: "OPTIONS", headers: { Origin: "https://other.example", "Access-Control-Request-Method": "POST" } });
+    const preflight = await w.fetch("/v1/search", { method: "OPTIONS", headers: { Origin: "https://other.example", "Access-Control-Request-Method": "POST" } });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get("access-control-allow-origin")).toBe("https://other.example");
     expect(preflight.headers.get("access-control-allow-headers")).toBe("Content-Type, Authorization");
-    expect((await w.fetch("/search", { method: "OPTIONS", headers: { Origin: "https://evil.example" } })).status).toBe(403);
+    expect((await w.fetch("/v1/search", { method: "OPTIONS", headers: { Origin: "https://evil.example" } })).status).toBe(403);
     // No Origin (curl, servers): CORS does not apply.
     expect((await embed(auth)).status).toBe(200);
   });
@@ -119,30 +127,31 @@ describe("model work per request", () => {
   });
   afterAll(async () => w?.dispose());
   // One retry on a socket error: after the ~30 s burst workerd may have closed a kept-alive connection undici reuses.
-  const health = () => w.json("/healthz").catch(() => w.json("/healthz"));
+  const health = () => w.json("/v1/healthz").catch(() => w.json("/v1/healthz"));
   const wasmMiB = async () => (await health()).body.memory.wasm_heap_bytes / MiB;
 
   it("a request over 4,096 tokens is 400 too_many_tokens; the largest legal ones, alone and 8 at once, keep the wasm heap under 56 MiB, and repeats do not grow it", async () => {
     const idle = await wasmMiB();
     // 16 headline-length texts go in 64-token calls: the heap grows by what one such call needs, once.
     const headlines = { texts: Array.from({ length: 16 }, (_, i) => prose(i, 60)) };
-    expect((await w.json("/embed", post(headlines))).status).toBe(200);
+    expect((await w.json("/v1/embed", post(headlines))).status).toBe(200);
     const afterHeadlines = await wasmMiB();
     expect(afterHeadlines - idle).toBeLessThanOrEqual(SMALL_CALLS_GROWTH_MIB);
-    expect((await w.json("/embed", post(headlines))).status).toBe(200);
+    expect((await w.json("/v1/embed", post(headlines))).status).toBe(200);
     expect(await wasmMiB()).toBe(afterHeadlines);
-    const over = await w.json("/embed", post({ texts: Array.from({ length: 32 }, (_, i) => prose(i)) }));
+    const over = await w.json("/v1/embed", post({ texts: Array.from({ length: 32 }, (_, i) => prose(i)) }));
     expectEnvelope(over, 400, "too_many_tokens");
-    const total = Number(/these hold (\d+)/.exec(over.body.error.message)![1]);
+    const tokenizer = new UseTokenizer((await prepareModel()).vocabulary);
+    const total = Array.from({ length: 32 }, (_, i) => tokenizer.encode(prose(i)).length).reduce((a, b) => a + b, 0);
     expect(total).toBeGreaterThan(4096);
     // As many 1,000-character texts as fit in the budget: the largest legal request of this shape.
     const n = Math.floor(4096 / (total / 32));
     const legal = Array.from({ length: n }, (_, i) => prose(i));
-    const one = await w.json("/embed", post({ texts: legal }));
+    const one = await w.json("/v1/embed", post({ texts: legal }));
     expect(one.status, JSON.stringify(one.body).slice(0, 300)).toBe(200);
     expect(one.body.vectors).toHaveLength(n);
     const afterOne = await wasmMiB();
-    const eight = await Promise.all(Array.from({ length: 8 }, () => w.json("/embed", post({ texts: legal }))));
+    const eight = await Promise.all(Array.from({ length: 8 }, () => w.json("/v1/embed", post({ texts: legal }))));
     expect(eight.map((r) => r.status)).toEqual(Array(8).fill(200));
     const afterEight = await wasmMiB();
     console.log(`wasm heap: idle ${idle.toFixed(1)} MiB, after one ${n}-text request ${afterOne.toFixed(1)} MiB, after 8 at once ${afterEight.toFixed(1)} MiB`);
@@ -151,7 +160,7 @@ describe("model work per request", () => {
     expect(afterOne).toBeLessThanOrEqual(WASM_HEAP_LIMIT_MIB);
     expect(afterEight).toBe(afterOne);
     // Chunked calls embed the same as one text at a time.
-    const single = await w.json("/embed", post({ texts: [legal[n - 1]] }));
+    const single = await w.json("/v1/embed", post({ texts: [legal[n - 1]] }));
     const a = one.body.vectors[n - 1] as number[];
     const b = single.body.vectors[0] as number[];
     expect(a.reduce((s, x, i) => s + x * b[i], 0)).toBeGreaterThan(0.9999);
@@ -166,30 +175,30 @@ describe("edge cache of GET /search", () => {
   afterAll(async () => w?.dispose());
 
   it("a repeated query (the same after NFKC) is answered from the Cache API without embedding; another k or version misses", async () => {
-    const first = await w.json("/search?q=bushfire%20threatens%20homes&k=5");
+    const first = await w.json("/v1/search?q=bushfire%20threatens%20homes&k=5");
     expect(first.status).toBe(200);
     expect(first.headers.get("cache-control")).toBe("public, max-age=60");
     expect(first.headers.get("x-search-cache")).toBe(null);
     expect(first.headers.get("server-timing")).toMatch(/embed;dur=/);
     // The cache write happens after the answer (waitUntil).
-    let again = await w.json("/search?q=bushfire%20threatens%20homes&k=5");
+    let again = await w.json("/v1/search?q=bushfire%20threatens%20homes&k=5");
     for (let i = 0; i < 20 && again.headers.get("x-search-cache") !== "hit"; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      again = await w.json("/search?q=bushfire%20threatens%20homes&k=5");
+      again = await w.json("/v1/search?q=bushfire%20threatens%20homes&k=5");
     }
     expect(again.headers.get("x-search-cache")).toBe("hit");
     expect(again.headers.get("server-timing")).toBe("cache;desc=hit");
     expect(again.headers.get("cache-control")).toBe("public, max-age=60");
     expect(again.body).toEqual(first.body);
     // U+FB01 (the "fi" ligature) is "fi" after NFKC, as the tokenizer sees it: same entry, its own query text.
-    const ligature = await w.json(`/search?q=${encodeURIComponent("bush\uFB01re threatens homes")}&k=5`);
+    const ligature = await w.json(`/v1/search?q=${encodeURIComponent("bush\uFB01re threatens homes")}&k=5`);
     expect(ligature.headers.get("x-search-cache")).toBe("hit");
     expect(ligature.body).toEqual({ ...first.body, query: "bush\uFB01re threatens homes" });
-    const otherK = await w.json("/search?q=bushfire%20threatens%20homes&k=6");
+    const otherK = await w.json("/v1/search?q=bushfire%20threatens%20homes&k=6");
     expect(otherK.headers.get("x-search-cache")).toBe(null);
     expect(otherK.body.results).toHaveLength(6);
     // POST is never cached.
-    const posted = await w.json("/search", post({ q: "bushfire threatens homes", k: 5 }));
+    const posted = await w.json("/v1/search", post({ q: "bushfire threatens homes", k: 5 }));
     expect(posted.headers.get("x-search-cache")).toBe(null);
     expect(posted.headers.get("cache-control")).toBe("no-store");
   });

@@ -16,8 +16,8 @@ interface Stats {
   shards: number;
   records: number;
   bytes: number;
-  fetchedBytes: number;
-  roundTrips: number;
+  fetched_bytes: number;
+  round_trips: number;
 }
 
 describe("the isolate's value caches", () => {
@@ -29,7 +29,7 @@ describe("the isolate's value caches", () => {
   afterAll(async () => w?.dispose());
 
   async function search(q: string): Promise<Stats> {
-    const res = await w.json("/search", post({ q, k: 10 }));
+    const res = await w.json("/v1/search", post({ q, k: 10 }));
     expect(res.status).toBe(200);
     return res.body.stats as Stats;
   }
@@ -37,20 +37,20 @@ describe("the isolate's value caches", () => {
   it("keeps a query's shards while other queries' records evict its records", async () => {
     const q = "drought hits farmers";
     const cold = await search(q);
-    expect(cold).toMatchObject({ roundTrips: 2, fetchedBytes: cold.bytes });
+    expect(cold).toMatchObject({ round_trips: 2, fetched_bytes: cold.bytes });
     // Round 2's depth follows the PQ scores (lib/index/rerank-depth.ts): 2k to rerank records.
     expect(cold.records).toBeGreaterThanOrEqual(20);
     expect(cold.records).toBeLessThanOrEqual(w.manifest!.params.rerank);
     const again = await search(q);
-    expect(again).toMatchObject({ roundTrips: 0, fetchedBytes: 0, bytes: cold.bytes });
+    expect(again).toMatchObject({ round_trips: 0, fetched_bytes: 0, bytes: cold.bytes });
     for (const other of FLOOD) await search(other);
     const warm = await search(q);
     // One round, for the records alone: every shard was still cached.
-    expect(warm.roundTrips).toBe(1);
+    expect(warm.round_trips).toBe(1);
     expect(warm.bytes).toBe(cold.bytes);
-    expect(warm.fetchedBytes).toBeGreaterThan(0);
-    expect(warm.fetchedBytes).toBeLessThan(cold.fetchedBytes);
+    expect(warm.fetched_bytes).toBeGreaterThan(0);
+    expect(warm.fetched_bytes).toBeLessThan(cold.fetched_bytes);
     // And the records it read are cached again.
-    expect(await search(q)).toMatchObject({ roundTrips: 0, fetchedBytes: 0 });
+    expect(await search(q)).toMatchObject({ round_trips: 0, fetched_bytes: 0 });
   });
 });

@@ -38,7 +38,7 @@ describe("Worker /embed", () => {
     ];
     const node = await createNodeEmbedder();
     const expected = await node.embed(sentences);
-    const res = await worker.json("/embed", post({ texts: sentences }));
+    const res = await worker.json("/v1/embed", post({ texts: sentences }));
     expect(res.status).toBe(200);
     expect(res.body.model).toBe(node.modelId);
     expect(res.body.dim).toBe(512);
@@ -59,7 +59,7 @@ describe("Worker /embed", () => {
     const started = Date.now();
     for (let i = 0; i < unique.length; i += 32) {
       const batch = unique.slice(i, i + 32);
-      const res = await worker.json("/embed", post({ texts: batch }));
+      const res = await worker.json("/v1/embed", post({ texts: batch }));
       expect(res.status).toBe(200);
       batch.forEach((s, j) => vectors.set(s, res.body.vectors[j]));
     }

@@ -42,7 +42,7 @@ async function keysOf(q: string): Promise<{ vector: Float32Array; shards: string
 }
 
 async function search(q: string) {
-  return worker!.json(`/search?q=${encodeURIComponent(q)}`);
+  return worker!.json(`/v1/search?q=${encodeURIComponent(q)}&mode=semantic`);
 }
 
 async function expectError(q: string, code: string, retryAfter: string | null, messagePart?: string) {
@@ -66,11 +66,11 @@ describe("KV reads that throw", () => {
     worker = await startTestWorker({ index: true, rewire: faultyKv, vars: KV_ONLY });
     await injectKvFault(worker, [""]);
     await expectError("drought relief for farmers", "index_unavailable", "5", "injected fault");
-    const health = await worker.json("/healthz");
+    const health = await worker.json("/v1/healthz");
     expect(health.status).toBe(503);
     expect(health.body.error.code).toBe("index_unavailable");
     expect(health.headers.get("retry-after")).toBe("5");
-    const embed = await worker.json("/embed", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ texts: ["a"] }) });
+    const embed = await worker.json("/v1/embed", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ texts: ["a"] }) });
     expect(embed.status).toBe(503);
     expect(embed.body.error.code).toBe("index_unavailable");
     await injectKvFault(worker, []);
@@ -104,7 +104,7 @@ describe("KV reads that throw", () => {
     await injectKvFault(worker, []);
     await expectAnswer(q2, second.vector);
     await expectAnswer(q3, third.vector);
-    expect((await worker.json("/healthz")).body.model_loads).toBe(1);
+    expect((await worker.json("/v1/healthz")).body.model_loads).toBe(1);
   });
 });
 

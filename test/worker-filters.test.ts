@@ -26,14 +26,14 @@ describe("filters through the Worker", () => {
   afterAll(async () => w?.dispose());
 
   it("GET /fields lists the filterable fields with their ranges", async () => {
-    const res = await w.json("/fields");
+    const res = await w.json("/v1/fields");
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ fields: [{ name: "publish_date", type: "date", min: "2003-02-19", max: expect.stringMatching(/^2003-10-\d\d$/) }], index: { version: fixture.version, items: 2000 } });
+    expect(res.body).toEqual({ object: "fields", fields: [{ name: "publish_date", type: "date", min: "2003-02-19", max: expect.stringMatching(/^2003-10-\d\d$/) }], index: { version: fixture.version, items: 2000 } });
   });
 
   it("GET /search?filter= returns only matching items, the same as the Node search", async () => {
     const q = "police investigate a fatal car crash";
-    const res = await w.json(`/search?q=${encodeURIComponent(q)}&k=10&filter=${encodeURIComponent(JSON.stringify(MARCH))}`);
+    const res = await w.json(`/v1/search?q=${encodeURIComponent(q)}&k=10&mode=semantic&filter=${encodeURIComponent(JSON.stringify(MARCH))}`);
     expect(res.status).toBe(200);
     expect(res.body.filter).toEqual(MARCH);
     const hits = res.body.results as Hit[];
@@ -43,40 +43,40 @@ describe("filters through the Worker", () => {
     expectSameHits(hits, (await engine.approximate(v, 10, { filter: engine.compile(JSON.stringify(MARCH)) })).results, q);
     expect(res.body.stats.filter).toMatchObject({ plan: "scan" });
     // Without the filter the same query ranges over every month.
-    const open = await w.json(`/search?q=${encodeURIComponent(q)}&k=10`);
+    const open = await w.json(`/v1/search?q=${encodeURIComponent(q)}&k=10&mode=semantic`);
     expect((open.body.results as Hit[]).filter(inMarch).length).toBeLessThan(10);
   });
 
   it("POST batches take one filter for all queries or one per query, and agree with Node", async () => {
     const week = { publish_date: { $gte: "2003-03-01", $lt: "2003-03-08" } };
-    const res = await w.json("/search", post({ k: 10, filter: MARCH, queries: [...queries.slice(0, 9), { q: queries[9], filter: week }, { q: queries[0], filter: null }] }));
+    const res = await w.json("/v1/search", post({ k: 10, mode: "semantic", filter: MARCH, queries: [...queries.slice(0, 9), { q: queries[9], filter: week }, { q: queries[0], filter: null }] }));
     expect(res.status).toBe(200);
     const vectors = await embedder.embed(queries.slice(0, 10));
     for (let i = 0; i < 10; i++) {
       const f = i === 9 ? week : MARCH;
-      const answer = res.body.results[i];
+      const answer = res.body.answers[i];
       expect(answer.filter).toEqual(f);
       const node = (await engine.approximate(vectors[i], 10, { filter: engine.compile(JSON.stringify(f)) })).results;
       expectSameHits(answer.results, node, `query ${i}`);
       for (const h of answer.results as Hit[]) expect(inMarch(h)).toBe(true);
     }
     // "filter": null opts a query out of the shared filter: the unfiltered answer.
-    expect(res.body.results[10].filter).toBeUndefined();
-    expectSameHits(res.body.results[10].results, (await engine.approximate(vectors[0], 10)).results, "opted out");
+    expect(res.body.answers[10].filter).toBeUndefined();
+    expectSameHits(res.body.answers[10].results, (await engine.approximate(vectors[0], 10)).results, "opted out");
     // The first week of March holds 58 of the slice's headlines.
-    expect(res.body.results[9].results).toHaveLength(10);
-    for (const h of res.body.results[9].results as Hit[]) expect(String(h.meta.publish_date) < "20030308").toBe(true);
+    expect(res.body.answers[9].results).toHaveLength(10);
+    for (const h of res.body.answers[9].results as Hit[]) expect(String(h.meta.publish_date) < "20030308").toBe(true);
   });
 
   it("a filter matching fewer than k items returns exactly those, without error", async () => {
-    const res = await w.json("/search", post({ q: "news", k: 50, filter: { publish_date: "2003-03-01" } }));
+    const res = await w.json("/v1/search", post({ q: "news", k: 50, mode: "semantic", filter: { publish_date: "2003-03-01" } }));
     expect(res.status).toBe(200);
     expect(res.body.results).toHaveLength(7);
     for (const h of res.body.results as Hit[]) expect(h.meta.publish_date).toBe("20030301");
   });
 
   it("the edge cache keys GET answers by filter", async () => {
-    const base = `/search?q=${encodeURIComponent("rain at last for farmers")}&k=5`;
+    const base = `/v1/search?q=${encodeURIComponent("rain at last for farmers")}&k=5`;
     const f = (x: unknown) => `${base}&filter=${encodeURIComponent(JSON.stringify(x))}`;
     const first = await w.json(f(MARCH));
     expect(first.status).toBe(200);
@@ -89,14 +89,14 @@ describe("filters through the Worker", () => {
   });
 
   const ERRORS: Array<{ name: string; send: () => [string, RequestInit?]; code: string; message: RegExp }> = [
-    { name: "unknown field", send: () => ["/search", post({ q: "x", filter: { source: "abc" } })], code: "unknown_filter_field", message: /^filter\.source: .*publish_date/ },
-    { name: "bad operator", send: () => ["/search", post({ q: "x", filter: { publish_date: { $after: "2003-01-01" } } })], code: "invalid_filter", message: /^filter\.publish_date\.\$after: / },
-    { name: "not a date", send: () => ["/search", post({ q: "x", filter: { publish_date: { $gte: "March" } } })], code: "invalid_filter", message: /^filter\.publish_date\.\$gte: / },
-    { name: "bad $or", send: () => ["/search", post({ q: "x", filter: { $or: [] } })], code: "invalid_filter", message: /^filter\.\$or: / },
-    { name: "per-query path", send: () => ["/search", post({ queries: ["a", { q: "b", filter: { publish_date: { $in: "x" } } }] })], code: "invalid_filter", message: /^queries\[1\]\.filter\.publish_date\.\$in: / },
-    { name: "over 2 KB", send: () => ["/search", post({ q: "x", filter: { publish_date: { $in: Array.from({ length: 200 }, () => "2003-03-01") } } })], code: "filter_too_large", message: /2048/ },
-    { name: "GET not JSON", send: () => [`/search?q=x&filter=${encodeURIComponent("{publish_date:")}`], code: "invalid_filter", message: /not valid JSON/ },
-    { name: "GET over 2 KB", send: () => [`/search?q=x&filter=${encodeURIComponent(JSON.stringify({ publish_date: { $nin: Array.from({ length: 300 }, () => "2003-03-01") } }))}`], code: "filter_too_large", message: /2048/ },
+    { name: "unknown field", send: () => ["/v1/search", post({ q: "x", filter: { source: "abc" } })], code: "unknown_filter_field", message: /^filter\.source: .*publish_date/ },
+    { name: "bad operator", send: () => ["/v1/search", post({ q: "x", filter: { publish_date: { $after: "2003-01-01" } } })], code: "invalid_filter", message: /^filter\.publish_date\.\$after: / },
+    { name: "not a date", send: () => ["/v1/search", post({ q: "x", filter: { publish_date: { $gte: "March" } } })], code: "invalid_filter", message: /^filter\.publish_date\.\$gte: / },
+    { name: "bad $or", send: () => ["/v1/search", post({ q: "x", filter: { $or: [] } })], code: "invalid_filter", message: /^filter\.\$or: / },
+    { name: "per-query path", send: () => ["/v1/search", post({ queries: ["a", { q: "b", filter: { publish_date: { $in: "x" } } }] })], code: "invalid_filter", message: /^queries\[1\]\.filter\.publish_date\.\$in: / },
+    { name: "over 2 KB", send: () => ["/v1/search", post({ q: "x", filter: { publish_date: { $in: Array.from({ length: 200 }, () => "2003-03-01") } } })], code: "filter_too_large", message: /2048/ },
+    { name: "GET not JSON", send: () => [`/v1/search?q=x&filter=${encodeURIComponent("{publish_date:")}`], code: "invalid_filter", message: /not valid JSON/ },
+    { name: "GET over 2 KB", send: () => [`/v1/search?q=x&filter=${encodeURIComponent(JSON.stringify({ publish_date: { $nin: Array.from({ length: 300 }, () => "2003-03-01") } }))}`], code: "filter_too_large", message: /2048/ },
   ];
   for (const e of ERRORS) {
     it(`${e.name} → 400 ${e.code}`, async () => {
@@ -111,7 +111,7 @@ describe("filters through the Worker", () => {
   it("16 evaluation queries with a one-month filter reach recall@10 ≥ 0.95 against exact filtered search", async () => {
     const all = evaluationQueries(await fixtureTexts(engine));
     const filter = engine.compile(JSON.stringify(MARCH));
-    const res = await w.json("/search", post({ k: 10, filter: MARCH, queries: all.slice(0, 16) }));
+    const res = await w.json("/v1/search", post({ k: 10, mode: "semantic", filter: MARCH, queries: all.slice(0, 16) }));
     expect(res.status).toBe(200);
     const vectors = await embedder.embed(all.slice(0, 16));
     let found = 0;
@@ -119,7 +119,7 @@ describe("filters through the Worker", () => {
     for (let i = 0; i < 16; i++) {
       const truth = new Set((await engine.exact(vectors[i], 10, filter)).results.map((h) => h.id));
       expected += truth.size;
-      found += (res.body.results[i].results as Hit[]).filter((h) => truth.has(h.id)).length;
+      found += (res.body.answers[i].results as Hit[]).filter((h) => truth.has(h.id)).length;
     }
     expect(found / expected).toBeGreaterThanOrEqual(0.95);
   });

@@ -25,16 +25,15 @@ describe("model initialisation", () => {
     const fixture = inject("indexFixture");
     const [engine, node] = await Promise.all([ArtifactSearch.open(fixture.dir), createNodeEmbedder()]);
     const queries = evaluationQueries(await fixtureTexts(engine)).slice(30, 50);
-    const responses = await Promise.all(queries.map((q) => worker!.json(`/search?q=${encodeURIComponent(q)}&k=5`)));
+    const responses = await Promise.all(queries.map((q) => worker!.json(`/v1/search?q=${encodeURIComponent(q)}&k=5`)));
     const vectors = await node.embed(queries);
     for (let i = 0; i < queries.length; i++) {
       const res = responses[i];
       expect(res.status, JSON.stringify(res.body)).toBe(200);
-      expect(res.headers.get("x-model-loads")).toBe("1");
       expect(res.body.query).toBe(queries[i]);
       expectSameHits(res.body.results, (await engine.approximate(vectors[i], 5)).results, queries[i]);
     }
-    const health = await worker.json("/healthz");
+    const health = await worker.json("/v1/healthz");
     expect(health.status).toBe(200);
     expect(health.body).toMatchObject({ status: "ok", version: fixture.version, items: 2000, model: node.modelId, model_loads: 1 });
   });
@@ -46,14 +45,14 @@ describe("model initialisation", () => {
     const bad = new Uint8Array(good.slice(0));
     bad[bad.length >> 1] ^= 0xff; // same length, one flipped byte: only the hash can tell
     await worker.kv.put(ref.key, bad.buffer);
-    for (const p of ["/healthz", "/embed"]) {
-      const res = await worker.json(p, p === "/embed" ? post({ texts: ["x"] }) : undefined);
+    for (const p of ["/v1/healthz", "/v1/embed"]) {
+      const res = await worker.json(p, p === "/v1/embed" ? post({ texts: ["x"] }) : undefined);
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe("model_corrupt");
       expect(res.body.error.message).toMatch(/sha256/);
     }
     await worker.kv.put(ref.key, good);
-    const ok = await worker.json("/healthz");
+    const ok = await worker.json("/v1/healthz");
     expect(ok.status).toBe(200);
     expect(ok.body.model_loads).toBe(3); // two failed attempts were not cached
   });
@@ -63,20 +62,20 @@ describe("model initialisation", () => {
     const model = worker.model!;
     const weights = (await worker.kv.get(model.weights.key, "arrayBuffer"))!;
     await worker.kv.put(model.weights.key, weights.slice(0, weights.byteLength - 1000));
-    let res = await worker.json("/healthz");
+    let res = await worker.json("/v1/healthz");
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe("model_corrupt");
 
     await worker.kv.put(model.weights.key, weights);
     const topology = (await worker.kv.get(model.topology.key, "text"))!;
     await worker.kv.put(model.topology.key, topology.replace('"', "'"));
-    res = await worker.json("/healthz");
+    res = await worker.json("/v1/healthz");
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe("model_corrupt");
 
     await worker.kv.put(model.topology.key, topology);
     await worker.kv.delete(model.vocab.key);
-    res = await worker.json("/embed", post({ texts: ["x"] }));
+    res = await worker.json("/v1/embed", post({ texts: ["x"] }));
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe("model_missing");
   });
@@ -86,7 +85,7 @@ describe("model initialisation", () => {
 async function healthUntil(done: (body: any) => boolean, ms = 15_000): Promise<{ body: any; asked: number }> {
   const t0 = Date.now();
   for (let asked = 1; ; asked++) {
-    const res = await worker!.json("/healthz");
+    const res = await worker!.json("/v1/healthz");
     if (done(res.body) || Date.now() - t0 > ms) return { body: res.body, asked };
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -95,11 +94,11 @@ async function healthUntil(done: (body: any) => boolean, ms = 15_000): Promise<{
 describe("index version resolution", () => {
   it("keeps serving the loaded version while a new pointer's manifest is unreadable", async () => {
     worker = await startTestWorker({ seedModel: true, version: "v1", vars: { POINTER_TTL_MS: "0" } });
-    expect((await worker.json("/healthz")).body.version).toBe("v1");
+    expect((await worker.json("/v1/healthz")).body.version).toBe("v1");
     // Pointer first, manifest later: what an eventually consistent KV can show.
     await worker.kv.put("current", JSON.stringify({ version: "v2", manifestKey: "manifest/v2", switchedAt: new Date().toISOString() }));
     for (let i = 0; i < 5; i++) {
-      const during = await worker.json("/healthz");
+      const during = await worker.json("/v1/healthz");
       expect(during.status).toBe(200);
       expect(during.body.version).toBe("v1");
     }
@@ -112,14 +111,14 @@ describe("index version resolution", () => {
 
   it("a request never waits for a refresh: with the new manifest's read held 3 s, answers come from v1 at once", async () => {
     worker = await startTestWorker({ seedModel: true, version: "v1", vars: { POINTER_TTL_MS: "0" }, rewire: faultyKv });
-    expect((await worker.json("/healthz")).body.version).toBe("v1");
+    expect((await worker.json("/v1/healthz")).body.version).toBe("v1");
     await injectKvFault(worker, ["manifest/v2"], { delayMs: 3000 });
     await publishManifest(worker.kv, { version: "v2", model: worker.model!, items: 7 });
     const t0 = Date.now();
     for (let i = 0; i < 5; i++) {
-      const res = await worker.json("/embed", post({ texts: ["still fast"] }));
+      const res = await worker.json("/v1/embed", post({ texts: ["still fast"] }));
       expect(res.status).toBe(200);
-      expect((await worker.json("/healthz")).body.version).toBe("v1");
+      expect((await worker.json("/v1/healthz")).body.version).toBe("v1");
     }
     // Ten answers in well under the 3 s the refresh is stuck for.
     expect(Date.now() - t0).toBeLessThan(2000);
@@ -130,18 +129,18 @@ describe("index version resolution", () => {
   it("keeps serving the loaded version when a new version names a broken model, retrying it with back-off, logged once per attempt", async () => {
     const logs: string[] = [];
     worker = await startTestWorker({ seedModel: true, version: "v1", vars: { POINTER_TTL_MS: "0" }, onLog: (l) => logs.push(l) });
-    expect((await worker.json("/healthz")).body.version).toBe("v1");
+    expect((await worker.json("/v1/healthz")).body.version).toBe("v1");
     const broken = { ...worker.model!, id: "broken", weights: { ...worker.model!.weights, key: "blob/does-not-exist" } };
     await publishManifest(worker.kv, { version: "v2", model: broken, items: 5 });
     // 40 requests over ~2 s, each past the 0 ms TTL: one load attempt of the broken model, not 40.
     for (let i = 0; i < 20; i++) {
-      const res = await worker.json("/embed", post({ texts: ["still works"] }));
+      const res = await worker.json("/v1/embed", post({ texts: ["still works"] }));
       expect(res.status).toBe(200);
       expect(res.body.model).toBe(worker.model!.id);
-      expect((await worker.json("/healthz")).body).toMatchObject({ version: "v1" });
+      expect((await worker.json("/v1/healthz")).body).toMatchObject({ version: "v1" });
       await new Promise((r) => setTimeout(r, 50));
     }
-    expect((await worker.json("/healthz")).body).toMatchObject({ version: "v1", model_loads: 2 });
+    expect((await worker.json("/v1/healthz")).body).toMatchObject({ version: "v1", model_loads: 2 });
     const failures = logs.filter((l) => l.includes("index version v2 failed to load"));
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatch(/\(attempt 1\): model weights blob blob\/does-not-exist not found in KV; next attempt in 10 s, serving v1 meanwhile/);
@@ -153,7 +152,7 @@ describe("index version resolution", () => {
   it("returns 503 index_unavailable when the first pointer names a manifest not yet readable", async () => {
     worker = await startTestWorker({ vars: { POINTER_TTL_MS: "0" } });
     await worker.kv.put("current", JSON.stringify({ version: "v9", manifestKey: "manifest/v9", switchedAt: "" }));
-    const res = await worker.json("/search?q=hello");
+    const res = await worker.json("/v1/search?q=hello");
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe("index_unavailable");
     expect(res.headers.get("retry-after")).toBe("5");
@@ -165,9 +164,9 @@ describe("index version resolution", () => {
 
   it("trusts its cached pointer for POINTER_TTL_MS", async () => {
     worker = await startTestWorker({ seedModel: true, version: "v1", vars: { POINTER_TTL_MS: "600000" } });
-    expect((await worker.json("/healthz")).body.version).toBe("v1");
+    expect((await worker.json("/v1/healthz")).body.version).toBe("v1");
     await publishManifest(worker.kv, { version: "v2", model: worker.model!, items: 1 });
-    expect((await worker.json("/healthz")).body.version).toBe("v1");
+    expect((await worker.json("/v1/healthz")).body.version).toBe("v1");
   });
 });
 
@@ -187,13 +186,13 @@ describe("shard errors on the real index", () => {
   }
 
   async function expectAnswer(q: string, vector: Float32Array) {
-    const res = await worker!.json(`/search?q=${encodeURIComponent(q)}`);
+    const res = await worker!.json(`/v1/search?q=${encodeURIComponent(q)}`);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expectSameHits(res.body.results, (await engine.approximate(vector, 10)).results, q);
   }
 
   async function expectShardError(q: string, code: string, key: string) {
-    const res = await worker!.json(`/search?q=${encodeURIComponent(q)}`);
+    const res = await worker!.json(`/v1/search?q=${encodeURIComponent(q)}`);
     expect(res.status, JSON.stringify(res.body)).toBe(503);
     expect(res.body.error.code).toBe(code);
     expect(res.body.error.message).toContain(key);
@@ -231,6 +230,6 @@ describe("shard errors on the real index", () => {
     await expectShardError(q2, "shard_missing", fresh!);
     await worker.kv.put(fresh!, saved);
     await expectAnswer(q2, second.vector);
-    expect((await worker.json("/healthz")).body.model_loads).toBe(1);
+    expect((await worker.json("/v1/healthz")).body.model_loads).toBe(1);
   });
 });

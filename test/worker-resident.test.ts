@@ -35,7 +35,7 @@ interface Resident {
 }
 
 async function residentOf(worker: TestWorker): Promise<Resident> {
-  const res = await worker.json("/healthz");
+  const res = await worker.json("/v1/healthz");
   expect(res.status).toBe(200);
   return res.body.resident as Resident;
 }
@@ -55,10 +55,10 @@ async function searchAll(worker: TestWorker, queries: string[]) {
   const vectors = await embedder.embed(queries);
   const stats = [];
   for (let i = 0; i < queries.length; i++) {
-    const res = await worker.json("/search", post({ q: queries[i], k: 10 }));
+    const res = await worker.json("/v1/search", post({ q: queries[i], k: 10, mode: "semantic" }));
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expectSameHits(res.body.results as Hit[], (await engine.approximate(vectors[i], 10)).results, queries[i]);
-    stats.push(res.body.stats as { records: number; resident: number; roundTrips: number; bytes: number });
+    stats.push(res.body.stats as { records: number; resident_records: number; round_trips: number; bytes: number });
   }
   return stats;
 }
@@ -81,9 +81,9 @@ describe("resident records", () => {
     const evalQueries = evaluationQueries(await fixtureTexts(engine)).slice(0, 20);
     for (const s of await searchAll(w, [...QUERIES, ...evalQueries])) {
       expect(s.records).toBeGreaterThanOrEqual(20);
-      expect(s.resident).toBe(s.records);
+      expect(s.resident_records).toBe(s.records);
       // Round 1 only (shards), or none once they are cached.
-      expect(s.roundTrips).toBeLessThanOrEqual(1);
+      expect(s.round_trips).toBeLessThanOrEqual(1);
     }
   });
 
@@ -92,8 +92,8 @@ describe("resident records", () => {
     await searchAll(w, QUERIES.slice(0, 1));
     expect(await settled(w)).toMatchObject({ state: "over_budget", budget_bytes: 64 * 1024 });
     const stats = await searchAll(w, QUERIES.slice(1));
-    for (const s of stats) expect(s.resident).toBe(0);
-    expect(stats[0].roundTrips).toBe(2);
+    for (const s of stats) expect(s.resident_records).toBe(0);
+    expect(stats[0].round_trips).toBe(2);
   });
 
   it("RESIDENT_KIB 0 turns residency off", async () => {
@@ -101,7 +101,7 @@ describe("resident records", () => {
     await searchAll(w, QUERIES.slice(0, 1));
     expect(await settled(w)).toMatchObject({ state: "off", budget_bytes: 0 });
     const [s] = await searchAll(w, QUERIES.slice(1, 2));
-    expect(s.resident).toBe(0);
+    expect(s.resident_records).toBe(0);
   });
 
   it("a corrupt block fails the load, named in /healthz; every answer still comes whole from KV", async () => {
@@ -116,7 +116,7 @@ describe("resident records", () => {
     expect(r.error).toContain(`resident block ${key} fails its checksum`);
     const stats = await searchAll(w, QUERIES.slice(1));
     for (const s of stats) {
-      expect(s.resident).toBe(0);
+      expect(s.resident_records).toBe(0);
       expect(s.records).toBeGreaterThanOrEqual(20);
     }
   });

@@ -29,8 +29,8 @@ describe("search on the real index", () => {
     expect(texts.filter((t) => SARS_HEADLINE.test(t)).length).toBeGreaterThanOrEqual(12);
   });
 
-  it("/healthz reports the published version, its items and the model", async () => {
-    const res = await w.json("/healthz");
+  it("/v1/healthz reports the published version, its items and the model", async () => {
+    const res = await w.json("/v1/healthz");
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: "ok", version: fixture.version, items: 2000, model: w.manifest!.model.id });
     expect(res.body.model).toBe(embedder.modelId);
@@ -38,7 +38,7 @@ describe("search on the real index", () => {
 
   it("a query about SARS returns SARS headlines first", async () => {
     for (const q of ["new sars cases reported in hong kong", "sars pneumonia outbreak in asia"]) {
-      const res = await w.json(`/search?q=${encodeURIComponent(q)}&k=10`);
+      const res = await w.json(`/v1/search?q=${encodeURIComponent(q)}&k=10&mode=semantic`);
       expect(res.status).toBe(200);
       const hits = res.body.results as Hit[];
       expect(hits).toHaveLength(10);
@@ -49,12 +49,12 @@ describe("search on the real index", () => {
       for (const h of hits.filter((x) => SARS_HEADLINE.test(x.text))) expect(String(h.meta.publish_date)).toMatch(/^20030[3-8]\d\d$/);
     }
     // And an unrelated query does not: the check above is about meaning, not a constant answer.
-    const other = await w.json(`/search?q=${encodeURIComponent("cricket test match")}&k=10`);
+    const other = await w.json(`/v1/search?q=${encodeURIComponent("cricket test match")}&k=10&mode=semantic`);
     expect((other.body.results as Hit[]).filter((h) => SARS_HEADLINE.test(h.text))).toEqual([]);
   });
 
-  it("GET /search returns k ranked hits with text, metadata, timings and stats", async () => {
-    const res = await w.json("/search?q=drought%20hits%20farmers&k=7");
+  it("GET /v1/search returns k ranked hits with text, metadata, timings and stats", async () => {
+    const res = await w.json("/v1/search?q=drought%20hits%20farmers&k=7&mode=semantic");
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ query: "drought hits farmers", k: 7, index: { version: fixture.version, items: 2000 } });
     const hits = res.body.results as Hit[];
@@ -67,7 +67,7 @@ describe("search on the real index", () => {
     expect(hits.some((h) => /drought/.test(h.text))).toBe(true);
     for (const key of ["embed_ms", "search_ms", "compute_ms", "total_ms"]) expect(typeof res.body.timings[key]).toBe("number");
     // The search's own CPU: its time less its waits on KV.
-    expect(res.body.timings.compute_ms).toBeCloseTo(res.body.timings.search_ms - res.body.stats.kvMs, 1);
+    expect(res.body.timings.compute_ms).toBeCloseTo(res.body.timings.search_ms - res.body.stats.kv_ms, 1);
     // Round 1 probes nprobe leaves, more when they score alike (lib/index/leaves.ts).
     expect(res.body.stats.shards).toBeGreaterThanOrEqual(w.manifest!.params.nprobe);
     expect(res.body.stats.shards).toBeLessThanOrEqual(PROBE_SPREAD * w.manifest!.params.nprobe);
@@ -83,10 +83,10 @@ describe("search on the real index", () => {
     const workerHits: Hit[][] = [];
     for (let i = 0; i < queries.length; i += 10) {
       const batch = queries.slice(i, i + 10);
-      const res = await w.json("/search", post({ queries: batch, k: 10 }));
+      const res = await w.json("/v1/search", post({ queries: batch, k: 10, mode: "semantic" }));
       expect(res.status).toBe(200);
-      expect(res.body.results.map((r: { query: string }) => r.query)).toEqual(batch);
-      workerHits.push(...res.body.results.map((r: { results: Hit[] }) => r.results));
+      expect(res.body.answers.map((r: { query: string }) => r.query)).toEqual(batch);
+      workerHits.push(...res.body.answers.map((r: { results: Hit[] }) => r.results));
     }
     const vectors = await embedder.embed(queries);
     let hits = 0;
@@ -105,33 +105,33 @@ describe("search on the real index", () => {
     expect(identical).toBeGreaterThanOrEqual(48);
   });
 
-  it("POST /search answers a batch with one result object per query, in order", async () => {
+  it("POST /v1/search answers a batch with one answer per query, in order", async () => {
     const queries = Array.from({ length: 16 }, (_, i) => `${["rain", "court", "election", "football"][i % 4]} news ${i}`);
-    const res = await w.json("/search", post({ queries, k: 3 }));
+    const res = await w.json("/v1/search", post({ queries, k: 3, mode: "semantic" }));
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ k: 3, index: { version: fixture.version, items: 2000 } });
-    expect(res.body.results).toHaveLength(16);
-    res.body.results.forEach((r: { query: string; k: number; results: Hit[] }, i: number) => {
-      expect(r).toMatchObject({ query: queries[i], k: 3, index: { version: fixture.version } });
+    expect(res.body).toMatchObject({ object: "search.batch", k: 3, index: { version: fixture.version, items: 2000 } });
+    expect(res.body.answers).toHaveLength(16);
+    res.body.answers.forEach((r: { query: string; results: Hit[] }, i: number) => {
+      expect(r.query).toBe(queries[i]);
       expect(r.results).toHaveLength(3);
     });
     expect(typeof res.body.timings.total_ms).toBe("number");
     // A single POST equals the same query's entry in a batch.
-    const single = await w.json("/search", post({ q: queries[5], k: 3 }));
-    expect(single.body.results.map((h: Hit) => h.id)).toEqual(res.body.results[5].results.map((h: Hit) => h.id));
+    const single = await w.json("/v1/search", post({ q: queries[5], k: 3, mode: "semantic" }));
+    expect(single.body.results.map((h: Hit) => h.id)).toEqual(res.body.answers[5].results.map((h: Hit) => h.id));
   });
 
   it("enforces the deployed limits: 1,000 characters per query, 16 queries per batch", async () => {
-    const long = await w.json("/search", post({ q: "a ".repeat(500) + "b" }));
+    const long = await w.json("/v1/search", post({ q: "a ".repeat(500) + "b" }));
     expect(long.status).toBe(400);
     expect(long.body.error.code).toBe("query_too_long");
-    const get = await w.json(`/search?q=${"x".repeat(1001)}`);
+    const get = await w.json(`/v1/search?q=${"x".repeat(1001)}`);
     expect(get.status).toBe(400);
     expect(get.body.error.code).toBe("query_too_long");
-    const atLimit = await w.json("/search", post({ q: "rain ".repeat(200), k: 1 }));
+    const atLimit = await w.json("/v1/search", post({ q: "rain ".repeat(200), k: 1 }));
     expect(atLimit.status).toBe(200);
     expect(atLimit.body.results).toHaveLength(1);
-    const batch = await w.json("/search", post({ queries: Array(17).fill("rain") }));
+    const batch = await w.json("/v1/search", post({ queries: Array(17).fill("rain") }));
     expect(batch.status).toBe(400);
     expect(batch.body.error.code).toBe("batch_too_large");
   });

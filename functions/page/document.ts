@@ -29,6 +29,8 @@ export const PAGE_HTML = `<!doctype html>
     <input id="q" type="search" name="q" placeholder="Search by meaning…" autocomplete="off" maxlength="1000" enterkeyhint="search">
     <label class="k" for="k">Results</label>
     <select id="k" name="k">${kOptions}</select>
+    <label class="k" for="mode">Mode</label>
+    <select id="mode" name="mode" title="hybrid: meaning and keywords fused; semantic: meaning only; lexical: keywords (BM25) only"><option value="">hybrid (default)</option><option value="semantic">semantic</option><option value="lexical">lexical</option></select>
     <button id="go" class="primary" type="submit">Search</button>
   </form>
   <fieldset id="filters" hidden>
@@ -50,7 +52,7 @@ export const PAGE_HTML = `<!doctype html>
 <footer>
   <p>Timings marked <span class="local">local measurement</span> are the Worker's own clock. They mean something when the Worker runs locally
   (<code>npm start</code>); in production Workers' timers do not advance during computation and read 0.
-  API: <code>GET /search?q=…&amp;k=…&amp;filter=…</code>, <code>GET /fields</code>, <code>GET /examples</code>, <code>GET /healthz</code>.</p>
+  API: <code>GET /v1/search?q=…&amp;k=…&amp;filter=…</code>, <code>GET /v1/fields</code>, <code>GET /v1/examples</code>, <code>GET /v1/healthz</code>; the contract: <code>GET /v1/openapi.json</code>.</p>
 </footer>
 <script>${PAGE_JS}</script>
 </body>

@@ -2,7 +2,8 @@
  * The index format (version 3), in one place.
  *
  * A version of the index is a manifest (JSON, see manifest.ts) naming KV values
- * of four kinds, seven with filters, eight with a resident copy of the records.
+ * of four kinds, seven with filters, eight with a resident copy of the records,
+ * and three more with a lexical index (sections 9–11).
  * Every number is little-endian. Binary values travel through KV
  * as base64 text, because KV's bulk read (up to 100 keys, one operation) only
  * returns text or JSON. Every value has exactly one encoder and one decoder,
@@ -158,6 +159,72 @@
  *         i8 [count · dim]    int8 vector (the record's "v"), padded to 4 bytes
  *         u32[count + 1]      where each entry's JSON starts in the text
  *         u8 [T]              {"id","text","meta"} of each record, JSON, UTF-8
+ *
+ * The lexical index (lib/lexical/) adds three kinds, present when the build
+ * wrote one (manifest.lexical). Items are analysed by lib/lexical/tokenize.ts
+ * (NFKC, lower case, letters and digits, English stop words dropped, Porter
+ * stems) and scored with BM25 (lib/lexical/bm25.ts): k1 = 1.2 (a second
+ * occurrence of a term adds less than the first, a tenth adds little more) and
+ * b = 0.75 (an item's length counts three quarters against its score), the
+ * usual values; both are stored in the head, so the Worker scores with the
+ * build's. A posting is (item key, tf, dl): its term's count in the item and
+ * the item's length in terms, so any reader computes the exact BM25 of what it
+ * reads, not a rounded impact.
+ *
+ * 9. LEXICON HEAD — kept in isolate memory, stored as parts like the routing
+ *    (manifest.lexical.head[]). It names the lexicon parts by the first term
+ *    hash each holds, so a query knows from memory which part holds each of its
+ *    terms. Concatenated:
+ *      0  u32  magic "ESL1"
+ *      4  u32  parts P
+ *      8  u32  items N        (BM25's N; every item, those without a term included)
+ *     12  u32  prefix         postings each term keeps inline in its part, at most
+ *     16  f64                 Σ dl: terms in every item (avgdl = Σ dl / N)
+ *     24  f32  k1
+ *     28  f32  b
+ *     32  u32[P]              the smallest term hash of each part, ascending
+ *         u32[P]              stored length of each part (base64 characters)
+ *         u8 [P·16]           first 16 bytes of each part's sha256 (key and check)
+ *    Memory: 32 + 24·P bytes (P grows with the vocabulary, not with the items).
+ *
+ * 10. LEXICON PART, `blob/<sha>`: the terms whose hash (FNV-1a of the UTF-8
+ *    term) falls in its range, sorted by (hash, term), each with its document
+ *    frequency and the first `prefix` postings of its list in impact order (the
+ *    BM25 weight of the term in the item, highest first; ties by item key): a
+ *    query reads its terms' parts in round 1, beside the vector shards, and has
+ *    its lexical candidates — the top of every term's list, whatever the term's
+ *    df — with no third round. The rest of a longer list is a TAIL (§11), named
+ *    here and read only by exhaustive searches. Parts are cut after a term whose
+ *    mixed hash is 0 mod the build's cut modulus (manifest.lexical.cut) (content-defined: a new term
+ *    changes its own part, not its neighbours' boundaries).
+ *      0  u32  magic "ESX1"
+ *      4  u32  terms T
+ *      8  u32  inline postings E
+ *     12  u32  term text bytes W
+ *     16  u32  tails R
+ *     20  u32  reserved (0)
+ *     24  u32[T]              term hash
+ *         u32[T]              df
+ *         u32[T + 1]          term t's inline postings are postingStart[t] .. [t+1]-1
+ *         u32[T + 1]          term t's UTF-8 text is textStart[t] .. [t+1]-1
+ *         u32[R]              the term each tail continues
+ *         u32[R]              its stored length
+ *         u32[R]              its postings
+ *         u8 [R·16]           first 16 bytes of its sha256
+ *         u8 [E·8]            item keys (as in shards)
+ *         u16[E]              dl of each posting's item (capped at 65,535)
+ *         u8 [E]              tf (capped at 255)
+ *         u8 [W]              term texts, UTF-8
+ *
+ * 11. POSTINGS TAIL, `blob/<sha>`: a term's postings past its part's prefix, in
+ *    the same impact order, for searches that read whole lists:
+ *      0  u32  magic "EST1"
+ *      4  u32  count
+ *      8  u32  term hash
+ *     12  u32  reserved (0)
+ *     16  u8 [count·8]        item keys
+ *         u16[count]          dl
+ *         u8 [count]          tf
  *
  * Integrity: a value's KV key embeds its sha256 (blobs: 128 bits; item records:
  * 64 bits, checked against the build's keys for collisions). Readers verify
@@ -732,3 +799,303 @@ export function itemKey(keyBytes: Uint8Array, entry: number): string {
 /** KV values are text so that bulk reads can fetch them. */
 export const blobToText = toBase64;
 export const textToBlob = fromBase64;
+
+export const LEXICON_HEAD_MAGIC = 0x314c5345; // "ESL1"
+export const LEXICON_PART_MAGIC = 0x31585345; // "ESX1"
+export const POSTINGS_TAIL_MAGIC = 0x31545345; // "EST1"
+const LEXICON_HEAD_BYTES = 32;
+const LEXICON_PART_HEADER_BYTES = 24;
+const TAIL_HEADER_BYTES = 16;
+/** Bytes of one posting: item key, dl (u16), tf (u8). */
+export const POSTING_BYTES = ITEM_KEY_BYTES + 3;
+export const MAX_TF = 255;
+export const MAX_DL = 65535;
+
+export interface LexiconHead {
+  parts: number;
+  items: number;
+  prefix: number;
+  totalTerms: number;
+  k1: number;
+  b: number;
+  /** parts: the smallest term hash each part holds, ascending. */
+  firstHash: Uint32Array;
+  partBytes: Uint32Array;
+  /** parts × SHARD_HASH_BYTES */
+  partHashes: Uint8Array;
+}
+
+/** A run of postings: item keys with their tf and dl, in impact order. */
+export interface Postings {
+  count: number;
+  keys: Uint8Array;
+  dl: Uint16Array;
+  tf: Uint8Array;
+}
+
+export interface LexiconPart {
+  terms: number;
+  hashes: Uint32Array;
+  df: Uint32Array;
+  postingStart: Uint32Array;
+  textStart: Uint32Array;
+  text: Uint8Array;
+  tailTerm: Uint32Array;
+  tailBytes: Uint32Array;
+  tailCount: Uint32Array;
+  /** tails × SHARD_HASH_BYTES */
+  tailHashes: Uint8Array;
+  postings: Postings;
+}
+
+/** What the build writes of a part: terms in (hash, text) order with their df, inline postings and tail. */
+export interface LexiconPartInput {
+  terms: Array<{ text: string; hash: number; df: number; postings: Postings; tail: { bytes: number; count: number; sha: Uint8Array } | null }>;
+}
+
+export interface PostingsTail {
+  termHash: number;
+  postings: Postings;
+}
+
+function lexiconHeadLayout(parts: number) {
+  const firstHash = LEXICON_HEAD_BYTES;
+  const partBytes = firstHash + 4 * parts;
+  const partHashes = partBytes + 4 * parts;
+  return { firstHash, partBytes, partHashes, end: partHashes + SHARD_HASH_BYTES * parts };
+}
+
+export function encodeLexiconHead(h: LexiconHead): Uint8Array {
+  const at = lexiconHeadLayout(h.parts);
+  const buf = new ArrayBuffer(at.end);
+  const view = new DataView(buf);
+  view.setUint32(0, LEXICON_HEAD_MAGIC, true);
+  view.setUint32(4, h.parts, true);
+  view.setUint32(8, h.items, true);
+  view.setUint32(12, h.prefix, true);
+  view.setFloat64(16, h.totalTerms, true);
+  view.setFloat32(24, h.k1, true);
+  view.setFloat32(28, h.b, true);
+  for (let p = 1; p < h.parts; p++) if (h.firstHash[p] <= h.firstHash[p - 1]) throw new FormatError("lexicon head: part hashes must ascend");
+  new Uint32Array(buf, at.firstHash, h.parts).set(h.firstHash);
+  new Uint32Array(buf, at.partBytes, h.parts).set(h.partBytes);
+  new Uint8Array(buf, at.partHashes, h.parts * SHARD_HASH_BYTES).set(h.partHashes);
+  return new Uint8Array(buf);
+}
+
+export function decodeLexiconHead(bytes: Uint8Array): LexiconHead {
+  if (bytes.byteLength < LEXICON_HEAD_BYTES) throw new FormatError("lexicon head is truncated");
+  const { buf, base } = bytes.byteOffset % 8 === 0 ? { buf: bytes.buffer as ArrayBuffer, base: bytes.byteOffset } : { buf: bytes.slice().buffer as ArrayBuffer, base: 0 };
+  const view = new DataView(buf, base, bytes.byteLength);
+  if (view.getUint32(0, true) !== LEXICON_HEAD_MAGIC) throw new FormatError("lexicon head has a bad magic number");
+  const parts = view.getUint32(4, true);
+  const at = lexiconHeadLayout(parts);
+  if (bytes.byteLength !== at.end) throw new FormatError(`lexicon head is ${bytes.byteLength} bytes, expected ${at.end} for ${parts} parts`);
+  const h: LexiconHead = {
+    parts,
+    items: view.getUint32(8, true),
+    prefix: view.getUint32(12, true),
+    totalTerms: view.getFloat64(16, true),
+    k1: view.getFloat32(24, true),
+    b: view.getFloat32(28, true),
+    firstHash: new Uint32Array(buf, base + at.firstHash, parts),
+    partBytes: new Uint32Array(buf, base + at.partBytes, parts),
+    partHashes: new Uint8Array(buf, base + at.partHashes, parts * SHARD_HASH_BYTES),
+  };
+  if (!(h.k1 >= 0) || !(h.b >= 0 && h.b <= 1) || !(h.totalTerms >= 0) || h.prefix < 1) throw new FormatError("lexicon head: k1, b, prefix or Σ dl out of range");
+  for (let p = 1; p < parts; p++) if (h.firstHash[p] <= h.firstHash[p - 1]) throw new FormatError("lexicon head: part hashes do not ascend");
+  return h;
+}
+
+/** The part that holds a term of hash `hash` (if any part does): the last whose first hash is ≤ it. */
+export function lexiconPartOf(h: LexiconHead, hash: number): number {
+  let a = 0;
+  let b = h.parts - 1;
+  if (h.parts === 0 || hash < h.firstHash[0]) return -1;
+  while (a < b) {
+    const m = (a + b + 1) >>> 1;
+    if (h.firstHash[m] <= hash) a = m;
+    else b = m - 1;
+  }
+  return a;
+}
+
+export function lexiconPartKey(h: LexiconHead, part: number): string {
+  return `blob/${hex(h.partHashes, part * SHARD_HASH_BYTES, (part + 1) * SHARD_HASH_BYTES)}`;
+}
+
+function postingsLayout(at: number, count: number) {
+  const keys = at;
+  const dl = keys + count * ITEM_KEY_BYTES; // keys are 8 bytes each: dl stays 2-aligned
+  const tf = dl + 2 * count;
+  return { keys, dl, tf, end: tf + count };
+}
+
+function lexiconPartLayout(terms: number, postings: number, textBytes: number, tails: number) {
+  const hashes = LEXICON_PART_HEADER_BYTES;
+  const df = hashes + 4 * terms;
+  const postingStart = df + 4 * terms;
+  const textStart = postingStart + 4 * (terms + 1);
+  const tailTerm = textStart + 4 * (terms + 1);
+  const tailBytes = tailTerm + 4 * tails;
+  const tailCount = tailBytes + 4 * tails;
+  const tailHashes = tailCount + 4 * tails;
+  const p = postingsLayout(tailHashes + SHARD_HASH_BYTES * tails, postings);
+  const text = p.end;
+  return { hashes, df, postingStart, textStart, tailTerm, tailBytes, tailCount, tailHashes, keys: p.keys, dl: p.dl, tf: p.tf, text, end: text + textBytes };
+}
+
+function checkPostings(p: Postings, what: string): void {
+  if (p.keys.length !== p.count * ITEM_KEY_BYTES || p.dl.length !== p.count || p.tf.length !== p.count) throw new FormatError(`${what}: keys, dl and tf must have one entry per posting`);
+  for (let i = 0; i < p.count; i++) if (p.tf[i] < 1) throw new FormatError(`${what}: posting ${i} has tf 0`);
+}
+
+export function encodeLexiconPart(input: LexiconPartInput): Uint8Array {
+  const terms = input.terms;
+  const texts = terms.map((t) => utf8.encode(t.text));
+  const T = terms.length;
+  const E = terms.reduce((s, t) => s + t.postings.count, 0);
+  const W = texts.reduce((s, t) => s + t.length, 0);
+  const tails = terms.flatMap((t, i) => (t.tail ? [{ i, ...t.tail }] : []));
+  const at = lexiconPartLayout(T, E, W, tails.length);
+  const buf = new ArrayBuffer(at.end);
+  const view = new DataView(buf);
+  const out = new Uint8Array(buf);
+  view.setUint32(0, LEXICON_PART_MAGIC, true);
+  view.setUint32(4, T, true);
+  view.setUint32(8, E, true);
+  view.setUint32(12, W, true);
+  view.setUint32(16, tails.length, true);
+  const hashes = new Uint32Array(buf, at.hashes, T);
+  const df = new Uint32Array(buf, at.df, T);
+  const postingStart = new Uint32Array(buf, at.postingStart, T + 1);
+  const textStart = new Uint32Array(buf, at.textStart, T + 1);
+  const dl = new Uint16Array(buf, at.dl, E);
+  const tf = new Uint8Array(buf, at.tf, E);
+  let e = 0;
+  let w = 0;
+  terms.forEach((t, i) => {
+    if (i > 0 && (t.hash < terms[i - 1].hash || (t.hash === terms[i - 1].hash && t.text <= terms[i - 1].text))) throw new FormatError("lexicon part: terms must be sorted by (hash, text), each once");
+    checkPostings(t.postings, `lexicon part, term "${t.text}"`);
+    if (t.df < t.postings.count + (t.tail?.count ?? 0)) throw new FormatError(`lexicon part: term "${t.text}" lists more postings than its df`);
+    hashes[i] = t.hash;
+    df[i] = t.df;
+    postingStart[i] = e;
+    textStart[i] = w;
+    out.set(t.postings.keys, at.keys + e * ITEM_KEY_BYTES);
+    dl.set(t.postings.dl, e);
+    tf.set(t.postings.tf, e);
+    out.set(texts[i], at.text + w);
+    e += t.postings.count;
+    w += texts[i].length;
+  });
+  postingStart[T] = e;
+  textStart[T] = w;
+  const tailTerm = new Uint32Array(buf, at.tailTerm, tails.length);
+  const tailBytes = new Uint32Array(buf, at.tailBytes, tails.length);
+  const tailCount = new Uint32Array(buf, at.tailCount, tails.length);
+  tails.forEach((t, r) => {
+    tailTerm[r] = t.i;
+    tailBytes[r] = t.bytes;
+    tailCount[r] = t.count;
+    out.set(t.sha.subarray(0, SHARD_HASH_BYTES), at.tailHashes + r * SHARD_HASH_BYTES);
+  });
+  return out;
+}
+
+export function decodeLexiconPart(bytes: Uint8Array): LexiconPart {
+  if (bytes.byteLength < LEXICON_PART_HEADER_BYTES) throw new FormatError("lexicon part is truncated");
+  const { buf, base } = aligned(bytes);
+  const view = new DataView(buf, base, bytes.byteLength);
+  if (view.getUint32(0, true) !== LEXICON_PART_MAGIC) throw new FormatError("lexicon part has a bad magic number");
+  const T = view.getUint32(4, true);
+  const E = view.getUint32(8, true);
+  const W = view.getUint32(12, true);
+  const R = view.getUint32(16, true);
+  const at = lexiconPartLayout(T, E, W, R);
+  if (bytes.byteLength !== at.end) throw new FormatError(`lexicon part is ${bytes.byteLength} bytes, expected ${at.end}`);
+  const u32 = (o: number, n: number) => new Uint32Array(buf, base + o, n);
+  const part: LexiconPart = {
+    terms: T,
+    hashes: u32(at.hashes, T),
+    df: u32(at.df, T),
+    postingStart: u32(at.postingStart, T + 1),
+    textStart: u32(at.textStart, T + 1),
+    text: new Uint8Array(buf, base + at.text, W),
+    tailTerm: u32(at.tailTerm, R),
+    tailBytes: u32(at.tailBytes, R),
+    tailCount: u32(at.tailCount, R),
+    tailHashes: new Uint8Array(buf, base + at.tailHashes, R * SHARD_HASH_BYTES),
+    postings: { count: E, keys: new Uint8Array(buf, base + at.keys, E * ITEM_KEY_BYTES), dl: new Uint16Array(buf, base + at.dl, E), tf: new Uint8Array(buf, base + at.tf, E) },
+  };
+  if (part.postingStart[0] !== 0 || part.postingStart[T] !== E || part.textStart[0] !== 0 || part.textStart[T] !== W) throw new FormatError("lexicon part: the terms do not cover its postings and texts");
+  for (let t = 0; t < T; t++) {
+    if (part.postingStart[t] > part.postingStart[t + 1] || part.textStart[t] > part.textStart[t + 1]) throw new FormatError(`lexicon part: term ${t} has a negative range`);
+    if (t > 0 && part.hashes[t] < part.hashes[t - 1]) throw new FormatError("lexicon part: term hashes do not ascend");
+  }
+  for (let r = 0; r < R; r++) if (part.tailTerm[r] >= T) throw new FormatError(`lexicon part: tail ${r} names term ${part.tailTerm[r]} of ${T}`);
+  return part;
+}
+
+/** Term t's text. */
+export function lexiconTerm(p: LexiconPart, t: number): string {
+  return fromUtf8.decode(p.text.subarray(p.textStart[t], p.textStart[t + 1]));
+}
+
+/** The index of `term` (of hash `hash`) in the part, or -1. */
+export function findLexiconTerm(p: LexiconPart, term: string, hash: number): number {
+  let a = 0;
+  let b = p.terms;
+  while (a < b) {
+    const m = (a + b) >>> 1;
+    if (p.hashes[m] < hash) a = m + 1;
+    else b = m;
+  }
+  for (let t = a; t < p.terms && p.hashes[t] === hash; t++) if (lexiconTerm(p, t) === term) return t;
+  return -1;
+}
+
+/** Term t's inline postings, as views. */
+export function termPrefix(p: LexiconPart, t: number): Postings {
+  const s = p.postingStart[t];
+  const e = p.postingStart[t + 1];
+  return { count: e - s, keys: p.postings.keys.subarray(s * ITEM_KEY_BYTES, e * ITEM_KEY_BYTES), dl: p.postings.dl.subarray(s, e), tf: p.postings.tf.subarray(s, e) };
+}
+
+/** The tail of term t, if it has one: its index among the part's tails. */
+export function termTail(p: LexiconPart, t: number): number {
+  for (let r = 0; r < p.tailTerm.length; r++) if (p.tailTerm[r] === t) return r;
+  return -1;
+}
+
+export function tailKey(p: LexiconPart, r: number): string {
+  return `blob/${hex(p.tailHashes, r * SHARD_HASH_BYTES, (r + 1) * SHARD_HASH_BYTES)}`;
+}
+
+export function encodePostingsTail(t: PostingsTail): Uint8Array {
+  checkPostings(t.postings, "postings tail");
+  const n = t.postings.count;
+  const at = postingsLayout(TAIL_HEADER_BYTES, n);
+  const buf = new ArrayBuffer(at.end);
+  const view = new DataView(buf);
+  view.setUint32(0, POSTINGS_TAIL_MAGIC, true);
+  view.setUint32(4, n, true);
+  view.setUint32(8, t.termHash, true);
+  new Uint8Array(buf).set(t.postings.keys, at.keys);
+  new Uint16Array(buf, at.dl, n).set(t.postings.dl);
+  new Uint8Array(buf, at.tf, n).set(t.postings.tf);
+  return new Uint8Array(buf);
+}
+
+export function decodePostingsTail(bytes: Uint8Array): PostingsTail {
+  if (bytes.byteLength < TAIL_HEADER_BYTES) throw new FormatError("postings tail is truncated");
+  const { buf, base } = aligned(bytes);
+  const view = new DataView(buf, base, bytes.byteLength);
+  if (view.getUint32(0, true) !== POSTINGS_TAIL_MAGIC) throw new FormatError("postings tail has a bad magic number");
+  const n = view.getUint32(4, true);
+  const at = postingsLayout(TAIL_HEADER_BYTES, n);
+  if (bytes.byteLength !== at.end) throw new FormatError(`postings tail is ${bytes.byteLength} bytes, expected ${at.end} for ${n} postings`);
+  const postings = { count: n, keys: new Uint8Array(buf, base + at.keys, n * ITEM_KEY_BYTES), dl: new Uint16Array(buf, base + at.dl, n), tf: new Uint8Array(buf, base + at.tf, n) };
+  for (let i = 0; i < n; i++) if (postings.tf[i] < 1) throw new FormatError(`postings tail: posting ${i} has tf 0`);
+  return { termHash: view.getUint32(8, true), postings };
+}

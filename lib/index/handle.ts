@@ -6,6 +6,7 @@ import type { Manifest } from "./manifest.ts";
 import type { FilterField } from "../filter/values.ts";
 import type { BlobSource, ValueCache } from "./fetch.ts";
 import type { ResidentRecords } from "./resident.ts";
+import type { LexicalIndex } from "../lexical/search.ts";
 
 export interface IndexFilters {
   fields: FilterField[];
@@ -19,6 +20,8 @@ export interface IndexHandle {
   filters: IndexFilters | null;
   source: BlobSource;
   cache: ValueCache | null;
+  /** The lexical index's head (format.ts §9), null when the build wrote none: lexical and hybrid search need it. */
+  lexical?: LexicalIndex | null;
   /**
    * The version's records in isolate memory (resident.ts), once loaded: round 2
    * looks its candidates up here and reads from KV only what is not held.

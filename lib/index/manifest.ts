@@ -31,6 +31,12 @@ export interface Pointer {
   version: string;
   manifestKey: string;
   switchedAt: string;
+  /**
+   * sha256 of the manifest's stored text: binds the pointer to the exact manifest
+   * it switched to (a rewritten or corrupted manifest is refused). Absent only in
+   * pointers written before it existed.
+   */
+  manifestSha256?: string;
 }
 
 export function manifestKeyFor(version: string): string {
@@ -38,8 +44,8 @@ export function manifestKeyFor(version: string): string {
 }
 
 /** The one writer of the `current` pointer's value. */
-export function encodePointer(version: string, switchedAt: string): string {
-  const p: Pointer = { version, manifestKey: manifestKeyFor(version), switchedAt };
+export function encodePointer(version: string, switchedAt: string, manifestSha256?: string): string {
+  const p: Pointer = { version, manifestKey: manifestKeyFor(version), switchedAt, ...(manifestSha256 ? { manifestSha256 } : {}) };
   return JSON.stringify(p);
 }
 
@@ -47,9 +53,27 @@ export function encodePointer(version: string, switchedAt: string): string {
 export function parsePointer(text: string): Pointer | null {
   try {
     const p = JSON.parse(text) as Pointer;
-    if (typeof p?.version === "string" && typeof p?.manifestKey === "string") return { version: p.version, manifestKey: p.manifestKey, switchedAt: typeof p.switchedAt === "string" ? p.switchedAt : "" };
+    if (typeof p?.version === "string" && typeof p?.manifestKey === "string") {
+      const hash = typeof p.manifestSha256 === "string" && /^[0-9a-f]{64}$/.test(p.manifestSha256) ? { manifestSha256: p.manifestSha256 } : {};
+      return { version: p.version, manifestKey: p.manifestKey, switchedAt: typeof p.switchedAt === "string" ? p.switchedAt : "", ...hash };
+    }
   } catch {
     /* not JSON */
+  }
+  return null;
+}
+
+/**
+ * Why `manifestText` is not the manifest `pointer` switched to, or null when it
+ * is: its version must be the pointer's and, when the pointer carries one, its
+ * sha256 the pointer's.
+ */
+export async function manifestMismatch(pointer: Pointer, manifestText: string, version: unknown): Promise<string | null> {
+  if (version !== pointer.version) return `manifest ${pointer.manifestKey} says version ${JSON.stringify(version)}, the pointer ${pointer.version}`;
+  if (pointer.manifestSha256 !== undefined) {
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(manifestText)));
+    const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+    if (hex !== pointer.manifestSha256) return `manifest ${pointer.manifestKey}: sha256 differs from the pointer's`;
   }
   return null;
 }
@@ -105,6 +129,17 @@ export interface ManifestResident {
   bytes: number;
 }
 
+/** The lexical index (format.ts, sections 9–11): its head's parts and how its values were cut. */
+export interface ManifestLexical {
+  head: BlobRef[];
+  /** Distinct terms, lexicon parts and postings tails. */
+  terms: number;
+  parts: number;
+  tails: number;
+  /** A lexicon part ends after a term whose mixed hash is 0 mod this (content-defined cuts). */
+  cut: number;
+}
+
 export interface Manifest {
   format: typeof FORMAT;
   /** Content hash of everything below except createdAt: equal inputs, equal version. */
@@ -155,6 +190,8 @@ export interface Manifest {
    * size, what a Worker holds once it has loaded them.
    */
   resident?: ManifestResident;
+  /** The lexical index, present when the build wrote one: lexical and hybrid search need it. */
+  lexical?: ManifestLexical;
   /** A few short item texts the search page offers as example queries (absent in older indexes). */
   examples?: string[];
 }

@@ -21,6 +21,8 @@ import { searchFiltered } from "./filtered-search.ts";
 import { deepest, type Depth } from "./rerank-depth.ts";
 import type { IndexFilters, IndexHandle } from "./handle.ts";
 import type { ResidentRecords } from "./resident.ts";
+import { decodeLexiconHead } from "./format.ts";
+import { lexicalIndex, type LexicalIndex } from "../lexical/search.ts";
 
 export type { IndexFilters, IndexHandle };
 
@@ -85,8 +87,9 @@ export async function openIndex(manifest: Manifest, source: BlobSource, cache: V
   const refs = manifest.routing;
   if (!Array.isArray(refs) || refs.length === 0) throw new IndexError("index_corrupt", "the manifest names no routing");
   const f = manifest.filters;
-  const groups = [{ what: "routing", refs }, ...(f ? [{ what: "filter table", refs: f.table }] : [])];
-  const [routingBytes, tableBytes] = await readParts(source, groups);
+  const lx = manifest.lexical;
+  const groups = [{ what: "routing", refs }, { what: "filter table", refs: f ? f.table : [] }, { what: "lexicon head", refs: lx ? lx.head : [] }];
+  const [routingBytes, tableBytes, headBytes] = await readParts(source, groups);
   const routing = decodeOrCorrupt(`routing ${refs[0].key}`, () => decodeRouting(routingBytes));
   if (routing.leaves !== manifest.params.leaves || routing.dim !== manifest.dim || routing.pqM !== manifest.params.pqM) {
     throw new IndexError("index_corrupt", `routing ${refs[0].key} disagrees with the manifest`);
@@ -97,7 +100,13 @@ export async function openIndex(manifest: Manifest, source: BlobSource, cache: V
     if (table.leaves !== routing.leaves || table.columns !== f.fields.length) throw new IndexError("index_corrupt", "the filter table disagrees with the manifest");
     filters = { fields: f.fields, table };
   }
-  return { manifest, routing, filters, source, cache };
+  let lexical: LexicalIndex | null = null;
+  if (lx) {
+    const head = decodeOrCorrupt("lexicon head", () => decodeLexiconHead(headBytes));
+    if (head.items !== manifest.items || head.parts !== lx.parts) throw new IndexError("index_corrupt", "the lexicon head disagrees with the manifest");
+    lexical = lexicalIndex(head);
+  }
+  return { manifest, routing, filters, source, cache, lexical };
 }
 
 /**
@@ -156,7 +165,11 @@ function residentHit(resident: ResidentRecords, g: number): Pick<ItemRecord, "id
   }
 }
 
-export async function searchVector(h: IndexHandle, q: Float32Array, options: SearchOptions): Promise<{ results: SearchHit[]; stats: SearchStats }> {
+/**
+ * Round 1 of a vector search: the record keys round 2 re-ranks. Its first read
+ * is issued before it first awaits, so a SharedRound can join it with other reads.
+ */
+export async function vectorCandidates(h: IndexHandle, q: Float32Array, options: SearchOptions, stats: SearchStats): Promise<string[]> {
   const { routing, manifest } = h;
   if (q.length !== routing.dim) throw new Error(`query has ${q.length} dimensions, the index ${routing.dim}`);
   const k = options.k;
@@ -165,15 +178,16 @@ export async function searchVector(h: IndexHandle, q: Float32Array, options: Sea
   const depth: Depth = { k, rerank: Math.max(k, options.rerank ?? manifest.params.rerank), margin: options.rerankMargin ?? manifest.params.rerankMargin };
   const maxShardBytes = options.maxShardBytes ?? manifest.params.maxShardBytes;
   const scanLeaves = options.scanLeaves ?? manifest.params.scanLeaves;
-  const stats = emptyStats();
-  if (options.filter) {
-    const keys = await searchFiltered(h, q, options.filter, { nprobe, probeMargin, depth, maxShardBytes, scanLeaves }, stats);
-    return { results: await rerankRecords(h, q, keys, k, stats), stats };
-  }
+  if (options.filter) return searchFiltered(h, q, options.filter, { nprobe, probeMargin, depth, maxShardBytes, scanLeaves }, stats);
   const nearest = probedLeaves(routing, q, nprobe, probeMargin, scanLeaves);
   const leaves = withinBudget(nearest, (l) => routing.shardBytes[l], maxShardBytes);
   const shards = await fetchBlobs(h.source, h.cache, leaves.map((l) => shardRef(routing, l)), stats);
   stats.shards = shards.length;
-  const keys = rankEntries(shards, itemTable(q, routing.rotation, routing.codebooks, routing.pqM), routing.pqM, depth);
-  return { results: await rerankRecords(h, q, keys, k, stats), stats };
+  return rankEntries(shards, itemTable(q, routing.rotation, routing.codebooks, routing.pqM), routing.pqM, depth);
+}
+
+export async function searchVector(h: IndexHandle, q: Float32Array, options: SearchOptions): Promise<{ results: SearchHit[]; stats: SearchStats }> {
+  const stats = emptyStats();
+  const keys = await vectorCandidates(h, q, options, stats);
+  return { results: await rerankRecords(h, q, keys, options.k, stats), stats };
 }

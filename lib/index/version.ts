@@ -2,7 +2,22 @@
 // upload and keep, what GC may delete, what the build prunes. The manifest names
 // the model, routing and catalog parts; the routing names the shards; the
 // catalog names the item records.
-import { attributesKey, chunkKey, decodeCatalog, decodeFilterTable, decodeRouting, joinParts, shardKey, type FilterTable, type Routing } from "./format.ts";
+import {
+  attributesKey,
+  chunkKey,
+  decodeCatalog,
+  decodeFilterTable,
+  decodeLexiconHead,
+  decodeLexiconPart,
+  decodeRouting,
+  joinParts,
+  lexiconPartKey,
+  shardKey,
+  tailKey,
+  textToBlob,
+  type FilterTable,
+  type Routing,
+} from "./format.ts";
 import type { BlobRef, Manifest } from "./manifest.ts";
 
 export interface ValueRef {
@@ -20,6 +35,8 @@ export interface VersionValues {
   filters: ValueRef[];
   /** The resident blocks (empty when the build wrote none). */
   resident: ValueRef[];
+  /** Lexicon head parts, lexicon parts and postings tails (empty without a lexical index). */
+  lexical: ValueRef[];
 }
 
 export type ReadTexts = (keys: string[]) => Promise<Map<string, string | null>>;
@@ -55,6 +72,26 @@ export function filterValueRefs(t: FilterTable): ValueRef[] {
   return refs;
 }
 
+/** The lexical index's values: the head names the parts, each part its tails (so every part is read). */
+export async function lexicalValueRefs(m: Manifest, read: ReadTexts): Promise<ValueRef[]> {
+  if (!m.lexical) return [];
+  const head = decodeLexiconHead(await readParts(m.lexical.head, `lexicon head of version ${m.version}`, read));
+  const refs: ValueRef[] = [...m.lexical.head];
+  const keys = Array.from({ length: head.parts }, (_, p) => lexiconPartKey(head, p));
+  for (let i = 0; i < keys.length; i += 1000) {
+    const batch = keys.slice(i, i + 1000);
+    const texts = await read(batch);
+    batch.forEach((key, j) => {
+      const t = texts.get(key);
+      if (t == null) throw new Error(`lexicon part ${key} of version ${m.version} is unreadable`);
+      refs.push({ key, bytes: head.partBytes[i + j] });
+      const part = decodeLexiconPart(textToBlob(t));
+      for (let r = 0; r < part.tailTerm.length; r++) refs.push({ key: tailKey(part, r), bytes: part.tailBytes[r] });
+    });
+  }
+  return refs;
+}
+
 /** Reads the routing and catalog through `read`; throws when either is unreadable, never guesses. */
 export async function versionValues(m: Manifest, read: ReadTexts): Promise<VersionValues> {
   const routing = await readRouting(m, read);
@@ -68,9 +105,10 @@ export async function versionValues(m: Manifest, read: ReadTexts): Promise<Versi
     items: catalog,
     filters: table && m.filters ? [...m.filters.table, ...filterValueRefs(table)] : [],
     resident: m.resident?.blocks ?? [],
+    lexical: await lexicalValueRefs(m, read),
   };
 }
 
 export function allValues(v: VersionValues): ValueRef[] {
-  return [...v.model, ...v.routing, ...v.catalog, ...v.shards, ...v.filters, ...v.resident, ...v.items];
+  return [...v.model, ...v.routing, ...v.catalog, ...v.shards, ...v.filters, ...v.resident, ...v.lexical, ...v.items];
 }

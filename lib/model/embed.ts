@@ -2,7 +2,7 @@
 // the build's item vectors come out of the exact same arithmetic.
 import type * as tfc from "@tensorflow/tfjs-core";
 import type { GraphModel } from "@tensorflow/tfjs-converter";
-import { UseTokenizer } from "./tokenizer.ts";
+import { sparseBatch, UseTokenizer } from "./tokenizer.ts";
 
 export const EMBEDDING_DIM = 512;
 
@@ -21,8 +21,13 @@ export async function embedBatch(
   tokenizer: UseTokenizer,
   texts: readonly string[],
 ): Promise<Float32Array[]> {
-  if (texts.length === 0) return [];
-  const batch = tokenizer.encodeBatch(texts);
+  return embedEncoded(tf, model, texts.map((t) => tokenizer.encode(t)));
+}
+
+/** embedBatch for texts the caller already encoded (the Worker tokenizes each text once per request). */
+export async function embedEncoded(tf: typeof tfc, model: GraphModel, encodings: readonly (readonly number[])[]): Promise<Float32Array[]> {
+  if (encodings.length === 0) return [];
+  const batch = sparseBatch(encodings);
   const indices = tf.tensor2d(batch.indices, [batch.values.length, 2], "int32");
   const values = tf.tensor1d(batch.values, "int32");
   let output: tfc.Tensor | tfc.Tensor[] | undefined;
@@ -31,7 +36,7 @@ export async function embedBatch(
     if (!output) output = (await model.executeAsync({ indices, values })) as tfc.Tensor;
     const flat = (await output.data()) as Float32Array;
     const rows: Float32Array[] = [];
-    for (let r = 0; r < texts.length; r++) {
+    for (let r = 0; r < encodings.length; r++) {
       const v = flat.slice(r * EMBEDDING_DIM, (r + 1) * EMBEDDING_DIM);
       normalizeInPlace(v);
       rows.push(v);

@@ -14,7 +14,7 @@ export class MemorySource implements BlobSource {
   static fromBuilt(b: BuiltIndex): MemorySource {
     const s = new MemorySource();
     const f = b.filters;
-    for (const blob of [...b.routing, ...b.catalog, ...b.shards, ...(f ? [...f.table, ...f.attributes, ...f.chunks] : []), ...(b.resident?.blocks ?? [])]) s.values.set(blob.ref.key, blob.text);
+    for (const blob of [...b.routing, ...b.catalog, ...b.shards, ...(f ? [...f.table, ...f.attributes, ...f.chunks] : []), ...(b.resident?.blocks ?? []), ...b.lexical.head, ...b.lexical.parts, ...b.lexical.tails]) s.values.set(blob.ref.key, blob.text);
     for (const r of b.records) s.values.set(r.key, r.text);
     return s;
   }

@@ -3,6 +3,7 @@
 // exact search (brute force over the float32 vectors), the ground truth.
 import type { ItemRecord } from "../../lib/index/format.ts";
 import type { Manifest } from "../../lib/index/manifest.ts";
+import { searchMode, type ModeOptions, type ModeResult } from "../../lib/lexical/hybrid.ts";
 import { openIndex, searchVector, type FilterStats, type SearchHit, type IndexHandle } from "../../lib/index/reader.ts";
 import { FileSource, readManifest, readRecordTexts, readVectors } from "./dir.ts";
 import { exactTopK, exactTopKOf } from "../builder/check/self-check.ts";
@@ -74,6 +75,11 @@ export class ArtifactSearch {
   async approximate(q: Float32Array, k: number, knobs: { nprobe?: number; probeMargin?: number; rerank?: number; rerankMargin?: number; filter?: CompiledFilter | null } = {}): Promise<{ results: SearchHit[]; stats: QueryAnswer["stats"] }> {
     const { results, stats } = await searchVector(this.handle, q, { k, ...knobs });
     return { results, stats: { shards: stats.shards, bytes: stats.bytes, roundTrips: stats.roundTrips, ...(stats.filter ? { filter: stats.filter } : {}) } };
+  }
+
+  /** A query in a search mode (lib/lexical/hybrid.ts), the Worker's code: semantic, lexical or hybrid. */
+  async query(text: string, q: Float32Array, o: Omit<ModeOptions, "k"> & { k: number }): Promise<ModeResult> {
+    return searchMode(this.handle, { text, vector: q }, o);
   }
 
   async exact(q: Float32Array, k: number, filter: CompiledFilter | null = null): Promise<{ results: SearchHit[]; stats: QueryAnswer["stats"] }> {

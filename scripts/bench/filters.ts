@@ -15,6 +15,8 @@ import { cachedBuild } from "./build-cache.ts";
 import { loadQueries } from "./queries.ts";
 import { dist, type Dist } from "./stats.ts";
 import type { SearchStats } from "../../lib/index/reader.ts";
+import type { SearchResponse } from "../../functions/wire.ts";
+import { readStats } from "./http-client.ts";
 import { DEFAULT_CACHE } from "../common/paths.ts";
 import { finishRun, startRun, type RunMeta } from "../common/run-meta.ts";
 
@@ -88,12 +90,12 @@ function pass(answers: Array<{ ids: string[]; stats: SearchStats }>, truth: stri
 
 async function askHttp(w: LocalWorker, q: string, filter: Record<string, unknown> | null) {
   const t0 = performance.now();
-  const res = await w.fetch("/search", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ q, k: K, ...(filter ? { filter } : {}) }) });
+  const res = await w.fetch("/v1/search", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ q, k: K, ...(filter ? { filter } : {}) }) });
   const text = await res.text();
   const e2eMs = performance.now() - t0;
-  if (res.status !== 200) throw new Error(`/search answered ${res.status}: ${text.slice(0, 300)}`);
-  const body = JSON.parse(text) as { results: Array<{ id: string }>; stats: SearchStats; timings: { embed_ms: number } };
-  return { ids: body.results.map((r) => r.id), stats: body.stats, e2eMs, embedMs: body.timings.embed_ms };
+  if (res.status !== 200) throw new Error(`/v1/search answered ${res.status}: ${text.slice(0, 300)}`);
+  const body = JSON.parse(text) as SearchResponse;
+  return { ids: body.results.map((r) => r.id), stats: readStats(body.stats), e2eMs, embedMs: body.timings.embed_ms };
 }
 
 /** The corpus's index from the bench's build cache, or an index built before (e.g. the scale bench's). */

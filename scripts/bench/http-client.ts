@@ -5,13 +5,28 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { startLocalWorker, type Bundle, type LocalWorker } from "../local/harness.ts";
+import { startLocalWorker, testWorkerBundle, type Bundle, type LocalWorker } from "../local/harness.ts";
 import { publishToLocalKv } from "../local/bulk-load.ts";
 import { dist, type Dist } from "./stats.ts";
 import type { SearchStats } from "../../lib/index/reader.ts";
+import type { SearchResponse, WireSearchStats } from "../../functions/wire.ts";
+import { EXACT_SEARCH_PATH } from "../../functions/exact-search.ts";
 
-/** The `stats` of a /search answer: the reader's own (kvMs: time waiting for KV; search_ms minus it is compute). */
+/** A /v1/search answer's `stats`, read back into the reader's terms (kvMs: time waiting for KV; search_ms minus it is compute). */
 export type WireStats = SearchStats;
+
+export function readStats(s: WireSearchStats): WireStats {
+  return {
+    shards: s.shards,
+    records: s.records,
+    resident: s.resident_records,
+    bytes: s.bytes,
+    fetchedBytes: s.fetched_bytes,
+    roundTrips: s.round_trips,
+    kvMs: s.kv_ms,
+    ...(s.filter ? { filter: s.filter } : {}),
+  };
+}
 
 export interface WireAnswer {
   ids: string[];
@@ -24,7 +39,7 @@ export interface WireAnswer {
   e2eMs: number;
 }
 
-/** One `POST /embed` of one text: end to end, and the embedding as the Worker timed it (Server-Timing). */
+/** One `POST /v1/embed` of one text: end to end, and the embedding as the Worker timed it (Server-Timing). */
 export interface EmbedAnswer {
   e2eMs: number;
   embedMs: number;
@@ -43,7 +58,7 @@ export interface LatencyRun {
   kvBytes: Dist;
   /** End to end minus the Worker's own total: HTTP, JSON, routing. */
   overhead: Dist;
-  /** `POST /embed` of the same query text, asked right after each search: end to end, and the Worker's embed timing. */
+  /** `POST /v1/embed` of the same query text, asked right after each search: end to end, and the Worker's embed timing. */
   embedEndpoint: { e2e: Dist; embed: Dist };
 }
 
@@ -61,7 +76,7 @@ export interface WorkerMeasurements {
   exactError: string | null;
   /** Worker log lines that look like trouble (errors, memory). */
   workerErrors: string[];
-  /** /healthz's `resident` once the recall pass is over and any load has ended: whether the timed passes re-ranked from memory. */
+  /** /v1/healthz's `resident` once the recall pass is over and any load has ended: whether the timed passes re-ranked from memory. */
   resident: ResidentHealth;
 }
 
@@ -73,28 +88,24 @@ export interface ResidentHealth {
   error?: string;
 }
 
-interface SearchBody {
-  results: Array<{ id: string }>;
-  timings: { embed_ms: number; search_ms: number; compute_ms: number; total_ms: number };
-  stats: WireStats;
-}
-
 /**
  * One query. Timed passes POST it: GET answers are cached at the edge (by
  * version, query and k), so a repeated GET would time the cache, not the search.
+ * In semantic mode: this bench measures the vector index against exact dense
+ * search (the hybrid bench, bench/hybrid.ts, measures the modes).
  */
 async function ask(w: LocalWorker, q: string, k: number, exact = false): Promise<WireAnswer> {
   const t0 = performance.now();
   const res = exact
-    ? await w.fetch(`/search?k=${k}&q=${encodeURIComponent(q)}&exact=1`)
-    : await w.fetch("/search", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ q, k }) });
+    ? await w.fetch(`${EXACT_SEARCH_PATH}?k=${k}&q=${encodeURIComponent(q)}`)
+    : await w.fetch("/v1/search", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ q, k, mode: "semantic" }) });
   const text = await res.text();
   const e2eMs = performance.now() - t0;
-  if (res.status !== 200) throw new Error(`/search answered ${res.status}: ${text.slice(0, 300)}`);
-  const body = JSON.parse(text) as SearchBody;
+  if (res.status !== 200) throw new Error(`/v1/search answered ${res.status}: ${text.slice(0, 300)}`);
+  const body = JSON.parse(text) as SearchResponse;
   return {
     ids: body.results.map((r) => r.id),
-    stats: body.stats,
+    stats: readStats(body.stats),
     embedMs: body.timings.embed_ms,
     searchMs: body.timings.search_ms,
     computeMs: body.timings.compute_ms,
@@ -103,13 +114,13 @@ async function ask(w: LocalWorker, q: string, k: number, exact = false): Promise
   };
 }
 
-/** `POST /embed` of one text, as a client of the API would ask it. */
+/** `POST /v1/embed` of one text, as a client of the API would ask it. */
 async function askEmbed(w: LocalWorker, q: string): Promise<EmbedAnswer> {
   const t0 = performance.now();
-  const res = await w.fetch("/embed", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ texts: [q] }) });
+  const res = await w.fetch("/v1/embed", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ texts: [q] }) });
   const text = await res.text();
   const e2eMs = performance.now() - t0;
-  if (res.status !== 200) throw new Error(`/embed answered ${res.status}: ${text.slice(0, 300)}`);
+  if (res.status !== 200) throw new Error(`/v1/embed answered ${res.status}: ${text.slice(0, 300)}`);
   const embed = /(?:^|,\s*)embed;dur=([\d.]+)/.exec(res.headers.get("server-timing") ?? "");
   return { e2eMs, embedMs: embed ? Number(embed[1]) : NaN };
 }
@@ -129,7 +140,7 @@ function latencyRun(answers: WireAnswer[], embeds: EmbedAnswer[]): LatencyRun {
   };
 }
 
-/** /embed requests before the timed runs: the route's first calls are slower (JIT). */
+/** /v1/embed requests before the timed runs: the route's first calls are slower (JIT). */
 const EMBED_WARMUP = 20;
 
 async function throughput(w: LocalWorker, queries: string[], k: number, clients: number): Promise<number> {
@@ -154,6 +165,7 @@ export interface WorkerBenchOptions {
   repeats: number;
   clients: number[];
   exactQueries: number;
+  /** The bundle to run; by default the test entry's (functions/test-entry.ts: the deployed routes plus the exact search the exact pass needs). */
   bundle?: Bundle;
   log?: (s: string) => void;
   /** A local KV store to publish into and keep (values already there are not sent again); default a temp dir, removed after. */
@@ -167,7 +179,7 @@ const RESIDENT_WAIT_MS = 120_000;
 const RESIDENT_POLL_MS = 250;
 
 async function residentHealth(w: LocalWorker): Promise<ResidentHealth> {
-  const body = (await (await w.fetch("/healthz")).json()) as { resident?: ResidentHealth };
+  const body = (await (await w.fetch("/v1/healthz")).json()) as { resident?: ResidentHealth };
   return body.resident ?? { state: "none" };
 }
 
@@ -195,12 +207,12 @@ export async function measureThroughHttp(o: WorkerBenchOptions): Promise<WorkerM
   await publishToLocalKv(persistDir, o.dir);
   const publishSeconds = (performance.now() - t) / 1000;
   log(`published to local KV in ${publishSeconds.toFixed(1)} s`);
-  const vars: Record<string, string> = { BENCH_EXACT: "on", ...(o.residentKib !== undefined ? { RESIDENT_KIB: String(o.residentKib) } : {}) };
-  const w = await startLocalWorker({ persistDir, bundle: o.bundle, inspect: true, vars, onLog });
+  const vars: Record<string, string> = o.residentKib !== undefined ? { RESIDENT_KIB: String(o.residentKib) } : {};
+  const w = await startLocalWorker({ persistDir, bundle: o.bundle ?? (await testWorkerBundle()), inspect: true, vars, onLog });
   try {
 
     const first = await ask(w, o.queries[0], o.k);
-    const health = (await (await w.fetch("/healthz")).json()) as { model_load_ms?: number };
+    const health = (await (await w.fetch("/v1/healthz")).json()) as { model_load_ms?: number };
     const cold = { e2eMs: first.e2eMs, serverTotalMs: first.serverTotalMs, embedMs: first.embedMs, searchMs: first.searchMs, modelLoadMs: health.model_load_ms ?? null };
     log(`cold first query ${cold.e2eMs.toFixed(0)} ms (model load ${cold.modelLoadMs} ms)`);
 
@@ -233,7 +245,7 @@ export async function measureThroughHttp(o: WorkerBenchOptions): Promise<WorkerM
       log(`${c} client(s): ${qps[c].map((x) => x.toFixed(1)).join(", ")} q/s`);
     }
 
-    const healthz = (await (await w.fetch("/healthz")).json()) as { memory: { wasm_heap_bytes: number } };
+    const healthz = (await (await w.fetch("/v1/healthz")).json()) as { memory: { wasm_heap_bytes: number } };
     const heap = await w.isolateHeap({ gc: true });
     const memory = {
       jsHeapAfterGcBytes: heap.usedBytes,

@@ -14,6 +14,7 @@ import { promisify } from "node:util";
 import { routingBudget } from "../../lib/index/format.ts";
 import type { IndexParams } from "../../lib/index/manifest.ts";
 import { openIndex, searchVector } from "../../lib/index/reader.ts";
+import { searchMode } from "../../lib/lexical/hybrid.ts";
 import { EMBEDDING_DIM } from "../../lib/model/embed.ts";
 import { FileSource, readManifest } from "../artifacts/dir.ts";
 import { type BuildReport } from "../builder/build.ts";
@@ -72,6 +73,10 @@ export interface ScaleReport {
   memoryFormula: { routingBytes1_2M: number; routingBytes10M_leaf32: number; measuredRoutingBytes: number };
   queries: { count: number; questions: number; perturbed: number };
   node: { recallAt10: number; recallByKind: Record<string, number>; bytes: Dist; roundTrips: Dist; shards: Dist };
+  /** The same queries in hybrid mode (default fusion), Node: bytes and rounds; null for an index without a lexicon. */
+  hybrid?: null | { bytes: Dist; roundTrips: Dist; lexiconParts: Dist };
+  /** What an isolate holds of the index, decoded: routing, filter table and lexicon head (the resident copy aside). */
+  isolate?: { routingBytes: number; filterTableBytes: number; lexiconHeadBytes: number; totalBytes: number };
   worker: null | {
     recallAt10: number;
     publishSeconds: number;
@@ -175,6 +180,23 @@ async function buildStep(o: ScaleOptions, set: SyntheticFiles): Promise<{ out: s
   return { out, report: JSON.parse(stdout.trim().split("\n").pop()!) as BuildReport };
 }
 
+/** The queries in hybrid mode: what lexical search adds to a query's bytes, and that rounds stay 2. */
+async function hybridSearch(out: string, texts: string[], queries: Float32Array[]): Promise<ScaleReport["hybrid"]> {
+  const manifest = await readManifest(out);
+  if (!manifest.lexical) return null;
+  const handle = await openIndex(manifest, await FileSource.open(out), null);
+  const bytes: number[] = [];
+  const rounds: number[] = [];
+  const parts: number[] = [];
+  for (let i = 0; i < queries.length; i++) {
+    const { stats } = await searchMode(handle, { text: texts[i], vector: queries[i] }, { k: SCALE_DEFAULTS.k, mode: "hybrid" });
+    bytes.push(stats.bytes);
+    rounds.push(stats.roundTrips);
+    parts.push(stats.lexical?.parts ?? 0);
+  }
+  return { bytes: dist(bytes), roundTrips: dist(rounds), lexiconParts: dist(parts) };
+}
+
 async function nodeSearch(out: string, queries: Float32Array[], truth: string[][], kinds: string[]) {
   const manifest = await readManifest(out);
   const handle = await openIndex(manifest, await FileSource.open(out), null);
@@ -273,7 +295,13 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
   o.log(`build: ${report.seconds.total} s, peak RSS ${(report.peakRssBytes / 2 ** 30).toFixed(2)} GiB, self-check recall@10 ${report.selfCheck.recallAt10}`);
   const node = await nodeSearch(out, qv, truth, queries.map((q) => q.kind));
   o.log(`node: recall@10 ${node.recallAt10.toFixed(4)}, ${(node.bytes.mean / 1024).toFixed(0)} KB/query, rounds max ${node.roundTrips.max}`);
+  const hybrid = await hybridSearch(out, queries.map((q) => q.text), qv);
+  if (hybrid) o.log(`node, hybrid: ${(hybrid.bytes.mean / 1024).toFixed(0)} KB/query, rounds max ${hybrid.roundTrips.max}`);
   const worker = await serveStep(o, out, queries, truth);
+  // The report counts base64 text; the isolate holds the decoded bytes.
+  const routingBytes = (report.bytes.routing * 3) / 4;
+  const filterTableBytes = (report.filters.tableBytes * 3) / 4;
+  const lexiconHeadBytes = report.lexical?.headBytes ?? 0;
   return {
     meta: { date, machine: machine(), node: process.version, git },
     generator: { realItems: items.length, items: o.items, seed: SYNTHETIC_DEFAULTS.seed, noise: SYNTHETIC_DEFAULTS.noise, neighbours: 10, seconds: set.seconds },
@@ -287,6 +315,8 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
     },
     queries: { count: queries.length, questions: queries.filter((q) => q.kind === "question").length, perturbed: queries.filter((q) => q.kind === "perturbed").length },
     node,
+    hybrid,
+    isolate: { routingBytes, filterTableBytes, lexiconHeadBytes, totalBytes: routingBytes + filterTableBytes + lexiconHeadBytes },
     worker,
   };
 }

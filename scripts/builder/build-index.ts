@@ -23,6 +23,7 @@ import { textBlob, type TextBlob } from "./packing/text-blob.ts";
 import { buildFilterValues, type FilterValues } from "./packing/filter-values.ts";
 import { encodeColumns } from "./packing/filter-columns.ts";
 import { residentCopy, type ResidentCopy } from "./packing/resident-blocks.ts";
+import { buildLexical, type LexicalValues } from "./packing/lexical-values.ts";
 
 export { textBlob, type TextBlob };
 import { quantizeInt8 } from "../../lib/index/quantize.ts";
@@ -63,6 +64,8 @@ export interface BuiltIndex {
   filters: BuiltFilters | null;
   /** The records packed for isolate memory (resident-blocks.ts); null when they would not fit. */
   resident: ResidentCopy | null;
+  /** The lexical index (lexical-values.ts): head, lexicon parts, postings tails. */
+  lexical: LexicalValues;
   timings: Record<string, number>;
 }
 
@@ -110,7 +113,7 @@ export const DEFAULT_PARAMS = {
   soarLambda: 1,
 };
 
-export type BuildIndexOptions = Partial<typeof DEFAULT_PARAMS> & { threads?: number; filterFields?: FilterField[]; residentMaxBytes?: number };
+export type BuildIndexOptions = Partial<typeof DEFAULT_PARAMS> & { threads?: number; filterFields?: FilterField[]; residentMaxBytes?: number; lexicalPrefix?: number };
 
 export function itemRecordText(item: CorpusItem, v: Float32Array): string {
   const q = quantizeInt8(v);
@@ -127,6 +130,8 @@ export function itemRecordText(item: CorpusItem, v: Float32Array): string {
 export interface BaseIndex {
   routing: Routing;
   shards: Shard[];
+  /** The base's lexicon cut modulus, kept so that parts are cut where they were. */
+  lexicalCut?: number;
 }
 
 /** Items in a base index: spilled items sit in two of its shards. */
@@ -153,7 +158,7 @@ interface Tree {
 
 
 
-type Options = typeof DEFAULT_PARAMS & { threads?: number; filterFields?: FilterField[]; residentMaxBytes?: number };
+type Options = typeof DEFAULT_PARAMS & { threads?: number; filterFields?: FilterField[]; residentMaxBytes?: number; lexicalPrefix?: number };
 
 export async function buildIndex(
   vectors: Float32Array,
@@ -192,6 +197,8 @@ export async function buildIndex(
     if (filters) lap("filters");
     const resident = residentCopy(vectors, dim, items, keyBytes, records.map((r) => r.bytes), o.residentMaxBytes);
     if (resident) lap("resident");
+    const lexical = buildLexical(items.map((i) => i.text), keyBytes, { prefix: o.lexicalPrefix, cut: base?.lexicalCut });
+    lap("lexical");
     const leaves = shards.length;
     const params: IndexParams = {
       leaves,
@@ -205,7 +212,7 @@ export async function buildIndex(
       seed: o.seed,
       maxShardBytes: o.maxShardBytes,
     };
-    return { params, routing, shards, records, catalog, filters, resident, timings };
+    return { params, routing, shards, records, catalog, filters, resident, lexical, timings };
   } finally {
     await pool.close();
   }

@@ -101,7 +101,7 @@ export async function loadBase(dir: string): Promise<{ base: BaseIndex; manifest
     if (t == null) throw new Error(`base index in ${dir} lacks ${key}`);
     return decodeShard(textToBlob(t));
   });
-  return { manifest, base: { routing, shards } };
+  return { manifest, base: { routing, shards, lexicalCut: manifest.lexical?.cut } };
 }
 
 export interface BuildReport {
@@ -127,7 +127,15 @@ export interface BuildReport {
   selfCheck: Manifest["selfCheck"];
   /** Filterable columns, and the bytes of the values that serve filters. */
   filters: { fields: FilterField[]; tableBytes: number; attributeBytes: number; chunks: number; chunkBytes: number };
+  /** The lexical index: terms, postings, values and their bytes; headBytes is what an isolate holds. */
+  lexical: { terms: number; postings: number; parts: number; partBytes: number; tails: number; tailBytes: number; headBytes: number; cut: number };
   peakRssBytes: number;
+}
+
+function lexicalReport(built: BuiltIndex): BuildReport["lexical"] {
+  const sum = (xs: TextBlob[]) => xs.reduce((a, x) => a + x.ref.bytes, 0);
+  const l = built.lexical;
+  return { terms: l.terms, postings: l.postings, parts: l.parts.length, partBytes: sum(l.parts), tails: l.tails.length, tailBytes: sum(l.tails), headBytes: l.headBytes, cut: l.cut };
 }
 
 export async function fileSha256(file: string): Promise<string> {
@@ -291,6 +299,7 @@ function draftManifest(o: BuildOptions, corpus: Corpus, built: BuiltIndex, model
     examples: pickExamples(corpus.items.map((i) => i.text)),
     ...(built.filters ? { filters: { fields: built.filters.fields, table: built.filters.table.map((p) => p.ref) } } : {}),
     ...(built.resident ? { resident: { blocks: built.resident.blocks.map((b) => b.ref), items: corpus.items.length, bytes: built.resident.bytes } } : {}),
+    lexical: { head: built.lexical.head.map((p) => p.ref), terms: built.lexical.terms, parts: built.lexical.parts.length, tails: built.lexical.tails.length, cut: built.lexical.cut },
   };
 }
 
@@ -324,7 +333,8 @@ function sealManifest(m: Manifest, built: BuiltIndex): void {
   const shardBytes = sum(built.shards);
   const f = built.filters;
   const filterValues = f ? [...f.table, ...f.attributes, ...f.chunks] : [];
-  const indexBytes = sum(built.routing) + shardBytes + sum(built.catalog) + sum(filterValues);
+  const lexicalValues = [...built.lexical.head, ...built.lexical.parts, ...built.lexical.tails];
+  const indexBytes = sum(built.routing) + shardBytes + sum(built.catalog) + sum(filterValues) + sum(lexicalValues);
   m.totals = {
     indexBytes,
     itemBytes,
@@ -333,8 +343,8 @@ function sealManifest(m: Manifest, built: BuiltIndex): void {
     shardBytes,
     bytesPerItem: Math.round(((indexBytes + itemBytes) / m.items) * 10) / 10,
     ...(built.resident ? { residentBytes: sum(built.resident.blocks) } : {}),
-    // model (3) + routing and catalog parts + shards + filter values + resident blocks + records + manifest
-    kvValues: 3 + built.routing.length + built.catalog.length + built.shards.length + filterValues.length + (built.resident?.blocks.length ?? 0) + built.records.length + 1,
+    // model (3) + routing and catalog parts + shards + filter values + resident blocks + lexical values + records + manifest
+    kvValues: 3 + built.routing.length + built.catalog.length + built.shards.length + filterValues.length + (built.resident?.blocks.length ?? 0) + lexicalValues.length + built.records.length + 1,
   };
   const { createdAt: _c, version: _v, ...hashed } = m;
   m.version = createHash("sha256").update(JSON.stringify(hashed)).digest("hex").slice(0, 16);
@@ -343,7 +353,8 @@ function sealManifest(m: Manifest, built: BuiltIndex): void {
 async function writeArtifacts(out: string, manifest: Manifest, built: BuiltIndex, model: ModelValues, vectors: Float32Array): Promise<string> {
   const f = built.filters;
   const filterValues = f ? [...f.table, ...f.attributes, ...f.chunks] : [];
-  for (const b of [...built.routing, ...built.catalog, ...built.shards, ...filterValues, ...(built.resident?.blocks ?? []), model.topology, model.vocab]) await writeBlob(out, b.ref, b.text);
+  const lexicalValues = [...built.lexical.head, ...built.lexical.parts, ...built.lexical.tails];
+  for (const b of [...built.routing, ...built.catalog, ...built.shards, ...filterValues, ...(built.resident?.blocks ?? []), ...lexicalValues, model.topology, model.vocab]) await writeBlob(out, b.ref, b.text);
   await writeBlob(out, model.ref.weights, model.weights);
   await writeItemsPack(out, built.records);
   await writeFile(path.join(out, "vectors.f32"), new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
@@ -407,6 +418,7 @@ function buildReport(
       chunks: built.filters?.chunks.length ?? 0,
       chunkBytes: sum(built.filters?.chunks ?? []),
     },
+    lexical: lexicalReport(built),
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
   };
 }
@@ -435,6 +447,7 @@ export function reportLines(r: BuildReport): string[] {
     `KV values        largest ${kb(r.kvValues.largestBytes)} (${r.kvValues.largestKey}); routing in ${r.kvValues.routingParts} part(s), catalog in ${r.kvValues.catalogParts}`,
     `self-check       recall@10 ${r.selfCheck.recallAt10.toFixed(3)} on ${r.selfCheck.queries} perturbed items, ${kb(r.selfCheck.meanBytes)} mean / ${kb(r.selfCheck.maxBytes)} max per query, ${r.selfCheck.roundTrips} KV rounds`,
     `filterable       ${r.filters.fields.length ? `${describeFields(r.filters.fields).join(", ")}; table ${kb(r.filters.tableBytes)}, leaf attributes ${kb(r.filters.attributeBytes)}, ${r.filters.chunks} column chunks ${kb(r.filters.chunkBytes)}` : "none (--filterable COL,… to declare)"}`,
+    `lexical          ${r.lexical.terms} terms, ${r.lexical.postings} postings; ${r.lexical.parts} lexicon parts ${kb(r.lexical.partBytes)}, ${r.lexical.tails} tails ${kb(r.lexical.tailBytes)}; head ${kb(r.lexical.headBytes)} in memory`,
     `peak RSS         ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
   ];
   return lines;

@@ -18,7 +18,8 @@ const SOURCE_DIRS = [
   "scripts/builder/pools",
   "scripts/builder/training",
 ];
-const SOURCE_FILES = ["scripts/artifacts/dir.ts", "package-lock.json"];
+// Of the lexical code, what the build runs (query-time search and fusion shape no index).
+const SOURCE_FILES = ["scripts/artifacts/dir.ts", "package-lock.json", "lib/lexical/tokenize.ts", "lib/lexical/bm25.ts"];
 
 /** sha256 (hex) over the index-shaping sources plus `extraFiles` (paths relative to the project root). */
 export async function sourceHash(extraFiles: readonly string[] = []): Promise<string> {

@@ -16,6 +16,8 @@ import { DEFAULTS, runBench, type BenchOptions } from "../bench/run.ts";
 import { runScaleBench } from "../bench/scale.ts";
 import { scaleMarkdown } from "../bench/scale-report.ts";
 import { filterMarkdown, runFilterBench } from "../bench/filters.ts";
+import { HYBRID_DEFAULTS, hybridMarkdown, runHybridBench } from "../bench/hybrid.ts";
+import { PROJECT_ROOT } from "../common/paths.ts";
 import { FLEET_DEFAULTS, fleetMarkdown, runFleetBench } from "../bench/embed-fleet.ts";
 
 const USAGE = `Usage: npm run bench -- --corpus FILE [options]
@@ -41,6 +43,12 @@ const USAGE = `Usage: npm run bench -- --corpus FILE [options]
   --latency              instead: the warm-latency targets alone (/search ÷ /embed of one text end to
                          end, search compute) and where the time goes, through HTTP (scripts/bench/latency.ts);
                          --json/--md write its report; --repeats and --perturbed apply
+  --hybrid               instead: MRR@10, recall@1/@10, bytes and rounds of the semantic, lexical and
+                         hybrid modes on STS-B retrieval and on rare-word known items from --corpus
+                         (scripts/bench/hybrid.ts); writes docs/bench-hybrid.md and .json unless
+                         --md/--json say otherwise
+  --stsb FILE            with --hybrid: the STS-B test file (default ../shared/data/sts-benchmark-test.tsv)
+  --known-items N        with --hybrid: known-item queries (default ${HYBRID_DEFAULTS.knownItems})
   --artifacts DIR        with --filters or --latency: measure the index built in DIR (e.g. the scale bench's) instead
   --resident-kib N       with --latency: the Worker's RESIDENT_KIB (0: every record from KV; default wrangler.toml's)
   --no-serve             with --scale or --filters: skip the Worker pass (publishing N records to local KV is slow)
@@ -63,6 +71,9 @@ function list(name: string, v: string | undefined): number[] | undefined {
     return n;
   });
 }
+
+/** The hybrid bench's flags (scripts/bench/hybrid.ts). */
+const HYBRID_FLAGS = { hybrid: { type: "boolean" }, stsb: { type: "string" }, "known-items": { type: "string" } } as const;
 
 /** The fleet bench's flags (scripts/bench/embed-fleet.ts). */
 const FLEET_FLAGS = {
@@ -96,7 +107,7 @@ export function main(): Promise<number> {
       "resident-kib": { type: "string" },
       "no-serve": { type: "boolean" },
       "reuse-build": { type: "boolean" },
-      ...FLEET_FLAGS,
+      ...FLEET_FLAGS, ...HYBRID_FLAGS,
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -109,6 +120,7 @@ export function main(): Promise<number> {
       const residentKib = parseIntFlag("resident-kib", a["resident-kib"], 0);
       return latencyBench(a.corpus, { json: a.json, md: a.md, artifacts: a.artifacts, threads: parseIntFlag("threads", a.threads), repeats: parseIntFlag("repeats", a.repeats), perturbed: parseIntFlag("perturbed", a.perturbed, 0), residentKib });
     }
+    if (a.hybrid) return hybridBench(a.corpus, { stsb: a.stsb, knownItems: parseIntFlag("known-items", a["known-items"]), threads: parseIntFlag("threads", a.threads), json: a.json, md: a.md });
     if (a.filters) return filterBench(a.corpus, { json: a.json, md: a.md, artifacts: a.artifacts, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], perturbed: parseIntFlag("perturbed", a.perturbed, 0) ?? DEFAULTS.perturbed });
     const opts: BenchOptions = {
       corpus: a.corpus,
@@ -143,6 +155,13 @@ async function writeReport(report: unknown, md: string, o: { json?: string; md?:
     await writeFile(file, text);
   }
   process.stdout.write(md);
+}
+
+async function hybridBench(corpus: string, o: { stsb?: string; knownItems?: number; threads?: number; json?: string; md?: string }): Promise<void> {
+  const log = (s: string) => process.stderr.write(`[hybrid] ${s}\n`);
+  const stsb = o.stsb ?? path.join(PROJECT_ROOT, "..", "shared", "data", "sts-benchmark-test.tsv");
+  const r = await runHybridBench({ headlines: corpus, stsb, knownItems: o.knownItems, threads: o.threads, log });
+  await writeReport(r, hybridMarkdown(r), { json: o.json ?? path.join(PROJECT_ROOT, "docs", "bench-hybrid.json"), md: o.md ?? path.join(PROJECT_ROOT, "docs", "bench-hybrid.md") });
 }
 
 async function fleetBench(corpus: string, a: { instances?: string; items?: string; concurrency?: string; json?: string; md?: string }): Promise<void> {

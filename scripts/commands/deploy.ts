@@ -8,6 +8,7 @@ import { BUILD_FLAGS, buildOptionsFromFlags } from "../builder/flags.ts";
 import { parseIntFlag } from "../common/cli.ts";
 import { runCli, UsageError, type CliIo, type CliStreams } from "../common/cli.ts";
 import { CorpusError } from "../builder/corpus/read-corpus.ts";
+import { LockError } from "../deploy/lock.ts";
 import { DEFAULTS, GateError, runDeploy, type DeployOptions, type DeployResult } from "../deploy/deploy.ts";
 import { openTarget, TargetError, type Target } from "../deploy/target.ts";
 import type { KvWriter } from "../deploy/publish.ts";
@@ -22,6 +23,7 @@ const USAGE = `Usage: npm run deploy -- --corpus FILE [options]
   --min-recall X        recall@10 self-check threshold (default ${DEFAULTS.minRecall})
   --max-item-drop X     refuse if items drop by more than this fraction (default ${DEFAULTS.maxItemDrop})
   --keep N              previous versions kept for rollback (default ${DEFAULTS.keep}, min 1)
+  --lock-wait SECONDS   wait this long for another deploy, rollback or GC holding the KV lock (default 0: refuse)
   --rebuild             re-partition instead of extending the live version
   --no-worker           do not deploy the Worker code even if it changed
   --out DIR             artifacts directory (default index-artifacts/)
@@ -52,6 +54,7 @@ const CONFIG = {
     "min-recall": { type: "string" },
     "max-item-drop": { type: "string" },
     keep: { type: "string" },
+    "lock-wait": { type: "string" },
     rebuild: { type: "boolean" },
     "no-worker": { type: "boolean" },
     out: { type: "string" },
@@ -88,6 +91,7 @@ function deployOptions(args: Flags): Omit<DeployOptions, "local" | "namespaceId"
     minRecall: fraction("min-recall", args["min-recall"]),
     maxItemDrop: fraction("max-item-drop", args["max-item-drop"]),
     keep: parseIntFlag("keep", args.keep, 1),
+    lockWaitMs: (parseIntFlag("lock-wait", args["lock-wait"], 0) ?? 0) * 1000,
     deployWorker: !args["no-worker"],
     quietBuild: args.quiet,
     build: buildOptionsFromFlags(args),
@@ -120,6 +124,10 @@ async function deployCommand(args: Flags, streams: CliStreams, io: DeployIo): Pr
     if (args.json) streams.out(JSON.stringify(summary(result)));
     return 0;
   } catch (e) {
+    if (e instanceof LockError) {
+      streams.err(`error: ${e.message}`);
+      return EXIT_REFUSED;
+    }
     if (!(e instanceof GateError)) throw e;
     streams.err(`error: ${e.message}`);
     const r = (e as GateError & { result?: DeployResult }).result;

@@ -18,6 +18,7 @@ import { ArtifactSearch } from "../artifacts/node-search.ts";
 import { runLoad } from "../reliability/load.ts";
 import { corruptOnDisk, damageValues, restoreStore, snapshotStore } from "../reliability/store.ts";
 import { runHostileProperties } from "../reliability/hostile.ts";
+import { runCostProbes } from "../reliability/cost-probes.ts";
 import { deployUnderLoad } from "../reliability/deploy-under-load.ts";
 import { markdown } from "../reliability/report.ts";
 import type { ResidentHealth } from "../bench/http-client.ts";
@@ -46,7 +47,7 @@ type Phase = <T>(name: string, run: () => Promise<T>) => Promise<T | undefined>;
 
 async function isolateMiB(w: LocalWorker, fetch: (p: string) => Promise<Response>): Promise<Isolate> {
   const heap = await w.isolateHeap({ gc: true });
-  const wasm = ((await (await fetch("/healthz")).json()) as { memory: { wasm_heap_bytes: number } }).memory.wasm_heap_bytes;
+  const wasm = ((await (await fetch("/v1/healthz")).json()) as { memory: { wasm_heap_bytes: number } }).memory.wasm_heap_bytes;
   const r = (b: number) => Math.round((b / MiB) * 10) / 10;
   return { jsHeap: r(heap.usedBytes), arrayBuffers: r(heap.arrayBufferBytes), wasm: r(wasm), total: r(heap.usedBytes + heap.arrayBufferBytes + wasm) };
 }
@@ -59,8 +60,9 @@ async function texts(dir: string): Promise<string[]> {
 }
 
 async function start(persistDir: string, extra: Partial<StartOptions> = {}): Promise<LocalWorker> {
-  const w = await startLocalWorker({ persistDir, bundle: await sharedWorkerBundle(), host: "127.0.0.1", onLog: () => undefined, ...extra });
-  const warm = await w.fetch("/healthz");
+  // Measured as deployed (rate limits on) but with /healthz's internals and /embed open to the local client.
+  const w = await startLocalWorker({ persistDir, bundle: await sharedWorkerBundle(), host: "127.0.0.1", onLog: () => undefined, vars: { PUBLIC_DIAGNOSTICS: "on", EMBED_PUBLIC: "on" }, ...extra });
+  const warm = await w.fetch("/v1/healthz");
   if (warm.status !== 200) throw new Error(`worker not healthy: ${warm.status} ${await warm.text()}`);
   return w;
 }
@@ -71,7 +73,7 @@ type Answers = Map<string, string>;
 async function answerAll(w: LocalWorker, queries: readonly string[]): Promise<Answers> {
   const out: Answers = new Map();
   for (const q of queries) {
-    const res = await w.fetch("/search", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ q, k: 10 }) });
+    const res = await w.fetch("/v1/search", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ q, k: 10 }) });
     const body = (await res.json()) as { results?: unknown; error?: { code: string } };
     out.set(q, res.status === 200 ? JSON.stringify(body.results) : `${res.status} ${body.error?.code ?? "no_envelope"}`);
   }
@@ -105,20 +107,20 @@ async function loadAndMemory(persistDir: string, queries: string[], items: numbe
     });
     const memory = await phase("memory", async () => {
       const afterLoadMiB = await isolateMiB(w, fetch);
-      const resident = residentWords(((await (await fetch("/healthz")).json()) as { resident?: ResidentHealth }).resident);
-      // A burst: 8 concurrent batches of 16 queries of ~1,000 characters (the largest legal batch).
-      const burst = Array.from({ length: 16 }, (_, i) => `burst ${i} ` + queries.slice(i * 8, i * 8 + 8).join(" ").slice(0, 980));
+      const resident = residentWords(((await (await fetch("/v1/healthz")).json()) as { resident?: ResidentHealth }).resident);
+      // A burst: 8 concurrent batches of 16 queries of ~240 characters (about the largest legal batch: MAX_SEARCH_TOKENS).
+      const burst = Array.from({ length: 16 }, (_, i) => `burst ${i} ` + queries.slice(i * 8, i * 8 + 8).join(" ").slice(0, 240));
       const afterBurstsMiB: Isolate[] = [];
       for (let b = 0; b < 3; b++) {
         const statuses = await Promise.all(
           Array.from({ length: 8 }, (_, c) =>
-            fetch("/search", { method: "POST", headers: { "Content-Type": "application/json", "CF-Connecting-IP": `10.9.${b}.${c}` }, body: JSON.stringify({ queries: burst, k: 100 }) }).then(async (r) => (await r.arrayBuffer(), r.status)),
+            fetch("/v1/search", { method: "POST", headers: { "Content-Type": "application/json", "CF-Connecting-IP": `10.9.${b}.${c}` }, body: JSON.stringify({ queries: burst, k: 100 }) }).then(async (r) => (await r.arrayBuffer(), r.status)),
           ),
         );
         if (statuses.some((s) => s !== 200)) throw new Error(`burst answered ${statuses.join(",")}`);
         afterBurstsMiB.push(await isolateMiB(w, fetch));
       }
-      return { afterLoadMiB, afterBurstsMiB, limitMiB: MEMORY_LIMIT_MIB, burst: "8 concurrent POST batches of 16 queries of ~1,000 characters, k 100", resident };
+      return { afterLoadMiB, afterBurstsMiB, limitMiB: MEMORY_LIMIT_MIB, burst: "8 concurrent POST batches of 16 queries of ~240 characters (the search token budget), k 100", resident };
     });
     process.stderr.write(`hostile input\n`);
     // Each hostile request its own client address, so the limiter does not turn the run into 429s.
@@ -126,7 +128,14 @@ async function loadAndMemory(persistDir: string, queries: string[], items: numbe
     const hostile = await phase("hostile input", () =>
       runHostileProperties((p, init) => fetch(p, { ...init, headers: { ...(init?.headers as Record<string, string>), "CF-Connecting-IP": `10.7.${(n >> 8) & 255}.${n++ & 255}` } }), 150),
     );
-    return { load, memory, hostile };
+    process.stderr.write(`costly input (issue 24)\n`);
+    const cost = await phase("costly input", () =>
+      runCostProbes((p, init) => fetch(p, { ...init, headers: { ...(init?.headers as Record<string, string>), "CF-Connecting-IP": `10.8.${(n >> 8) & 255}.${n++ & 255}` } })),
+    );
+    if (cost) process.stderr.write(
+      `costly input: ${cost.cases} requests, statuses ${JSON.stringify(cost.statuses)}, violations ${cost.violations.length}, stalls over 2 s ${cost.stalls} (slowest ${cost.slowestMs} ms: ${cost.slowest}); bystander ${cost.bystander.usualMs} ms alone, ${cost.bystander.duringMs} ms during hostile batches (${cost.bystander.ratio}x), ${cost.bystander.duringLegalMs} ms during the costliest legal ones (${cost.bystander.legalRatio}x)\n`,
+    );
+    return { load, memory, hostile, cost };
   } finally {
     await w.dispose();
   }
@@ -193,7 +202,7 @@ async function faults(persistDir: string, artifacts: string, allQueries: string[
 async function batchSpeedUp(w: LocalWorker, queries: string[]) {
   const rows = [];
   const search = async (body: unknown) =>
-    (await (await w.fetch("/search", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })).json()) as { timings: { search_ms: number } };
+    (await (await w.fetch("/v1/search", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })).json()) as { timings: { search_ms: number } };
   // The fault queries are the first 40: start after them.
   let offset = FAULT_QUERIES;
   for (const kvDelayMs of [0, 20]) {

@@ -21,6 +21,7 @@ import {
   entryFor,
   getTexts,
   collectGarbage,
+  mergeRegistries,
   planGc,
   readManifestAt,
   readPointer,
@@ -31,6 +32,8 @@ import {
   type Registry,
 } from "./registry.ts";
 import { tomlNamespaceId } from "./target.ts";
+import { withLock, type HeldLock } from "./lock.ts";
+import { configHash, deployedWorkerHash } from "./config-hash.ts";
 import { DEFAULT_OUT, PROJECT_ROOT } from "../common/paths.ts";
 
 export const DEFAULTS = { minRecall: 0.95, maxItemDrop: 0.1, keep: 3 };
@@ -39,6 +42,8 @@ export type BuildParams = Pick<BuildOptions, "textColumn" | "threads" | "leafSiz
 
 export interface DeployOptions {
   corpus: string;
+  /** How long to wait for another deploy, rollback or GC holding the KV lock (default 0: refuse at once). */
+  lockWaitMs?: number;
   out?: string;
   cacheDir?: string | null;
   build?: BuildParams;
@@ -79,6 +84,8 @@ export interface UploadBreakdown {
   filters: number;
   /** Resident blocks (format.ts, section 8). */
   resident: number;
+  /** Lexicon head parts, lexicon parts and postings tails (format.ts, sections 9–11). */
+  lexical: number;
   items: number;
 }
 
@@ -96,6 +103,8 @@ export interface DeployResult {
   filterValues: number;
   /** Resident blocks of this version (0 when its build wrote none). */
   residentBlocks: number;
+  /** Lexical values of this version (0 without a lexical index). */
+  lexicalValues: number;
   switchMs: number | null;
   gc: GcPlan | null;
   worker: "deployed" | "unchanged" | "would deploy" | "skipped" | "local";
@@ -162,7 +171,8 @@ function breakdown(v: VersionValues, keys: Iterable<string>): UploadBreakdown {
   for (const r of v.shards) kind.set(r.key, "shards");
   for (const r of v.filters) kind.set(r.key, "filters");
   for (const r of v.resident) kind.set(r.key, "resident");
-  const out: UploadBreakdown = { model: 0, routing: 0, catalog: 0, shards: 0, filters: 0, resident: 0, items: 0 };
+  for (const r of v.lexical) kind.set(r.key, "lexical");
+  const out: UploadBreakdown = { model: 0, routing: 0, catalog: 0, shards: 0, filters: 0, resident: 0, lexical: 0, items: 0 };
   for (const k of keys) {
     if (k.startsWith("item/")) out.items++;
     else {
@@ -213,9 +223,15 @@ interface LiveState {
 }
 
 async function deploy(kv: KvWriter, o: DeployOptions, log: (s: string) => void): Promise<DeployResult> {
-  const out = path.resolve(o.out ?? DEFAULT_OUT);
   const keep = o.keep ?? DEFAULTS.keep;
   if (!Number.isInteger(keep) || keep < 1) throw new Error("--keep must be an integer ≥ 1: edges may serve the previous version for a minute after the switch");
+  // A dry run writes nothing and needs no lock; a deploy holds it from reading the live state to the end of GC.
+  if (o.dryRun) return deployLocked(kv, o, keep, null, log);
+  return withLock(kv, "deploy", { waitMs: o.lockWaitMs ?? 0, settleMs: o.local ? 50 : 2000, log }, (lock) => deployLocked(kv, o, keep, lock, log));
+}
+
+async function deployLocked(kv: KvWriter, o: DeployOptions, keep: number, lock: HeldLock | null, log: (s: string) => void): Promise<DeployResult> {
+  const out = path.resolve(o.out ?? DEFAULT_OUT);
   const state = await readLiveState(kv, log);
   const { manifest, report } = await buildNext(kv, o, state, out, log);
   const gate = gateBuild(manifest, state, o, log);
@@ -227,10 +243,11 @@ async function deploy(kv: KvWriter, o: DeployOptions, log: (s: string) => void):
     result.status = "refused";
     throw Object.assign(new GateError(gate), { result });
   }
-  await uploadValues(kv, planned, out, log);
+  const manifestSha256 = await uploadValues(kv, planned, out, log);
   if (bundle.worker === "would deploy") result.worker = await deployWorkerCode(kv, o, bundle.hash!, log);
-  await switchVersion(kv, manifest, state, result, log);
-  result.gc = await collectOldVersions(kv, state.registry, manifest.version, keep, log);
+  await lock!.check();
+  const registry = await switchVersion(kv, manifest, manifestSha256, state, result, log);
+  result.gc = await collectOldVersions(kv, registry, manifest.version, keep, lock!, log);
   return result;
 }
 
@@ -262,7 +279,7 @@ function gateBuild(manifest: Manifest, { live }: LiveState, o: DeployOptions, lo
   return gate;
 }
 
-type PlannedUpload = Awaited<ReturnType<typeof planPublish>> & { summary: Pick<DeployResult, "plan" | "uploadByKind" | "changedShards" | "shards" | "filterValues" | "residentBlocks"> };
+type PlannedUpload = Awaited<ReturnType<typeof planPublish>> & { summary: Pick<DeployResult, "plan" | "uploadByKind" | "changedShards" | "shards" | "filterValues" | "residentBlocks" | "lexicalValues"> };
 
 // 3. Plan: what KV lacks, and what changes against the live version
 async function planUpload(kv: KvWriter, manifest: Manifest, { pointer, live }: LiveState, out: string, log: (s: string) => void): Promise<PlannedUpload> {
@@ -273,21 +290,22 @@ async function planUpload(kv: KvWriter, manifest: Manifest, { pointer, live }: L
   const liveShards = await liveShardKeys(kv, live);
   const changedShards = values.shards.filter((s) => !liveShards.has(s.key)).length;
   log(
-    `plan: upload ${plan.upload.length} values (${fmtBytes(plan.uploadBytes)}): ${uploadByKind.items} items, ${uploadByKind.shards} shards, ${uploadByKind.filters} filter values, ${uploadByKind.resident} resident blocks, ${uploadByKind.routing} routing, ${uploadByKind.catalog} catalog, ${uploadByKind.model} model; ` +
+    `plan: upload ${plan.upload.length} values (${fmtBytes(plan.uploadBytes)}): ${uploadByKind.items} items, ${uploadByKind.shards} shards, ${uploadByKind.filters} filter values, ${uploadByKind.resident} resident blocks, ${uploadByKind.lexical} lexical values, ${uploadByKind.routing} routing, ${uploadByKind.catalog} catalog, ${uploadByKind.model} model; ` +
       `skip ${plan.skip.length} values (${fmtBytes(plan.skipBytes)}) already in KV; ${changedShards} of ${values.shards.length} shards differ from the live version`,
   );
   log(pointer?.version === manifest.version ? `version ${manifest.version} is already live: no switch` : `switch: ${pointer?.version ?? "(none)"} → ${manifest.version}`);
-  return { ...planned, summary: { plan, uploadByKind, changedShards, shards: values.shards.length, filterValues: values.filters.length, residentBlocks: values.resident.length } };
+  return { ...planned, summary: { plan, uploadByKind, changedShards, shards: values.shards.length, filterValues: values.filters.length, residentBlocks: values.resident.length, lexicalValues: values.lexical.length } };
 }
 
 // What the Worker code would do (remote only).
 async function checkWorkerCode(kv: KvWriter, o: DeployOptions, log: (s: string) => void): Promise<{ worker: DeployResult["worker"]; hash?: string }> {
   if (o.local) return { worker: "local" };
   if (o.deployWorker === false) return { worker: "skipped" };
-  const hash = await workerBundleHash();
+  // The code and the effective wrangler configuration together: a config-only change redeploys too.
+  const hash = deployedWorkerHash(await workerBundleHash(), configHash());
   const deployed = await kv.get(WORKER_BUNDLE_KEY).then((t) => (t ? (JSON.parse(t) as { sha256?: string }).sha256 : undefined));
   const worker = deployed !== hash ? "would deploy" : "unchanged";
-  log(`worker code: ${worker === "would deploy" ? `changed (bundle ${hash.slice(0, 12)}, deployed ${deployed?.slice(0, 12) ?? "never"}): wrangler deploy` : "unchanged"}`);
+  log(`worker code and config: ${worker === "would deploy" ? `changed (${hash.slice(0, 12)}, deployed ${deployed?.slice(0, 12) ?? "never"}): wrangler deploy` : "unchanged"}`);
   return { worker, hash };
 }
 
@@ -311,13 +329,15 @@ async function previewDryRun(kv: KvWriter, manifest: Manifest, state: LiveState,
 }
 
 // 4. Values, then the manifest
-async function uploadValues(kv: KvWriter, planned: PlannedUpload, out: string, log: (s: string) => void): Promise<void> {
+/** Uploads the values and the manifest; the manifest's sha256, for the pointer. */
+async function uploadValues(kv: KvWriter, planned: PlannedUpload, out: string, log: (s: string) => void): Promise<string> {
   const { plan } = planned;
   const progress = new Progress("upload", plan.upload.length);
   const t0 = performance.now();
-  await publish(kv, out, { switchPointer: false, planned, onProgress: (d) => progress.update(d) });
+  const published = await publish(kv, out, { switchPointer: false, planned, onProgress: (d) => progress.update(d) });
   const uploadSecs = (performance.now() - t0) / 1000;
   log(`uploaded ${plan.upload.length} values (${fmtBytes(plan.uploadBytes)}) + manifest in ${uploadSecs.toFixed(1)} s; skipped ${plan.skip.length} values (${fmtBytes(plan.skipBytes)})`);
+  return published.manifestSha256;
 }
 
 // 5. Worker code, before the switch: new code must serve the old index for a moment anyway.
@@ -333,9 +353,10 @@ async function deployWorkerCode(kv: KvWriter, o: DeployOptions, bundleHash: stri
 }
 
 // 6. Registry, then the pointer: the one switching write
-async function switchVersion(kv: KvWriter, manifest: Manifest, state: LiveState, result: DeployResult, log: (s: string) => void): Promise<void> {
+async function switchVersion(kv: KvWriter, manifest: Manifest, manifestSha256: string, state: LiveState, result: DeployResult, log: (s: string) => void): Promise<Registry> {
   const { pointer } = state;
-  const registry = withLiveEntry(state);
+  // Re-read just before writing: an entry another writer added since is kept.
+  const registry = mergeRegistries(withLiveEntry(state), await readRegistry(kv));
   const unchanged = pointer?.version === manifest.version;
   const now = new Date().toISOString();
   const existing = registry.versions.find((v) => v.version === manifest.version);
@@ -344,19 +365,20 @@ async function switchVersion(kv: KvWriter, manifest: Manifest, state: LiveState,
   if (unchanged) {
     result.status = "unchanged";
     log(`version ${manifest.version} was already live; nothing switched`);
-    return;
+    return registry;
   }
   const ts = performance.now();
-  await kv.put(POINTER_KEY, encodePointer(manifest.version, now));
+  await kv.put(POINTER_KEY, encodePointer(manifest.version, now, manifestSha256));
   result.switchMs = performance.now() - ts;
   result.status = "deployed";
   log(`switched ${pointer?.version ?? "(none)"} → ${manifest.version} with one pointer write in ${result.switchMs.toFixed(0)} ms`);
+  return registry;
 }
 
 // 7. Garbage: only after the switch, only what no kept version references
-async function collectOldVersions(kv: KvWriter, registry: Registry, liveVersion: string, keep: number, log: (s: string) => void): Promise<GcPlan | null> {
+async function collectOldVersions(kv: KvWriter, registry: Registry, liveVersion: string, keep: number, lock: HeldLock, log: (s: string) => void): Promise<GcPlan | null> {
   try {
-    const gc = await collectGarbage(kv, liveVersion, keep, registry);
+    const gc = await collectGarbage(kv, liveVersion, keep, registry, { beforeDelete: lock.check });
     log(`kept versions ${gc.keptVersions.join(", ")}; ${gc.droppedVersions.length ? `dropped ${gc.droppedVersions.join(", ")}; ` : ""}deleted ${gc.delete.length} unreferenced values`);
     return gc;
   } catch (e) {

@@ -4,6 +4,7 @@
 // something that is not there, and a shard never changes under its key.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { sha256Hex } from "../../lib/index/sha256.ts";
 import { POINTER_KEY, encodePointer, manifestKeyFor, parsePointer, type Manifest, type Pointer } from "../../lib/index/manifest.ts";
 import { allValues } from "../../lib/index/version.ts";
 import { artifactVersionValues, blobPath, readManifest, readPackIndex } from "../artifacts/dir.ts";
@@ -99,7 +100,7 @@ export async function publish(
     /** A plan made by planPublish moments ago (saves listing the store twice). */
     planned?: Awaited<ReturnType<typeof planPublish>>;
   } = {},
-): Promise<{ plan: PublishPlan; pointer: Pointer | null; manifest: Manifest }> {
+): Promise<{ plan: PublishPlan; pointer: Pointer | null; manifest: Manifest; manifestSha256: string }> {
   const { plan, values, manifest } = opts.planned ?? (await planPublish(kv, dir));
   const todo = new Set(plan.upload.map((u) => u.key));
   const pending = values.filter((v) => todo.has(v.key));
@@ -122,14 +123,17 @@ export async function publish(
   }
   await flush();
   const manifestKey = manifestKeyFor(manifest.version);
-  await kv.put(manifestKey, JSON.stringify(manifest));
+  const manifestText = JSON.stringify(manifest);
+  await kv.put(manifestKey, manifestText);
+  // The pointer names the manifest by hash too: the Worker serves no other text under its key.
+  const manifestSha256 = await sha256Hex(manifestText);
   let pointer: Pointer | null = null;
   if (opts.switchPointer !== false) {
-    const text = encodePointer(manifest.version, new Date().toISOString());
+    const text = encodePointer(manifest.version, new Date().toISOString(), manifestSha256);
     await kv.put(POINTER_KEY, text);
     pointer = parsePointer(text);
   }
-  return { plan, pointer, manifest };
+  return { plan, pointer, manifest, manifestSha256 };
 }
 
 /** A KvWriter over a Miniflare/workerd KV binding (local KV). */

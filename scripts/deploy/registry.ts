@@ -6,6 +6,7 @@
 import { POINTER_KEY, manifestKeyFor, parsePointer, type Manifest, type Pointer } from "../../lib/index/manifest.ts";
 import { allValues, versionValues, type ReadTexts } from "../../lib/index/version.ts";
 import type { KvWriter } from "./publish.ts";
+import { sha256Hex } from "../../lib/index/sha256.ts";
 
 export const REGISTRY_KEY = "versions";
 export const WORKER_BUNDLE_KEY = "worker-bundle";
@@ -147,12 +148,21 @@ export async function planGc(
  * values. `registry` is the one the caller just wrote, if any: a KV read right
  * after a write may still return the old value.
  */
-export async function collectGarbage(kv: KvWriter, liveVersion: string, keep: number, registry?: Registry): Promise<GcPlan> {
+export async function collectGarbage(kv: KvWriter, liveVersion: string, keep: number, registry?: Registry, opts: { beforeDelete?: () => Promise<void> } = {}): Promise<GcPlan> {
   const reg = registry ?? (await readRegistry(kv));
-  const plan = await planGc(kv, reg, liveVersion, keep);
+  const first = await planGc(kv, reg, liveVersion, keep);
+  // Just before deleting: the pointer must still be ours, and what another writer
+  // registered meanwhile is kept too. Only keys both plans drop are deleted.
+  await opts.beforeDelete?.();
+  const pointer = await readPointer(kv);
+  if (pointer?.version !== liveVersion) throw new Error(`the pointer now names ${pointer?.version ?? "nothing"}, not ${liveVersion}: another deploy or rollback ran; not deleting`);
+  const merged = mergeRegistries(reg, await readRegistry(kv));
+  const second = await planGc(kv, merged, liveVersion, keep);
+  const again = new Set(second.delete);
+  const plan: GcPlan = { ...second, delete: first.delete.filter((k) => again.has(k)) };
   if (plan.droppedVersions.length) {
     const keptSet = new Set(plan.keptVersions);
-    await writeRegistry(kv, { ...reg, versions: reg.versions.filter((v) => keptSet.has(v.version)) });
+    await writeRegistry(kv, { ...merged, versions: merged.versions.filter((v) => keptSet.has(v.version)) });
   }
   if (plan.delete.length) {
     if (!kv.delete) throw new Error("this KV writer cannot delete");
@@ -161,12 +171,41 @@ export async function collectGarbage(kv: KvWriter, liveVersion: string, keep: nu
   return plan;
 }
 
+/** Every version either registry lists (ours wins for a version both list): a read-modify-write that loses no one's entry. */
+export function mergeRegistries(ours: Registry, theirs: Registry): Registry {
+  const out: Registry = { ...ours, versions: [...ours.versions] };
+  for (const v of theirs.versions) if (!out.versions.some((o) => o.version === v.version)) out.versions.push(v);
+  return out;
+}
+
 /** Checks that a kept version is complete in KV (manifest, every blob, every item) before switching to it. */
 export async function missingValues(kv: KvWriter, m: Manifest): Promise<string[]> {
   const needed = await referencedKeys(m, (keys) => getTexts(kv, keys));
   const present = new Set<string>();
   for (const prefix of GC_PREFIXES) for (const k of await kv.listKeys(prefix)) present.add(k);
   return [...needed].filter((k) => !present.has(k));
+}
+
+/**
+ * The values of a version whose stored text does not hash to its content address
+ * (blob/ and item/ keys are the first hex digits of the sha256 of their UTF-8
+ * text): what a rollback must not switch to. Reads every value once. The model
+ * blobs are binary and checked by the Worker as it loads them, so only their
+ * presence is checked here (missingValues).
+ */
+export async function corruptValues(kv: KvWriter, m: Manifest): Promise<string[]> {
+  const model = new Set(m.model ? [m.model.topology.key, m.model.weights.key, m.model.vocab.key] : []);
+  const keys = [...(await referencedKeys(m, (ks) => getTexts(kv, ks)))].filter((k) => !model.has(k) && /^(blob|item)\/[0-9a-f]+$/.test(k));
+  const bad: string[] = [];
+  for (let i = 0; i < keys.length; i += 256) {
+    const texts = await getTexts(kv, keys.slice(i, i + 256));
+    for (const [key, text] of texts) {
+      if (text === null) continue; // missing: missingValues reports it
+      const hash = key.slice(key.indexOf("/") + 1);
+      if (!(await sha256Hex(text)).startsWith(hash)) bad.push(key);
+    }
+  }
+  return bad.sort();
 }
 
 /** Parallel reads through whatever the writer offers. */

@@ -7,8 +7,10 @@ import path from "node:path";
 import { markdown as benchMarkdown, latencyMarkdown } from "../bench/report.ts";
 import { scaleMarkdown } from "../bench/scale-report.ts";
 import { filterMarkdown } from "../bench/filters.ts";
+import { hybridMarkdown } from "../bench/hybrid.ts";
 import { markdown as reliabilityMarkdown } from "../reliability/report.ts";
 import { fleetMarkdown } from "../bench/embed-fleet.ts";
+import { hostileCostMarkdown } from "../bench/hostile-cost-report.ts";
 
 export interface ReportKind {
   /** Matches the report's base name (docs/<name>.json). */
@@ -23,8 +25,10 @@ export const REPORT_KINDS: readonly ReportKind[] = [
   { match: /^latency-/, command: "npm run bench -- --latency …", render: latencyMarkdown },
   { match: /^bench-1\.2m/, command: "npm run bench -- --scale 1200000 …", render: scaleMarkdown },
   { match: /^bench-filters/, command: "npm run bench -- --filters …", render: filterMarkdown },
+  { match: /^bench-hybrid$/, command: "npm run bench -- --hybrid --corpus ../shared/data/abcnews-2003-50k.csv", render: hybridMarkdown },
   { match: /^reliability$/, command: "npm run loadtest", render: reliabilityMarkdown },
   { match: /^embed-fleet-bench$/, command: "npm run bench -- --embed-fleet …", render: fleetMarkdown },
+  { match: /^hostile-cost$/, command: "npx tsx scripts/bench/hostile-cost.ts --embed --out docs/hostile-cost", render: hostileCostMarkdown },
 ];
 
 export function reportKind(name: string): ReportKind | undefined {

@@ -60,10 +60,19 @@ export function wranglerBin(): string {
   return path.join(PROJECT_ROOT, "node_modules", ".bin", "wrangler");
 }
 
-/** Bundles the Worker the way `wrangler deploy` would, into `outDir` (a temp dir by default). */
-export async function bundleWorker(outDir?: string): Promise<Bundle> {
+/**
+ * The test-only Worker entry (functions/test-entry.ts): the deployed routes plus
+ * exact search, for benchmarks. Never what `wrangler deploy` ships.
+ */
+export const TEST_ENTRY = "functions/test-entry.ts";
+
+/**
+ * Bundles the Worker the way `wrangler deploy` would, into `outDir` (a temp dir
+ * by default); `entry` replaces wrangler.toml's `main` (TEST_ENTRY for benchmarks).
+ */
+export async function bundleWorker(outDir?: string, entry?: string): Promise<Bundle> {
   const dir = outDir ?? (await mkdtemp(path.join(os.tmpdir(), "ess-bundle-")));
-  await run(wranglerBin(), ["deploy", "--dry-run", "--outdir", dir], WRANGLER_ENV);
+  await run(wranglerBin(), ["deploy", ...(entry ? [entry] : []), "--dry-run", "--outdir", dir], WRANGLER_ENV);
   const files: Bundle["files"] = [];
   let bytes = 0;
   let gzipBytes = 0;
@@ -74,9 +83,10 @@ export async function bundleWorker(outDir?: string): Promise<Bundle> {
     bytes += data.byteLength;
     gzipBytes += gzipSync(data).byteLength;
   }
-  const entry = path.join(dir, "worker.js");
-  await stat(entry);
-  return { outDir: dir, entry, bytes, gzipBytes, files };
+  // wrangler names the output after the entry (worker.js, test-entry.js).
+  const main = path.join(dir, `${path.basename(entry ?? "worker.ts").replace(/\.ts$/, "")}.js`);
+  await stat(main);
+  return { outDir: dir, entry: main, bytes, gzipBytes, files };
 }
 
 let sharedBundle: Promise<Bundle> | undefined;
@@ -87,6 +97,16 @@ export function sharedWorkerBundle(): Promise<Bundle> {
     throw err;
   });
   return sharedBundle;
+}
+
+let testBundle: Promise<Bundle> | undefined;
+/** One bundle of TEST_ENTRY per process. */
+export function testWorkerBundle(): Promise<Bundle> {
+  testBundle ??= bundleWorker(undefined, TEST_ENTRY).catch((err) => {
+    testBundle = undefined;
+    throw err;
+  });
+  return testBundle;
 }
 
 /** The vars declared in wrangler.toml, so local runs default to deployed settings. */
@@ -132,6 +152,9 @@ export interface IsolateHeap {
   arrayBufferBytes: number;
 }
 
+/** The vars of a local Worker without rate-limit bindings (StartOptions.ratelimits). */
+const UNLIMITED_VARS = { RATE_LIMITS: "off", EMBED_PUBLIC: "on", PUBLIC_DIAGNOSTICS: "on" };
+
 export interface StartOptions {
   /** KV lives in `<persistDir>/v3/kv`, shared with `wrangler dev --persist-to <persistDir>`. */
   persistDir: string;
@@ -147,7 +170,11 @@ export interface StartOptions {
   onLog?: (line: string) => void;
   /**
    * Rate Limiting bindings, e.g. wranglerRatelimits() for the deployed ones. None by
-   * default: tests and benchmarks send many requests from one local address.
+   * default: tests and benchmarks send many requests from one local address. Without
+   * them the Worker also runs with RATE_LIMITS = "off" (a deployment missing a
+   * binding refuses to serve), EMBED_PUBLIC = "on" (benches embed without a key)
+   * and PUBLIC_DIAGNOSTICS = "on" (tests and benches read /healthz's internals);
+   * `vars` may override them. With them it runs as deployed.
    */
   ratelimits?: Ratelimits;
   /**
@@ -173,7 +200,7 @@ export async function startLocalWorker(opts: StartOptions): Promise<LocalWorker>
     compatibilityFlags: [],
     kvNamespaces: { [KV_BINDING]: kvNamespaceId() },
     defaultPersistRoot: path.join(opts.persistDir, "v3"),
-    bindings: { ...wranglerVars(), ...(opts.vars ?? {}) },
+    bindings: { ...wranglerVars(), ...(opts.ratelimits ? {} : UNLIMITED_VARS), ...(opts.vars ?? {}) },
     ratelimits: opts.ratelimits ?? {},
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 0,
@@ -186,7 +213,17 @@ export async function startLocalWorker(opts: StartOptions): Promise<LocalWorker>
   const mine = workerdPids().filter((p) => !knownPids.has(p));
   return {
     url,
-    fetch: (p, init) => fetch(new URL(p, url), init),
+    fetch: async (p, init) => {
+      try {
+        return await fetch(new URL(p, url), init);
+      } catch (e) {
+        // workerd may close a kept-alive connection as the client reuses it (seen
+        // right after a request that waited for a model load): the request got no
+        // answer at all, so it goes once more, on a new connection.
+        if ((e as { cause?: { code?: string } }).cause?.code !== "UND_ERR_SOCKET" || init?.body instanceof ReadableStream) throw e;
+        return fetch(new URL(p, url), init);
+      }
+    },
     dispatchFetch: mf.dispatchFetch.bind(mf),
     kv,
     miniflare: mf,
@@ -255,7 +292,7 @@ interface MinimalWebSocket {
 
 function openWebSocket(url: string): MinimalWebSocket {
   const Native = (globalThis as { WebSocket?: new (url: string) => MinimalWebSocket }).WebSocket;
-  // Node 20 keeps WebSocket behind a flag; `ws` ships with wrangler's Miniflare.
+  // Node 20 keeps WebSocket behind a flag; `ws` is a devDependency (Miniflare nests its own).
   const Ctor = Native ?? (createRequire(import.meta.url)("ws") as new (url: string) => MinimalWebSocket);
   return new Ctor(url);
 }

@@ -100,10 +100,10 @@ export async function measureWorker(warmRequests = 200): Promise<WorkerFigures> 
     await publishManifest(w.kv, { version: "measure", model, items: 0 });
     const rssIdle = w.workerdRssBytes();
     const heapIdle = await w.isolateHeap();
-    const post = (texts: string[]) => w.fetch("/embed", { method: "POST", body: JSON.stringify({ texts }) });
+    const post = (texts: string[]) => w.fetch("/v1/embed", { method: "POST", body: JSON.stringify({ texts }) });
 
     const coldEmbedMs = await coldEmbed(post);
-    const health = (await (await w.fetch("/healthz")).json()) as {
+    const health = (await (await w.fetch("/v1/healthz")).json()) as {
       model_load_ms: number;
       memory: { wasm_heap_bytes: number; tensor_bytes: number };
     };

@@ -1,6 +1,7 @@
 // The load test's figures: what docs/reliability.json holds and the report renders.
 import type { LoadReport } from "./load.ts";
 import type { HostileReport } from "./hostile.ts";
+import type { CostReport } from "./cost-probes.ts";
 import type { DeployUnderLoad } from "./deploy-under-load.ts";
 
 export interface Figures {
@@ -12,6 +13,8 @@ export interface Figures {
   batch: Array<{ kvDelayMs: number; batchWallMs: number; sumOfQueriesMs: number; speedUp: number }>;
   faults: Record<string, Record<string, number>>;
   hostile: HostileReport;
+  /** Issue 24's costly requests (absent in older reports). */
+  cost?: CostReport;
   deploy: DeployUnderLoad;
   /** Phases that threw (their figures are missing). */
   failures: string[];

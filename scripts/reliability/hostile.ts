@@ -2,7 +2,7 @@
 // HTTP: random unicode (lone surrogates, RTL marks, NUL), bodies up to 10 MB, deep
 // JSON nesting, wrong types, repeated parameters, very long URLs, floods of
 // maximal /embed calls. Every answer must be a 2xx, or a 4xx whose body is the
-// JSON error envelope with a code; never a 5xx; /healthz healthy afterwards.
+// JSON error envelope with a code; never a 5xx; /v1/healthz healthy afterwards.
 // Shared by test/worker-hostile.test.ts and npm run loadtest.
 import fc from "fast-check";
 
@@ -107,61 +107,61 @@ export async function runHostileProperties(fetch: Fetch, runs: number, opts0: { 
   const opts = { numRuns: runs, seed, endOnFailure: true };
   await fc.assert(
     fc.asyncProperty(fc.oneof(hostileString(1200).map(percentEncode), rawBytesParam), fc.oneof(fc.integer({ min: 1, max: 100 }).map(String), hostileString(6).map(percentEncode), fc.integer().map(String)), async (q, k) =>
-      c.check("GET /search random q and k", () => fetch(`/search?q=${q}&k=${k}`)),
+      c.check("GET /search random q and k", () => fetch(`/v1/search?q=${q}&k=${k}`)),
     ),
     opts,
   );
   await fc.assert(
     fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom("q", "k", "exact", "Q", ""), hostileString(20).map(percentEncode)), { maxLength: 12 }), async (pairs) =>
-      c.check("GET /search repeated parameters", () => fetch(`/search?${pairs.map(([n, v]) => `${n}=${v}`).join("&")}`)),
+      c.check("GET /search repeated parameters", () => fetch(`/v1/search?${pairs.map(([n, v]) => `${n}=${v}`).join("&")}`)),
     ),
     opts,
   );
   await fc.assert(
-    fc.asyncProperty(fc.integer({ min: 2_000, max: 64_000 }), async (n) => c.check("GET /search very long URL", () => fetch(`/search?q=${"a".repeat(n)}&k=1`))),
+    fc.asyncProperty(fc.integer({ min: 2_000, max: 64_000 }), async (n) => c.check("GET /search very long URL", () => fetch(`/v1/search?q=${"a".repeat(n)}&k=1`))),
     { ...opts, numRuns: Math.max(5, runs >> 3) },
   );
   await fc.assert(
     fc.asyncProperty(fc.record({ q: wrongTyped, k: wrongTyped, queries: fc.oneof(wrongTyped, fc.array(fc.oneof(hostileString(200), wrongTyped), { maxLength: 20 })) }, { requiredKeys: [] }), async (body) =>
-      c.check("POST /search wrong types", () => fetch("/search", post(JSON.stringify(body)))),
+      c.check("POST /search wrong types", () => fetch("/v1/search", post(JSON.stringify(body)))),
     ),
     opts,
   );
   await fc.assert(
     fc.asyncProperty(hostileFilter, async (filter) => {
-      await c.check("POST /search random filters", () => fetch("/search", post(JSON.stringify({ q: "rain", k: 5, filter }))));
-      await c.check("GET /search random filters", () => fetch(`/search?q=rain&k=5&filter=${percentEncode(JSON.stringify(filter) ?? "")}`));
+      await c.check("POST /search random filters", () => fetch("/v1/search", post(JSON.stringify({ q: "rain", k: 5, filter }))));
+      await c.check("GET /search random filters", () => fetch(`/v1/search?q=rain&k=5&filter=${percentEncode(JSON.stringify(filter) ?? "")}`));
     }),
     opts,
   );
   await fc.assert(
     fc.asyncProperty(fc.record({ texts: fc.oneof(wrongTyped, fc.array(fc.oneof(hostileString(1000), wrongTyped), { maxLength: 40 })) }), async (body) =>
-      c.check("POST /embed random texts", () => fetch("/embed", post(JSON.stringify(body)))),
+      c.check("POST /embed random texts", () => fetch("/v1/embed", post(JSON.stringify(body)))),
     ),
     opts,
   );
   await fc.assert(
-    fc.asyncProperty(fc.integer({ min: 100, max: 200_000 }), fc.constantFrom("array" as const, "object" as const), fc.constantFrom("/search", "/embed"), async (depth, kind, path) =>
+    fc.asyncProperty(fc.integer({ min: 100, max: 200_000 }), fc.constantFrom("array" as const, "object" as const), fc.constantFrom("/v1/search", "/v1/embed"), async (depth, kind, path) =>
       c.check("POST deep JSON nesting", () => fetch(path, post(deepJson(depth, kind)))),
     ),
     { ...opts, numRuns: Math.max(5, runs >> 2) },
   );
   await fc.assert(
-    fc.asyncProperty(fc.integer({ min: 0, max: 10 * 2 ** 20 }), fc.constantFrom("/search", "/embed"), fc.constantFrom("application/json", "text/plain", ""), async (size, path, type) =>
+    fc.asyncProperty(fc.integer({ min: 0, max: 10 * 2 ** 20 }), fc.constantFrom("/v1/search", "/v1/embed"), fc.constantFrom("application/json", "text/plain", ""), async (size, path, type) =>
       c.check("POST bodies up to 10 MB", () => fetch(path, post("x".repeat(size), type ? { "Content-Type": type } : {}))),
     ),
     { ...opts, numRuns: Math.max(5, runs >> 3) },
   );
   await fc.assert(
-    fc.asyncProperty(fc.uint8Array({ maxLength: 4096 }), fc.constantFrom("/search", "/embed"), async (bytes, path) => c.check("POST random bytes", () => fetch(path, post(bytes)))),
+    fc.asyncProperty(fc.uint8Array({ maxLength: 4096 }), fc.constantFrom("/v1/search", "/v1/embed"), async (bytes, path) => c.check("POST random bytes", () => fetch(path, post(bytes)))),
     opts,
   );
   // Floods: 16 maximal /embed calls at once (32 texts of 1,000 characters: over the token budget), then `legalFlood` of the largest legal size.
   for (const [texts, calls] of [[32, 16], [20, opts0.legalFlood ?? 16]]) {
     const body = JSON.stringify({ texts: Array.from({ length: texts }, (_, i) => `flood ${i} ` + "word ".repeat(198)) });
-    await Promise.all(Array.from({ length: calls }, () => c.check("POST /embed flood", () => fetch("/embed", post(body)))));
+    await Promise.all(Array.from({ length: calls }, () => c.check("POST /embed flood", () => fetch("/v1/embed", post(body)))));
   }
-  const health = await fetch("/healthz").catch(() => fetch("/healthz"));
+  const health = await fetch("/v1/healthz").catch(() => fetch("/v1/healthz"));
   c.report.healthyAfter = health.status === 200 && ((await health.json()) as { status?: string }).status === "ok";
   return c.report;
 }

@@ -77,8 +77,8 @@ export async function runLoad(base: URL, o: LoadOptions): Promise<LoadReport> {
       const t0 = performance.now();
       const send = () =>
         batch.length === 1 && kind < 0.65 && !o.postOnly
-          ? fetch(new URL(`/search?q=${encodeURIComponent(batch[0])}&k=${k}`, base), { headers })
-          : fetch(new URL("/search", base), { method: "POST", headers, body: JSON.stringify(batch.length === 1 ? { q: batch[0], k } : { queries: batch, k }) });
+          ? fetch(new URL(`/v1/search?q=${encodeURIComponent(batch[0])}&k=${k}`, base), { headers })
+          : fetch(new URL("/v1/search", base), { method: "POST", headers, body: JSON.stringify(batch.length === 1 ? { q: batch[0], k } : { queries: batch, k }) });
       let res: Response;
       try {
         res = await send();
@@ -94,7 +94,7 @@ export async function runLoad(base: URL, o: LoadOptions): Promise<LoadReport> {
           continue;
         }
       }
-      const body = (await res.json().catch(() => undefined)) as (Result & { results: Result[] | Result["results"]; error?: { code: string } }) | undefined;
+      const body = (await res.json().catch(() => undefined)) as (Result & { answers?: Array<Pick<Result, "query" | "results">>; error?: { code: string } }) | undefined;
       latencies.push(performance.now() - t0);
       report.requests++;
       report.queries += batch.length;
@@ -105,7 +105,8 @@ export async function runLoad(base: URL, o: LoadOptions): Promise<LoadReport> {
         report.errorCodes[code] = (report.errorCodes[code] ?? 0) + 1;
         continue;
       }
-      const results = (batch.length === 1 ? [body] : (body?.results as Result[] | undefined) ?? []) as Result[];
+      // A batch answers with its own shape: k and index once, one entry of `answers` per query.
+      const results = (batch.length === 1 ? [body] : (body?.answers ?? []).map((a) => ({ ...a, k: body!.k, index: body!.index }))) as Result[];
       if (results.length !== batch.length) bad(`batch of ${batch.length} answered ${results.length}`);
       results.forEach((r, i) => {
         const why = malformation(r, batch[i], k, o.items, o.versions());

@@ -56,6 +56,7 @@ export function markdown(f: Figures): string {
     "## Hostile input",
     "",
     `${h.cases} fast-check cases against the Worker (random unicode with lone surrogates, RTL marks and NUL; bodies up to 10 MB; JSON nested up to 200,000 deep; wrong types; repeated parameters; URLs up to 64 KB; floods of 16 maximal /embed calls): statuses ${table(h.statuses)}; violations ${h.violations.length}${h.violations.length ? ": " + h.violations.join("; ") : ""}; /healthz healthy afterwards: ${h.healthyAfter}; connections reset and re-sent: ${h.retriedAfterReset}. Per property: ${table(h.byProperty)}. The same properties run in the suite (test/worker-hostile.test.ts, 349 cases).`,
+    ...costLines(f),
     "",
     "## Memory",
     "",
@@ -73,4 +74,14 @@ export function markdown(f: Figures): string {
     "",
   ];
   return lines.join("\n");
+}
+
+/** Issue 24's costly-input probes, when the report has them. */
+function costLines(f: Figures): string[] {
+  const c = f.cost;
+  if (!c) return [];
+  return [
+    "",
+    `Costly input (issue 24: U+FDFA x 1,000 and other NFKC-expanding, long-run and astral texts as GET, POST, 16-query batches and 32-text /embed calls; filters nested 7, 100 and 100,000 deep): ${c.cases} requests, statuses ${table(c.statuses)}; violations ${c.violations.length}${c.violations.length ? ": " + c.violations.join("; ") : ""}; over 2 s: ${c.stalls} (slowest ${c.slowestMs} ms, ${c.slowest}). A bystander's query: ${c.bystander.usualMs} ms alone, ${c.bystander.duringMs} ms during ${c.bystander.during} (${c.bystander.ratio}x; target at most 2x), ${c.bystander.duringLegalMs} ms during ${c.bystander.duringLegal} (${c.bystander.legalRatio}x).`,
+  ];
 }

@@ -6,7 +6,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { inject } from "vitest";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Response as PageResponse } from "playwright-core";
+import { validateResponse, validating } from "./openapi.ts";
 import { startLocalWorker, type LocalWorker } from "../../scripts/local/harness.ts";
 import { runBuild } from "../../scripts/builder/build.ts";
 import { publishToLocalKv } from "../../scripts/local/bulk-load.ts";
@@ -28,9 +29,42 @@ const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
-/** Playwright gives each launch a fresh temporary profile (--user-data-dir). */
+/** Contract breaks in responses the page received (helpers/openapi.ts); the page suite expects none. */
+const contractErrors: string[] = [];
+const pending = new Set<Promise<void>>();
+
+/** Every Worker response the browser received, validated against the OpenAPI document; the violations. */
+export async function browserContractErrors(): Promise<string[]> {
+  await Promise.all(pending);
+  return contractErrors;
+}
+
+async function checkPageResponse(r: PageResponse): Promise<void> {
+  const url = new URL(r.url());
+  if (url.hostname !== "127.0.0.1" || !/^\/(v1\/|search|embed|fields|examples|healthz|$)/.test(url.pathname)) return;
+  // A page navigated away may have dropped the body: nothing to check.
+  const body = await r.text().catch(() => undefined);
+  if (body === undefined) return;
+  try {
+    validateResponse(r.request().method(), url, r.status(), new Headers(await r.allHeaders()), body);
+  } catch (e) {
+    contractErrors.push((e as Error).message);
+  }
+}
+
+/** Playwright gives each launch a fresh temporary profile (--user-data-dir). Each context's responses are validated. */
 export async function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (...args: Parameters<Browser["newContext"]>) => {
+    const context = await newContext(...args);
+    context.on("response", (r) => {
+      const p = checkPageResponse(r).finally(() => pending.delete(p));
+      pending.add(p);
+    });
+    return context;
+  };
+  return browser;
 }
 
 /**
@@ -54,7 +88,7 @@ export interface IndexWorker extends LocalWorker {
 export async function startIndexWorker(fixture: IndexFixture): Promise<IndexWorker> {
   const persistDir = await mkdtemp(path.join(os.tmpdir(), "ess-page-test-"));
   await copyKvTemplate(fixture, persistDir);
-  const worker = await startLocalWorker({ persistDir, bundle: inject("workerBundle") });
+  const worker = validating(await startLocalWorker({ persistDir, bundle: inject("workerBundle") }));
   return {
     ...worker,
     persistDir,
@@ -82,7 +116,7 @@ export async function startCategoryIndexWorker(columns: (i: number, text: string
     const persistDir = path.join(work, "kv");
     await mkdir(persistDir);
     await publishToLocalKv(persistDir, out);
-    const worker = await startLocalWorker({ persistDir, bundle: inject("workerBundle") });
+    const worker = validating(await startLocalWorker({ persistDir, bundle: inject("workerBundle") }));
     return {
       ...worker,
       persistDir,

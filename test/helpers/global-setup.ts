@@ -6,6 +6,10 @@ import { rm } from "node:fs/promises";
 import type { TestProject } from "vitest/node";
 import { bundleWorker, type Bundle } from "../../scripts/local/harness.ts";
 import { ensureIndexFixture, type IndexFixture } from "./index-fixture.ts";
+import { mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { COUNT_FILE_ENV } from "./openapi.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -15,6 +19,9 @@ declare module "vitest" {
 }
 
 let bundle: Bundle | undefined;
+/** Each test process appends the number of Worker responses it validated against the OpenAPI document. */
+const countFile = path.join(mkdtempSync(path.join(os.tmpdir(), "ess-openapi-")), "counts");
+process.env[COUNT_FILE_ENV] = countFile;
 
 /**
  * Whether this run includes a Worker test file: Node-only runs skip the index
@@ -51,5 +58,14 @@ export async function setup(project: TestProject): Promise<void> {
 }
 
 export async function teardown(): Promise<void> {
+  let lines: string[] = [];
+  try {
+    lines = readFileSync(countFile, "utf8").split("\n").filter(Boolean);
+  } catch {
+    /* no Worker test ran */
+  }
+  const paths = new Set(lines).size;
+  process.stderr.write(`[openapi] ${lines.length} Worker responses validated against the OpenAPI document (${paths} paths)\n`);
+  await rm(path.dirname(countFile), { recursive: true, force: true });
   if (bundle) await rm(bundle.outDir, { recursive: true, force: true });
 }

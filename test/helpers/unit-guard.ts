@@ -10,6 +10,7 @@ vi.mock("../../scripts/local/harness.ts", async (original) => ({
   ...(await original<object>()),
   bundleWorker: () => refuse("workerd (bundleWorker)"),
   sharedWorkerBundle: () => refuse("workerd (sharedWorkerBundle)"),
+  testWorkerBundle: () => refuse("workerd (testWorkerBundle)"),
   startLocalWorker: () => refuse("workerd (startLocalWorker)"),
 }));
 

@@ -10,6 +10,7 @@ import { publishManifest, putModel } from "../../scripts/local/seed.ts";
 import { prepareModel } from "../../scripts/builder/embedding/node-model.ts";
 import type { Manifest, ModelRef } from "../../lib/index/manifest.ts";
 import { copyKvTemplate } from "./index-fixture.ts";
+import { validating } from "./openapi.ts";
 
 export interface TestWorker extends LocalWorker {
   persistDir: string;
@@ -41,7 +42,8 @@ export async function startTestWorker(
     await copyKvTemplate(fixture, persistDir);
     manifest = JSON.parse(await readFile(path.join(fixture.dir, "manifest.json"), "utf8")) as Manifest;
   }
-  const worker = await startLocalWorker({ persistDir, vars: opts.vars, bundle: inject("workerBundle"), rewire: opts.rewire, onLog: opts.onLog, ratelimits: opts.ratelimits });
+  // Every response a test receives is checked against the OpenAPI document (helpers/openapi.ts).
+  const worker = validating(await startLocalWorker({ persistDir, vars: opts.vars, bundle: inject("workerBundle"), rewire: opts.rewire, onLog: opts.onLog, ratelimits: opts.ratelimits }));
   let model: ModelRef | undefined = manifest?.model;
   if (opts.seedModel) {
     model = await putModel(worker.kv, await prepareModel());

@@ -1,4 +1,4 @@
-// The JSON the page reads from the Worker (GET /search, /examples, /fields), as the
+// The JSON the page reads from the Worker (GET /v1/search, /v1/examples, /v1/fields; docs/api.md), as the
 // page uses it, and one fetch that never throws except when aborted.
 
 export interface IndexInfo {
@@ -10,9 +10,16 @@ export interface Hit {
   text: string;
   score: number;
   meta?: Record<string, unknown> | null;
+  /** Why it ranked: its cosine and BM25 (null in semantic mode). */
+  scores?: { semantic: number; lexical: number | null };
 }
 export interface SearchBody {
   results: Hit[];
+  mode?: string;
+  /** Why a lexical search found nothing. */
+  reason?: string;
+  /** stats.lexical.matched: the query's terms (stemmed) that the index has, which the page marks. */
+  stats?: { lexical?: { terms: string[]; matched: string[] } };
   index: IndexInfo;
   timings: { embed_ms: number; search_ms: number; total_ms: number };
 }

@@ -2,7 +2,7 @@
 // id), the empty answer and the index line under the form.
 import type { Hit, IndexInfo, SearchBody } from "./api.ts";
 import { h } from "./dom.ts";
-import { highlighted } from "./highlight.ts";
+import { highlighted, markedTerms } from "./highlight.ts";
 import { asDate, label } from "./meta-values.ts";
 
 export function indexInfo(index: IndexInfo): Array<string | HTMLElement> {
@@ -22,13 +22,21 @@ function metaChips(meta: Hit["meta"], filtered: Set<string>): HTMLElement[] {
   return chips;
 }
 
-export function card(hit: Hit, terms: string[], filtered: Set<string>): HTMLLIElement {
+/** "cosine 0.812 · BM25 7.10": the two scores a lexical or hybrid hit ranked by. */
+function scoresLine(hit: Hit): string {
+  const s = hit.scores;
+  if (!s || s.lexical === null) return "";
+  return " · cosine " + s.semantic.toFixed(3) + " · BM25 " + s.lexical.toFixed(2);
+}
+
+/** `matched`: the query's terms the lexical search matched, marked exactly; null (semantic mode): the query's words, loosely. */
+export function card(hit: Hit, terms: string[], filtered: Set<string>, matched: string[] | null = null): HTMLLIElement {
   const bar = h("span");
   bar.style.width = (Math.max(0, Math.min(1, hit.score)) * 100).toFixed(1) + "%";
   return h("li", { class: "hit" },
-    h("p", { class: "text" }, ...highlighted(hit.text, terms)),
+    h("p", { class: "text" }, ...(matched ? markedTerms(hit.text, matched) : highlighted(hit.text, terms))),
     h("div", { class: "meta" },
-      h("span", { class: "score" }, h("span", { class: "bar", "aria-hidden": "true" }, bar), h("span", {}, "score " + hit.score.toFixed(3))),
+      h("span", { class: "score" }, h("span", { class: "bar", "aria-hidden": "true" }, bar), h("span", {}, "score " + hit.score.toFixed(3) + scoresLine(hit))),
       ...metaChips(hit.meta, filtered),
       h("span", { class: "id" }, "id " + hit.id)));
 }
@@ -48,6 +56,7 @@ export function noResults(body: SearchBody, filtered: boolean, clearFilters: () 
       "The index holds no item whose metadata passes it. Widen the range or choose “any”, or ",
       h("button", { type: "button", class: "link", onclick: clearFilters }, "clear the filters"), ".");
   }
+  if (body.reason) return h("li", { class: "empty" }, h("strong", {}, "No keyword matches. "), "Keyword search found nothing: " + body.reason + ". Try the hybrid or semantic mode.");
   const why = body.index.items === 0
     ? "The index has no items: this version (" + body.index.version + ") names a model but holds nothing to search. Build and publish a corpus first."
     : "The index answered with no items for this query. A semantic index returns the nearest items to any query, so an empty answer means it holds nothing it could return.";

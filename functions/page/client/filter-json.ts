@@ -1,4 +1,4 @@
-// The filter as the URL and GET /search carry it: JSON text of a Vectorize-style
+// The filter as the URL and GET /v1/search carry it: JSON text of a Vectorize-style
 // filter ({field: value | {$op: value}}, plus $or of such filters).
 
 export type Filter = Record<string, unknown>;

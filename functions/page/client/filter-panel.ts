@@ -71,7 +71,7 @@ export class FilterPanel {
     this.fieldsState = "loading";
     let fields: FieldsBody["fields"] | undefined;
     try {
-      const r = await getJson<FieldsBody>("/fields");
+      const r = await getJson<FieldsBody>("/v1/fields");
       if (r.ok && Array.isArray(r.body.fields)) fields = r.body.fields;
     } catch {
       fields = undefined;

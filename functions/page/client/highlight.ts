@@ -1,6 +1,7 @@
 // Marks the query's words in a result's text, loosely: the search is by meaning,
 // so the marks only help the eye find the words the query shares with the item.
 import { h } from "./dom.ts";
+import { wordSpans } from "../../../lib/lexical/tokenize.ts";
 
 const MIN_TERM = 2;
 const MIN_STEM = 3;
@@ -33,6 +34,24 @@ export function highlighted(text: string, terms: string[]): Array<string | HTMLE
     const at = m.index ?? 0;
     out.push(text.slice(last, at), h("mark", {}, m[0]));
     last = at + m[0].length;
+  }
+  out.push(text.slice(last));
+  return out;
+}
+
+/**
+ * The text with <mark>s around exactly the words whose term (the lexical index's
+ * tokenizer: NFKC, lower case, stems) is one of `terms`, the query's terms that
+ * the search matched: what BM25 scored.
+ */
+export function markedTerms(text: string, terms: readonly string[]): Array<string | HTMLElement> {
+  const want = new Set(terms);
+  const out: Array<string | HTMLElement> = [];
+  let last = 0;
+  for (const w of wordSpans(text)) {
+    if (w.term === null || !want.has(w.term)) continue;
+    out.push(text.slice(last, w.start), h("mark", { class: "term" }, text.slice(w.start, w.end)));
+    last = w.end;
   }
   out.push(text.slice(last));
   return out;

@@ -12,6 +12,7 @@ import { readState, urlFor, type PageState } from "./url-state.ts";
 const form = byId("f", HTMLFormElement);
 const box = byId("q", HTMLInputElement);
 const kSelect = byId("k", HTMLSelectElement);
+const modeSelect = byId("mode", HTMLSelectElement);
 const statusEl = byId("status", HTMLDivElement);
 const errorEl = byId("error", HTMLDivElement);
 const examplesEl = byId("examples", HTMLElement);
@@ -24,7 +25,7 @@ let examplesCache: ExamplesBody | null = null;
 const filters = new FilterPanel(() => navigate(formState()));
 
 function formState(): PageState {
-  return { q: box.value.trim(), k: Number(kSelect.value), filter: filters.current() };
+  return { q: box.value.trim(), k: Number(kSelect.value), filter: filters.current(), mode: modeSelect.value };
 }
 
 function navigate(s: PageState): void {
@@ -78,7 +79,7 @@ async function showExamples(): Promise<void> {
     setStatus("Loading example queries…", true);
     let r;
     try {
-      r = await getJson<ExamplesBody>("/examples", ctl.signal);
+      r = await getJson<ExamplesBody>("/v1/examples", ctl.signal);
     } catch {
       return;
     }
@@ -108,7 +109,8 @@ async function search(s: PageState): Promise<void> {
   try {
     const params = new URLSearchParams({ q: s.q, k: String(s.k) });
     if (s.filter) params.set("filter", s.filter);
-    r = await getJson<SearchBody>("/search?" + params, ctl.signal);
+    if (s.mode) params.set("mode", s.mode);
+    r = await getJson<SearchBody>("/v1/search?" + params, ctl.signal);
   } catch {
     return; // superseded by a newer request
   }
@@ -118,7 +120,8 @@ async function search(s: PageState): Promise<void> {
   const body = r.body;
   const terms = queryTerms(s.q);
   const filtered = filterFields(s.filter);
-  results.replaceChildren(...(body.results.length ? body.results.map((hit) => card(hit, terms, filtered)) : [noResults(body, !!s.filter, () => filters.clear())]));
+  const matched = body.stats?.lexical ? body.stats.lexical.matched : null;
+  results.replaceChildren(...(body.results.length ? body.results.map((hit) => card(hit, terms, filtered, matched)) : [noResults(body, !!s.filter, () => filters.clear())]));
   setStatus(resultsLine(body.results.length, s), false);
   info.replaceChildren(...indexInfo(body.index), ...timingsLine(body.timings));
 }
@@ -126,6 +129,7 @@ async function search(s: PageState): Promise<void> {
 function render(s: PageState): Promise<void> {
   box.value = s.q;
   setK(s.k);
+  modeSelect.value = s.mode;
   filters.show(s.filter);
   filters.ensureLoaded();
   return s.q ? search(s) : showExamples();
@@ -137,6 +141,8 @@ form.addEventListener("submit", (e) => {
   filters.cancelPending();
   navigate(formState());
 });
+// A new mode searches again at once, like a new k.
+modeSelect.addEventListener("change", () => navigate(formState()));
 window.addEventListener("popstate", () => void render(readState()));
 document.addEventListener("keydown", (e) => {
   if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey) return;

@@ -1,0 +1,177 @@
+// The lexical index's values (format.ts, sections 9–11), from the items' texts
+// and record keys: every item analysed by the one tokenizer, each term's
+// postings in impact order, the first `prefix` of them inline in the term's
+// lexicon part, the rest in a tail; parts cut by term hash, content-defined.
+import {
+  blobToText,
+  encodeLexiconHead,
+  encodeLexiconPart,
+  encodePostingsTail,
+  ITEM_KEY_BYTES,
+  MAX_DL,
+  MAX_TF,
+  POSTING_BYTES,
+  SHARD_HASH_BYTES,
+  splitParts,
+  type LexiconPartInput,
+  type Postings,
+} from "../../../lib/index/format.ts";
+import { DEFAULT_BM25, idf, termHash, termScore, type Bm25Params } from "../../../lib/lexical/bm25.ts";
+import { tokenize } from "../../../lib/lexical/tokenize.ts";
+import { textBlob, type TextBlob } from "./text-blob.ts";
+
+/**
+ * Postings a term keeps inline in its part: a query reads at most this many
+ * per term, however frequent the term. Measured with the bench (--hybrid): see
+ * docs/bench-hybrid.md for the recall of this prefix against whole lists.
+ */
+export const DEFAULT_LEXICAL_PREFIX = 128;
+/** Stored bytes a lexicon part aims at: a query reads one part per distinct term. */
+export const PART_TARGET_BYTES = 4096;
+/** A part is cut before it passes this, whatever the hashes say (a frequent term's prefix alone is < 1.5 KB). */
+const PART_MAX_BYTES = 64 * 1024;
+/** Per-term bytes in a part besides its postings: hash, df, two starts, and its text (~8). */
+const TERM_FIXED_BYTES = 24;
+
+export interface LexicalValues {
+  head: TextBlob[];
+  parts: TextBlob[];
+  tails: TextBlob[];
+  terms: number;
+  postings: number;
+  cut: number;
+  /** Decoded bytes of the head: what an isolate holds. */
+  headBytes: number;
+}
+
+export interface LexicalOptions {
+  prefix?: number;
+  bm25?: Bm25Params;
+  /** The cut modulus to keep (a base version's), so an extended build cuts where its base did. */
+  cut?: number;
+}
+
+/** Scrambles a term hash so that cuts do not follow the sort order's bits. */
+function mix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+function compareKeys(keyBytes: Uint8Array, a: number, b: number): number {
+  for (let i = 0; i < ITEM_KEY_BYTES; i++) {
+    const d = keyBytes[a * ITEM_KEY_BYTES + i] - keyBytes[b * ITEM_KEY_BYTES + i];
+    if (d) return d;
+  }
+  return 0;
+}
+
+function postingsOf(rows: number[], tfs: number[], order: number[], from: number, to: number, keyBytes: Uint8Array, dl: Uint32Array): Postings {
+  const n = to - from;
+  const p: Postings = { count: n, keys: new Uint8Array(n * ITEM_KEY_BYTES), dl: new Uint16Array(n), tf: new Uint8Array(n) };
+  for (let j = 0; j < n; j++) {
+    const i = order[from + j];
+    const row = rows[i];
+    p.keys.set(keyBytes.subarray(row * ITEM_KEY_BYTES, (row + 1) * ITEM_KEY_BYTES), j * ITEM_KEY_BYTES);
+    p.dl[j] = Math.min(dl[row], MAX_DL);
+    p.tf[j] = Math.min(tfs[i], MAX_TF);
+  }
+  return p;
+}
+
+type Lists = Map<string, { rows: number[]; tfs: number[] }>;
+type Entry = LexiconPartInput["terms"][number];
+
+/** Every item analysed: each term's items and counts, each item's length in terms. */
+function invert(texts: readonly string[]): { lists: Lists; dl: Uint32Array; total: number } {
+  const dl = new Uint32Array(texts.length);
+  const lists: Lists = new Map();
+  let total = 0;
+  texts.forEach((text, row) => {
+    const tokens = tokenize(text);
+    dl[row] = tokens.length;
+    total += tokens.length;
+    const counts = new Map<string, number>();
+    for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + 1);
+    for (const [t, tf] of counts) {
+      let l = lists.get(t);
+      if (!l) lists.set(t, (l = { rows: [], tfs: [] }));
+      l.rows.push(row);
+      l.tfs.push(tf);
+    }
+  });
+  return { lists, dl, total };
+}
+
+/** One term's entry: its postings in impact order, the first `prefix` inline, the rest a tail blob (pushed to `tails`). */
+function termEntry(text: string, hash: number, list: { rows: number[]; tfs: number[] }, ctx: { n: number; avgdl: number; dl: Uint32Array; keyBytes: Uint8Array; prefix: number; bm25: Bm25Params; tails: TextBlob[] }): Entry {
+  const { rows, tfs } = list;
+  const df = rows.length;
+  const w = idf(ctx.n, df);
+  const impact = rows.map((row, i) => termScore(ctx.bm25, w, tfs[i], ctx.dl[row], ctx.avgdl));
+  const order = rows.map((_, i) => i).sort((a, b) => impact[b] - impact[a] || compareKeys(ctx.keyBytes, rows[a], rows[b]));
+  const head = Math.min(df, ctx.prefix);
+  let tail: Entry["tail"] = null;
+  if (df > head) {
+    const blob = textBlob(blobToText(encodePostingsTail({ termHash: hash, postings: postingsOf(rows, tfs, order, head, df, ctx.keyBytes, ctx.dl) })));
+    ctx.tails.push(blob);
+    tail = { bytes: blob.ref.bytes, count: df - head, sha: Buffer.from(blob.ref.sha256.slice(0, SHARD_HASH_BYTES * 2), "hex") };
+  }
+  return { text, hash, df, postings: postingsOf(rows, tfs, order, 0, head, ctx.keyBytes, ctx.dl), tail };
+}
+
+/** Terms (sorted by hash) into parts: a cut after a term whose mixed hash is 0 mod `cut`, or before PART_MAX_BYTES; never between equal hashes. */
+function cutParts(entries: Entry[], cut: number): Entry[][] {
+  const groups: Entry[][] = [];
+  let cur: Entry[] = [];
+  let curBytes = 0;
+  const close = () => {
+    groups.push(cur);
+    cur = [];
+    curBytes = 0;
+  };
+  entries.forEach((e, i) => {
+    const bytes = TERM_FIXED_BYTES + e.postings.count * POSTING_BYTES;
+    const sameHashAsPrevious = cur.length > 0 && cur[cur.length - 1].hash === e.hash;
+    if (cur.length && !sameHashAsPrevious && curBytes + bytes > PART_MAX_BYTES) close();
+    cur.push(e);
+    curBytes += bytes;
+    const next = entries[i + 1];
+    if (next && next.hash !== e.hash && mix(e.hash) % cut === 0) close();
+  });
+  if (cur.length) groups.push(cur);
+  return groups;
+}
+
+export function buildLexical(texts: readonly string[], keyBytes: Uint8Array, o: LexicalOptions = {}): LexicalValues {
+  const prefix = o.prefix ?? DEFAULT_LEXICAL_PREFIX;
+  const bm25 = o.bm25 ?? DEFAULT_BM25;
+  const n = texts.length;
+  const { lists, dl, total } = invert(texts);
+  const ctx = { n, avgdl: n ? total / n : 0, dl, keyBytes, prefix, bm25, tails: [] as TextBlob[] };
+  const terms = [...lists.keys()].map((text) => ({ text, hash: termHash(text) })).sort((a, b) => a.hash - b.hash || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+  const entries = terms.map(({ text, hash }) => termEntry(text, hash, lists.get(text)!, ctx));
+  const postings = entries.reduce((s, e) => s + e.df, 0);
+  // The cut modulus: the power of two nearest the terms a part should hold, so
+  // small changes to the corpus leave it, and the cuts, where they were.
+  const inlineBytes = entries.reduce((s, e) => s + TERM_FIXED_BYTES + e.postings.count * POSTING_BYTES, 0);
+  const perTerm = entries.length ? inlineBytes / entries.length : 1;
+  const cut = o.cut ?? 2 ** Math.max(2, Math.round(Math.log2(Math.max(1, PART_TARGET_BYTES / perTerm))));
+  const groups = cutParts(entries, cut);
+  const parts = groups.map((g) => textBlob(blobToText(encodeLexiconPart({ terms: g }))));
+  const partHashes = new Uint8Array(parts.length * SHARD_HASH_BYTES);
+  parts.forEach((p, i) => partHashes.set(Buffer.from(p.ref.sha256.slice(0, SHARD_HASH_BYTES * 2), "hex"), i * SHARD_HASH_BYTES));
+  const headBytes = encodeLexiconHead({
+    parts: parts.length,
+    items: n,
+    prefix,
+    totalTerms: total,
+    k1: bm25.k1,
+    b: bm25.b,
+    // The first part starts at hash 0, so every term has a part to look in.
+    firstHash: Uint32Array.from(groups, (g, i) => (i === 0 ? 0 : g[0].hash)),
+    partBytes: Uint32Array.from(parts, (p) => p.ref.bytes),
+    partHashes,
+  });
+  return { head: splitParts(headBytes).map(textBlob), parts, tails: ctx.tails, terms: entries.length, postings, cut, headBytes: headBytes.length };
+}
