@@ -43,7 +43,7 @@ export interface Config {
  * heap, sized so that sustained load and bursts of maximal batches leave the
  * isolate well inside Workers' 128 MB. The charges (shard base64 length; 2x a
  * record's UTF-8 length) are at or above what the decoded values hold on the
- * heap, ArrayBuffers included.
+ * heap.
  *
  * The budget is split because shards are shared by every query near their leaf
  * and records are not (lib/index/fetch.ts): a small index's shards all fit the

@@ -1,11 +1,11 @@
-// How many of round 1's candidates round 2 re-ranks. A PQ score errs by a small
-// margin against float32, so a candidate far below the k-th best PQ score is
-// seldom a true top-k item; but a query whose candidates crowd together (a
-// broad topic in a dense corpus) needs many more records than one whose
-// neighbours stand out. So the depth follows the scores: every candidate within
-// `margin` of the k-th best, between 2k and `rerank` of them. Most queries then
-// read fewer records than a fixed depth for the same recall, and crowded ones
-// read more (docs/decisions.md#rerank-and-its-margin).
+// How many of round 1's candidates round 2 re-ranks. A PQ score is only an
+// estimate of the float32 one, close but not exact, so a candidate far below the
+// k-th best PQ score is seldom a true top-k item; but a query whose candidates
+// crowd together (a broad topic in a dense corpus) needs many more records than
+// one whose neighbours stand out. So the depth follows the scores: every
+// candidate within `margin` of the k-th best, between 2k and `rerank` of them.
+// For the recall of a fixed depth, most queries then read fewer records and
+// only the crowded ones go deep (docs/decisions.md#rerank-and-its-margin).
 
 import type { TopK } from "./vector.ts";
 
