@@ -8,6 +8,7 @@ import { defineConfig } from "vitest/config";
 const UNIT = [
   "test/api-contract.test.ts",
   "test/build-corpus.test.ts",
+  "test/comments-figures.test.ts",
   "test/build-examples.test.ts",
   "test/build-format.test.ts",
   "test/build-opq.test.ts",

@@ -38,29 +38,26 @@ export interface Config {
 }
 
 /**
- * Memory budget (measured locally, heap after a full GC): wasm heap 50.9 MiB
- * once the model is loaded, 53–54 MiB after traffic (weights, XNNPACK packed
- * copies, activations; tf-wasm.ts grows it only by what malloc asks), JS heap
- * ~9 MiB idle and ~16 MiB with 12 MiB of cache in use. After the 60 s load test
- * and three bursts of maximal batches the isolate measured ~70 MiB with 12 MiB
- * of cache. The charges (shard base64 length; 2x a record's UTF-8 length) are
- * at or above what the decoded values hold on the heap.
+ * Memory budget: the model's wasm heap is most of the isolate (tf-wasm.ts grows
+ * it only by what malloc asks); these caches come on top of it and of the JS
+ * heap, sized so that sustained load and bursts of maximal batches leave the
+ * isolate well inside Workers' 128 MB. The charges (shard base64 length; 2x a
+ * record's UTF-8 length) are at or above what the decoded values hold on the
+ * heap.
  *
- * The same 12 MiB, split: every shard of the 50k index (4.6 MiB as base64) fits
- * the 8 MiB of shards, so a warm isolate reads only item records from KV there.
- * Measured there after 242 queries and a GC: JS heap 12.0 MiB + ArrayBuffers
- * 6.4 MiB (decoded routing, shards, record vectors, which the JS heap figures
- * above leave out) + wasm 51.2 MiB; with one 12 MiB LRU it was 15.9 + 7.5 + wasm.
- * A cached record holds ~0.9 KB (its base64 vector dropped once decoded), so the
- * record charge is about twice what it holds.
+ * The budget is split because shards are shared by every query near their leaf
+ * and records are not (lib/index/fetch.ts): a small index's shards all fit the
+ * shard budget, so a warm isolate reads only item records from KV. A cached
+ * record drops its base64 vector once decoded, so the record charge is about
+ * twice what it holds (docs/decisions.md#record-cache).
  */
 const SHARD_CACHE_KIB = 8 * 1024;
 const RECORD_CACHE_KIB = 4 * 1024;
 /**
  * A resident copy (lib/index/resident.ts) is what its manifest says it decodes
- * to; the 50k headlines' is 30.0 MiB, and with it loaded round 2 reads nothing,
- * so the record cache stays empty. Measured with it loaded, after the latency
- * runs and a GC: JS heap 11.2 + ArrayBuffers 37.2 + wasm 51.2 = 99.6 MiB.
+ * to; with it loaded round 2 reads nothing, so the record cache stays empty.
+ * Model, caches and copy together stay inside Workers' 128 MB
+ * (docs/decisions.md#resident-copy-budget).
  */
 const RESIDENT_KIB = 32 * 1024;
 const KIB = 1024;

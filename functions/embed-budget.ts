@@ -1,14 +1,12 @@
 // The model's work per call and per request, bounded by tokens. WebAssembly
 // memory only grows: one call's activations set the heap's high-water mark for
-// the isolate's life. Measured in workerd (USE-lite f16, heap grown to exactly
-// what malloc asks for, functions/tf-wasm.ts; a 1,000-character English text is
-// ~180 tokens, a headline ~12, and the graph clips a text at its own maximum
-// length): the loaded model's heap is 50.9 MiB (26.6 MiB of weights, XNNPACK's
-// packed copies of the matrices, workspace); calls of at most MODEL_CALL_TOKENS
-// tokens take it to 52.5 MiB, a single long text (any length up to 1,000
-// characters, even 1,000 tokens of punctuation) to 53.3 MiB. Unsplit, 16
-// headlines in one call reach 54.8 MiB and 16 long texts 94.8 MiB (32 of them
-// were measured over the 128 MB isolate limit). A text is never split: that
+// the isolate's life. The loaded model (weights, XNNPACK's packed copies of
+// the matrices, workspace) is most of that heap; calls of at most
+// MODEL_CALL_TOKENS tokens add little to it, and so does a single long text,
+// whatever its tokens, since the graph clips a text at its own maximum length.
+// Unsplit, a call's activations grow with the batch's total length, and a batch
+// of long texts would take the isolate past Workers' 128 MB
+// (docs/decisions.md#the-models-memory-budget-and-the-embed-budget). A text is never split: that
 // would change its embedding. Model calls never overlap (execute is
 // synchronous), so concurrent requests do not add up.
 

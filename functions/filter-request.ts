@@ -42,7 +42,7 @@ export function checkFilterDepth(value: unknown, where = ""): void {
   }
 }
 
-/** A POST body's `filter` member (absent or null: none); its depth is checked before it is measured. */
+/** A POST body's `filter` member (absent or null: none); its depth is checked before its size is computed. */
 export function filterFromBody(value: unknown, where = ""): FilterInput | undefined {
   if (value === undefined || value === null) return undefined;
   checkFilterDepth(value, where);

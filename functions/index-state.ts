@@ -95,7 +95,7 @@ async function adoptPointed(kv: KVNamespace, hooks: VersionHooks): Promise<Index
     throw new HttpError("index_unavailable", `no index published yet (KV key "${POINTER_KEY}" is missing)`);
   }
   if (pointer.version === active?.version) return active;
-  // A broken version is not reloaded on every TTL: each model load costs ~14 MB and seconds of CPU.
+  // A broken version is not reloaded on every TTL: each model load reads the whole weight blob and costs seconds of CPU.
   if (active && failure?.version === pointer.version && Date.now() < failure.retryAt) return active;
   let next: IndexVersion | null;
   try {

@@ -1,7 +1,8 @@
 // USE-lite served from KV: topology and vocab are small and verified by sha256
-// before use; the ~14 MB weight blob is streamed straight into tfjs (measured
-// ~64 MiB steady isolate memory vs ~100 MiB buffered, against a 128 MB limit) and
-// verified while it flows. One load per isolate, shared by concurrent callers.
+// before use; the weight blob, by far the largest, is streamed straight into
+// tfjs (buffered first, its extra copy left the isolate much closer to its memory
+// limit; docs/decisions.md#streaming-the-weights) and verified while it flows.
+// One load per isolate, shared by concurrent callers.
 import type { ModelRef, BlobRef } from "../lib/index/manifest.ts";
 import type { ModelJson } from "../lib/model/weights.ts";
 import { loadGraphModelFromMemory } from "../lib/model/load.ts";
@@ -93,8 +94,8 @@ async function getVerified(kv: KVNamespace, what: string, ref: BlobRef): Promise
 
 /**
  * Counts and hashes the weight bytes as the loader reads them (one call per
- * tensor, so the digest sees ~60 large writes rather than thousands of 4 KiB
- * chunks). workerd's incremental DigestStream keeps no second copy of the blob.
+ * tensor, so the digest sees a few large writes rather than the stream's many
+ * small chunks). workerd's incremental DigestStream keeps no second copy of the blob.
  * Reading stops early once the blob is longer than the manifest says.
  */
 function weightVerifier(ref: BlobRef) {

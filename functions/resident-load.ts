@@ -22,7 +22,7 @@ interface Status {
 const statuses = new WeakMap<IndexHandle, Status>();
 /**
  * The one handle whose copy this isolate keeps. Two copies would not fit beside
- * the model (32 MiB each at most), so adopting a version drops the previous
+ * the model (docs/decisions.md#resident-copy-budget), so adopting a version drops the previous
  * version's copy at once, even while a request on it finishes (from KV); its
  * status goes too, so that it loads again should it ever serve again.
  */

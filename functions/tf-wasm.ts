@@ -19,8 +19,9 @@ const WASM_PAGE_BYTES = 65536;
 /**
  * Emscripten grows its heap by 20 % over what malloc asked for (then 10 %, 5 %)
  * to make later growth rarer. WebAssembly memory never shrinks, so here that
- * slack is the isolate's for good: a 53 MiB heap needing a few more KiB became
- * 63.5 MiB. The heap is grown to exactly the pages malloc asked for instead: the
+ * slack is the isolate's for good: a heap needing a few more KiB gained a fifth
+ * of its size (docs/decisions.md#wasm-heap-growth). The heap is grown to
+ * exactly the pages malloc asked for instead: the
  * resize import records the size wanted, and the memory's grow (which the glue
  * calls next) is capped at the pages that size needs. Growth in place costs no
  * copy, so growing more often is cheap.

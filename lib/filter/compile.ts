@@ -88,7 +88,7 @@ interface QueryValue {
 
 /**
  * `input` is the already-JSON-parsed filter. `jsonBytes`, when known, is the
- * UTF-8 length of its JSON text; otherwise JSON.stringify(input) is measured.
+ * UTF-8 length of its JSON text; otherwise that of JSON.stringify(input).
  * Returns null for `{}` (no filter). Throws FilterError.
  */
 export function compileFilter(input: unknown, schema: FilterSchema, jsonBytes?: number): CompiledFilter | null {

@@ -69,9 +69,9 @@ export interface DecodedRecord {
  * The isolate's decoded values, in two budgets: binary blobs (shards, filter
  * attributes and chunks), each shared by every query near its leaf, and item
  * records, each useful only to queries near that one item. In one LRU the
- * stream of records (60 a query, a new set for each new query) evicted the
- * shards: measured on the 50k index, 68% of warm queries went back to KV for
- * shards that a separate budget keeps.
+ * stream of records (a new set for each new query) evicted the shards, and warm
+ * queries went back to KV for shards that a separate budget keeps
+ * (docs/decisions.md#record-cache).
  */
 export interface ValueCache {
   blobs: ByteLru<unknown>;

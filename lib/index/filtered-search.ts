@@ -24,8 +24,9 @@ import { TopK } from "./vector.ts";
 
 /**
  * Round-1 bytes of a filtered query, at most: with the re-ranked records after
- * it (at most `rerank`, ~0.8 KB each: 100 by default) a query stays under 1 MB
- * whatever its filter; an index built with --rerank 300 reads up to ~1.04 MB.
+ * it (at most `rerank` of them) a query's reads stay bounded whatever its
+ * filter, about a megabyte at the default rerank and a little more for an index
+ * built with a larger --rerank (docs/decisions.md#filtered-round-1-cap).
  */
 export const FILTER_ROUND1_BYTES = 800 * 1024;
 

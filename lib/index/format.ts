@@ -22,11 +22,12 @@
  * by table look-ups against the query: one codes the leaf centroids (leafPqM
  * bytes each, trained on centroids), the other the items (pqM bytes each),
  * after a learned rotation (OPQ) that spreads the variance over the subspaces:
- * on the 50k headlines it cut the item codes' distortion by 40%, which lets
- * 32-byte codes rank as well as 64-byte ones did.
- * Coding items as residuals from their leaf centroid (IVFADC) was measured and
- * dropped: USE-lite leaves of ~24 items keep ~70% of an item's energy in its
- * residual, which PQ codes no better than the item (same recall, 50k headlines).
+ * it lowers the item codes' distortion, which lets 32-byte codes rank as well
+ * as 64-byte ones did without it (docs/decisions.md#opq-rotation).
+ * Coding items as residuals from their leaf centroid (IVFADC) was tried and
+ * dropped: USE-lite's small leaves keep most of an item's energy in its
+ * residual, which PQ codes no better than the item, for the same recall
+ * (docs/decisions.md#residual-coding-ivfadc-not-taken).
  *
  * 1. ROUTING — kept in isolate memory, one per version. Stored as one or more
  *    PARTS (`blob/<sha>` each, manifest.routing[]): the encoded bytes cut into
@@ -54,8 +55,8 @@
  *         u8 [L·16]           first 16 bytes of each shard's sha256: its KV key is
  *                             `blob/<32 hex>` of them, and readers check the
  *                             fetched text against the same bytes
- *    Memory: L·(leafPqM + 24) + G·(dim + 8) + 2048·dim + 4·dim² bytes — for
- *    1.2M items in leaves of 24 about 6.3 MiB; routingBudget() is the formula.
+ *    Memory: L·(leafPqM + 24) + G·(dim + 8) + 2048·dim + 4·dim² bytes, growing
+ *    with n / leafSize; routingBudget() is the formula (docs/decisions.md#routing-size).
  *
  * 2. SHARD (posting list of one leaf), `blob/<sha>`:
  *      0  u32  magic "ESP1"
@@ -75,7 +76,8 @@
  *    Round 2 reads the records of the best candidates in one bulk read — those
  *    within the manifest's rerankMargin of the k-th best PQ score, 2k to `rerank`
  *    of them (rerank-depth.ts) —
- *    re-scores them with their int8 vectors (cosine error < 0.4%), and the best k
+ *    re-scores them with their int8 vectors (whose error is far below the PQ
+ *    codes'; docs/decisions.md#int8-item-records), and the best k
  *    are the answer, text and metadata included.
  *
  * 4. CATALOG — every item record's key and size, for deploys (what to upload,
@@ -111,8 +113,8 @@
  *         u32[K]              entries per chunk
  *         u32[K]              stored length of each chunk
  *         u8 [K·16]           first 16 bytes of each chunk's sha256
- *    Memory: L·(8C + 20) + K·40 bytes: 71 KB for the 50k headlines' date column,
- *    1.63 MiB at 1.2M items (50k leaves, 7,717 chunks), beside a 6.3 MiB routing.
+ *    Memory: L·(8C + 20) + K·40 bytes, small beside the routing
+ *    (docs/decisions.md#filter-table-and-chunk-size).
  *
  * 6. ATTRIBUTES of one leaf, `blob/<sha>`: the filterable values of its shard's
  *    entries, read beside the shard (same round) when a query has a filter:
@@ -141,7 +143,7 @@
  *
  * 8. RESIDENT BLOCK, `blob/<sha>` (manifest.resident.blocks[]): the item
  *    records again, packed for isolate memory. A build writes them only when
- *    all of them fit RESIDENT_MAX_BYTES (the 50k headlines: ~30 MiB); the
+ *    all of them fit RESIDENT_MAX_BYTES (docs/decisions.md#resident-copy-budget); the
  *    Worker loads them in the background once a version is serving, and round 2
  *    then re-ranks from memory instead of KV. The answers are the same ones:
  *    same int8 vectors, same scales, same texts. Items in corpus order, cut into

@@ -80,12 +80,11 @@ export function probeDepth(scores: ArrayLike<number>, nprobe: number, margin: nu
  * (a near copy of an item) needs few; one whose leaves score alike (a question in
  * a dense corpus) finds its neighbours spread over many. So with a margin the
  * count follows the scores: nprobe, plus every further leaf within `margin` of
- * the best, at most PROBE_SPREAD × nprobe. Measured on the 1.2M set (scale bench,
- * 300 held-out queries, in Node): nprobe 16 with margin 0.1 probes 16 leaves at
- * p50 and 64 at p95, recall@10 0.969 (questions 0.955) at 158 KB a query, where
- * a fixed 16 gives 0.962 (questions 0.919) at 133 KB and a fixed 32 0.968
- * (0.950) at 196 KB. On the 50k headlines no leaf past the 96th comes within 0.1
- * of the best: the same leaves, the same answers.
+ * the best, at most PROBE_SPREAD × nprobe. Most queries then probe nprobe
+ * leaves and pay nothing extra, while the crowded ones probe further: more
+ * recall than a fixed nprobe for fewer bytes than a larger fixed one. On a
+ * corpus whose leaves stand apart the margin adds no leaf, so the answers are
+ * those of the fixed count (docs/decisions.md#probe-margin).
  *
  * A filter that passes a fraction s of the items finds about as many matches as
  * the unfiltered query finds items by probing 1/s times as far: `widen` = 1/s

@@ -2,7 +2,8 @@
 //
 // int8, per-vector scale: each vector is stored as round(x / s) with
 // s = max|x| / 127, so each coordinate is off by at most s/2 and, for a unit
-// query q, |q·x − s·(q·code)| ≤ (s/2)·‖q‖₁ — about 0.004 for USE-lite vectors.
+// query q, |q·x − s·(q·code)| ≤ (s/2)·‖q‖₁: far below the PQ score's error that
+// the re-rank exists to correct (docs/decisions.md#int8-item-records).
 //
 // Product quantization (PQ): the dim coordinates are cut into pqM subspaces of
 // dim/pqM, each replaced by the index of its nearest of 256 codebook centroids:

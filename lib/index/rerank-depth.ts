@@ -1,18 +1,11 @@
-// How many of round 1's candidates round 2 re-ranks. A PQ score errs by ~0.05
-// (RMS against float32, 32-byte codes over 512 dims, the 50k headlines), so a
-// candidate far below the k-th best PQ score is seldom a true top-k item; but a
-// query whose candidates crowd together (a broad topic in a dense corpus) needs
-// many more records than one whose neighbours stand out. So the depth follows
-// the scores: every candidate within `margin` of the k-th best, between 2k and
-// `rerank` of them.
-//
-// Measured with margin 0.06 (the bench's queries, recall@10 against exact search):
-//   50k headlines, at most 100:  0.9715 at 227 KB a query (82 records at p50),
-//                                where a fixed 100 gives the same at 246 KB;
-//   1.2M (synthetic), nprobe 64, at most 300: 0.971 at 310 KB (45 records at
-//                                p50, 300 at p95; questions 0.957), where a fixed
-//                                300 needs 470 KB and a fixed 100 gives 0.957
-//                                (questions 0.886).
+// How many of round 1's candidates round 2 re-ranks. A PQ score is only an
+// estimate of the float32 one, close but not exact, so a candidate far below the
+// k-th best PQ score is seldom a true top-k item; but a query whose candidates
+// crowd together (a broad topic in a dense corpus) needs many more records than
+// one whose neighbours stand out. So the depth follows the scores: every
+// candidate within `margin` of the k-th best, between 2k and `rerank` of them.
+// For the recall of a fixed depth, most queries then read fewer records and
+// only the crowded ones go deep (docs/decisions.md#rerank-and-its-margin).
 
 import type { TopK } from "./vector.ts";
 

@@ -10,9 +10,10 @@ import { stemmer } from "stemmer";
  * English stop words: Lucene's English set (the articles, conjunctions,
  * prepositions and pronouns that carry no topic), less its negations "no" and
  * "not", which change a sentence's meaning; plus the clitics a split on
- * apostrophes leaves behind ("man's" → man, s). A longer list (NLTK's 179) was
- * measured and dropped: on STS-B retrieval it cost BM25 0.03 MRR@10, because in
- * short sentences words like "off", "over" or "he" are what tells two apart.
+ * apostrophes leaves behind ("man's" → man, s). A longer list (NLTK's) was
+ * tried and dropped: it made BM25's STS-B retrieval worse, because in short
+ * sentences words like "off", "over" or "he" are what tells two apart
+ * (docs/decisions.md#stop-words).
  * A query made only of stop words has no lexical match (lexical mode answers an
  * empty list with a reason).
  */

@@ -3,13 +3,14 @@
 //
 // Streamed weights are read tensor by tensor here rather than by tfjs's
 // `decodeWeightsStream`: that one re-concatenates its whole pending buffer on
-// every chunk it reads (quadratic in chunks per tensor), which with workerd's
-// 4 KiB KV stream chunks cost ~1.8 s for the 4 MB embedding matrix alone. Here
+// every chunk it reads (quadratic in chunks per tensor), and workerd's KV
+// streams arrive in small chunks, so the large embedding matrix alone took
+// seconds (docs/decisions.md#streaming-the-weights). Here
 // each tensor's bytes land once in a buffer of exactly its size (read straight
 // into it where the stream supports BYOB reads). float16 weights are widened
 // through a 65,536-entry table that tfjs's own decoder fills once, so the
 // values are bit-for-bit what tfjs would produce, at one lookup per weight
-// (tfjs's per-tensor decoder cost ~100 ms of cold start on cold JIT). Node (an
+// (tfjs's per-tensor decoder is slow on a cold JIT, in the cold start). Node (an
 // ArrayBuffer) and the Worker (a stream) both go through this one decoder.
 import * as tfc from "@tensorflow/tfjs-core";
 import * as tfconv from "@tensorflow/tfjs-converter";

@@ -9,8 +9,9 @@
 // one-unit piece of score 0, ties go to the later arc, the backward pass steps
 // by the vocabulary string's length, and runs of unknowns merge into one.
 // What it does not reproduce is the package's cost: it sliced the input at
-// every position (quadratic in the text's length, over a second for a legal
-// 1,000-character query of U+FDFA) and built the whole lattice first. Here the
+// every position (quadratic in the text's length, so a legal query of
+// characters that NFKC expands cost far too much CPU;
+// docs/decisions.md#own-tokenizer) and built the whole lattice first. Here the
 // trie is walked from an offset and arcs are relaxed as they are found, so a
 // text costs its length times the longest piece. test/tokenizer-equal.test.ts
 // proves the two equal.

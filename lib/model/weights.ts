@@ -1,8 +1,8 @@
 // The model as stored for the edge: USE-lite's graph with its weights re-encoded
-// as float16. Measured lossless for retrieval (top-10 overlap 1.000) at half the
-// bytes. Tensors under 1,024 elements stay float32: they include the attention
-// mask constant 1e9, which float16 turns into Infinity and the graph into NaN.
-// uint8 was measured to change 7% of top-10 results and is deliberately absent.
+// as float16: half the bytes, and retrieval results unchanged. Tensors under
+// 1,024 elements stay float32: they include the attention mask constant 1e9,
+// which float16 turns into Infinity and the graph into NaN. uint8 changes
+// results and is deliberately absent (docs/decisions.md#float16-weights-not-uint8).
 import type { io } from "@tensorflow/tfjs-core";
 
 export const SMALL_TENSOR_ELEMENTS = 1024;

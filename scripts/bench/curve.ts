@@ -1,6 +1,6 @@
 // Recall@10 against bytes per query over the index's main knobs — leaves probed
 // (round 1), candidates re-ranked (round 2) and shard size (mean items per leaf,
-// one build each) — measured in-process with the Worker's search code
+// one build each) — computed in-process with the Worker's search code
 // (lib/index/reader.ts) over each build's artifacts, held in memory. A decoded
 // value cache only saves CPU here: `stats.bytes` counts every value a query
 // needs whether cached or not, i.e. what a cold isolate would read from KV.

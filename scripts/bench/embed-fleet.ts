@@ -200,7 +200,7 @@ export async function runFleetBench(o: FleetOptions): Promise<FleetReport> {
 /**
  * The production estimate from the one-instance run. An isolate embedding is
  * CPU-bound, so its rate is taken as 1000 / CPU-ms per item: on a busy machine
- * the measured items/s also counts the time spent waiting for a core.
+ * the wall-clock items/s also counts the time spent waiting for a core.
  */
 export function estimates(runs: FleetRun[], batchSize: number): Pick<FleetReport, "pricing" | "basis" | "estimates"> {
   const one = runs.find((r) => r.instances === 1) ?? runs[0];

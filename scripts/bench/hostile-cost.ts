@@ -1,4 +1,4 @@
-// Issue 24's amplification targets, measured in Node with the real vocabulary:
+// Issue 24's amplification targets, checked in Node with the real vocabulary:
 // the tokenizer CPU of every hostile input (scripts/reliability/hostile-inputs.ts)
 // through the old path (the package's tokenizer, which sliced at every position,
 // three times per text) and the new one (NFKC-first character limit, then

@@ -1,4 +1,4 @@
-// The project measured through HTTP: the bundled Worker in workerd (Miniflare)
+// The project benchmarked through HTTP: the bundled Worker in workerd (Miniflare)
 // with a local KV store in a temp dir, the artifacts published into it, and a
 // Node client over loopback. Every figure a response carries (results, stats,
 // timings) is collected per query; latency and throughput passes are repeated.

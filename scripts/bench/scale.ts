@@ -38,12 +38,11 @@ export const SCALE_DEFAULTS = {
   perturbed: 258,
   quantilePoints: 200,
   /**
-   * Round-1 cap and the most records re-ranked, for the larger index. Measured on
-   * the format-3 1.2M index and these 300 queries: the questions' neighbours crowd
-   * together in the dense set, so they need deep re-ranks (nprobe 64: a fixed 100
-   * records gives questions 0.886, 300 gives 0.957 at 470 KB a query). With the
-   * depth following the PQ-score margin (lib/index/rerank-depth.ts), at most 300
-   * gives 0.971 overall at 310 KB: 45 records at p50, 300 at p95.
+   * Round-1 cap and the most records re-ranked, for the larger index: the
+   * questions' neighbours crowd together in the dense set, so they need deep
+   * re-ranks. With the depth following the PQ-score margin
+   * (lib/index/rerank-depth.ts), most queries re-rank far fewer than the cap and
+   * only the crowded ones reach it (docs/decisions.md#rerank-and-its-margin).
    */
   probeKb: 320,
   rerank: 300,
@@ -94,7 +93,7 @@ export interface ScaleReport {
 }
 
 const run = promisify(execFile);
-/** Seed of the points whose neighbour cosines are measured (the same rows each run). */
+/** Seed of the points whose neighbour cosines are compared (the same rows each run). */
 const QUANTILE_SEED = 9;
 
 function machine(): ScaleReport["meta"]["machine"] {

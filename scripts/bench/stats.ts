@@ -24,7 +24,7 @@ export function dist(values: readonly number[]): Dist {
   return { mean: mean(s), p50: percentile(s, 0.5), p95: percentile(s, 0.95), p99: percentile(s, 0.99), max: s[s.length - 1] ?? NaN };
 }
 
-/** One figure measured in several runs: the median is reported, min/max show the spread. */
+/** One figure taken in several runs: the median is reported, min/max show the spread. */
 export interface Repeated {
   median: number;
   min: number;

@@ -1,5 +1,5 @@
 // A 1.2M-item (or any size) set grown from real embeddings, for scale runs the
-// model could not embed here in time (USE-lite: ~150 texts/s per core).
+// model could not embed here in time (docs/decisions.md#synthetic-scale-set).
 //
 // Generator, seeded and deterministic: the real rows come first, unchanged;
 // each synthetic row picks a real row a, one of a's 10 nearest real neighbours
@@ -23,9 +23,9 @@ export interface SyntheticOptions {
 }
 
 /**
- * Noise 0.55: two synthetic points from the same pair sit at cosine ≈ 1/(1 + 0.55²) ≈ 0.77,
- * about the median nearest-neighbour cosine of the real 50k headlines (0.76); at
- * 0.25 they were near-duplicates (nearest-neighbour median 0.96 at 200k items).
+ * Noise 0.55: two synthetic points from the same pair sit at cosine ≈ 1/(1 + 0.55²),
+ * close to the real headlines' median nearest-neighbour cosine; much less noise
+ * makes near-duplicates (docs/decisions.md#synthetic-scale-set).
  */
 export const SYNTHETIC_DEFAULTS = { seed: 2003, noise: 0.55 };
 /** b is drawn from a's nearest real neighbours. */

@@ -38,7 +38,7 @@ import { poolAssigner, trainCodebooks } from "./training/pq.ts";
 import { rotateRows, sampleRows, trainRotation } from "./training/opq.ts";
 import { gatherRows } from "./training/kernels.ts";
 
-/** Rows the OPQ rotation is trained on, and k-means iterations per alternation: measured on the 50k headlines, see DEFAULT_PARAMS.opqRounds. */
+/** Rows the OPQ rotation is trained on, and k-means iterations per alternation: a fixed sample, so a round's cost does not grow with n (docs/decisions.md#opq-rotation). */
 const OPQ_SAMPLE = 16384;
 const OPQ_KMEANS_ITERATIONS = 6;
 /**
@@ -74,34 +74,34 @@ export interface BuiltFilters extends FilterValues {
 }
 
 export const DEFAULT_PARAMS = {
-  /** Smaller leaves cut bytes per unit of recall (50k headlines: 24 beats 48 by ~20% at recall 0.97); the routing grows as n / leafSize. */
+  /** Smaller leaves cut bytes per unit of recall; the routing grows as n / leafSize (docs/decisions.md#leaf-size). */
   leafSize: 24,
-  /** Bytes of an item's code in a shard. With the OPQ rotation, 32 rank as well as 64 did without it, at 56% of the bytes per entry (50k headlines). */
+  /** Bytes of an item's code in a shard. With the OPQ rotation, 32 rank as well as 64 did without it, in smaller shards (docs/decisions.md#pqm). */
   pqM: 32,
   /** Bytes of a leaf centroid's code in the routing (isolate memory: leaves × leafPqM). */
   leafPqM: 64,
-  /** Records re-ranked in round 2 (~0.8 KB each): 32-byte codes need more of them than 64-byte ones (60), and buy them back in round 1. */
+  /** Records re-ranked in round 2, at most: 32-byte codes need more of them than 64-byte ones, and buy them back in round 1 (docs/decisions.md#rerank-and-its-margin). */
   rerank: 100,
   /**
    * Round 2 re-ranks only the candidates within this PQ-score margin of the
-   * k-th best (lib/index/rerank-depth.ts). 50k headlines, at most 100: 0.9715 at
-   * 227 KB a query, as a fixed 100 gives at 246 KB.
+   * k-th best (lib/index/rerank-depth.ts): the recall of a fixed depth for
+   * fewer record bytes (docs/decisions.md#rerank-and-its-margin).
    */
   rerankMargin: 0.06,
   nprobe: 64,
   /**
    * Unfiltered queries probe past nprobe every leaf within this centroid-score
-   * margin of the best, up to 4 × nprobe (lib/index/leaves.ts). 1.2M set,
-   * nprobe 16: recall@10 0.969 (questions 0.955) at 158 KB, where a fixed 16
-   * gives 0.962 (0.919) at 133 KB and a fixed 32 0.968 (0.950) at 196 KB;
-   * margin 0.08 gives 0.968 (0.950) at 148 KB.
+   * margin of the best, up to 4 × nprobe (lib/index/leaves.ts): more recall
+   * than a fixed nprobe, for fewer bytes than a larger fixed one
+   * (docs/decisions.md#probe-margin).
    */
   probeMargin: 0.1,
   /** Leaves scored in memory per query, taken group by group (the groups' leaves are contiguous). */
   scanLeaves: 2048,
   /**
-   * Measured on the 50k ABC headlines (leaf size 24, pqM 32 with OPQ, spilled, rerank 100), the bench's 242 queries:
-   * 160 KB of shards → recall@10 0.969 at 238 KB a query, 168 KB → 0.9715 at 246 KB (max 248), 176 KB → 0.973 at 254 KB (max 256).
+   * Round 1's shard bytes, at most: each step up buys recall with bytes; this
+   * is the smallest cap that met the self-check's target recall on headlines
+   * (docs/decisions.md#round-1-shard-cap).
    */
   maxShardBytes: 168 * 1024,
   seed: 7,

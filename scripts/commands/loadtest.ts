@@ -60,7 +60,7 @@ async function texts(dir: string): Promise<string[]> {
 }
 
 async function start(persistDir: string, extra: Partial<StartOptions> = {}): Promise<LocalWorker> {
-  // Measured as deployed (rate limits on) but with /healthz's internals and /embed open to the local client.
+  // Run as deployed (rate limits on) but with /healthz's internals and /embed open to the local client.
   const w = await startLocalWorker({ persistDir, bundle: await sharedWorkerBundle(), host: "127.0.0.1", onLog: () => undefined, vars: { PUBLIC_DIAGNOSTICS: "on", EMBED_PUBLIC: "on" }, ...extra });
   const warm = await w.fetch("/v1/healthz");
   if (warm.status !== 200) throw new Error(`worker not healthy: ${warm.status} ${await warm.text()}`);

@@ -1,4 +1,4 @@
-// Where and when a report's figures were measured: every docs/*.json carries
+// Where and when a report's figures were taken: every docs/*.json carries
 // it, so the README and the docs never need to say it.
 import { execFileSync } from "node:child_process";
 import os from "node:os";

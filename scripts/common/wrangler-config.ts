@@ -29,7 +29,7 @@ export function wranglerConfig(file: string = WRANGLER_TOML): WorkerConfig {
   const key = path.resolve(file);
   let c = configs.get(key);
   if (!c) {
-    // Required on first use, not imported: wrangler is a 12 MB module most script runs never need.
+    // Required on first use, not imported: wrangler is a large module most script runs never need.
     const { unstable_readConfig } = createRequire(import.meta.url)("wrangler") as typeof import("wrangler");
     const raw = unstable_readConfig({ config: key }, { hideWarnings: true });
     c = {

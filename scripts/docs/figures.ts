@@ -7,7 +7,7 @@ import path from "node:path";
 
 /** One line of a figures table. */
 export interface FigureRow {
-  /** What is measured, in words. */
+  /** What the figure is, in words. */
   what: string;
   /** The report under docs/ (base name) the value comes from; the row links its Markdown. */
   report: string;

@@ -1,6 +1,6 @@
 // publish() into a local KV store (a Miniflare persist dir) with the item records
 // sent in bulk: through Miniflare's binding proxy each put is a round trip
-// (~500 a second), so a one-route loader Worker on the same persist dir and
+// (slow for a large index), so a one-route loader Worker on the same persist dir and
 // namespace writes them inside workerd, many requests in flight; the rest goes
 // through the normal binding.
 import path from "node:path";
@@ -9,7 +9,7 @@ import pRetry from "p-retry";
 import { bindingWriter, publish, type KvWriter } from "../deploy/publish.ts";
 import { compatibilityDate, KV_BINDING, kvNamespaceId } from "./harness.ts";
 
-/** Values per request, and requests in flight: measured best on 2 cores with workerd busy writing. */
+/** Values per request, and requests in flight: the best of the sizes tried, with workerd busy writing (docs/decisions.md#kv-bulk-load-batch-sizes). */
 const VALUES_PER_REQUEST = 500;
 const REQUESTS_IN_FLIGHT = 4;
 const PUTS_IN_FLIGHT = 50;

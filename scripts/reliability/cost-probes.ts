@@ -1,9 +1,10 @@
 // Issue 24's costly requests against the Worker over HTTP, for npm run loadtest
 // and the tests: the hostile texts (scripts/reliability/hostile-inputs.ts) as
 // GET and POST queries, 16-query batches and /embed calls, and filters nested
-// far too deep. Every answer must be a 2xx or a 4xx envelope, none may take over
-// 2 s, and a bystander's ordinary query sent while the costliest legal batches
-// run should answer within 2x its usual latency (reported, judged by the caller).
+// far too deep. Every answer must be a 2xx or a 4xx envelope, and
+// none may take over 2 s; a bystander's ordinary query sent while the costliest
+// legal batches run should answer within 2x its usual latency (reported, judged
+// by the caller).
 import { deepFilterBody, hostileTexts } from "./hostile-inputs.ts";
 
 export type Fetch = (pathOrUrl: string, init?: RequestInit) => Promise<Response>;

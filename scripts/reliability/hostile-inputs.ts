@@ -1,4 +1,4 @@
-// The inputs issue 24 measured as costly, in one list for the tokenizer cost
+// The inputs issue 24 found costly, in one list for the tokenizer cost
 // bench (scripts/bench/hostile-cost.ts), npm run loadtest and the tests:
 // texts that NFKC expands (one U+FDFA is 18 characters), that are long runs of
 // one piece or of unknown symbols, astral characters (two UTF-16 units each),

@@ -44,7 +44,7 @@ export interface LoadReport {
 
 type Result = { query: string; k: number; results: Array<{ id: string; score: number }>; index: { version: string; items: number } };
 
-/** Nearest-rank percentile, 0 when nothing was measured (the report's JSON holds no NaN). */
+/** Nearest-rank percentile, 0 when there are no samples (the report's JSON holds no NaN). */
 const percentileOr0 = (sorted: number[], p: number): number => (sorted.length === 0 ? 0 : percentile(sorted, p));
 
 /** What is wrong with one result object, or undefined. */

@@ -31,7 +31,8 @@ export async function damageValues(persistDir: string, op: "corrupt" | "delete",
   try {
     const url = await mf.ready;
     let done = 0;
-    // ~6 ms a value: chunks of 1,000 keep each request well under the ~30 s after which workerd drops it.
+    // The tool handles values one by one: chunks of 1,000 keep each request well short of the time after
+    // which workerd drops it (docs/decisions.md#kv-bulk-load-batch-sizes).
     for (let i = 0; i < keys.length; i += 1000) {
       const res = await fetch(url, { method: "POST", body: JSON.stringify({ op, keys: keys.slice(i, i + 1000) }) });
       if (!res.ok) throw new Error(`store tool answered ${res.status}`);

@@ -1,4 +1,4 @@
-// Recall of the approximate search against exact float32 search, measured with
+// Recall of the approximate search against exact float32 search, computed with
 // the Worker's own search code over the built values. Also chooses nprobe: the
 // smallest probe count on a ladder that meets the recall target within the
 // per-query byte budget.
@@ -30,9 +30,9 @@ export const NPROBE_LADDER = [8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384,
 /**
  * The check measures, and picks nprobe for, exactly nprobe leaves a query: the
  * probe margin (lib/index/leaves.ts) then only adds leaves for the queries whose
- * leaves score alike. Picked with the margin, the easy perturbed items settle for
- * fewer leaves (1.2M set: 8, not 16), and filtered probing, which widens that
- * count, loses recall (1 month 0.929 → 0.913).
+ * leaves score alike. Picked with the margin, the easy queries settle for fewer
+ * leaves, and filtered probing, which widens that count, loses recall
+ * (docs/decisions.md#self-check-probes-without-the-margin).
  */
 const FIXED_PROBES = 0;
 

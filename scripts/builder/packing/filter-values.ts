@@ -16,9 +16,10 @@ import { textBlob, type TextBlob } from "./text-blob.ts";
 
 /**
  * A chunk ends after an item whose key hash is 0 mod this (so ~this many items
- * a chunk) once it has CHUNK_MIN_ENTRIES, and always at CHUNK_MAX_ENTRIES. About
- * 13 KB of base64 a chunk at pqM 64: a one-day filter on the 50k headlines (~200
- * items) reads 2–3 chunks, and adding an item rewrites only its own chunk.
+ * a chunk) once it has CHUNK_MIN_ENTRIES, and always at CHUNK_MAX_ENTRIES. Small
+ * enough that a selective filter reads few bytes beyond its matches, large
+ * enough that the in-memory table (one row per chunk) stays small; adding an
+ * item rewrites only its own chunk (docs/decisions.md#filter-table-and-chunk-size).
  */
 export const CHUNK_TARGET_ENTRIES = 128;
 export const CHUNK_MIN_ENTRIES = 32;

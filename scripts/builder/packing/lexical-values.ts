@@ -22,13 +22,13 @@ import { textBlob, type TextBlob } from "./text-blob.ts";
 
 /**
  * Postings a term keeps inline in its part: a query reads at most this many
- * per term, however frequent the term. Measured with the bench (--hybrid): see
- * docs/bench-hybrid.md for the recall of this prefix against whole lists.
+ * per term, however frequent the term. The bench (--hybrid) reports the recall
+ * of this prefix against whole lists (docs/bench-hybrid.md).
  */
 export const DEFAULT_LEXICAL_PREFIX = 128;
 /** Stored bytes a lexicon part aims at: a query reads one part per distinct term. */
 export const PART_TARGET_BYTES = 4096;
-/** A part is cut before it passes this, whatever the hashes say (a frequent term's prefix alone is < 1.5 KB). */
+/** A part is cut before it passes this, whatever the hashes say (far above one frequent term's whole inline prefix). */
 const PART_MAX_BYTES = 64 * 1024;
 /** Per-term bytes in a part besides its postings: hash, df, two starts, and its text (~8). */
 const TERM_FIXED_BYTES = 24;

@@ -9,16 +9,16 @@ import { textBlob, type TextBlob } from "./text-blob.ts";
 
 const MiB = 1024 * 1024;
 /**
- * The largest resident copy a build writes. The Worker holds ~54 MiB of model
- * (wasm heap) and ~17 MiB of JS and caches; 32 MiB more keeps it near 100 of
- * its 128 MiB. The 50k headlines take ~30 MiB.
+ * The largest resident copy a build writes. Beside the model (the wasm heap)
+ * and the JS heap and caches, this much more keeps the isolate
+ * inside Workers' 128 MB with a margin (docs/decisions.md#resident-copy-budget).
  */
 export const RESIDENT_MAX_BYTES = 32 * MiB;
 /**
  * A block ends after an item whose key hash is 0 mod this, once it has
- * BLOCK_MIN_ITEMS, and always before BLOCK_MAX_BYTES: ~5,000 items a block
- * (the 50k headlines: 9 blocks of 3.5 MB on average), so a loading isolate
- * holds one block's base64 text at a time beside what it keeps.
+ * BLOCK_MIN_ITEMS, and always before BLOCK_MAX_BYTES: a few thousand items a
+ * block, so a loading isolate holds one block's base64 text at a time beside
+ * what it keeps, and an appended item changes only the last block.
  */
 const BLOCK_TARGET_ITEMS = 4096;
 const BLOCK_MIN_ITEMS = 1024;

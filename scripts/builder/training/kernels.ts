@@ -25,7 +25,8 @@ export const BLOCK_ROWS = 64;
 /**
  * out[i·k + j] = X[xo + i·dim ..] · C[j·dim ..] for i < rows, j < k: the build's
  * one matrix product. 4 × 4 register tiles load each row and centroid value
- * once per 16 multiply-adds (measured 1.8× a row-at-a-time dot on this machine).
+ * once per 16 multiply-adds, which beats a row-at-a-time dot
+ * (docs/decisions.md#build-kernels-and-readers).
  */
 export function gemmNT(X: Float32Array, xo: number, rows: number, C: Float32Array, k: number, dim: number, out: Float32Array): void {
   const r4 = rows & ~3;

@@ -7,17 +7,16 @@
 //   2. the rotation that best maps the sample onto Y: the orthogonal Procrustes
 //      problem min ‖X·A − Y‖ over orthogonal A, solved by A = polar(Xᵀ·Y), R = Aᵀ.
 // Rotating preserves every dot product, so the tree, records and re-rank are
-// untouched: only the item codes and the query's PQ table see R.
-// Measured on the 50k headlines (pqM 32, spilled leaves, 300 queries): sample PQ
-// distortion 0.284 → 0.172 in 6 rounds; recall@10 at 160 KB of shards (then in
-// Z85 text) with 60 re-ranked records 0.944 → 0.965, with 100 0.965 → 0.978.
+// untouched: only the item codes and the query's PQ table see R. The rotation
+// lowers the codes' distortion, so shorter codes rank as well as longer ones did
+// without it, and recall rises at the same shard bytes (docs/decisions.md#opq-rotation).
 import { BLOCK_ROWS, gatherRows, gemmNT, pqEncodeRows, rng } from "./kernels.ts";
 import { inlineAssigner, trainCodebooks, type Assigner } from "./pq.ts";
 import { PQ_CENTROIDS } from "../../../lib/index/format.ts";
 
 export interface RotationOptions {
   pqM: number;
-  /** Alternations of codebooks and rotation (the distortion still falls after 6, by ~7% a round). */
+  /** Alternations of codebooks and rotation: each costs a fixed amount and lowers the distortion by less than the last. */
   rounds: number;
   /** Rows trained on: cost is O(sample · dim²) a round, whatever the corpus size. */
   sample: number;

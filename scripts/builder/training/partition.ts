@@ -11,7 +11,7 @@ import { concat } from "../../../lib/index/concat.ts";
 import type { KMeansOptions } from "./kernels.ts";
 import { spillLeaves, type SpillOptions } from "./spill.ts";
 
-/** Rows trained on per centroid: enough for stable centroids, bounded cost at any n (50k headlines: 32 rows × 10 iterations per leaf gave recall@10 0.964 at 366 KB a query, 16 × 6 gave 0.959). */
+/** Rows trained on per centroid: enough for stable centroids, bounded cost at any n; fewer rows or iterations per leaf cost recall (docs/decisions.md#partition-sample). */
 const GROUP_SAMPLES_PER_CENTROID = 64;
 const LEAF_SAMPLES_PER_CENTROID = 32;
 const GROUP_ITERATIONS = 8;

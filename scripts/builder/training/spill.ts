@@ -5,9 +5,8 @@
 // (c its own leaf's centroid): near c' and with a residual far from parallel to
 // its first one, so that a query which misses the item's first leaf — the
 // queries whose direction is along that residual — tends to probe the second.
-// Measured on the 50k headlines (pqM 64, leaves of 24, rerank 60, 300 queries):
-// at 200 KB of shards, recall@10 0.950 → 0.960; the plain second-nearest leaf
-// (λ = 0) loses ground (0.947).
+// That raises recall at the same shard bytes, where the plain second-nearest
+// leaf (λ = 0) loses ground (docs/decisions.md#soar-spill).
 import type { ComputePool } from "../pools/compute-pool.ts";
 
 export interface SpillOptions {
