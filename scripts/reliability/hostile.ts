@@ -97,14 +97,10 @@ function checker(): Checker {
 
 const post = (body: BodyInit, headers: Record<string, string> = { "Content-Type": "application/json" }): RequestInit => ({ method: "POST", body, headers });
 
-/**
- * Runs every property with `runs` cases each (big bodies and floods fewer), then
- * asks /healthz. Rejects on the first violation, with the counterexample.
- */
-export async function runHostileProperties(fetch: Fetch, runs: number, opts0: { seed?: number; legalFlood?: number } = {}): Promise<HostileReport> {
-  const seed = opts0.seed ?? 9;
-  const c = checker();
-  const opts = { numRuns: runs, seed, endOnFailure: true };
+type RunOptions = { numRuns: number; seed: number; endOnFailure: boolean };
+
+/** GET and POST /v1/search with random, repeated, overlong, wrongly typed input and random filters. */
+async function searchProperties(fetch: Fetch, c: Checker, opts: RunOptions, runs: number): Promise<void> {
   await fc.assert(
     fc.asyncProperty(fc.oneof(hostileString(1200).map(percentEncode), rawBytesParam), fc.oneof(fc.integer({ min: 1, max: 100 }).map(String), hostileString(6).map(percentEncode), fc.integer().map(String)), async (q, k) =>
       c.check("GET /search random q and k", () => fetch(`/v1/search?q=${q}&k=${k}`)),
@@ -134,6 +130,10 @@ export async function runHostileProperties(fetch: Fetch, runs: number, opts0: { 
     }),
     opts,
   );
+}
+
+/** /v1/embed's random texts, deep nesting, big bodies and random bytes on both POST routes. */
+async function bodyProperties(fetch: Fetch, c: Checker, opts: RunOptions, runs: number): Promise<void> {
   await fc.assert(
     fc.asyncProperty(fc.record({ texts: fc.oneof(wrongTyped, fc.array(fc.oneof(hostileString(1000), wrongTyped), { maxLength: 40 })) }), async (body) =>
       c.check("POST /embed random texts", () => fetch("/v1/embed", post(JSON.stringify(body)))),
@@ -156,6 +156,18 @@ export async function runHostileProperties(fetch: Fetch, runs: number, opts0: { 
     fc.asyncProperty(fc.uint8Array({ maxLength: 4096 }), fc.constantFrom("/v1/search", "/v1/embed"), async (bytes, path) => c.check("POST random bytes", () => fetch(path, post(bytes)))),
     opts,
   );
+}
+
+/**
+ * Runs every property with `runs` cases each (big bodies and floods fewer), then
+ * asks /healthz. Rejects on the first violation, with the counterexample.
+ */
+export async function runHostileProperties(fetch: Fetch, runs: number, opts0: { seed?: number; legalFlood?: number } = {}): Promise<HostileReport> {
+  const seed = opts0.seed ?? 9;
+  const c = checker();
+  const opts = { numRuns: runs, seed, endOnFailure: true };
+  await searchProperties(fetch, c, opts, runs);
+  await bodyProperties(fetch, c, opts, runs);
   // Floods: 16 maximal /embed calls at once (32 texts of 1,000 characters: over the token budget), then `legalFlood` of the largest legal size.
   for (const [texts, calls] of [[32, 16], [20, opts0.legalFlood ?? 16]]) {
     const body = JSON.stringify({ texts: Array.from({ length: texts }, (_, i) => `flood ${i} ` + "word ".repeat(198)) });

@@ -58,6 +58,45 @@ export function malformation(r: Result, q: string, k: number, items: number, ver
   return undefined;
 }
 
+type Body = (Result & { answers?: Array<Pick<Result, "query" | "results">>; error?: { code: string } }) | undefined;
+
+/** Sends once more when the connection was reset before any answer (a kept-alive socket the server closed); undefined when it failed twice. */
+async function sendWithRetry(send: () => Promise<Response>, report: LoadReport, bad: (why: string) => void): Promise<Response | undefined> {
+  try {
+    return await send();
+  } catch {
+    report.resets++;
+    try {
+      return await send();
+    } catch (e) {
+      report.statuses["no answer"] = (report.statuses["no answer"] ?? 0) + 1;
+      bad(`no answer: ${String((e as Error).cause ?? e)}`);
+      return undefined;
+    }
+  }
+}
+
+/** Counts one answer and checks every result in it. */
+function recordAnswer(res: Response, body: Body, batch: string[], k: number, o: LoadOptions, report: LoadReport, bad: (why: string) => void): void {
+  report.requests++;
+  report.queries += batch.length;
+  report.statuses[res.status] = (report.statuses[res.status] ?? 0) + 1;
+  if (res.headers.get("x-search-cache") === "hit") report.cacheHits++;
+  if (res.status !== 200) {
+    const code = body?.error?.code ?? "no_envelope";
+    report.errorCodes[code] = (report.errorCodes[code] ?? 0) + 1;
+    return;
+  }
+  // A batch answers with its own shape: k and index once, one entry of `answers` per query.
+  const results = (batch.length === 1 ? [body] : (body?.answers ?? []).map((a) => ({ ...a, k: body!.k, index: body!.index }))) as Result[];
+  if (results.length !== batch.length) bad(`batch of ${batch.length} answered ${results.length}`);
+  results.forEach((r, i) => {
+    const why = malformation(r, batch[i], k, o.items, o.versions());
+    if (why) bad(why);
+    else report.answers.push({ q: batch[i], k, version: r.index.version, ids: r.results.map((h) => h.id) });
+  });
+}
+
 export async function runLoad(base: URL, o: LoadOptions): Promise<LoadReport> {
   const report: LoadReport = { requests: 0, queries: 0, seconds: o.seconds, requestsPerSecond: 0, queriesPerSecond: 0, latencyMs: { p50: 0, p99: 0, max: 0 }, statuses: {}, errorCodes: {}, malformed: 0, malformedExamples: [], cacheHits: 0, resets: 0, answers: [] };
   const latencies: number[] = [];
@@ -79,40 +118,11 @@ export async function runLoad(base: URL, o: LoadOptions): Promise<LoadReport> {
         batch.length === 1 && kind < 0.65 && !o.postOnly
           ? fetch(new URL(`/v1/search?q=${encodeURIComponent(batch[0])}&k=${k}`, base), { headers })
           : fetch(new URL("/v1/search", base), { method: "POST", headers, body: JSON.stringify(batch.length === 1 ? { q: batch[0], k } : { queries: batch, k }) });
-      let res: Response;
-      try {
-        res = await send();
-      } catch {
-        // The connection was reset before any answer (a kept-alive socket closed by the
-        // server): counted, then sent once more; a second reset counts as a failure.
-        report.resets++;
-        try {
-          res = await send();
-        } catch (e) {
-          report.statuses["no answer"] = (report.statuses["no answer"] ?? 0) + 1;
-          bad(`no answer: ${String((e as Error).cause ?? e)}`);
-          continue;
-        }
-      }
-      const body = (await res.json().catch(() => undefined)) as (Result & { answers?: Array<Pick<Result, "query" | "results">>; error?: { code: string } }) | undefined;
+      const res = await sendWithRetry(send, report, bad);
+      if (!res) continue;
+      const body = (await res.json().catch(() => undefined)) as Body;
       latencies.push(performance.now() - t0);
-      report.requests++;
-      report.queries += batch.length;
-      report.statuses[res.status] = (report.statuses[res.status] ?? 0) + 1;
-      if (res.headers.get("x-search-cache") === "hit") report.cacheHits++;
-      if (res.status !== 200) {
-        const code = body?.error?.code ?? "no_envelope";
-        report.errorCodes[code] = (report.errorCodes[code] ?? 0) + 1;
-        continue;
-      }
-      // A batch answers with its own shape: k and index once, one entry of `answers` per query.
-      const results = (batch.length === 1 ? [body] : (body?.answers ?? []).map((a) => ({ ...a, k: body!.k, index: body!.index }))) as Result[];
-      if (results.length !== batch.length) bad(`batch of ${batch.length} answered ${results.length}`);
-      results.forEach((r, i) => {
-        const why = malformation(r, batch[i], k, o.items, o.versions());
-        if (why) bad(why);
-        else report.answers.push({ q: batch[i], k, version: r.index.version, ids: r.results.map((h) => h.id) });
-      });
+      recordAnswer(res, body, batch, k, o, report, bad);
     }
   };
   const t0 = performance.now();
