@@ -4,8 +4,8 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { main as deployMain } from "../commands/deploy.ts";
-import { main as rollbackMain } from "../commands/rollback.ts";
+import { runDeploy } from "../deploy/deploy.ts";
+import { rollback } from "../deploy/rollback.ts";
 import { bindingWriter } from "../deploy/publish.ts";
 import { sharedWorkerBundle, startLocalWorker } from "../local/harness.ts";
 import { runLoad, type Answer } from "./load.ts";
@@ -54,13 +54,9 @@ export async function deployUnderLoad(csv: string, cacheDir: string, queries: st
   // Realistic pointer TTL (1 s here, 10 s deployed): the switch reaches isolates in the background.
   const w = await startLocalWorker({ persistDir: path.join(tmp, "kv"), bundle: await sharedWorkerBundle(), vars: { POINTER_TTL_MS: "1000" }, onLog: () => undefined });
   const kv = bindingWriter(w.kv as unknown as Parameters<typeof bindingWriter>[0]);
-  const quiet = { kv, out: () => undefined, err: (s: string) => process.stderr.write(s + "\n") };
-  const deploy = async (corpus: string) => {
-    let version = "";
-    const code = await deployMain(["--local", "--corpus", corpus, "--out", path.join(tmp, "artifacts"), "--cache", cacheDir, "--quiet"], { ...quiet, onResult: (r) => (version = r.version) });
-    if (code !== 0) throw new Error(`deploy of ${corpus} exited ${code}`);
-    return version;
-  };
+  const silent = () => undefined;
+  // What `npm run deploy -- --local --corpus … --quiet` does, through the same library call.
+  const deploy = async (corpus: string) => (await runDeploy(kv, { corpus, out: path.join(tmp, "artifacts"), cacheDir, extend: true, local: true, quietBuild: true }, silent)).version;
   try {
     const a = await deploy(corpusA);
     let b = "";
@@ -74,8 +70,7 @@ export async function deployUnderLoad(csv: string, cacheDir: string, queries: st
       t.deploy = (performance.now() - t0) / 1000;
       await sleep(5000);
       t0 = performance.now();
-      const code = await rollbackMain(["--to", a], quiet);
-      if (code !== 0) throw new Error(`rollback exited ${code}`);
+      await rollback(kv, a, silent, { local: true });
       t.rollback = (performance.now() - t0) / 1000;
       await sleep(5000);
     });
