@@ -22,6 +22,15 @@ const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 
+/** One method's row of one set of the hybrid report (scripts/bench/hybrid.ts). */
+function hybridRow(r: any, set: string, method: string): any {
+  const rows = r.sets.find((s: any) => s.name.startsWith(set))?.rows ?? [];
+  const row = rows.find((x: any) => x.method.startsWith(method));
+  if (!row) throw new Error(`bench-hybrid has no "${method}" row in "${set}"`);
+  return row;
+}
+const mrr = (r: any, set: string) => `${f3(hybridRow(r, set, "hybrid (").mrrAt10)} (semantic ${f3(hybridRow(r, set, "semantic").mrrAt10)}, lexical ${f3(hybridRow(r, set, "lexical").mrrAt10)})`;
+
 export const FIGURE_TABLES: Record<string, FigureRow[]> = {
   headline: [
     { what: "50k headlines: recall@10 through HTTP, 2 KV rounds", report: "bench-50k", value: (r) => f3(r.project.recallAt10), target: "≥ 0.97" },
@@ -30,6 +39,9 @@ export const FIGURE_TABLES: Record<string, FigureRow[]> = {
     { what: "50k headlines: warm /search p50 ÷ /embed p50", report: "bench-50k", value: (r) => r.targets.e2eOverEmbed.value.toFixed(2), target: "≤ 1.5" },
     { what: "50k headlines: search compute p50 in the Worker", report: "bench-50k", value: (r) => ms(r.targets.computeP50Ms.value), target: "≤ 5 ms" },
     { what: "50k headlines: isolate memory with the resident copy", report: "bench-50k", value: (r) => mib(r.project.memory.isolateSteadyBytes), target: "≤ 128 MB" },
+    { what: "Hybrid, STS-B retrieval: MRR@10", report: "bench-hybrid", value: (r) => mrr(r, "STS-B"), target: "≥ 0.89" },
+    { what: "Hybrid, rare-word known items from the 50k headlines: MRR@10", report: "bench-hybrid", value: (r) => mrr(r, "50k") },
+    { what: "Hybrid at 50k: KB read per query (mean), KV rounds", report: "bench-hybrid", value: (r) => `${kb(hybridRow(r, "50k", "hybrid (").bytes)}, ${hybridRow(r, "50k", "hybrid (").rounds}`, target: "≤ 320 KB, ≤ 2" },
     { what: "1.2M items: recall@10 (300 held-out queries), Node and HTTP", report: "bench-1.2m", value: (r) => `${f3(r.node.recallAt10)} / ${f3(r.worker.recallAt10)}`, target: "≥ 0.95" },
     { what: "1.2M items: KB read per query (mean / p95)", report: "bench-1.2m", value: (r) => `${kb(r.node.bytes.mean)} / ${kb(r.node.bytes.p95)}`, target: "≤ 768 KB" },
     { what: "1.2M items: build time, peak RSS", report: "bench-1.2m", value: (r) => `${(r.build.seconds.total / 60).toFixed(1)} min, ${(r.build.peakRssBytes / 2 ** 30).toFixed(2)} GiB` },
