@@ -23,12 +23,16 @@ export type Filter = Record<string, unknown>;
 export type QueryVector = number[] | Float32Array | string;
 
 /**
- * Per-query options. `k` and `filter` are the API's; any other member (a
- * search mode the deployment supports, say) is sent as it is.
+ * Per-query options: the API's `k`, `filter`, `mode` and `fusion`; any other
+ * member is sent as it is (for a knob a newer deployment takes).
  */
 export interface SearchOptions {
   k?: number;
   filter?: Filter | null;
+  /** semantic, lexical or hybrid (the deployment's default when absent); a query by vector is semantic. */
+  mode?: "semantic" | "lexical" | "hybrid";
+  /** Hybrid's fusion: score (the default) or rrf. */
+  fusion?: "score" | "rrf";
   [knob: string]: unknown;
 }
 

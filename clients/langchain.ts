@@ -26,7 +26,7 @@ export type EdgeSearchRetrieverInput = BaseRetrieverInput &
     /** A filter every query of this retriever applies. */
     filter?: Filter;
     /** A search mode the deployment supports (e.g. hybrid), passed through as the API's `mode`. */
-    mode?: string;
+    mode?: SearchOptions["mode"];
     /** Any further query knobs, passed through as they are. */
     searchOptions?: SearchOptions;
   };
@@ -93,7 +93,7 @@ export class EdgeSearchVectorStore extends VectorStore {
   readonly client: SearchClient;
   private readonly options: SearchOptions;
 
-  constructor(fields: Connection & { embeddings?: Embeddings; mode?: string; searchOptions?: SearchOptions }) {
+  constructor(fields: Connection & { embeddings?: Embeddings; mode?: SearchOptions["mode"]; searchOptions?: SearchOptions }) {
     const client = clientOf(fields);
     super(fields.embeddings ?? new EdgeSearchEmbeddings({ client }), {});
     this.client = client;

@@ -37,7 +37,7 @@ export function checkFilterDepth(value: unknown, where = ""): void {
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
     if (typeof v !== "object" || v === null) continue;
-    if (depth > MAX_FILTER_DEPTH) throw new HttpError("filter_too_large", `${where}filter: nests deeper than ${MAX_FILTER_DEPTH} levels of objects and arrays`);
+    if (depth > MAX_FILTER_DEPTH) throw new HttpError("filter_too_large", `${where}filter: nests deeper than ${MAX_FILTER_DEPTH} levels of objects and arrays`, { param: `${where}filter` });
     for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
   }
 }

@@ -136,7 +136,14 @@ describe("build artifacts, embedding cache and search CLI", () => {
       expect(data.byteLength, f.key).toBe(f.bytes);
       expect(`blob/${createHash("sha256").update(data).digest("hex").slice(0, 32)}`).toBe(f.key);
     }
-    const blobKeys = [...refs.map((r) => r.key), ...values.shards.map((s) => s.key), ...values.filters.map((f) => f.key)];
+    // And the lexical index's: head parts, lexicon parts and postings tails.
+    expect(values.lexical.length).toBeGreaterThan(0);
+    for (const v of values.lexical) {
+      const data = await readFile(blobPath(out, v.key));
+      expect(data.byteLength, v.key).toBe(v.bytes);
+      expect(`blob/${createHash("sha256").update(data).digest("hex").slice(0, 32)}`).toBe(v.key);
+    }
+    const blobKeys = [...refs.map((r) => r.key), ...values.shards.map((s) => s.key), ...values.filters.map((f) => f.key), ...values.lexical.map((v) => v.key)];
     expect((await readdir(path.join(out, "blobs"))).sort()).toEqual([...new Set(blobKeys.map((k) => k.slice(5)))].sort());
 
     // Item records: one per item, each keyed by its own sha256 prefix.
@@ -194,7 +201,7 @@ describe("build artifacts, embedding cache and search CLI", () => {
   it("search --json prints the documented line shape, and --exact agrees on an item's own text", async () => {
     const own = rows[17].text;
     const [approx, exact, twoQueries] = await Promise.all([
-      runCli("search", ["--json", "--artifacts", out, own]),
+      runCli("search", ["--json", "--mode", "semantic", "--artifacts", out, own]),
       runCli("search", ["--json", "--exact", "--k", "3", "--artifacts", out, own]),
       runCli("search", ["--json", "--k", "2", "--artifacts", out, "bushfire threatens homes", "cricket world cup"]),
     ]);
@@ -203,17 +210,19 @@ describe("build artifacts, embedding cache and search CLI", () => {
     const lines = approx.stdout.trim().split("\n");
     expect(lines).toHaveLength(1);
     const a = JSON.parse(lines[0]);
-    expect(Object.keys(a).sort()).toEqual(["q", "results", "stats"]);
-    expect(a.q).toBe(own);
+    expect(Object.keys(a).sort()).toEqual(["fusion", "mode", "q", "results", "stats"]);
+    expect(a).toMatchObject({ q: own, mode: "semantic", fusion: null });
     expect(a.results).toHaveLength(10);
     for (const hit of a.results) {
-      expect(Object.keys(hit).sort()).toEqual(["id", "meta", "score", "text"]);
+      expect(Object.keys(hit).sort()).toEqual(["id", "meta", "score", "scores", "text"]);
+      // Semantic mode reads no postings: the score is the cosine, and no BM25 is given.
+      expect(hit.scores).toEqual({ semantic: hit.score, lexical: null });
       expect(typeof hit.id).toBe("string");
       expect(typeof hit.score).toBe("number");
       expect(typeof hit.text).toBe("string");
       expect(Object.keys(hit.meta)).toEqual(["publish_date"]);
     }
-    expect(Object.keys(a.stats).sort()).toEqual(["bytes", "roundTrips", "shards"]);
+    for (const key of ["bytes", "roundTrips", "shards"]) expect(a.stats).toHaveProperty(key);
     expect(a.stats.roundTrips).toBe(2);
     expect(a.stats.shards).toBe(first.manifest.params.nprobe);
     expect(a.stats.bytes).toBeGreaterThan(0);

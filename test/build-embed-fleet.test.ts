@@ -121,7 +121,7 @@ describe("embedding on two local Workers", () => {
       const err = await embedCorpusRemote(headlines.slice(0, 40), EMBEDDING_DIM, cache, pool, embedder([proxy], { token: "wrong" }), quietLog, true).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RemoteEmbedError);
       expect((err as RemoteEmbedError).code).toBe("unauthorized");
-      expect((err as Error).message).toMatch(/HTTP 401 unauthorized.*check --embed-token/);
+      expect((err as Error).message).toMatch(/HTTP 401 invalid_key.*check --embed-token/);
       expect(proxy.requests).toHaveLength(1);
       expect(await cacheRows(cache)).toBe(0);
     } finally {

@@ -33,6 +33,7 @@ const APRIL = { publish_date: { $gte: "2003-04-01", $lte: "2003-04-30" } };
 interface ApiHit {
   id: string;
   score: number;
+  scores: { semantic: number; lexical: number | null };
   text: string;
   meta: Record<string, string | number>;
 }
@@ -148,7 +149,9 @@ describe.skipIf(!fixture)("search page in Chromium", () => {
 
     const first = page.locator("#results li.hit").first();
     const top = expected.results[0];
-    expect(await first.locator(".score").textContent()).toBe(`score ${top.score.toFixed(3)}`);
+    // A hybrid hit shows the fused score and the two it came from.
+    const why = top.scores.lexical === null ? "" : ` · cosine ${top.scores.semantic.toFixed(3)} · BM25 ${top.scores.lexical.toFixed(2)}`;
+    expect(await first.locator(".score").textContent()).toBe(`score ${top.score.toFixed(3)}${why}`);
     expect(await first.locator("time").textContent()).toBe(pageDate(String(top.meta.publish_date)));
     expect(await first.locator("time").getAttribute("datetime")).toBe(String(top.meta.publish_date).replace(/(\d{4})(\d{2})(\d{2})/, "$1-$2-$3"));
     expect(await first.locator(".id").textContent()).toBe(`id ${top.id}`);
@@ -215,7 +218,7 @@ describe.skipIf(!fixture)("search page in Chromium", () => {
       const id = await page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent || "");
       if (id !== (reached.at(-1) ?? "q")) reached.push(id);
     }
-    expect(controls).toEqual(["q", "k", "go", "ff-0-from", "ff-0-to", ...manifest.examples!]);
+    expect(controls).toEqual(["q", "k", "mode", "go", "ff-0-from", "ff-0-to", ...manifest.examples!]);
     expect(reached).toEqual(controls.slice(1));
     // Enter on a focused example searches it.
     await page.keyboard.press("Enter");
@@ -469,7 +472,7 @@ describe.skipIf(!fixture)("search page in Chromium", () => {
     await page.goto(`${worker.url.href}?q=${"x".repeat(1001)}&k=10`);
     const alert = page.getByRole("alert");
     await alert.locator("code").waitFor();
-    expect(await alert.locator("strong").textContent()).toBe('"q" exceeds 1000 characters');
+    expect(await alert.locator("strong").textContent()).toBe('"q" exceeds 1000 characters (after NFKC normalization)');
     expect(await alert.locator("code").textContent()).toBe("400 query_too_long");
     expect(await alert.getByRole("button").count()).toBe(0);
     expect(await page.locator("#status").textContent()).toBe("Error");

@@ -54,14 +54,14 @@ describe("/v1 on the real index", () => {
   });
 
   it("GET and POST /v1/search answer in snake_case with the wire stats", async () => {
-    const get = await w.json("/v1/search?q=drought%20hits%20farmers&k=5");
+    const get = await w.json("/v1/search?q=drought%20hits%20farmers&k=5&mode=semantic");
     expect(get.status).toBe(200);
     expect(get.body).toMatchObject({ object: "search", query: "drought hits farmers", k: 5, index: { version: fixture.version, items: 2000 } });
     expect(get.body.results).toHaveLength(5);
     expect(Object.keys(get.body.stats).sort()).toEqual(["bytes", "fetched_bytes", "kv_ms", "records", "resident_records", "round_trips", "shards"]);
     expect(get.body.stats.round_trips).toBeGreaterThanOrEqual(1);
     expect(get.body.timings.compute_ms).toBeCloseTo(get.body.timings.search_ms - get.body.stats.kv_ms, 1);
-    const p = await w.json("/v1/search", post({ q: "drought hits farmers", k: 5 }));
+    const p = await w.json("/v1/search", post({ q: "drought hits farmers", k: 5, mode: "semantic" }));
     expect(p.body.results.map((h: Hit) => h.id)).toEqual(get.body.results.map((h: Hit) => h.id));
     // No debug surface: no model-load header, and ?exact is not a switch.
     expect(get.headers.get("x-model-loads")).toBeNull();
@@ -86,7 +86,8 @@ describe("/v1 on the real index", () => {
     const q = "sars outbreak in hong kong";
     const emb = await w.json("/v1/embed", post({ texts: [q] }));
     const vector: number[] = emb.body.vectors[0];
-    const byText = await w.json("/v1/search", post({ q, k: 10 }));
+    // A vector query is semantic: the text query it must equal is asked in that mode.
+    const byText = await w.json("/v1/search", post({ q, k: 10, mode: "semantic" }));
     const byArray = await w.json("/v1/search", post({ vector, k: 10 }));
     const byBase64 = await w.json("/v1/search", post({ vector: float32Base64(Float32Array.from(vector)), k: 10 }));
     expect(byArray.status).toBe(200);
@@ -95,7 +96,7 @@ describe("/v1 on the real index", () => {
     expect(byArray.body.results).toEqual(byText.body.results);
     expect(byBase64.body.results).toEqual(byText.body.results);
     // In a batch too, beside a text query, with a filter.
-    const batch = await w.json("/v1/search", post({ queries: [{ vector }, q], k: 10 }));
+    const batch = await w.json("/v1/search", post({ queries: [{ vector }, { q, mode: "semantic" }], k: 10 }));
     expect(batch.body.answers[0].results).toEqual(batch.body.answers[1].results);
   });
 
@@ -178,7 +179,8 @@ describe("POST /v1/embeddings with the openai client", () => {
   let client: OpenAI;
   let modelId: string;
   beforeAll(async () => {
-    w = await startTestWorker({ seedModel: true });
+    // The SDK always sends a bearer key, so the Worker is given one (EMBED_TOKEN is read as a key with the embed scope).
+    w = await startTestWorker({ seedModel: true, vars: { EMBED_TOKEN: "local" } });
     modelId = w.model!.id;
     // The SDK talks to the local Worker like to OpenAI: baseURL …/v1, any key (no EMBED_TOKEN set).
     client = new OpenAI({ baseURL: new URL("/v1", w.url).href, apiKey: "local", maxRetries: 0, fetch: (url: any, init: any) => w.fetch(String(url), init) });

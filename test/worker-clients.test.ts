@@ -30,10 +30,11 @@ describe("clients against the Worker", () => {
   it("the typed client covers every route and raises ApiError with code, param and Retry-After", async () => {
     const health = await client.health();
     expect(health).toMatchObject({ status: "ok", version: fixture.version, items: 2000 });
-    const answer = await client.search("sars outbreak in hong kong", { k: 5 });
+    // Semantic, as the vector searches below are.
+    const answer = await client.search("sars outbreak in hong kong", { k: 5, mode: "semantic" });
     expect(answer.results).toHaveLength(5);
     expect(SARS_HEADLINE.test(answer.results[0].text)).toBe(true);
-    const same = await w.json("/v1/search", post({ q: "sars outbreak in hong kong", k: 5 }));
+    const same = await w.json("/v1/search", post({ q: "sars outbreak in hong kong", k: 5, mode: "semantic" }));
     expect(answer.results).toEqual(same.body.results);
     const [vector] = (await client.embed(["sars outbreak in hong kong"])).vectors;
     expect((await client.searchVector(vector, { k: 5 })).results).toEqual(answer.results);
@@ -72,7 +73,7 @@ describe("clients against the Worker", () => {
   it("the vector store searches by vector with the index's embeddings, and refuses writes pointing to build and deploy", async () => {
     const store = new EdgeSearchVectorStore({ client });
     expect(store.embeddings).toBeInstanceOf(EdgeSearchEmbeddings);
-    const byText = await w.json("/v1/search", post({ q: "drought hits farmers", k: 6 }));
+    const byText = await w.json("/v1/search", post({ q: "drought hits farmers", k: 6, mode: "semantic" }));
     sent.length = 0;
     const scored = await store.similaritySearchWithScore("drought hits farmers", 6);
     expect(scored.map(([d]) => d.pageContent)).toEqual(byText.body.results.map((h: { text: string }) => h.text));

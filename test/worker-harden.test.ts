@@ -38,17 +38,17 @@ describe("bounded cost per request", () => {
   afterAll(async () => w?.dispose());
 
   it("the character limit counts the NFKC form: U+FDFA × 1,000 (18,000 characters there) is 400 query_too_long at once", async () => {
-    expectEnvelope(await w.json("/search", json({ q: "\uFDFA".repeat(1000) })), 400, "query_too_long");
-    expectEnvelope(await w.json(`/search?q=${encodeURIComponent("\uFDFA".repeat(1000))}`), 400, "query_too_long");
-    expectEnvelope(await w.json("/search", json({ queries: Array(16).fill("\uFDFA".repeat(1000)) })), 400, "query_too_long");
+    expectEnvelope(await w.json("/v1/search", json({ q: "\uFDFA".repeat(1000) })), 400, "query_too_long");
+    expectEnvelope(await w.json(`/v1/search?q=${encodeURIComponent("\uFDFA".repeat(1000))}`), 400, "query_too_long");
+    expectEnvelope(await w.json("/v1/search", json({ queries: Array(16).fill("\uFDFA".repeat(1000)) })), 400, "query_too_long");
     // 55 of them are 990 characters after NFKC: legal, and answered.
-    const legal = await w.json("/search", json({ q: "\uFDFA".repeat(55), k: 3 }));
+    const legal = await w.json("/v1/search", json({ q: "\uFDFA".repeat(55), k: 3 }));
     expect(legal.status, JSON.stringify(legal.body).slice(0, 200)).toBe(200);
     expect(legal.body.results).toHaveLength(3);
   });
 
   it("a batch of legal hostile texts over the token budget is 400 too_many_tokens, without counting past the cap", async () => {
-    const res = await w.json("/search", json({ queries: Array(16).fill("\uFDFA".repeat(55)) }));
+    const res = await w.json("/v1/search", json({ queries: Array(16).fill("\uFDFA".repeat(55)) }));
     expectEnvelope(res, 400, "too_many_tokens");
     expect(res.body.error.message).toMatch(/at most 1024 tokens/);
   });
@@ -65,11 +65,11 @@ describe("bounded cost per request", () => {
 
   it("a filter nested 100,000 deep is 400 filter_too_large, not 500 internal", async () => {
     const deep = "[".repeat(100_000) + "]".repeat(100_000);
-    expectEnvelope(await w.json("/search", json(`{"q":"rain","filter":${deep}}`)), 400, "filter_too_large");
-    expectEnvelope(await w.json("/search", json(`{"queries":[{"q":"rain","filter":${deep}}]}`)), 400, "filter_too_large");
+    expectEnvelope(await w.json("/v1/search", json(`{"q":"rain","filter":${deep}}`)), 400, "filter_too_large");
+    expectEnvelope(await w.json("/v1/search", json(`{"queries":[{"q":"rain","filter":${deep}}]}`)), 400, "filter_too_large");
     let obj = '{"a":1}';
     for (let i = 0; i < 8; i++) obj = `{"$or":[${obj}]}`;
-    expectEnvelope(await w.json("/search", json(`{"q":"rain","filter":${obj}}`)), 400, "filter_too_large");
+    expectEnvelope(await w.json("/v1/search", json(`{"q":"rain","filter":${obj}}`)), 400, "filter_too_large");
   });
 });
 
@@ -83,15 +83,15 @@ describe("the KV cost of the costliest legal search", () => {
 
   it("16 filtered k=100 queries: each query's KV rounds and keys stay bounded (figures for docs/operations.md)", async () => {
     const filter = { publish_date: { $gte: "2003-06-01" } };
-    const res = await w.json("/search", json({ queries: Array.from({ length: 16 }, (_, i) => `council rates rise ${i}`), k: 100, filter }));
+    const res = await w.json("/v1/search", json({ queries: Array.from({ length: 16 }, (_, i) => `council rates rise ${i}`), k: 100, filter }));
     expect(res.status, JSON.stringify(res.body).slice(0, 200)).toBe(200);
-    const stats = (res.body.results as Array<{ stats: { shards: number; records: number; bytes: number; fetchedBytes: number; roundTrips: number } }>).map((r) => r.stats);
+    const stats = (res.body.answers as Array<{ stats: { shards: number; records: number; bytes: number; fetched_bytes: number; round_trips: number } }>).map((r) => r.stats);
     const sum = (f: (s: (typeof stats)[number]) => number) => stats.reduce((a, s) => a + f(s), 0);
     const max = (f: (s: (typeof stats)[number]) => number) => Math.max(...stats.map(f));
     console.log(
-      `16 filtered k=100 queries, cold, 2,000-item index: per query at most ${max((s) => s.roundTrips)} KV rounds, ${max((s) => s.shards)} shards/chunks, ${max((s) => s.records)} records, ${max((s) => s.fetchedBytes)} bytes read; request total ${sum((s) => s.shards + s.records)} keys, ${sum((s) => s.fetchedBytes)} bytes read`,
+      `16 filtered k=100 queries, cold, 2,000-item index: per query at most ${max((s) => s.round_trips)} KV rounds, ${max((s) => s.shards)} shards/chunks, ${max((s) => s.records)} records, ${max((s) => s.fetched_bytes)} bytes read; request total ${sum((s) => s.shards + s.records)} keys, ${sum((s) => s.fetched_bytes)} bytes read`,
     );
-    for (const s of stats) expect(s.roundTrips).toBeLessThanOrEqual(3);
+    for (const s of stats) expect(s.round_trips).toBeLessThanOrEqual(3);
   });
 });
 
@@ -119,7 +119,7 @@ describe("limits that count cost, and API keys", () => {
     const batch = json({ queries: Array.from({ length: 16 }, (_, i) => `rain ${i}`), k: 100 }, client);
     // All at once, at the start of a period: the units are charged before any embedding.
     await atWindowStart();
-    const answers = await Promise.all(Array.from({ length: 4 }, () => w.json("/search", batch)));
+    const answers = await Promise.all(Array.from({ length: 4 }, () => w.json("/v1/search", batch)));
     const limited = answers.filter((r) => r.status === 429);
     expect(answers.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(1);
     expect(limited.length).toBeGreaterThanOrEqual(1);
@@ -131,57 +131,57 @@ describe("limits that count cost, and API keys", () => {
   it("an IPv6 client is its /64: another address in it shares the bucket, the next /64 does not", async () => {
     const a = { "CF-Connecting-IP": "2001:db8:1:2::1" };
     await atWindowStart();
-    await Promise.all(Array.from({ length: 100 }, () => w.json("/fields", { headers: a })));
-    expectEnvelope(await w.json("/fields", { headers: { "CF-Connecting-IP": "2001:0db8:0001:0002:ffff:0:0:9" } }), 429, "rate_limited");
-    expect((await w.json("/fields", { headers: { "CF-Connecting-IP": "2001:db8:1:3::1" } })).status).toBe(200);
+    await Promise.all(Array.from({ length: 100 }, () => w.json("/v1/fields", { headers: a })));
+    expectEnvelope(await w.json("/v1/fields", { headers: { "CF-Connecting-IP": "2001:0db8:0001:0002:ffff:0:0:9" } }), 429, "rate_limited");
+    expect((await w.json("/v1/fields", { headers: { "CF-Connecting-IP": "2001:db8:1:3::1" } })).status).toBe(200);
   });
 
   it("/healthz, /examples and /fields are limited too", async () => {
     const c = { "CF-Connecting-IP": "198.51.100.77" };
     await atWindowStart();
-    await Promise.all(Array.from({ length: 100 }, () => w.json("/healthz", { headers: c })));
-    for (const p of ["/healthz", "/examples", "/fields"]) expectEnvelope(await w.json(p, { headers: c }), 429, "rate_limited");
+    await Promise.all(Array.from({ length: 100 }, () => w.json("/v1/healthz", { headers: c })));
+    for (const p of ["/v1/healthz", "/v1/examples", "/v1/fields"]) expectEnvelope(await w.json(p, { headers: c }), 429, "rate_limited");
   });
 
   it("a keyed backend makes 300 sequential searches without a 429 while an anonymous client on the same address is limited", async () => {
     const local = { "CF-Connecting-IP": "192.0.2.10" };
     for (let i = 0; i < 300; i++) {
-      const res = await w.json(`/search?q=${encodeURIComponent(`council rates ${i}`)}&k=5`, { headers: { ...local, ...bearer(keys.backend) } });
+      const res = await w.json(`/v1/search?q=${encodeURIComponent(`council rates ${i}`)}&k=5`, { headers: { ...local, ...bearer(keys.backend) } });
       expect(res.status, `search ${i}: ${JSON.stringify(res.body).slice(0, 200)}`).toBe(200);
     }
     await atWindowStart();
-    const anonymous = await Promise.all(Array.from({ length: 101 }, () => w.json("/search?q=x&k=0", { headers: local })));
+    const anonymous = await Promise.all(Array.from({ length: 101 }, () => w.json("/v1/search?q=x&k=0", { headers: local })));
     expect(anonymous.filter((r) => r.status === 429)).toHaveLength(1);
   });
 
   it("/embed fails closed: 401 without a key, 403 with a search-only key, 401 with an unknown key; the fleet key and EMBED_TOKEN embed", async () => {
     const body = { texts: ["drought hits farmers"] };
-    const none = await w.json("/embed", json(body));
+    const none = await w.json("/v1/embed", json(body));
     expectEnvelope(none, 401, "unauthorized");
     expect(none.headers.get("www-authenticate")).toMatch(/^Bearer/);
     // Refused before the body is read, yet answered whole (the body is drained, not reset): 10 MB without a key.
-    expectEnvelope(await w.json("/embed", { method: "POST", headers: { "Content-Type": "text/plain" }, body: "x".repeat(10 * 2 ** 20) }), 401, "unauthorized");
-    expectEnvelope(await w.json("/embed", json(body, bearer(keys.backend))), 403, "insufficient_scope");
-    expectEnvelope(await w.json("/embed", json(body, bearer("ess_not-a-key"))), 401, "invalid_key");
-    expectEnvelope(await w.json("/search?q=rain", { headers: bearer("ess_not-a-key") }), 401, "invalid_key");
+    expectEnvelope(await w.json("/v1/embed", { method: "POST", headers: { "Content-Type": "text/plain" }, body: "x".repeat(10 * 2 ** 20) }), 401, "unauthorized");
+    expectEnvelope(await w.json("/v1/embed", json(body, bearer(keys.backend))), 403, "insufficient_scope");
+    expectEnvelope(await w.json("/v1/embed", json(body, bearer("ess_not-a-key"))), 401, "invalid_key");
+    expectEnvelope(await w.json("/v1/search?q=rain", { headers: bearer("ess_not-a-key") }), 401, "invalid_key");
     for (const key of [keys.fleet, keys.token]) {
-      const ok = await w.json("/embed", json(body, bearer(key)));
+      const ok = await w.json("/v1/embed", json(body, bearer(key)));
       expect(ok.status).toBe(200);
       expect(ok.body.vectors).toHaveLength(1);
     }
     // The fleet's key counts in the bulk tier: 64 texts at once is more than anonymous /embed could ever send.
-    for (let i = 0; i < 3; i++) expect((await w.json("/embed", json({ texts: Array(32).fill("a") }, bearer(keys.fleet)))).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await w.json("/v1/embed", json({ texts: Array(32).fill("a") }, bearer(keys.fleet)))).status).toBe(200);
   });
 
   it("/healthz tells internals to an admin key only", async () => {
     const h = { "CF-Connecting-IP": "192.0.2.99" };
-    const pub = await w.json("/healthz", { headers: h });
+    const pub = await w.json("/v1/healthz", { headers: h });
     expect(pub.status).toBe(200);
     expect(Object.keys(pub.body).sort()).toEqual(["items", "model", "status", "version"]);
     expect(pub.headers.get("x-model-loads")).toBeNull();
-    const searchKey = await w.json("/healthz", { headers: { ...h, ...bearer(keys.backend) } });
+    const searchKey = await w.json("/v1/healthz", { headers: { ...h, ...bearer(keys.backend) } });
     expect(Object.keys(searchKey.body).sort()).toEqual(["items", "model", "status", "version"]);
-    const admin = await w.json("/healthz", { headers: bearer(keys.admin) });
+    const admin = await w.json("/v1/healthz", { headers: bearer(keys.admin) });
     expect(admin.status).toBe(200);
     expect(admin.body).toMatchObject({ status: "ok", model_loads: 1 });
     expect(admin.body.memory.wasm_heap_bytes).toBeGreaterThan(0);
@@ -199,7 +199,7 @@ describe("surface", () => {
   afterAll(async () => w?.dispose());
 
   it("every response says nosniff and none says X-Model-Loads", async () => {
-    for (const [p, init] of [["/", {}], ["/healthz", {}], ["/search?q=rain", {}], ["/search", json({ q: "rain" })], ["/nope", {}], ["/search?k=0", {}]] as const) {
+    for (const [p, init] of [["/", {}], ["/v1/healthz", {}], ["/v1/search?q=rain", {}], ["/v1/search", json({ q: "rain" })], ["/nope", {}], ["/v1/search?k=0", {}]] as const) {
       const res = await w.fetch(p, init);
       await res.arrayBuffer();
       expect(res.headers.get("x-content-type-options"), p).toBe("nosniff");
@@ -208,28 +208,28 @@ describe("surface", () => {
   });
 
   it("a cache hit is not labelled to the public, echoes the requester's own filter spelling, and an admin key sees it", async () => {
-    const fields = (await w.json("/fields")).body.fields as Array<{ name: string; type: string }>;
+    const fields = (await w.json("/v1/fields")).body.fields as Array<{ name: string; type: string }>;
     const q = "bushfire threatens homes";
-    expect((await w.json(`/search?q=${encodeURIComponent(q)}&k=4`)).status).toBe(200);
-    let hit = await w.json(`/search?q=${encodeURIComponent(q)}&k=4`, { headers: bearer(admin) });
+    expect((await w.json(`/v1/search?q=${encodeURIComponent(q)}&k=4`)).status).toBe(200);
+    let hit = await w.json(`/v1/search?q=${encodeURIComponent(q)}&k=4`, { headers: bearer(admin) });
     for (let i = 0; i < 20 && hit.headers.get("x-search-cache") !== "hit"; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      hit = await w.json(`/search?q=${encodeURIComponent(q)}&k=4`, { headers: bearer(admin) });
+      hit = await w.json(`/v1/search?q=${encodeURIComponent(q)}&k=4`, { headers: bearer(admin) });
     }
     expect(hit.headers.get("x-search-cache")).toBe("hit");
-    const pub = await w.json(`/search?q=${encodeURIComponent(q)}&k=4`);
+    const pub = await w.json(`/v1/search?q=${encodeURIComponent(q)}&k=4`);
     expect(pub.status).toBe(200);
     expect(pub.headers.get("x-search-cache")).toBeNull();
     expect(pub.body.results).toEqual(hit.body.results);
     // Two spellings of one filter share an entry; each requester sees its own.
     expect(fields.map((f) => f.name)).toContain("publish_date");
     const spelled = ['{"publish_date":{"$gte":"20030601"}}', '{"publish_date":{"$gte":"2003-06-01"}}'];
-    const first = await w.json(`/search?q=rain&filter=${encodeURIComponent(spelled[0])}`);
+    const first = await w.json(`/v1/search?q=rain&filter=${encodeURIComponent(spelled[0])}`);
     expect(first.status, JSON.stringify(first.body).slice(0, 200)).toBe(200);
-    let second = await w.json(`/search?q=rain&filter=${encodeURIComponent(spelled[1])}`, { headers: bearer(admin) });
+    let second = await w.json(`/v1/search?q=rain&filter=${encodeURIComponent(spelled[1])}`, { headers: bearer(admin) });
     for (let i = 0; i < 20 && second.headers.get("x-search-cache") !== "hit"; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      second = await w.json(`/search?q=rain&filter=${encodeURIComponent(spelled[1])}`, { headers: bearer(admin) });
+      second = await w.json(`/v1/search?q=rain&filter=${encodeURIComponent(spelled[1])}`, { headers: bearer(admin) });
     }
     expect(second.headers.get("x-search-cache")).toBe("hit");
     expect(second.body.filter).toEqual(JSON.parse(spelled[1]));
@@ -240,20 +240,20 @@ describe("surface", () => {
     const pointer = JSON.parse((await w.kv.get(POINTER_KEY))!) as { version: string; manifestKey: string; switchedAt: string };
     const fresh = await startTestWorker({ vars: { RATE_LIMITS: "off", PUBLIC_DIAGNOSTICS: "off", API_KEYS: JSON.stringify([{ name: "ops", sha256: await hashKey(admin), scopes: ["admin"] }]) } });
     try {
-      const res = await fresh.json("/search?q=rain");
+      const res = await fresh.json("/v1/search?q=rain");
       expectEnvelope(res, 503, "index_unavailable");
       expect(res.body.error.message).not.toMatch(/KV|current|manifest\//);
-      const detail = await fresh.json("/healthz", { headers: bearer(admin) });
+      const detail = await fresh.json("/v1/healthz", { headers: bearer(admin) });
       expect(detail.status).toBe(503);
       expectEnvelope(detail, 503, "index_unavailable");
       expect(detail.body.error.message).toMatch(/current/);
-      expect((await fresh.json("/healthz")).body.error.message).not.toMatch(/current/);
+      expect((await fresh.json("/v1/healthz")).body.error.message).not.toMatch(/current/);
       // A pointer whose manifest hash is not the stored manifest's.
       const manifest = await w.kv.get(pointer.manifestKey);
       await fresh.kv.put(pointer.manifestKey, manifest!);
       await fresh.kv.put(POINTER_KEY, JSON.stringify({ ...pointer, manifestSha256: "0".repeat(64) }));
-      expectEnvelope(await fresh.json("/search?q=rain"), 503, "index_corrupt");
-      const why = await fresh.json("/healthz", { headers: bearer(admin) });
+      expectEnvelope(await fresh.json("/v1/search?q=rain"), 503, "index_corrupt");
+      const why = await fresh.json("/v1/healthz", { headers: bearer(admin) });
       expect(why.body.error.message).toMatch(/sha256 differs/);
     } finally {
       await fresh.dispose();
@@ -270,10 +270,10 @@ describe("configuration errors refuse to serve", () => {
     const lines: string[] = [];
     const w = await startTestWorker({ seedModel: true, vars: { RATE_LIMITS: "on", ...vars }, ratelimits, onLog: (l) => lines.push(l) });
     try {
-      const res = await w.json("/search?q=rain");
+      const res = await w.json("/v1/search?q=rain");
       expectEnvelope(res, 503, "misconfigured");
       expect(res.body.error.message).not.toMatch(/ALLOWED_ORIGINS|API_KEYS|LIMITER/);
-      expectEnvelope(await w.json("/healthz"), 503, "misconfigured");
+      expectEnvelope(await w.json("/v1/healthz"), 503, "misconfigured");
       await new Promise((r) => setTimeout(r, 200));
       expect(lines.join("\n")).toMatch(/configuration error: /);
     } finally {

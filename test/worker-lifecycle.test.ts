@@ -25,7 +25,7 @@ describe("model initialisation", () => {
     const fixture = inject("indexFixture");
     const [engine, node] = await Promise.all([ArtifactSearch.open(fixture.dir), createNodeEmbedder()]);
     const queries = evaluationQueries(await fixtureTexts(engine)).slice(30, 50);
-    const responses = await Promise.all(queries.map((q) => worker!.json(`/v1/search?q=${encodeURIComponent(q)}&k=5`)));
+    const responses = await Promise.all(queries.map((q) => worker!.json(`/v1/search?q=${encodeURIComponent(q)}&k=5&mode=semantic`)));
     const vectors = await node.embed(queries);
     for (let i = 0; i < queries.length; i++) {
       const res = responses[i];
@@ -186,13 +186,13 @@ describe("shard errors on the real index", () => {
   }
 
   async function expectAnswer(q: string, vector: Float32Array) {
-    const res = await worker!.json(`/v1/search?q=${encodeURIComponent(q)}`);
+    const res = await worker!.json(`/v1/search?q=${encodeURIComponent(q)}&mode=semantic`);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expectSameHits(res.body.results, (await engine.approximate(vector, 10)).results, q);
   }
 
   async function expectShardError(q: string, code: string, key: string) {
-    const res = await worker!.json(`/v1/search?q=${encodeURIComponent(q)}`);
+    const res = await worker!.json(`/v1/search?q=${encodeURIComponent(q)}&mode=semantic`);
     expect(res.status, JSON.stringify(res.body)).toBe(503);
     expect(res.body.error.code).toBe(code);
     expect(res.body.error.message).toContain(key);

@@ -54,18 +54,18 @@ function prober(fetch: Fetch, r: CostReport): Probe {
 async function hostileRequests(probe: Probe): Promise<void> {
   const { refused, legal } = hostileTexts();
   for (const h of [...refused, ...legal]) {
-    await probe(`GET /search ${h.name}`, `/search?q=${encodeURIComponent(h.text)}&k=10`);
-    await probe(`POST /search ${h.name}`, "/search", json(JSON.stringify({ q: h.text, k: 100 })));
-    await probe(`POST /search 16 x ${h.name}`, "/search", json(JSON.stringify({ queries: Array(16).fill(h.text), k: 100 })));
-    await probe(`POST /embed 32 x ${h.name}`, "/embed", json(JSON.stringify({ texts: Array(32).fill(h.text) })));
+    await probe(`GET /search ${h.name}`, `/v1/search?q=${encodeURIComponent(h.text)}&k=10`);
+    await probe(`POST /search ${h.name}`, "/v1/search", json(JSON.stringify({ q: h.text, k: 100 })));
+    await probe(`POST /search 16 x ${h.name}`, "/v1/search", json(JSON.stringify({ queries: Array(16).fill(h.text), k: 100 })));
+    await probe(`POST /embed 32 x ${h.name}`, "/v1/embed", json(JSON.stringify({ texts: Array(32).fill(h.text) })));
   }
   for (const depth of [7, 100, 100_000]) {
-    await probe(`POST /search filter nested ${depth} deep`, "/search", json(deepFilterBody("rain", depth)));
-    await probe(`POST /search batch, filter nested ${depth} deep`, "/search", json(`{"queries":[{"q":"rain","filter":${"[".repeat(depth)}${"]".repeat(depth)}}]}`));
+    await probe(`POST /search filter nested ${depth} deep`, "/v1/search", json(deepFilterBody("rain", depth)));
+    await probe(`POST /search batch, filter nested ${depth} deep`, "/v1/search", json(`{"queries":[{"q":"rain","filter":${"[".repeat(depth)}${"]".repeat(depth)}}]}`));
   }
   let or = '{"publish_date":{"$gte":"2003-01-01"}}';
   for (let i = 0; i < 8; i++) or = `{"$or":[${or}]}`;
-  await probe("GET /search $or nested 8 deep", `/search?q=rain&filter=${encodeURIComponent(or)}`);
+  await probe("GET /search $or nested 8 deep", `/v1/search?q=rain&filter=${encodeURIComponent(or)}`);
 }
 
 /**
@@ -77,7 +77,7 @@ async function bystander(fetch: Fetch, probe: Probe, runs: number): Promise<Cost
   const ordinary = () => json(JSON.stringify({ q: `drought hits farmers ${Math.random()}`, k: 10 }));
   const timed = async () => {
     const t0 = performance.now();
-    await (await fetch("/search", ordinary())).arrayBuffer();
+    await (await fetch("/v1/search", ordinary())).arrayBuffer();
     return performance.now() - t0;
   };
   const usual: number[] = [];
@@ -85,7 +85,7 @@ async function bystander(fetch: Fetch, probe: Probe, runs: number): Promise<Cost
   const during = async (label: string, body: string) => {
     const ms: number[] = [];
     for (let i = 0; i < runs; i++) {
-      const batches = Array.from({ length: 4 }, () => probe(label, "/search", json(body), false));
+      const batches = Array.from({ length: 4 }, () => probe(label, "/v1/search", json(body), false));
       await new Promise((res) => setTimeout(res, 5));
       ms.push(await timed());
       await Promise.all(batches);

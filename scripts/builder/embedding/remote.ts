@@ -103,7 +103,8 @@ export function embedEndpoint(base: string): string {
     throw new RemoteEmbedError("refused", `--embed-url ${base} is not a URL`, base);
   }
   if (u.protocol !== "https:" && u.protocol !== "http:") throw new RemoteEmbedError("refused", `--embed-url ${base} must be http(s)`, base);
-  if (!/\/embed\/?$/.test(u.pathname)) u.pathname = u.pathname.replace(/\/+$/, "") + "/embed";
+  // A Worker's origin (or its /v1) means its versioned embedding route; a full path is taken as given.
+  if (!/\/embed\/?$/.test(u.pathname)) u.pathname = u.pathname.replace(/\/+$/, "").replace(/\/v1$/, "") + "/v1/embed";
   return u.toString();
 }
 
