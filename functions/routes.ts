@@ -150,17 +150,26 @@ async function runSearch(env: Env, ctx: ExecutionContext, config: Config, caller
 
 type SearchRun = Awaited<ReturnType<typeof runSearch>>;
 
-function singleAnswer(run: SearchRun, k: number): SearchResponse {
-  const q = run.perQuery[0];
+/** What every answer says of its query: the text, the filter as sent, how it was answered, and the hits. */
+function answered(q: SearchRun["perQuery"][number]) {
   return {
-    object: "search",
     query: q.query,
-    k,
     ...(q.filter !== undefined ? { filter: q.filter } : {}),
     mode: q.mode,
     ...(q.fusion ? { fusion: q.fusion } : {}),
     ...(q.reason ? { reason: q.reason } : {}),
     results: q.results,
+  };
+}
+
+function singleAnswer(run: SearchRun, k: number): SearchResponse {
+  const q = run.perQuery[0];
+  const { query, ...rest } = answered(q);
+  return {
+    object: "search",
+    query,
+    k,
+    ...rest,
     index: wireIndex(run.index),
     timings: { embed_ms: run.timings.embed_ms, search_ms: q.search_ms, compute_ms: q.compute_ms, total_ms: round(run.tEmbed - run.t0 + q.search_ms) },
     stats: q.stats,
@@ -173,12 +182,7 @@ function batchAnswer(run: SearchRun, k: number): BatchSearchResponse {
     k,
     index: wireIndex(run.index),
     answers: run.perQuery.map((q) => ({
-      query: q.query,
-      ...(q.filter !== undefined ? { filter: q.filter } : {}),
-      mode: q.mode,
-      ...(q.fusion ? { fusion: q.fusion } : {}),
-      ...(q.reason ? { reason: q.reason } : {}),
-      results: q.results,
+      ...answered(q),
       timings: { search_ms: q.search_ms, compute_ms: q.compute_ms },
       stats: q.stats,
     })),

@@ -1,14 +1,5 @@
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-}
+// Statistics for the embedding checks. Cosine is the build's own (scripts/builder/embedding/remote.ts), so tests and the remote check agree.
+export { cosine } from "../../scripts/builder/embedding/remote.ts";
 
 /** Average ranks (ties share the mean rank), as Spearman's rho requires. */
 export function ranks(xs: readonly number[]): number[] {

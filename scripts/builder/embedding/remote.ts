@@ -341,7 +341,7 @@ export function serverTimingMs(header: string | null, name: string): number {
 }
 
 /** Cosine of two vectors (not assumed unit length). */
-export function cosine(a: Float32Array, b: Float32Array): number {
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let dot = 0;
   let na = 0;
   let nb = 0;
