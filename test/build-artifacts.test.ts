@@ -162,7 +162,7 @@ describe("build artifacts, embedding cache and search CLI", () => {
 
     const sum = (xs: Array<{ bytes: number }>) => xs.reduce((a, x) => a + x.bytes, 0);
     const shardBytes = sum(values.shards);
-    const indexBytes = sum(m.routing) + shardBytes + sum(m.catalog) + sum(values.filters);
+    const indexBytes = sum(m.routing) + shardBytes + sum(m.catalog) + sum(values.filters) + sum(values.lexical);
     expect(m.totals.itemBytes).toBe(itemBytes);
     expect(m.totals.indexBytes).toBe(indexBytes);
     expect(m.totals.modelBytes).toBe(m.model.topology.bytes + m.model.weights.bytes + m.model.vocab.bytes);

@@ -25,6 +25,7 @@ import type { ResidentHealth } from "../bench/http-client.ts";
 import { shardKey, type ItemRecord } from "../../lib/index/format.ts";
 import { DEFAULT_CACHE, PROJECT_ROOT } from "../common/paths.ts";
 import type { Figures, Isolate } from "../reliability/figures.ts";
+import { finishRun, startRun } from "../common/run-meta.ts";
 
 const SAMPLE_CSV = path.join(PROJECT_ROOT, "test", "fixtures", "abcnews-2003-every25.csv");
 const MiB = 2 ** 20;
@@ -242,6 +243,7 @@ export async function main(): Promise<void> {
       out: { type: "string", default: path.join(PROJECT_ROOT, "docs", "reliability") },
     },
   });
+  const run = startRun();
   const artifacts = await ensureArtifacts(values.artifacts, values.cache!);
   const manifest = await readManifest(artifacts);
   const persistDir = await mkdtemp(path.join(os.tmpdir(), "ess-loadtest-"));
@@ -265,8 +267,10 @@ export async function main(): Promise<void> {
     const fb = await phase("faults", () => faults(persistDir, artifacts, queries));
     process.stderr.write(`deploy under load\n`);
     const deploy = await phase("deploy under load", () => deployUnderLoad(SAMPLE_CSV, values.cache!, queries.slice(0, 30)));
+    const meta = finishRun(run);
     const figures = {
-      machine: `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), shared with other agents during the run: absolute times are noisy`,
+      meta,
+      machine: `${meta.machine.cpus} cores (${meta.machine.model}), load average ${meta.load.start} at the start and ${meta.load.end} at the end`,
       corpus: { artifacts, items: manifest.items, version: manifest.version, shards: manifest.params.leaves },
       ...lm,
       ...fb,

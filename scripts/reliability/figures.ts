@@ -1,10 +1,13 @@
 // The load test's figures: what docs/reliability.json holds and the report renders.
 import type { LoadReport } from "./load.ts";
+import type { RunMeta } from "../common/run-meta.ts";
 import type { HostileReport } from "./hostile.ts";
 import type { CostReport } from "./cost-probes.ts";
 import type { DeployUnderLoad } from "./deploy-under-load.ts";
 
 export interface Figures {
+  /** When, where and on what commit (absent from reports written before run metadata). */
+  meta?: RunMeta;
   machine: string;
   corpus: { artifacts: string; items: number; version: string; shards: number };
   load: Omit<LoadReport, "answers">;
