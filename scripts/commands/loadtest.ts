@@ -109,8 +109,9 @@ async function loadAndMemory(persistDir: string, queries: string[], items: numbe
     const memory = await phase("memory", async () => {
       const afterLoadMiB = await isolateMiB(w, fetch);
       const resident = residentWords(((await (await fetch("/v1/healthz")).json()) as { resident?: ResidentHealth }).resident);
-      // A burst: 8 concurrent batches of 16 queries of ~240 characters (about the largest legal batch: MAX_SEARCH_TOKENS).
-      const burst = Array.from({ length: 16 }, (_, i) => `burst ${i} ` + queries.slice(i * 8, i * 8 + 8).join(" ").slice(0, 240));
+      // A burst: 8 concurrent batches of 16 queries of ~160 characters: as long as a batch's
+      // texts can be and stay within MAX_SEARCH_TOKENS (1,024) with headline words, the largest legal search batch.
+      const burst = Array.from({ length: 16 }, (_, i) => `burst ${i} ` + queries.slice(i * 8, i * 8 + 8).join(" ").slice(0, 160));
       const afterBurstsMiB: Isolate[] = [];
       for (let b = 0; b < 3; b++) {
         const statuses = await Promise.all(
@@ -121,7 +122,7 @@ async function loadAndMemory(persistDir: string, queries: string[], items: numbe
         if (statuses.some((s) => s !== 200)) throw new Error(`burst answered ${statuses.join(",")}`);
         afterBurstsMiB.push(await isolateMiB(w, fetch));
       }
-      return { afterLoadMiB, afterBurstsMiB, limitMiB: MEMORY_LIMIT_MIB, burst: "8 concurrent POST batches of 16 queries of ~240 characters (the search token budget), k 100", resident };
+      return { afterLoadMiB, afterBurstsMiB, limitMiB: MEMORY_LIMIT_MIB, burst: "8 concurrent POST batches of 16 queries of ~160 characters (within the search token budget), k 100", resident };
     });
     process.stderr.write(`hostile input\n`);
     // Each hostile request its own client address, so the limiter does not turn the run into 429s.
