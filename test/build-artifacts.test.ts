@@ -167,7 +167,7 @@ describe("build artifacts, embedding cache and search CLI", () => {
     expect(m.totals.indexBytes).toBe(indexBytes);
     expect(m.totals.modelBytes).toBe(m.model.topology.bytes + m.model.weights.bytes + m.model.vocab.bytes);
     expect(m.totals.bytesPerItem).toBe(Math.round(((indexBytes + itemBytes) / N) * 10) / 10);
-    expect(m.totals.kvValues).toBe(3 + m.routing.length + m.catalog.length + values.shards.length + values.filters.length + values.resident.length + N + 1);
+    expect(m.totals.kvValues).toBe(3 + m.routing.length + m.catalog.length + values.shards.length + values.filters.length + values.resident.length + values.lexical.length + N + 1);
     // The resident copy is counted apart: it repeats the records.
     expect(m.totals.residentBytes).toBe(sum(values.resident));
     expect(m.totals.shards).toBe(values.shards.length);
