@@ -5,28 +5,12 @@
 // the bench's CPU figure is the build's side alone, as with a deployed fleet.
 // Usage: tsx scripts/bench/fleet-workers.ts K TOKEN BUNDLE_DIR (a `bundleWorker()` output)
 import { mkdtemp, rm } from "node:fs/promises";
-import { readFileSync, readdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { prepareModel } from "../builder/embedding/node-model.ts";
-import { startLocalWorker, type Bundle } from "../local/harness.ts";
+import { startLocalWorker, workerdPids, type Bundle } from "../local/harness.ts";
 import { publishManifest, putModel } from "../local/seed.ts";
 
-/** Pids of this process's workerd children. */
-function workerdChildren(): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === process.pid && stat.includes("(workerd)")) pids.push(Number(entry));
-    } catch {
-      /* exited while listing */
-    }
-  }
-  return pids;
-}
 
 const k = Number(process.argv[2]);
 const token = process.argv[3];
@@ -47,7 +31,7 @@ const started = await Promise.all(
     return { w, dir };
   }),
 );
-process.stdout.write(JSON.stringify({ urls: started.map((s) => s.w.url.toString()), pids: workerdChildren() }) + "\n");
+process.stdout.write(JSON.stringify({ urls: started.map((s) => s.w.url.toString()), pids: workerdPids() }) + "\n");
 const stop = async () => {
   await Promise.all(started.map(async ({ w, dir }) => (await w.dispose(), await rm(dir, { recursive: true, force: true }))));
   process.exit(0);

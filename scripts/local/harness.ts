@@ -249,7 +249,8 @@ function forwardLines(streams: Readable[], onLine: (line: string) => void): void
   }
 }
 
-function workerdPids(): number[] {
+/** Pids of this process's workerd children. */
+export function workerdPids(): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;

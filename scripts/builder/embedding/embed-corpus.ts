@@ -17,16 +17,9 @@ export function sharedVectors(rows: number, dim: number): Float32Array {
   return new Float32Array(new SharedArrayBuffer(rows * dim * 4));
 }
 
-export async function embedCorpus(
-  items: readonly CorpusItem[],
-  dim: number,
-  cache: EmbeddingCache | null,
-  pool: EmbeddingPool,
-  log: (s: string) => void,
-  quiet = false,
-): Promise<Embedded> {
-  const n = items.length;
-  const vectors = sharedVectors(n, dim);
+/** The corpus's distinct texts (by hash), the vectors the cache already had, and those still missing. */
+export async function fromCache(items: ReadonlyArray<{ text: string }>, dim: number, cache: EmbeddingCache | null) {
+  const vectors = sharedVectors(items.length, dim);
   const rowsByHash = new Map<string, number[]>();
   items.forEach((it, i) => {
     const h = textHash(it.text);
@@ -36,11 +29,24 @@ export async function embedCorpus(
   });
   const filled = cache ? await cache.lookup(rowsByHash, vectors) : new Set<number>();
   const missing = [...rowsByHash].filter(([, rows]) => !filled.has(rows[0]));
+  const cachedRows = items.length - missing.reduce((a, [, rows]) => a + rows.length, 0);
+  return { vectors, distinct: rowsByHash.size, missing, cachedRows, texts: missing.map(([, rows]) => items[rows[0]].text) };
+}
+
+export async function embedCorpus(
+  items: readonly CorpusItem[],
+  dim: number,
+  cache: EmbeddingCache | null,
+  pool: EmbeddingPool,
+  log: (s: string) => void,
+  quiet = false,
+): Promise<Embedded> {
+  const n = items.length;
+  const { vectors, missing, cachedRows } = await fromCache(items, dim, cache);
   if (missing.length === 0) {
     log(`all ${n} embeddings from cache`);
     return { vectors, computed: 0, cached: n, seconds: 0 };
   }
-  const cachedRows = n - missing.reduce((a, [, rows]) => a + rows.length, 0);
   log(`embedding ${missing.length} new text(s) on ${pool.threads} thread(s); ${cachedRows} from cache`);
   await pool.warmUp();
   const progress = new Progress("embed", missing.length);

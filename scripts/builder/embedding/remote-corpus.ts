@@ -8,8 +8,8 @@
 //      where it stopped and re-embeds nothing it had;
 //   3. a text the remote cannot take (longer than its limit) is embedded here.
 import { Progress } from "../../common/progress.ts";
-import { EmbeddingCache, textHash } from "./cache.ts";
-import { sharedVectors, type Embedded } from "./embed-corpus.ts";
+import type { EmbeddingCache } from "./cache.ts";
+import { fromCache, type Embedded } from "./embed-corpus.ts";
 import type { EmbeddingPool } from "../pools/embed-pool.ts";
 import { cosine, RemoteEmbedder, RemoteEmbedError, type RemoteStats } from "./remote.ts";
 
@@ -74,21 +74,6 @@ export async function checkRemotes(remote: RemoteEmbedder, pool: EmbeddingPool, 
   return { local, minCosine };
 }
 
-/** The corpus's distinct texts (by hash), the vectors the cache already had, and those still missing. */
-async function fromCache(items: ReadonlyArray<{ text: string }>, dim: number, cache: EmbeddingCache | null) {
-  const vectors = sharedVectors(items.length, dim);
-  const rowsByHash = new Map<string, number[]>();
-  items.forEach((it, i) => {
-    const h = textHash(it.text);
-    const rows = rowsByHash.get(h);
-    if (rows) rows.push(i);
-    else rowsByHash.set(h, [i]);
-  });
-  const filled = cache ? await cache.lookup(rowsByHash, vectors) : new Set<number>();
-  const missing = [...rowsByHash].filter(([, rows]) => !filled.has(rows[0]));
-  const cachedRows = items.length - missing.reduce((a, [, rows]) => a + rows.length, 0);
-  return { vectors, distinct: rowsByHash.size, missing, cachedRows, texts: missing.map(([, rows]) => items[rows[0]].text) };
-}
 
 /**
  * Writes vectors into their rows and appends them to the cache. Appends are
