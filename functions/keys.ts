@@ -88,6 +88,16 @@ export interface KeySource {
   EMBED_TOKEN?: string;
 }
 
+/** The last API_KEYS value found well-formed: the per-request configuration check parses it once, not on every request. */
+let validRaw: string | undefined;
+
+/** Throws KeyConfigError when API_KEYS is not a key list; a value already found valid is not parsed again. */
+export function checkKeyRecords(raw: string | undefined): void {
+  if (raw === validRaw) return;
+  parseKeyRecords(raw);
+  validRaw = raw;
+}
+
 /** Keys by hash, parsed once per distinct secret value (secrets are fixed per deployment). */
 let parsed: { raw: string; token: string; byHash: Promise<Map<string, ApiKey>> } | undefined;
 

@@ -4,7 +4,7 @@
 import { configProblems, readConfig, type Env } from "./config.ts";
 import { CORS_HEADERS, HttpError, errorResponse, json, toHttpError, withHeaders, type Envelope } from "./http.ts";
 import { allowedOrigin, enforceOrigin, LIMITER_BINDINGS } from "./access.ts";
-import { parseKeyRecords } from "./keys.ts";
+import { checkKeyRecords } from "./keys.ts";
 import { guardKv } from "./kv-guard.ts";
 import { page } from "./page.ts";
 import { embedPost, embeddingsPost, examples, fields, healthz, searchGet, searchPost, type Searcher } from "./routes.ts";
@@ -54,7 +54,7 @@ const reported = new Set<string>();
  * loud in the logs, a generic 503 to clients.
  */
 function refuseMisconfigured(env: Env): void {
-  const problems = configProblems(env, LIMITER_BINDINGS, (e) => void parseKeyRecords(e.API_KEYS));
+  const problems = configProblems(env, LIMITER_BINDINGS, (e) => checkKeyRecords(e.API_KEYS));
   if (problems.length === 0) return;
   for (const p of problems) {
     if (reported.has(p)) continue;
