@@ -8,6 +8,7 @@ import { UsageError } from "../common/cli.ts";
 import { blobKeyFor } from "../../lib/index/sha256.ts";
 import { FORMAT, type Manifest, type ManifestLexiconDelta, type ModelRef } from "../../lib/index/manifest.ts";
 import { loadLexicalBase } from "./packing/lexical-base.ts";
+import { lexicalBlobs } from "./packing/lexical-values.ts";
 import { decodeShard, textToBlob } from "../../lib/index/format.ts";
 import { readRouting, shardRefs } from "../../lib/index/version.ts";
 import { EMBEDDING_DIM } from "../../lib/model/embed.ts";
@@ -137,10 +138,6 @@ function lexicalReport(built: BuiltIndex): BuildReport["lexical"] {
   const l = built.lexical;
   const delta = l.deltaInfo ? { ...l.deltaInfo, values: l.delta.length, bytes: sum(l.delta) } : null;
   return { terms: l.terms, postings: l.postings, parts: l.parts.length, partBytes: sum(l.parts), tails: l.tails.length, tailBytes: sum(l.tails), headBytes: l.headBytes, cut: l.cut, delta };
-}
-
-function lexicalBlobs(l: BuiltIndex["lexical"]): TextBlob[] {
-  return [...l.head, ...l.delta, ...l.parts, ...l.tails];
 }
 
 function deltaLine(d: ManifestLexicalDeltaReport | null): string {

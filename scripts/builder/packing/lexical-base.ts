@@ -15,6 +15,9 @@ export interface LexicalBase {
   /** Decoded bytes of its head, and its postings (inline and tails). */
   headBytes: number;
   postings: number;
+  /** Its head's N and Σ dl. */
+  items: number;
+  totalTerms: number;
   prefix: number;
   k1: number;
   b: number;
@@ -72,6 +75,8 @@ export async function loadLexicalBase(m: Manifest, read: ReadTexts): Promise<Lex
     tails: tailTexts.map(textBlob),
     headBytes: headBytes.length,
     postings,
+    items: head.items,
+    totalTerms: head.totalTerms,
     prefix: head.prefix,
     k1: head.k1,
     b: head.b,

@@ -181,6 +181,7 @@ function deltaLexical(base: LexicalBase, texts: readonly string[], keyBytes: Uin
   const removed = [...base.keys].filter((k) => !present.has(k)).sort();
   const { lists, dl, total } = invert(texts, added);
   const n = texts.length;
+  if (lists.size === 0 && removed.length === 0 && n === base.items && total === base.totalTerms) return keptWhole(base);
   const ctx = { n, avgdl: n ? total / n : 0, dl, keyBytes, prefix: Infinity, bm25, tails: [] as TextBlob[] };
   const entries = sortedTerms(lists).map(({ text, hash }) => termEntry(text, hash, lists.get(text)!, ctx));
   const deltaItems = [...added].filter((row) => dl[row] > 0).length;
@@ -204,6 +205,11 @@ function deltaLexical(base: LexicalBase, texts: readonly string[], keyBytes: Uin
     cut: base.manifest.cut,
     headBytes: base.headBytes + bytes.length,
   };
+}
+
+/** The base's lexicon as it is: the corpus changed nothing it holds. */
+function keptWhole(base: LexicalBase): LexicalValues {
+  return { head: base.head, parts: base.parts, tails: base.tails, delta: [], deltaInfo: null, terms: base.manifest.terms, postings: base.postings, cut: base.manifest.cut, headBytes: base.headBytes };
 }
 
 /** A whole lexicon over every item. */
@@ -237,4 +243,9 @@ function mainLexical(texts: readonly string[], keyBytes: Uint8Array, o: LexicalO
     partHashes,
   });
   return { head: splitParts(headBytes).map(textBlob), parts, tails: ctx.tails, delta: [], deltaInfo: null, terms: entries.length, postings, cut, headBytes: headBytes.length };
+}
+
+/** Every value of a lexical index, as written and uploaded. */
+export function lexicalBlobs(l: LexicalValues): TextBlob[] {
+  return [...l.head, ...l.delta, ...l.parts, ...l.tails];
 }
