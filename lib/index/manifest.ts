@@ -109,13 +109,18 @@ export interface IndexParams {
 export interface SelfCheck {
   queries: number;
   k: number;
+  /** The predicted recall@10: the mean over the query kinds of each kind's recall. */
   recallAt10: number;
   /** Mean bytes of shard + item values one query reads, and sequential KV rounds. */
   meanBytes: number;
   maxBytes: number;
   roundTrips: number;
-  /** recall/bytes for each nprobe tried, to show the trade-off. */
-  curve: Array<{ nprobe: number; rerank: number; recallAt10: number; meanBytes: number }>;
+  /** recall/bytes for each nprobe tried, to show the trade-off; byKind as below (absent in older manifests). */
+  curve: Array<{ nprobe: number; rerank: number; recallAt10: number; meanBytes: number; byKind?: Record<string, number> }>;
+  /** Each query kind (scripts/builder/check/perturb.ts) at the chosen nprobe: how many, and their recall@10. Absent in older manifests. */
+  byKind?: Record<string, { queries: number; recallAt10: number }>;
+  /** The recall the check aimed for: the goal plus its margin (absent in older manifests). */
+  target?: number;
 }
 
 export interface ManifestFilters {

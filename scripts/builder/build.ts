@@ -25,8 +25,8 @@ import { baseItemCount, buildIndex, DEFAULT_PARAMS, textBlob, type BaseIndex, ty
 import { ComputePool } from "./pools/compute-pool.ts";
 import { pickExamples } from "./packing/examples.ts";
 import { MemorySource } from "../artifacts/memory-source.ts";
-import { sampleQueries } from "./check/perturb.ts";
-import { exactTruth, selfCheck } from "./check/self-check.ts";
+import { proxyQueries } from "./check/perturb.ts";
+import { proxyTruth, selfCheck } from "./check/self-check.ts";
 import { checkValueSizes } from "./packing/value-limits.ts";
 import { chooseFilterFields, describeFields, type FilterableRequest } from "./packing/filter-columns.ts";
 import type { FilterField } from "../../lib/filter/values.ts";
@@ -79,7 +79,8 @@ export interface BuildOptions {
 export const DEFAULT_TARGET_RECALL = 0.97;
 /** Mean bytes a query may read, at most, when the self-check picks nprobe. */
 export const DEFAULT_BYTE_BUDGET = 480 * 1024;
-export const DEFAULT_CHECK_QUERIES = 200;
+/** Self-check queries, split evenly across the proxy kinds (check/perturb.ts). */
+export const DEFAULT_CHECK_QUERIES = 300;
 /** A base is re-partitioned when the corpus grows by more than half of it… */
 export const DEFAULT_MAX_GROWTH = 0.5;
 /**
@@ -319,27 +320,42 @@ function draftManifest(o: BuildOptions, corpus: Corpus, built: BuiltIndex, model
   };
 }
 
-/** Recall on perturbed items, embedded like real queries, with the Worker's search code; picks nprobe. */
+/**
+ * Recall on the query proxies (check/perturb.ts: perturbed items and word
+ * subsets embedded like real queries, held-out items' own vectors) with the
+ * Worker's search code; picks nprobe.
+ */
 async function checkRecall(o: BuildOptions, manifest: Manifest, built: BuiltIndex, vectors: Float32Array, items: CorpusItem[], pool: EmbeddingPool, log: (s: string) => void): Promise<void> {
-  const sample = sampleQueries(
+  const proxies = proxyQueries(
     items.map((i) => i.text),
-    o.checkQueries ?? DEFAULT_CHECK_QUERIES,
+    Math.ceil((o.checkQueries ?? DEFAULT_CHECK_QUERIES) / 3),
   );
-  const queries = await pool.embed(sample.map((s) => s.text));
+  const texted = proxies.filter((p) => p.text !== undefined);
+  const embedded = await pool.embed(texted.map((p) => p.text!));
+  const byProxy = new Map(texted.map((p, i) => [p, embedded[i]]));
+  const queries = proxies.map((p) => byProxy.get(p) ?? vectors.slice(p.row * EMBEDDING_DIM, (p.row + 1) * EMBEDDING_DIM));
+  const exclude = proxies.map((p) => (p.kind === "held-out" ? p.row : undefined));
   const compute = new ComputePool(vectors, EMBEDDING_DIM, o.threads);
   let truth: number[][];
   try {
-    truth = await exactTruth(compute, queries, manifest.selfCheck.k);
+    truth = await proxyTruth(compute, queries, exclude, manifest.selfCheck.k);
   } finally {
     await compute.close();
   }
   const { nprobe, check } = await selfCheck(
-    { manifest, source: MemorySource.fromBuilt(built), ids: items.map((i) => i.id), queries, truth },
+    { manifest, source: MemorySource.fromBuilt(built), ids: items.map((i) => i.id), queries, truth, kinds: proxies.map((p) => p.kind), exclude },
     { targetRecall: o.targetRecall ?? DEFAULT_TARGET_RECALL, byteBudget: o.byteBudget ?? DEFAULT_BYTE_BUDGET, fixedNprobe: o.nprobe },
   );
   manifest.params.nprobe = nprobe;
   manifest.selfCheck = check;
-  log(`self-check: recall@10 ${check.recallAt10.toFixed(3)} at nprobe ${nprobe}, ${Math.round(check.meanBytes / 1024)} KB/query, ${check.roundTrips} KV rounds`);
+  log(`self-check: recall@10 ${check.recallAt10.toFixed(3)} (${kindsLine(check)}) at nprobe ${nprobe}, ${Math.round(check.meanBytes / 1024)} KB/query, ${check.roundTrips} KV rounds`);
+}
+
+/** "perturbed 0.981, words 0.962, …": each proxy kind's recall@10 at the chosen nprobe. */
+export function kindsLine(c: Manifest["selfCheck"]): string {
+  return Object.entries(c.byKind ?? {})
+    .map(([kind, v]) => `${kind} ${v.recallAt10.toFixed(3)}`)
+    .join(", ");
 }
 
 /** Totals, then the version: a hash of everything but createdAt, so equal inputs give equal versions. */
@@ -461,7 +477,7 @@ export function reportLines(r: BuildReport): string[] {
     `shards           ${r.shards.count}, size min/median/max ${kb(r.shards.minBytes)} / ${kb(r.shards.medianBytes)} / ${kb(r.shards.maxBytes)}`,
     `stored bytes     routing ${kb(r.bytes.routing)}, shards ${kb(r.bytes.shards)}, items ${kb(r.bytes.items)}, catalog ${kb(r.bytes.catalog)}; ${r.bytes.perItem} B/item (model ${kb(r.bytes.model)} not counted)${r.bytes.resident ? `; resident copy of the records ${kb(r.bytes.resident)}` : ""}`,
     `KV values        largest ${kb(r.kvValues.largestBytes)} (${r.kvValues.largestKey}); routing in ${r.kvValues.routingParts} part(s), catalog in ${r.kvValues.catalogParts}`,
-    `self-check       recall@10 ${r.selfCheck.recallAt10.toFixed(3)} on ${r.selfCheck.queries} perturbed items, ${kb(r.selfCheck.meanBytes)} mean / ${kb(r.selfCheck.maxBytes)} max per query, ${r.selfCheck.roundTrips} KV rounds`,
+    `self-check       recall@10 ${r.selfCheck.recallAt10.toFixed(3)} on ${r.selfCheck.queries} query proxies (${kindsLine(r.selfCheck)}), ${kb(r.selfCheck.meanBytes)} mean / ${kb(r.selfCheck.maxBytes)} max per query, ${r.selfCheck.roundTrips} KV rounds`,
     `filterable       ${r.filters.fields.length ? `${describeFields(r.filters.fields).join(", ")}; table ${kb(r.filters.tableBytes)}, leaf attributes ${kb(r.filters.attributeBytes)}, ${r.filters.chunks} column chunks ${kb(r.filters.chunkBytes)}` : "none (--filterable COL,… to declare)"}`,
     `lexical          ${r.lexical.terms} terms, ${r.lexical.postings} postings; ${r.lexical.parts} lexicon parts ${kb(r.lexical.partBytes)}, ${r.lexical.tails} tails ${kb(r.lexical.tailBytes)}; head ${kb(r.lexical.headBytes)} in memory${deltaLine(r.lexical.delta)}`,
     `peak RSS         ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,

@@ -1,7 +1,9 @@
 // Recall of the approximate search against exact float32 search, computed with
-// the Worker's own search code over the built values. Also chooses nprobe: the
-// smallest probe count on a ladder that meets the recall target within the
-// per-query byte budget.
+// the Worker's own search code over the built values, on query proxies of
+// several kinds (check/perturb.ts), each kind's recall kept apart. Also chooses
+// nprobe: the smallest probe count on a ladder whose predicted recall (the mean
+// over the kinds) meets the target plus margin within the per-query byte budget
+// (docs/decisions.md#self-check-on-harder-proxies).
 import type { Manifest, SelfCheck } from "../../../lib/index/manifest.ts";
 import { openIndex, searchVector } from "../../../lib/index/reader.ts";
 import type { BlobSource } from "../../../lib/index/reader.ts";
@@ -50,48 +52,89 @@ export async function exactTruth(pool: ComputePool, queries: Float32Array[], k: 
   });
 }
 
+/**
+ * exactTruth for check queries, some of which are held-out items: a query
+ * with `exclude[i]` set is that row's own vector, and its truth is the top k
+ * of the other rows.
+ */
+export async function proxyTruth(pool: ComputePool, queries: Float32Array[], exclude: ReadonlyArray<number | undefined>, k: number): Promise<number[][]> {
+  const rows = await exactTruth(pool, queries, k + 1);
+  return rows.map((r, i) => r.filter((row) => row !== exclude[i]).slice(0, k));
+}
+
 export interface CheckInput {
   manifest: Manifest;
   source: BlobSource;
   ids: readonly string[];
   queries: Float32Array[];
-  /** exactTruth's rows for the queries. */
+  /** exactTruth's (or proxyTruth's) rows for the queries. */
   truth: number[][];
+  /** Each query's kind (check/perturb.ts); one kind "perturbed" when absent. */
+  kinds?: readonly string[];
+  /** The row a held-out query leaves out of its answer (its own item), per query. */
+  exclude?: ReadonlyArray<number | undefined>;
   k?: number;
 }
 
-export async function measureRecall(input: CheckInput, nprobe: number, rerank: number) {
+export interface Measured {
+  /** The mean over the kinds of each kind's recall@10: the prediction. */
+  recallAt10: number;
+  byKind: Record<string, { queries: number; recallAt10: number }>;
+  meanBytes: number;
+  maxBytes: number;
+  roundTrips: number;
+}
+
+/** One query's hits among the truth, leaving its excluded item out of its answer. */
+async function queryHits(handle: Awaited<ReturnType<typeof openIndex>>, q: Float32Array, truth: Set<string>, skip: string | undefined, o: { k: number; nprobe: number; rerank: number }) {
+  const { results, stats } = await searchVector(handle, q, { k: o.k + (skip === undefined ? 0 : 1), nprobe: o.nprobe, rerank: o.rerank, probeMargin: FIXED_PROBES });
+  const answer = results.filter((r) => r.id !== skip).slice(0, o.k);
+  return { hits: answer.filter((r) => truth.has(r.id)).length, stats };
+}
+
+export async function measureRecall(input: CheckInput, nprobe: number, rerank: number): Promise<Measured> {
   const { manifest, source, queries } = input;
   const k = input.k ?? 10;
   const handle = await openIndex(manifest, source, null);
   const truths = input.truth.map((rows) => new Set(rows.slice(0, k).map((i) => input.ids[i])));
-  let hits = 0;
+  const kinds: Record<string, { queries: number; hits: number }> = {};
   let bytes = 0;
   let maxBytes = 0;
   let rounds = 0;
   for (const [qi, q] of queries.entries()) {
-    const { results, stats } = await searchVector(handle, q, { k, nprobe, rerank, probeMargin: FIXED_PROBES });
-    for (const r of results) if (truths[qi].has(r.id)) hits++;
+    const row = input.exclude?.[qi];
+    const { hits, stats } = await queryHits(handle, q, truths[qi], row === undefined ? undefined : input.ids[row], { k, nprobe, rerank });
+    const kind = (kinds[input.kinds?.[qi] ?? "perturbed"] ??= { queries: 0, hits: 0 });
+    kind.queries++;
+    kind.hits += hits;
     bytes += stats.bytes;
     maxBytes = Math.max(maxBytes, stats.bytes);
     rounds = Math.max(rounds, stats.roundTrips);
   }
-  return { recallAt10: hits / (queries.length * k), meanBytes: bytes / queries.length, maxBytes, roundTrips: rounds };
+  const byKind = Object.fromEntries(Object.entries(kinds).map(([name, c]) => [name, { queries: c.queries, recallAt10: c.hits / (c.queries * k) }]));
+  const recalls = Object.values(byKind).map((c) => c.recallAt10);
+  return { recallAt10: recalls.reduce((a, b) => a + b, 0) / Math.max(1, recalls.length), byKind, meanBytes: bytes / queries.length, maxBytes, roundTrips: rounds };
 }
 
+/**
+ * Walks the nprobe ladder and keeps the smallest probe count whose predicted
+ * recall (the mean over the query kinds) meets `targetRecall`, the goal plus
+ * its margin, within the byte budget; short of it, the best recall in budget.
+ */
 export async function selfCheck(input: CheckInput, opts: { targetRecall: number; byteBudget: number; fixedNprobe?: number }): Promise<{ nprobe: number; check: SelfCheck }> {
   const rerank = input.manifest.params.rerank;
   const leaves = input.manifest.params.leaves;
   const ladder = opts.fixedNprobe ? [opts.fixedNprobe] : [...NPROBE_LADDER.filter((p) => p < leaves), leaves];
   const curve: SelfCheck["curve"] = [];
-  let chosen: { nprobe: number; r: Awaited<ReturnType<typeof measureRecall>> } | undefined;
+  let chosen: { nprobe: number; r: Measured } | undefined;
   let previousBytes = -1;
   for (const nprobe of ladder) {
     const r = await measureRecall(input, nprobe, rerank);
     // The round-1 byte cap binds for every query: more probes read the same leaves.
     if (r.meanBytes <= previousBytes) break;
     previousBytes = r.meanBytes;
-    curve.push({ nprobe, rerank, recallAt10: r.recallAt10, meanBytes: Math.round(r.meanBytes) });
+    const byKind = Object.fromEntries(Object.entries(r.byKind).map(([name, c]) => [name, c.recallAt10]));
+    curve.push({ nprobe, rerank, recallAt10: r.recallAt10, meanBytes: Math.round(r.meanBytes), byKind });
     if (r.meanBytes > opts.byteBudget && chosen) break;
     if (!chosen || r.recallAt10 > chosen.r.recallAt10 + 1e-9 || chosen.r.recallAt10 < opts.targetRecall) {
       if (r.meanBytes <= opts.byteBudget || !chosen) chosen = { nprobe, r };
@@ -101,6 +144,16 @@ export async function selfCheck(input: CheckInput, opts: { targetRecall: number;
   const c = chosen!;
   return {
     nprobe: c.nprobe,
-    check: { queries: input.queries.length, k: input.k ?? 10, recallAt10: c.r.recallAt10, meanBytes: Math.round(c.r.meanBytes), maxBytes: c.r.maxBytes, roundTrips: c.r.roundTrips, curve },
+    check: {
+      queries: input.queries.length,
+      k: input.k ?? 10,
+      recallAt10: c.r.recallAt10,
+      meanBytes: Math.round(c.r.meanBytes),
+      maxBytes: c.r.maxBytes,
+      roundTrips: c.r.roundTrips,
+      curve,
+      byKind: c.r.byKind,
+      target: opts.targetRecall,
+    },
   };
 }
