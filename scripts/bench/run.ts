@@ -23,6 +23,7 @@ import { exactTruth, loadCorpus } from "./truth.ts";
 import { measureThroughHttp, type WireAnswer, type WorkerMeasurements } from "./http-client.ts";
 import { latencyFigures, latencyTargets, loadAverage, type LatencyFigures, type LatencyTargets } from "./latency.ts";
 import { PROJECT_ROOT } from "../common/paths.ts";
+import type { SelfCheck } from "../../lib/index/manifest.ts";
 
 export interface BenchOptions {
   corpus: string;
@@ -126,6 +127,8 @@ export interface BenchResult {
     bytes: CachedBuild["report"]["bytes"];
     peakRssBytes: number;
     selfCheckRecallAt10: number;
+    /** The build's whole self-check, its recall per proxy kind included (absent in older reports). */
+    selfCheck?: SelfCheck;
   };
   exactNode: { msPerQuery: number };
   project: {
@@ -445,6 +448,7 @@ function buildFigures(main: CachedBuild, embedSample: EmbedSample): BenchResult[
     bytes: main.report.bytes,
     peakRssBytes: main.report.peakRssBytes,
     selfCheckRecallAt10: main.report.selfCheck.recallAt10,
+    selfCheck: main.report.selfCheck,
   };
 }
 

@@ -28,6 +28,7 @@ import { DEFAULT_PARAMS } from "../builder/build-index.ts";
 import { ComputePool } from "../builder/pools/compute-pool.ts";
 import { exactTruth } from "../builder/check/self-check.ts";
 import { loadQueries, type BenchQuery } from "./queries.ts";
+import { selfCheckVsHeldOut } from "./self-check-line.ts";
 import { dist, mean, recallAt, type Dist } from "./stats.ts";
 import { grow, neighbourQuantiles, realNeighbours, SYNTHETIC_DEFAULTS, type Quantiles } from "./synthetic.ts";
 import { measureThroughHttp, type WorkerMeasurements } from "./http-client.ts";
@@ -294,6 +295,7 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
   o.log(`build: ${report.seconds.total} s, peak RSS ${(report.peakRssBytes / 2 ** 30).toFixed(2)} GiB, self-check recall@10 ${report.selfCheck.recallAt10}`);
   const node = await nodeSearch(out, qv, truth, queries.map((q) => q.kind));
   o.log(`node: recall@10 ${node.recallAt10.toFixed(4)}, ${(node.bytes.mean / 1024).toFixed(0)} KB/query, rounds max ${node.roundTrips.max}`);
+  o.log(`self-check vs held-out: ${selfCheckVsHeldOut(report.selfCheck, node.recallAt10, node.recallByKind)}`);
   const hybrid = await hybridSearch(out, queries.map((q) => q.text), qv);
   if (hybrid) o.log(`node, hybrid: ${(hybrid.bytes.mean / 1024).toFixed(0)} KB/query, rounds max ${hybrid.roundTrips.max}`);
   const worker = await serveStep(o, out, queries, truth);
