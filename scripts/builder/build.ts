@@ -328,7 +328,7 @@ function draftManifest(o: BuildOptions, corpus: Corpus, built: BuiltIndex, model
 async function checkRecall(o: BuildOptions, manifest: Manifest, built: BuiltIndex, vectors: Float32Array, items: CorpusItem[], pool: EmbeddingPool, log: (s: string) => void): Promise<void> {
   const proxies = proxyQueries(
     items.map((i) => i.text),
-    Math.ceil((o.checkQueries ?? DEFAULT_CHECK_QUERIES) / 3),
+    o.checkQueries ?? DEFAULT_CHECK_QUERIES,
   );
   const texted = proxies.filter((p) => p.text !== undefined);
   const embedded = await pool.embed(texted.map((p) => p.text!));

@@ -77,18 +77,20 @@ function distinctRows(n: number, count: number, random: () => number): number[] 
 export const PROXY_SEED = 31;
 
 /**
- * `perCount` queries of each kind, on distinct rows per kind: perturbed items
- * (sampleQueries' rows), word subsets and held-out items. A text too short to
- * cut (under three words) is not used for a word subset.
+ * `total` queries split evenly across the kinds (the first kinds take the
+ * remainder), on distinct rows within a kind: perturbed items (sampleQueries'
+ * rows), word subsets and held-out items. A text under three words makes no
+ * word subset.
  */
-export function proxyQueries(texts: readonly string[], perCount: number, kinds: readonly ProxyKind[] = ["perturbed", "words", "held-out"], seed = PROXY_SEED): ProxyQuery[] {
-  const out: ProxyQuery[] = [];
-  if (kinds.includes("perturbed")) for (const q of sampleQueries(texts, perCount)) out.push({ ...q, kind: "perturbed" });
+export function proxyQueries(texts: readonly string[], total: number, kinds: readonly ProxyKind[] = ["perturbed", "words", "held-out"], seed = PROXY_SEED): ProxyQuery[] {
+  const count = (kind: ProxyKind) => {
+    const i = kinds.indexOf(kind);
+    return i < 0 ? 0 : Math.floor(total / kinds.length) + (i < total % kinds.length ? 1 : 0);
+  };
+  const out: ProxyQuery[] = sampleQueries(texts, count("perturbed")).map((q) => ({ ...q, kind: "perturbed" }));
   const random = rng(seed);
-  if (kinds.includes("words")) {
-    const long = texts.map((t, row) => ({ t, row })).filter((x) => x.t.split(/\s+/).filter(Boolean).length >= 3);
-    for (const i of distinctRows(long.length, perCount, random)) out.push({ row: long[i].row, kind: "words", text: wordSubset(long[i].t, random) });
-  }
-  if (kinds.includes("held-out")) for (const row of distinctRows(texts.length, perCount, random)) out.push({ row, kind: "held-out" });
+  const long = count("words") ? texts.map((t, row) => ({ t, row })).filter((x) => x.t.split(/\s+/).filter(Boolean).length >= 3) : [];
+  for (const i of distinctRows(long.length, count("words"), random)) out.push({ row: long[i].row, kind: "words", text: wordSubset(long[i].t, random) });
+  for (const row of distinctRows(texts.length, count("held-out"), random)) out.push({ row, kind: "held-out" });
   return out;
 }
