@@ -169,7 +169,7 @@ function projectSection(r: BenchResult): string[] {
       [
         ["recall@1 / recall@10", `${f3(p.recallAt1)} / ${f3(p.recallAt10)}`],
         ["recall@10 by query kind", Object.entries(p.recallAt10ByKind).map(([k, v]) => `${k} ${f3(v)}`).join(", ")],
-        ...(r.build.selfCheck ? [["self-check vs held-out", selfCheckVsHeldOut(r.build.selfCheck, p.recallAt10, p.recallAt10ByKind)]] : []),
+        ...(r.build.selfCheck?.byKind ? [["self-check vs held-out", selfCheckVsHeldOut(r.build.selfCheck, p.recallAt10, p.recallAt10ByKind)]] : []),
         [`index knobs`, `${params.leaves} leaves (leaf size ${r.build.leafSize}), nprobe ${probeKnob(params)}, rerank ${rerankKnob(params)}, PQ ${params.pqM} B/item`],
         ["records re-ranked per query (mean / p50 / p95)", `${f1(p.records.mean)} / ${f1(p.records.p50)} / ${f1(p.records.p95)}`],
         ["shards per query (mean / p95)", `${f1(p.shards.mean)} / ${f1(p.shards.p95)}`],

@@ -75,7 +75,10 @@ export interface BuildOptions {
   filterable?: FilterableRequest;
 }
 
-/** recall@10 the self-check aims for: a margin over 0.95 for queries it has not seen. */
+/**
+ * recall@10 the self-check aims for, predicted on its query proxies: a margin
+ * over 0.95 for queries it has not seen (docs/decisions.md#self-check-on-harder-proxies).
+ */
 export const DEFAULT_TARGET_RECALL = 0.97;
 /** Mean bytes a query may read, at most, when the self-check picks nprobe. */
 export const DEFAULT_BYTE_BUDGET = 480 * 1024;
