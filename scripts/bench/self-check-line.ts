@@ -1,6 +1,6 @@
 // The "self-check vs held-out" line of the bench reports: the recall the build
 // predicted from its query proxies (scripts/builder/check/) beside the recall
-// the bench measured on queries the build never saw, so the gap is in view.
+// of the bench's own queries, which the build never saw, so the gap is in view.
 import type { SelfCheck } from "../../lib/index/manifest.ts";
 
 const f3 = (x: number) => x.toFixed(3);
