@@ -3,7 +3,7 @@
  *
  * A version of the index is a manifest (JSON, see manifest.ts) naming KV values
  * of four kinds, seven with filters, eight with a resident copy of the records,
- * and three more with a lexical index (sections 9–11).
+ * and three more with a lexical index (sections 9–11), and its delta (12).
  * Every number is little-endian. Binary values travel through KV
  * as base64 text, because KV's bulk read (up to 100 keys, one operation) only
  * returns text or JSON. Every value has exactly one encoder and one decoder,
@@ -228,6 +228,25 @@
  *         u16[count]          dl
  *         u8 [count]          tf
  *
+ * 12. LEXICON DELTA — kept in isolate memory, stored as parts like the head
+ *    (manifest.lexical.delta.parts), present when a build extended a base
+ *    version's lexicon instead of rewriting it. The main lexicon (§9–11) is the
+ *    base's, unchanged, so a small corpus change rewrites one small value, not
+ *    the parts every changed term sits in. The delta holds the items the main
+ *    lexicon lacks, every posting inline, and the main lexicon's items the
+ *    corpus no longer has, which readers skip. N and Σ dl are the whole
+ *    corpus's; a term's df is the main part's plus the delta's (a removed item
+ *    still counts in df until a build rewrites the main lexicon, as Lucene's
+ *    deleted documents do until a merge). A build rewrites the main lexicon
+ *    once the delta would pass its budget (scripts/builder/packing/lexical-values.ts).
+ *      0  u32  magic "ESD1"
+ *      4  u32  items N         (the whole corpus: BM25's N)
+ *      8  f64                  Σ dl of the whole corpus
+ *     16  u32  removed X       main-lexicon items the corpus no longer has
+ *     20  u32  delta items     items whose postings the delta holds
+ *     24  u8 [X·8]             their item keys, ascending (bytewise)
+ *         a LEXICON PART (§10) with every delta term, all postings inline, no tails
+ *
  * Integrity: a value's KV key embeds its sha256 (blobs: 128 bits; item records:
  * 64 bits, checked against the build's keys for collisions). Readers verify
  * every value they fetch, and treat a mismatch or a missing value as an error,
@@ -363,17 +382,29 @@ export function encodeRouting(r: Routing): Uint8Array {
   return new Uint8Array(buf);
 }
 
-/** Typed views need 4-byte alignment: copy only when the input lacks it. */
-function aligned(bytes: Uint8Array): { buf: ArrayBuffer; base: number } {
-  if (bytes.byteOffset % 4 === 0) return { buf: bytes.buffer as ArrayBuffer, base: bytes.byteOffset };
+/** Typed views need 4-byte alignment (8 for f64): copy only when the input lacks it. */
+function aligned(bytes: Uint8Array, align = 4): { buf: ArrayBuffer; base: number } {
+  if (bytes.byteOffset % align === 0) return { buf: bytes.buffer as ArrayBuffer, base: bytes.byteOffset };
   return { buf: bytes.slice().buffer as ArrayBuffer, base: 0 };
 }
 
+/** A view on a value whose header is checked: long enough for the header, the kind's magic number first. */
+function headerView(bytes: Uint8Array, headerBytes: number, magic: number, what: string): DataView {
+  if (bytes.byteLength < headerBytes) throw new FormatError(`${what} is truncated`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== magic) throw new FormatError(`${what} has a bad magic number`);
+  return view;
+}
+
+/** headerView, on the value's bytes aligned for typed views. */
+function openValue(bytes: Uint8Array, headerBytes: number, magic: number, what: string, align = 4): { buf: ArrayBuffer; base: number; view: DataView } {
+  headerView(bytes, headerBytes, magic, what);
+  const { buf, base } = aligned(bytes, align);
+  return { buf, base, view: new DataView(buf, base, bytes.byteLength) };
+}
+
 export function decodeRouting(bytes: Uint8Array): Routing {
-  if (bytes.byteLength < HEADER_BYTES) throw new FormatError("routing is truncated");
-  const { buf, base } = aligned(bytes);
-  const view = new DataView(buf, base, bytes.byteLength);
-  if (view.getUint32(0, true) !== ROUTING_MAGIC) throw new FormatError("routing has a bad magic number");
+  const { buf, base, view } = openValue(bytes, HEADER_BYTES, ROUTING_MAGIC, "routing");
   const dim = view.getUint16(4, true);
   const pqM = view.getUint16(6, true);
   const groups = view.getUint32(8, true);
@@ -425,9 +456,7 @@ export function encodeShard(s: Shard): Uint8Array {
 }
 
 export function decodeShard(bytes: Uint8Array): Shard {
-  if (bytes.byteLength < 16) throw new FormatError("shard is truncated");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== SHARD_MAGIC) throw new FormatError("shard has a bad magic number");
+  const view = headerView(bytes, 16, SHARD_MAGIC, "shard");
   const pqM = view.getUint16(4, true);
   const leaf = view.getUint32(8, true);
   const count = view.getUint32(12, true);
@@ -453,9 +482,7 @@ export function encodeCatalog(keyBytes: Uint8Array, recordBytes: ArrayLike<numbe
 }
 
 export function decodeCatalog(bytes: Uint8Array): CatalogEntry[] {
-  if (bytes.byteLength < CATALOG_HEADER_BYTES) throw new FormatError("catalog is truncated");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== CATALOG_MAGIC) throw new FormatError("catalog has a bad magic number");
+  const view = headerView(bytes, CATALOG_HEADER_BYTES, CATALOG_MAGIC, "catalog");
   const n = view.getUint32(4, true);
   if (bytes.byteLength !== CATALOG_HEADER_BYTES + n * CATALOG_ENTRY_BYTES) {
     throw new FormatError(`catalog is ${bytes.byteLength} bytes, expected ${CATALOG_HEADER_BYTES + n * CATALOG_ENTRY_BYTES} for ${n} records`);
@@ -557,11 +584,7 @@ export function encodeFilterTable(t: FilterTable): Uint8Array {
 }
 
 export function decodeFilterTable(bytes: Uint8Array): FilterTable {
-  if (bytes.byteLength < FILTER_HEADER_BYTES) throw new FormatError("filter table is truncated");
-  const buf = bytes.byteOffset % 8 === 0 ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer);
-  const base = bytes.byteOffset % 8 === 0 ? bytes.byteOffset : 0;
-  const view = new DataView(buf, base, bytes.byteLength);
-  if (view.getUint32(0, true) !== FILTER_TABLE_MAGIC) throw new FormatError("filter table has a bad magic number");
+  const { buf, base, view } = openValue(bytes, FILTER_HEADER_BYTES, FILTER_TABLE_MAGIC, "filter table", 8);
   const columns = view.getUint16(4, true);
   const leaves = view.getUint32(8, true);
   const chunks = view.getUint32(12, true);
@@ -608,9 +631,7 @@ export function encodeAttributes(a: Attributes): Uint8Array {
 }
 
 export function decodeAttributes(bytes: Uint8Array): Attributes {
-  if (bytes.byteLength < ATTRIBUTES_HEADER_BYTES) throw new FormatError("attributes are truncated");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== ATTRIBUTES_MAGIC) throw new FormatError("attributes have a bad magic number");
+  const view = headerView(bytes, ATTRIBUTES_HEADER_BYTES, ATTRIBUTES_MAGIC, "leaf attributes value");
   const columns = view.getUint16(4, true);
   const leaf = view.getUint32(8, true);
   const count = view.getUint32(12, true);
@@ -639,9 +660,7 @@ export function encodeColumnChunk(c: ColumnChunk): Uint8Array {
 }
 
 export function decodeColumnChunk(bytes: Uint8Array): ColumnChunk {
-  if (bytes.byteLength < CHUNK_HEADER_BYTES) throw new FormatError("column chunk is truncated");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== CHUNK_MAGIC) throw new FormatError("column chunk has a bad magic number");
+  const view = headerView(bytes, CHUNK_HEADER_BYTES, CHUNK_MAGIC, "column chunk");
   const column = view.getUint16(4, true);
   const columns = view.getUint16(6, true);
   const pqM = view.getUint16(8, true);
@@ -730,10 +749,7 @@ export function encodeResidentBlock(e: ResidentEntries): Uint8Array {
 }
 
 export function decodeResidentBlock(bytes: Uint8Array): ResidentBlock {
-  if (bytes.byteLength < RESIDENT_HEADER_BYTES) throw new FormatError("resident block is truncated");
-  const { buf, base } = aligned(bytes);
-  const view = new DataView(buf, base, bytes.byteLength);
-  if (view.getUint32(0, true) !== RESIDENT_MAGIC) throw new FormatError("resident block has a bad magic number");
+  const { buf, base, view } = openValue(bytes, RESIDENT_HEADER_BYTES, RESIDENT_MAGIC, "resident block");
   const dim = view.getUint16(4, true);
   const count = view.getUint32(8, true);
   const textBytes = view.getUint32(12, true);
@@ -886,10 +902,7 @@ export function encodeLexiconHead(h: LexiconHead): Uint8Array {
 }
 
 export function decodeLexiconHead(bytes: Uint8Array): LexiconHead {
-  if (bytes.byteLength < LEXICON_HEAD_BYTES) throw new FormatError("lexicon head is truncated");
-  const { buf, base } = bytes.byteOffset % 8 === 0 ? { buf: bytes.buffer as ArrayBuffer, base: bytes.byteOffset } : { buf: bytes.slice().buffer as ArrayBuffer, base: 0 };
-  const view = new DataView(buf, base, bytes.byteLength);
-  if (view.getUint32(0, true) !== LEXICON_HEAD_MAGIC) throw new FormatError("lexicon head has a bad magic number");
+  const { buf, base, view } = openValue(bytes, LEXICON_HEAD_BYTES, LEXICON_HEAD_MAGIC, "lexicon head", 8);
   const parts = view.getUint32(4, true);
   const at = lexiconHeadLayout(parts);
   if (bytes.byteLength !== at.end) throw new FormatError(`lexicon head is ${bytes.byteLength} bytes, expected ${at.end} for ${parts} parts`);
@@ -1006,10 +1019,7 @@ export function encodeLexiconPart(input: LexiconPartInput): Uint8Array {
 }
 
 export function decodeLexiconPart(bytes: Uint8Array): LexiconPart {
-  if (bytes.byteLength < LEXICON_PART_HEADER_BYTES) throw new FormatError("lexicon part is truncated");
-  const { buf, base } = aligned(bytes);
-  const view = new DataView(buf, base, bytes.byteLength);
-  if (view.getUint32(0, true) !== LEXICON_PART_MAGIC) throw new FormatError("lexicon part has a bad magic number");
+  const { buf, base, view } = openValue(bytes, LEXICON_PART_HEADER_BYTES, LEXICON_PART_MAGIC, "lexicon part");
   const T = view.getUint32(4, true);
   const E = view.getUint32(8, true);
   const W = view.getUint32(12, true);
@@ -1090,14 +1100,82 @@ export function encodePostingsTail(t: PostingsTail): Uint8Array {
 }
 
 export function decodePostingsTail(bytes: Uint8Array): PostingsTail {
-  if (bytes.byteLength < TAIL_HEADER_BYTES) throw new FormatError("postings tail is truncated");
-  const { buf, base } = aligned(bytes);
-  const view = new DataView(buf, base, bytes.byteLength);
-  if (view.getUint32(0, true) !== POSTINGS_TAIL_MAGIC) throw new FormatError("postings tail has a bad magic number");
+  const { buf, base, view } = openValue(bytes, TAIL_HEADER_BYTES, POSTINGS_TAIL_MAGIC, "postings tail");
   const n = view.getUint32(4, true);
   const at = postingsLayout(TAIL_HEADER_BYTES, n);
   if (bytes.byteLength !== at.end) throw new FormatError(`postings tail is ${bytes.byteLength} bytes, expected ${at.end} for ${n} postings`);
   const postings = { count: n, keys: new Uint8Array(buf, base + at.keys, n * ITEM_KEY_BYTES), dl: new Uint16Array(buf, base + at.dl, n), tf: new Uint8Array(buf, base + at.tf, n) };
   for (let i = 0; i < n; i++) if (postings.tf[i] < 1) throw new FormatError(`postings tail: posting ${i} has tf 0`);
   return { termHash: view.getUint32(8, true), postings };
+}
+
+export const LEXICON_DELTA_MAGIC = 0x31445345; // "ESD1"
+const LEXICON_DELTA_HEADER_BYTES = 24;
+
+/** §12: what a delta build adds to its base's main lexicon. */
+export interface LexiconDelta {
+  /** The whole corpus's item count and Σ dl. */
+  items: number;
+  totalTerms: number;
+  /** Items with postings in `part`. */
+  deltaItems: number;
+  /** Main-lexicon item keys no longer in the corpus, ascending, 8 bytes each. */
+  removed: Uint8Array;
+  /** Every delta term, all postings inline, no tails. */
+  part: LexiconPart;
+}
+
+export function encodeLexiconDelta(d: Omit<LexiconDelta, "part"> & { part: LexiconPartInput }): Uint8Array {
+  const x = d.removed.length / ITEM_KEY_BYTES;
+  if (!Number.isInteger(x)) throw new FormatError("lexicon delta: removed keys must be 8 bytes each");
+  for (let i = 1; i < x; i++) if (compareItemKeys(d.removed, i - 1, d.removed, i) >= 0) throw new FormatError("lexicon delta: removed keys must ascend, each once");
+  if (d.part.terms.some((t) => t.tail)) throw new FormatError("lexicon delta: its postings are all inline, it has no tails");
+  const part = encodeLexiconPart(d.part);
+  const out = new Uint8Array(LEXICON_DELTA_HEADER_BYTES + d.removed.length + part.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, LEXICON_DELTA_MAGIC, true);
+  view.setUint32(4, d.items, true);
+  view.setFloat64(8, d.totalTerms, true);
+  view.setUint32(16, x, true);
+  view.setUint32(20, d.deltaItems, true);
+  out.set(d.removed, LEXICON_DELTA_HEADER_BYTES);
+  out.set(part, LEXICON_DELTA_HEADER_BYTES + d.removed.length);
+  return out;
+}
+
+export function decodeLexiconDelta(bytes: Uint8Array): LexiconDelta {
+  const view = headerView(bytes, LEXICON_DELTA_HEADER_BYTES, LEXICON_DELTA_MAGIC, "lexicon delta");
+  const x = view.getUint32(16, true);
+  const partAt = LEXICON_DELTA_HEADER_BYTES + x * ITEM_KEY_BYTES;
+  if (partAt > bytes.byteLength) throw new FormatError(`lexicon delta is ${bytes.byteLength} bytes, too short for ${x} removed keys`);
+  const removed = bytes.slice(LEXICON_DELTA_HEADER_BYTES, partAt);
+  for (let i = 1; i < x; i++) if (compareItemKeys(removed, i - 1, removed, i) >= 0) throw new FormatError("lexicon delta: removed keys do not ascend");
+  const part = decodeLexiconPart(bytes.subarray(partAt));
+  if (part.tailTerm.length) throw new FormatError("lexicon delta: its part names tails");
+  const d: LexiconDelta = { items: view.getUint32(4, true), totalTerms: view.getFloat64(8, true), deltaItems: view.getUint32(20, true), removed, part };
+  if (!(d.totalTerms >= 0) || d.deltaItems > d.items) throw new FormatError("lexicon delta: Σ dl or its item count out of range");
+  return d;
+}
+
+/** Bytewise order of item key `i` of `a` and key `j` of `b` (8 bytes each). */
+export function compareItemKeys(a: Uint8Array, i: number, b: Uint8Array, j: number): number {
+  for (let k = 0; k < ITEM_KEY_BYTES; k++) {
+    const d = a[i * ITEM_KEY_BYTES + k] - b[j * ITEM_KEY_BYTES + k];
+    if (d) return d;
+  }
+  return 0;
+}
+
+/** Whether key `j` of `keys` is among the delta's removed keys (binary search). */
+export function isRemoved(d: LexiconDelta, keys: Uint8Array, j: number): boolean {
+  let a = 0;
+  let b = d.removed.length / ITEM_KEY_BYTES;
+  while (a < b) {
+    const m = (a + b) >>> 1;
+    const c = compareItemKeys(d.removed, m, keys, j);
+    if (c === 0) return true;
+    if (c < 0) a = m + 1;
+    else b = m;
+  }
+  return false;
 }
