@@ -8,6 +8,19 @@ import { FIXTURES, tempDir } from "./helpers/build-fixtures.ts";
 
 const fixture = (name: string) => path.join(FIXTURES, "corpus", name);
 
+let scratch: Awaited<ReturnType<typeof tempDir>>;
+beforeAll(async () => {
+  scratch = await tempDir();
+});
+afterAll(async () => scratch.cleanup());
+
+/** Writes `text` to the file `name` in this suite's scratch folder and returns its path. */
+async function written(name: string, text: string): Promise<string> {
+  const file = path.join(scratch.dir, name);
+  await writeFile(file, text);
+  return file;
+}
+
 async function read(file: string, options: ReadOptions = {}): Promise<{ items: CorpusItem[]; report: CorpusReport }> {
   const report = {} as CorpusReport;
   const items: CorpusItem[] = [];
@@ -27,20 +40,13 @@ describe(".txt", () => {
   });
 
   it("handles CRLF line ends, a UTF-8 BOM, non-ASCII text and a missing final newline", async () => {
-    const t = await tempDir();
-    try {
-      const file = path.join(t.dir, "crlf.txt");
-      await writeFile(file, "\ufeffcafé au lait\r\n\r\nnaïve résumé 🚀\r\nno newline at the end");
-      const { items, report } = await read(file);
-      expect(items.map((i) => [i.id, i.text])).toEqual([
-        ["0", "café au lait"],
-        ["2", "naïve résumé 🚀"],
-        ["3", "no newline at the end"],
-      ]);
-      expect(report.skippedBlank).toEqual(["1"]);
-    } finally {
-      await t.cleanup();
-    }
+    const { items, report } = await read(await written("crlf.txt", "\ufeffcafé au lait\r\n\r\nnaïve résumé 🚀\r\nno newline at the end"));
+    expect(items.map((i) => [i.id, i.text])).toEqual([
+      ["0", "café au lait"],
+      ["2", "naïve résumé 🚀"],
+      ["3", "no newline at the end"],
+    ]);
+    expect(report.skippedBlank).toEqual(["1"]);
   });
 });
 
@@ -70,69 +76,47 @@ describe(".csv", () => {
   });
 
   it("detects each candidate text column in order, case-insensitively, and obeys --text-column", async () => {
-    const t = await tempDir();
-    try {
-      const cases: Array<[string, string]> = [
-        ["title,headline,headline_text,text", "text"],
-        ["title,headline,headline_text", "headline_text"],
-        ["title,Headline", "Headline"],
-        ["TITLE,x", "TITLE"],
-      ];
-      for (const [header, expected] of cases) {
-        const file = path.join(t.dir, "detect.csv");
-        const cols = header.split(",");
-        await writeFile(file, `${header}\n${cols.map((c) => `v-${c}`).join(",")}\n`);
-        const { items, report } = await read(file);
-        expect(report.textColumn, header).toBe(expected);
-        expect(items[0].text).toBe(`v-${expected}`);
-        expect(Object.keys(items[0].meta)).toEqual(cols.filter((c) => c !== expected));
-      }
-      const { items, report } = await read(fixture("with-id.csv"), { textColumn: "body" });
-      expect(report.textColumn).toBe("body");
-      expect(report.metaColumns).toEqual(["title", "headline"]);
-      expect(items.map((i) => i.id)).toEqual(["a1", "c3"]);
-      expect(items[1]).toEqual({ id: "c3", text: "Body three", meta: { title: "Title three", headline: "" } });
-      expect(report.skippedBlank).toEqual(["b2"]);
-    } finally {
-      await t.cleanup();
+    const cases: Array<[string, string]> = [
+      ["title,headline,headline_text,text", "text"],
+      ["title,headline,headline_text", "headline_text"],
+      ["title,Headline", "Headline"],
+      ["TITLE,x", "TITLE"],
+    ];
+    for (const [header, expected] of cases) {
+      const cols = header.split(",");
+      const { items, report } = await read(await written("detect.csv", `${header}\n${cols.map((c) => `v-${c}`).join(",")}\n`));
+      expect(report.textColumn, header).toBe(expected);
+      expect(items[0].text).toBe(`v-${expected}`);
+      expect(Object.keys(items[0].meta)).toEqual(cols.filter((c) => c !== expected));
     }
+    const { items, report } = await read(fixture("with-id.csv"), { textColumn: "body" });
+    expect(report.textColumn).toBe("body");
+    expect(report.metaColumns).toEqual(["title", "headline"]);
+    expect(items.map((i) => i.id)).toEqual(["a1", "c3"]);
+    expect(items[1]).toEqual({ id: "c3", text: "Body three", meta: { title: "Title three", headline: "" } });
+    expect(report.skippedBlank).toEqual(["b2"]);
   });
 
   it("parses quoted fields with commas, doubled quotes, CRLF and newlines, and numbers rows after them correctly", async () => {
-    const t = await tempDir();
-    try {
-      const file = path.join(t.dir, "quoted.csv");
-      await writeFile(
-        file,
-        '\ufefftext,note\r\n"one, two",plain\r\n"say ""hi""","a\r\nb\r\nc"\r\n"",empty quoted\r\nafter,"x"\r\n"""quoted start","end"""\r\n',
-      );
-      const { items, report } = await read(file);
-      expect(items).toEqual([
-        { id: "0", text: "one, two", meta: { note: "plain" } },
-        { id: "1", text: 'say "hi"', meta: { note: "a\nb\nc" } },
-        { id: "3", text: "after", meta: { note: "x" } },
-        { id: "4", text: '"quoted start', meta: { note: 'end"' } },
-      ]);
-      expect(report.skippedBlank).toEqual(["2"]);
-    } finally {
-      await t.cleanup();
-    }
+    const { items, report } = await read(
+      await written("quoted.csv", '\ufefftext,note\r\n"one, two",plain\r\n"say ""hi""","a\r\nb\r\nc"\r\n"",empty quoted\r\nafter,"x"\r\n"""quoted start","end"""\r\n'),
+    );
+    expect(items).toEqual([
+      { id: "0", text: "one, two", meta: { note: "plain" } },
+      { id: "1", text: 'say "hi"', meta: { note: "a\nb\nc" } },
+      { id: "3", text: "after", meta: { note: "x" } },
+      { id: "4", text: '"quoted start', meta: { note: 'end"' } },
+    ]);
+    expect(report.skippedBlank).toEqual(["2"]);
   });
 
   it("treats an empty line of a one-column file as a blank row: reported, not renumbered", async () => {
-    const t = await tempDir();
-    try {
-      const file = path.join(t.dir, "single.csv");
-      await writeFile(file, "text\nalpha\n\nbeta\n");
-      const { items, report } = await read(file);
-      expect(items.map((i) => [i.id, i.text])).toEqual([
-        ["0", "alpha"],
-        ["2", "beta"],
-      ]);
-      expect(report.skippedBlank).toEqual(["1"]);
-    } finally {
-      await t.cleanup();
-    }
+    const { items, report } = await read(await written("single.csv", "text\nalpha\n\nbeta\n"));
+    expect(items.map((i) => [i.id, i.text])).toEqual([
+      ["0", "alpha"],
+      ["2", "beta"],
+    ]);
+    expect(report.skippedBlank).toEqual(["1"]);
   });
 });
 
@@ -163,27 +147,22 @@ describe(".jsonl", () => {
 
 describe("format detection", () => {
   it("maps extensions case-insensitively", () => {
-    expect(detectFormat("a.TXT")).toBe("txt");
-    expect(detectFormat("dir.csv/a.text")).toBe("txt");
-    expect(detectFormat("a.Csv")).toBe("csv");
-    expect(detectFormat("a.tab")).toBe("tsv");
-    expect(detectFormat("a.ndjson")).toBe("jsonl");
+    const cases = [
+      ["a.TXT", "txt"],
+      ["dir.csv/a.text", "txt"],
+      ["a.Csv", "csv"],
+      ["a.tab", "tsv"],
+      ["a.ndjson", "jsonl"],
+    ];
+    for (const [file, format] of cases) expect(detectFormat(file), file).toBe(format);
   });
 });
 
 describe("at scale", () => {
-  let t: Awaited<ReturnType<typeof tempDir>>;
-  beforeAll(async () => {
-    t = await tempDir();
-  });
-  afterAll(async () => t.cleanup());
-
   it("streams a file larger than one read chunk with lines split across chunks", async () => {
     // 20,000 rows of ~60 bytes: many 64 KiB stream chunks, multi-byte characters across boundaries.
     const rows = Array.from({ length: 20_000 }, (_, i) => `${i},"row ${i} — ünïcödé, ""quoted"" ${"é".repeat(i % 17)}"`);
-    const file = path.join(t.dir, "big.csv");
-    await writeFile(file, ["id,text", ...rows].join("\n"));
-    const { items, report } = await read(file);
+    const { items, report } = await read(await written("big.csv", ["id,text", ...rows].join("\n")));
     expect(items).toHaveLength(20_000);
     expect(report.items).toBe(20_000);
     for (const i of [0, 1, 4095, 12_345, 19_999]) expect(items[i]).toEqual({ id: String(i), text: `row ${i} — ünïcödé, "quoted" ${"é".repeat(i % 17)}`.trim(), meta: {} });
