@@ -28,41 +28,80 @@ async function read(file: string, options: ReadOptions = {}): Promise<{ items: C
   return { items, report };
 }
 
-describe(".txt", () => {
-  it("numbers lines from 0, trims texts, skips and reports blank lines without renumbering", async () => {
-    const { items, report } = await read(fixture("lines.txt"));
-    expect(items).toEqual([
+/** `text` written to `name` and read: its items as [id, text] pairs, and the ids of the blank rows it skipped. */
+async function rowsOf(name: string, text: string): Promise<{ rows: string[][]; skippedBlank: string[] }> {
+  const { items, report } = await read(await written(name, text));
+  return { rows: items.map((i) => [i.id, i.text]), skippedBlank: report.skippedBlank };
+}
+
+/** Each format's committed fixture (test/fixtures/corpus), what reading it shows, its exact items and the report's fields. */
+const FIXTURE_CASES: Array<{ file: string; does: string; items: CorpusItem[]; report: Partial<CorpusReport> }> = [
+  {
+    file: "lines.txt",
+    does: "numbers lines from 0, trims texts, skips and reports blank lines without renumbering",
+    items: [
       { id: "0", text: "first line", meta: {} },
       { id: "3", text: "fourth line, padded", meta: {} },
       { id: "4", text: "fifth\tline with a tab", meta: {} },
-    ]);
-    expect(report).toMatchObject({ format: "txt", textColumn: null, metaColumns: [], items: 3, skippedBlank: ["1", "2"] });
-  });
-
-  it("handles CRLF line ends, a UTF-8 BOM, non-ASCII text and a missing final newline", async () => {
-    const { items, report } = await read(await written("crlf.txt", "\ufeffcafé au lait\r\n\r\nnaïve résumé 🚀\r\nno newline at the end"));
-    expect(items.map((i) => [i.id, i.text])).toEqual([
-      ["0", "café au lait"],
-      ["2", "naïve résumé 🚀"],
-      ["3", "no newline at the end"],
-    ]);
-    expect(report.skippedBlank).toEqual(["1"]);
-  });
-});
-
-describe(".csv", () => {
-  it("uses the data-row number as id (first row after the header is 0), every other column as metadata", async () => {
-    const { items, report } = await read(fixture("headlines.csv"));
-    expect(items).toEqual([
+    ],
+    report: { format: "txt", textColumn: null, metaColumns: [], items: 3, skippedBlank: ["1", "2"] },
+  },
+  {
+    file: "headlines.csv",
+    does: "uses the data-row number as id (first row after the header is 0), every other column as metadata",
+    items: [
       { id: "0", text: "aba decides against community broadcasting licence", meta: { publish_date: "20030219", source: "abc" } },
       { id: "1", text: "council, state at odds over dam", meta: { publish_date: "20030219", source: "abc" } },
       { id: "2", text: 'mayor says "no comment" on rates', meta: { publish_date: "20030220", source: "local" } },
       { id: "3", text: "a headline\nover two lines", meta: { publish_date: "20030220", source: "abc" } },
       { id: "6", text: "last headline", meta: { publish_date: "20030222", source: "wire" } },
-    ]);
-    expect(report).toMatchObject({ format: "csv", textColumn: "headline_text", metaColumns: ["publish_date", "source"], items: 5, skippedBlank: ["4", "5"] });
-  });
+    ],
+    report: { format: "csv", textColumn: "headline_text", metaColumns: ["publish_date", "source"], items: 5, skippedBlank: ["4", "5"] },
+  },
+  {
+    file: "items.tsv",
+    does: "splits on tabs, honours quotes, takes ids from the id column",
+    items: [
+      { id: "10", text: "bonjour le monde", meta: { lang: "fr" } },
+      { id: "11", text: "tab\tinside quotes", meta: { lang: "en" } },
+      { id: "13", text: "hello world", meta: { lang: "en" } },
+    ],
+    report: { format: "tsv", textColumn: "text", metaColumns: ["lang"], items: 3, skippedBlank: ["12"] },
+  },
+  {
+    file: "items.jsonl",
+    does: "takes `id` when present (numbers as strings), else the 0-based row; other fields are metadata",
+    items: [
+      { id: "x1", text: "jsonl first", meta: { score: 3, ok: true, tags: '["a","b"]', extra: null } },
+      { id: "1", text: "no id here, row 1", meta: { source: "web" } },
+      { id: "x9", text: "padded jsonl", meta: { nested: '{"k":1}' } },
+    ],
+    report: { format: "jsonl", textColumn: "text", items: 3, skippedBlank: ["7"], metaColumns: ["score", "ok", "tags", "extra", "source", "nested"] },
+  },
+];
 
+describe("each format's committed fixture", () => {
+  it.each(FIXTURE_CASES)("$file: $does", async ({ file, items, report }) => {
+    const got = await read(fixture(file));
+    expect(got.items).toEqual(items);
+    expect(got.report).toMatchObject(report);
+  });
+});
+
+describe(".txt", () => {
+  it("handles CRLF line ends, a UTF-8 BOM, non-ASCII text and a missing final newline", async () => {
+    expect(await rowsOf("crlf.txt", "\ufeffcafé au lait\r\n\r\nnaïve résumé 🚀\r\nno newline at the end")).toEqual({
+      rows: [
+        ["0", "café au lait"],
+        ["2", "naïve résumé 🚀"],
+        ["3", "no newline at the end"],
+      ],
+      skippedBlank: ["1"],
+    });
+  });
+});
+
+describe(".csv", () => {
   it("takes ids from an `id` column and excludes it from the metadata", async () => {
     const { items, report } = await read(fixture("with-id.csv"));
     // `headline` outranks `title` in the detection order (text, headline_text, headline, title).
@@ -111,37 +150,13 @@ describe(".csv", () => {
   });
 
   it("treats an empty line of a one-column file as a blank row: reported, not renumbered", async () => {
-    const { items, report } = await read(await written("single.csv", "text\nalpha\n\nbeta\n"));
-    expect(items.map((i) => [i.id, i.text])).toEqual([
-      ["0", "alpha"],
-      ["2", "beta"],
-    ]);
-    expect(report.skippedBlank).toEqual(["1"]);
-  });
-});
-
-describe(".tsv", () => {
-  it("splits on tabs, honours quotes, takes ids from the id column", async () => {
-    const { items, report } = await read(fixture("items.tsv"));
-    expect(items).toEqual([
-      { id: "10", text: "bonjour le monde", meta: { lang: "fr" } },
-      { id: "11", text: "tab\tinside quotes", meta: { lang: "en" } },
-      { id: "13", text: "hello world", meta: { lang: "en" } },
-    ]);
-    expect(report).toMatchObject({ format: "tsv", textColumn: "text", metaColumns: ["lang"], items: 3, skippedBlank: ["12"] });
-  });
-});
-
-describe(".jsonl", () => {
-  it("takes `id` when present (numbers as strings), else the 0-based row; other fields are metadata", async () => {
-    const { items, report } = await read(fixture("items.jsonl"));
-    expect(items).toEqual([
-      { id: "x1", text: "jsonl first", meta: { score: 3, ok: true, tags: '["a","b"]', extra: null } },
-      { id: "1", text: "no id here, row 1", meta: { source: "web" } },
-      { id: "x9", text: "padded jsonl", meta: { nested: '{"k":1}' } },
-    ]);
-    expect(report).toMatchObject({ format: "jsonl", textColumn: "text", items: 3, skippedBlank: ["7"] });
-    expect(report.metaColumns).toEqual(["score", "ok", "tags", "extra", "source", "nested"]);
+    expect(await rowsOf("single.csv", "text\nalpha\n\nbeta\n")).toEqual({
+      rows: [
+        ["0", "alpha"],
+        ["2", "beta"],
+      ],
+      skippedBlank: ["1"],
+    });
   });
 });
 
