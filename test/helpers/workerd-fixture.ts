@@ -4,7 +4,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { expect, inject } from "vitest";
+import { afterAll, beforeAll, expect, inject } from "vitest";
 import { startLocalWorker, type LocalWorker, type StartOptions } from "../../scripts/local/harness.ts";
 import { publishManifest, putModel } from "../../scripts/local/seed.ts";
 import { prepareModel } from "../../scripts/builder/embedding/node-model.ts";
@@ -21,20 +21,20 @@ export interface TestWorker extends LocalWorker {
   json(pathOrUrl: string, init?: RequestInit): Promise<{ status: number; headers: Headers; body: any }>;
 }
 
-export async function startTestWorker(
-  opts: {
-    vars?: Record<string, string>;
-    seedModel?: boolean;
-    /** Start on a private copy of the published index fixture (model included). */
-    index?: boolean;
-    version?: string;
-    manifestExtra?: Record<string, unknown>;
-    /** Rewires the Miniflare options (e.g. scripts/local/faulty-kv.ts). */
-    rewire?: StartOptions["rewire"];
-    onLog?: StartOptions["onLog"];
-    ratelimits?: StartOptions["ratelimits"];
-  } = {},
-): Promise<TestWorker> {
+export interface TestWorkerOptions {
+  vars?: Record<string, string>;
+  seedModel?: boolean;
+  /** Start on a private copy of the published index fixture (model included). */
+  index?: boolean;
+  version?: string;
+  manifestExtra?: Record<string, unknown>;
+  /** Rewires the Miniflare options (e.g. scripts/local/faulty-kv.ts). */
+  rewire?: StartOptions["rewire"];
+  onLog?: StartOptions["onLog"];
+  ratelimits?: StartOptions["ratelimits"];
+}
+
+export async function startTestWorker(opts: TestWorkerOptions = {}): Promise<TestWorker> {
   const persistDir = await mkdtemp(path.join(os.tmpdir(), "ess-test-"));
   let manifest: Manifest | undefined;
   if (opts.index) {
@@ -70,6 +70,26 @@ export async function startTestWorker(
       await rm(persistDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One Worker for the enclosing suite: started before its tests (beforeAll),
+ * disposed of after them (afterAll). The handle stands for it inside the tests;
+ * touched before the suite starts, it throws.
+ */
+export function suiteWorker(opts: TestWorkerOptions = {}): TestWorker {
+  let worker: TestWorker | undefined;
+  beforeAll(async () => {
+    worker = await startTestWorker(opts);
+  });
+  afterAll(async () => worker?.dispose());
+  return new Proxy({} as TestWorker, {
+    get(_target, key) {
+      if (!worker) throw new Error(`the suite's Worker is not started: use it inside a test or hook, not while collecting (reading ${String(key)})`);
+      const value: unknown = Reflect.get(worker, key);
+      return typeof value === "function" ? value.bind(worker) : value;
+    },
+  });
 }
 
 export function post(body: unknown): RequestInit {
