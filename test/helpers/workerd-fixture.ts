@@ -7,7 +7,9 @@ import path from "node:path";
 import { afterAll, beforeAll, expect, inject } from "vitest";
 import { startLocalWorker, type LocalWorker, type StartOptions } from "../../scripts/local/harness.ts";
 import { publishManifest, putModel } from "../../scripts/local/seed.ts";
-import { prepareModel } from "../../scripts/builder/embedding/node-model.ts";
+import { createNodeEmbedder, prepareModel } from "../../scripts/builder/embedding/node-model.ts";
+import { ArtifactSearch } from "../../scripts/artifacts/node-search.ts";
+import type { Embedder } from "../../lib/model/embed.ts";
 import type { Manifest, ModelRef } from "../../lib/index/manifest.ts";
 import { copyKvTemplate } from "./index-fixture.ts";
 import { validating } from "./openapi.ts";
@@ -90,6 +92,26 @@ export function suiteWorker(opts: TestWorkerOptions = {}): TestWorker {
       return typeof value === "function" ? value.bind(worker) : value;
     },
   });
+}
+
+/** What a suite needs to hold the Worker's answers to the Node side's on the real index. */
+export interface RealIndexSuite {
+  /** A Worker serving a private copy of the published index fixture. */
+  w: TestWorker;
+  /** The Node search over the fixture's artifacts. */
+  engine: ArtifactSearch;
+  /** The Node embedder (the build's). */
+  embedder: Embedder;
+}
+
+/** The three of RealIndexSuite, started together before the enclosing suite's tests; the Worker disposed of after them. */
+export function suiteRealIndex(): RealIndexSuite {
+  const suite = {} as RealIndexSuite;
+  beforeAll(async () => {
+    [suite.w, suite.engine, suite.embedder] = await Promise.all([startTestWorker({ index: true }), ArtifactSearch.open(inject("indexFixture").dir), createNodeEmbedder()]);
+  });
+  afterAll(async () => suite.w?.dispose());
+  return suite;
 }
 
 export function post(body: unknown): RequestInit {
