@@ -44,10 +44,14 @@ export interface WireSearchStats {
 }
 
 export interface WireLexicalStats {
+  /** The query's terms as the tokenizer made them (stems, stop words dropped). */
   terms: string[];
+  /** Those the index has. */
   matched: string[];
+  /** Lexicon parts and postings tails read. */
   parts: number;
   tails: number;
+  /** Postings scored, and candidates re-scored from their records. */
   postings: number;
   candidates: number;
 }

@@ -1,15 +1,18 @@
-// The lexical index's values (format.ts, sections 9–11): each one's encoder and
+// The lexical index's values (format.ts, sections 9–12): each one's encoder and
 // decoder round-trip, and the decoders refuse what is not theirs.
 import { describe, expect, it } from "vitest";
 import {
+  decodeLexiconDelta,
   decodeLexiconHead,
   decodeLexiconPart,
   decodePostingsTail,
+  encodeLexiconDelta,
   encodeLexiconHead,
   encodeLexiconPart,
   encodePostingsTail,
   findLexiconTerm,
   FormatError,
+  isRemoved,
   lexiconPartOf,
   lexiconTerm,
   termPrefix,
@@ -138,5 +141,38 @@ describe("postings tail", () => {
     const bad = bytes.slice();
     bad[3] ^= 1;
     expect(() => decodePostingsTail(bad)).toThrow(/magic/);
+  });
+});
+
+describe("lexicon delta", () => {
+  const removed = Uint8Array.from([...[0, 0, 0, 0, 0, 0, 0, 9], ...[1, 2, 3, 4, 5, 6, 7, 8], ...[200, 0, 0, 0, 0, 0, 0, 0]]);
+  const inline = (): LexiconPartInput => ({ terms: partInput().terms.map((t) => ({ ...t, df: t.postings.count, tail: null })) });
+  const delta = () => ({ items: 2100, totalTerms: 15000.5, deltaItems: 7, removed, part: inline() });
+
+  it("round-trips N, Σ dl, removed keys and its part; finds a removed key and no other", () => {
+    const d = decodeLexiconDelta(encodeLexiconDelta(delta()));
+    expect([d.items, d.totalTerms, d.deltaItems]).toEqual([2100, 15000.5, 7]);
+    expect([...d.removed]).toEqual([...removed]);
+    const input = inline();
+    input.terms.forEach((t, i) => {
+      expect(findLexiconTerm(d.part, t.text, t.hash)).toBe(i);
+      expect([...termPrefix(d.part, i).keys]).toEqual([...t.postings.keys]);
+    });
+    expect([0, 1, 2].map((j) => isRemoved(d, removed, j))).toEqual([true, true, true]);
+    const other = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 9, 0, 0, 0, 0, 0, 0, 0, 0]);
+    expect([0, 1].map((j) => isRemoved(d, other, j))).toEqual([false, false]);
+  });
+
+  it("refuses a bad magic, removed keys out of order, a tail, a short value, and more delta items than items", () => {
+    const bytes = encodeLexiconDelta(delta());
+    const bad = bytes.slice();
+    bad[0] ^= 1;
+    expect(() => decodeLexiconDelta(bad)).toThrow(/magic/);
+    expect(() => encodeLexiconDelta({ ...delta(), removed: Uint8Array.from([...removed.subarray(8, 16), ...removed.subarray(0, 8)]) })).toThrow(/ascend/);
+    expect(() => encodeLexiconDelta({ ...delta(), removed: removed.subarray(0, 12) })).toThrow(/8 bytes/);
+    expect(() => encodeLexiconDelta({ ...delta(), part: partInput() })).toThrow(/no tails/);
+    expect(() => decodeLexiconDelta(bytes.subarray(0, bytes.length - 1))).toThrow(FormatError);
+    expect(() => decodeLexiconDelta(bytes.subarray(0, 30))).toThrow(/too short/);
+    expect(() => decodeLexiconDelta(encodeLexiconDelta({ ...delta(), deltaItems: 3000 }))).toThrow(/out of range/);
   });
 });

@@ -10,9 +10,12 @@ import { ArtifactSearch } from "../scripts/artifacts/node-search.ts";
 import { readPackIndex } from "../scripts/artifacts/dir.ts";
 import { buildLexical } from "../scripts/builder/packing/lexical-values.ts";
 import { searchMode } from "../lib/lexical/hybrid.ts";
-import { lexicalIndex } from "../lib/lexical/search.ts";
+import { lexicalIndex, type LexicalIndex } from "../lib/lexical/search.ts";
+import { loadLexicalBase } from "../scripts/builder/packing/lexical-base.ts";
+import type { TextBlob } from "../scripts/builder/packing/text-blob.ts";
+import type { Manifest } from "../lib/index/manifest.ts";
 import { tokenize } from "../lib/lexical/tokenize.ts";
-import { decodeLexiconHead, joinParts } from "../lib/index/format.ts";
+import { decodeLexiconDelta, decodeLexiconHead, joinParts } from "../lib/index/format.ts";
 import type { IndexHandle } from "../lib/index/handle.ts";
 import { ensureIndexFixture, evaluationQueries, fixtureTexts } from "./helpers/index-fixture.ts";
 
@@ -29,20 +32,26 @@ describe("lexical search against brute-force BM25", () => {
   let df: Map<string, number>;
   let avgdl: number;
   let short: IndexHandle;
+  let keyBytes: Uint8Array;
+  let serveWith: (lexical: LexicalIndex, values: TextBlob[]) => IndexHandle;
   const vector = new Float32Array(512).fill(1 / Math.sqrt(512));
 
-  /** BM25 over every item, ties by id: the reference. */
-  function bruteForce(query: string, k: number): Array<{ id: string; score: number }> {
-    const n = docs.length;
+  /** BM25 over every item (or the rows given, with their df), ties by id: the reference. */
+  function bruteForce(query: string, k: number, rows?: number[], rowsDf?: Map<string, number>): Array<{ id: string; score: number }> {
+    const use = rows ?? docs.map((_, i) => i);
+    const n = use.length;
+    const dfOf = rowsDf ?? df;
+    const avg = rows ? rows.reduce((s, i) => s + docs[i].length, 0) / n : avgdl;
     const terms = [...new Set(tokenize(query))];
     const scored: Array<{ id: string; score: number }> = [];
-    docs.forEach((d, i) => {
+    use.forEach((i) => {
+      const d = docs[i];
       let score = 0;
       for (const t of terms) {
         const tf = d.filter((x) => x === t).length;
         if (!tf) continue;
-        const idf = Math.log(1 + (n - df.get(t)! + 0.5) / (df.get(t)! + 0.5));
-        score += (idf * tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * d.length) / avgdl));
+        const idf = Math.log(1 + (n - dfOf.get(t)! + 0.5) / (dfOf.get(t)! + 0.5));
+        score += (idf * tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * d.length) / avg));
       }
       if (score > 0) scored.push({ id: ids[i], score });
     });
@@ -65,23 +74,26 @@ describe("lexical search against brute-force BM25", () => {
     queries = [...evaluationQueries(texts).slice(0, 80), ...combos];
     // The same items' lexical values with a short prefix, served beside the fixture's other values.
     const pack = await readPackIndex(fixture.dir);
-    const keyBytes = new Uint8Array(pack.keys.length * 8);
+    keyBytes = new Uint8Array(pack.keys.length * 8);
     pack.keys.forEach((k, i) => keyBytes.set(Buffer.from(k.slice(5), "hex"), i * 8));
     const built = buildLexical(texts, keyBytes, { prefix: SHORT_PREFIX });
     expect(built.tails.length).toBeGreaterThan(0);
-    const extra = new Map([...built.head, ...built.parts, ...built.tails].map((b) => [b.ref.key, b.text]));
-    const base = engine.handle.source;
-    short = {
-      ...engine.handle,
-      lexical: lexicalIndex(decodeLexiconHead(joinParts(built.head.map((b) => b.text)))),
-      source: {
-        async getTexts(keys) {
-          const rest = await base.getTexts(keys.filter((k) => !extra.has(k)));
-          for (const k of keys) if (extra.has(k)) rest.set(k, extra.get(k)!);
-          return rest;
+    const source = engine.handle.source;
+    serveWith = (lexical, values) => {
+      const extra = new Map(values.map((b) => [b.ref.key, b.text]));
+      return {
+        ...engine.handle,
+        lexical,
+        source: {
+          async getTexts(keys) {
+            const rest = await source.getTexts(keys.filter((k) => !extra.has(k)));
+            for (const k of keys) if (extra.has(k)) rest.set(k, extra.get(k)!);
+            return rest;
+          },
         },
-      },
+      };
     };
+    short = serveWith(lexicalIndex(decodeLexiconHead(joinParts(built.head.map((b) => b.text)))), [...built.head, ...built.parts, ...built.tails]);
   });
 
   it("the fixture's index carries a lexicon of every item", () => {
@@ -131,5 +143,74 @@ describe("lexical search against brute-force BM25", () => {
     const hybrid = await searchMode(engine.handle, { text: "the and of it", vector }, { k: 10, mode: "hybrid" });
     expect(hybrid.results).toHaveLength(10);
     expect(hybrid.results.every((r) => r.scores.lexical === 0)).toBe(true);
+  });
+  describe("a delta over a base lexicon (format.ts §12)", () => {
+    const BASE_ROWS = 1800;
+    const REMOVED = 50;
+    let base: Awaited<ReturnType<typeof loadLexicalBase>>;
+    let newRows: number[];
+    let newTexts: string[];
+    let newKeys: Uint8Array;
+
+    beforeAll(async () => {
+      // The base version: rows 0..1799, with tails (short prefix). The new corpus drops rows 0..49 and adds 1800..1999.
+      const first = buildLexical(texts.slice(0, BASE_ROWS), keyBytes.slice(0, BASE_ROWS * 8), { prefix: SHORT_PREFIX });
+      const stored = new Map([...first.head, ...first.parts, ...first.tails].map((b) => [b.ref.key, b.text]));
+      const manifest = { version: "base", lexical: { head: first.head.map((b) => b.ref), terms: first.terms, parts: first.parts.length, tails: first.tails.length, cut: first.cut } } as Manifest;
+      base = await loadLexicalBase(manifest, async (keys) => new Map(keys.map((k) => [k, stored.get(k) ?? null])));
+      expect(base!.keys.size).toBe(BASE_ROWS);
+      newRows = Array.from({ length: texts.length - REMOVED }, (_, i) => i + REMOVED);
+      newTexts = newRows.map((i) => texts[i]);
+      newKeys = keyBytes.slice(REMOVED * 8);
+    });
+
+    function served(built: ReturnType<typeof buildLexical>): IndexHandle {
+      const head = decodeLexiconHead(joinParts(built.head.map((b) => b.text)));
+      const delta = built.delta.length ? decodeLexiconDelta(joinParts(built.delta.map((b) => b.text))) : null;
+      return serveWith(lexicalIndex(head, delta), [...built.head, ...built.parts, ...built.tails]);
+    }
+
+    it("keeps every base value and adds one delta value holding the 200 new items and the 50 removed keys", () => {
+      const built = buildLexical(newTexts, newKeys, { prefix: SHORT_PREFIX, base });
+      expect(built.deltaInfo).toMatchObject({ items: 200, removed: REMOVED });
+      expect(built.delta).toHaveLength(1);
+      const keys = (xs: TextBlob[]) => xs.map((b) => b.ref.key);
+      expect(keys(built.head)).toEqual(keys(base!.head));
+      expect(keys(built.parts)).toEqual(keys(base!.parts));
+      expect(keys(built.tails)).toEqual(keys(base!.tails));
+      const delta = decodeLexiconDelta(joinParts(built.delta.map((b) => b.text)));
+      expect(delta.items).toBe(newTexts.length);
+      expect(delta.totalTerms).toBe(newRows.reduce((s, i) => s + docs[i].length, 0));
+    });
+
+    it("whole lists give brute force's top 10 over the new corpus (df still counting removed items), never a removed item", async () => {
+      const h = served(buildLexical(newTexts, newKeys, { prefix: SHORT_PREFIX, base }));
+      const removedIds = new Set(ids.slice(0, REMOVED));
+      // Queries from removed, kept and added rows alike.
+      const qs = [...evaluationQueries(texts.slice(0, REMOVED)).slice(0, 20), ...queries.slice(0, 40), ...evaluationQueries(texts.slice(BASE_ROWS)).slice(0, 20)];
+      let sawAdded = 0;
+      for (const q of qs) {
+        const want = bruteForce(q, 10, newRows, df);
+        const got = await searchMode(h, { text: q, vector }, { k: 10, mode: "lexical", wholeLists: true, lexicalDepth: 100 });
+        expect(got.results.map((r) => r.id), q).toEqual(want.map((r) => r.id));
+        got.results.forEach((r, i) => expect(r.score, q).toBeCloseTo(want[i].score, 6));
+        expect(got.results.filter((r) => removedIds.has(r.id))).toEqual([]);
+        const bounded = await searchMode(h, { text: q, vector }, { k: 10, mode: "lexical" });
+        expect(bounded.results.filter((r) => removedIds.has(r.id))).toEqual([]);
+        sawAdded += got.results.filter((r) => ids.indexOf(r.id) >= BASE_ROWS).length;
+      }
+      expect(sawAdded).toBeGreaterThan(0);
+    });
+
+    it("past its budget the build rewrites the main lexicon (no delta), cut where the base was", () => {
+      const merged = buildLexical(newTexts, newKeys, { prefix: SHORT_PREFIX, base, deltaMaxBytes: 1024 });
+      const fresh = buildLexical(newTexts, newKeys, { prefix: SHORT_PREFIX, cut: base!.manifest.cut });
+      expect(merged.deltaInfo).toBeNull();
+      expect(merged.delta).toEqual([]);
+      expect(merged.cut).toBe(base!.manifest.cut);
+      expect(merged.parts.map((b) => b.ref.key)).toEqual(fresh.parts.map((b) => b.ref.key));
+      // Another prefix cannot keep the base either.
+      expect(buildLexical(newTexts, newKeys, { prefix: SHORT_PREFIX + 1, base }).deltaInfo).toBeNull();
+    });
   });
 });

@@ -3,7 +3,7 @@
  *
  * A version of the index is a manifest (JSON, see manifest.ts) naming KV values
  * of four kinds, seven with filters, eight with a resident copy of the records,
- * and three more with a lexical index (sections 9–11).
+ * and three more with a lexical index (sections 9–11), and its delta (12).
  * Every number is little-endian. Binary values travel through KV
  * as base64 text, because KV's bulk read (up to 100 keys, one operation) only
  * returns text or JSON. Every value has exactly one encoder and one decoder,
@@ -227,6 +227,25 @@
  *     16  u8 [count·8]        item keys
  *         u16[count]          dl
  *         u8 [count]          tf
+ *
+ * 12. LEXICON DELTA — kept in isolate memory, stored as parts like the head
+ *    (manifest.lexical.delta.parts), present when a build extended a base
+ *    version's lexicon instead of rewriting it. The main lexicon (§9–11) is the
+ *    base's, unchanged, so a small corpus change rewrites one small value, not
+ *    the parts every changed term sits in. The delta holds the items the main
+ *    lexicon lacks, every posting inline, and the main lexicon's items the
+ *    corpus no longer has, which readers skip. N and Σ dl are the whole
+ *    corpus's; a term's df is the main part's plus the delta's (a removed item
+ *    still counts in df until a build rewrites the main lexicon, as Lucene's
+ *    deleted documents do until a merge). A build rewrites the main lexicon
+ *    once the delta would pass its budget (scripts/builder/packing/lexical-values.ts).
+ *      0  u32  magic "ESD1"
+ *      4  u32  items N         (the whole corpus: BM25's N)
+ *      8  f64                  Σ dl of the whole corpus
+ *     16  u32  removed X       main-lexicon items the corpus no longer has
+ *     20  u32  delta items     items whose postings the delta holds
+ *     24  u8 [X·8]             their item keys, ascending (bytewise)
+ *         a LEXICON PART (§10) with every delta term, all postings inline, no tails
  *
  * Integrity: a value's KV key embeds its sha256 (blobs: 128 bits; item records:
  * 64 bits, checked against the build's keys for collisions). Readers verify
@@ -1100,4 +1119,77 @@ export function decodePostingsTail(bytes: Uint8Array): PostingsTail {
   const postings = { count: n, keys: new Uint8Array(buf, base + at.keys, n * ITEM_KEY_BYTES), dl: new Uint16Array(buf, base + at.dl, n), tf: new Uint8Array(buf, base + at.tf, n) };
   for (let i = 0; i < n; i++) if (postings.tf[i] < 1) throw new FormatError(`postings tail: posting ${i} has tf 0`);
   return { termHash: view.getUint32(8, true), postings };
+}
+
+export const LEXICON_DELTA_MAGIC = 0x31445345; // "ESD1"
+const LEXICON_DELTA_HEADER_BYTES = 24;
+
+/** §12: what a delta build adds to its base's main lexicon. */
+export interface LexiconDelta {
+  /** The whole corpus's item count and Σ dl. */
+  items: number;
+  totalTerms: number;
+  /** Items with postings in `part`. */
+  deltaItems: number;
+  /** Main-lexicon item keys no longer in the corpus, ascending, 8 bytes each. */
+  removed: Uint8Array;
+  /** Every delta term, all postings inline, no tails. */
+  part: LexiconPart;
+}
+
+export function encodeLexiconDelta(d: Omit<LexiconDelta, "part"> & { part: LexiconPartInput }): Uint8Array {
+  const x = d.removed.length / ITEM_KEY_BYTES;
+  if (!Number.isInteger(x)) throw new FormatError("lexicon delta: removed keys must be 8 bytes each");
+  for (let i = 1; i < x; i++) if (compareItemKeys(d.removed, i - 1, d.removed, i) >= 0) throw new FormatError("lexicon delta: removed keys must ascend, each once");
+  if (d.part.terms.some((t) => t.tail)) throw new FormatError("lexicon delta: its postings are all inline, it has no tails");
+  const part = encodeLexiconPart(d.part);
+  const out = new Uint8Array(LEXICON_DELTA_HEADER_BYTES + d.removed.length + part.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, LEXICON_DELTA_MAGIC, true);
+  view.setUint32(4, d.items, true);
+  view.setFloat64(8, d.totalTerms, true);
+  view.setUint32(16, x, true);
+  view.setUint32(20, d.deltaItems, true);
+  out.set(d.removed, LEXICON_DELTA_HEADER_BYTES);
+  out.set(part, LEXICON_DELTA_HEADER_BYTES + d.removed.length);
+  return out;
+}
+
+export function decodeLexiconDelta(bytes: Uint8Array): LexiconDelta {
+  if (bytes.byteLength < LEXICON_DELTA_HEADER_BYTES) throw new FormatError("lexicon delta is truncated");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== LEXICON_DELTA_MAGIC) throw new FormatError("lexicon delta has a bad magic number");
+  const x = view.getUint32(16, true);
+  const partAt = LEXICON_DELTA_HEADER_BYTES + x * ITEM_KEY_BYTES;
+  if (partAt > bytes.byteLength) throw new FormatError(`lexicon delta is ${bytes.byteLength} bytes, too short for ${x} removed keys`);
+  const removed = bytes.slice(LEXICON_DELTA_HEADER_BYTES, partAt);
+  for (let i = 1; i < x; i++) if (compareItemKeys(removed, i - 1, removed, i) >= 0) throw new FormatError("lexicon delta: removed keys do not ascend");
+  const part = decodeLexiconPart(bytes.subarray(partAt));
+  if (part.tailTerm.length) throw new FormatError("lexicon delta: its part names tails");
+  const d: LexiconDelta = { items: view.getUint32(4, true), totalTerms: view.getFloat64(8, true), deltaItems: view.getUint32(20, true), removed, part };
+  if (!(d.totalTerms >= 0) || d.deltaItems > d.items) throw new FormatError("lexicon delta: Σ dl or its item count out of range");
+  return d;
+}
+
+/** Bytewise order of item key `i` of `a` and key `j` of `b` (8 bytes each). */
+export function compareItemKeys(a: Uint8Array, i: number, b: Uint8Array, j: number): number {
+  for (let k = 0; k < ITEM_KEY_BYTES; k++) {
+    const d = a[i * ITEM_KEY_BYTES + k] - b[j * ITEM_KEY_BYTES + k];
+    if (d) return d;
+  }
+  return 0;
+}
+
+/** Whether key `j` of `keys` is among the delta's removed keys (binary search). */
+export function isRemoved(d: LexiconDelta, keys: Uint8Array, j: number): boolean {
+  let a = 0;
+  let b = d.removed.length / ITEM_KEY_BYTES;
+  while (a < b) {
+    const m = (a + b) >>> 1;
+    const c = compareItemKeys(d.removed, m, keys, j);
+    if (c === 0) return true;
+    if (c < 0) a = m + 1;
+    else b = m;
+  }
+  return false;
 }

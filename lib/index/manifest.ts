@@ -138,6 +138,18 @@ export interface ManifestLexical {
   tails: number;
   /** A lexicon part ends after a term whose mixed hash is 0 mod this (content-defined cuts). */
   cut: number;
+  /** Present when the build kept a base version's lexicon (the head, parts and tails above) and added a delta (format.ts §12). */
+  delta?: ManifestLexiconDelta;
+}
+
+/** A lexicon delta's stored parts and what it holds. */
+export interface ManifestLexiconDelta {
+  parts: BlobRef[];
+  /** Items whose postings it holds, main-lexicon items it removes, its terms and postings. */
+  items: number;
+  removed: number;
+  terms: number;
+  postings: number;
 }
 
 export interface Manifest {

@@ -21,7 +21,7 @@ import { searchFiltered } from "./filtered-search.ts";
 import { deepest, type Depth } from "./rerank-depth.ts";
 import type { IndexFilters, IndexHandle } from "./handle.ts";
 import type { ResidentRecords } from "./resident.ts";
-import { decodeLexiconHead } from "./format.ts";
+import { decodeLexiconDelta, decodeLexiconHead, ITEM_KEY_BYTES } from "./format.ts";
 import { lexicalIndex, type LexicalIndex } from "../lexical/search.ts";
 
 export type { IndexFilters, IndexHandle };
@@ -88,8 +88,13 @@ export async function openIndex(manifest: Manifest, source: BlobSource, cache: V
   if (!Array.isArray(refs) || refs.length === 0) throw new IndexError("index_corrupt", "the manifest names no routing");
   const f = manifest.filters;
   const lx = manifest.lexical;
-  const groups = [{ what: "routing", refs }, { what: "filter table", refs: f ? f.table : [] }, { what: "lexicon head", refs: lx ? lx.head : [] }];
-  const [routingBytes, tableBytes, headBytes] = await readParts(source, groups);
+  const groups = [
+    { what: "routing", refs },
+    { what: "filter table", refs: f ? f.table : [] },
+    { what: "lexicon head", refs: lx ? lx.head : [] },
+    { what: "lexicon delta", refs: lx?.delta ? lx.delta.parts : [] },
+  ];
+  const [routingBytes, tableBytes, headBytes, deltaBytes] = await readParts(source, groups);
   const routing = decodeOrCorrupt(`routing ${refs[0].key}`, () => decodeRouting(routingBytes));
   if (routing.leaves !== manifest.params.leaves || routing.dim !== manifest.dim || routing.pqM !== manifest.params.pqM) {
     throw new IndexError("index_corrupt", `routing ${refs[0].key} disagrees with the manifest`);
@@ -100,13 +105,18 @@ export async function openIndex(manifest: Manifest, source: BlobSource, cache: V
     if (table.leaves !== routing.leaves || table.columns !== f.fields.length) throw new IndexError("index_corrupt", "the filter table disagrees with the manifest");
     filters = { fields: f.fields, table };
   }
-  let lexical: LexicalIndex | null = null;
-  if (lx) {
-    const head = decodeOrCorrupt("lexicon head", () => decodeLexiconHead(headBytes));
-    if (head.items !== manifest.items || head.parts !== lx.parts) throw new IndexError("index_corrupt", "the lexicon head disagrees with the manifest");
-    lexical = lexicalIndex(head);
-  }
+  const lexical = lx ? openLexical(manifest, lx, headBytes, deltaBytes) : null;
   return { manifest, routing, filters, source, cache, lexical };
+}
+
+function openLexical(manifest: Manifest, lx: NonNullable<Manifest["lexical"]>, headBytes: Uint8Array, deltaBytes: Uint8Array): LexicalIndex {
+  const head = decodeOrCorrupt("lexicon head", () => decodeLexiconHead(headBytes));
+  if (head.parts !== lx.parts) throw new IndexError("index_corrupt", "the lexicon head disagrees with the manifest");
+  const delta = lx.delta ? decodeOrCorrupt("lexicon delta", () => decodeLexiconDelta(deltaBytes)) : null;
+  if (delta && (delta.removed.length / ITEM_KEY_BYTES !== lx.delta!.removed || delta.deltaItems !== lx.delta!.items)) throw new IndexError("index_corrupt", "the lexicon delta disagrees with the manifest");
+  const index = lexicalIndex(head, delta);
+  if (index.items !== manifest.items) throw new IndexError("index_corrupt", `the lexicon counts ${index.items} items, the manifest ${manifest.items}`);
+  return index;
 }
 
 /**

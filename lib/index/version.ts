@@ -72,11 +72,11 @@ export function filterValueRefs(t: FilterTable): ValueRef[] {
   return refs;
 }
 
-/** The lexical index's values: the head names the parts, each part its tails (so every part is read). */
+/** The lexical index's values: the head and delta parts; the head names the lexicon parts, each part its tails (so every part is read). */
 export async function lexicalValueRefs(m: Manifest, read: ReadTexts): Promise<ValueRef[]> {
   if (!m.lexical) return [];
   const head = decodeLexiconHead(await readParts(m.lexical.head, `lexicon head of version ${m.version}`, read));
-  const refs: ValueRef[] = [...m.lexical.head];
+  const refs: ValueRef[] = [...m.lexical.head, ...(m.lexical.delta?.parts ?? [])];
   const keys = Array.from({ length: head.parts }, (_, p) => lexiconPartKey(head, p));
   for (let i = 0; i < keys.length; i += 1000) {
     const batch = keys.slice(i, i + 1000);

@@ -2,19 +2,24 @@
 // query's terms name their parts from the head in memory; the parts, read in
 // round 1, give each term's df and the top of its postings; candidates are
 // ranked by BM25 summed over those postings, and round 2 re-scores them from
-// their records' texts with the same tokenizer, exactly.
+// their records' texts with the same tokenizer, exactly. A delta (format.ts
+// §12, in memory) adds its postings to each term's and hides the items the
+// corpus no longer has.
 import {
   decodeLexiconPart,
   decodePostingsTail,
   findLexiconTerm,
   hex,
+  isRemoved,
   itemKey,
+  ITEM_KEY_BYTES,
   lexiconPartKey,
   lexiconPartOf,
   SHARD_HASH_BYTES,
   tailKey,
   termPrefix,
   termTail,
+  type LexiconDelta,
   type LexiconHead,
   type LexiconPart,
   type Postings,
@@ -26,12 +31,18 @@ import { tokenize } from "./tokenize.ts";
 
 export interface LexicalIndex {
   head: LexiconHead;
+  /** What a delta build added to the head's lexicon, or null. */
+  delta: LexiconDelta | null;
   bm25: Bm25Params;
+  /** BM25's N and avgdl: the whole corpus's, the delta's figures when there is one. */
+  items: number;
   avgdl: number;
 }
 
-export function lexicalIndex(head: LexiconHead): LexicalIndex {
-  return { head, bm25: { k1: head.k1, b: head.b }, avgdl: head.items ? head.totalTerms / head.items : 0 };
+export function lexicalIndex(head: LexiconHead, delta: LexiconDelta | null = null): LexicalIndex {
+  const items = delta ? delta.items : head.items;
+  const total = delta ? delta.totalTerms : head.totalTerms;
+  return { head, delta, bm25: { k1: head.k1, b: head.b }, items, avgdl: items ? total / items : 0 };
 }
 
 /** A query's distinct terms, in order, and the part each one is in (-1: the index has no part for it). */
@@ -78,34 +89,54 @@ export function partsFor(lex: LexicalIndex, terms: QueryTerm[]): number[] {
   return [...new Set(terms.filter((t) => t.part >= 0).map((t) => t.part))];
 }
 
+const NO_POSTINGS: Postings = { count: 0, keys: new Uint8Array(0), dl: new Uint16Array(0), tf: new Uint8Array(0) };
+
+function joinPostings(a: Postings, b: Postings): Postings {
+  if (b.count === 0) return a;
+  if (a.count === 0) return b;
+  const keys = new Uint8Array((a.count + b.count) * ITEM_KEY_BYTES);
+  keys.set(a.keys);
+  keys.set(b.keys, a.keys.length);
+  const dl = new Uint16Array(a.count + b.count);
+  dl.set(a.dl);
+  dl.set(b.dl, a.count);
+  const tf = new Uint8Array(a.count + b.count);
+  tf.set(a.tf);
+  tf.set(b.tf, a.count);
+  return { count: a.count + b.count, keys, dl, tf };
+}
+
+function tailRef(p: LexiconPart, r: number, t: QueryTerm): BlobRef<PostingsTail> {
+  return {
+    key: tailKey(p, r),
+    bytes: p.tailBytes[r],
+    sha: hex(p.tailHashes, r * SHARD_HASH_BYTES, (r + 1) * SHARD_HASH_BYTES),
+    what: `postings tail ${tailKey(p, r)} of "${t.term}"`,
+    decode(bytes) {
+      const tail = decodePostingsTail(bytes);
+      if (tail.termHash !== t.hash || tail.postings.count !== p.tailCount[r]) throw new Error(`not the tail of "${t.term}"`);
+      return tail;
+    },
+  };
+}
+
+/** Each query term the index knows: df and prefix from its main part, plus the delta's postings when there is a delta. */
 export function matchTerms(lex: LexicalIndex, terms: QueryTerm[], parts: Map<number, LexiconPart>): TermMatch[] {
   const out: TermMatch[] = [];
+  const delta = lex.delta;
   for (const t of terms) {
     const p = parts.get(t.part);
-    if (!p) continue;
-    const i = findLexiconTerm(p, t.term, t.hash);
-    if (i < 0) continue;
-    const r = termTail(p, i);
-    const df = p.df[i];
+    const i = p ? findLexiconTerm(p, t.term, t.hash) : -1;
+    const d = delta ? findLexiconTerm(delta.part, t.term, t.hash) : -1;
+    if (i < 0 && d < 0) continue;
+    const df = Math.min(lex.items, (i >= 0 ? p!.df[i] : 0) + (d >= 0 ? delta!.part.df[d] : 0));
+    const r = i >= 0 ? termTail(p!, i) : -1;
     out.push({
       term: t.term,
       df,
-      idf: idf(lex.head.items, df),
-      prefix: termPrefix(p, i),
-      tail:
-        r < 0
-          ? null
-          : {
-              key: tailKey(p, r),
-              bytes: p.tailBytes[r],
-              sha: hex(p.tailHashes, r * SHARD_HASH_BYTES, (r + 1) * SHARD_HASH_BYTES),
-              what: `postings tail ${tailKey(p, r)} of "${t.term}"`,
-              decode(bytes) {
-                const tail = decodePostingsTail(bytes);
-                if (tail.termHash !== t.hash || tail.postings.count !== p.tailCount[r]) throw new Error(`not the tail of "${t.term}"`);
-                return tail;
-              },
-            },
+      idf: idf(lex.items, df),
+      prefix: joinPostings(i >= 0 ? termPrefix(p!, i) : NO_POSTINGS, d >= 0 ? termPrefix(delta!.part, d) : NO_POSTINGS),
+      tail: r < 0 ? null : tailRef(p!, r, t),
     });
   }
   return out;
@@ -113,13 +144,16 @@ export function matchTerms(lex: LexicalIndex, terms: QueryTerm[], parts: Map<num
 
 /**
  * Item keys by BM25 summed over the postings read (each term's prefix, and its
- * tail when given), best first, at most `depth`. An item past a term's prefix
+ * tail when given), best first, at most `depth`; items a delta removed are
+ * skipped. An item past a term's prefix
  * lacks that term's share here; round 2's exact score restores it.
  */
 export function rankPostings(lex: LexicalIndex, matches: TermMatch[], depth: number, tails: Array<Postings | null> = []): Array<{ key: string; score: number }> {
   const scores = new Map<string, number>();
+  const delta = lex.delta;
   const add = (m: TermMatch, p: Postings) => {
     for (let e = 0; e < p.count; e++) {
+      if (delta && isRemoved(delta, p.keys, e)) continue;
       const key = itemKey(p.keys, e);
       scores.set(key, (scores.get(key) ?? 0) + termScore(lex.bm25, m.idf, p.tf[e], p.dl[e], lex.avgdl));
     }

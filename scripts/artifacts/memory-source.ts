@@ -1,5 +1,6 @@
 // A BlobSource over values held in memory, from a fresh build or an artifacts
 // directory: the Node tools run the Worker's exact search code against it.
+import { lexicalBlobs } from "../builder/packing/lexical-values.ts";
 import { readFile } from "node:fs/promises";
 import type { Manifest } from "../../lib/index/manifest.ts";
 import type { BlobSource } from "../../lib/index/reader.ts";
@@ -14,7 +15,7 @@ export class MemorySource implements BlobSource {
   static fromBuilt(b: BuiltIndex): MemorySource {
     const s = new MemorySource();
     const f = b.filters;
-    for (const blob of [...b.routing, ...b.catalog, ...b.shards, ...(f ? [...f.table, ...f.attributes, ...f.chunks] : []), ...(b.resident?.blocks ?? []), ...b.lexical.head, ...b.lexical.parts, ...b.lexical.tails]) s.values.set(blob.ref.key, blob.text);
+    for (const blob of [...b.routing, ...b.catalog, ...b.shards, ...(f ? [...f.table, ...f.attributes, ...f.chunks] : []), ...(b.resident?.blocks ?? []), ...lexicalBlobs(b.lexical)]) s.values.set(blob.ref.key, blob.text);
     for (const r of b.records) s.values.set(r.key, r.text);
     return s;
   }

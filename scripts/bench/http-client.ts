@@ -62,8 +62,19 @@ export interface LatencyRun {
   embedEndpoint: { e2e: Dist; embed: Dist };
 }
 
+/** One pass of the queries in hybrid mode (the default mode): what the lexicon adds to a search's compute, KV bytes and rounds. */
+export interface HybridRun {
+  e2e: Dist;
+  search: Dist;
+  compute: Dist;
+  kvRounds: Dist;
+  kvBytes: Dist;
+}
+
 export interface WorkerMeasurements {
   publishSeconds: number;
+  /** Null when the index has no lexicon. */
+  hybrid: HybridRun | null;
   cold: { e2eMs: number; serverTotalMs: number; embedMs: number; searchMs: number; modelLoadMs: number | null };
   /** The first full pass, in query order (recall and bytes come from it). */
   answers: WireAnswer[];
@@ -94,11 +105,12 @@ export interface ResidentHealth {
  * In semantic mode: this bench measures the vector index against exact dense
  * search (the hybrid bench, bench/hybrid.ts, measures the modes).
  */
-async function ask(w: LocalWorker, q: string, k: number, exact = false): Promise<WireAnswer> {
+async function ask(w: LocalWorker, q: string, k: number, how: "semantic" | "hybrid" | "exact" = "semantic"): Promise<WireAnswer> {
   const t0 = performance.now();
-  const res = exact
-    ? await w.fetch(`${EXACT_SEARCH_PATH}?k=${k}&q=${encodeURIComponent(q)}`)
-    : await w.fetch("/v1/search", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ q, k, mode: "semantic" }) });
+  const res =
+    how === "exact"
+      ? await w.fetch(`${EXACT_SEARCH_PATH}?k=${k}&q=${encodeURIComponent(q)}`)
+      : await w.fetch("/v1/search", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ q, k, mode: how }) });
   const text = await res.text();
   const e2eMs = performance.now() - t0;
   if (res.status !== 200) throw new Error(`/v1/search answered ${res.status}: ${text.slice(0, 300)}`);
@@ -228,6 +240,18 @@ async function latencyPasses(w: LocalWorker, o: WorkerBenchOptions, log: (s: str
   return latencyRuns;
 }
 
+/** Every query once in hybrid mode, after the semantic passes warmed the isolate; null when the index has no lexicon. */
+async function hybridPass(w: LocalWorker, o: WorkerBenchOptions, log: (s: string) => void): Promise<HybridRun | null> {
+  const probe = await w.fetch("/v1/search", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ q: o.queries[0], k: o.k, mode: "hybrid" }) });
+  const body = (await probe.json()) as { error?: { code?: string } };
+  if (probe.status === 400 && body.error?.code === "mode_unavailable") return null;
+  const run: WireAnswer[] = [];
+  for (const q of o.queries) run.push(await ask(w, q, o.k, "hybrid"));
+  const r = { e2e: dist(run.map((a) => a.e2eMs)), search: dist(run.map((a) => a.searchMs)), compute: dist(run.map((a) => a.computeMs)), kvRounds: dist(run.map((a) => a.stats.roundTrips)), kvBytes: dist(run.map((a) => a.stats.fetchedBytes)) };
+  log(`hybrid pass: /search p50 ${r.e2e.p50.toFixed(1)} ms, compute p50 ${r.compute.p50.toFixed(1)} ms, rounds max ${r.kvRounds.max}`);
+  return r;
+}
+
 async function throughputPasses(w: LocalWorker, o: WorkerBenchOptions, log: (s: string) => void): Promise<Record<string, number[]>> {
   const qps: Record<string, number[]> = {};
   for (const c of o.clients) {
@@ -256,7 +280,7 @@ async function exactPass(w: LocalWorker, o: WorkerBenchOptions, log: (s: string)
   const exact: WireAnswer[] = [];
   for (const q of o.queries.slice(0, o.exactQueries)) {
     try {
-      exact.push(await ask(w, q, o.k, true));
+      exact.push(await ask(w, q, o.k, "exact"));
     } catch (e) {
       const exactError = `query ${exact.length + 1}: ${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ""}`;
       log(`exact in the Worker stopped: ${exactError}`);
@@ -286,10 +310,11 @@ export async function measureThroughHttp(o: WorkerBenchOptions): Promise<WorkerM
   try {
     const { cold, answers, resident } = await coldAndRecall(w, o, log);
     const latencyRuns = await latencyPasses(w, o, log);
+    const hybrid = await hybridPass(w, o, log);
     const qps = await throughputPasses(w, o, log);
     const memory = await isolateMemory(w);
     const { exact, exactError } = await exactPass(w, o, log);
-    return { publishSeconds, cold, answers, latencyRuns, qps, memory, exact, exactError, workerErrors, resident };
+    return { publishSeconds, hybrid, cold, answers, latencyRuns, qps, memory, exact, exactError, workerErrors, resident };
   } finally {
     await w.dispose();
     if (!o.persistDir) await rm(persistDir, { recursive: true, force: true });

@@ -11,6 +11,8 @@
 // fusion) and hybrid with RRF, next to exhaustive BM25 (every item scored, same
 // tokenizer) and exact dense search (float32, every item); bytes and KV rounds
 // per query; the score-fusion weight swept, which is how the default was chosen.
+// Then what a 1% change of the headlines rewrites when built over that build
+// (incremental.ts).
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { openIndex, type IndexHandle } from "../../lib/index/reader.ts";
@@ -24,6 +26,7 @@ import { cachedBuild, BENCH_CACHE } from "./build-cache.ts";
 import { embedQueries, loadCorpus, type Corpus } from "./truth.ts";
 import { mean } from "./stats.ts";
 import { finishRun, startRun, type RunMeta } from "../common/run-meta.ts";
+import { incrementalMarkdown, measureIncremental, type IncrementalReport } from "./incremental.ts";
 
 export const HYBRID_DEFAULTS = {
   knownItems: 400,
@@ -66,6 +69,7 @@ export interface HybridReport {
   meta: RunMeta;
   defaults: { mode: string; fusion: string; semanticWeight: number };
   sets: SetReport[];
+  incremental: IncrementalReport;
 }
 
 /** STS-B retrieval as issue 20 defines it. */
@@ -218,7 +222,8 @@ export async function runHybridBench(o: { headlines: string; stsb: string; known
   const known = knownItems(head.texts, head.ids, o.knownItems ?? HYBRID_DEFAULTS.knownItems);
   const knownReport = await measureSet(known, o.headlines, { threads: o.threads, weights, log: o.log });
   knownReport.rule = `headlines of ≥ 5 words with a word whose term is in ≤ ${HYBRID_DEFAULTS.rareDf} headlines (seed ${HYBRID_DEFAULTS.seed}); query = the rare words and every other one of the rest; relevant = the items with the headline's text`;
-  return { meta: finishRun(meta), defaults: { mode: DEFAULT_MODE, fusion: DEFAULT_FUSION, semanticWeight: DEFAULT_SEMANTIC_WEIGHT }, sets: [stsReport, knownReport] };
+  const incremental = await measureIncremental(o.headlines, headBuild.dir, dir, { threads: o.threads, log: o.log });
+  return { meta: finishRun(meta), defaults: { mode: DEFAULT_MODE, fusion: DEFAULT_FUSION, semanticWeight: DEFAULT_SEMANTIC_WEIGHT }, sets: [stsReport, knownReport], incremental };
 }
 
 export function hybridMarkdown(r: HybridReport): string {
@@ -232,5 +237,6 @@ export function hybridMarkdown(r: HybridReport): string {
     for (const w of s.sweep) lines.push(`| ${w.weight} | ${f(w.mrrAt10)} | ${f(w.recallAt1)} | ${f(w.recallAt10)} |`);
     lines.push("");
   }
+  if (r.incremental) lines.push(...incrementalMarkdown(r.incremental));
   return lines.join("\n");
 }

@@ -4,7 +4,7 @@ import type { BaselineResult, BenchResult } from "./run.ts";
 import type { Series } from "./plot.ts";
 import { bytesAtRecall, type Repeated } from "./stats.ts";
 import type { LatencyFigures, LatencyReport, LatencyTargets } from "./latency.ts";
-import type { ResidentHealth } from "./http-client.ts";
+import type { HybridRun, ResidentHealth } from "./http-client.ts";
 import { PROBE_SPREAD } from "../../lib/index/leaves.ts";
 
 export function kb(b: number | null | undefined): string {
@@ -52,6 +52,12 @@ export function latencyRows(L: LatencyFigures): string[][] {
     ["— HTTP + JSON + routing p50", rep(L.overhead.p50, 2)],
     ["`POST /embed` of one text (each query's, after its search) end to end p50 / p95; Worker's embed p50", `${rep(L.embedEndpoint.e2e.p50)} / ${rep(L.embedEndpoint.e2e.p95)}; ${rep(L.embedEndpoint.embed.p50)}`],
   ];
+}
+
+/** The hybrid-mode pass's row (none in reports from before it, or for an index without a lexicon). */
+export function hybridRows(h: HybridRun | null | undefined): string[][] {
+  if (!h) return [];
+  return [["hybrid mode, one pass: search compute p50 / p95; KB fetched (mean); KV rounds (max)", `${h.compute.p50.toFixed(1)} / ${h.compute.p95.toFixed(1)} ms; ${(h.kvBytes.mean / 1024).toFixed(1)} KB; ${h.kvRounds.max}`]];
 }
 
 export function memoryRow(m: LatencyReport["memory"]): string[] {
@@ -180,6 +186,7 @@ function projectSection(r: BenchResult): string[] {
       ["cold first query (model + index load from KV)", `${f1(p.cold.e2eMs)} ms end to end (model load ${p.cold.modelLoadMs ?? "—"} ms, Worker total ${f1(p.cold.serverTotalMs)} ms)`],
       memoryRow(p.memory),
       residentRow(p.resident),
+      ...hybridRows(p.hybrid),
       ...Object.entries(p.qps).map(([c, q]): [string, string] => [`queries per second, ${c} concurrent client${c === "1" ? "" : "s"}`, rep(q)]),
     ],
     "Bytes needed counts every shard and record a query uses, as if nothing were cached (what a cold isolate reads); fetched is what this warm isolate actually read from KV.",

@@ -141,6 +141,8 @@ export interface BenchResult {
     memory: WorkerMeasurements["memory"];
     /** Whether round 2 re-ranked from the isolate's resident records in the timed passes; absent in older reports. */
     resident?: WorkerMeasurements["resident"];
+    /** One pass in hybrid mode; null without a lexicon, absent in older reports. */
+    hybrid?: WorkerMeasurements["hybrid"];
     qps: Record<string, Repeated>;
     publishSeconds: number;
     bytesAtTarget: number | null;
@@ -374,6 +376,7 @@ function projectFigures(http: Http, qs: QuerySet, k: number, uncached: BenchResu
     cold: http.cold,
     memory: http.memory,
     resident: http.resident,
+    hybrid: http.hybrid,
     qps: Object.fromEntries(Object.entries(http.qps).map(([c, runs]) => [c, repeated(runs)])),
     publishSeconds: http.publishSeconds,
     bytesAtTarget: projectAtTarget,

@@ -89,6 +89,8 @@ export interface ScaleReport {
     bytes: Dist;
     roundTrips: Dist;
     errors: string[];
+    /** One pass in hybrid mode (absent in older reports). */
+    hybrid?: WorkerMeasurements["hybrid"];
   };
 }
 
@@ -240,6 +242,7 @@ function workerFigures(m: WorkerMeasurements, truth: string[][]): NonNullable<Sc
     bytes: dist(m.answers.map((a) => a.stats.bytes)),
     roundTrips: dist(m.answers.map((a) => a.stats.roundTrips)),
     errors: m.workerErrors.slice(0, 20),
+    hybrid: m.hybrid,
   };
 }
 

@@ -23,6 +23,7 @@ import { textBlob, type TextBlob } from "./packing/text-blob.ts";
 import { buildFilterValues, type FilterValues } from "./packing/filter-values.ts";
 import { encodeColumns } from "./packing/filter-columns.ts";
 import { residentCopy, type ResidentCopy } from "./packing/resident-blocks.ts";
+import type { LexicalBase } from "./packing/lexical-base.ts";
 import { buildLexical, type LexicalValues } from "./packing/lexical-values.ts";
 
 export { textBlob, type TextBlob };
@@ -130,8 +131,8 @@ export function itemRecordText(item: CorpusItem, v: Float32Array): string {
 export interface BaseIndex {
   routing: Routing;
   shards: Shard[];
-  /** The base's lexicon cut modulus, kept so that parts are cut where they were. */
-  lexicalCut?: number;
+  /** The base's main lexicon: kept with a delta over it, or at least its cut modulus, so that parts are cut where they were. */
+  lexical?: LexicalBase;
 }
 
 /** Items in a base index: spilled items sit in two of its shards. */
@@ -197,7 +198,7 @@ export async function buildIndex(
     if (filters) lap("filters");
     const resident = residentCopy(vectors, dim, items, keyBytes, records.map((r) => r.bytes), o.residentMaxBytes);
     if (resident) lap("resident");
-    const lexical = buildLexical(items.map((i) => i.text), keyBytes, { prefix: o.lexicalPrefix, cut: base?.lexicalCut });
+    const lexical = buildLexical(items.map((i) => i.text), keyBytes, { prefix: o.lexicalPrefix, base: base?.lexical });
     lap("lexical");
     const leaves = shards.length;
     const params: IndexParams = {

@@ -6,7 +6,9 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { UsageError } from "../common/cli.ts";
 import { blobKeyFor } from "../../lib/index/sha256.ts";
-import { FORMAT, type Manifest, type ModelRef } from "../../lib/index/manifest.ts";
+import { FORMAT, type Manifest, type ManifestLexiconDelta, type ModelRef } from "../../lib/index/manifest.ts";
+import { loadLexicalBase } from "./packing/lexical-base.ts";
+import { lexicalBlobs } from "./packing/lexical-values.ts";
 import { decodeShard, textToBlob } from "../../lib/index/format.ts";
 import { readRouting, shardRefs } from "../../lib/index/version.ts";
 import { EMBEDDING_DIM } from "../../lib/model/embed.ts";
@@ -100,7 +102,7 @@ export async function loadBase(dir: string): Promise<{ base: BaseIndex; manifest
     if (t == null) throw new Error(`base index in ${dir} lacks ${key}`);
     return decodeShard(textToBlob(t));
   });
-  return { manifest, base: { routing, shards, lexicalCut: manifest.lexical?.cut } };
+  return { manifest, base: { routing, shards, lexical: await loadLexicalBase(manifest, read) } };
 }
 
 export interface BuildReport {
@@ -127,15 +129,23 @@ export interface BuildReport {
   /** Filterable columns, and the bytes of the values that serve filters. */
   filters: { fields: FilterField[]; tableBytes: number; attributeBytes: number; chunks: number; chunkBytes: number };
   /** The lexical index: terms, postings, values and their bytes; headBytes is what an isolate holds. */
-  lexical: { terms: number; postings: number; parts: number; partBytes: number; tails: number; tailBytes: number; headBytes: number; cut: number };
+  lexical: { terms: number; postings: number; parts: number; partBytes: number; tails: number; tailBytes: number; headBytes: number; cut: number; delta: ManifestLexicalDeltaReport | null };
   peakRssBytes: number;
 }
 
 function lexicalReport(built: BuiltIndex): BuildReport["lexical"] {
   const sum = (xs: TextBlob[]) => xs.reduce((a, x) => a + x.ref.bytes, 0);
   const l = built.lexical;
-  return { terms: l.terms, postings: l.postings, parts: l.parts.length, partBytes: sum(l.parts), tails: l.tails.length, tailBytes: sum(l.tails), headBytes: l.headBytes, cut: l.cut };
+  const delta = l.deltaInfo ? { ...l.deltaInfo, values: l.delta.length, bytes: sum(l.delta) } : null;
+  return { terms: l.terms, postings: l.postings, parts: l.parts.length, partBytes: sum(l.parts), tails: l.tails.length, tailBytes: sum(l.tails), headBytes: l.headBytes, cut: l.cut, delta };
 }
+
+function deltaLine(d: ManifestLexicalDeltaReport | null): string {
+  return d ? `, a base's lexicon kept with a delta of ${d.items} items (${d.terms} terms, ${d.postings} postings) removing ${d.removed}, in ${d.values} value(s) of ${d.bytes} B` : "";
+}
+
+/** A kept base lexicon's delta: what it holds, and its stored values and bytes. */
+type ManifestLexicalDeltaReport = Omit<ManifestLexiconDelta, "parts"> & { values: number; bytes: number };
 
 export async function fileSha256(file: string): Promise<string> {
   const h = createHash("sha256");
@@ -298,7 +308,14 @@ function draftManifest(o: BuildOptions, corpus: Corpus, built: BuiltIndex, model
     examples: pickExamples(corpus.items.map((i) => i.text)),
     ...(built.filters ? { filters: { fields: built.filters.fields, table: built.filters.table.map((p) => p.ref) } } : {}),
     ...(built.resident ? { resident: { blocks: built.resident.blocks.map((b) => b.ref), items: corpus.items.length, bytes: built.resident.bytes } } : {}),
-    lexical: { head: built.lexical.head.map((p) => p.ref), terms: built.lexical.terms, parts: built.lexical.parts.length, tails: built.lexical.tails.length, cut: built.lexical.cut },
+    lexical: {
+      head: built.lexical.head.map((p) => p.ref),
+      terms: built.lexical.terms,
+      parts: built.lexical.parts.length,
+      tails: built.lexical.tails.length,
+      cut: built.lexical.cut,
+      ...(built.lexical.deltaInfo ? { delta: { parts: built.lexical.delta.map((p) => p.ref), ...built.lexical.deltaInfo } } : {}),
+    },
   };
 }
 
@@ -332,7 +349,7 @@ function sealManifest(m: Manifest, built: BuiltIndex): void {
   const shardBytes = sum(built.shards);
   const f = built.filters;
   const filterValues = f ? [...f.table, ...f.attributes, ...f.chunks] : [];
-  const lexicalValues = [...built.lexical.head, ...built.lexical.parts, ...built.lexical.tails];
+  const lexicalValues = lexicalBlobs(built.lexical);
   const indexBytes = sum(built.routing) + shardBytes + sum(built.catalog) + sum(filterValues) + sum(lexicalValues);
   m.totals = {
     indexBytes,
@@ -352,7 +369,7 @@ function sealManifest(m: Manifest, built: BuiltIndex): void {
 async function writeArtifacts(out: string, manifest: Manifest, built: BuiltIndex, model: ModelValues, vectors: Float32Array): Promise<string> {
   const f = built.filters;
   const filterValues = f ? [...f.table, ...f.attributes, ...f.chunks] : [];
-  const lexicalValues = [...built.lexical.head, ...built.lexical.parts, ...built.lexical.tails];
+  const lexicalValues = lexicalBlobs(built.lexical);
   for (const b of [...built.routing, ...built.catalog, ...built.shards, ...filterValues, ...(built.resident?.blocks ?? []), ...lexicalValues, model.topology, model.vocab]) await writeBlob(out, b.ref, b.text);
   await writeBlob(out, model.ref.weights, model.weights);
   await writeItemsPack(out, built.records);
@@ -446,7 +463,7 @@ export function reportLines(r: BuildReport): string[] {
     `KV values        largest ${kb(r.kvValues.largestBytes)} (${r.kvValues.largestKey}); routing in ${r.kvValues.routingParts} part(s), catalog in ${r.kvValues.catalogParts}`,
     `self-check       recall@10 ${r.selfCheck.recallAt10.toFixed(3)} on ${r.selfCheck.queries} perturbed items, ${kb(r.selfCheck.meanBytes)} mean / ${kb(r.selfCheck.maxBytes)} max per query, ${r.selfCheck.roundTrips} KV rounds`,
     `filterable       ${r.filters.fields.length ? `${describeFields(r.filters.fields).join(", ")}; table ${kb(r.filters.tableBytes)}, leaf attributes ${kb(r.filters.attributeBytes)}, ${r.filters.chunks} column chunks ${kb(r.filters.chunkBytes)}` : "none (--filterable COL,… to declare)"}`,
-    `lexical          ${r.lexical.terms} terms, ${r.lexical.postings} postings; ${r.lexical.parts} lexicon parts ${kb(r.lexical.partBytes)}, ${r.lexical.tails} tails ${kb(r.lexical.tailBytes)}; head ${kb(r.lexical.headBytes)} in memory`,
+    `lexical          ${r.lexical.terms} terms, ${r.lexical.postings} postings; ${r.lexical.parts} lexicon parts ${kb(r.lexical.partBytes)}, ${r.lexical.tails} tails ${kb(r.lexical.tailBytes)}; head ${kb(r.lexical.headBytes)} in memory${deltaLine(r.lexical.delta)}`,
     `peak RSS         ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
   ];
   return lines;

@@ -1,6 +1,7 @@
 // One deploy: build (extending the live version, embeddings from the cache) →
 // recall gate → upload what KV lacks → manifest → Worker code if it changed →
 // registry → pointer (the switch) → garbage collection of versions no longer kept.
+import { loadLexicalBase } from "../builder/packing/lexical-base.ts";
 import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
@@ -149,7 +150,8 @@ async function liveBase(kv: KvWriter, live: Manifest, out: string, log: (s: stri
     const texts = await getTexts(kv, keys);
     const missing = keys.filter((k) => texts.get(k) == null);
     if (missing.length) throw new Error(`${missing.length} of its shards are unreadable (${missing[0]} …)`);
-    return { routing, shards: keys.map((k) => decodeShard(textToBlob(texts.get(k)!))) };
+    const lexical = await loadLexicalBase(live, (keys) => getTexts(kv, keys));
+    return { routing, shards: keys.map((k) => decodeShard(textToBlob(texts.get(k)!))), lexical };
   } catch (e) {
     log(`not extending the live version: ${(e as Error).message}`);
     return undefined;

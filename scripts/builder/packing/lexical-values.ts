@@ -2,11 +2,16 @@
 // and record keys: every item analysed by the one tokenizer, each term's
 // postings in impact order, the first `prefix` of them inline in the term's
 // lexicon part, the rest in a tail; parts cut by term hash, content-defined.
+// Or, over a base version's lexicon, a delta (format.ts §12): the base's values
+// kept as they are, and one small in-memory value for what the corpus changed.
 import {
   blobToText,
+  compareItemKeys,
+  encodeLexiconDelta,
   encodeLexiconHead,
   encodeLexiconPart,
   encodePostingsTail,
+  hex,
   ITEM_KEY_BYTES,
   MAX_DL,
   MAX_TF,
@@ -18,6 +23,8 @@ import {
 } from "../../../lib/index/format.ts";
 import { DEFAULT_BM25, idf, termHash, termScore, type Bm25Params } from "../../../lib/lexical/bm25.ts";
 import { tokenize } from "../../../lib/lexical/tokenize.ts";
+import type { ManifestLexiconDelta } from "../../../lib/index/manifest.ts";
+import type { LexicalBase } from "./lexical-base.ts";
 import { textBlob, type TextBlob } from "./text-blob.ts";
 
 /**
@@ -33,14 +40,25 @@ const PART_MAX_BYTES = 64 * 1024;
 /** Per-term bytes in a part besides its postings: hash, df, two starts, and its text (~8). */
 const TERM_FIXED_BYTES = 24;
 
+/**
+ * Decoded bytes a lexicon delta (format.ts §12) may reach: isolates hold it
+ * whole and every deploy rewrites it, so past this a build rewrites the main
+ * lexicon instead (a merge), and the next delta starts empty.
+ */
+export const LEXICAL_DELTA_MAX_BYTES = 2 * 1024 * 1024;
+
 export interface LexicalValues {
   head: TextBlob[];
   parts: TextBlob[];
   tails: TextBlob[];
+  /** The delta's stored parts (empty without one) and what it holds. */
+  delta: TextBlob[];
+  deltaInfo: Omit<ManifestLexiconDelta, "parts"> | null;
+  /** Main-lexicon terms and postings. */
   terms: number;
   postings: number;
   cut: number;
-  /** Decoded bytes of the head: what an isolate holds. */
+  /** Decoded bytes of the head and the delta: what an isolate holds. */
   headBytes: number;
 }
 
@@ -49,6 +67,9 @@ export interface LexicalOptions {
   bm25?: Bm25Params;
   /** The cut modulus to keep (a base version's), so an extended build cuts where its base did. */
   cut?: number;
+  /** A base version's main lexicon: kept, with a delta, while the delta fits `deltaMaxBytes`. */
+  base?: LexicalBase;
+  deltaMaxBytes?: number;
 }
 
 /** Scrambles a term hash so that cuts do not follow the sort order's bits. */
@@ -56,14 +77,6 @@ function mix(h: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return (h ^ (h >>> 16)) >>> 0;
-}
-
-function compareKeys(keyBytes: Uint8Array, a: number, b: number): number {
-  for (let i = 0; i < ITEM_KEY_BYTES; i++) {
-    const d = keyBytes[a * ITEM_KEY_BYTES + i] - keyBytes[b * ITEM_KEY_BYTES + i];
-    if (d) return d;
-  }
-  return 0;
 }
 
 function postingsOf(rows: number[], tfs: number[], order: number[], from: number, to: number, keyBytes: Uint8Array, dl: Uint32Array): Postings {
@@ -82,8 +95,8 @@ function postingsOf(rows: number[], tfs: number[], order: number[], from: number
 type Lists = Map<string, { rows: number[]; tfs: number[] }>;
 type Entry = LexiconPartInput["terms"][number];
 
-/** Every item analysed: each term's items and counts, each item's length in terms. */
-function invert(texts: readonly string[]): { lists: Lists; dl: Uint32Array; total: number } {
+/** Every item analysed (each term's items and counts among `rows`, default all; each item's length in terms). */
+function invert(texts: readonly string[], rows?: ReadonlySet<number>): { lists: Lists; dl: Uint32Array; total: number } {
   const dl = new Uint32Array(texts.length);
   const lists: Lists = new Map();
   let total = 0;
@@ -91,6 +104,7 @@ function invert(texts: readonly string[]): { lists: Lists; dl: Uint32Array; tota
     const tokens = tokenize(text);
     dl[row] = tokens.length;
     total += tokens.length;
+    if (rows && !rows.has(row)) return;
     const counts = new Map<string, number>();
     for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + 1);
     for (const [t, tf] of counts) {
@@ -109,7 +123,7 @@ function termEntry(text: string, hash: number, list: { rows: number[]; tfs: numb
   const df = rows.length;
   const w = idf(ctx.n, df);
   const impact = rows.map((row, i) => termScore(ctx.bm25, w, tfs[i], ctx.dl[row], ctx.avgdl));
-  const order = rows.map((_, i) => i).sort((a, b) => impact[b] - impact[a] || compareKeys(ctx.keyBytes, rows[a], rows[b]));
+  const order = rows.map((_, i) => i).sort((a, b) => impact[b] - impact[a] || compareItemKeys(ctx.keyBytes, rows[a], ctx.keyBytes, rows[b]));
   const head = Math.min(df, ctx.prefix);
   let tail: Entry["tail"] = null;
   if (df > head) {
@@ -144,19 +158,74 @@ function cutParts(entries: Entry[], cut: number): Entry[][] {
 }
 
 export function buildLexical(texts: readonly string[], keyBytes: Uint8Array, o: LexicalOptions = {}): LexicalValues {
+  return (o.base && deltaLexical(o.base, texts, keyBytes, o)) || mainLexical(texts, keyBytes, o);
+}
+
+function sortedTerms(lists: Lists): Array<{ text: string; hash: number }> {
+  return [...lists.keys()].map((text) => ({ text, hash: termHash(text) })).sort((a, b) => a.hash - b.hash || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+}
+
+/** The base's main lexicon kept and a delta over it, or null when the base does not fit (other BM25 or prefix) or the delta would pass its budget. */
+function deltaLexical(base: LexicalBase, texts: readonly string[], keyBytes: Uint8Array, o: LexicalOptions): LexicalValues | null {
+  const prefix = o.prefix ?? DEFAULT_LEXICAL_PREFIX;
+  const bm25 = o.bm25 ?? DEFAULT_BM25;
+  if (base.prefix !== prefix || base.k1 !== Math.fround(bm25.k1) || base.b !== Math.fround(bm25.b)) return null;
+  const present = new Set<string>();
+  const added = new Set<number>();
+  for (let row = 0; row < texts.length; row++) {
+    const key = hex(keyBytes, row * ITEM_KEY_BYTES, (row + 1) * ITEM_KEY_BYTES);
+    present.add(key);
+    if (!base.keys.has(key)) added.add(row);
+  }
+  // Hex order is the keys' bytewise order.
+  const removed = [...base.keys].filter((k) => !present.has(k)).sort();
+  const { lists, dl, total } = invert(texts, added);
+  const n = texts.length;
+  if (lists.size === 0 && removed.length === 0 && n === base.items && total === base.totalTerms) return keptWhole(base);
+  const ctx = { n, avgdl: n ? total / n : 0, dl, keyBytes, prefix: Infinity, bm25, tails: [] as TextBlob[] };
+  const entries = sortedTerms(lists).map(({ text, hash }) => termEntry(text, hash, lists.get(text)!, ctx));
+  const deltaItems = [...added].filter((row) => dl[row] > 0).length;
+  const bytes = encodeLexiconDelta({
+    items: n,
+    totalTerms: total,
+    deltaItems,
+    removed: Buffer.from(removed.join(""), "hex"),
+    part: { terms: entries },
+  });
+  if (bytes.length > (o.deltaMaxBytes ?? LEXICAL_DELTA_MAX_BYTES)) return null;
+  const postings = entries.reduce((s, e) => s + e.df, 0);
+  return {
+    head: base.head,
+    parts: base.parts,
+    tails: base.tails,
+    delta: splitParts(bytes).map(textBlob),
+    deltaInfo: { items: deltaItems, removed: removed.length, terms: entries.length, postings },
+    terms: base.manifest.terms,
+    postings: base.postings,
+    cut: base.manifest.cut,
+    headBytes: base.headBytes + bytes.length,
+  };
+}
+
+/** The base's lexicon as it is: the corpus changed nothing it holds. */
+function keptWhole(base: LexicalBase): LexicalValues {
+  return { head: base.head, parts: base.parts, tails: base.tails, delta: [], deltaInfo: null, terms: base.manifest.terms, postings: base.postings, cut: base.manifest.cut, headBytes: base.headBytes };
+}
+
+/** A whole lexicon over every item. */
+function mainLexical(texts: readonly string[], keyBytes: Uint8Array, o: LexicalOptions): LexicalValues {
   const prefix = o.prefix ?? DEFAULT_LEXICAL_PREFIX;
   const bm25 = o.bm25 ?? DEFAULT_BM25;
   const n = texts.length;
   const { lists, dl, total } = invert(texts);
   const ctx = { n, avgdl: n ? total / n : 0, dl, keyBytes, prefix, bm25, tails: [] as TextBlob[] };
-  const terms = [...lists.keys()].map((text) => ({ text, hash: termHash(text) })).sort((a, b) => a.hash - b.hash || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
-  const entries = terms.map(({ text, hash }) => termEntry(text, hash, lists.get(text)!, ctx));
+  const entries = sortedTerms(lists).map(({ text, hash }) => termEntry(text, hash, lists.get(text)!, ctx));
   const postings = entries.reduce((s, e) => s + e.df, 0);
   // The cut modulus: the power of two nearest the terms a part should hold, so
   // small changes to the corpus leave it, and the cuts, where they were.
   const inlineBytes = entries.reduce((s, e) => s + TERM_FIXED_BYTES + e.postings.count * POSTING_BYTES, 0);
   const perTerm = entries.length ? inlineBytes / entries.length : 1;
-  const cut = o.cut ?? 2 ** Math.max(2, Math.round(Math.log2(Math.max(1, PART_TARGET_BYTES / perTerm))));
+  const cut = o.cut ?? o.base?.manifest.cut ?? 2 ** Math.max(2, Math.round(Math.log2(Math.max(1, PART_TARGET_BYTES / perTerm))));
   const groups = cutParts(entries, cut);
   const parts = groups.map((g) => textBlob(blobToText(encodeLexiconPart({ terms: g }))));
   const partHashes = new Uint8Array(parts.length * SHARD_HASH_BYTES);
@@ -173,5 +242,10 @@ export function buildLexical(texts: readonly string[], keyBytes: Uint8Array, o: 
     partBytes: Uint32Array.from(parts, (p) => p.ref.bytes),
     partHashes,
   });
-  return { head: splitParts(headBytes).map(textBlob), parts, tails: ctx.tails, terms: entries.length, postings, cut, headBytes: headBytes.length };
+  return { head: splitParts(headBytes).map(textBlob), parts, tails: ctx.tails, delta: [], deltaInfo: null, terms: entries.length, postings, cut, headBytes: headBytes.length };
+}
+
+/** Every value of a lexical index, as written and uploaded. */
+export function lexicalBlobs(l: LexicalValues): TextBlob[] {
+  return [...l.head, ...l.delta, ...l.parts, ...l.tails];
 }
