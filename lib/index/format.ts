@@ -382,17 +382,29 @@ export function encodeRouting(r: Routing): Uint8Array {
   return new Uint8Array(buf);
 }
 
-/** Typed views need 4-byte alignment: copy only when the input lacks it. */
-function aligned(bytes: Uint8Array): { buf: ArrayBuffer; base: number } {
-  if (bytes.byteOffset % 4 === 0) return { buf: bytes.buffer as ArrayBuffer, base: bytes.byteOffset };
+/** Typed views need 4-byte alignment (8 for f64): copy only when the input lacks it. */
+function aligned(bytes: Uint8Array, align = 4): { buf: ArrayBuffer; base: number } {
+  if (bytes.byteOffset % align === 0) return { buf: bytes.buffer as ArrayBuffer, base: bytes.byteOffset };
   return { buf: bytes.slice().buffer as ArrayBuffer, base: 0 };
 }
 
+/** A view on a value whose header is checked: long enough for the header, the kind's magic number first. */
+function headerView(bytes: Uint8Array, headerBytes: number, magic: number, what: string): DataView {
+  if (bytes.byteLength < headerBytes) throw new FormatError(`${what} is truncated`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== magic) throw new FormatError(`${what} has a bad magic number`);
+  return view;
+}
+
+/** headerView, on the value's bytes aligned for typed views. */
+function openValue(bytes: Uint8Array, headerBytes: number, magic: number, what: string, align = 4): { buf: ArrayBuffer; base: number; view: DataView } {
+  headerView(bytes, headerBytes, magic, what);
+  const { buf, base } = aligned(bytes, align);
+  return { buf, base, view: new DataView(buf, base, bytes.byteLength) };
+}
+
 export function decodeRouting(bytes: Uint8Array): Routing {
-  if (bytes.byteLength < HEADER_BYTES) throw new FormatError("routing is truncated");
-  const { buf, base } = aligned(bytes);
-  const view = new DataView(buf, base, bytes.byteLength);
-  if (view.getUint32(0, true) !== ROUTING_MAGIC) throw new FormatError("routing has a bad magic number");
+  const { buf, base, view } = openValue(bytes, HEADER_BYTES, ROUTING_MAGIC, "routing");
   const dim = view.getUint16(4, true);
   const pqM = view.getUint16(6, true);
   const groups = view.getUint32(8, true);
@@ -444,9 +456,7 @@ export function encodeShard(s: Shard): Uint8Array {
 }
 
 export function decodeShard(bytes: Uint8Array): Shard {
-  if (bytes.byteLength < 16) throw new FormatError("shard is truncated");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== SHARD_MAGIC) throw new FormatError("shard has a bad magic number");
+  const view = headerView(bytes, 16, SHARD_MAGIC, "shard");
   const pqM = view.getUint16(4, true);
   const leaf = view.getUint32(8, true);
   const count = view.getUint32(12, true);
@@ -472,9 +482,7 @@ export function encodeCatalog(keyBytes: Uint8Array, recordBytes: ArrayLike<numbe
 }
 
 export function decodeCatalog(bytes: Uint8Array): CatalogEntry[] {
-  if (bytes.byteLength < CATALOG_HEADER_BYTES) throw new FormatError("catalog is truncated");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== CATALOG_MAGIC) throw new FormatError("catalog has a bad magic number");
+  const view = headerView(bytes, CATALOG_HEADER_BYTES, CATALOG_MAGIC, "catalog");
   const n = view.getUint32(4, true);
   if (bytes.byteLength !== CATALOG_HEADER_BYTES + n * CATALOG_ENTRY_BYTES) {
     throw new FormatError(`catalog is ${bytes.byteLength} bytes, expected ${CATALOG_HEADER_BYTES + n * CATALOG_ENTRY_BYTES} for ${n} records`);
@@ -576,11 +584,7 @@ export function encodeFilterTable(t: FilterTable): Uint8Array {
 }
 
 export function decodeFilterTable(bytes: Uint8Array): FilterTable {
-  if (bytes.byteLength < FILTER_HEADER_BYTES) throw new FormatError("filter table is truncated");
-  const buf = bytes.byteOffset % 8 === 0 ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer);
-  const base = bytes.byteOffset % 8 === 0 ? bytes.byteOffset : 0;
-  const view = new DataView(buf, base, bytes.byteLength);
-  if (view.getUint32(0, true) !== FILTER_TABLE_MAGIC) throw new FormatError("filter table has a bad magic number");
+  const { buf, base, view } = openValue(bytes, FILTER_HEADER_BYTES, FILTER_TABLE_MAGIC, "filter table", 8);
   const columns = view.getUint16(4, true);
   const leaves = view.getUint32(8, true);
   const chunks = view.getUint32(12, true);
@@ -627,9 +631,7 @@ export function encodeAttributes(a: Attributes): Uint8Array {
 }
 
 export function decodeAttributes(bytes: Uint8Array): Attributes {
-  if (bytes.byteLength < ATTRIBUTES_HEADER_BYTES) throw new FormatError("attributes are truncated");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== ATTRIBUTES_MAGIC) throw new FormatError("attributes have a bad magic number");
+  const view = headerView(bytes, ATTRIBUTES_HEADER_BYTES, ATTRIBUTES_MAGIC, "leaf attributes value");
   const columns = view.getUint16(4, true);
   const leaf = view.getUint32(8, true);
   const count = view.getUint32(12, true);
@@ -658,9 +660,7 @@ export function encodeColumnChunk(c: ColumnChunk): Uint8Array {
 }
 
 export function decodeColumnChunk(bytes: Uint8Array): ColumnChunk {
-  if (bytes.byteLength < CHUNK_HEADER_BYTES) throw new FormatError("column chunk is truncated");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== CHUNK_MAGIC) throw new FormatError("column chunk has a bad magic number");
+  const view = headerView(bytes, CHUNK_HEADER_BYTES, CHUNK_MAGIC, "column chunk");
   const column = view.getUint16(4, true);
   const columns = view.getUint16(6, true);
   const pqM = view.getUint16(8, true);
@@ -749,10 +749,7 @@ export function encodeResidentBlock(e: ResidentEntries): Uint8Array {
 }
 
 export function decodeResidentBlock(bytes: Uint8Array): ResidentBlock {
-  if (bytes.byteLength < RESIDENT_HEADER_BYTES) throw new FormatError("resident block is truncated");
-  const { buf, base } = aligned(bytes);
-  const view = new DataView(buf, base, bytes.byteLength);
-  if (view.getUint32(0, true) !== RESIDENT_MAGIC) throw new FormatError("resident block has a bad magic number");
+  const { buf, base, view } = openValue(bytes, RESIDENT_HEADER_BYTES, RESIDENT_MAGIC, "resident block");
   const dim = view.getUint16(4, true);
   const count = view.getUint32(8, true);
   const textBytes = view.getUint32(12, true);
@@ -905,10 +902,7 @@ export function encodeLexiconHead(h: LexiconHead): Uint8Array {
 }
 
 export function decodeLexiconHead(bytes: Uint8Array): LexiconHead {
-  if (bytes.byteLength < LEXICON_HEAD_BYTES) throw new FormatError("lexicon head is truncated");
-  const { buf, base } = bytes.byteOffset % 8 === 0 ? { buf: bytes.buffer as ArrayBuffer, base: bytes.byteOffset } : { buf: bytes.slice().buffer as ArrayBuffer, base: 0 };
-  const view = new DataView(buf, base, bytes.byteLength);
-  if (view.getUint32(0, true) !== LEXICON_HEAD_MAGIC) throw new FormatError("lexicon head has a bad magic number");
+  const { buf, base, view } = openValue(bytes, LEXICON_HEAD_BYTES, LEXICON_HEAD_MAGIC, "lexicon head", 8);
   const parts = view.getUint32(4, true);
   const at = lexiconHeadLayout(parts);
   if (bytes.byteLength !== at.end) throw new FormatError(`lexicon head is ${bytes.byteLength} bytes, expected ${at.end} for ${parts} parts`);
@@ -1025,10 +1019,7 @@ export function encodeLexiconPart(input: LexiconPartInput): Uint8Array {
 }
 
 export function decodeLexiconPart(bytes: Uint8Array): LexiconPart {
-  if (bytes.byteLength < LEXICON_PART_HEADER_BYTES) throw new FormatError("lexicon part is truncated");
-  const { buf, base } = aligned(bytes);
-  const view = new DataView(buf, base, bytes.byteLength);
-  if (view.getUint32(0, true) !== LEXICON_PART_MAGIC) throw new FormatError("lexicon part has a bad magic number");
+  const { buf, base, view } = openValue(bytes, LEXICON_PART_HEADER_BYTES, LEXICON_PART_MAGIC, "lexicon part");
   const T = view.getUint32(4, true);
   const E = view.getUint32(8, true);
   const W = view.getUint32(12, true);
@@ -1109,10 +1100,7 @@ export function encodePostingsTail(t: PostingsTail): Uint8Array {
 }
 
 export function decodePostingsTail(bytes: Uint8Array): PostingsTail {
-  if (bytes.byteLength < TAIL_HEADER_BYTES) throw new FormatError("postings tail is truncated");
-  const { buf, base } = aligned(bytes);
-  const view = new DataView(buf, base, bytes.byteLength);
-  if (view.getUint32(0, true) !== POSTINGS_TAIL_MAGIC) throw new FormatError("postings tail has a bad magic number");
+  const { buf, base, view } = openValue(bytes, TAIL_HEADER_BYTES, POSTINGS_TAIL_MAGIC, "postings tail");
   const n = view.getUint32(4, true);
   const at = postingsLayout(TAIL_HEADER_BYTES, n);
   if (bytes.byteLength !== at.end) throw new FormatError(`postings tail is ${bytes.byteLength} bytes, expected ${at.end} for ${n} postings`);
@@ -1156,9 +1144,7 @@ export function encodeLexiconDelta(d: Omit<LexiconDelta, "part"> & { part: Lexic
 }
 
 export function decodeLexiconDelta(bytes: Uint8Array): LexiconDelta {
-  if (bytes.byteLength < LEXICON_DELTA_HEADER_BYTES) throw new FormatError("lexicon delta is truncated");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== LEXICON_DELTA_MAGIC) throw new FormatError("lexicon delta has a bad magic number");
+  const view = headerView(bytes, LEXICON_DELTA_HEADER_BYTES, LEXICON_DELTA_MAGIC, "lexicon delta");
   const x = view.getUint32(16, true);
   const partAt = LEXICON_DELTA_HEADER_BYTES + x * ITEM_KEY_BYTES;
   if (partAt > bytes.byteLength) throw new FormatError(`lexicon delta is ${bytes.byteLength} bytes, too short for ${x} removed keys`);

@@ -11,7 +11,7 @@
 // fusion) and hybrid with RRF, next to exhaustive BM25 (every item scored, same
 // tokenizer) and exact dense search (float32, every item); bytes and KV rounds
 // per query; the score-fusion weight swept, which is how the default was chosen.
-// Then what a 1% change of the headlines rewrites when built over that build
+// Then what a small change of the headlines rewrites when built over that build
 // (incremental.ts).
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";

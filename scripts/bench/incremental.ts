@@ -1,5 +1,5 @@
 // What a small corpus change rewrites: the 50k headlines' build is the base, a
-// copy of the corpus with 1% of its rows changed is built over it (as a deploy
+// copy of the corpus with a share of its rows changed (SHARE) is built over it (as a deploy
 // extending the live version builds), and the two versions' values are
 // compared kind by kind. The change, seeded: half of the chosen rows are
 // removed, the other half edited (their text gains a word, so they are new
@@ -26,7 +26,7 @@ const SHARE = 0.01;
 const SEED = 7;
 const EDIT_WORD = "update";
 
-/** The corpus with 1% of its data rows changed: half removed, half edited. */
+/** The corpus with SHARE of its data rows changed: half removed, half edited. */
 async function changedCorpus(file: string, out: string): Promise<{ rows: number; removed: number; edited: number }> {
   const lines = (await readFile(file, "utf8")).split("\n").map((l) => l.replace(/\r$/, ""));
   const [header, ...rest] = lines;
