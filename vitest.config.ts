@@ -28,6 +28,7 @@ const UNIT = [
   "test/rerank-depth.test.ts",
   "test/resident-load.test.ts",
   "test/resident.test.ts",
+  "test/value-cache.test.ts",
 ];
 
 export default defineConfig({

@@ -30,29 +30,35 @@ export interface Config {
   /** Tokens one search request's queries may hold together (embedding is most of a search's CPU). */
   maxSearchTokens: number;
   searchCacheSeconds: number;
-  /** Byte budgets of the isolate's caches of decoded shards (and filter values) and of item records. */
+  /** Byte budgets of the isolate's caches of decoded shards (and filter values), of item records and of lexicon parts. */
   shardCacheBytes: number;
   recordCacheBytes: number;
+  lexiconCacheBytes: number;
   /** The largest resident copy of a version's records (functions/resident-load.ts) this isolate loads; 0: none. */
   residentBytes: number;
 }
 
 /**
  * Memory budget: the model's wasm heap is most of the isolate (tf-wasm.ts grows
- * it only by what malloc asks); these caches come on top of it and of the JS
- * heap, sized so that sustained load and bursts of maximal batches leave the
- * isolate well inside Workers' 128 MB. The charges (shard base64 length; 2x a
- * record's UTF-8 length) are at or above what the decoded values hold on the
- * heap.
+ * it only by what malloc asks) and a resident copy of the records the next
+ * largest part; these caches come on top of both and of the JS heap, sized so
+ * that sustained load and bursts of maximal batches keep the isolate within its
+ * memory target, well inside Workers' 128 MB. A blob (shard, filter value,
+ * lexicon part) is charged what it holds: its decoded buffers and a bound for
+ * its JS objects (lib/index/fetch.ts blobCharge), not its stored base64 length.
+ * A cached record drops its base64 vector once decoded, so its charge (twice its
+ * UTF-8 length) is about twice what it holds (docs/decisions.md#record-cache).
  *
- * The budget is split because shards are shared by every query near their leaf
- * and records are not (lib/index/fetch.ts): a small index's shards all fit the
- * shard budget, so a warm isolate reads only item records from KV. A cached
- * record drops its base64 vector once decoded, so the record charge is about
- * twice what it holds (docs/decisions.md#record-cache).
+ * Three budgets, because the values are shared differently (lib/index/fetch.ts):
+ * a query needs many shards and a few lexicon parts, and in one budget the parts
+ * evicted the shards. The shard and lexicon budgets are small: a hybrid query's
+ * round 1 goes to KV unless every one of its terms' parts is cached, so holding
+ * all of a small index's shards no longer saves that round, only bytes; the
+ * memory it took put the isolate past its target (docs/decisions.md#cache-accounting).
  */
-const SHARD_CACHE_KIB = 8 * 1024;
+const SHARD_CACHE_KIB = 2 * 1024;
 const RECORD_CACHE_KIB = 4 * 1024;
+const LEXICON_CACHE_KIB = 512;
 /**
  * A resident copy (lib/index/resident.ts) is what its manifest says it decodes
  * to; with it loaded round 2 reads nothing, so the record cache stays empty.
@@ -115,6 +121,7 @@ export function readConfig(env: Env): Config {
     searchCacheSeconds: int(env.SEARCH_CACHE_SECONDS, 60, 0),
     shardCacheBytes: int(env.SHARD_CACHE_KIB, SHARD_CACHE_KIB, 0) * KIB,
     recordCacheBytes: int(env.RECORD_CACHE_KIB, RECORD_CACHE_KIB, 0) * KIB,
+    lexiconCacheBytes: int(env.LEXICON_CACHE_KIB, LEXICON_CACHE_KIB, 0) * KIB,
     residentBytes: int(env.RESIDENT_KIB, RESIDENT_KIB, 0) * KIB,
   };
 }

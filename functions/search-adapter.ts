@@ -1,5 +1,5 @@
 // The Worker's side of the index: KV as a BlobSource for lib/index/reader.ts.
-// Decoded shards and item records are cached per isolate in byte-bounded LRUs;
+// Decoded shards, lexicon parts and item records are cached per isolate in byte-bounded LRUs;
 // their keys are content addresses, so versions can share entries and an entry
 // can never belong to the wrong version.
 import type { Manifest } from "../lib/index/manifest.ts";
@@ -23,8 +23,8 @@ const KV_BULK_LIMIT = 100;
 let cache: ValueCache | undefined;
 
 /** The isolate's one cache of decoded values, sized by the first config that asks (vars are fixed per deployment). */
-export function isolateCache(budget: Pick<Config, "shardCacheBytes" | "recordCacheBytes">): ValueCache {
-  cache ??= valueCache(budget.shardCacheBytes, budget.recordCacheBytes);
+export function isolateCache(budget: Pick<Config, "shardCacheBytes" | "recordCacheBytes" | "lexiconCacheBytes">): ValueCache {
+  cache ??= valueCache(budget.shardCacheBytes, budget.recordCacheBytes, budget.lexiconCacheBytes);
   return cache;
 }
 

@@ -24,6 +24,7 @@ declare namespace Cloudflare {
 		ALLOWED_ORIGINS: string;
 		SHARD_CACHE_KIB: string;
 		RECORD_CACHE_KIB: string;
+		LEXICON_CACHE_KIB: string;
 		RESIDENT_KIB: string;
 	}
 }

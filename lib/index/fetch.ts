@@ -1,7 +1,7 @@
 // One round to the index store, and the verified, cached reads built on it: a
 // value is checked against the hash its key names before it is decoded, and a
 // missing or corrupt value is an IndexError, never a silently smaller answer.
-import { FormatError, ITEM_KEY_BYTES, textToBlob, type ItemRecord } from "./format.ts";
+import { decodeLexiconPart, FormatError, ITEM_KEY_BYTES, textToBlob, type ItemRecord } from "./format.ts";
 import { ByteLru } from "./lru.ts";
 import { sha256Hex } from "./sha256.ts";
 
@@ -66,20 +66,54 @@ export interface DecodedRecord {
 }
 
 /**
- * The isolate's decoded values, in two budgets: binary blobs (shards, filter
- * attributes and chunks), each shared by every query near its leaf, and item
- * records, each useful only to queries near that one item. In one LRU the
- * stream of records (a new set for each new query) evicted the shards, and warm
- * queries went back to KV for shards that a separate budget keeps
- * (docs/decisions.md#record-cache).
+ * The isolate's decoded values, in three budgets: index blobs (shards, filter
+ * attributes and chunks), each shared by every query near its leaf; lexicon
+ * parts, each shared by the queries with a term in it; and item records, each
+ * useful only to queries near that one item. In one LRU the stream of records
+ * (a new set for each new query) evicted the shards, and warm queries went back
+ * to KV for shards that a separate budget keeps (docs/decisions.md#record-cache);
+ * lexicon parts did the same to shards once hybrid search cached them beside
+ * them, and a query needs far more shards than parts.
  */
 export interface ValueCache {
   blobs: ByteLru<unknown>;
+  lexicon: ByteLru<unknown>;
   records: ByteLru<DecodedRecord>;
 }
 
-export function valueCache(blobBytes: number, recordBytes: number): ValueCache {
-  return { blobs: new ByteLru(blobBytes), records: new ByteLru(recordBytes) };
+export function valueCache(blobBytes: number, recordBytes: number, lexiconBytes: number): ValueCache {
+  return { blobs: new ByteLru(blobBytes), lexicon: new ByteLru(lexiconBytes), records: new ByteLru(recordBytes) };
+}
+
+/**
+ * What a cached blob costs besides its buffers: its key, its LRU slot, the
+ * decoded object and its typed-array views. A bound, rounded up, of what a heap
+ * snapshot of the Worker shows per entry (docs/decisions.md#cache-accounting).
+ */
+export const BLOB_ENTRY_BYTES = 512;
+
+/**
+ * The bytes a decoded value keeps alive: the distinct ArrayBuffers under its
+ * typed arrays, its own fields and one level of nested objects (a lexicon
+ * part's postings). format.ts's decoders return views on the decoded bytes, so
+ * that is the whole decoded value, and a copy (an unaligned Float64Array) is
+ * counted beside the buffer it was copied from.
+ */
+export function retainedBytes(value: unknown): number {
+  const buffers = new Set<ArrayBufferLike>();
+  const visit = (v: unknown, depth: number): void => {
+    if (ArrayBuffer.isView(v)) buffers.add(v.buffer);
+    else if (depth > 0 && typeof v === "object" && v !== null) for (const x of Object.values(v)) visit(x, depth - 1);
+  };
+  visit(value, 2);
+  let bytes = 0;
+  for (const b of buffers) bytes += b.byteLength;
+  return bytes;
+}
+
+/** A blob's charge against its budget: what it holds on the isolate's heap, not its stored (base64) size. */
+export function blobCharge(value: unknown): number {
+  return retainedBytes(value) + BLOB_ENTRY_BYTES;
 }
 
 /** A content-addressed binary value: where it is, what it must hash to, how to decode it. */
@@ -106,12 +140,17 @@ export async function read(source: BlobSource, keys: string[], stats: SearchStat
   }
 }
 
+/** The budget a value is cached in: lexicon parts (format.ts §10) have their own, every other blob shares the index's. */
+function lruFor(cache: ValueCache, ref: BlobRef<unknown>): ByteLru<unknown> {
+  return ref.decode === decodeLexiconPart ? cache.lexicon : cache.blobs;
+}
+
 /** The values of `refs`, in order, from the cache or in one round; a decode that throws means corrupt. */
 export async function fetchBlobs<T>(source: BlobSource, cache: ValueCache | null, refs: BlobRef<T>[], stats: SearchStats): Promise<T[]> {
   const out: T[] = new Array(refs.length);
   const missing: number[] = [];
   refs.forEach((ref, i) => {
-    const hit = cache?.blobs.get(ref.key) as T | undefined;
+    const hit = cache ? (lruFor(cache, ref).get(ref.key) as T | undefined) : undefined;
     stats.bytes += ref.bytes;
     if (hit) out[i] = hit;
     else missing.push(i);
@@ -131,7 +170,7 @@ export async function fetchBlobs<T>(source: BlobSource, cache: ValueCache | null
       } catch (e) {
         throw new IndexError("shard_corrupt", `${ref.what}: ${(e as Error).message}`);
       }
-      cache?.blobs.set(ref.key, value, text.length);
+      if (cache) lruFor(cache, ref).set(ref.key, value, blobCharge(value));
       out[i] = value;
     }),
   );

@@ -34,7 +34,7 @@ export async function sweep(
   o: { k: number; nprobes?: number[]; reranks?: number[]; log?: (s: string) => void },
 ): Promise<CurvePoint[]> {
   const { manifest } = build;
-  const handle = await openIndex(manifest, await MemorySource.fromDir(build.dir, manifest), valueCache(2 ** 31, 2 ** 31));
+  const handle = await openIndex(manifest, await MemorySource.fromDir(build.dir, manifest), valueCache(2 ** 31, 2 ** 31, 2 ** 31));
   const leaves = manifest.params.leaves;
   const nprobes = [...new Set([...(o.nprobes ?? NPROBE_SWEEP).filter((p) => p < leaves), manifest.params.nprobe, Math.min(leaves, 256)])].sort((a, b) => a - b);
   const reranks = [...new Set([...(o.reranks ?? RERANK_SWEEP), manifest.params.rerank])].filter((r) => r >= o.k).sort((a, b) => a - b);
