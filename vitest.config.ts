@@ -4,7 +4,8 @@ import { defineConfig } from "vitest/config";
 // workerd and no model (test/helpers/unit-guard.ts makes either a failure), for
 // `npm run test:unit`. `integration`: everything else, the Worker driven in
 // workerd through Miniflare (scripts/local/harness.ts), bundled once per run by
-// the global setup. `npm test` runs both.
+// the global setup, and builds at scale (test/tree-search-scale.test.ts: no
+// workerd, no model, but a 100k-item build is not a unit test). `npm test` runs both.
 const UNIT = [
   "test/api-contract.test.ts",
   "test/build-corpus.test.ts",

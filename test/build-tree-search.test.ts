@@ -3,15 +3,12 @@
 // clustered unit vectors (no model: the index must work for any embeddings).
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodeCatalog, decodeRouting, decodeShard, hex, ITEM_KEY_BYTES, joinParts, textToBlob, type ItemRecord } from "../lib/index/format.ts";
-import type { Manifest } from "../lib/index/manifest.ts";
 import { IndexError, nearestLeaves, openIndex, searchVector, type IndexHandle } from "../lib/index/reader.ts";
-import { buildIndex, DEFAULT_PARAMS, type BuiltIndex } from "../scripts/builder/build-index.ts";
+import { DEFAULT_PARAMS } from "../scripts/builder/build-index.ts";
 import { MemorySource } from "../scripts/artifacts/memory-source.ts";
 import { exactTopK } from "../scripts/builder/check/self-check.ts";
 import { PROBE_SPREAD, probedLeaves } from "../lib/index/leaves.ts";
-import { manifestFor, syntheticIndex } from "./helpers/synthetic-index.ts";
-import type { CorpusItem } from "../scripts/builder/corpus/read-corpus.ts";
-import { clusteredVectors, madeUpItems } from "./helpers/build-fixtures.ts";
+import { manifestFor, suiteSyntheticIndex } from "./helpers/synthetic-index.ts";
 
 // 2,000 × 512 keeps PQ training (n · 256 · dim · 10 iterations) to a few seconds.
 const N = 2000;
@@ -20,30 +17,25 @@ const QUERIES = 100;
 const NPROBE = 8;
 
 describe("tree search vs brute force (synthetic clusters)", () => {
-  let data: Float32Array;
-  let queries: Float32Array;
-  let items: CorpusItem[];
-  let built: BuiltIndex;
-  let source: MemorySource;
+  const ix = suiteSyntheticIndex(N, QUERIES, DIM);
   let handle: IndexHandle;
 
   beforeAll(async () => {
-    ({ data, queries, items, built, source } = await syntheticIndex(N, QUERIES, DIM));
-    handle = await openIndex(manifestFor(built, DIM), source);
+    handle = await openIndex(manifestFor(ix.built, DIM), ix.source);
   });
 
   it("lays out every item in its own leaf and once more in a spilled leaf, with keys pointing at its record", () => {
-    const routing = decodeRouting(joinParts(built.routing.map((p) => p.text)));
-    expect(routing.leaves).toBe(built.shards.length);
+    const routing = decodeRouting(joinParts(ix.built.routing.map((p) => p.text)));
+    expect(routing.leaves).toBe(ix.built.shards.length);
     // About N / leafSize leaves; per-group rounding makes it approximate.
     expect(routing.leaves).toBeGreaterThan(N / DEFAULT_PARAMS.leafSize * 0.8);
     expect(routing.leaves).toBeLessThan(N / DEFAULT_PARAMS.leafSize * 1.2);
     expect(routing.dim).toBe(DIM);
     expect(routing.pqM).toBe(DEFAULT_PARAMS.pqM);
-    const recordKeys = new Map(built.records.map((r, i) => [r.key, i]));
+    const recordKeys = new Map(ix.built.records.map((r, i) => [r.key, i]));
     const copies = new Map<string, number>();
     let total = 0;
-    built.shards.forEach((blob, leaf) => {
+    ix.built.shards.forEach((blob, leaf) => {
       const s = decodeShard(textToBlob(blob.text));
       expect(s.leaf).toBe(leaf);
       expect(s.count).toBe(routing.leafSizes[leaf]);
@@ -62,30 +54,30 @@ describe("tree search vs brute force (synthetic clusters)", () => {
     expect(new Set(copies.values())).toEqual(new Set([2]));
     expect(total).toBe(2 * N);
     // The catalog lists every record's key and size, in item order.
-    const catalog = decodeCatalog(joinParts(built.catalog.map((p) => p.text)));
+    const catalog = decodeCatalog(joinParts(ix.built.catalog.map((p) => p.text)));
     expect(catalog).toHaveLength(N);
-    const r7 = built.records[7];
+    const r7 = ix.built.records[7];
     expect(catalog[7]).toEqual({ key: r7.key, bytes: r7.bytes });
     const rec = JSON.parse(r7.text) as ItemRecord;
     expect(rec).toMatchObject({ id: "item-7", text: "synthetic item 7", meta: { row: 7 } });
   });
 
   it(`reaches recall@10 ≥ 0.95 against exact search in 2 round trips, reading a small fraction of the index (nprobe ${NPROBE})`, async () => {
-    const fullScan = built.shards.reduce((a, s) => a + s.ref.bytes, 0) + built.records.reduce((a, r) => a + r.bytes, 0);
+    const fullScan = ix.built.shards.reduce((a, s) => a + s.ref.bytes, 0) + ix.built.records.reduce((a, r) => a + r.bytes, 0);
     let hits = 0;
     let maxBytes = 0;
     for (let qi = 0; qi < QUERIES; qi++) {
-      const q = queries.subarray(qi * DIM, (qi + 1) * DIM);
-      const truth = new Set(exactTopK(data, DIM, N, q, 10).map((i) => items[i].id));
-      const before = source.rounds;
+      const q = ix.queries.subarray(qi * DIM, (qi + 1) * DIM);
+      const truth = new Set(exactTopK(ix.data, DIM, N, q, 10).map((i) => ix.items[i].id));
+      const before = ix.source.rounds;
       const { results, stats } = await searchVector(handle, q, { k: 10, nprobe: NPROBE });
       expect(results).toHaveLength(10);
       expect(stats.roundTrips).toBe(2);
-      expect(source.rounds - before).toBe(2);
+      expect(ix.source.rounds - before).toBe(2);
       expect(stats.shards).toBe(NPROBE);
       // Round 2 re-ranks the candidates near the k-th best PQ score: at least 2k, at most rerank.
       expect(stats.records).toBeGreaterThanOrEqual(2 * 10);
-      expect(stats.records).toBeLessThanOrEqual(built.params.rerank);
+      expect(stats.records).toBeLessThanOrEqual(ix.built.params.rerank);
       // A spilled item is in two of the probed shards at times, and answered once.
       expect(new Set(results.map((r) => r.id)).size).toBe(results.length);
       for (let i = 1; i < results.length; i++) expect(results[i].score).toBeLessThanOrEqual(results[i - 1].score);
@@ -99,16 +91,16 @@ describe("tree search vs brute force (synthetic clusters)", () => {
   });
 
   it("re-ranks the candidates within the margin of the k-th best PQ score: all of `rerank` with a wide margin, 2k with none", async () => {
-    expect(built.params.rerankMargin).toBe(DEFAULT_PARAMS.rerankMargin);
+    expect(ix.built.params.rerankMargin).toBe(DEFAULT_PARAMS.rerankMargin);
     const depths = { none: [] as number[], adaptive: [] as number[], wide: [] as number[] };
     for (let qi = 0; qi < 20; qi++) {
-      const q = queries.subarray(qi * DIM, (qi + 1) * DIM);
+      const q = ix.queries.subarray(qi * DIM, (qi + 1) * DIM);
       const at = async (rerankMargin?: number) => (await searchVector(handle, q, { k: 10, nprobe: NPROBE, rerankMargin })).stats.records;
       depths.none.push(await at(0));
       depths.adaptive.push(await at());
       depths.wide.push(await at(2));
     }
-    expect(new Set(depths.wide)).toEqual(new Set([built.params.rerank]));
+    expect(new Set(depths.wide)).toEqual(new Set([ix.built.params.rerank]));
     // With no margin, only PQ ties with the 10th best go past the floor of 2k.
     expect(Math.min(...depths.none)).toBe(20);
     for (let i = 0; i < 20; i++) {
@@ -120,10 +112,10 @@ describe("tree search vs brute force (synthetic clusters)", () => {
   });
 
   it("probes past nprobe the leaves within the probe margin of the best: PROBE_SPREAD × nprobe with a wide margin, nprobe with none", async () => {
-    expect(built.params.probeMargin).toBe(DEFAULT_PARAMS.probeMargin);
+    expect(ix.built.params.probeMargin).toBe(DEFAULT_PARAMS.probeMargin);
     const noCap = Number.MAX_SAFE_INTEGER;
     for (let qi = 0; qi < 10; qi++) {
-      const q = queries.subarray(qi * DIM, (qi + 1) * DIM);
+      const q = ix.queries.subarray(qi * DIM, (qi + 1) * DIM);
       const at = async (probeMargin: number) => (await searchVector(handle, q, { k: 10, nprobe: NPROBE, probeMargin, maxShardBytes: noCap })).stats.shards;
       expect(await at(0)).toBe(NPROBE);
       expect(await at(2)).toBe(PROBE_SPREAD * NPROBE);
@@ -131,14 +123,14 @@ describe("tree search vs brute force (synthetic clusters)", () => {
       expect(wide.stats.roundTrips).toBe(2);
     }
     // The extra leaves are the next best: the leaves nearestLeaves ranks after the first nprobe.
-    const q = queries.subarray(0, DIM);
-    expect(probedLeaves(handle.routing, q, NPROBE, 2, built.params.scanLeaves)).toEqual(nearestLeaves(handle.routing, q, PROBE_SPREAD * NPROBE, built.params.scanLeaves));
-    expect(probedLeaves(handle.routing, q, NPROBE, undefined, built.params.scanLeaves)).toEqual(nearestLeaves(handle.routing, q, NPROBE, built.params.scanLeaves));
+    const q = ix.queries.subarray(0, DIM);
+    expect(probedLeaves(handle.routing, q, NPROBE, 2, ix.built.params.scanLeaves)).toEqual(nearestLeaves(handle.routing, q, PROBE_SPREAD * NPROBE, ix.built.params.scanLeaves));
+    expect(probedLeaves(handle.routing, q, NPROBE, undefined, ix.built.params.scanLeaves)).toEqual(nearestLeaves(handle.routing, q, NPROBE, ix.built.params.scanLeaves));
   });
 
   it("finds each item first when queried with its own vector, with a score within the int8 bound of 1", async () => {
     for (let i = 0; i < N; i += 97) {
-      const { results } = await searchVector(handle, data.subarray(i * DIM, (i + 1) * DIM), { k: 3, nprobe: NPROBE });
+      const { results } = await searchVector(handle, ix.data.subarray(i * DIM, (i + 1) * DIM), { k: 3, nprobe: NPROBE });
       expect(results[0].id).toBe(`item-${i}`);
       expect(results[0].score).toBeGreaterThan(0.99);
       expect(results[0].score).toBeLessThan(1.01);
@@ -146,14 +138,14 @@ describe("tree search vs brute force (synthetic clusters)", () => {
   });
 
   it("reports a corrupt or missing shard as an IndexError, never a smaller answer", async () => {
-    const q = queries.subarray(0, DIM);
+    const q = ix.queries.subarray(0, DIM);
     for (const damage of ["corrupt", "missing"] as const) {
-      const broken = MemorySource.fromBuilt(built);
-      for (const s of built.shards) {
+      const broken = MemorySource.fromBuilt(ix.built);
+      for (const s of ix.built.shards) {
         if (damage === "missing") broken.values.delete(s.ref.key);
         else broken.values.set(s.ref.key, s.text.slice(0, -4) + (s.text.endsWith("AAAA") ? "BBBB" : "AAAA"));
       }
-      const h = await openIndex(manifestFor(built, DIM), broken);
+      const h = await openIndex(manifestFor(ix.built, DIM), broken);
       const err = await searchVector(h, q, { k: 10, nprobe: NPROBE }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(IndexError);
       expect((err as IndexError).code).toBe(damage === "missing" ? "shard_missing" : "shard_corrupt");
@@ -161,11 +153,11 @@ describe("tree search vs brute force (synthetic clusters)", () => {
   });
 
   it("stops probing before the shard that would exceed the round-1 byte budget, nearest leaves first", async () => {
-    const q = queries.subarray(DIM, 2 * DIM);
+    const q = ix.queries.subarray(DIM, 2 * DIM);
     const wide = await searchVector(handle, q, { k: 10, nprobe: 20 });
     expect(wide.stats.shards).toBe(20);
     // A budget of about three median shards admits the nearest few and no more.
-    const sizes = built.shards.map((s) => s.ref.bytes).sort((a, b) => a - b);
+    const sizes = ix.built.shards.map((s) => s.ref.bytes).sort((a, b) => a - b);
     const budget = sizes[sizes.length >> 1] * 3;
     const capped = await searchVector(handle, q, { k: 10, nprobe: 20, maxShardBytes: budget });
     expect(capped.stats.shards).toBeGreaterThanOrEqual(1);
@@ -175,42 +167,13 @@ describe("tree search vs brute force (synthetic clusters)", () => {
     expect(capped.stats.bytes).toBe(same.stats.bytes);
     expect(capped.results.map((r) => r.id)).toEqual(same.results.map((r) => r.id));
     // Those shards fit the budget, and one more would not have.
-    const order = nearestLeaves(handle.routing, q, 20, built.params.scanLeaves);
-    const bytesOf = (n: number) => order.slice(0, n).reduce((a, l) => a + built.shards[l].ref.bytes, 0);
+    const order = nearestLeaves(handle.routing, q, 20, ix.built.params.scanLeaves);
+    const bytesOf = (n: number) => order.slice(0, n).reduce((a, l) => a + ix.built.shards[l].ref.bytes, 0);
     expect(bytesOf(capped.stats.shards)).toBeLessThanOrEqual(budget);
     expect(bytesOf(capped.stats.shards + 1)).toBeGreaterThan(budget);
     // The first shard is always read, however small the budget.
     const tiny = await searchVector(handle, q, { k: 10, nprobe: 20, maxShardBytes: 1 });
     expect(tiny.stats.shards).toBe(1);
     expect(tiny.results.length).toBeGreaterThan(0);
-  });
-});
-
-describe("tree search vs brute force at scale (100k synthetic clustered vectors)", () => {
-  // 128-d keeps the build to seconds on two threads; the tree, the routing and
-  // the search are the same code whatever the dimension.
-  const BIG = 100_000;
-  const D = 128;
-  const Q = 200;
-
-  it("reaches recall@10 ≥ 0.95 in 2 KV rounds, with every group and leaf level in use", async () => {
-    const { vectors } = clusteredVectors(BIG + Q, D, 2000, 12, 11);
-    const rows = vectors.slice(0, BIG * D);
-    const items = madeUpItems(BIG);
-    // Two OPQ rounds on a smaller sample: the rotation is tested in build-opq.test.ts, the tree here.
-    const big = await buildIndex(rows, D, items, { pqM: 32, threads: 2, opqRounds: 2, pqSample: 8192 });
-    expect(big.params.groups).toBeGreaterThan(40);
-    expect(big.params.leaves).toBeGreaterThan(BIG / DEFAULT_PARAMS.leafSize * 0.8);
-    const manifest = { dim: D, items: BIG, params: { ...big.params, nprobe: 96, maxShardBytes: undefined }, routing: big.routing.map((p) => p.ref), catalog: big.catalog.map((p) => p.ref) } as unknown as Manifest;
-    const h = await openIndex(manifest, MemorySource.fromBuilt(big));
-    let hits = 0;
-    for (let qi = 0; qi < Q; qi++) {
-      const q = vectors.subarray((BIG + qi) * D, (BIG + qi + 1) * D);
-      const truth = new Set(exactTopK(rows, D, BIG, q, 10).map((i) => items[i].id));
-      const { results, stats } = await searchVector(h, q, { k: 10 });
-      expect(stats.roundTrips).toBe(2);
-      for (const r of results) if (truth.has(r.id)) hits++;
-    }
-    expect(hits / (Q * 10)).toBeGreaterThanOrEqual(0.95);
   });
 });

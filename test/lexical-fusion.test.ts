@@ -3,14 +3,16 @@ import { describe, expect, it } from "vitest";
 import { fuseRrf, fuseScores, RRF_K } from "../lib/lexical/fusion.ts";
 import { idf, termScore } from "../lib/lexical/bm25.ts";
 
+/** Three candidates: the best cosine with no lexical match, the best BM25 with the worst cosine, one between. */
+const POOL = [
+  { semantic: 0.9, lexical: 0 },
+  { semantic: 0.5, lexical: 8 },
+  { semantic: 0.7, lexical: 4 },
+];
+
 describe("score fusion", () => {
   it("is w · min-max cosine + (1 − w) · BM25 over the pool's best", () => {
-    const pool = [
-      { semantic: 0.9, lexical: 0 },
-      { semantic: 0.5, lexical: 8 },
-      { semantic: 0.7, lexical: 4 },
-    ];
-    const f = fuseScores(pool, 0.6);
+    const f = fuseScores(POOL, 0.6);
     expect(f[0]).toBeCloseTo(0.6 * 1 + 0.4 * 0, 12);
     expect(f[1]).toBeCloseTo(0.6 * 0 + 0.4 * 1, 12);
     expect(f[2]).toBeCloseTo(0.6 * 0.5 + 0.4 * 0.5, 12);
@@ -24,12 +26,7 @@ describe("score fusion", () => {
 
 describe("RRF", () => {
   it("adds 1/(k + rank) of each list, the lexical one only for items with a query term", () => {
-    const pool = [
-      { semantic: 0.9, lexical: 0 },
-      { semantic: 0.5, lexical: 8 },
-      { semantic: 0.7, lexical: 4 },
-    ];
-    const f = fuseRrf(pool);
+    const f = fuseRrf(POOL);
     expect(f[0]).toBeCloseTo(1 / (RRF_K + 1), 12);
     expect(f[1]).toBeCloseTo(1 / (RRF_K + 3) + 1 / (RRF_K + 1), 12);
     expect(f[2]).toBeCloseTo(1 / (RRF_K + 2) + 1 / (RRF_K + 2), 12);

@@ -62,6 +62,14 @@ async function waitForCards(page: Page, count: number): Promise<void> {
   await page.waitForFunction(() => document.getElementById("results")?.getAttribute("aria-busy") === "false");
 }
 
+/** A new page opened on `?q=…&k=10`, once its ten cards are shown. */
+async function openAnswered(context: BrowserContext, worker: IndexWorker, q: string): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(`${worker.url.href}?q=${encodeURIComponent(q)}&k=10`);
+  await waitForCards(page, K_DEFAULT);
+  return page;
+}
+
 describe.skipIf(!fixture)("search page in Chromium", () => {
   let browser: Browser;
   let worker: IndexWorker;
@@ -318,9 +326,7 @@ describe.skipIf(!fixture)("search page in Chromium", () => {
   });
 
   it("filters by a date range: the URL keeps the filter, every result is in range, reload and back/forward restore it", async () => {
-    const page = await context.newPage();
-    await page.goto(`${worker.url.href}?q=${encodeURIComponent(SARS_QUERY)}&k=10`);
-    await waitForCards(page, K_DEFAULT);
+    const page = await openAnswered(context, worker, SARS_QUERY);
     const open = await api(SARS_QUERY);
     expect(await cardTexts(page)).toEqual(open.results.map((r) => r.text));
     // Unfiltered, the answer reaches outside the first half of April, so the filter has something to do.
@@ -444,9 +450,7 @@ describe.skipIf(!fixture)("search page in Chromium", () => {
   });
 
   it("shows a loading state while a search runs, keeping the previous results dimmed", async () => {
-    const page = await context.newPage();
-    await page.goto(`${worker.url.href}?q=${encodeURIComponent(SARS_QUERY)}&k=10`);
-    await waitForCards(page, K_DEFAULT);
+    const page = await openAnswered(context, worker, SARS_QUERY);
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     await page.route("**/v1/search?*", async (route) => {
@@ -584,9 +588,7 @@ describe.skipIf(!fixture)("search page on an index with low-cardinality string a
       { name: "desk", type: "string", min: "business", max: "world", distinct: 5, values: DESKS },
       { name: "words", type: "number", min: expect.any(Number), max: expect.any(Number) },
     ]);
-    const page = await context.newPage();
-    await page.goto(`${worker.url.href}?q=${encodeURIComponent(DROUGHT_QUERY)}&k=10`);
-    await waitForCards(page, K_DEFAULT);
+    const page = await openAnswered(context, worker, DROUGHT_QUERY);
     const desk = page.getByRole("combobox", { name: "desk" });
     await desk.waitFor();
     expect(await desk.locator("option").allTextContents()).toEqual(["any", ...DESKS]);
@@ -632,9 +634,7 @@ describe.skipIf(!fixture)("search page on an index with low-cardinality string a
     const words = fields.fields.find((f) => f.name === "words")!;
     expect(words.min).toBeLessThan(5);
     expect(words.max).toBeGreaterThan(8);
-    const page = await context.newPage();
-    await page.goto(`${worker.url.href}?q=${encodeURIComponent(DROUGHT_QUERY)}&k=10`);
-    await waitForCards(page, K_DEFAULT);
+    const page = await openAnswered(context, worker, DROUGHT_QUERY);
     const from = page.getByLabel("words from");
     await from.waitFor();
     expect(await from.getAttribute("type")).toBe("number");

@@ -3,12 +3,12 @@
 // against the exact bytes the Worker serves, and the served script against a
 // fresh bundle of functions/page/client/ (a stale generated file fails).
 import { createHash } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PAGE_CSP } from "../functions/page/csp.ts";
 import { PAGE_HTML } from "../functions/page/document.ts";
 import { PAGE_CSS } from "../functions/page/style.ts";
 import { bundlePageScript, cspHash } from "../scripts/page/assets.ts";
-import { startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
+import { suiteWorker } from "./helpers/workerd-fixture.ts";
 
 /** The one inline element of this tag: the exact text between its tags. */
 function inline(html: string, tag: "script" | "style"): string {
@@ -29,11 +29,7 @@ function cspSources(csp: string): { script: string; style: string } {
 }
 
 describe("page CSP hashes", () => {
-  let w: TestWorker;
-  beforeAll(async () => {
-    w = await startTestWorker();
-  });
-  afterAll(async () => w?.dispose());
+  const w = suiteWorker();
 
   it("names the sha256 of the exact inline script and style the Worker serves", async () => {
     const res = await w.fetch("/");

@@ -3,18 +3,15 @@
 // round trip, its blocks, and that a search re-ranking from it gives the very
 // answer a search reading records from KV gives, without reading any record.
 import { Buffer } from "node:buffer";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { decodeResidentBlock, encodeResidentBlock, FormatError, ITEM_KEY_BYTES, residentRecord, textToBlob, type ItemRecord, type ResidentEntries } from "../lib/index/format.ts";
-import type { Manifest } from "../lib/index/manifest.ts";
 import { openIndex, searchVector, type BlobSource, type IndexHandle } from "../lib/index/reader.ts";
 import { loadResident, ResidentRecords } from "../lib/index/resident.ts";
-import type { BuiltIndex } from "../scripts/builder/build-index.ts";
 import { MemorySource } from "../scripts/artifacts/memory-source.ts";
 import { residentCopy } from "../scripts/builder/packing/resident-blocks.ts";
 import { rng } from "../scripts/builder/training/kernels.ts";
 import { dotInt8 } from "../lib/index/vector.ts";
-import { syntheticIndex } from "./helpers/synthetic-index.ts";
-import type { CorpusItem } from "../scripts/builder/corpus/read-corpus.ts";
+import { suiteSyntheticIndex } from "./helpers/synthetic-index.ts";
 import { madeUpItems, randomUnitVectors } from "./helpers/build-fixtures.ts";
 
 const N = 2000;
@@ -75,28 +72,19 @@ describe("resident block format", () => {
 });
 
 describe("resident copy of a built index", () => {
-  let data: Float32Array;
-  let queries: Float32Array;
-  let items: CorpusItem[];
-  let built: BuiltIndex;
-  let source: MemorySource;
-  let manifest: Manifest;
-
-  beforeAll(async () => {
-    ({ data, queries, items, built, source, manifest } = await syntheticIndex(N, QUERIES, DIM));
-  });
+  const ix = suiteSyntheticIndex(N, QUERIES, DIM);
 
   async function loaded(): Promise<ResidentRecords> {
-    return loadResident(manifest.resident!, DIM, source);
+    return loadResident(ix.manifest.resident!, DIM, ix.source);
   }
 
   it("holds every record: same vector, scale, size, id, text and metadata as its KV record", async () => {
-    expect(built.resident).not.toBeNull();
+    expect(ix.built.resident).not.toBeNull();
     const table = await loaded();
     expect(table.items).toBe(N);
-    expect(table.bytes).toBe(built.resident!.bytes);
-    const q = queries.subarray(0, DIM);
-    built.records.forEach((r) => {
+    expect(table.bytes).toBe(ix.built.resident!.bytes);
+    const q = ix.queries.subarray(0, DIM);
+    ix.built.records.forEach((r) => {
       const g = table.find(r.key);
       expect(g, r.key).toBeGreaterThanOrEqual(0);
       const rec = JSON.parse(r.text) as ItemRecord;
@@ -108,22 +96,22 @@ describe("resident copy of a built index", () => {
     });
     expect(table.find("item/0000000000000000")).toBe(-1);
     expect(table.find("item/zz")).toBe(-1);
-    expect(table.find("blob/" + built.records[0].key.slice(5))).toBe(-1);
+    expect(table.find("blob/" + ix.built.records[0].key.slice(5))).toBe(-1);
   });
 
   it("searches re-ranking from memory give the same answers and bytes, and read no record", async () => {
-    const plain: IndexHandle = await openIndex(manifest, source);
+    const plain: IndexHandle = await openIndex(ix.manifest, ix.source);
     const reads: string[] = [];
     const spy: BlobSource = {
       async getTexts(keys) {
         reads.push(...keys);
-        return source.getTexts(keys);
+        return ix.source.getTexts(keys);
       },
     };
-    const resident: IndexHandle = { ...(await openIndex(manifest, spy)), resident: await loaded() };
+    const resident: IndexHandle = { ...(await openIndex(ix.manifest, spy)), resident: await loaded() };
     reads.length = 0;
     for (let i = 0; i < QUERIES; i++) {
-      const q = queries.subarray(i * DIM, (i + 1) * DIM);
+      const q = ix.queries.subarray(i * DIM, (i + 1) * DIM);
       const a = await searchVector(plain, q, { k: 10 });
       const b = await searchVector(resident, q, { k: 10 });
       expect(b.results).toEqual(a.results);
@@ -141,12 +129,12 @@ describe("resident copy of a built index", () => {
   it("a record the copy lacks is read from KV, so the answer is still whole", async () => {
     // A copy of the first half of the items only.
     const half = N / 2;
-    const keyBytes = Uint8Array.from(Buffer.from(built.records.slice(0, half).map((r) => r.key.slice(5)).join(""), "hex"));
-    const copy = residentCopy(data, DIM, items.slice(0, half), keyBytes, built.records.slice(0, half).map((r) => r.bytes))!;
-    const partial: IndexHandle = { ...(await openIndex(manifest, source)), resident: new ResidentRecords(copy.blocks.map((b) => decodeResidentBlock(textToBlob(b.text))), DIM) };
-    const plain = await openIndex(manifest, source);
+    const keyBytes = Uint8Array.from(Buffer.from(ix.built.records.slice(0, half).map((r) => r.key.slice(5)).join(""), "hex"));
+    const copy = residentCopy(ix.data, DIM, ix.items.slice(0, half), keyBytes, ix.built.records.slice(0, half).map((r) => r.bytes))!;
+    const partial: IndexHandle = { ...(await openIndex(ix.manifest, ix.source)), resident: new ResidentRecords(copy.blocks.map((b) => decodeResidentBlock(textToBlob(b.text))), DIM) };
+    const plain = await openIndex(ix.manifest, ix.source);
     for (let i = 0; i < 10; i++) {
-      const q = queries.subarray(i * DIM, (i + 1) * DIM);
+      const q = ix.queries.subarray(i * DIM, (i + 1) * DIM);
       const a = await searchVector(plain, q, { k: 10 });
       const b = await searchVector(partial, q, { k: 10 });
       expect(b.results).toEqual(a.results);
@@ -156,19 +144,19 @@ describe("resident copy of a built index", () => {
   });
 
   it("a missing, corrupt or short set of blocks fails the load with the block's key", async () => {
-    const copy = manifest.resident!;
+    const copy = ix.manifest.resident!;
     const refs = copy.blocks;
     const without = new MemorySource();
-    for (const [k, v] of source.values) if (k !== refs[0].key) without.values.set(k, v);
+    for (const [k, v] of ix.source.values) if (k !== refs[0].key) without.values.set(k, v);
     await expect(loadResident(copy, DIM, without)).rejects.toThrow(new RegExp(`resident block ${refs[0].key} is missing`));
     const corrupt = new MemorySource();
-    for (const [k, v] of source.values) corrupt.values.set(k, k === refs[0].key ? (v[9] === "A" ? "B" : "A") + v.slice(1) : v);
+    for (const [k, v] of ix.source.values) corrupt.values.set(k, k === refs[0].key ? (v[9] === "A" ? "B" : "A") + v.slice(1) : v);
     await expect(loadResident(copy, DIM, corrupt)).rejects.toThrow(new RegExp(`resident block ${refs[0].key} fails its checksum`));
-    await expect(loadResident({ ...copy, items: N + 1 }, DIM, source)).rejects.toThrow(new RegExp(`hold 2000 records in ${copy.bytes} bytes, the manifest says 2001 in ${copy.bytes}`));
-    await expect(loadResident({ ...copy, bytes: copy.bytes + 1 }, DIM, source)).rejects.toThrow(/the manifest says 2000 in \d+/);
+    await expect(loadResident({ ...copy, items: N + 1 }, DIM, ix.source)).rejects.toThrow(new RegExp(`hold 2000 records in ${copy.bytes} bytes, the manifest says 2001 in ${copy.bytes}`));
+    await expect(loadResident({ ...copy, bytes: copy.bytes + 1 }, DIM, ix.source)).rejects.toThrow(/the manifest says 2000 in \d+/);
     // A manifest that understates the copy's size (the budget was checked against it) stops the load at the block that passes it.
-    await expect(loadResident({ ...copy, bytes: copy.bytes - 1 }, DIM, source)).rejects.toThrow(new RegExp(`resident block ${refs[refs.length - 1].key} takes the copy past`));
-    await expect(loadResident(copy, 256, source)).rejects.toThrow(/has dim 512, the index 256/);
+    await expect(loadResident({ ...copy, bytes: copy.bytes - 1 }, DIM, ix.source)).rejects.toThrow(new RegExp(`resident block ${refs[refs.length - 1].key} takes the copy past`));
+    await expect(loadResident(copy, 256, ix.source)).rejects.toThrow(/has dim 512, the index 256/);
   });
 });
 

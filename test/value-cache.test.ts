@@ -19,12 +19,12 @@ function store(values: Map<string, string>): BlobSource & { reads: number } {
   };
 }
 
-async function ref<T>(bytes: Uint8Array, decode: (b: Uint8Array) => T, values: Map<string, string>): Promise<BlobRef<T>> {
+async function ref<T>(bytes: Uint8Array, decode: (b: Uint8Array) => T, values: Map<string, string>, budget?: "lexicon"): Promise<BlobRef<T>> {
   const text = blobToText(bytes);
   const sha = await sha256Hex(text);
   const key = `blob/${sha.slice(0, 32)}`;
   values.set(key, text);
-  return { key, bytes: text.length, sha: sha.slice(0, 32), what: key, decode };
+  return { key, bytes: text.length, sha: sha.slice(0, 32), what: key, decode, ...(budget ? { budget } : {}) };
 }
 
 function shardBytes(leaf: number, count: number): Uint8Array {
@@ -64,7 +64,7 @@ describe("the value caches' accounting", () => {
   it("keeps lexicon parts in their own budget, charged their decoded bytes", async () => {
     const values = new Map<string, string>();
     const part = partBytes(["flood", "polic", "2003"]);
-    const r = await ref<LexiconPart>(part, decodeLexiconPart, values);
+    const r = await ref<LexiconPart>(part, decodeLexiconPart, values, "lexicon");
     const cache = valueCache(1 << 20, 1 << 20, 1 << 20);
     const [decoded] = await fetchBlobs(store(values), cache, [r], emptyStats());
     expect(decoded.terms).toBe(3);
@@ -76,7 +76,7 @@ describe("the value caches' accounting", () => {
   it("lets a stream of lexicon parts come and go while the shards stay cached", async () => {
     const values = new Map<string, string>();
     const shards = await Promise.all([0, 1, 2].map((l) => ref<Shard>(shardBytes(l, 20), decodeShard, values)));
-    const parts = await Promise.all(["flood", "storm", "blaze", "quake"].map((w) => ref<LexiconPart>(partBytes([w]), decodeLexiconPart, values)));
+    const parts = await Promise.all(["flood", "storm", "blaze", "quake"].map((w) => ref<LexiconPart>(partBytes([w]), decodeLexiconPart, values, "lexicon")));
     const shardCharge = 16 + 20 * 40 + BLOB_ENTRY_BYTES;
     // Room for exactly the three shards, and for one part at a time (the parts' words are as long).
     const cache = valueCache(3 * shardCharge, 0, partBytes(["flood"]).byteLength + BLOB_ENTRY_BYTES);

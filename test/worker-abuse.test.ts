@@ -2,13 +2,13 @@
 // Rate Limiting bindings of wrangler.toml), the /embed token, allowed origins,
 // the token budget per request and per model call (wasm heap), and the edge
 // cache of GET /search.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { chunkByTokens, MODEL_CALL_TOKENS } from "../functions/embed-budget.ts";
 import { wranglerRatelimits } from "../scripts/local/harness.ts";
 import { atWindowStart } from "./helpers/rate-window.ts";
 import { UseTokenizer } from "../lib/model/tokenizer.ts";
 import { prepareModel } from "../scripts/builder/embedding/node-model.ts";
-import { post, startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
+import { post, suiteWorker } from "./helpers/workerd-fixture.ts";
 
 const MiB = 2 ** 20;
 /** What 64-token calls may add to the loaded model's wasm heap (measured 1.3 MiB). */
@@ -44,12 +44,8 @@ describe("chunkByTokens", () => {
 });
 
 describe("rate limits (wrangler.toml [[ratelimits]])", () => {
-  let w: TestWorker;
-  beforeAll(async () => {
-    // Anonymous /embed on purpose (EMBED_PUBLIC), to see its own per-client limit.
-    w = await startTestWorker({ seedModel: true, ratelimits: wranglerRatelimits(), vars: { EMBED_PUBLIC: "on" } });
-  });
-  afterAll(async () => w?.dispose());
+  // Anonymous /embed on purpose (EMBED_PUBLIC), to see its own per-client limit.
+  const w = suiteWorker({ seedModel: true, ratelimits: wranglerRatelimits(), vars: { EMBED_PUBLIC: "on" } });
 
   it("wrangler.toml limits anonymous /search to 100 and /embed to 64 units per client per 10 s (keys: test/worker-harden.test.ts)", () => {
     expect(wranglerRatelimits()).toMatchObject({ SEARCH_LIMITER: { simple: { limit: 100, period: 10 } }, EMBED_LIMITER: { simple: { limit: 64, period: 10 } } });
@@ -82,11 +78,7 @@ describe("rate limits (wrangler.toml [[ratelimits]])", () => {
 });
 
 describe("EMBED_TOKEN and ALLOWED_ORIGINS", () => {
-  let w: TestWorker;
-  beforeAll(async () => {
-    w = await startTestWorker({ seedModel: true, vars: { EMBED_TOKEN: "s3cret-token", EMBED_PUBLIC: "off", ALLOWED_ORIGINS: "https://app.example, https://other.example" } });
-  });
-  afterAll(async () => w?.dispose());
+  const w = suiteWorker({ seedModel: true, vars: { EMBED_TOKEN: "s3cret-token", EMBED_PUBLIC: "off", ALLOWED_ORIGINS: "https://app.example, https://other.example" } });
   const embed = (headers: Record<string, string>) => w.json("/v1/embed", { ...post({ texts: ["hello"] }), headers: { "Content-Type": "application/json", ...headers } });
 
   it("EMBED_TOKEN is a key with the embed scope: /embed needs Authorization: Bearer <token>", async () => {
@@ -121,11 +113,7 @@ describe("EMBED_TOKEN and ALLOWED_ORIGINS", () => {
 });
 
 describe("model work per request", () => {
-  let w: TestWorker;
-  beforeAll(async () => {
-    w = await startTestWorker({ seedModel: true });
-  });
-  afterAll(async () => w?.dispose());
+  const w = suiteWorker({ seedModel: true });
   // One retry on a socket error: after the ~30 s burst workerd may have closed a kept-alive connection undici reuses.
   const health = () => w.json("/v1/healthz").catch(() => w.json("/v1/healthz"));
   const wasmMiB = async () => (await health()).body.memory.wasm_heap_bytes / MiB;
@@ -168,11 +156,7 @@ describe("model work per request", () => {
 });
 
 describe("edge cache of GET /search", () => {
-  let w: TestWorker;
-  beforeAll(async () => {
-    w = await startTestWorker({ index: true });
-  });
-  afterAll(async () => w?.dispose());
+  const w = suiteWorker({ index: true });
 
   it("a repeated query (the same after NFKC) is answered from the Cache API without embedding; another k or version misses", async () => {
     const first = await w.json("/v1/search?q=bushfire%20threatens%20homes&k=5");

@@ -1,7 +1,7 @@
 // The HTTP contract that does not depend on the real index: routing, methods,
 // CORS, validation, the error envelope, and the embed on/off switch.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { post, startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
+import { describe, expect, it } from "vitest";
+import { post, suiteWorker } from "./helpers/workerd-fixture.ts";
 
 function expectError(res: { status: number; body: any }, status: number, code: string) {
   expect(res.status, JSON.stringify(res.body)).toBe(status);
@@ -13,12 +13,8 @@ function expectError(res: { status: number; body: any }, status: number, code: s
 }
 
 describe("Worker HTTP contract", () => {
-  let w: TestWorker;
-  beforeAll(async () => {
-    // Model-only manifest: the temporary adapter answers searches with index_unavailable.
-    w = await startTestWorker({ seedModel: true, vars: { MAX_QUERY_CHARS: "50" } });
-  });
-  afterAll(async () => w?.dispose());
+  // Model-only manifest: the temporary adapter answers searches with index_unavailable.
+  const w = suiteWorker({ seedModel: true, vars: { MAX_QUERY_CHARS: "50" } });
 
   it("serves the search page", async () => {
     const res = await w.fetch("/");
@@ -120,11 +116,7 @@ describe("Worker HTTP contract", () => {
 });
 
 describe("Worker with EMBED_ENDPOINT=off", () => {
-  let w: TestWorker;
-  beforeAll(async () => {
-    w = await startTestWorker({ vars: { EMBED_ENDPOINT: "off" } });
-  });
-  afterAll(async () => w?.dispose());
+  const w = suiteWorker({ vars: { EMBED_ENDPOINT: "off" } });
 
   it("refuses /embed with 403 embed_disabled, before touching KV", async () => {
     expectError(await w.json("/v1/embed", post({ texts: ["hello"] })), 403, "embed_disabled");
@@ -132,11 +124,7 @@ describe("Worker with EMBED_ENDPOINT=off", () => {
 });
 
 describe("Worker with an empty KV", () => {
-  let w: TestWorker;
-  beforeAll(async () => {
-    w = await startTestWorker();
-  });
-  afterAll(async () => w?.dispose());
+  const w = suiteWorker();
 
   it("reports index_unavailable on /healthz, /search and /embed", async () => {
     expectError(await w.json("/v1/healthz"), 503, "index_unavailable");

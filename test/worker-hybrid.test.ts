@@ -3,31 +3,21 @@
 // POST, per query in batches, with filters, each the same as the Node search
 // over the same artifacts; two KV rounds at most; both scores on every hit;
 // stop-word and unknown-word queries; the mode and fusion errors.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createNodeEmbedder } from "../scripts/builder/embedding/node-model.ts";
-import { ArtifactSearch } from "../scripts/artifacts/node-search.ts";
-import type { Embedder } from "../lib/model/embed.ts";
+import { describe, expect, it } from "vitest";
 import type { ModeOptions } from "../lib/lexical/hybrid.ts";
-import { expectSameHits, post, startTestWorker, type Hit, type TestWorker } from "./helpers/workerd-fixture.ts";
+import { expectSameHits, post, suiteRealIndex, type Hit } from "./helpers/workerd-fixture.ts";
 
 const MARCH = { publish_date: { $gte: "2003-03-01", $lt: "2003-04-01" } };
 const inMarch = (h: Hit) => /^200303\d\d$/.test(String(h.meta.publish_date));
 type ScoredHit = Hit & { scores: { semantic: number; lexical: number | null } };
 
 describe("search modes through the Worker", () => {
-  const fixture = inject("indexFixture");
-  let w: TestWorker;
-  let engine: ArtifactSearch;
-  let embedder: Embedder;
-  beforeAll(async () => {
-    [w, engine, embedder] = await Promise.all([startTestWorker({ index: true }), ArtifactSearch.open(fixture.dir), createNodeEmbedder()]);
-  });
-  afterAll(async () => w?.dispose());
+  const ix = suiteRealIndex();
 
   async function node(q: string, o: Omit<ModeOptions, "k" | "filter"> & { filter?: unknown }) {
-    const [v] = await embedder.embed([q]);
-    const filter = o.filter ? engine.compile(JSON.stringify(o.filter)) : null;
-    return engine.query(q, v, { k: 10, ...o, filter });
+    const [v] = await ix.embedder.embed([q]);
+    const filter = o.filter ? ix.engine.compile(JSON.stringify(o.filter)) : null;
+    return ix.engine.query(q, v, { k: 10, ...o, filter });
   }
 
   const QUERIES = ["saddam hussein statue toppled in baghdad", "drought hits farmers", "sars outbreak hong kong"];
@@ -35,7 +25,7 @@ describe("search modes through the Worker", () => {
   it("GET answers each mode and fusion as the Node search does, in ≤ 2 KV rounds, with both scores on every hit", async () => {
     for (const q of QUERIES) {
       for (const [mode, fusion] of [["semantic", undefined], ["lexical", undefined], ["hybrid", undefined], ["hybrid", "rrf"]] as const) {
-        const res = await w.json(`/v1/search?q=${encodeURIComponent(q)}&k=10&mode=${mode}${fusion ? `&fusion=${fusion}` : ""}`);
+        const res = await ix.w.json(`/v1/search?q=${encodeURIComponent(q)}&k=10&mode=${mode}${fusion ? `&fusion=${fusion}` : ""}`);
         const label = `${q} [${mode}${fusion ? `/${fusion}` : ""}]`;
         expect(res.status, label).toBe(200);
         expect(res.body.mode).toBe(mode);
@@ -56,7 +46,7 @@ describe("search modes through the Worker", () => {
   });
 
   it("without a mode, the index's default (hybrid) answers", async () => {
-    const res = await w.json(`/v1/search?q=${encodeURIComponent(QUERIES[0])}`);
+    const res = await ix.w.json(`/v1/search?q=${encodeURIComponent(QUERIES[0])}`);
     expect(res.status).toBe(200);
     expect(res.body.mode).toBe("hybrid");
     expect(res.body.fusion).toBe("score");
@@ -64,9 +54,9 @@ describe("search modes through the Worker", () => {
 
   it("hybrid finds an exact rare name that semantic search ranks lower", async () => {
     // A headline's rare words, in another order with other words: the lexical side must carry it.
-    const all = await engine.allRecords();
+    const all = await ix.engine.allRecords();
     const target = all.find((r) => /\bsaddam\b/.test(r.text) && /\bstatue\b/.test(r.text)) ?? all[0];
-    const res = await w.json(`/v1/search?q=${encodeURIComponent(target.text)}&mode=hybrid`);
+    const res = await ix.w.json(`/v1/search?q=${encodeURIComponent(target.text)}&mode=hybrid`);
     expect((res.body.results as Hit[])[0].id).toBe(target.id);
   });
 
@@ -83,7 +73,7 @@ describe("search modes through the Worker", () => {
         { q: "iraq war protest", mode: "lexical", filter: null },
       ],
     };
-    const res = await w.json("/v1/search", post(body));
+    const res = await ix.w.json("/v1/search", post(body));
     expect(res.status).toBe(200);
     const answers = res.body.answers as Array<{ mode: string; fusion?: string; results: ScoredHit[]; stats: { round_trips: number } }>;
     expect(answers.map((a) => a.mode)).toEqual(["hybrid", "lexical", "semantic", "hybrid", "lexical"]);
@@ -105,14 +95,14 @@ describe("search modes through the Worker", () => {
   });
 
   it("a query of stop words: lexical answers nothing and says why, hybrid still answers by meaning", async () => {
-    const lexical = await w.json(`/v1/search?q=${encodeURIComponent("the of and")}&mode=lexical`);
+    const lexical = await ix.w.json(`/v1/search?q=${encodeURIComponent("the of and")}&mode=lexical`);
     expect(lexical.status).toBe(200);
     expect(lexical.body.results).toEqual([]);
     expect(lexical.body.reason).toMatch(/stop word/);
-    const unknown = await w.json(`/v1/search?q=${encodeURIComponent("qxzvw blorptastic")}&mode=lexical`);
+    const unknown = await ix.w.json(`/v1/search?q=${encodeURIComponent("qxzvw blorptastic")}&mode=lexical`);
     expect(unknown.body.results).toEqual([]);
     expect(unknown.body.reason).toMatch(/none of the query's words/);
-    const hybrid = await w.json(`/v1/search?q=${encodeURIComponent("the of and")}&mode=hybrid`);
+    const hybrid = await ix.w.json(`/v1/search?q=${encodeURIComponent("the of and")}&mode=hybrid`);
     expect(hybrid.status).toBe(200);
     expect(hybrid.body.results).toHaveLength(10);
     expect(hybrid.body.reason).toBeUndefined();
@@ -120,9 +110,9 @@ describe("search modes through the Worker", () => {
 
   it("GET answers of different modes are cached apart", async () => {
     const q = encodeURIComponent("bushfire threatens homes");
-    const a = await w.json(`/v1/search?q=${q}&mode=lexical`);
-    const b = await w.json(`/v1/search?q=${q}&mode=semantic`);
-    const c = await w.json(`/v1/search?q=${q}&mode=lexical`);
+    const a = await ix.w.json(`/v1/search?q=${q}&mode=lexical`);
+    const b = await ix.w.json(`/v1/search?q=${q}&mode=semantic`);
+    const c = await ix.w.json(`/v1/search?q=${q}&mode=lexical`);
     expect(a.body.mode).toBe("lexical");
     expect(b.body.mode).toBe("semantic");
     expect(c.body.mode).toBe("lexical");
@@ -138,7 +128,7 @@ describe("search modes through the Worker", () => {
       ["/v1/search", post({ queries: [{ q: "y", weight: 1 }] }), "invalid_body", /weight/],
     ];
     for (const [p, init, code, message] of cases) {
-      const res = await w.json(p, init);
+      const res = await ix.w.json(p, init);
       expect(res.status, p).toBe(400);
       expect(res.body.error.code, p).toBe(code);
       expect(res.body.error.message, p).toMatch(message);

@@ -2,25 +2,18 @@
 // built by runBuild and published to the Worker's local KV by the global setup):
 // semantic sanity, recall against exact search, parity with the Node-side search
 // over the same artifacts, batches, limits with the deployed defaults, /healthz.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createNodeEmbedder } from "../scripts/builder/embedding/node-model.ts";
-import { ArtifactSearch } from "../scripts/artifacts/node-search.ts";
-import type { Embedder } from "../lib/model/embed.ts";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { SARS_HEADLINE, evaluationQueries, fixtureTexts } from "./helpers/index-fixture.ts";
 import { PROBE_SPREAD } from "../lib/index/leaves.ts";
-import { expectSameHits, post, startTestWorker, type Hit, type TestWorker } from "./helpers/workerd-fixture.ts";
+import { expectSameHits, post, suiteRealIndex, type Hit } from "./helpers/workerd-fixture.ts";
 
 describe("search on the real index", () => {
   const fixture = inject("indexFixture");
-  let w: TestWorker;
-  let engine: ArtifactSearch;
-  let embedder: Embedder;
+  const ix = suiteRealIndex();
   let texts: string[];
   beforeAll(async () => {
-    [w, engine, embedder] = await Promise.all([startTestWorker({ index: true }), ArtifactSearch.open(fixture.dir), createNodeEmbedder()]);
-    texts = await fixtureTexts(engine);
+    texts = await fixtureTexts(ix.engine);
   });
-  afterAll(async () => w?.dispose());
 
   it("the fixture is the 2,000-headline subset spanning Feb–Oct 2003, SARS news included", () => {
     expect(fixture.items).toBe(2000);
@@ -30,15 +23,15 @@ describe("search on the real index", () => {
   });
 
   it("/v1/healthz reports the published version, its items and the model", async () => {
-    const res = await w.json("/v1/healthz");
+    const res = await ix.w.json("/v1/healthz");
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ status: "ok", version: fixture.version, items: 2000, model: w.manifest!.model.id });
-    expect(res.body.model).toBe(embedder.modelId);
+    expect(res.body).toMatchObject({ status: "ok", version: fixture.version, items: 2000, model: ix.w.manifest!.model.id });
+    expect(res.body.model).toBe(ix.embedder.modelId);
   });
 
   it("a query about SARS returns SARS headlines first", async () => {
     for (const q of ["new sars cases reported in hong kong", "sars pneumonia outbreak in asia"]) {
-      const res = await w.json(`/v1/search?q=${encodeURIComponent(q)}&k=10&mode=semantic`);
+      const res = await ix.w.json(`/v1/search?q=${encodeURIComponent(q)}&k=10&mode=semantic`);
       expect(res.status).toBe(200);
       const hits = res.body.results as Hit[];
       expect(hits).toHaveLength(10);
@@ -49,12 +42,12 @@ describe("search on the real index", () => {
       for (const h of hits.filter((x) => SARS_HEADLINE.test(x.text))) expect(String(h.meta.publish_date)).toMatch(/^20030[3-8]\d\d$/);
     }
     // And an unrelated query does not: the check above is about meaning, not a constant answer.
-    const other = await w.json(`/v1/search?q=${encodeURIComponent("cricket test match")}&k=10&mode=semantic`);
+    const other = await ix.w.json(`/v1/search?q=${encodeURIComponent("cricket test match")}&k=10&mode=semantic`);
     expect((other.body.results as Hit[]).filter((h) => SARS_HEADLINE.test(h.text))).toEqual([]);
   });
 
   it("GET /v1/search returns k ranked hits with text, metadata, timings and stats", async () => {
-    const res = await w.json("/v1/search?q=drought%20hits%20farmers&k=7&mode=semantic");
+    const res = await ix.w.json("/v1/search?q=drought%20hits%20farmers&k=7&mode=semantic");
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ query: "drought hits farmers", k: 7, index: { version: fixture.version, items: 2000 } });
     const hits = res.body.results as Hit[];
@@ -69,11 +62,11 @@ describe("search on the real index", () => {
     // The search's own CPU: its time less its waits on KV.
     expect(res.body.timings.compute_ms).toBeCloseTo(res.body.timings.search_ms - res.body.stats.kv_ms, 1);
     // Round 1 probes nprobe leaves, more when they score alike (lib/index/leaves.ts).
-    expect(res.body.stats.shards).toBeGreaterThanOrEqual(w.manifest!.params.nprobe);
-    expect(res.body.stats.shards).toBeLessThanOrEqual(PROBE_SPREAD * w.manifest!.params.nprobe);
+    expect(res.body.stats.shards).toBeGreaterThanOrEqual(ix.w.manifest!.params.nprobe);
+    expect(res.body.stats.shards).toBeLessThanOrEqual(PROBE_SPREAD * ix.w.manifest!.params.nprobe);
     // Round 2's depth follows the PQ scores (lib/index/rerank-depth.ts): 2k to rerank records.
     expect(res.body.stats.records).toBeGreaterThanOrEqual(2 * 7);
-    expect(res.body.stats.records).toBeLessThanOrEqual(w.manifest!.params.rerank);
+    expect(res.body.stats.records).toBeLessThanOrEqual(ix.w.manifest!.params.rerank);
     expect(res.headers.get("server-timing")).toMatch(/embed;dur=[\d.]+.*search;dur=[\d.]+.*total;dur=[\d.]+/);
   });
 
@@ -83,17 +76,17 @@ describe("search on the real index", () => {
     const workerHits: Hit[][] = [];
     for (let i = 0; i < queries.length; i += 10) {
       const batch = queries.slice(i, i + 10);
-      const res = await w.json("/v1/search", post({ queries: batch, k: 10, mode: "semantic" }));
+      const res = await ix.w.json("/v1/search", post({ queries: batch, k: 10, mode: "semantic" }));
       expect(res.status).toBe(200);
       expect(res.body.answers.map((r: { query: string }) => r.query)).toEqual(batch);
       workerHits.push(...res.body.answers.map((r: { results: Hit[] }) => r.results));
     }
-    const vectors = await embedder.embed(queries);
+    const vectors = await ix.embedder.embed(queries);
     let hits = 0;
     let identical = 0;
     for (let i = 0; i < queries.length; i++) {
-      const exact = (await engine.exact(vectors[i], 10)).results;
-      const approx = (await engine.approximate(vectors[i], 10)).results;
+      const exact = (await ix.engine.exact(vectors[i], 10)).results;
+      const approx = (await ix.engine.approximate(vectors[i], 10)).results;
       const truth = new Set(exact.map((h) => h.id));
       hits += workerHits[i].filter((h) => truth.has(h.id)).length;
       expectSameHits(workerHits[i], approx, `query ${i} "${queries[i]}"`);
@@ -107,7 +100,7 @@ describe("search on the real index", () => {
 
   it("POST /v1/search answers a batch with one answer per query, in order", async () => {
     const queries = Array.from({ length: 16 }, (_, i) => `${["rain", "court", "election", "football"][i % 4]} news ${i}`);
-    const res = await w.json("/v1/search", post({ queries, k: 3, mode: "semantic" }));
+    const res = await ix.w.json("/v1/search", post({ queries, k: 3, mode: "semantic" }));
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ object: "search.batch", k: 3, index: { version: fixture.version, items: 2000 } });
     expect(res.body.answers).toHaveLength(16);
@@ -117,21 +110,21 @@ describe("search on the real index", () => {
     });
     expect(typeof res.body.timings.total_ms).toBe("number");
     // A single POST equals the same query's entry in a batch.
-    const single = await w.json("/v1/search", post({ q: queries[5], k: 3, mode: "semantic" }));
+    const single = await ix.w.json("/v1/search", post({ q: queries[5], k: 3, mode: "semantic" }));
     expect(single.body.results.map((h: Hit) => h.id)).toEqual(res.body.answers[5].results.map((h: Hit) => h.id));
   });
 
   it("enforces the deployed limits: 1,000 characters per query, 16 queries per batch", async () => {
-    const long = await w.json("/v1/search", post({ q: "a ".repeat(500) + "b" }));
+    const long = await ix.w.json("/v1/search", post({ q: "a ".repeat(500) + "b" }));
     expect(long.status).toBe(400);
     expect(long.body.error.code).toBe("query_too_long");
-    const get = await w.json(`/v1/search?q=${"x".repeat(1001)}`);
+    const get = await ix.w.json(`/v1/search?q=${"x".repeat(1001)}`);
     expect(get.status).toBe(400);
     expect(get.body.error.code).toBe("query_too_long");
-    const atLimit = await w.json("/v1/search", post({ q: "rain ".repeat(200), k: 1 }));
+    const atLimit = await ix.w.json("/v1/search", post({ q: "rain ".repeat(200), k: 1 }));
     expect(atLimit.status).toBe(200);
     expect(atLimit.body.results).toHaveLength(1);
-    const batch = await w.json("/v1/search", post({ queries: Array(17).fill("rain") }));
+    const batch = await ix.w.json("/v1/search", post({ queries: Array(17).fill("rain") }));
     expect(batch.status).toBe(400);
     expect(batch.body.error.code).toBe("batch_too_large");
   });

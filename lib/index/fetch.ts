@@ -1,7 +1,7 @@
 // One round to the index store, and the verified, cached reads built on it: a
 // value is checked against the hash its key names before it is decoded, and a
 // missing or corrupt value is an IndexError, never a silently smaller answer.
-import { decodeLexiconPart, FormatError, ITEM_KEY_BYTES, textToBlob, type ItemRecord } from "./format.ts";
+import { FormatError, ITEM_KEY_BYTES, textToBlob, type ItemRecord } from "./format.ts";
 import { ByteLru } from "./lru.ts";
 import { sha256Hex } from "./sha256.ts";
 
@@ -125,6 +125,8 @@ export interface BlobRef<T> {
   /** For error messages, e.g. "shard blob/… (leaf 12)". */
   what: string;
   decode(bytes: Uint8Array): T;
+  /** The cache budget it is kept in: "lexicon" for lexicon parts and postings tails, the index's otherwise. */
+  budget?: "lexicon";
 }
 
 /** One round to the source; a source that fails (quota, outage) is unavailable, not a bug. */
@@ -140,9 +142,9 @@ export async function read(source: BlobSource, keys: string[], stats: SearchStat
   }
 }
 
-/** The budget a value is cached in: lexicon parts (format.ts §10) have their own, every other blob shares the index's. */
+/** The budget a value is cached in: lexicon values (format.ts §10–11) have their own, every other blob shares the index's. */
 function lruFor(cache: ValueCache, ref: BlobRef<unknown>): ByteLru<unknown> {
-  return ref.decode === decodeLexiconPart ? cache.lexicon : cache.blobs;
+  return ref.budget === "lexicon" ? cache.lexicon : cache.blobs;
 }
 
 /** The values of `refs`, in order, from the cache or in one round; a decode that throws means corrupt. */

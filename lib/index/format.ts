@@ -821,9 +821,11 @@ export const textToBlob = fromBase64;
 export const LEXICON_HEAD_MAGIC = 0x314c5345; // "ESL1"
 export const LEXICON_PART_MAGIC = 0x31585345; // "ESX1"
 export const POSTINGS_TAIL_MAGIC = 0x31545345; // "EST1"
+export const LEXICON_DELTA_MAGIC = 0x31445345; // "ESD1"
 const LEXICON_HEAD_BYTES = 32;
 const LEXICON_PART_HEADER_BYTES = 24;
 const TAIL_HEADER_BYTES = 16;
+const LEXICON_DELTA_HEADER_BYTES = 24;
 /** Bytes of one posting: item key, dl (u16), tf (u8). */
 export const POSTING_BYTES = ITEM_KEY_BYTES + 3;
 export const MAX_TF = 255;
@@ -1108,9 +1110,6 @@ export function decodePostingsTail(bytes: Uint8Array): PostingsTail {
   for (let i = 0; i < n; i++) if (postings.tf[i] < 1) throw new FormatError(`postings tail: posting ${i} has tf 0`);
   return { termHash: view.getUint32(8, true), postings };
 }
-
-export const LEXICON_DELTA_MAGIC = 0x31445345; // "ESD1"
-const LEXICON_DELTA_HEADER_BYTES = 24;
 
 /** §12: what a delta build adds to its base's main lexicon. */
 export interface LexiconDelta {

@@ -22,47 +22,43 @@ function hashHex(hashes: Uint8Array, i: number): string {
   return hex(hashes, i * SHARD_HASH_BYTES, (i + 1) * SHARD_HASH_BYTES);
 }
 
-export function shardRef(routing: Routing, leaf: number): BlobRef<Shard> {
-  const key = shardKey(routing, leaf);
+/**
+ * The ref of value `i` of one kind: its size and hash from that kind's arrays,
+ * decoded and then checked to be the value asked for (`wrong` names how it is
+ * not, or is null), since a hash match alone does not say it belongs here.
+ */
+function blobRef<T>(key: string, what: string, sizes: ArrayLike<number>, hashes: Uint8Array, i: number, decode: (bytes: Uint8Array) => T, wrong: (value: T) => string | null): BlobRef<T> {
   return {
     key,
-    bytes: routing.shardBytes[leaf],
-    sha: hashHex(routing.shardHashes, leaf),
-    what: `shard ${key} (leaf ${leaf})`,
+    bytes: sizes[i],
+    sha: hashHex(hashes, i),
+    what,
     decode(bytes) {
-      const shard = decodeShard(bytes);
-      if (shard.leaf !== leaf || shard.pqM !== routing.pqM) throw new Error(`not leaf ${leaf}'s`);
-      return shard;
+      const value = decode(bytes);
+      const why = wrong(value);
+      if (why !== null) throw new Error(why);
+      return value;
     },
   };
+}
+
+export function shardRef(routing: Routing, leaf: number): BlobRef<Shard> {
+  const key = shardKey(routing, leaf);
+  return blobRef(key, `shard ${key} (leaf ${leaf})`, routing.shardBytes, routing.shardHashes, leaf, decodeShard, (s) =>
+    s.leaf !== leaf || s.pqM !== routing.pqM ? `not leaf ${leaf}'s` : null,
+  );
 }
 
 export function attributesRef(table: FilterTable, leaf: number, count: number): BlobRef<Attributes> {
   const key = attributesKey(table, leaf);
-  return {
-    key,
-    bytes: table.attrBytes[leaf],
-    sha: hashHex(table.attrHashes, leaf),
-    what: `filter attributes ${key} (leaf ${leaf})`,
-    decode(bytes) {
-      const a = decodeAttributes(bytes);
-      if (a.leaf !== leaf || a.columns !== table.columns || a.count !== count) throw new Error(`not leaf ${leaf}'s`);
-      return a;
-    },
-  };
+  return blobRef(key, `filter attributes ${key} (leaf ${leaf})`, table.attrBytes, table.attrHashes, leaf, decodeAttributes, (a) =>
+    a.leaf !== leaf || a.columns !== table.columns || a.count !== count ? `not leaf ${leaf}'s` : null,
+  );
 }
 
 export function chunkRef(table: FilterTable, chunk: number, column: number, pqM: number): BlobRef<ColumnChunk> {
   const key = chunkKey(table, chunk);
-  return {
-    key,
-    bytes: table.chunkBytes[chunk],
-    sha: hashHex(table.chunkHashes, chunk),
-    what: `column chunk ${key} (column ${column})`,
-    decode(bytes) {
-      const c = decodeColumnChunk(bytes);
-      if (c.column !== column || c.columns !== table.columns || c.pqM !== pqM || c.count !== table.chunkCount[chunk]) throw new Error(`not chunk ${chunk}`);
-      return c;
-    },
-  };
+  return blobRef(key, `column chunk ${key} (column ${column})`, table.chunkBytes, table.chunkHashes, chunk, decodeColumnChunk, (c) =>
+    c.column !== column || c.columns !== table.columns || c.pqM !== pqM || c.count !== table.chunkCount[chunk] ? `not chunk ${chunk}` : null,
+  );
 }

@@ -72,6 +72,7 @@ export function partRef(lex: LexicalIndex, part: number): BlobRef<LexiconPart> {
     sha: hex(lex.head.partHashes, part * SHARD_HASH_BYTES, (part + 1) * SHARD_HASH_BYTES),
     what: `lexicon part ${key} (part ${part})`,
     decode: decodeLexiconPart,
+    budget: "lexicon",
   };
 }
 
@@ -112,6 +113,7 @@ function tailRef(p: LexiconPart, r: number, t: QueryTerm): BlobRef<PostingsTail>
     bytes: p.tailBytes[r],
     sha: hex(p.tailHashes, r * SHARD_HASH_BYTES, (r + 1) * SHARD_HASH_BYTES),
     what: `postings tail ${tailKey(p, r)} of "${t.term}"`,
+    budget: "lexicon",
     decode(bytes) {
       const tail = decodePostingsTail(bytes);
       if (tail.termHash !== t.hash || tail.postings.count !== p.tailCount[r]) throw new Error(`not the tail of "${t.term}"`);

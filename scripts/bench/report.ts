@@ -99,6 +99,11 @@ function table(head: string[], rows: Array<Array<string | number>>): string {
   return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 }
 
+/** A report section that is a title and a two-column table of figures, then any notes. */
+function figureSection(title: string, rows: Array<Array<string | number>>, ...notes: string[]): string[] {
+  return [title, "", table(["figure", "value"], rows), "", ...notes];
+}
+
 function baselineRows(b: BaselineResult, knob: string, roundsLabel: string): string {
   return table(
     [knob, "recall@10", "recall@1", "q/s in Node (median, min–max)", "vectors read", "KV bytes/query (int8 vectors + structure)", "p95", "with float32 vectors", roundsLabel, "replay agrees"],
@@ -167,57 +172,47 @@ function rerankKnob(params: BenchResult["build"]["params"]): string {
 function projectSection(r: BenchResult): string[] {
   const p = r.project;
   const params = r.build.params;
-  return [
+  return figureSection(
     "## 1. The project through HTTP (Worker in workerd, local KV, Node client over loopback)",
-    "",
-    table(
-      ["figure", "value"],
-      [
-        ["recall@1 / recall@10", `${f3(p.recallAt1)} / ${f3(p.recallAt10)}`],
-        ["recall@10 by query kind", Object.entries(p.recallAt10ByKind).map(([k, v]) => `${k} ${f3(v)}`).join(", ")],
-        ...(r.build.selfCheck?.byKind ? [["self-check vs held-out", selfCheckVsHeldOut(r.build.selfCheck, p.recallAt10, p.recallAt10ByKind)]] : []),
-        [`index knobs`, `${params.leaves} leaves (leaf size ${r.build.leafSize}), nprobe ${probeKnob(params)}, rerank ${rerankKnob(params)}, PQ ${params.pqM} B/item`],
-        ["records re-ranked per query (mean / p50 / p95)", `${f1(p.records.mean)} / ${f1(p.records.p50)} / ${f1(p.records.p95)}`],
-        ["shards per query (mean / p95)", `${f1(p.shards.mean)} / ${f1(p.shards.p95)}`],
-        ["bytes needed per query (mean / p95)", `${kb(p.bytes.mean)} / ${kb(p.bytes.p95)}`],
-        ["bytes fetched from KV per query, warm isolate cache (mean / p95)", `${kb(p.fetchedBytes.mean)} / ${kb(p.fetchedBytes.p95)}`],
-        ["sequential KV rounds: warm isolate (mean / p95); cold, no cache (mean / p95)", `${f1(p.roundTrips.mean)} / ${f1(p.roundTrips.p95)}; ${f1(p.uncached.roundTrips.mean)} / ${f1(p.uncached.roundTrips.p95)}`],
-        ...latencyRows(p.latency),
-        ["cold first query (model + index load from KV)", `${f1(p.cold.e2eMs)} ms end to end (model load ${p.cold.modelLoadMs ?? "—"} ms, Worker total ${f1(p.cold.serverTotalMs)} ms)`],
-        memoryRow(p.memory),
-        residentRow(p.resident),
-        ...hybridRows(p.hybrid),
-        ...Object.entries(p.qps).map(([c, q]): [string, string] => [`queries per second, ${c} concurrent client${c === "1" ? "" : "s"}`, rep(q)]),
-      ],
-    ),
-    "",
+    [
+      ["recall@1 / recall@10", `${f3(p.recallAt1)} / ${f3(p.recallAt10)}`],
+      ["recall@10 by query kind", Object.entries(p.recallAt10ByKind).map(([k, v]) => `${k} ${f3(v)}`).join(", ")],
+      ...(r.build.selfCheck?.byKind ? [["self-check vs held-out", selfCheckVsHeldOut(r.build.selfCheck, p.recallAt10, p.recallAt10ByKind)]] : []),
+      [`index knobs`, `${params.leaves} leaves (leaf size ${r.build.leafSize}), nprobe ${probeKnob(params)}, rerank ${rerankKnob(params)}, PQ ${params.pqM} B/item`],
+      ["records re-ranked per query (mean / p50 / p95)", `${f1(p.records.mean)} / ${f1(p.records.p50)} / ${f1(p.records.p95)}`],
+      ["shards per query (mean / p95)", `${f1(p.shards.mean)} / ${f1(p.shards.p95)}`],
+      ["bytes needed per query (mean / p95)", `${kb(p.bytes.mean)} / ${kb(p.bytes.p95)}`],
+      ["bytes fetched from KV per query, warm isolate cache (mean / p95)", `${kb(p.fetchedBytes.mean)} / ${kb(p.fetchedBytes.p95)}`],
+      ["sequential KV rounds: warm isolate (mean / p95); cold, no cache (mean / p95)", `${f1(p.roundTrips.mean)} / ${f1(p.roundTrips.p95)}; ${f1(p.uncached.roundTrips.mean)} / ${f1(p.uncached.roundTrips.p95)}`],
+      ...latencyRows(p.latency),
+      ["cold first query (model + index load from KV)", `${f1(p.cold.e2eMs)} ms end to end (model load ${p.cold.modelLoadMs ?? "—"} ms, Worker total ${f1(p.cold.serverTotalMs)} ms)`],
+      memoryRow(p.memory),
+      residentRow(p.resident),
+      ...hybridRows(p.hybrid),
+      ...Object.entries(p.qps).map(([c, q]): [string, string] => [`queries per second, ${c} concurrent client${c === "1" ? "" : "s"}`, rep(q)]),
+    ],
     "Bytes needed counts every shard and record a query uses, as if nothing were cached (what a cold isolate reads); fetched is what this warm isolate actually read from KV.",
     "",
     LATENCY_NOTE,
     "",
     "",
-  ];
+  );
 }
 
 function exactSection(r: BenchResult): string[] {
   const e = r.exactWorker;
-  return [
+  return figureSection(
     "## 2. Exact search in the Worker (every item record read from KV, int8 re-score)",
-    "",
-    table(
-      ["figure", "value"],
-      [
-        ["queries", `${e.queries}${e.error ? ` (stopped early: ${e.error})` : ""}`],
-        ["recall@10 vs float32", f3(e.recallAt10)],
-        ["latency end to end p50 / max (ms)", `${f1(e.e2e.p50)} / ${f1(e.e2e.max)}`],
-        ["search (Worker timing) p50 (ms)", f1(e.search.p50)],
-        ["bytes per query / records / KV rounds", `${kb(e.bytes)} / ${e.records.toFixed(0)} / ${e.roundTrips.toFixed(0)}`],
-        ["exact float32 in Node (ms/query, vectors in memory)", f1(r.exactNode.msPerQuery)],
-        ["ratio exact ÷ project: search time p50, end to end p50, bytes", `${ratio(r.ratios.exactOverProjectSearchMsP50)}, ${ratio(r.ratios.exactOverProjectE2eMsP50)}, ${ratio(r.ratios.exactOverProjectBytes)}`],
-      ],
-    ),
-    "",
-  ];
+    [
+      ["queries", `${e.queries}${e.error ? ` (stopped early: ${e.error})` : ""}`],
+      ["recall@10 vs float32", f3(e.recallAt10)],
+      ["latency end to end p50 / max (ms)", `${f1(e.e2e.p50)} / ${f1(e.e2e.max)}`],
+      ["search (Worker timing) p50 (ms)", f1(e.search.p50)],
+      ["bytes per query / records / KV rounds", `${kb(e.bytes)} / ${e.records.toFixed(0)} / ${e.roundTrips.toFixed(0)}`],
+      ["exact float32 in Node (ms/query, vectors in memory)", f1(r.exactNode.msPerQuery)],
+      ["ratio exact ÷ project: search time p50, end to end p50, bytes", `${ratio(r.ratios.exactOverProjectSearchMsP50)}, ${ratio(r.ratios.exactOverProjectE2eMsP50)}, ${ratio(r.ratios.exactOverProjectBytes)}`],
+    ],
+  );
 }
 
 function seedSection(r: BenchResult): string[] {
@@ -275,21 +270,16 @@ function embeddingRate(emb: BenchResult["build"]["embeddings"]): string {
 
 function buildSection(r: BenchResult): string[] {
   const b = r.build;
-  return [
+  return figureSection(
     "## 5. Build",
-    "",
-    table(
-      ["figure", "value"],
-      [
-        ["seconds per stage", Object.entries(b.seconds).map(([k, v]) => `${k} ${v}`).join(", ")],
-        ["embeddings per second per core", embeddingRate(b.embeddings)],
-        ["stored bytes per item (routing + shards + records + manifest)", `${b.bytesPerItem} B`],
-        ["peak RSS of the build", `${(b.peakRssBytes / 2 ** 20).toFixed(0)} MiB`],
-        ["build reused from the bench cache", b.reused ? "yes (figures are from the run that built it)" : "no"],
-      ],
-    ),
-    "",
-  ];
+    [
+      ["seconds per stage", Object.entries(b.seconds).map(([k, v]) => `${k} ${v}`).join(", ")],
+      ["embeddings per second per core", embeddingRate(b.embeddings)],
+      ["stored bytes per item (routing + shards + records + manifest)", `${b.bytesPerItem} B`],
+      ["peak RSS of the build", `${(b.peakRssBytes / 2 ** 20).toFixed(0)} MiB`],
+      ["build reused from the bench cache", b.reused ? "yes (figures are from the run that built it)" : "no"],
+    ],
+  );
 }
 
 /** Per leaf size and rerank, the cheapest point of the curve that reaches the target recall. */

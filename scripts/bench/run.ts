@@ -67,9 +67,6 @@ export const DEFAULTS = {
   targetRecall: 0.95,
 };
 
-const INT8 = 1;
-const F32 = 4;
-
 export interface BaselinePoint {
   knob: number;
   recallAt10: number;
@@ -543,7 +540,7 @@ function baselinePoint(
       if (replay.has(r)) agree++;
     }
   });
-  const perQueryBytes = touches.map((t) => t.vectors * dim * INT8 + t.structureBytes);
+  const perQueryBytes = touches.map((t) => t.vectors * dim * Int8Array.BYTES_PER_ELEMENT + t.structureBytes);
   return {
     knob,
     recallAt10: mean(answers.map((a, i) => recallAt(a, truthRows[i], k))),
@@ -552,7 +549,7 @@ function baselinePoint(
     vectorsRead: mean(touches.map((t) => t.vectors)),
     bytes: mean(perQueryBytes),
     bytesP95: dist(perQueryBytes).p95,
-    bytesF32: mean(touches.map((t) => t.vectors * dim * F32 + t.structureBytes)),
+    bytesF32: mean(touches.map((t) => t.vectors * dim * Float32Array.BYTES_PER_ELEMENT + t.structureBytes)),
     structureBytes: mean(touches.map((t) => t.structureBytes)),
     rounds: dist(touches.map((t) => t.rounds)),
     replayAgreement: total ? agree / total : 1,

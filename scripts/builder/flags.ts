@@ -3,24 +3,24 @@
 import type { BuildOptions } from "./build.ts";
 import { parseFilterable } from "./packing/filter-columns.ts";
 import { EMBEDDING_DIM } from "../../lib/model/embed.ts";
-import { parseIntFlag, parseMarginFlag, UsageError } from "../common/cli.ts";
+import { parseIntFlag, parseMarginFlag, stringFlags, UsageError } from "../common/cli.ts";
 
 /** The index knobs, shared by every command that builds (build, deploy). */
-export const BUILD_FLAGS = {
-  "text-column": { type: "string" },
-  threads: { type: "string" },
-  "leaf-size": { type: "string" },
-  "pq-m": { type: "string" },
-  rerank: { type: "string" },
-  "rerank-margin": { type: "string" },
-  nprobe: { type: "string" },
-  "probe-margin": { type: "string" },
-  "probe-kb": { type: "string" },
-  "byte-budget-kb": { type: "string" },
-  "target-recall": { type: "string" },
-  "check-queries": { type: "string" },
-  filterable: { type: "string" },
-} as const;
+export const BUILD_FLAGS = stringFlags(
+  "text-column",
+  "threads",
+  "leaf-size",
+  "pq-m",
+  "rerank",
+  "rerank-margin",
+  "nprobe",
+  "probe-margin",
+  "probe-kb",
+  "byte-budget-kb",
+  "target-recall",
+  "check-queries",
+  "filterable",
+);
 
 export function buildOptionsFromFlags(a: { [K in keyof typeof BUILD_FLAGS]?: string }): Partial<BuildOptions> {
   const pqM = parseIntFlag("pq-m", a["pq-m"]);

@@ -7,7 +7,7 @@
 // writes the same numbers with the machine, Node and git commit.
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { parseIntFlag, runCli, UsageError } from "../common/cli.ts";
+import { booleanFlags, HELP_FLAG, parseIntFlag, runCli, stringFlags, UsageError } from "../common/cli.ts";
 import { latencyMarkdown, markdown } from "../bench/report.ts";
 import { writeOutputs } from "../bench/outputs.ts";
 import { runLatencyBench } from "../bench/latency.ts";
@@ -73,42 +73,20 @@ function list(name: string, v: string | undefined): number[] | undefined {
 }
 
 /** The hybrid bench's flags (scripts/bench/hybrid.ts). */
-const HYBRID_FLAGS = { hybrid: { type: "boolean" }, stsb: { type: "string" }, "known-items": { type: "string" } } as const;
+const HYBRID_FLAGS = { ...booleanFlags("hybrid"), ...stringFlags("stsb", "known-items") };
 
 /** The fleet bench's flags (scripts/bench/embed-fleet.ts). */
-const FLEET_FLAGS = {
-  "embed-fleet": { type: "boolean" },
-  instances: { type: "string" },
-  items: { type: "string" },
-  concurrency: { type: "string" },
-} as const;
+const FLEET_FLAGS = { ...booleanFlags("embed-fleet"), ...stringFlags("instances", "items", "concurrency") };
 
 export function main(): Promise<number> {
   const config = {
     options: {
-      corpus: { type: "string" },
-      queries: { type: "string" },
-      json: { type: "string" },
-      md: { type: "string" },
-      "plot-dir": { type: "string" },
-      perturbed: { type: "string" },
-      repeats: { type: "string" },
-      "exact-queries": { type: "string" },
-      "leaf-sizes": { type: "string" },
-      "annoy-trees": { type: "string" },
-      "annoy-search-k": { type: "string" },
-      "hnsw-m": { type: "string" },
-      "hnsw-ef": { type: "string" },
-      threads: { type: "string" },
-      scale: { type: "string" },
-      filters: { type: "boolean" },
-      latency: { type: "boolean" },
-      artifacts: { type: "string" },
-      "resident-kib": { type: "string" },
-      "no-serve": { type: "boolean" },
-      "reuse-build": { type: "boolean" },
-      ...FLEET_FLAGS, ...HYBRID_FLAGS,
-      help: { type: "boolean", short: "h" },
+      ...stringFlags("corpus", "queries", "json", "md", "plot-dir", "perturbed", "repeats", "exact-queries", "leaf-sizes"),
+      ...stringFlags("annoy-trees", "annoy-search-k", "hnsw-m", "hnsw-ef", "threads", "scale", "artifacts", "resident-kib"),
+      ...booleanFlags("filters", "latency", "no-serve", "reuse-build"),
+      ...FLEET_FLAGS,
+      ...HYBRID_FLAGS,
+      ...HELP_FLAG,
     },
     strict: true,
   } as const;

@@ -4,7 +4,7 @@ import { DEFAULT_BYTE_BUDGET, DEFAULT_CHECK_QUERIES, DEFAULT_TARGET_RECALL, repo
 import { DEFAULT_PARAMS } from "../builder/build-index.ts";
 import { BUILD_FLAGS, buildOptionsFromFlags } from "../builder/flags.ts";
 import { PROBE_SPREAD } from "../../lib/index/leaves.ts";
-import { parseIntFlag, runCli, UsageError } from "../common/cli.ts";
+import { booleanFlags, HELP_FLAG, parseIntFlag, runCli, stringFlags, UsageError } from "../common/cli.ts";
 import { embedEndpoint, REMOTE_DEFAULTS, RemoteEmbedError, type RemoteOptions } from "../builder/embedding/remote.ts";
 import { MIN_COSINE } from "../builder/embedding/remote-corpus.ts";
 
@@ -52,19 +52,11 @@ Builds the search index of a corpus into KV-ready artifacts.
 export function main(): Promise<number> {
   const config = {
     options: {
-      corpus: { type: "string" },
-      out: { type: "string" },
-      cache: { type: "string" },
-      "no-cache": { type: "boolean" },
-      vectors: { type: "string" },
-      extend: { type: "string" },
+      ...stringFlags("corpus", "out", "cache", "vectors", "extend", "embed-token", "concurrency", "embed-batch"),
       "embed-url": { type: "string", multiple: true },
-      "embed-token": { type: "string" },
-      concurrency: { type: "string" },
-      "embed-batch": { type: "string" },
       ...BUILD_FLAGS,
-      json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
+      ...booleanFlags("no-cache", "json"),
+      ...HELP_FLAG,
     },
     strict: true,
   } as const;

@@ -5,8 +5,7 @@
 // See docs/deploy.md.
 import { parseArgs } from "node:util";
 import { BUILD_FLAGS, buildOptionsFromFlags } from "../builder/flags.ts";
-import { parseIntFlag } from "../common/cli.ts";
-import { runCli, UsageError, type CliIo, type CliStreams } from "../common/cli.ts";
+import { booleanFlags, HELP_FLAG, parseIntFlag, runCli, stringFlags, UsageError, type CliIo, type CliStreams } from "../common/cli.ts";
 import { CorpusError } from "../builder/corpus/read-corpus.ts";
 import { LockError } from "../deploy/lock.ts";
 import { DEFAULTS, GateError, runDeploy, type DeployOptions, type DeployResult } from "../deploy/deploy.ts";
@@ -46,23 +45,10 @@ export interface DeployIo extends CliIo {
 
 const CONFIG = {
   options: {
-    corpus: { type: "string" },
-    local: { type: "boolean" },
-    "persist-to": { type: "string" },
-    "dry-run": { type: "boolean" },
-    force: { type: "boolean" },
-    "min-recall": { type: "string" },
-    "max-item-drop": { type: "string" },
-    keep: { type: "string" },
-    "lock-wait": { type: "string" },
-    rebuild: { type: "boolean" },
-    "no-worker": { type: "boolean" },
-    out: { type: "string" },
-    cache: { type: "string" },
+    ...stringFlags("corpus", "persist-to", "min-recall", "max-item-drop", "keep", "lock-wait", "out", "cache"),
+    ...booleanFlags("local", "dry-run", "force", "rebuild", "no-worker", "quiet", "json"),
     ...BUILD_FLAGS,
-    quiet: { type: "boolean" },
-    json: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
+    ...HELP_FLAG,
   },
   strict: true,
 } as const;

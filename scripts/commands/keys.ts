@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { defaultTier, hashKey, newKey, parseKeyRecords, SCOPES, type KeyRecord, type KeyTier, type Scope } from "../../functions/keys.ts";
-import { runCli, UsageError, type CliIo, type CliStreams } from "../common/cli.ts";
+import { booleanFlags, HELP_FLAG, runCli, stringFlags, UsageError, type CliIo, type CliStreams } from "../common/cli.ts";
 import { PROJECT_ROOT } from "../common/paths.ts";
 import { WRANGLER_ENV, wranglerBin } from "../local/harness.ts";
 
@@ -69,16 +69,7 @@ async function writeDevVars(value: string): Promise<void> {
 
 const CONFIG = {
   allowPositionals: true,
-  options: {
-    name: { type: "string" },
-    scopes: { type: "string" },
-    tier: { type: "string" },
-    file: { type: "string" },
-    put: { type: "boolean" },
-    "dev-vars": { type: "boolean" },
-    json: { type: "boolean" },
-    help: { type: "boolean" },
-  },
+  options: { ...stringFlags("name", "scopes", "tier", "file"), ...booleanFlags("put", "dev-vars", "json", "help") },
 } as const;
 
 async function run(command: string | undefined, a: Record<string, string | boolean | undefined>, { out }: CliStreams): Promise<number> {

@@ -5,8 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { DEFAULT_SEMANTIC_WEIGHT, ModeUnavailableError, SEARCH_MODES, type ModeHit, type ModeOptions, type SearchMode } from "../../lib/lexical/hybrid.ts";
 import { FUSIONS, type Fusion } from "../../lib/lexical/fusion.ts";
-import { runCli } from "../common/cli.ts";
-import { parseIntFlag, parseMarginFlag, UsageError } from "../common/cli.ts";
+import { booleanFlags, HELP_FLAG, parseIntFlag, parseMarginFlag, runCli, stringFlags, UsageError } from "../common/cli.ts";
 import { createNodeEmbedder } from "../builder/embedding/node-model.ts";
 import { FilterError, type CompiledFilter } from "../../lib/filter/compile.ts";
 import { ArtifactSearch } from "../artifacts/node-search.ts";
@@ -84,18 +83,9 @@ export function main(): Promise<number> {
   const config = {
     allowPositionals: true,
     options: {
-      artifacts: { type: "string" },
-      k: { type: "string" },
-      exact: { type: "boolean" },
-      json: { type: "boolean" },
-      nprobe: { type: "string" },
-      rerank: { type: "string" },
-      "rerank-margin": { type: "string" },
-      "probe-margin": { type: "string" },
-      "queries-file": { type: "string" },
-      filter: { type: "string" },
-      ...{ mode: { type: "string" }, fusion: { type: "string" }, "semantic-weight": { type: "string" } } as const,
-      help: { type: "boolean", short: "h" },
+      ...stringFlags("artifacts", "k", "nprobe", "rerank", "rerank-margin", "probe-margin", "queries-file", "filter", "mode", "fusion", "semantic-weight"),
+      ...booleanFlags("exact", "json"),
+      ...HELP_FLAG,
     },
   } as const;
   return runCli(USAGE, config, async ({ values: a, positionals }) => {

@@ -76,3 +76,16 @@ export function parseMarginFlag(name: string, v: string | undefined): number | u
   if (v.trim() === "" || !(x >= 0 && Number.isFinite(x))) throw new UsageError(`--${name} must be a number ≥ 0, got "${v}"`);
   return x;
 }
+
+/** parseArgs options for flags that take a value: `stringFlags("out", "cache")` is `{ out: { type: "string" }, cache: { type: "string" } }`. */
+export function stringFlags<const N extends string>(...names: N[]): { [K in N]: { type: "string" } } {
+  return Object.fromEntries(names.map((n) => [n, { type: "string" }])) as { [K in N]: { type: "string" } };
+}
+
+/** parseArgs options for on/off flags: `booleanFlags("json", "quiet")`. */
+export function booleanFlags<const N extends string>(...names: N[]): { [K in N]: { type: "boolean" } } {
+  return Object.fromEntries(names.map((n) => [n, { type: "boolean" }])) as { [K in N]: { type: "boolean" } };
+}
+
+/** --help and -h, which runCli answers with the usage. */
+export const HELP_FLAG = { help: { type: "boolean", short: "h" } } as const;

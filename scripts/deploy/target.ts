@@ -9,7 +9,7 @@ import { DEFAULT_PERSIST_DIR } from "../local/dev.ts";
 import { bindingWriter, type KvWriter } from "./publish.ts";
 import { RemoteKv } from "./remote-kv.ts";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { runCli, type CliIo, type CliStreams, type ErrorClass } from "../common/cli.ts";
+import { booleanFlags, HELP_FLAG, runCli, stringFlags, type CliIo, type CliStreams, type ErrorClass } from "../common/cli.ts";
 
 export interface Target {
   kv: KvWriter;
@@ -99,7 +99,7 @@ export async function withKv<T>(
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 
-const KV_FLAGS = { local: { type: "boolean" }, "persist-to": { type: "string" }, help: { type: "boolean", short: "h" } } as const;
+const KV_FLAGS = { ...booleanFlags("local"), ...stringFlags("persist-to"), ...HELP_FLAG };
 
 type KvCommandValues<O extends ParseArgsOptionsConfig> = ReturnType<typeof parseArgs<{ options: O & typeof KV_FLAGS; strict: true }>>["values"];
 

@@ -84,19 +84,24 @@ export interface IndexWorker extends LocalWorker {
   persistDir: string;
 }
 
-/** A Worker serving a private copy of the fixture's published index. */
-export async function startIndexWorker(fixture: IndexFixture): Promise<IndexWorker> {
-  const persistDir = await mkdtemp(path.join(os.tmpdir(), "ess-page-test-"));
-  await copyKvTemplate(fixture, persistDir);
+/** A Worker (its answers checked against the OpenAPI document) on the KV in `persistDir`; disposing of it removes `ownDir`, the folder that holds that KV. */
+async function serveKv(persistDir: string, ownDir: string): Promise<IndexWorker> {
   const worker = validating(await startLocalWorker({ persistDir, bundle: inject("workerBundle") }));
   return {
     ...worker,
     persistDir,
     async dispose() {
       await worker.dispose();
-      await rm(persistDir, { recursive: true, force: true });
+      await rm(ownDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A Worker serving a private copy of the fixture's published index. */
+export async function startIndexWorker(fixture: IndexFixture): Promise<IndexWorker> {
+  const persistDir = await mkdtemp(path.join(os.tmpdir(), "ess-page-test-"));
+  await copyKvTemplate(fixture, persistDir);
+  return serveKv(persistDir, persistDir);
 }
 
 /**
@@ -116,15 +121,7 @@ export async function startCategoryIndexWorker(columns: (i: number, text: string
     const persistDir = path.join(work, "kv");
     await mkdir(persistDir);
     await publishToLocalKv(persistDir, out);
-    const worker = validating(await startLocalWorker({ persistDir, bundle: inject("workerBundle") }));
-    return {
-      ...worker,
-      persistDir,
-      async dispose() {
-        await worker.dispose();
-        await rm(work, { recursive: true, force: true });
-      },
-    };
+    return await serveKv(persistDir, work);
   } catch (e) {
     await rm(work, { recursive: true, force: true });
     throw e;

@@ -1,5 +1,6 @@
 // A built index over synthetic clustered vectors (no model), served from memory
 // with the Worker's search code: the setup of the tree and resident tests.
+import { beforeAll } from "vitest";
 import type { Manifest } from "../../lib/index/manifest.ts";
 import { buildIndex, type BuiltIndex } from "../../scripts/builder/build-index.ts";
 import type { CorpusItem } from "../../scripts/builder/corpus/read-corpus.ts";
@@ -29,4 +30,11 @@ export async function syntheticIndex(n: number, queries: number, dim: number): P
   const items = madeUpItems(n);
   const built = await buildIndex(data, dim, items);
   return { data, queries: vectors.slice(n * dim), items, built, source: MemorySource.fromBuilt(built), manifest: manifestFor(built, dim) };
+}
+
+/** The same index for one suite: built before its tests (beforeAll), its fields read inside them. */
+export function suiteSyntheticIndex(n: number, queries: number, dim: number): SyntheticIndex {
+  const index = {} as SyntheticIndex;
+  beforeAll(async () => void Object.assign(index, await syntheticIndex(n, queries, dim)));
+  return index;
 }

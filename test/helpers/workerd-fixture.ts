@@ -4,10 +4,12 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { expect, inject } from "vitest";
+import { afterAll, beforeAll, expect, inject } from "vitest";
 import { startLocalWorker, type LocalWorker, type StartOptions } from "../../scripts/local/harness.ts";
 import { publishManifest, putModel } from "../../scripts/local/seed.ts";
-import { prepareModel } from "../../scripts/builder/embedding/node-model.ts";
+import { createNodeEmbedder, prepareModel } from "../../scripts/builder/embedding/node-model.ts";
+import { ArtifactSearch } from "../../scripts/artifacts/node-search.ts";
+import type { Embedder } from "../../lib/model/embed.ts";
 import type { Manifest, ModelRef } from "../../lib/index/manifest.ts";
 import { copyKvTemplate } from "./index-fixture.ts";
 import { validating } from "./openapi.ts";
@@ -21,20 +23,20 @@ export interface TestWorker extends LocalWorker {
   json(pathOrUrl: string, init?: RequestInit): Promise<{ status: number; headers: Headers; body: any }>;
 }
 
-export async function startTestWorker(
-  opts: {
-    vars?: Record<string, string>;
-    seedModel?: boolean;
-    /** Start on a private copy of the published index fixture (model included). */
-    index?: boolean;
-    version?: string;
-    manifestExtra?: Record<string, unknown>;
-    /** Rewires the Miniflare options (e.g. scripts/local/faulty-kv.ts). */
-    rewire?: StartOptions["rewire"];
-    onLog?: StartOptions["onLog"];
-    ratelimits?: StartOptions["ratelimits"];
-  } = {},
-): Promise<TestWorker> {
+export interface TestWorkerOptions {
+  vars?: Record<string, string>;
+  seedModel?: boolean;
+  /** Start on a private copy of the published index fixture (model included). */
+  index?: boolean;
+  version?: string;
+  manifestExtra?: Record<string, unknown>;
+  /** Rewires the Miniflare options (e.g. scripts/local/faulty-kv.ts). */
+  rewire?: StartOptions["rewire"];
+  onLog?: StartOptions["onLog"];
+  ratelimits?: StartOptions["ratelimits"];
+}
+
+export async function startTestWorker(opts: TestWorkerOptions = {}): Promise<TestWorker> {
   const persistDir = await mkdtemp(path.join(os.tmpdir(), "ess-test-"));
   let manifest: Manifest | undefined;
   if (opts.index) {
@@ -70,6 +72,46 @@ export async function startTestWorker(
       await rm(persistDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One Worker for the enclosing suite: started before its tests (beforeAll),
+ * disposed of after them (afterAll). The handle stands for it inside the tests;
+ * touched before the suite starts, it throws.
+ */
+export function suiteWorker(opts: TestWorkerOptions = {}): TestWorker {
+  let worker: TestWorker | undefined;
+  beforeAll(async () => {
+    worker = await startTestWorker(opts);
+  });
+  afterAll(async () => worker?.dispose());
+  return new Proxy({} as TestWorker, {
+    get(_target, key) {
+      if (!worker) throw new Error(`the suite's Worker is not started: use it inside a test or hook, not while collecting (reading ${String(key)})`);
+      const value: unknown = Reflect.get(worker, key);
+      return typeof value === "function" ? value.bind(worker) : value;
+    },
+  });
+}
+
+/** What a suite needs to hold the Worker's answers to the Node side's on the real index. */
+export interface RealIndexSuite {
+  /** A Worker serving a private copy of the published index fixture. */
+  w: TestWorker;
+  /** The Node search over the fixture's artifacts. */
+  engine: ArtifactSearch;
+  /** The Node embedder (the build's). */
+  embedder: Embedder;
+}
+
+/** The three of RealIndexSuite, started together before the enclosing suite's tests; the Worker disposed of after them. */
+export function suiteRealIndex(): RealIndexSuite {
+  const suite = {} as RealIndexSuite;
+  beforeAll(async () => {
+    [suite.w, suite.engine, suite.embedder] = await Promise.all([startTestWorker({ index: true }), ArtifactSearch.open(inject("indexFixture").dir), createNodeEmbedder()]);
+  });
+  afterAll(async () => suite.w?.dispose());
+  return suite;
 }
 
 export function post(body: unknown): RequestInit {

@@ -11,11 +11,12 @@ import { concat } from "../../../lib/index/concat.ts";
 import type { KMeansOptions } from "./kernels.ts";
 import { spillLeaves, type SpillOptions } from "./spill.ts";
 
-/** Rows trained on per centroid: enough for stable centroids, bounded cost at any n; fewer rows or iterations per leaf cost recall (docs/decisions.md#partition-sample). */
-const GROUP_SAMPLES_PER_CENTROID = 64;
-const LEAF_SAMPLES_PER_CENTROID = 32;
-const GROUP_ITERATIONS = 8;
-const LEAF_ITERATIONS = 10;
+/**
+ * k-means of each level, but for the seed. Rows trained on per centroid: enough for stable centroids,
+ * bounded cost at any n; fewer rows or iterations per leaf cost recall (docs/decisions.md#partition-sample).
+ */
+const GROUP_KMEANS: Omit<KMeansOptions, "seed"> = { samplesPerCentroid: 64, iterations: 8 };
+const LEAF_KMEANS: Omit<KMeansOptions, "seed"> = { samplesPerCentroid: 32, iterations: 10 };
 
 export interface Partition {
   dim: number;
@@ -46,7 +47,7 @@ export async function buildPartition(pool: ComputePool, n: number, targetLeaves:
 
 async function trainGroups(pool: ComputePool, n: number, groups: number, seed: number): Promise<Float32Array> {
   const rows = Int32Array.from({ length: n }, (_, i) => i);
-  const options: KMeansOptions = { iterations: GROUP_ITERATIONS, samplesPerCentroid: GROUP_SAMPLES_PER_CENTROID, seed };
+  const options: KMeansOptions = { ...GROUP_KMEANS, seed };
   const [centroids] = await pool.all<Float32Array>([{ kind: "kmeans", rows, k: groups, options }]);
   return shared(centroids);
 }
@@ -63,7 +64,7 @@ async function trainLeaves(pool: ComputePool, n: number, groupsOfRows: Int32Arra
   for (let i = 0; i < n; i++) members[groupsOfRows[i * 2]].push(i);
   const tasks = members.map((m, g) => {
     const k = Math.max(1, Math.round((targetLeaves * m.length) / n));
-    const options: KMeansOptions = { iterations: LEAF_ITERATIONS, samplesPerCentroid: LEAF_SAMPLES_PER_CENTROID, seed: seed + g + 1 };
+    const options: KMeansOptions = { ...LEAF_KMEANS, seed: seed + g + 1 };
     return { kind: "kmeansTree" as const, rows: Int32Array.from(m), k: m.length ? k : 0, options };
   });
   const trained = await pool.all<Float32Array>(tasks.filter((t) => t.k > 0));
