@@ -103,6 +103,8 @@ export interface LatencyReport {
   cold: WorkerMeasurements["cold"];
   /** Absent in reports from before resident records. */
   resident?: WorkerMeasurements["resident"];
+  /** One pass in hybrid mode; absent in older reports, null without a lexicon. */
+  hybrid?: WorkerMeasurements["hybrid"];
 }
 
 const LATENCY_DEFAULTS = { perturbed: 200, repeats: 3, k: 10 };
@@ -137,6 +139,7 @@ export async function runLatencyBench(o: LatencyOptions): Promise<LatencyReport>
     memory: http.memory,
     cold: http.cold,
     resident: http.resident,
+    hybrid: http.hybrid,
   };
 }
 

@@ -88,7 +88,7 @@ export function latencyMarkdown(r: LatencyReport): string {
     "",
     table(["target", "value", "met"], latencyTargetRows(L, r.targets)),
     "",
-    table(["figure", "value"], [...latencyRows(L), memoryRow(r.memory), residentRow(r.resident)]),
+    table(["figure", "value"], [...latencyRows(L), ...hybridRows(r.hybrid), memoryRow(r.memory), residentRow(r.resident)]),
     "",
     LATENCY_NOTE,
     "",
