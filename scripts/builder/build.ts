@@ -195,8 +195,9 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
   stages.lap("read");
   const model = await prepareModel();
   const pool = new EmbeddingPool(o.threads);
+  const cache = o.cacheDir === null ? null : new EmbeddingCache(o.cacheDir ?? DEFAULT_CACHE, model.modelId);
   try {
-    const embedded = await embedStep(o, corpus.items, model.modelId, pool, log);
+    const embedded = await embedStep(o, corpus.items, model.modelId, cache, pool, log);
     stages.lap("embed");
     const { vectors } = embedded;
     const leafSize = o.leafSize ?? DEFAULT_PARAMS.leafSize;
@@ -220,10 +221,9 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
 }
 
 /** The vectors: from --vectors, else through the cache from this machine's cores or from deployed Workers. */
-async function embedStep(o: BuildOptions, items: CorpusItem[], modelId: string, pool: EmbeddingPool, log: (s: string) => void): Promise<Embedded | RemoteEmbedded> {
+async function embedStep(o: BuildOptions, items: CorpusItem[], modelId: string, cache: EmbeddingCache | null, pool: EmbeddingPool, log: (s: string) => void): Promise<Embedded | RemoteEmbedded> {
   if (o.vectors && o.embedRemote) throw new UsageError("--vectors and --embed-url exclude each other");
   if (o.vectors) return { vectors: await readVectorsFile(o.vectors, items.length, EMBEDDING_DIM), computed: 0, cached: 0, seconds: 0 };
-  const cache = o.cacheDir === null ? null : new EmbeddingCache(o.cacheDir ?? DEFAULT_CACHE, modelId);
   if (!o.embedRemote) return embedCorpus(items, EMBEDDING_DIM, cache, pool, log, o.quiet);
   const remote = new RemoteEmbedder(
     {
