@@ -56,7 +56,7 @@ export interface Config {
  * all of a small index's shards no longer saves that round, only bytes; the
  * memory it took put the isolate past its target (docs/decisions.md#cache-accounting).
  */
-const SHARD_CACHE_KIB = 2 * 1024;
+const SHARD_CACHE_KIB = 4 * 1024;
 const RECORD_CACHE_KIB = 4 * 1024;
 const LEXICON_CACHE_KIB = 512;
 /**

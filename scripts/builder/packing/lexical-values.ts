@@ -35,6 +35,12 @@ import { textBlob, type TextBlob } from "./text-blob.ts";
 export const DEFAULT_LEXICAL_PREFIX = 128;
 /** Stored bytes a lexicon part aims at: a query reads one part per distinct term. */
 export const PART_TARGET_BYTES = 4096;
+/**
+ * Terms a part holds on average, at least: the head, in isolate memory, costs
+ * 24 bytes a part, and a large corpus's long inline lists would otherwise cut
+ * parts of a few terms each and spend its in-isolate budget (docs/decisions.md#lexicon-parts).
+ */
+const MIN_TERMS_PER_PART = 8;
 /** A part is cut before it passes this, whatever the hashes say (far above one frequent term's whole inline prefix). */
 const PART_MAX_BYTES = 64 * 1024;
 /** Per-term bytes in a part besides its postings: hash, df, two starts, and its text (~8). */
@@ -222,10 +228,11 @@ function mainLexical(texts: readonly string[], keyBytes: Uint8Array, o: LexicalO
   const entries = sortedTerms(lists).map(({ text, hash }) => termEntry(text, hash, lists.get(text)!, ctx));
   const postings = entries.reduce((s, e) => s + e.df, 0);
   // The cut modulus: the power of two nearest the terms a part should hold, so
-  // small changes to the corpus leave it, and the cuts, where they were.
+  // small changes to the corpus leave it, and the cuts, where they were; at
+  // least MIN_TERMS_PER_PART, so the head stays small however long the lists.
   const inlineBytes = entries.reduce((s, e) => s + TERM_FIXED_BYTES + e.postings.count * POSTING_BYTES, 0);
   const perTerm = entries.length ? inlineBytes / entries.length : 1;
-  const cut = o.cut ?? o.base?.manifest.cut ?? 2 ** Math.max(2, Math.round(Math.log2(Math.max(1, PART_TARGET_BYTES / perTerm))));
+  const cut = o.cut ?? o.base?.manifest.cut ?? 2 ** Math.max(Math.log2(MIN_TERMS_PER_PART), Math.round(Math.log2(Math.max(1, PART_TARGET_BYTES / perTerm))));
   const groups = cutParts(entries, cut);
   const parts = groups.map((g) => textBlob(blobToText(encodeLexiconPart({ terms: g }))));
   const partHashes = new Uint8Array(parts.length * SHARD_HASH_BYTES);
