@@ -3,4 +3,4 @@
 // The command lives in scripts/commands/loadtest.ts, its parts in scripts/reliability/.
 import { main } from "./commands/loadtest.ts";
 
-await main();
+process.exitCode = await main();

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
+import { HELP_FLAG, parseIntFlag, runCli } from "../common/cli.ts";
 import { readManifest } from "../artifacts/dir.ts";
 import { runBuild } from "../builder/build.ts";
 import { sharedWorkerBundle, startLocalWorker, wranglerRatelimits, type LocalWorker, type StartOptions } from "../local/harness.ts";
@@ -234,18 +234,40 @@ async function ensureArtifacts(dir: string | undefined, cacheDir: string): Promi
   return out;
 }
 
-export async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      artifacts: { type: "string" },
-      seconds: { type: "string", default: "60" },
-      clients: { type: "string", default: "16" },
-      cache: { type: "string", default: DEFAULT_CACHE },
-      out: { type: "string", default: path.join(PROJECT_ROOT, "docs", "reliability") },
-    },
+const USAGE = `npm run loadtest -- [--artifacts DIR] [--seconds 60] [--clients 16] [--cache DIR] [--out PATH]
+
+Load, deploy under load, faults, hostile input and memory against the Worker in local workerd.
+
+  --artifacts DIR   the index to serve (e.g. a 50k build); default: the committed 2,000-headline sample, built
+  --seconds N       length of the load phase (default 60)
+  --clients N       concurrent clients in the load phase (default 16)
+  --cache DIR       the embedding cache (default .cache/embeddings)
+  --out PATH        writes PATH.json and PATH.md (default docs/reliability)
+  -h, --help        this text
+`;
+
+const LOADTEST_CONFIG = {
+  options: {
+    ...HELP_FLAG,
+    artifacts: { type: "string" },
+    seconds: { type: "string", default: "60" },
+    clients: { type: "string", default: "16" },
+    cache: { type: "string", default: DEFAULT_CACHE },
+    out: { type: "string", default: path.join(PROJECT_ROOT, "docs", "reliability") },
+  },
+} as const;
+
+export async function main(): Promise<number> {
+  return runCli(USAGE, LOADTEST_CONFIG, async ({ values }) => {
+    parseIntFlag("seconds", values.seconds);
+    parseIntFlag("clients", values.clients);
+    await loadtest(values);
   });
+}
+
+async function loadtest(values: { artifacts?: string; seconds: string; clients: string; cache: string; out: string }): Promise<void> {
   const run = startRun();
-  const artifacts = await ensureArtifacts(values.artifacts, values.cache!);
+  const artifacts = await ensureArtifacts(values.artifacts, values.cache);
   const manifest = await readManifest(artifacts);
   const persistDir = await mkdtemp(path.join(os.tmpdir(), "ess-loadtest-"));
   try {
@@ -267,7 +289,7 @@ export async function main(): Promise<void> {
     const lm = await phase("worker start", () => loadAndMemory(persistDir, queries, manifest.items, manifest.version, { clients: Number(values.clients), seconds: Number(values.seconds) }, phase));
     const fb = await phase("faults", () => faults(persistDir, artifacts, queries));
     process.stderr.write(`deploy under load\n`);
-    const deploy = await phase("deploy under load", () => deployUnderLoad(SAMPLE_CSV, values.cache!, queries.slice(0, 30)));
+    const deploy = await phase("deploy under load", () => deployUnderLoad(SAMPLE_CSV, values.cache, queries.slice(0, 30)));
     const meta = finishRun(run);
     const figures = {
       meta,
