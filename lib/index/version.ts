@@ -72,23 +72,33 @@ export function filterValueRefs(t: FilterTable): ValueRef[] {
   return refs;
 }
 
+/** Every text of `keys`, in order, read a thousand keys at a time; a missing one fails the read, never a shorter list. */
+export async function readTextsInBatches(keys: string[], read: ReadTexts, what: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < keys.length; i += 1000) {
+    const batch = keys.slice(i, i + 1000);
+    const texts = await read(batch);
+    for (const key of batch) {
+      const t = texts.get(key);
+      if (t == null) throw new Error(`${what} ${key} is unreadable`);
+      out.push(t);
+    }
+  }
+  return out;
+}
+
 /** The lexical index's values: the head and delta parts; the head names the lexicon parts, each part its tails (so every part is read). */
 export async function lexicalValueRefs(m: Manifest, read: ReadTexts): Promise<ValueRef[]> {
   if (!m.lexical) return [];
   const head = decodeLexiconHead(await readParts(m.lexical.head, `lexicon head of version ${m.version}`, read));
   const refs: ValueRef[] = [...m.lexical.head, ...(m.lexical.delta?.parts ?? [])];
   const keys = Array.from({ length: head.parts }, (_, p) => lexiconPartKey(head, p));
-  for (let i = 0; i < keys.length; i += 1000) {
-    const batch = keys.slice(i, i + 1000);
-    const texts = await read(batch);
-    batch.forEach((key, j) => {
-      const t = texts.get(key);
-      if (t == null) throw new Error(`lexicon part ${key} of version ${m.version} is unreadable`);
-      refs.push({ key, bytes: head.partBytes[i + j] });
-      const part = decodeLexiconPart(textToBlob(t));
-      for (let r = 0; r < part.tailTerm.length; r++) refs.push({ key: tailKey(part, r), bytes: part.tailBytes[r] });
-    });
-  }
+  const texts = await readTextsInBatches(keys, read, `lexicon part of version ${m.version}:`);
+  texts.forEach((t, i) => {
+    refs.push({ key: keys[i], bytes: head.partBytes[i] });
+    const part = decodeLexiconPart(textToBlob(t));
+    for (let r = 0; r < part.tailTerm.length; r++) refs.push({ key: tailKey(part, r), bytes: part.tailBytes[r] });
+  });
   return refs;
 }
 

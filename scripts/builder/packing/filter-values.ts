@@ -4,6 +4,7 @@
 // when a filter is selective); and the table naming them all.
 import {
   blobToText,
+  compareItemKeys,
   encodeAttributes,
   encodeColumnChunk,
   encodeFilterTable,
@@ -71,19 +72,11 @@ function attributesBlob(x: Input, leaf: number, rows: number[]): TextBlob {
   return textBlob(blobToText(encodeAttributes({ leaf, columns: x.columns, count: rows.length, values: gather(x, rows) })));
 }
 
-function compareKeys(keyBytes: Uint8Array, a: number, b: number): number {
-  for (let i = 0; i < ITEM_KEY_BYTES; i++) {
-    const d = keyBytes[a * ITEM_KEY_BYTES + i] - keyBytes[b * ITEM_KEY_BYTES + i];
-    if (d) return d;
-  }
-  return 0;
-}
-
 /** Rows with a value in column c, by (value, item key): an order that does not depend on corpus order. */
 function sortedRows(x: Input, c: number): number[] {
   const rows: number[] = [];
   for (let i = 0; i < x.n; i++) if (!Number.isNaN(x.values[c * x.n + i])) rows.push(i);
-  return rows.sort((a, b) => x.values[c * x.n + a] - x.values[c * x.n + b] || compareKeys(x.keyBytes, a, b));
+  return rows.sort((a, b) => x.values[c * x.n + a] - x.values[c * x.n + b] || compareItemKeys(x.keyBytes, a, x.keyBytes, b));
 }
 
 /** The last 4 key bytes as a number: keys are sha256 prefixes, so this is uniform; chunk and resident-block cuts use it. */

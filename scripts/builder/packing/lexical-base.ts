@@ -3,7 +3,7 @@
 // as they are stored, and the item keys its postings name.
 import { decodeLexiconHead, decodeLexiconPart, decodePostingsTail, hex, ITEM_KEY_BYTES, joinParts, lexiconPartKey, tailKey, textToBlob, type Postings } from "../../../lib/index/format.ts";
 import type { Manifest, ManifestLexical } from "../../../lib/index/manifest.ts";
-import type { ReadTexts } from "../../../lib/index/version.ts";
+import { readTextsInBatches, type ReadTexts } from "../../../lib/index/version.ts";
 import { textBlob, type TextBlob } from "./text-blob.ts";
 
 export interface LexicalBase {
@@ -25,21 +25,6 @@ export interface LexicalBase {
   keys: Set<string>;
 }
 
-/** A value read batch by batch, never guessed: a missing one fails the load. */
-async function readTexts(keys: string[], read: ReadTexts, what: string): Promise<string[]> {
-  const out: string[] = [];
-  for (let i = 0; i < keys.length; i += 1000) {
-    const batch = keys.slice(i, i + 1000);
-    const texts = await read(batch);
-    for (const key of batch) {
-      const t = texts.get(key);
-      if (t == null) throw new Error(`${what} ${key} is unreadable`);
-      out.push(t);
-    }
-  }
-  return out;
-}
-
 function addKeys(keys: Set<string>, p: Postings): void {
   for (let e = 0; e < p.count; e++) keys.add(hex(p.keys, e * ITEM_KEY_BYTES, (e + 1) * ITEM_KEY_BYTES));
 }
@@ -48,11 +33,11 @@ function addKeys(keys: Set<string>, p: Postings): void {
 export async function loadLexicalBase(m: Manifest, read: ReadTexts): Promise<LexicalBase | undefined> {
   if (!m.lexical) return undefined;
   const { delta: _delta, ...manifest } = m.lexical;
-  const headTexts = await readTexts(manifest.head.map((r) => r.key), read, `lexicon head part of version ${m.version}`);
+  const headTexts = await readTextsInBatches(manifest.head.map((r) => r.key), read, `lexicon head part of version ${m.version}`);
   const headBytes = joinParts(headTexts);
   const head = decodeLexiconHead(headBytes);
   const partKeys = Array.from({ length: head.parts }, (_, p) => lexiconPartKey(head, p));
-  const partTexts = await readTexts(partKeys, read, "lexicon part");
+  const partTexts = await readTextsInBatches(partKeys, read, "lexicon part");
   const keys = new Set<string>();
   const tailKeys: string[] = [];
   let postings = 0;
@@ -62,7 +47,7 @@ export async function loadLexicalBase(m: Manifest, read: ReadTexts): Promise<Lex
     postings += part.postings.count;
     for (let r = 0; r < part.tailTerm.length; r++) tailKeys.push(tailKey(part, r));
   }
-  const tailTexts = await readTexts(tailKeys, read, "postings tail");
+  const tailTexts = await readTextsInBatches(tailKeys, read, "postings tail");
   for (const t of tailTexts) {
     const tail = decodePostingsTail(textToBlob(t));
     addKeys(keys, tail.postings);
