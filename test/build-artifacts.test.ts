@@ -6,6 +6,7 @@ import { DEFAULT_PARAMS } from "../scripts/builder/build-index.ts";
 import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { proxyQueries } from "../scripts/builder/check/perturb.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FORMAT, type Manifest } from "../lib/index/manifest.ts";
 import { artifactVersionValues, blobPath, readPackIndex } from "../scripts/artifacts/dir.ts";
@@ -44,13 +45,19 @@ describe("build artifacts, embedding cache and search CLI", () => {
   });
   afterAll(async () => t?.cleanup());
 
-  it("embeds every item once on the first build and caches it", () => {
+  /** Texts the cache holds after building these corpora: every item and every self-check query proxy, once each. */
+  const cachedTexts = (...corpora: string[][]) => new Set(corpora.flatMap((texts) => [...texts, ...proxyQueries(texts, CHECK_QUERIES).flatMap((p) => (p.text === undefined ? [] : [p.text]))]));
+
+  it("embeds every item once on the first build and caches it, with the self-check's query proxies", () => {
     expect(first.report.items).toBe(N);
     expect(first.report.embeddings.computed).toBe(N);
     expect(first.report.embeddings.cached).toBe(0);
     expect(first.report.embeddings.threads).toBeGreaterThanOrEqual(1);
     expect(first.report.embeddings.perSecond).toBeGreaterThan(0);
-    expect(cacheBytesAfterFirst).toBe(N * ROW_BYTES);
+    const texts = rows.map((r) => r.text);
+    const proxies = cachedTexts(texts).size - N;
+    expect(proxies).toBeGreaterThan(0);
+    expect(cacheBytesAfterFirst).toBe((N + proxies) * ROW_BYTES);
   });
 
   it("writes a manifest that describes the build", async () => {
@@ -240,7 +247,7 @@ describe("build artifacts, embedding cache and search CLI", () => {
     expect(two.every((x) => x.results.length === 2)).toBe(true);
   });
 
-  it("rebuilds an unchanged corpus entirely from the cache, to the same version", async () => {
+  it("rebuilds an unchanged corpus entirely from the cache, query proxies included, to the same version", async () => {
     const again = await runBuild({ corpus, out, cacheDir, quiet: true, checkQueries: CHECK_QUERIES });
     expect(again.report.embeddings.computed).toBe(0);
     expect(again.report.embeddings.cached).toBe(N);
@@ -264,6 +271,8 @@ describe("build artifacts, embedding cache and search CLI", () => {
     expect(report.version).not.toBe(first.manifest.version);
     expect(report.out).toBe(out2);
     expect(r.stderr).toMatch(new RegExp(`embedding ${ADDED} new text\\(s\\)`));
-    expect((await stat(cacheFile)).size).toBe(cacheBytesAfterFirst + ADDED * ROW_BYTES);
+    const grownBy = cachedTexts(rows.map((r) => r.text), more.map((r) => r.text)).size - cachedTexts(rows.map((r) => r.text)).size;
+    expect(grownBy).toBeGreaterThan(ADDED);
+    expect((await stat(cacheFile)).size).toBe(cacheBytesAfterFirst + grownBy * ROW_BYTES);
   });
 });

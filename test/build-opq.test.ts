@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ComputePool, INLINE_ROWS } from "../scripts/builder/pools/compute-pool.ts";
 import { identityRotation, polar, rotateRows, trainRotation } from "../scripts/builder/training/opq.ts";
 import { inlineAssigner, poolAssigner, trainCodebooks } from "../scripts/builder/training/pq.ts";
-import { pqEncodeRotated, rng } from "../scripts/builder/training/kernels.ts";
-import { itemTable, pqScore, pqTable, rotate } from "../lib/index/quantize.ts";
+import { pqEncodeRotated, pqEncodeRows, rng } from "../scripts/builder/training/kernels.ts";
+import { isIdentity, itemTable, pqScore, pqTable, rotate } from "../lib/index/quantize.ts";
 import { PQ_CENTROIDS } from "../lib/index/format.ts";
 import { gaussian, normalize } from "./helpers/build-fixtures.ts";
 
@@ -117,6 +117,54 @@ describe("trainRotation", () => {
     // …and not through the raw query, which would score against the wrong axes.
     const unrotated = pqScore(pqTable(q, codebooks, PQM), codes, 0, PQM);
     expect(Math.abs(unrotated - viaReader)).toBeGreaterThan(1e-3);
+  });
+});
+
+describe("the identity rotation (small builds train none)", () => {
+  const n = 400;
+  const vectors = skewedVectors(n, 11);
+
+  it("is recognised, and a rotation one entry off it is not", () => {
+    const identity = identityRotation(DIM);
+    expect(isIdentity(identity, DIM)).toBe(true);
+    const nearly = identityRotation(DIM);
+    nearly[3 * DIM + 5] = 1e-7;
+    expect(isIdentity(nearly, DIM)).toBe(false);
+    expect(isIdentity(identityRotation(DIM), DIM / 2)).toBe(false);
+  });
+
+  it("skipping the product changes no byte: queries, rows and codes are what the full product gives", async () => {
+    const identity = identityRotation(DIM);
+    // The same matrix, one entry flipped and back, is a new array: the full product runs for it.
+    const full = identityRotation(DIM);
+    full[1] = 1e-9;
+    isIdentity(full, DIM);
+    full[1] = 0;
+    expect(isIdentity(full, DIM)).toBe(false);
+    const q = vectors.subarray(0, DIM);
+    expect(Array.from(rotate(q, identity))).toEqual(Array.from(rotate(q, full)));
+    expect(Array.from(rotateRows(vectors, DIM, identity))).toEqual(Array.from(rotateRows(vectors, DIM, full)));
+    const codebooks = await trainCodebooks(vectors, DIM, n, PQM, { sample: n, iterations: 3, seed: 5 });
+    const skipped = pqEncodeRotated(vectors, DIM, 0, n, identity, codebooks, PQM);
+    expect(Buffer.from(skipped).equals(Buffer.from(pqEncodeRotated(vectors, DIM, 0, n, full, codebooks, PQM)))).toBe(true);
+    expect(Buffer.from(skipped).equals(Buffer.from(pqEncodeRows(vectors, DIM, 0, n, codebooks, PQM)))).toBe(true);
+  });
+});
+
+describe("codebook training stops once the codes settle", () => {
+  const n = 2000;
+  const vectors = skewedVectors(n, 13);
+  const base = { sample: n, iterations: 8, seed: 3 };
+  const bytes = (cb: Float32Array) => Buffer.from(cb.buffer);
+
+  it("a share of 1 stops after the first update, a share of 0 runs every iteration", async () => {
+    const settledAtOnce = await trainCodebooks(vectors, DIM, n, PQM, { ...base, settled: 1 });
+    const oneIteration = await trainCodebooks(vectors, DIM, n, PQM, { ...base, iterations: 1 });
+    expect(bytes(settledAtOnce).equals(bytes(oneIteration))).toBe(true);
+    const never = await trainCodebooks(vectors, DIM, n, PQM, { ...base, settled: 0 });
+    const all = await trainCodebooks(vectors, DIM, n, PQM, base);
+    expect(bytes(never).equals(bytes(all))).toBe(true);
+    expect(bytes(never).equals(bytes(oneIteration))).toBe(false);
   });
 });
 

@@ -64,9 +64,30 @@ export function pqScore(table: Float32Array, codes: Uint8Array, offset: number, 
   return s;
 }
 
+const identities = new WeakMap<Float32Array, boolean>();
+
+/**
+ * Whether a row-major dim × dim rotation is the identity, as small builds
+ * store it (they train no OPQ rotation): checked once per array, so the query
+ * and the builder skip a dim² product that would change nothing.
+ */
+export function isIdentity(rotation: Float32Array, dim: number): boolean {
+  let known = identities.get(rotation);
+  if (known === undefined) {
+    known = rotation.length === dim * dim;
+    for (let i = 0; known && i < dim; i++) for (let j = 0; j < dim; j++) if (rotation[i * dim + j] !== (i === j ? 1 : 0)) known = false;
+    identities.set(rotation, known);
+  }
+  return known;
+}
+
 /** R·q for a row-major dim × dim rotation R. */
 export function rotate(q: Float32Array, rotation: Float32Array, out: Float32Array = new Float32Array(q.length)): Float32Array {
   const dim = q.length;
+  if (isIdentity(rotation, dim)) {
+    out.set(q);
+    return out;
+  }
   for (let j = 0; j < dim; j++) {
     let s = 0;
     const o = j * dim;

@@ -15,7 +15,7 @@ import { EMBEDDING_DIM } from "../../lib/model/embed.ts";
 import { blobReader, ensureDirs, pruneBlobs, readManifest, writeBlob, writeItemsPack } from "../artifacts/dir.ts";
 import { readCorpus, type CorpusItem, type CorpusReport } from "./corpus/read-corpus.ts";
 import { EmbeddingCache } from "./embedding/cache.ts";
-import { embedCorpus, type Embedded } from "./embedding/embed-corpus.ts";
+import { embedCorpus, embedTexts, type Embedded } from "./embedding/embed-corpus.ts";
 import { prepareModel, type PreparedModel } from "./embedding/node-model.ts";
 import { EmbeddingPool } from "./pools/embed-pool.ts";
 import { readVectorsFile } from "./embedding/vectors-file.ts";
@@ -207,7 +207,7 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
     stages.lap("index");
     const modelValues = modelBlobs(model);
     const manifest = draftManifest(o, corpus, built, modelValues.ref);
-    await checkRecall(o, manifest, built, vectors, corpus.items, pool, log);
+    await checkRecall(o, manifest, built, vectors, corpus.items, { pool, cache }, log);
     stages.lap("self-check");
     sealManifest(manifest, built);
     const manifestText = await writeArtifacts(out, manifest, built, modelValues, vectors);
@@ -328,13 +328,26 @@ function draftManifest(o: BuildOptions, corpus: Corpus, built: BuiltIndex, model
  * subsets embedded like real queries, held-out items' own vectors) with the
  * Worker's search code; picks nprobe.
  */
-async function checkRecall(o: BuildOptions, manifest: Manifest, built: BuiltIndex, vectors: Float32Array, items: CorpusItem[], pool: EmbeddingPool, log: (s: string) => void): Promise<void> {
+async function checkRecall(
+  o: BuildOptions,
+  manifest: Manifest,
+  built: BuiltIndex,
+  vectors: Float32Array,
+  items: CorpusItem[],
+  embedder: { pool: EmbeddingPool; cache: EmbeddingCache | null },
+  log: (s: string) => void,
+): Promise<void> {
   const proxies = proxyQueries(
     items.map((i) => i.text),
     o.checkQueries ?? DEFAULT_CHECK_QUERIES,
   );
   const texted = proxies.filter((p) => p.text !== undefined);
-  const embedded = await pool.embed(texted.map((p) => p.text!));
+  const embedded = await embedTexts(
+    texted.map((p) => p.text!),
+    EMBEDDING_DIM,
+    embedder.cache,
+    embedder.pool,
+  );
   const byProxy = new Map(texted.map((p, i) => [p, embedded[i]]));
   const queries = proxies.map((p) => byProxy.get(p) ?? vectors.slice(p.row * EMBEDDING_DIM, (p.row + 1) * EMBEDDING_DIM));
   const exclude = proxies.map((p) => (p.kind === "held-out" ? p.row : undefined));

@@ -19,6 +19,7 @@ import { filterMarkdown, runFilterBench } from "../bench/filters.ts";
 import { HYBRID_DEFAULTS, hybridMarkdown, runHybridBench } from "../bench/hybrid.ts";
 import { PROJECT_ROOT } from "../common/paths.ts";
 import { FLEET_DEFAULTS, fleetMarkdown, runFleetBench } from "../bench/embed-fleet.ts";
+import { BUILD_TIME_DEFAULTS, buildTimeMarkdown, runBuildTimeBench } from "../bench/build-time.ts";
 
 const USAGE = `Usage: npm run bench -- --corpus FILE [options]
 
@@ -59,6 +60,9 @@ const USAGE = `Usage: npm run bench -- --corpus FILE [options]
   --instances A,B        with --embed-fleet: local Worker counts (default ${FLEET_DEFAULTS.instances.join(",")})
   --items N              with --embed-fleet: distinct texts of --corpus embedded per run (default ${FLEET_DEFAULTS.items})
   --concurrency N        with --embed-fleet: requests in flight (default ${FLEET_DEFAULTS.perInstance} per instance)
+  --build-time           instead: a small build's wall time from cached embeddings (the first --items of
+                         --corpus, default ${BUILD_TIME_DEFAULTS.items}; --repeats timed runs, default ${BUILD_TIME_DEFAULTS.repeats})
+                         and its self-check (scripts/bench/build-time.ts); --json/--md write its report
   --help
 `;
 
@@ -83,7 +87,7 @@ export function main(): Promise<number> {
     options: {
       ...stringFlags("corpus", "queries", "json", "md", "plot-dir", "perturbed", "repeats", "exact-queries", "leaf-sizes"),
       ...stringFlags("annoy-trees", "annoy-search-k", "hnsw-m", "hnsw-ef", "threads", "scale", "artifacts", "resident-kib"),
-      ...booleanFlags("filters", "latency", "no-serve", "reuse-build"),
+      ...booleanFlags("filters", "latency", "no-serve", "reuse-build", "build-time"),
       ...FLEET_FLAGS,
       ...HYBRID_FLAGS,
       ...HELP_FLAG,
@@ -93,6 +97,7 @@ export function main(): Promise<number> {
   return runCli(USAGE, config, async ({ values: a }) => {
     if (!a.corpus) throw new UsageError("--corpus FILE is required");
     if (a["embed-fleet"]) return fleetBench(a.corpus, a);
+    if (a["build-time"]) return buildTimeBench(a.corpus, { items: parseIntFlag("items", a.items), repeats: parseIntFlag("repeats", a.repeats), json: a.json, md: a.md });
     if (a.scale !== undefined) return scaleBench(a.corpus, parseIntFlag("scale", a.scale)!, { json: a.json, md: a.md, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], reuseBuild: a["reuse-build"] });
     if (a.latency) {
       const residentKib = parseIntFlag("resident-kib", a["resident-kib"], 0);
@@ -148,6 +153,12 @@ async function fleetBench(corpus: string, a: { instances?: string; items?: strin
   if (instances && (instances.length === 0 || instances.some((n) => n < 1))) throw new UsageError("--instances takes counts ≥ 1, e.g. 1,2,4");
   const r = await runFleetBench({ corpus, instances, items: parseIntFlag("items", a.items), concurrency: parseIntFlag("concurrency", a.concurrency), log });
   await writeReport(r, fleetMarkdown(r), a);
+}
+
+async function buildTimeBench(corpus: string, o: { items?: number; repeats?: number; json?: string; md?: string }): Promise<void> {
+  const log = (s: string) => process.stderr.write(`[build-time] ${s}\n`);
+  const r = await runBuildTimeBench({ corpus, items: o.items, repeats: o.repeats, log });
+  await writeReport(r, buildTimeMarkdown(r), o);
 }
 
 async function filterBench(corpus: string, o: { json?: string; md?: string; artifacts?: string; threads?: number; serve: boolean; perturbed: number }): Promise<void> {

@@ -51,16 +51,40 @@ export async function embedCorpus(
   await pool.warmUp();
   const progress = new Progress("embed", missing.length);
   const t0 = performance.now();
+  await embedMissing(items, missing, vectors, dim, cache, pool, (d) => !quiet && progress.update(d));
+  return { vectors, computed: missing.length, cached: cachedRows, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Embeds fromCache's missing texts into their rows (repeats share one embedding) and appends them to the cache. */
+async function embedMissing(
+  items: ReadonlyArray<{ text: string }>,
+  missing: Array<[string, number[]]>,
+  vectors: Float32Array,
+  dim: number,
+  cache: EmbeddingCache | null,
+  pool: EmbeddingPool,
+  onProgress?: (done: number) => void,
+): Promise<void> {
+  if (missing.length === 0) return;
   const firstRows = missing.map(([, rows]) => rows[0]);
   await pool.embedInto(
     firstRows.map((r) => items[r].text),
     vectors,
     firstRows,
-    { onProgress: (d) => !quiet && progress.update(d) },
+    { onProgress },
   );
-  const seconds = (performance.now() - t0) / 1000;
-  // Repeated texts share the one embedding.
   for (const [, rows] of missing) for (const r of rows.slice(1)) vectors.copyWithin(r * dim, rows[0] * dim, (rows[0] + 1) * dim);
   await cache?.append(missing.map(([hash, rows]) => ({ hash, vector: vectors.slice(rows[0] * dim, (rows[0] + 1) * dim) })));
-  return { vectors, computed: missing.length, cached: cachedRows, seconds };
+}
+
+/**
+ * A few texts' vectors (the self-check's query proxies) through the cache:
+ * their rules are seeded, so a rebuild of the same corpus finds them there and
+ * loads no model.
+ */
+export async function embedTexts(texts: readonly string[], dim: number, cache: EmbeddingCache | null, pool: EmbeddingPool): Promise<Float32Array[]> {
+  const items = texts.map((text) => ({ text }));
+  const { vectors, missing } = await fromCache(items, dim, cache);
+  await embedMissing(items, missing, vectors, dim, cache, pool);
+  return texts.map((_, i) => vectors.subarray(i * dim, (i + 1) * dim));
 }

@@ -1,5 +1,7 @@
 // Embeds on every core: one worker thread per core, each with its own model,
-// fed batches from a shared queue so a slow batch never idles the others.
+// fed batches from a shared queue so a slow batch never idles the others. The
+// threads start on the first call: a build whose texts are all cached never
+// loads the model, which would otherwise take the cores from the index stage.
 import os from "node:os";
 import { Worker } from "node:worker_threads";
 import { removeThreadScript, ThreadCalls, threadScript } from "./thread-entry.ts";
@@ -14,12 +16,16 @@ export interface PoolOptions {
 const THREAD_ENTRY = new URL("./embed-thread.ts", import.meta.url);
 
 export class EmbeddingPool {
-  private readonly workers: Array<ThreadCalls<{ texts: string[] }, Float32Array>>;
+  private started: Array<ThreadCalls<{ texts: string[] }, Float32Array>> | undefined;
   readonly threads: number;
 
   constructor(threads = os.availableParallelism()) {
     this.threads = Math.max(1, threads);
-    this.workers = Array.from({ length: this.threads }, () => new ThreadCalls(new Worker(threadScript(THREAD_ENTRY, "embed-thread")), "embedding"));
+  }
+
+  private get workers(): Array<ThreadCalls<{ texts: string[] }, Float32Array>> {
+    this.started ??= Array.from({ length: this.threads }, () => new ThreadCalls(new Worker(threadScript(THREAD_ENTRY, "embed-thread")), "embedding"));
+    return this.started;
   }
 
   private run(worker: ThreadCalls<{ texts: string[] }, Float32Array>, texts: string[]): Promise<Float32Array> {
@@ -60,7 +66,7 @@ export class EmbeddingPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+    await Promise.all((this.started ?? []).map((w) => w.worker.terminate()));
     removeThreadScript(THREAD_ENTRY);
   }
 }

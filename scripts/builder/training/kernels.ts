@@ -4,6 +4,7 @@
 import { PQ_CENTROIDS } from "../../../lib/index/format.ts";
 import { concat } from "../../../lib/index/concat.ts";
 import { dot, TopK } from "../../../lib/index/vector.ts";
+import { isIdentity } from "../../../lib/index/quantize.ts";
 import { normalizeInPlace } from "../../../lib/model/embed.ts";
 
 /** Deterministic PRNG so that builds are reproducible (content-hash versions). */
@@ -374,6 +375,10 @@ export function pqEncodeRotated(vectors: Float32Array, dim: number, start: numbe
   const out = new Uint8Array((end - start) * pqM);
   const block = new Float32Array(BLOCK_ROWS * dim);
   const encode = pqEncoder(codebooks, pqM, dim);
+  if (isIdentity(rotation, dim)) {
+    for (let i = start; i < end; i++) encode(vectors, i * dim, out, (i - start) * pqM);
+    return out;
+  }
   for (let b = start; b < end; b += BLOCK_ROWS) {
     const m = Math.min(BLOCK_ROWS, end - b);
     gemmNT(vectors, b * dim, m, rotation, dim, dim, block);

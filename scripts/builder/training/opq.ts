@@ -13,6 +13,7 @@
 import { BLOCK_ROWS, gatherRows, gemmNT, pqEncodeRows, rng } from "./kernels.ts";
 import { inlineAssigner, trainCodebooks, type Assigner } from "./pq.ts";
 import { PQ_CENTROIDS } from "../../../lib/index/format.ts";
+import { isIdentity } from "../../../lib/index/quantize.ts";
 
 export interface RotationOptions {
   pqM: number;
@@ -34,6 +35,7 @@ export function identityRotation(dim: number): Float32Array {
 
 /** rows·Rᵀ, i.e. R·x for every row x: R is row-major, row j the j-th new axis. */
 export function rotateRows(rows: Float32Array, dim: number, rotation: Float32Array): Float32Array {
+  if (isIdentity(rotation, dim)) return rows.slice();
   const n = rows.length / dim;
   const out = new Float32Array(rows.length);
   const block = new Float32Array(BLOCK_ROWS * dim);

@@ -31,7 +31,14 @@ export async function trainCodebooks(
   dim: number,
   n: number,
   pqM: number,
-  options: { sample?: number; iterations?: number; seed?: number } = {},
+  options: {
+    sample?: number;
+    /** k-means iterations per subspace, at most. */
+    iterations?: number;
+    /** Stop a subspace's k-means once fewer than this share of the sample changes code in an iteration. */
+    settled?: number;
+    seed?: number;
+  } = {},
   assign: Assigner = inlineAssigner,
 ): Promise<Float32Array> {
   const sub = dim / pqM;
@@ -55,6 +62,7 @@ export async function trainCodebooks(
       const p = Math.floor(random() * sampleSize);
       cb.set(local.subarray(p * sub, (p + 1) * sub), c * sub);
     }
+    let previous: Uint8Array | undefined;
     for (let it = 0; it < iterations; it++) {
       sums.fill(0);
       counts.fill(0);
@@ -64,6 +72,8 @@ export async function trainCodebooks(
         norms[c] = s;
       }
       const codes = await assign(local, sampleSize, sub, cb.slice(), norms);
+      if (previous && changedShare(previous, codes) < (options.settled ?? 0)) break;
+      previous = codes;
       for (let i = 0; i < sampleSize; i++) {
         const best = codes[i];
         counts[best]++;
@@ -78,4 +88,10 @@ export async function trainCodebooks(
     }
   }
   return codebooks;
+}
+
+function changedShare(a: Uint8Array, b: Uint8Array): number {
+  let changed = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) changed++;
+  return changed / a.length;
 }
