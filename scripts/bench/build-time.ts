@@ -128,7 +128,7 @@ export function buildTimeMarkdown(r: BuildTimeReport): string {
 | wall time, median (min–max) | ${r.wallSeconds.median.toFixed(1)} s (${r.wallSeconds.min.toFixed(1)}–${r.wallSeconds.max.toFixed(1)}) | ≤ ${r.target.seconds} s ${r.target.pass ? "✓" : "✗"} |
 | peak RSS | ${(Math.max(...r.runs.map((x) => x.peakRssBytes)) / 2 ** 20).toFixed(0)} MiB | |
 | self-check recall@10 | ${r.selfCheck.recallAt10.toFixed(3)} (${kinds}) at nprobe ${r.selfCheck.nprobe}, ${(r.selfCheck.meanBytes / 1024).toFixed(0)} KB a query, ${r.selfCheck.roundTrips} rounds | |
-| first run (filling the cache) | ${r.first.wallSeconds.toFixed(1)} s, ${r.first.embedded} texts embedded | |
+| first run (filling the cache) | ${r.first.wallSeconds.toFixed(1)} s, ${r.first.embedded} corpus texts embedded | |
 
 Seconds per stage (median of the timed runs, the build's own clock):
 

@@ -11,6 +11,7 @@ import { hybridMarkdown } from "../bench/hybrid.ts";
 import { markdown as reliabilityMarkdown } from "../reliability/report.ts";
 import { fleetMarkdown } from "../bench/embed-fleet.ts";
 import { hostileCostMarkdown } from "../bench/hostile-cost-report.ts";
+import { buildTimeMarkdown } from "../bench/build-time.ts";
 
 export interface ReportKind {
   /** Matches the report's base name (docs/<name>.json). */
@@ -28,6 +29,7 @@ export const REPORT_KINDS: readonly ReportKind[] = [
   { match: /^bench-hybrid$/, command: "npm run bench -- --hybrid --corpus ../shared/data/abcnews-2003-50k.csv", render: hybridMarkdown },
   { match: /^reliability$/, command: "npm run loadtest", render: reliabilityMarkdown },
   { match: /^embed-fleet-bench$/, command: "npm run bench -- --embed-fleet …", render: fleetMarkdown },
+  { match: /^build-10k$/, command: "npm run bench -- --build-time --corpus ../shared/data/abcnews-2003-50k.csv --json docs/build-10k.json --md docs/build-10k.md", render: buildTimeMarkdown },
   { match: /^hostile-cost$/, command: "npx tsx scripts/bench/hostile-cost.ts --embed --out docs/hostile-cost", render: hostileCostMarkdown },
 ];
 

@@ -47,11 +47,7 @@ export async function trainCodebooks(
   const sample = new Int32Array(sampleSize);
   if (sampleSize === n) for (let i = 0; i < n; i++) sample[i] = i;
   else for (let i = 0; i < sampleSize; i++) sample[i] = Math.floor(random() * n);
-  const iterations = options.iterations ?? 10;
   const codebooks = new Float32Array(pqM * PQ_CENTROIDS * sub);
-  const sums = new Float64Array(PQ_CENTROIDS * sub);
-  const counts = new Int32Array(PQ_CENTROIDS);
-  const norms = new Float32Array(PQ_CENTROIDS);
   // The sample's subspace copied contiguously: strided reads across 512-float
   // rows dominate the cost otherwise.
   const local = new Float32Array(new SharedArrayBuffer(sampleSize * sub * Float32Array.BYTES_PER_ELEMENT));
@@ -62,32 +58,47 @@ export async function trainCodebooks(
       const p = Math.floor(random() * sampleSize);
       cb.set(local.subarray(p * sub, (p + 1) * sub), c * sub);
     }
-    let previous: Uint8Array | undefined;
-    for (let it = 0; it < iterations; it++) {
-      sums.fill(0);
-      counts.fill(0);
-      for (let c = 0; c < PQ_CENTROIDS; c++) {
-        let s = 0;
-        for (let d = 0; d < sub; d++) s += cb[c * sub + d] ** 2;
-        norms[c] = s;
-      }
-      const codes = await assign(local, sampleSize, sub, cb.slice(), norms);
-      if (previous && changedShare(previous, codes) < (options.settled ?? 0)) break;
-      previous = codes;
-      for (let i = 0; i < sampleSize; i++) {
-        const best = codes[i];
-        counts[best]++;
-        for (let d = 0; d < sub; d++) sums[best * sub + d] += local[i * sub + d];
-      }
-      for (let c = 0; c < PQ_CENTROIDS; c++) {
-        if (counts[c] === 0) {
-          const p = Math.floor(random() * sampleSize);
-          cb.set(local.subarray(p * sub, (p + 1) * sub), c * sub);
-        } else for (let d = 0; d < sub; d++) cb[c * sub + d] = sums[c * sub + d] / counts[c];
-      }
-    }
+    await kMeansSubspace(local, sampleSize, sub, cb, { iterations: options.iterations ?? 10, settled: options.settled ?? 0, random }, assign);
   }
   return codebooks;
+}
+
+/** Lloyd iterations of one subspace's 256 centroids `cb` (seeded) over its `count` points. */
+async function kMeansSubspace(
+  local: Float32Array,
+  count: number,
+  sub: number,
+  cb: Float32Array,
+  o: { iterations: number; settled: number; random: () => number },
+  assign: Assigner,
+): Promise<void> {
+  const sums = new Float64Array(PQ_CENTROIDS * sub);
+  const counts = new Int32Array(PQ_CENTROIDS);
+  const norms = new Float32Array(PQ_CENTROIDS);
+  let previous: Uint8Array | undefined;
+  for (let it = 0; it < o.iterations; it++) {
+    sums.fill(0);
+    counts.fill(0);
+    for (let c = 0; c < PQ_CENTROIDS; c++) {
+      let s = 0;
+      for (let d = 0; d < sub; d++) s += cb[c * sub + d] ** 2;
+      norms[c] = s;
+    }
+    const codes = await assign(local, count, sub, cb.slice(), norms);
+    if (previous && changedShare(previous, codes) < o.settled) break;
+    previous = codes;
+    for (let i = 0; i < count; i++) {
+      const best = codes[i];
+      counts[best]++;
+      for (let d = 0; d < sub; d++) sums[best * sub + d] += local[i * sub + d];
+    }
+    for (let c = 0; c < PQ_CENTROIDS; c++) {
+      if (counts[c] === 0) {
+        const p = Math.floor(o.random() * count);
+        cb.set(local.subarray(p * sub, (p + 1) * sub), c * sub);
+      } else for (let d = 0; d < sub; d++) cb[c * sub + d] = sums[c * sub + d] / counts[c];
+    }
+  }
 }
 
 function changedShare(a: Uint8Array, b: Uint8Array): number {
