@@ -3,6 +3,7 @@
 // behind EMBED_TOKEN as today's functions/access.ts wants), each behind a local
 // fault proxy (test/helpers/fault-proxy.ts) that counts requests and injects
 // 429s, 5xx, dropped connections and wrong vectors.
+import { proxyQueries } from "../scripts/builder/check/perturb.ts";
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
@@ -300,10 +301,13 @@ describe("npm run build -- --embed-url, killed mid-way and run again", () => {
       expect(sent.filter((t) => had.has(textHash(t)))).toEqual([]);
       expect(new Set(sent).size).toBe(distinct.size - had.size);
       expect(report.embeddings.remote.embedded + report.embeddings.remote.local).toBe(distinct.size - had.size);
-      // The cache now holds every text once, and the build's vectors are the local model's.
+      // The cache now holds every text once, with the self-check's query proxies (embedded here),
+      // and the build's vectors are the local model's.
       const after = await cacheHashes(cache.file);
-      expect(after).toEqual(new Set([...distinct].map(textHash)));
-      expect((await stat(cache.file)).size).toBe(distinct.size * (32 + EMBEDDING_DIM * 4));
+      const proxies = proxyQueries(rows.map((r) => r.text), 50).flatMap((p) => (p.text === undefined || distinct.has(p.text) ? [] : [p.text]));
+      const expected = new Set([...distinct, ...proxies].map(textHash));
+      expect(after).toEqual(expected);
+      expect((await stat(cache.file)).size).toBe(expected.size * (32 + EMBEDDING_DIM * 4));
       const vectors = new Float32Array((await readFile(path.join(dir, "out", "vectors.f32"))).buffer.slice(0));
       await expectLikeLocal(rows.map((r, i) => ({ id: String(i), text: r.text, meta: {} })), vectors);
     } finally {
