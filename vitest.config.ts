@@ -1,3 +1,4 @@
+import os from "node:os";
 import { defineConfig } from "vitest/config";
 
 // Two tiers. `unit`: lib and builder logic on synthetic or fixture data, with no
@@ -35,6 +36,9 @@ export default defineConfig({
   test: {
     environment: "node",
     pool: "forks",
+    // Every core, where Vitest's default leaves one idle: most files wait on workerd, the
+    // model or a browser in other processes, so two files at once finish the suite sooner.
+    maxWorkers: os.availableParallelism(),
     // Each file's duration, slowest first, after the run.
     reporters: ["default", "./test/helpers/durations-reporter.ts"],
     // Worker tests start workerd and load a 14 MB model; the STS check embeds 2,758 sentences.

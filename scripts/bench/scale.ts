@@ -60,6 +60,8 @@ export interface ScaleOptions {
   serve: boolean;
   /** Reuse the index a previous run built into the work dir (its report, seconds and peak RSS included). */
   reuseBuild?: boolean;
+  /** The generator's noise (SYNTHETIC_DEFAULTS.noise when absent): more noise, a harder set whose neighbours sit farther apart. */
+  noise?: number;
   log: (s: string) => void;
 }
 
@@ -96,6 +98,10 @@ export interface ScaleReport {
 }
 
 const run = promisify(execFile);
+
+function noiseOf(o: ScaleOptions): number {
+  return o.noise ?? SYNTHETIC_DEFAULTS.noise;
+}
 /** Seed of the points whose neighbour cosines are compared (the same rows each run). */
 const QUANTILE_SEED = 9;
 
@@ -139,7 +145,7 @@ function csvField(v: unknown): string {
  * parent headline.
  */
 async function syntheticFiles(o: ScaleOptions, items: CorpusItem[], real: Float32Array): Promise<SyntheticFiles> {
-  const dir = path.join(o.workDir, `set-${o.items}-${SYNTHETIC_DEFAULTS.seed}-${SYNTHETIC_DEFAULTS.noise}-meta`);
+  const dir = path.join(o.workDir, `set-${o.items}-${SYNTHETIC_DEFAULTS.seed}-${noiseOf(o)}-meta`);
   const files = { corpus: path.join(dir, "corpus.csv"), vectors: path.join(dir, "vectors.f32"), done: path.join(dir, "done.json") };
   if (existsSync(files.done)) return { ...files, seconds: (JSON.parse(await readFile(files.done, "utf8")) as { seconds: number }).seconds };
   await mkdir(dir, { recursive: true });
@@ -147,7 +153,7 @@ async function syntheticFiles(o: ScaleOptions, items: CorpusItem[], real: Float3
   const pool = new ComputePool(real, EMBEDDING_DIM, o.threads);
   const neighbours = await realNeighbours(pool, items.length, SYNTHETIC_DEFAULTS.seed);
   await pool.close();
-  const set = grow(real, EMBEDDING_DIM, neighbours, { items: o.items, ...SYNTHETIC_DEFAULTS });
+  const set = grow(real, EMBEDDING_DIM, neighbours, { items: o.items, seed: SYNTHETIC_DEFAULTS.seed, noise: noiseOf(o) });
   const seconds = (performance.now() - t0) / 1000;
   const metaColumns = Object.keys(items[0]?.meta ?? {});
   const fh = await open(files.corpus, "w");
@@ -169,7 +175,8 @@ async function syntheticFiles(o: ScaleOptions, items: CorpusItem[], real: Float3
 
 /** The normal build, as its own process: its report's peak RSS is the build's alone. */
 async function buildStep(o: ScaleOptions, set: SyntheticFiles): Promise<{ out: string; report: BuildReport; reusedFrom?: string }> {
-  const out = path.join(o.workDir, `index-${o.items}`);
+  // Each set's build apart, so --reuse-build finds the one of this set.
+  const out = path.join(o.workDir, noiseOf(o) === SYNTHETIC_DEFAULTS.noise ? `index-${o.items}` : `index-${o.items}-noise-${noiseOf(o)}`);
   const previous = path.join(out, "report.json");
   if (o.reuseBuild && existsSync(previous)) {
     o.log(`build: reusing ${out}`);
@@ -308,7 +315,7 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
   const lexiconHeadBytes = report.lexical?.headBytes ?? 0;
   return {
     meta: { date, machine: machine(), node: process.version, git },
-    generator: { realItems: items.length, items: o.items, seed: SYNTHETIC_DEFAULTS.seed, noise: SYNTHETIC_DEFAULTS.noise, neighbours: 10, seconds: set.seconds },
+    generator: { realItems: items.length, items: o.items, seed: SYNTHETIC_DEFAULTS.seed, noise: noiseOf(o), neighbours: 10, seconds: set.seconds },
     quantiles,
     build: { seconds: report.seconds, peakRssBytes: report.peakRssBytes, report, params: (await readManifest(out)).params, ...(reusedFrom ? { reusedFrom } : {}) },
     memoryFormula: {

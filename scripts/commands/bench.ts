@@ -14,6 +14,7 @@ import { runLatencyBench } from "../bench/latency.ts";
 import { BENCH_CACHE } from "../bench/build-cache.ts";
 import { DEFAULTS, runBench, type BenchOptions } from "../bench/run.ts";
 import { runScaleBench } from "../bench/scale.ts";
+import { SYNTHETIC_DEFAULTS } from "../bench/synthetic.ts";
 import { scaleMarkdown } from "../bench/scale-report.ts";
 import { filterMarkdown, runFilterBench } from "../bench/filters.ts";
 import { HYBRID_DEFAULTS, hybridMarkdown, runHybridBench } from "../bench/hybrid.ts";
@@ -54,6 +55,8 @@ const USAGE = `Usage: npm run bench -- --corpus FILE [options]
   --resident-kib N       with --latency: the Worker's RESIDENT_KIB (0: every record from KV; default wrangler.toml's)
   --no-serve             with --scale or --filters: skip the Worker pass (publishing N records to local KV is slow)
   --reuse-build          with --scale: reuse the index the last run built (and its build figures)
+  --scale-noise X        with --scale: the generator's noise (default ${SYNTHETIC_DEFAULTS.noise}); more noise puts the
+                         synthetic items' neighbours farther apart, a harder set (docs/decisions.md#synthetic-scale-set)
   --embed-fleet          instead: the build's embedding on 1, 2 and 4 local Workers (--embed-url's code),
                          items/s, CPU per item in the Worker and in the build, and the time and Workers
                          cost of 1.2M and 10M items (scripts/bench/embed-fleet.ts); --json/--md write it
@@ -86,7 +89,7 @@ export function main(): Promise<number> {
   const config = {
     options: {
       ...stringFlags("corpus", "queries", "json", "md", "plot-dir", "perturbed", "repeats", "exact-queries", "leaf-sizes"),
-      ...stringFlags("annoy-trees", "annoy-search-k", "hnsw-m", "hnsw-ef", "threads", "scale", "artifacts", "resident-kib"),
+      ...stringFlags("annoy-trees", "annoy-search-k", "hnsw-m", "hnsw-ef", "threads", "scale", "scale-noise", "artifacts", "resident-kib"),
       ...booleanFlags("filters", "latency", "no-serve", "reuse-build", "build-time"),
       ...FLEET_FLAGS,
       ...HYBRID_FLAGS,
@@ -98,7 +101,7 @@ export function main(): Promise<number> {
     if (!a.corpus) throw new UsageError("--corpus FILE is required");
     if (a["embed-fleet"]) return fleetBench(a.corpus, a);
     if (a["build-time"]) return buildTimeBench(a.corpus, { items: parseIntFlag("items", a.items), repeats: parseIntFlag("repeats", a.repeats), json: a.json, md: a.md });
-    if (a.scale !== undefined) return scaleBench(a.corpus, parseIntFlag("scale", a.scale)!, { json: a.json, md: a.md, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], reuseBuild: a["reuse-build"] });
+    if (a.scale !== undefined) return scaleBench(a.corpus, parseIntFlag("scale", a.scale)!, { json: a.json, md: a.md, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], reuseBuild: a["reuse-build"], noise: noiseFlag(a["scale-noise"]) });
     if (a.latency) {
       const residentKib = parseIntFlag("resident-kib", a["resident-kib"], 0);
       return latencyBench(a.corpus, { json: a.json, md: a.md, artifacts: a.artifacts, threads: parseIntFlag("threads", a.threads), repeats: parseIntFlag("repeats", a.repeats), perturbed: parseIntFlag("perturbed", a.perturbed, 0), residentKib });
@@ -173,8 +176,15 @@ async function latencyBench(corpus: string, o: { json?: string; md?: string; art
   await writeReport(r, latencyMarkdown(r), o);
 }
 
-async function scaleBench(corpus: string, items: number, o: { json?: string; md?: string; threads?: number; serve: boolean; reuseBuild?: boolean }): Promise<void> {
+function noiseFlag(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!Number.isFinite(x) || x < 0 || x > 4) throw new UsageError(`--scale-noise takes a number from 0 to 4, got "${v}"`);
+  return x;
+}
+
+async function scaleBench(corpus: string, items: number, o: { json?: string; md?: string; threads?: number; serve: boolean; reuseBuild?: boolean; noise?: number }): Promise<void> {
   const log = (s: string) => process.stderr.write(`[scale] ${s}\n`);
-  const r = await runScaleBench({ corpus, items, workDir: path.join(BENCH_CACHE, "scale"), threads: o.threads, serve: o.serve, reuseBuild: o.reuseBuild, log });
+  const r = await runScaleBench({ corpus, items, workDir: path.join(BENCH_CACHE, "scale"), threads: o.threads, serve: o.serve, reuseBuild: o.reuseBuild, noise: o.noise, log });
   await writeReport(r, scaleMarkdown(r), o);
 }
