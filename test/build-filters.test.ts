@@ -200,7 +200,7 @@ describe("metadata filters over a real build", () => {
     const keysOf = async (dir: string) => {
       const m = await readManifest(dir);
       const read = blobReader(dir);
-      return { shards: shardRefs(await readRouting(m, read)).map((r) => r.key), filters: filterValueRefs((await readFilterTable(m, read))!).map((r) => r.key) };
+      return { shards: shardRefs(await readRouting(m, read)).map((r) => r.key), filters: filterValueRefs((await readFilterTable(m, read))!, await readRouting(m, read)).map((r) => r.key) };
     };
     const before = await keysOf(base);
     const after = await keysOf(next);
