@@ -3,7 +3,7 @@
 // with every filter below, in Node with the Worker's search code and through
 // HTTP in workerd, against exact float32 search over the items that pass the
 // filter. Reports recall@10, the share of results that pass, bytes and KV rounds
-// per query, and which plan (scan or probe) answered, per filter.
+// per query, and which plan (scan, groups or probe) answered, per filter.
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -215,9 +215,11 @@ on ${r.meta.date} (index ${r.meta.version}), ${r.meta.machine.cpus} cores, Node 
 Each of the ${r.meta.queries} bench queries (questions + perturbed headlines) runs with each filter; recall@10 is
 against exact float32 search over the items that pass the filter. Filterable: ${r.meta.filterable.join(", ")}.
 "Results passing" is the share of returned items whose metadata pass the filter; "short answers" counts
-queries that got fewer than min(k, matching items) results. Plans: \`scan\` reads the column chunks that can
-hold a match and scores every matching item; \`probe\` reads the nearest leaves that can hold one, with their
-attributes, probing further the more selective the filter (lib/index/filtered-search.ts).
+queries that got fewer than min(k, matching items) results. Plans: \`scan\` reads the value-order column chunks
+that can hold a match and scores every matching item; \`groups\` reads the group-order chunks that can hold one
+of the query's nearest groups, as far as round 1's cap goes, where the build found the groups hold neighbours
+tightly enough; \`probe\` reads the nearest leaves that can hold one, with their attributes, probing further the
+more selective the filter (lib/index/filtered-search.ts).
 
 ${line(head)}
 ${line(head.map(() => "---"))}
