@@ -90,7 +90,7 @@ function pass(answers: Array<{ ids: string[]; stats: SearchStats }>, truth: stri
 
 async function askHttp(w: LocalWorker, q: string, filter: Record<string, unknown> | null) {
   const t0 = performance.now();
-  const res = await w.fetch("/v1/search", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ q, k: K, ...(filter ? { filter } : {}) }) });
+  const res = await w.fetch("/v1/search", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ q, k: K, mode: "semantic", ...(filter ? { filter } : {}) }) });
   const text = await res.text();
   const e2eMs = performance.now() - t0;
   if (res.status !== 200) throw new Error(`/v1/search answered ${res.status}: ${text.slice(0, 300)}`);

@@ -35,6 +35,14 @@ function lexicalRewrite(r: any): string {
   if (!k) throw new Error("bench-hybrid has no incremental lexical row");
   return `${k.rewritten} of ${k.values} (${((100 * k.rewritten) / k.values).toFixed(1)}%)`;
 }
+/** The filter of lowest recall among those matching at least `min` of the items, with the plans and the largest read. */
+function worstFilter(r: any, min: number): string {
+  const cases = r.cases.filter((c: any) => c.filter !== null && c.selectivity >= min);
+  if (!cases.length) throw new Error("a filters report has no filtered case");
+  const worst = cases.reduce((a: any, b: any) => (b.node.recallAt10 < a.node.recallAt10 ? b : a));
+  const maxKb = Math.max(...cases.map((c: any) => c.node.bytes.max));
+  return `${f3(worst.node.recallAt10)} (${worst.name}), ${kb(maxKb)} max`;
+}
 const mrr = (r: any, set: string) => `${f3(hybridRow(r, set, "hybrid (").mrrAt10)} (semantic ${f3(hybridRow(r, set, "semantic").mrrAt10)}, lexical ${f3(hybridRow(r, set, "lexical").mrrAt10)})`;
 
 export const FIGURE_TABLES: Record<string, FigureRow[]> = {
@@ -53,6 +61,8 @@ export const FIGURE_TABLES: Record<string, FigureRow[]> = {
     { what: "1.2M items: recall@10 (300 held-out queries), Node and HTTP", report: "bench-1.2m", value: (r) => `${f3(r.node.recallAt10)} / ${f3(r.worker.recallAt10)}`, target: "≥ 0.95" },
     { what: "1.2M items: KB read per query (mean / p95)", report: "bench-1.2m", value: (r) => `${kb(r.node.bytes.mean)} / ${kb(r.node.bytes.p95)}`, target: "≤ 768 KB" },
     { what: "1.2M items, hybrid: KB read per query (mean), KV rounds, search compute p50 through HTTP", report: "bench-1.2m", value: (r) => `${kb(r.hybrid.bytes.mean)}, ${r.hybrid.roundTrips.max}, ${ms(r.worker.hybrid.compute.p50)}`, target: "≤ 768 KB, ≤ 2, ≤ 10 ms" },
+    { what: "50k headlines, filters of every selectivity: lowest recall@10, largest read", report: "bench-filters", value: (r) => worstFilter(r, 0), target: "≥ 0.97, ≤ 1 MB" },
+    { what: "1.2M items, filters matching ≥ 0.5% of the items: lowest recall@10, largest read", report: "bench-filters-1.2m", value: (r) => worstFilter(r, 0.005), target: "≥ 0.95, ≤ 1 MB" },
     { what: "1.2M items: build time, peak RSS", report: "bench-1.2m", value: (r) => `${(r.build.seconds.total / 60).toFixed(1)} min, ${(r.build.peakRssBytes / 2 ** 30).toFixed(2)} GiB` },
     { what: "1.2M items: cold first query", report: "bench-1.2m", value: (r) => `${(r.worker.cold.e2eMs / 1000).toFixed(2)} s`, target: "≤ 1 s" },
     { what: "10k items: a build from cached embeddings, wall time of the whole command", report: "build-10k", value: (r) => `${r.wallSeconds.median.toFixed(1)} s (self-check recall@10 ${f3(r.selfCheck.recallAt10)})`, target: "≤ 20 s" },
