@@ -12,7 +12,7 @@ function kinds(byKind: Record<string, number>): string {
 
 /** The self-check's nprobe: the curve point it kept (the manifest's nprobe when the probe margin is off). */
 export function selfCheckNprobe(c: SelfCheck): number | undefined {
-  return c.curve.find((p) => p.recallAt10 === c.recallAt10)?.nprobe;
+  return c.curve.find((p) => p.recallAt10 === c.recallAt10 && p.meanBytes === c.meanBytes)?.nprobe;
 }
 
 export function selfCheckVsHeldOut(c: SelfCheck, heldOut: number, heldOutByKind: Record<string, number>): string {
