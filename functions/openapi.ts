@@ -42,7 +42,10 @@ const schemas: Record<string, Schema> = {
     "One search hit.",
   ),
   FilterStats: object({
-    plan: { enum: ["scan", "probe"], description: '"scan": every item the filter can match was scored; "probe": the nearest leaves that can hold a match.' },
+    plan: {
+      enum: ["scan", "groups", "probe"],
+      description: '"scan": every item the filter can match was scored; "groups": the matching items of the query\'s nearest clusters; "probe": the nearest leaves that can hold a match.',
+    },
     estimate: int("Items the filter table says may match (an upper bound)."),
     scored: int("Entries scored."),
     matched: int("Of them, the ones that passed the filter."),

@@ -23,7 +23,7 @@ export interface WireHit {
 }
 
 export interface WireFilterStats {
-  plan: "scan" | "probe";
+  plan: "scan" | "groups" | "probe";
   estimate: number;
   scored: number;
   matched: number;

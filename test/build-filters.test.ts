@@ -125,6 +125,35 @@ describe("metadata filters over a real build", () => {
     });
   }
 
+  it("with a round-1 budget too small to scan the broader filters, the nearest groups' chunks and the leaves' probe still reach recall@10 ≥ 0.95, every result inside", async () => {
+    // 2,000 items fit any scan under the real budget; a small one stands in for a corpus
+    // where a week's value-order chunks no longer fit (docs/decisions.md#group-order-chunks).
+    const filterBytes = 40 * 1024;
+    const plans = new Set<string>();
+    for (const c of CASES) {
+      const matching = metas.filter(c.accepts).length;
+      const filter = engine.compile(JSON.stringify(c.filter));
+      let found = 0;
+      let expected = 0;
+      const used = new Set<string>();
+      for (const q of queries) {
+        const exact = await engine.exact(q, 10, filter);
+        const approx = await engine.approximate(q, 10, { filter, filterBytes });
+        for (const r of approx.results) expect(c.accepts(r.meta), `${c.name}: ${r.id} ${JSON.stringify(r.meta)}`).toBe(true);
+        expect(approx.results, c.name).toHaveLength(Math.min(10, matching));
+        expect(approx.stats.roundTrips).toBeLessThanOrEqual(2);
+        used.add(approx.stats.filter!.plan);
+        const truth = new Set(exact.results.map((r) => r.id));
+        found += approx.results.filter((r) => truth.has(r.id)).length;
+        expected += truth.size;
+      }
+      console.log(`[filters] budget ${filterBytes / 1024} KB, ${c.name} (${((100 * matching) / metas.length).toFixed(1)}%): ${[...used].join("+")}, recall@10 ${(found / expected).toFixed(3)}`);
+      for (const p of used) plans.add(p);
+      expect(found / expected, c.name).toBeGreaterThanOrEqual(0.95);
+    }
+    expect([...plans].sort()).toEqual(["groups", "probe", "scan"]);
+  });
+
   it("a filter matching fewer than k items returns all of them, ranked, from a scan of its chunks", async () => {
     const filter = engine.compile(JSON.stringify({ publish_date: "2003-03-01" }));
     const { results, stats } = await engine.approximate(queries[0], 100, { filter });
@@ -200,7 +229,7 @@ describe("metadata filters over a real build", () => {
     const keysOf = async (dir: string) => {
       const m = await readManifest(dir);
       const read = blobReader(dir);
-      return { shards: shardRefs(await readRouting(m, read)).map((r) => r.key), filters: filterValueRefs((await readFilterTable(m, read))!).map((r) => r.key) };
+      return { shards: shardRefs(await readRouting(m, read)).map((r) => r.key), filters: filterValueRefs((await readFilterTable(m, read))!, await readRouting(m, read)).map((r) => r.key) };
     };
     const before = await keysOf(base);
     const after = await keysOf(next);

@@ -6,6 +6,10 @@
 //    gives fresh queries from the set's generator a recall within 0.02 of the
 //    prediction. The proxies come from the corpus by their own rule and seed;
 //    the fresh queries are rows the index never held.
+//  - filtered search against exact filtered search on a skewed column (one
+//    value holds half the items, the rest a long tail): each of the three
+//    plans (value-order scan, nearest groups, leaf probe) serves some filter,
+//    and every filter reaches recall@10 ≥ 0.95, every result inside it.
 // A 100k build is not a unit test: this file runs with the integration tests
 // (test/build-tree-search.test.ts covers the tree on 2,000 items in test:unit).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,10 +19,20 @@ import { openIndex, searchVector } from "../lib/index/reader.ts";
 import { MemorySource } from "../scripts/artifacts/memory-source.ts";
 import { ComputePool } from "../scripts/builder/pools/compute-pool.ts";
 import { proxyQueries, wordSubset } from "../scripts/builder/check/perturb.ts";
-import { exactTopK, exactTruth, measureRecall, proxyTruth, selfCheck } from "../scripts/builder/check/self-check.ts";
+import { exactTopK, exactTopKOf, exactTruth, measureRecall, proxyTruth, selfCheck } from "../scripts/builder/check/self-check.ts";
 import { DEFAULT_TARGET_RECALL } from "../scripts/builder/build.ts";
 import { rng } from "../scripts/builder/training/kernels.ts";
 import { clusteredVectors, madeUpItems } from "./helpers/build-fixtures.ts";
+import { compileFilter } from "../lib/filter/compile.ts";
+import type { FilterField } from "../lib/filter/values.ts";
+
+/** Row i's day: 0 for half the rows, the rest a long tail over days 1–364 (day d about twice as common as day 2d). */
+function dayOf(i: number): number {
+  const r = rng(i + 1)();
+  if (r < 0.5) return 0;
+  return Math.min(364, Math.max(1, Math.floor(Math.exp(((r - 0.5) / 0.5) * Math.log(365)))));
+}
+const DAY: FilterField[] = [{ name: "day", type: "number" }];
 
 const BIG = 100_000;
 const D = 128;
@@ -32,14 +46,14 @@ describe("100k synthetic clustered vectors: tree search vs brute force, and the 
   let built: BuiltIndex;
   let manifest: Manifest;
   let pool: ComputePool;
-  const items = madeUpItems(BIG);
+  const items = madeUpItems(BIG).map((it, i) => ({ ...it, meta: { day: dayOf(i) } }));
   const ids = items.map((i) => i.id);
 
   beforeAll(async () => {
     const { vectors } = clusteredVectors(BIG + HELD_OUT, D, 2000, 12, 11);
     rows = vectors.slice(0, BIG * D);
     heldOut = Array.from({ length: HELD_OUT }, (_, i) => vectors.slice((BIG + i) * D, (BIG + i + 1) * D));
-    built = await buildIndex(rows, D, items, { pqM: 32, threads: 2, opqRounds: 2, pqSample: 8192 });
+    built = await buildIndex(rows, D, items, { pqM: 32, threads: 2, opqRounds: 2, pqSample: 8192, filterFields: DAY });
     manifest = { dim: D, items: BIG, params: { ...built.params, maxShardBytes: undefined }, routing: built.routing.map((p) => p.ref), catalog: built.catalog.map((p) => p.ref) } as unknown as Manifest;
     pool = new ComputePool(rows, D, 2);
     // The index build takes most of this; a loaded machine (CPU shared with builds) stretches it.
@@ -86,6 +100,40 @@ describe("100k synthetic clustered vectors: tree search vs brute force, and the 
     const lower = check.curve[check.curve.length - 2];
     const heldLower = await measureRecall({ manifest, source, ids, queries: heldOut, truth: heldTruth }, lower.nprobe, built.params.rerank);
     expect(Math.abs(lower.recallAt10 - heldLower.recallAt10)).toBeLessThanOrEqual(0.02);
+  });
+
+  it("filters of every selectivity on a skewed column: scan, nearest groups and probe each serve some, each ≥ 0.95 against exact filtered search", async () => {
+    const filtered = { ...manifest, params: { ...manifest.params, nprobe: 96 }, filters: { fields: DAY, table: built.filters!.table.map((p) => p.ref) } } as Manifest;
+    const h = await openIndex(filtered, MemorySource.fromBuilt(built));
+    const days = items.map((it) => it.meta.day as number);
+    const cases = [
+      { name: "days 200–364 (tail)", filter: { day: { $gte: 200 } }, accepts: (d: number) => d >= 200 },
+      { name: "days 20–60", filter: { day: { $gte: 20, $lte: 60 } }, accepts: (d: number) => d >= 20 && d <= 60 },
+      { name: "$or of two tail ranges", filter: { $or: [{ day: { $gte: 5, $lt: 10 } }, { day: { $gte: 100, $lt: 200 } }] }, accepts: (d: number) => (d >= 5 && d < 10) || (d >= 100 && d < 200) },
+      { name: "day 0 (half the items)", filter: { day: 0 }, accepts: (d: number) => d === 0 },
+      { name: "every day", filter: { day: { $gte: 0 } }, accepts: () => true },
+    ];
+    const plans = new Set<string>();
+    for (const c of cases) {
+      const compiled = compileFilter(c.filter, { fields: DAY })!;
+      const matchRows = days.flatMap((d, i) => (c.accepts(d) ? [i] : []));
+      let hits = 0;
+      const used = new Set<string>();
+      for (const q of heldOut.slice(0, 100)) {
+        const truth = new Set(exactTopKOf(rows, D, matchRows, q, 10).map((i) => ids[i]));
+        const { results, stats } = await searchVector(h, q, { k: 10, filter: compiled });
+        expect(results).toHaveLength(10);
+        for (const r of results) expect(c.accepts(days[Number(r.id.slice(5))]), `${c.name}: ${r.id}`).toBe(true);
+        expect(stats.roundTrips).toBe(2);
+        expect(stats.bytes).toBeLessThanOrEqual(1_000_000);
+        used.add(stats.filter!.plan);
+        hits += results.filter((r) => truth.has(r.id)).length;
+      }
+      process.stderr.write(`[tree-search-scale] ${c.name} (${((100 * matchRows.length) / BIG).toFixed(1)}%): ${[...used].join("+")}, recall@10 ${(hits / 1000).toFixed(3)}\n`);
+      expect(hits / 1000, c.name).toBeGreaterThanOrEqual(0.95);
+      for (const p of used) plans.add(p);
+    }
+    expect([...plans].sort()).toEqual(["groups", "probe", "scan"]);
   });
 });
 

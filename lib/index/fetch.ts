@@ -23,8 +23,12 @@ export interface BlobSource {
 }
 
 export interface FilterStats {
-  /** "scan": every item the filter can match was scored (column chunks); "probe": the nearest leaves that can hold a match were. */
-  plan: "scan" | "probe";
+  /**
+   * "scan": every item the filter can match was scored (value-order chunks);
+   * "groups": the matching items of the query's nearest groups (group-order
+   * chunks); "probe": the nearest leaves that can hold a match.
+   */
+  plan: "scan" | "groups" | "probe";
   /** Items the filter table says may match (an upper bound). */
   estimate: number;
   /** Entries scored, and of them the ones that passed the filter. */

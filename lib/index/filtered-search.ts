@@ -1,20 +1,26 @@
 // Round 1 of a query with a filter; round 2 (records) is the reader's, as
 // unfiltered. The filter table (format.ts §5) plans it from memory:
-//  - scan:  the column chunks that can hold a match fit the budget → read them
-//           all and score every item that passes: exact candidates, however
-//           selective the filter, and all of them when fewer than k match;
-//  - probe: otherwise the filter matches many items → read the nearest leaves
-//           that can hold a match (leaf ranges), with their attributes, probing
-//           as far as an unfiltered query would (further when the leaves score
-//           alike), widened by the inverse of the filter's selectivity.
+//  - scan:   the value-order chunks that can hold a match fit the budget → read
+//            them all and score every item that passes: exact candidates,
+//            however selective the filter, and all of them when fewer than k match;
+//  - groups: too many of those, but the budget reaches far enough into the
+//            group-order chunks that can hold a match that the build's measured
+//            group coverage predicts most near matches among them → read those
+//            of the query's nearest groups, nearest first: entries near the
+//            query, nearly all of them matches;
+//  - probe:  otherwise (a broad filter, groups that hold neighbours loosely,
+//            or a build without the measure) → read the nearest leaves that can hold
+//            a match (leaf ranges), with their attributes, probing as far as an
+//            unfiltered query would (further when the leaves score alike),
+//            widened by the inverse of the filter's selectivity.
 // Every candidate has passed the filter on its stored values; records of items
 // that fail it are never read.
 import type { Attributes, ColumnChunk, FilterTable, Shard } from "./format.ts";
-import { itemKey } from "./format.ts";
+import { attributesStoredBytes, itemKey } from "./format.ts";
 import type { CompiledFilter, FieldPredicate } from "../filter/compile.ts";
 import { matches, mayMatch } from "../filter/match.ts";
 import { fetchBlobs, type SearchStats } from "./fetch.ts";
-import { ENTRY_SPAN, probedLeaves, withinBudget } from "./leaves.ts";
+import { ENTRY_SPAN, groupOrder, probedLeaves, withinBudget } from "./leaves.ts";
 import { itemTable, pqScore } from "./quantize.ts";
 import { ItemOnce } from "./item-once.ts";
 import { attributesRef, chunkRef, shardRef } from "./refs.ts";
@@ -37,6 +43,16 @@ export const FILTER_ROUND1_BYTES = 800 * 1024;
  */
 export const MAX_FILTER_PROBE_LEAVES = 400;
 
+/**
+ * The share of a filter's near matches the nearest groups within the budget
+ * must be predicted to hold (manifest.filters.groupCoverage) for the groups
+ * plan to serve it (docs/decisions.md#group-order-chunks).
+ */
+export const GROUPS_MIN_COVERAGE = 0.95;
+
+/** Chunks one filtered query may read: as many keys as the probe's leaves and attributes. */
+export const MAX_FILTER_CHUNKS = 2 * MAX_FILTER_PROBE_LEAVES;
+
 export interface ProbeParams {
   nprobe: number;
   /** As unfiltered (leaves.ts): the probes follow the leaf scores, then the filter's selectivity widens them. */
@@ -44,24 +60,36 @@ export interface ProbeParams {
   depth: Depth;
   maxShardBytes?: number;
   scanLeaves: number;
+  /** Round-1 bytes at most (FILTER_ROUND1_BYTES when absent). */
+  filterBytes?: number;
 }
 
-type Plan = { kind: "scan"; chunks: number[]; estimate: number } | { kind: "probe"; estimate: number };
+/** A chunk to read and the column its entries are listed by. */
+interface ChunkRead {
+  chunk: number;
+  column: number;
+}
+
+type Plan =
+  | { kind: "scan"; chunks: ChunkRead[]; estimate: number }
+  | { kind: "groups"; predicates: FieldPredicate[]; estimate: number }
+  | { kind: "probe"; estimate: number };
+
+function meets(t: FilterTable, p: FieldPredicate, chunk: number): boolean {
+  for (let r = 0; r < p.ranges.length; r += 2) if (p.ranges[r] <= t.chunkMax[chunk] && p.ranges[r + 1] >= t.chunkMin[chunk]) return true;
+  return false;
+}
 
 
-/** The chunks of the predicate's column whose [min, max] meet one of its ranges. */
+/** The value-order chunks of the predicate's column whose [min, max] meet one of its ranges. */
 function chunksMeeting(filters: IndexFilters, p: FieldPredicate): { chunks: number[]; entries: number } {
   const t = filters.table;
   const chunks: number[] = [];
   let entries = 0;
   for (let c = t.chunkStart[p.field]; c < t.chunkStart[p.field + 1]; c++) {
-    for (let r = 0; r < p.ranges.length; r += 2) {
-      if (p.ranges[r] <= t.chunkMax[c] && p.ranges[r + 1] >= t.chunkMin[c]) {
-        chunks.push(c);
-        entries += t.chunkCount[c];
-        break;
-      }
-    }
+    if (!meets(t, p, c)) continue;
+    chunks.push(c);
+    entries += t.chunkCount[c];
   }
   return { chunks, entries };
 }
@@ -80,27 +108,87 @@ function withoutValue(filters: IndexFilters, column: number, items: number): num
  * matches from chunks only when every item has a value in its column; otherwise
  * it still bounds the estimate, and the query probes.
  */
-function plan(filters: IndexFilters, filter: CompiledFilter, items: number): Plan {
-  const chunks = new Set<number>();
+function plan(h: IndexHandle, filters: IndexFilters, filter: CompiledFilter, budget: number): Plan {
+  const items = h.manifest.items;
+  const chunks = new Map<number, number>();
+  const predicates: FieldPredicate[] = [];
   let estimate = 0;
   let scannable = true;
   for (const branch of filter.anyOf) {
-    let best: { chunks: number[]; entries: number } | null = null;
+    let best: { chunks: number[]; entries: number; p: FieldPredicate } | null = null;
     let bound = items;
     for (const p of branch) {
       const m = chunksMeeting(filters, p);
       const unlisted = p.missing ? withoutValue(filters, p.field, items) : 0;
       bound = Math.min(bound, m.entries + unlisted);
-      if (unlisted === 0 && (!best || m.entries < best.entries)) best = m;
+      if (unlisted === 0 && (!best || m.entries < best.entries)) best = { ...m, p };
     }
     estimate += bound;
     if (!best) scannable = false;
-    else for (const c of best.chunks) chunks.add(c);
+    else {
+      predicates.push(best.p);
+      for (const c of best.chunks) chunks.set(c, best.p.field);
+    }
   }
   estimate = Math.min(estimate, items);
-  const ordered = [...chunks].sort((a, b) => a - b);
+  const ordered = [...chunks.keys()].sort((a, b) => a - b);
   const bytes = ordered.reduce((a, c) => a + filters.table.chunkBytes[c], 0);
-  return scannable && bytes <= FILTER_ROUND1_BYTES ? { kind: "scan", chunks: ordered, estimate } : { kind: "probe", estimate };
+  if (scannable && bytes <= budget) return { kind: "scan", chunks: ordered.map((chunk) => ({ chunk, column: chunks.get(chunk)! })), estimate };
+  const coverage = h.manifest.filters?.groupCoverage;
+  if (scannable && coverage && predictedCoverage(coverage, budget / groupChunkBytes(filters.table, predicates)) >= GROUPS_MIN_COVERAGE) {
+    return { kind: "groups", predicates, estimate };
+  }
+  return { kind: "probe", estimate };
+}
+
+/** The measured coverage at a share of the groups, linear between the measured shares (0 at 0). */
+export function predictedCoverage(curve: ReadonlyArray<readonly [number, number]>, share: number): number {
+  let prev: readonly [number, number] = [0, 0];
+  for (const point of curve) {
+    if (share <= point[0]) return prev[1] + ((point[1] - prev[1]) * (share - prev[0])) / (point[0] - prev[0]);
+    prev = point;
+  }
+  return prev[1];
+}
+
+/** Bytes of the group-order chunks, all groups, that can hold a match of one of the predicates. */
+function groupChunkBytes(t: FilterTable, predicates: FieldPredicate[]): number {
+  const seen = new Set<number>();
+  let bytes = 0;
+  for (const p of predicates) {
+    for (let c = t.groupChunkStart[p.field * t.groups]; c < t.groupChunkStart[(p.field + 1) * t.groups]; c++) {
+      if (seen.has(c) || !meets(t, p, c)) continue;
+      seen.add(c);
+      bytes += t.chunkBytes[c];
+    }
+  }
+  return bytes;
+}
+
+
+/**
+ * The group-order chunks that can hold a match, of the query's groups nearest
+ * first, a whole group at a time while the budget lasts (the nearest always).
+ */
+function nearestGroupChunks(h: IndexHandle, t: FilterTable, q: Float32Array, predicates: FieldPredicate[], budget: number): ChunkRead[] {
+  const picked: ChunkRead[] = [];
+  let used = 0;
+  for (const g of groupOrder(h.routing, q)) {
+    const group: ChunkRead[] = [];
+    let bytes = 0;
+    for (const p of predicates) {
+      const at = p.field * t.groups + g;
+      for (let c = t.groupChunkStart[at]; c < t.groupChunkStart[at + 1]; c++) {
+        if (!meets(t, p, c) || group.some((r) => r.chunk === c)) continue;
+        group.push({ chunk: c, column: p.field });
+        bytes += t.chunkBytes[c];
+      }
+    }
+    if (picked.length && (used + bytes > budget || picked.length + group.length > MAX_FILTER_CHUNKS)) break;
+    picked.push(...group);
+    used += bytes;
+  }
+  return picked;
 }
 
 /** A source of scored entries: their codes, keys and filterable values. */
@@ -133,15 +221,9 @@ function rankMatching(sources: EntrySource[], filter: CompiledFilter, table: Flo
   return { keys, scored, matched };
 }
 
-function columnOf(t: FilterTable, chunk: number): number {
-  let col = 0;
-  while (t.chunkStart[col + 1] <= chunk) col++;
-  return col;
-}
-
-async function scanChunks(h: IndexHandle, filters: IndexFilters, chunks: number[], stats: SearchStats): Promise<EntrySource[]> {
+async function scanChunks(h: IndexHandle, filters: IndexFilters, chunks: ChunkRead[], stats: SearchStats): Promise<EntrySource[]> {
   const t = filters.table;
-  const read: ColumnChunk[] = await fetchBlobs(h.source, h.cache, chunks.map((c) => chunkRef(t, c, columnOf(t, c), h.routing.pqM)), stats);
+  const read: ColumnChunk[] = await fetchBlobs(h.source, h.cache, chunks.map((c) => chunkRef(t, c.chunk, c.column, h.routing.pqM)), stats);
   stats.shards = read.length;
   return read;
 }
@@ -156,7 +238,7 @@ function probeLeaves(h: IndexHandle, filters: IndexFilters, q: Float32Array, fil
   const possible = nearest.filter((l) => mayMatch(filter, t.leafMin.subarray(l * C, (l + 1) * C), t.leafMax.subarray(l * C, (l + 1) * C)));
   const shardBudget = p.maxShardBytes ? p.maxShardBytes / selectivity : undefined;
   const byShards = withinBudget(possible, (l) => routing.shardBytes[l], shardBudget);
-  return withinBudget(byShards, (l) => routing.shardBytes[l] + t.attrBytes[l], FILTER_ROUND1_BYTES).slice(0, MAX_FILTER_PROBE_LEAVES);
+  return withinBudget(byShards, (l) => routing.shardBytes[l] + attributesStoredBytes(C, routing.leafSizes[l]), p.filterBytes ?? FILTER_ROUND1_BYTES).slice(0, MAX_FILTER_PROBE_LEAVES);
 }
 
 async function probe(h: IndexHandle, filters: IndexFilters, leaves: number[], stats: SearchStats): Promise<EntrySource[]> {
@@ -175,13 +257,15 @@ async function probe(h: IndexHandle, filters: IndexFilters, leaves: number[], st
 export async function searchFiltered(h: IndexHandle, q: Float32Array, filter: CompiledFilter, p: ProbeParams, stats: SearchStats): Promise<string[]> {
   if (!h.filters) throw new Error("this index has no filterable fields"); // callers compile filters against h.filters
   const filters = h.filters;
-  const pl = plan(filters, filter, h.manifest.items);
+  const budget = p.filterBytes ?? FILTER_ROUND1_BYTES;
+  const pl = plan(h, filters, filter, budget);
   stats.filter = { plan: pl.kind, estimate: pl.estimate, scored: 0, matched: 0 };
   if (filter.anyOf.length === 0) return [];
-  const sources = pl.kind === "scan" ? await scanChunks(h, filters, pl.chunks, stats) : await probe(h, filters, probeLeaves(h, filters, q, filter, pl.estimate, p), stats);
+  const chunks = pl.kind === "scan" ? pl.chunks : pl.kind === "groups" ? nearestGroupChunks(h, filters.table, q, pl.predicates, budget) : null;
+  const sources = chunks ? await scanChunks(h, filters, chunks, stats) : await probe(h, filters, probeLeaves(h, filters, q, filter, pl.estimate, p), stats);
   const { routing } = h;
-  // An item is in two leaves when the build spilled it, and in one chunk per column: chunks of two columns can list it twice.
-  const dedupe = pl.kind === "probe" || new Set(pl.chunks.map((c) => columnOf(filters.table, c))).size > 1;
+  // An item is in two leaves when the build spilled it, and in one chunk per column and order: chunks of two columns can list it twice.
+  const dedupe = !chunks || new Set(chunks.map((c) => c.column)).size > 1;
   const ranked = rankMatching(sources, filter, itemTable(q, routing.rotation, routing.codebooks, routing.pqM), routing.pqM, p.depth, dedupe);
   stats.filter.scored = ranked.scored;
   stats.filter.matched = ranked.matched;

@@ -98,22 +98,30 @@
  * 5. FILTER TABLE — kept in isolate memory next to the routing, stored as parts
  *    (manifest.filters.table[]). It lets a query skip leaves and find the items
  *    that match before reading any of them. Concatenated:
- *      0  u32  magic "ESF1"
+ *      0  u32  magic "ESF2"
  *      4  u16  columns C
  *      6  u16  reserved (0)
  *      8  u32  leaves  L      (the routing's)
- *     12  u32  chunks  K      column chunks, all columns
- *     16  f32[L·C]            per leaf and column, the smallest value, rounded down
+ *     12  u32  chunks  K      column chunks, all columns, both orders
+ *     16  u32  groups  G      (the routing's)
+ *     20  u32  reserved (0)
+ *     24  f32[L·C]            per leaf and column, the smallest value, rounded down
  *         f32[L·C]            …and the largest, rounded up (+inf / −inf: none)
- *         u32[L]              stored length of each leaf's ATTRIBUTES value
- *         u8 [L·16]           first 16 bytes of its sha256 (key and check, as shards)
- *         u32[C+1]            column c owns chunks chunkStart[c] .. chunkStart[c+1]-1
+ *         u8 [L·16]           first 16 bytes of each leaf's ATTRIBUTES sha256
+ *                             (key and check, as shards); its stored length
+ *                             follows from the leaf's size (attributesStoredBytes)
+ *         u32[C+1]            value order: column c owns chunks chunkStart[c] ..
+ *                             chunkStart[c+1]-1; chunkStart[C] is the first
+ *                             chunk in group order
+ *         u32[C·G+1]          group order: column c's chunks of group g are
+ *                             groupChunkStart[c·G+g] .. groupChunkStart[c·G+g+1]-1;
+ *                             the last entry is K
  *         f64[K]              each chunk's smallest value of its column
  *         f64[K]              …and largest
  *         u32[K]              entries per chunk
  *         u32[K]              stored length of each chunk
  *         u8 [K·16]           first 16 bytes of each chunk's sha256
- *    Memory: L·(8C + 20) + K·40 bytes, small beside the routing
+ *    Memory: L·(8C + 16) + K·40 + 4·C·G bytes, small beside the routing
  *    (docs/decisions.md#filter-table-and-chunk-size).
  *
  * 6. ATTRIBUTES of one leaf, `blob/<sha>`: the filterable values of its shard's
@@ -125,11 +133,18 @@
  *     12  u32  count
  *     16  f64[C·count]        column-major: entry e's value of column c at c·count + e
  *
- * 7. COLUMN CHUNK, `blob/<sha>`: the items that have a value in one column,
- *    sorted by (value, item key) and cut where an item key's hash says so
- *    (content-defined, so inserting an item changes one chunk, not every later
- *    one). A selective filter reads only the chunks whose [min, max] meet its
- *    ranges and scores every matching item — no leaf can hide one:
+ * 7. COLUMN CHUNK, `blob/<sha>`: the items that have a value in one column, in
+ *    one of two orders, cut where an item key's hash says so (content-defined,
+ *    so inserting an item changes one chunk, not every later one):
+ *      value order — sorted by (value, item key). A selective filter reads only
+ *        the chunks whose [min, max] meet its ranges and scores every matching
+ *        item — no leaf can hide one;
+ *      group order — each routing group's items (an item in the group of the
+ *        lowest leaf holding it) sorted by (value, item key), a cut at every
+ *        group's end. A filter whose value-order chunks are too many to read
+ *        reads the chunks meeting it of the query's nearest groups, as far as
+ *        its budget goes: every entry read matches, and they are the near ones.
+ *    Both orders hold the same entries:
  *      0  u32  magic "ESK1"
  *      4  u16  column
  *      6  u16  columns C
@@ -495,10 +510,10 @@ export function decodeCatalog(bytes: Uint8Array): CatalogEntry[] {
   return out;
 }
 
-export const FILTER_TABLE_MAGIC = 0x31465345; // "ESF1"
+export const FILTER_TABLE_MAGIC = 0x32465345; // "ESF2"
 export const ATTRIBUTES_MAGIC = 0x31415345; // "ESA1"
 export const CHUNK_MAGIC = 0x314b5345; // "ESK1"
-const FILTER_HEADER_BYTES = 16;
+const FILTER_HEADER_BYTES = 24;
 const ATTRIBUTES_HEADER_BYTES = 16;
 const CHUNK_HEADER_BYTES = 16;
 
@@ -506,14 +521,16 @@ export interface FilterTable {
   columns: number;
   leaves: number;
   chunks: number;
+  groups: number;
   /** leaves × columns, leaf-major; +inf/−inf when a leaf has no value in a column. */
   leafMin: Float32Array;
   leafMax: Float32Array;
-  attrBytes: Uint32Array;
   /** leaves × SHARD_HASH_BYTES */
   attrHashes: Uint8Array;
-  /** columns + 1 */
+  /** columns + 1: value-order chunks of each column. */
   chunkStart: Uint32Array;
+  /** columns × groups + 1: group-order chunks of each column and group. */
+  groupChunkStart: Uint32Array;
   chunkMin: Float64Array;
   chunkMax: Float64Array;
   chunkCount: Uint32Array;
@@ -541,19 +558,19 @@ export interface ColumnChunk {
   values: Float64Array;
 }
 
-function filterTableLayout(columns: number, leaves: number, chunks: number) {
+function filterTableLayout(columns: number, leaves: number, chunks: number, groups: number) {
   const leafMin = FILTER_HEADER_BYTES;
   const leafMax = leafMin + 4 * leaves * columns;
-  const attrBytes = leafMax + 4 * leaves * columns;
-  const attrHashes = attrBytes + 4 * leaves;
+  const attrHashes = leafMax + 4 * leaves * columns;
   const chunkStart = align4(attrHashes + SHARD_HASH_BYTES * leaves);
-  const chunkMin = align8(chunkStart + 4 * (columns + 1));
+  const groupChunkStart = chunkStart + 4 * (columns + 1);
+  const chunkMin = align8(groupChunkStart + 4 * (columns * groups + 1));
   const chunkMax = chunkMin + 8 * chunks;
   const chunkCount = chunkMax + 8 * chunks;
   const chunkBytes = chunkCount + 4 * chunks;
   const chunkHashes = chunkBytes + 4 * chunks;
   const end = chunkHashes + SHARD_HASH_BYTES * chunks;
-  return { leafMin, leafMax, attrBytes, attrHashes, chunkStart, chunkMin, chunkMax, chunkCount, chunkBytes, chunkHashes, end };
+  return { leafMin, leafMax, attrHashes, chunkStart, groupChunkStart, chunkMin, chunkMax, chunkCount, chunkBytes, chunkHashes, end };
 }
 
 function align8(n: number): number {
@@ -561,20 +578,21 @@ function align8(n: number): number {
 }
 
 export function encodeFilterTable(t: FilterTable): Uint8Array {
-  const { columns, leaves, chunks } = t;
-  if (t.chunkStart[columns] !== chunks) throw new FormatError("filter table: the columns do not cover every chunk");
-  const at = filterTableLayout(columns, leaves, chunks);
+  const { columns, leaves, chunks, groups } = t;
+  checkChunkRanges(t);
+  const at = filterTableLayout(columns, leaves, chunks, groups);
   const buf = new ArrayBuffer(at.end);
   const view = new DataView(buf);
   view.setUint32(0, FILTER_TABLE_MAGIC, true);
   view.setUint16(4, columns, true);
   view.setUint32(8, leaves, true);
   view.setUint32(12, chunks, true);
+  view.setUint32(16, groups, true);
   new Float32Array(buf, at.leafMin, leaves * columns).set(t.leafMin);
   new Float32Array(buf, at.leafMax, leaves * columns).set(t.leafMax);
-  new Uint32Array(buf, at.attrBytes, leaves).set(t.attrBytes);
   new Uint8Array(buf, at.attrHashes, leaves * SHARD_HASH_BYTES).set(t.attrHashes);
   new Uint32Array(buf, at.chunkStart, columns + 1).set(t.chunkStart);
+  new Uint32Array(buf, at.groupChunkStart, columns * groups + 1).set(t.groupChunkStart);
   new Float64Array(buf, at.chunkMin, chunks).set(t.chunkMin);
   new Float64Array(buf, at.chunkMax, chunks).set(t.chunkMax);
   new Uint32Array(buf, at.chunkCount, chunks).set(t.chunkCount);
@@ -588,26 +606,42 @@ export function decodeFilterTable(bytes: Uint8Array): FilterTable {
   const columns = view.getUint16(4, true);
   const leaves = view.getUint32(8, true);
   const chunks = view.getUint32(12, true);
-  const at = filterTableLayout(columns, leaves, chunks);
+  const groups = view.getUint32(16, true);
+  const at = filterTableLayout(columns, leaves, chunks, groups);
   if (bytes.byteLength !== at.end) throw new FormatError(`filter table is ${bytes.byteLength} bytes, expected ${at.end}`);
   const t: FilterTable = {
     columns,
     leaves,
     chunks,
+    groups,
     leafMin: new Float32Array(buf, base + at.leafMin, leaves * columns),
     leafMax: new Float32Array(buf, base + at.leafMax, leaves * columns),
-    attrBytes: new Uint32Array(buf, base + at.attrBytes, leaves),
     attrHashes: new Uint8Array(buf, base + at.attrHashes, leaves * SHARD_HASH_BYTES),
     chunkStart: new Uint32Array(buf, base + at.chunkStart, columns + 1),
+    groupChunkStart: new Uint32Array(buf, base + at.groupChunkStart, columns * groups + 1),
     chunkMin: new Float64Array(buf, base + at.chunkMin, chunks),
     chunkMax: new Float64Array(buf, base + at.chunkMax, chunks),
     chunkCount: new Uint32Array(buf, base + at.chunkCount, chunks),
     chunkBytes: new Uint32Array(buf, base + at.chunkBytes, chunks),
     chunkHashes: new Uint8Array(buf, base + at.chunkHashes, chunks * SHARD_HASH_BYTES),
   };
-  if (t.chunkStart[0] !== 0 || t.chunkStart[columns] !== chunks) throw new FormatError("filter table: the columns do not cover every chunk");
-  for (let c = 0; c < columns; c++) if (t.chunkStart[c] > t.chunkStart[c + 1]) throw new FormatError(`filter table: column ${c} has a negative chunk range`);
+  checkChunkRanges(t);
   return t;
+}
+
+/** Value order, then group order, cover chunks 0 .. K-1 in ascending ranges. */
+function checkChunkRanges(t: FilterTable): void {
+  const { columns, groups, chunks, chunkStart, groupChunkStart } = t;
+  if (chunkStart[0] !== 0 || groupChunkStart[0] !== chunkStart[columns] || groupChunkStart[columns * groups] !== chunks) {
+    throw new FormatError("filter table: the columns do not cover every chunk");
+  }
+  for (let c = 0; c < columns; c++) if (chunkStart[c] > chunkStart[c + 1]) throw new FormatError(`filter table: column ${c} has a negative chunk range`);
+  for (let i = 0; i < columns * groups; i++) if (groupChunkStart[i] > groupChunkStart[i + 1]) throw new FormatError(`filter table: group range ${i} is negative`);
+}
+
+/** Stored length (base64) of a leaf's ATTRIBUTES value: its layout is fixed by the columns and the leaf's entries. */
+export function attributesStoredBytes(columns: number, count: number): number {
+  return 4 * Math.ceil((ATTRIBUTES_HEADER_BYTES + 8 * columns * count) / 3);
 }
 
 /** KV keys of a leaf's attributes and of a column chunk. */

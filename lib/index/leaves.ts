@@ -11,12 +11,18 @@ import { dotInt8 } from "./vector.ts";
  */
 export const ENTRY_SPAN = 2 ** 20;
 
-/** Groups best first, taken until their leaves number at least `scanLeaves`. */
-function candidateLeaves(routing: Routing, q: Float32Array, scanLeaves: number): Uint32Array {
-  const { groups, dim, groupCentroids, groupScales, groupStart } = routing;
+/** Every group, best-scoring (int8 centroid) first. */
+export function groupOrder(routing: Routing, q: Float32Array): number[] {
+  const { groups, dim, groupCentroids, groupScales } = routing;
   const scores = new Float32Array(groups);
   for (let g = 0; g < groups; g++) scores[g] = dotInt8(q, groupCentroids, g * dim, dim) * groupScales[g];
-  const order = Array.from({ length: groups }, (_, g) => g).sort((a, b) => scores[b] - scores[a] || a - b);
+  return Array.from({ length: groups }, (_, g) => g).sort((a, b) => scores[b] - scores[a] || a - b);
+}
+
+/** Groups best first, taken until their leaves number at least `scanLeaves`. */
+function candidateLeaves(routing: Routing, q: Float32Array, scanLeaves: number): Uint32Array {
+  const { groupStart } = routing;
+  const order = groupOrder(routing, q);
   const picked: number[] = [];
   let count = 0;
   for (const g of order) {

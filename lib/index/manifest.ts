@@ -5,7 +5,7 @@
 
 import type { FilterField } from "../filter/values.ts";
 
-export const FORMAT = "edge-semantic-search/3";
+export const FORMAT = "edge-semantic-search/4";
 export const POINTER_KEY = "current";
 
 export interface BlobRef {
@@ -126,6 +126,15 @@ export interface SelfCheck {
 export interface ManifestFilters {
   fields: FilterField[];
   table: BlobRef[];
+  /**
+   * How near the groups hold an item's neighbours, measured by the build's
+   * self-check: [share of the groups, nearest first; share of the query
+   * proxies' nearest GROUP_COVERAGE_DEPTH items they hold], by growing share.
+   * The filtered plan reads the nearest groups' chunks only where this predicts
+   * enough of a filter's near matches (lib/index/filtered-search.ts). Absent
+   * in older builds: they probe.
+   */
+  groupCoverage?: Array<[number, number]>;
 }
 
 export interface ManifestResident {

@@ -50,6 +50,8 @@ export interface SearchOptions {
   scanLeaves?: number;
   /** Only items that match (lib/filter/compile.ts), compiled against this index's fields. */
   filter?: CompiledFilter | null;
+  /** Round-1 byte budget of a filtered query (FILTER_ROUND1_BYTES); it also decides which plan fits. */
+  filterBytes?: number;
 }
 
 
@@ -188,7 +190,7 @@ export async function vectorCandidates(h: IndexHandle, q: Float32Array, options:
   const depth: Depth = { k, rerank: Math.max(k, options.rerank ?? manifest.params.rerank), margin: options.rerankMargin ?? manifest.params.rerankMargin };
   const maxShardBytes = options.maxShardBytes ?? manifest.params.maxShardBytes;
   const scanLeaves = options.scanLeaves ?? manifest.params.scanLeaves;
-  if (options.filter) return searchFiltered(h, q, options.filter, { nprobe, probeMargin, depth, maxShardBytes, scanLeaves }, stats);
+  if (options.filter) return searchFiltered(h, q, options.filter, { nprobe, probeMargin, depth, maxShardBytes, scanLeaves, filterBytes: options.filterBytes }, stats);
   const nearest = probedLeaves(routing, q, nprobe, probeMargin, scanLeaves);
   const leaves = withinBudget(nearest, (l) => routing.shardBytes[l], maxShardBytes);
   const shards = await fetchBlobs(h.source, h.cache, leaves.map((l) => shardRef(routing, l)), stats);

@@ -3,6 +3,7 @@
 // filter table (format.ts).
 import {
   attributesKey,
+  attributesStoredBytes,
   chunkKey,
   decodeAttributes,
   decodeColumnChunk,
@@ -27,10 +28,10 @@ function hashHex(hashes: Uint8Array, i: number): string {
  * decoded and then checked to be the value asked for (`wrong` names how it is
  * not, or is null), since a hash match alone does not say it belongs here.
  */
-function blobRef<T>(key: string, what: string, sizes: ArrayLike<number>, hashes: Uint8Array, i: number, decode: (bytes: Uint8Array) => T, wrong: (value: T) => string | null): BlobRef<T> {
+function blobRef<T>(key: string, what: string, bytes: number, hashes: Uint8Array, i: number, decode: (bytes: Uint8Array) => T, wrong: (value: T) => string | null): BlobRef<T> {
   return {
     key,
-    bytes: sizes[i],
+    bytes,
     sha: hashHex(hashes, i),
     what,
     decode(bytes) {
@@ -44,21 +45,21 @@ function blobRef<T>(key: string, what: string, sizes: ArrayLike<number>, hashes:
 
 export function shardRef(routing: Routing, leaf: number): BlobRef<Shard> {
   const key = shardKey(routing, leaf);
-  return blobRef(key, `shard ${key} (leaf ${leaf})`, routing.shardBytes, routing.shardHashes, leaf, decodeShard, (s) =>
+  return blobRef(key, `shard ${key} (leaf ${leaf})`, routing.shardBytes[leaf], routing.shardHashes, leaf, decodeShard, (s) =>
     s.leaf !== leaf || s.pqM !== routing.pqM ? `not leaf ${leaf}'s` : null,
   );
 }
 
 export function attributesRef(table: FilterTable, leaf: number, count: number): BlobRef<Attributes> {
   const key = attributesKey(table, leaf);
-  return blobRef(key, `filter attributes ${key} (leaf ${leaf})`, table.attrBytes, table.attrHashes, leaf, decodeAttributes, (a) =>
+  return blobRef(key, `filter attributes ${key} (leaf ${leaf})`, attributesStoredBytes(table.columns, count), table.attrHashes, leaf, decodeAttributes, (a) =>
     a.leaf !== leaf || a.columns !== table.columns || a.count !== count ? `not leaf ${leaf}'s` : null,
   );
 }
 
 export function chunkRef(table: FilterTable, chunk: number, column: number, pqM: number): BlobRef<ColumnChunk> {
   const key = chunkKey(table, chunk);
-  return blobRef(key, `column chunk ${key} (column ${column})`, table.chunkBytes, table.chunkHashes, chunk, decodeColumnChunk, (c) =>
+  return blobRef(key, `column chunk ${key} (column ${column})`, table.chunkBytes[chunk], table.chunkHashes, chunk, decodeColumnChunk, (c) =>
     c.column !== column || c.columns !== table.columns || c.pqM !== pqM || c.count !== table.chunkCount[chunk] ? `not chunk ${chunk}` : null,
   );
 }

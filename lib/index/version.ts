@@ -4,6 +4,7 @@
 // catalog names the item records.
 import {
   attributesKey,
+  attributesStoredBytes,
   chunkKey,
   decodeCatalog,
   decodeFilterTable,
@@ -65,11 +66,12 @@ export async function readFilterTable(m: Manifest, read: ReadTexts): Promise<Fil
   return decodeFilterTable(await readParts(m.filters.table, `filter table of version ${m.version}`, read));
 }
 
-export function filterValueRefs(t: FilterTable): ValueRef[] {
-  const refs: ValueRef[] = [];
-  for (let l = 0; l < t.leaves; l++) refs.push({ key: attributesKey(t, l), bytes: t.attrBytes[l] });
-  for (let c = 0; c < t.chunks; c++) refs.push({ key: chunkKey(t, c), bytes: t.chunkBytes[c] });
-  return refs;
+/** Every leaf's attributes and every column chunk, each key once (a small index's two chunk orders can coincide). */
+export function filterValueRefs(t: FilterTable, routing: Routing): ValueRef[] {
+  const refs = new Map<string, ValueRef>();
+  for (let l = 0; l < t.leaves; l++) refs.set(attributesKey(t, l), { key: attributesKey(t, l), bytes: attributesStoredBytes(t.columns, routing.leafSizes[l]) });
+  for (let c = 0; c < t.chunks; c++) refs.set(chunkKey(t, c), { key: chunkKey(t, c), bytes: t.chunkBytes[c] });
+  return [...refs.values()];
 }
 
 /** Every text of `keys`, in order, read a thousand keys at a time; a missing one fails the read, never a shorter list. */
@@ -113,7 +115,7 @@ export async function versionValues(m: Manifest, read: ReadTexts): Promise<Versi
     catalog: m.catalog,
     shards: shardRefs(routing),
     items: catalog,
-    filters: table && m.filters ? [...m.filters.table, ...filterValueRefs(table)] : [],
+    filters: table && m.filters ? [...m.filters.table, ...filterValueRefs(table, routing)] : [],
     resident: m.resident?.blocks ?? [],
     lexical: await lexicalValueRefs(m, read),
   };

@@ -72,7 +72,7 @@ export class ArtifactSearch {
     return new ArtifactSearch(manifest, source, await openIndex(manifest, source, null), undefined, dir);
   }
 
-  async approximate(q: Float32Array, k: number, knobs: { nprobe?: number; probeMargin?: number; rerank?: number; rerankMargin?: number; filter?: CompiledFilter | null } = {}): Promise<{ results: SearchHit[]; stats: QueryAnswer["stats"] }> {
+  async approximate(q: Float32Array, k: number, knobs: { nprobe?: number; probeMargin?: number; rerank?: number; rerankMargin?: number; filter?: CompiledFilter | null; filterBytes?: number } = {}): Promise<{ results: SearchHit[]; stats: QueryAnswer["stats"] }> {
     const { results, stats } = await searchVector(this.handle, q, { k, ...knobs });
     return { results, stats: { shards: stats.shards, bytes: stats.bytes, roundTrips: stats.roundTrips, ...(stats.filter ? { filter: stats.filter } : {}) } };
   }

@@ -34,6 +34,7 @@ import type { CorpusItem } from "./corpus/read-corpus.ts";
 import { ComputePool } from "./pools/compute-pool.ts";
 import { concat } from "../../lib/index/concat.ts";
 import { pqEncodeRows } from "./training/kernels.ts";
+import { dotInt8 } from "../../lib/index/vector.ts";
 import { buildPartition } from "./training/partition.ts";
 import { poolAssigner, trainCodebooks } from "./training/pq.ts";
 import { rotateRows, sampleRows, trainRotation } from "./training/opq.ts";
@@ -79,6 +80,8 @@ export interface BuiltIndex {
 
 export interface BuiltFilters extends FilterValues {
   fields: FilterField[];
+  /** Each item's group in the group-order chunks (itemGroups): the self-check measures how near its matches sit. */
+  groupOf: Uint32Array;
 }
 
 export const DEFAULT_PARAMS = {
@@ -199,8 +202,9 @@ export async function buildIndex(
     const routing = routingParts(tree, shards, dim, o);
     const catalog = splitParts(encodeCatalog(keyBytes, records.map((r) => r.bytes))).map(textBlob);
     lap("shards");
-    const filters = fields.length
-      ? { fields, ...buildFilterValues({ members: tree.members, keyBytes, codes, pqM: o.pqM, values: columnValues, columns: fields.length, n: items.length }) }
+    const groupOf = fields.length ? itemGroups(tree, vectors, dim, items.length) : null;
+    const filters = groupOf
+      ? { fields, groupOf, ...buildFilterValues({ members: tree.members, groups: tree.groups, groupOf, keyBytes, codes, pqM: o.pqM, values: columnValues, columns: fields.length, n: items.length }) }
       : null;
     if (filters) lap("filters");
     const resident = residentCopy(vectors, dim, items, keyBytes, records.map((r) => r.bytes), o.residentMaxBytes);
@@ -224,6 +228,31 @@ export async function buildIndex(
   } finally {
     await pool.close();
   }
+}
+
+/**
+ * Each item's group for the group-order chunks: of the groups of the leaves
+ * holding it (two when it was spilled), the one whose centroid scores it
+ * higher, so a spilled item sits with its own neighbours. Depends only on the
+ * tree and the vector, so an extending build, which keeps both, keeps it.
+ */
+function itemGroups(tree: Tree, vectors: Float32Array, dim: number, n: number): Uint32Array {
+  const leafGroup = new Uint32Array(tree.members.length);
+  for (let g = 0; g < tree.groups; g++) leafGroup.fill(g, tree.groupStart[g], tree.groupStart[g + 1]);
+  const out = new Uint32Array(n);
+  const best = new Float32Array(n).fill(-Infinity);
+  tree.members.forEach((rows, leaf) => {
+    const g = leafGroup[leaf];
+    for (const r of rows) {
+      if (best[r] !== -Infinity && out[r] === g) continue;
+      const score = dotInt8(vectors.subarray(r * dim, (r + 1) * dim), tree.groupCentroids, g * dim, dim) * tree.groupScales[g];
+      if (score > best[r] || (score === best[r] && g < out[r])) {
+        best[r] = score;
+        out[r] = g;
+      }
+    }
+  });
+  return out;
 }
 
 /** Item records; their sha256 prefixes are the keys the shards point at. */

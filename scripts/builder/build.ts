@@ -26,7 +26,7 @@ import { ComputePool } from "./pools/compute-pool.ts";
 import { pickExamples } from "./packing/examples.ts";
 import { MemorySource } from "../artifacts/memory-source.ts";
 import { proxyQueries } from "./check/perturb.ts";
-import { proxyTruth, selfCheck } from "./check/self-check.ts";
+import { GROUP_COVERAGE_DEPTH, groupCoverage, proxyTruth, selfCheck } from "./check/self-check.ts";
 import { checkValueSizes } from "./packing/value-limits.ts";
 import { chooseFilterFields, describeFields, type FilterableRequest } from "./packing/filter-columns.ts";
 import type { FilterField } from "../../lib/filter/values.ts";
@@ -352,18 +352,20 @@ async function checkRecall(
   const queries = proxies.map((p) => byProxy.get(p) ?? vectors.slice(p.row * EMBEDDING_DIM, (p.row + 1) * EMBEDDING_DIM));
   const exclude = proxies.map((p) => (p.kind === "held-out" ? p.row : undefined));
   const compute = new ComputePool(vectors, EMBEDDING_DIM, o.threads);
-  let truth: number[][];
+  let deep: number[][];
   try {
-    truth = await proxyTruth(compute, queries, exclude, manifest.selfCheck.k);
+    deep = await proxyTruth(compute, queries, exclude, Math.max(manifest.selfCheck.k, built.filters ? GROUP_COVERAGE_DEPTH : 0));
   } finally {
     await compute.close();
   }
+  const truth = deep.map((rows) => rows.slice(0, manifest.selfCheck.k));
   const { nprobe, check } = await selfCheck(
     { manifest, source: MemorySource.fromBuilt(built), ids: items.map((i) => i.id), queries, truth, kinds: proxies.map((p) => p.kind), exclude },
     { targetRecall: o.targetRecall ?? DEFAULT_TARGET_RECALL, byteBudget: o.byteBudget ?? DEFAULT_BYTE_BUDGET, fixedNprobe: o.nprobe },
   );
   manifest.params.nprobe = nprobe;
   manifest.selfCheck = check;
+  if (built.filters && manifest.filters) manifest.filters.groupCoverage = await groupCoverage(manifest, MemorySource.fromBuilt(built), queries, deep, built.filters.groupOf);
   log(`self-check: recall@10 ${check.recallAt10.toFixed(3)} (${kindsLine(check)}) at nprobe ${nprobe}, ${Math.round(check.meanBytes / 1024)} KB/query, ${check.roundTrips} KV rounds`);
 }
 

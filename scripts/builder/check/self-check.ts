@@ -11,6 +11,7 @@ import type { BlobSource } from "../../../lib/index/reader.ts";
 import type { ComputePool } from "../pools/compute-pool.ts";
 import { exactTopKRows } from "../training/kernels.ts";
 import { dot, TopK } from "../../../lib/index/vector.ts";
+import { groupOrder } from "../../../lib/index/leaves.ts";
 
 /** One query's exact top-k rows over the first n rows, best first (this thread). */
 export function exactTopK(vectors: Float32Array, dim: number, n: number, q: Float32Array, k: number): number[] {
@@ -162,4 +163,38 @@ export async function selfCheck(input: CheckInput, opts: { targetRecall: number;
       target: opts.targetRecall,
     },
   };
+}
+
+/**
+ * Neighbours per query the group coverage counts: deeper than k, since a
+ * filter's nearest matches are, unfiltered, farther neighbours (about k / s of
+ * them for a filter passing a share s of the items).
+ */
+export const GROUP_COVERAGE_DEPTH = 100;
+
+/** Shares of the groups, nearest first, at which the coverage is measured. */
+export const GROUP_SHARES = [1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1];
+
+/**
+ * For each share of the groups (nearest first by the query's group scores,
+ * as the filtered plan orders them), the share of the queries' nearest items
+ * (`truth` rows) whose group (`groupOf`) is among them.
+ */
+export async function groupCoverage(manifest: Manifest, source: BlobSource, queries: Float32Array[], truth: number[][], groupOf: Uint32Array): Promise<Array<[number, number]>> {
+  const { routing } = await openIndex(manifest, source, null);
+  const G = routing.groups;
+  const within = GROUP_SHARES.map((f) => Math.max(1, Math.ceil(f * G)));
+  const counts = GROUP_SHARES.map(() => 0);
+  let total = 0;
+  queries.forEach((q, i) => {
+    const rank = new Uint32Array(G);
+    groupOrder(routing, q).forEach((g, r) => (rank[g] = r));
+    for (const row of truth[i]) {
+      total++;
+      within.forEach((w, j) => {
+        if (rank[groupOf[row]] < w) counts[j]++;
+      });
+    }
+  });
+  return GROUP_SHARES.map((f, j) => [f, +(counts[j] / Math.max(1, total)).toFixed(4)]);
 }

@@ -1,8 +1,11 @@
 // The values that make filters cheap (format.ts, sections 5–7): per leaf, its
 // items' filterable values (read beside its shard) and their range; per column,
-// the items sorted by value in content-defined chunks (read instead of shards
-// when a filter is selective); and the table naming them all.
+// the items in content-defined chunks in two orders — by value (read instead of
+// shards when a filter is selective) and by routing group, then value (the
+// nearest groups' matches, when a filter's value-order chunks are too many);
+// and the table naming them all.
 import {
+  attributesStoredBytes,
   blobToText,
   compareItemKeys,
   encodeAttributes,
@@ -26,6 +29,14 @@ export const CHUNK_TARGET_ENTRIES = 128;
 export const CHUNK_MIN_ENTRIES = 32;
 export const CHUNK_MAX_ENTRIES = 512;
 
+/**
+ * The same for group-order chunks: twice the entries, so that the second order
+ * adds fewer table rows than the first holds (the table lives in isolate
+ * memory); a group's matches for a week or a month still fill most of the
+ * chunks read (docs/decisions.md#group-order-chunks).
+ */
+export const GROUP_CHUNK_SIZES = { target: 256, min: 64, max: 1024 };
+
 export interface FilterValues {
   table: TextBlob[];
   /** attributes[leaf] */
@@ -36,6 +47,9 @@ export interface FilterValues {
 interface Input {
   /** Rows of each leaf, in shard order. */
   members: number[][];
+  /** The routing's group count, and each row's group (build-index.ts itemGroups). */
+  groups: number;
+  groupOf: Uint32Array;
   keyBytes: Uint8Array;
   codes: Uint8Array;
   pqM: number;
@@ -45,21 +59,46 @@ interface Input {
   n: number;
 }
 
+/** Chunks in the table's order: value order by column, then group order by column and group. */
+interface ChunkPlan {
+  rows: number[][];
+  column: number[];
+  chunkStart: Uint32Array;
+  groupChunkStart: Uint32Array;
+}
+
 export function buildFilterValues(x: Input): FilterValues {
   const attributes = x.members.map((rows, leaf) => attributesBlob(x, leaf, rows));
-  const chunkRows: number[][] = [];
-  const chunkColumn: number[] = [];
-  const chunkStart = new Uint32Array(x.columns + 1);
-  for (let c = 0; c < x.columns; c++) {
-    for (const rows of cutChunks(sortedRows(x, c), x.keyBytes)) {
-      chunkRows.push(rows);
-      chunkColumn.push(c);
-    }
-    chunkStart[c + 1] = chunkRows.length;
-  }
-  const chunks = chunkRows.map((rows, i) => chunkBlob(x, chunkColumn[i], rows));
-  const table = tableParts(x, attributes, chunks, chunkRows, chunkColumn, chunkStart);
+  const plan = planChunks(x);
+  const chunks = plan.rows.map((rows, i) => chunkBlob(x, plan.column[i], rows));
+  const table = tableParts(x, attributes, chunks, plan);
   return { table, attributes, chunks };
+}
+
+function planChunks(x: Input): ChunkPlan {
+  const groups = x.groups;
+  const rows: number[][] = [];
+  const column: number[] = [];
+  const chunkStart = new Uint32Array(x.columns + 1);
+  const groupChunkStart = new Uint32Array(x.columns * groups + 1);
+  const add = (chunk: number[], c: number) => {
+    rows.push(chunk);
+    column.push(c);
+  };
+  for (let c = 0; c < x.columns; c++) {
+    for (const chunk of cutChunks(sortedRows(x, c), x.keyBytes)) add(chunk, c);
+    chunkStart[c + 1] = rows.length;
+  }
+  for (let c = 0; c < x.columns; c++) {
+    const byGroup: number[][] = Array.from({ length: groups }, () => []);
+    for (const r of sortedRows(x, c)) byGroup[x.groupOf[r]].push(r);
+    for (let g = 0; g < groups; g++) {
+      groupChunkStart[c * groups + g] = rows.length;
+      for (const chunk of cutChunks(byGroup[g], x.keyBytes, GROUP_CHUNK_SIZES)) add(chunk, c);
+    }
+  }
+  groupChunkStart[x.columns * groups] = rows.length;
+  return { rows, column, chunkStart, groupChunkStart };
 }
 
 function gather(x: Input, rows: number[]): Float64Array {
@@ -84,13 +123,13 @@ export function keyHash(keyBytes: Uint8Array, row: number): number {
   return keyHalf(keyBytes, row, 1);
 }
 
-function cutChunks(rows: number[], keyBytes: Uint8Array): number[][] {
+function cutChunks(rows: number[], keyBytes: Uint8Array, size = { target: CHUNK_TARGET_ENTRIES, min: CHUNK_MIN_ENTRIES, max: CHUNK_MAX_ENTRIES }): number[][] {
   const out: number[][] = [];
   let cur: number[] = [];
   for (const r of rows) {
     cur.push(r);
-    const boundary = cur.length >= CHUNK_MIN_ENTRIES && keyHash(keyBytes, r) % CHUNK_TARGET_ENTRIES === 0;
-    if (boundary || cur.length >= CHUNK_MAX_ENTRIES) {
+    const boundary = cur.length >= size.min && keyHash(keyBytes, r) % size.target === 0;
+    if (boundary || cur.length >= size.max) {
       out.push(cur);
       cur = [];
     }
@@ -136,7 +175,8 @@ function hashBytes(blobs: TextBlob[]): Uint8Array {
   return out;
 }
 
-function tableParts(x: Input, attributes: TextBlob[], chunks: TextBlob[], chunkRows: number[][], chunkColumn: number[], chunkStart: Uint32Array): TextBlob[] {
+function tableParts(x: Input, attributes: TextBlob[], chunks: TextBlob[], plan: ChunkPlan): TextBlob[] {
+  const { rows: chunkRows, column: chunkColumn } = plan;
   const leaves = x.members.length;
   const leafMin = new Float32Array(leaves * x.columns).fill(Infinity);
   const leafMax = new Float32Array(leaves * x.columns).fill(-Infinity);
@@ -156,15 +196,20 @@ function tableParts(x: Input, attributes: TextBlob[], chunks: TextBlob[], chunkR
     }
   });
   const value = (i: number, e: number) => x.values[chunkColumn[i] * x.n + chunkRows[i][e]];
+  attributes.forEach((a, l) => {
+    // Readers size a leaf's attributes from its entry count alone.
+    if (a.ref.bytes !== attributesStoredBytes(x.columns, x.members[l].length)) throw new Error(`leaf ${l}'s attributes are ${a.ref.bytes} bytes, not the layout's`);
+  });
   const bytes = encodeFilterTable({
     columns: x.columns,
     leaves,
     chunks: chunks.length,
+    groups: x.groups,
     leafMin,
     leafMax,
-    attrBytes: Uint32Array.from(attributes, (a) => a.ref.bytes),
     attrHashes: hashBytes(attributes),
-    chunkStart,
+    chunkStart: plan.chunkStart,
+    groupChunkStart: plan.groupChunkStart,
     chunkMin: Float64Array.from(chunkRows, (_, i) => value(i, 0)),
     chunkMax: Float64Array.from(chunkRows, (rows, i) => value(i, rows.length - 1)),
     chunkCount: Uint32Array.from(chunkRows, (rows) => rows.length),
