@@ -18,7 +18,7 @@
 import type { Attributes, ColumnChunk, FilterTable, Shard } from "./format.ts";
 import { attributesStoredBytes, itemKey } from "./format.ts";
 import type { CompiledFilter, FieldPredicate } from "../filter/compile.ts";
-import { matches, mayMatch } from "../filter/match.ts";
+import { matches, mayMatch, overlapsRanges } from "../filter/match.ts";
 import { fetchBlobs, type SearchStats } from "./fetch.ts";
 import { ENTRY_SPAN, groupOrder, probedLeaves, withinBudget } from "./leaves.ts";
 import { itemTable, pqScore } from "./quantize.ts";
@@ -76,8 +76,7 @@ type Plan =
   | { kind: "probe"; estimate: number };
 
 function meets(t: FilterTable, p: FieldPredicate, chunk: number): boolean {
-  for (let r = 0; r < p.ranges.length; r += 2) if (p.ranges[r] <= t.chunkMax[chunk] && p.ranges[r + 1] >= t.chunkMin[chunk]) return true;
-  return false;
+  return overlapsRanges(p.ranges, t.chunkMin[chunk], t.chunkMax[chunk]);
 }
 
 
@@ -151,20 +150,27 @@ export function predictedCoverage(curve: ReadonlyArray<readonly [number, number]
   return prev[1];
 }
 
-/** Bytes of the group-order chunks, all groups, that can hold a match of one of the predicates. */
-function groupChunkBytes(t: FilterTable, predicates: FieldPredicate[]): number {
-  const seen = new Set<number>();
+/** Group g's group-order chunks that can hold a match of one of the predicates, each once, and their bytes. */
+function groupChunksMeeting(t: FilterTable, predicates: FieldPredicate[], g: number): { reads: ChunkRead[]; bytes: number } {
+  const reads: ChunkRead[] = [];
   let bytes = 0;
   for (const p of predicates) {
-    for (let c = t.groupChunkStart[p.field * t.groups]; c < t.groupChunkStart[(p.field + 1) * t.groups]; c++) {
-      if (seen.has(c) || !meets(t, p, c)) continue;
-      seen.add(c);
+    const at = p.field * t.groups + g;
+    for (let c = t.groupChunkStart[at]; c < t.groupChunkStart[at + 1]; c++) {
+      if (!meets(t, p, c) || reads.some((r) => r.chunk === c)) continue;
+      reads.push({ chunk: c, column: p.field });
       bytes += t.chunkBytes[c];
     }
   }
-  return bytes;
+  return { reads, bytes };
 }
 
+/** Bytes of the group-order chunks, all groups, that can hold a match of one of the predicates. */
+function groupChunkBytes(t: FilterTable, predicates: FieldPredicate[]): number {
+  let bytes = 0;
+  for (let g = 0; g < t.groups; g++) bytes += groupChunksMeeting(t, predicates, g).bytes;
+  return bytes;
+}
 
 /**
  * The group-order chunks that can hold a match, of the query's groups nearest
@@ -174,18 +180,9 @@ function nearestGroupChunks(h: IndexHandle, t: FilterTable, q: Float32Array, pre
   const picked: ChunkRead[] = [];
   let used = 0;
   for (const g of groupOrder(h.routing, q)) {
-    const group: ChunkRead[] = [];
-    let bytes = 0;
-    for (const p of predicates) {
-      const at = p.field * t.groups + g;
-      for (let c = t.groupChunkStart[at]; c < t.groupChunkStart[at + 1]; c++) {
-        if (!meets(t, p, c) || group.some((r) => r.chunk === c)) continue;
-        group.push({ chunk: c, column: p.field });
-        bytes += t.chunkBytes[c];
-      }
-    }
-    if (picked.length && (used + bytes > budget || picked.length + group.length > MAX_FILTER_CHUNKS)) break;
-    picked.push(...group);
+    const { reads, bytes } = groupChunksMeeting(t, predicates, g);
+    if (picked.length && (used + bytes > budget || picked.length + reads.length > MAX_FILTER_CHUNKS)) break;
+    picked.push(...reads);
     used += bytes;
   }
   return picked;

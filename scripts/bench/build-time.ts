@@ -5,7 +5,8 @@
 // cache, as a rebuild does. Each timed run's wall clock covers the whole
 // command, process start-up included; the build's own report gives the seconds
 // per stage, peak RSS and the self-check's recall.
-import { spawn } from "node:child_process";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -15,6 +16,8 @@ import { PROJECT_ROOT } from "../common/paths.ts";
 import { readManifest } from "../artifacts/dir.ts";
 import { finishRun, startRun, type RunMeta } from "../common/run-meta.ts";
 import { repeated, type Repeated } from "./stats.ts";
+
+const run = promisify(execFile);
 
 export const BUILD_TIME_DEFAULTS = {
   items: 10_000,
@@ -96,18 +99,7 @@ async function writeSlice(corpus: string, items: number, out: string): Promise<n
 /** One `npm run build` in a child process (the command a user runs, minus npm's own start-up). */
 async function timedBuild(corpus: string, out: string): Promise<{ run: BuildTimeRun; report: BuildReport }> {
   const t0 = performance.now();
-  const stdout = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(PROJECT_ROOT, "scripts", "build.ts"), "--corpus", corpus, "--out", out, "--json"], {
-      cwd: PROJECT_ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let text = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (text += d));
-    child.stderr.on("data", (d: Buffer) => (err += d));
-    child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve(text) : reject(new Error(`build exited with ${code}: ${err.slice(-2000)}`))));
-  });
+  const { stdout } = await run(process.execPath, ["--import", "tsx", path.join(PROJECT_ROOT, "scripts", "build.ts"), "--corpus", corpus, "--out", out, "--json"], { cwd: PROJECT_ROOT, maxBuffer: 64 * 2 ** 20 });
   const wallSeconds = (performance.now() - t0) / 1000;
   const report = JSON.parse(stdout) as BuildReport;
   return { run: { wallSeconds: +wallSeconds.toFixed(2), stages: report.seconds, peakRssBytes: report.peakRssBytes }, report };

@@ -85,13 +85,15 @@ function planChunks(x: Input): ChunkPlan {
     rows.push(chunk);
     column.push(c);
   };
+  // Each column sorted once: its value order, and split by group, its group order.
+  const sorted = Array.from({ length: x.columns }, (_, c) => sortedRows(x, c));
   for (let c = 0; c < x.columns; c++) {
-    for (const chunk of cutChunks(sortedRows(x, c), x.keyBytes)) add(chunk, c);
+    for (const chunk of cutChunks(sorted[c], x.keyBytes)) add(chunk, c);
     chunkStart[c + 1] = rows.length;
   }
   for (let c = 0; c < x.columns; c++) {
     const byGroup: number[][] = Array.from({ length: groups }, () => []);
-    for (const r of sortedRows(x, c)) byGroup[x.groupOf[r]].push(r);
+    for (const r of sorted[c]) byGroup[x.groupOf[r]].push(r);
     for (let g = 0; g < groups; g++) {
       groupChunkStart[c * groups + g] = rows.length;
       for (const chunk of cutChunks(byGroup[g], x.keyBytes, GROUP_CHUNK_SIZES)) add(chunk, c);
