@@ -23,7 +23,7 @@ export interface WireHit {
 }
 
 export interface WireFilterStats {
-  plan: "scan" | "groups" | "probe";
+  plan: "scan" | "cells" | "probe";
   estimate: number;
   scored: number;
   matched: number;

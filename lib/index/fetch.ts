@@ -25,10 +25,10 @@ export interface BlobSource {
 export interface FilterStats {
   /**
    * "scan": every item the filter can match was scored (value-order chunks);
-   * "groups": the matching items of the query's nearest groups (group-order
+   * "cells": the matching items of the query's nearest cells (cell-order
    * chunks); "probe": the nearest leaves that can hold a match.
    */
-  plan: "scan" | "groups" | "probe";
+  plan: "scan" | "cells" | "probe";
   /** Items the filter table says may match (an upper bound). */
   estimate: number;
   /** Entries scored, and of them the ones that passed the filter. */

@@ -3,12 +3,12 @@
 //  - scan:   the value-order chunks that can hold a match fit the budget → read
 //            them all and score every item that passes: exact candidates,
 //            however selective the filter, and all of them when fewer than k match;
-//  - groups: too many of those, but the budget reaches far enough into the
-//            group-order chunks that can hold a match that the build's gauged
-//            group coverage predicts most near matches among them → read those
-//            of the query's nearest groups, nearest first: entries near the
-//            query, nearly all of them matches;
-//  - probe:  otherwise (a broad filter, groups that hold neighbours loosely,
+//  - cells:  too many of those, but the budget reaches far enough into the
+//            cell-order chunks that can hold a match that the build's gauged
+//            cell coverage predicts most near matches among them → read those
+//            of the query's nearest cells (cells.ts), nearest first: entries
+//            near the query, mostly matches;
+//  - probe:  otherwise (a broad filter, cells that hold neighbours loosely,
 //            or a build without the measure) → read the nearest leaves that can hold
 //            a match (leaf ranges), with their attributes, probing as far as an
 //            unfiltered query would (further when the leaves score alike),
@@ -16,11 +16,12 @@
 // Every candidate has passed the filter on its stored values; records of items
 // that fail it are never read.
 import type { Attributes, ColumnChunk, FilterTable, Shard } from "./format.ts";
-import { attributesStoredBytes, itemKey } from "./format.ts";
+import { attributesStoredBytes, chunkStoredBytes, itemKey, shardStoredBytes } from "./format.ts";
 import type { CompiledFilter, FieldPredicate } from "../filter/compile.ts";
 import { matches, mayMatch, overlapsRanges } from "../filter/match.ts";
 import { fetchBlobs, type SearchStats } from "./fetch.ts";
-import { ENTRY_SPAN, groupOrder, probedLeaves, withinBudget } from "./leaves.ts";
+import { ENTRY_SPAN, probedLeaves, withinBudget } from "./leaves.ts";
+import { cellOrder } from "./cells.ts";
 import { itemTable, pqScore } from "./quantize.ts";
 import { ItemOnce } from "./item-once.ts";
 import { attributesRef, chunkRef, shardRef } from "./refs.ts";
@@ -44,11 +45,11 @@ export const FILTER_ROUND1_BYTES = 800 * 1024;
 export const MAX_FILTER_PROBE_LEAVES = 400;
 
 /**
- * The share of a filter's near matches the nearest groups within the budget
- * must be predicted to hold (manifest.filters.groupCoverage) for the groups
- * plan to serve it (docs/decisions.md#group-order-chunks).
+ * The share of a filter's near matches the nearest cells within the budget
+ * must be predicted to hold (manifest.filters.cellCoverage) for the cells
+ * plan to serve it (docs/decisions.md#cell-order-chunks).
  */
-export const GROUPS_MIN_COVERAGE = 0.95;
+export const CELLS_MIN_COVERAGE = 0.95;
 
 /** Chunks one filtered query may read: as many keys as the probe's leaves and attributes. */
 export const MAX_FILTER_CHUNKS = 2 * MAX_FILTER_PROBE_LEAVES;
@@ -72,7 +73,7 @@ interface ChunkRead {
 
 type Plan =
   | { kind: "scan"; chunks: ChunkRead[]; estimate: number }
-  | { kind: "groups"; predicates: FieldPredicate[]; estimate: number }
+  | { kind: "cells"; predicates: FieldPredicate[]; estimate: number }
   | { kind: "probe"; estimate: number };
 
 function meets(t: FilterTable, p: FieldPredicate, chunk: number): boolean {
@@ -108,6 +109,7 @@ function withoutValue(filters: IndexFilters, column: number, items: number): num
  * it still bounds the estimate, and the query probes.
  */
 function plan(h: IndexHandle, filters: IndexFilters, filter: CompiledFilter, budget: number): Plan {
+  const pqM = h.routing.pqM;
   const items = h.manifest.items;
   const chunks = new Map<number, number>();
   const predicates: FieldPredicate[] = [];
@@ -131,11 +133,11 @@ function plan(h: IndexHandle, filters: IndexFilters, filter: CompiledFilter, bud
   }
   estimate = Math.min(estimate, items);
   const ordered = [...chunks.keys()].sort((a, b) => a - b);
-  const bytes = ordered.reduce((a, c) => a + filters.table.chunkBytes[c], 0);
+  const bytes = ordered.reduce((a, c) => a + chunkStoredBytes(filters.table, c, pqM), 0);
   if (scannable && bytes <= budget) return { kind: "scan", chunks: ordered.map((chunk) => ({ chunk, column: chunks.get(chunk)! })), estimate };
-  const coverage = h.manifest.filters?.groupCoverage;
-  if (scannable && coverage && predictedCoverage(coverage, budget / groupChunkBytes(filters.table, predicates)) >= GROUPS_MIN_COVERAGE) {
-    return { kind: "groups", predicates, estimate };
+  const coverage = h.manifest.filters?.cellCoverage;
+  if (scannable && coverage && predictedCoverage(coverage, budget / cellChunkBytes(filters.table, predicates, pqM)) >= CELLS_MIN_COVERAGE) {
+    return { kind: "cells", predicates, estimate };
   }
   return { kind: "probe", estimate };
 }
@@ -150,37 +152,39 @@ export function predictedCoverage(curve: ReadonlyArray<readonly [number, number]
   return prev[1];
 }
 
-/** Group g's group-order chunks that can hold a match of one of the predicates, each once, and their bytes. */
-function groupChunksMeeting(t: FilterTable, predicates: FieldPredicate[], g: number): { reads: ChunkRead[]; bytes: number } {
+/** Cell c's cell-order chunks that can hold a match of one of the predicates, each once, and their bytes. */
+function cellChunksMeeting(t: FilterTable, predicates: FieldPredicate[], cell: number, pqM: number): { reads: ChunkRead[]; bytes: number } {
   const reads: ChunkRead[] = [];
   let bytes = 0;
   for (const p of predicates) {
-    const at = p.field * t.groups + g;
-    for (let c = t.groupChunkStart[at]; c < t.groupChunkStart[at + 1]; c++) {
+    const at = p.field * t.cells + cell;
+    for (let c = t.cellChunkStart[at]; c < t.cellChunkStart[at + 1]; c++) {
       if (!meets(t, p, c) || reads.some((r) => r.chunk === c)) continue;
       reads.push({ chunk: c, column: p.field });
-      bytes += t.chunkBytes[c];
+      bytes += chunkStoredBytes(t, c, pqM);
     }
   }
   return { reads, bytes };
 }
 
-/** Bytes of the group-order chunks, all groups, that can hold a match of one of the predicates. */
-function groupChunkBytes(t: FilterTable, predicates: FieldPredicate[]): number {
+/** Bytes of the cell-order chunks, all cells, that can hold a match of one of the predicates. */
+function cellChunkBytes(t: FilterTable, predicates: FieldPredicate[], pqM: number): number {
   let bytes = 0;
-  for (let g = 0; g < t.groups; g++) bytes += groupChunksMeeting(t, predicates, g).bytes;
+  for (let c = 0; c < t.cells; c++) bytes += cellChunksMeeting(t, predicates, c, pqM).bytes;
   return bytes;
 }
 
 /**
- * The group-order chunks that can hold a match, of the query's groups nearest
- * first, a whole group at a time while the budget lasts (the nearest always).
+ * The cell-order chunks that can hold a match, of the query's cells nearest
+ * first, a whole cell at a time while the budget lasts (the nearest always);
+ * a cell with none is passed over.
  */
-function nearestGroupChunks(h: IndexHandle, t: FilterTable, q: Float32Array, predicates: FieldPredicate[], budget: number): ChunkRead[] {
+function nearestCellChunks(h: IndexHandle, t: FilterTable, q: Float32Array, predicates: FieldPredicate[], budget: number): ChunkRead[] {
   const picked: ChunkRead[] = [];
   let used = 0;
-  for (const g of groupOrder(h.routing, q)) {
-    const { reads, bytes } = groupChunksMeeting(t, predicates, g);
+  for (const cell of cellOrder(h.routing, t, q)) {
+    const { reads, bytes } = cellChunksMeeting(t, predicates, cell, h.routing.pqM);
+    if (reads.length === 0) continue;
     if (picked.length && (used + bytes > budget || picked.length + reads.length > MAX_FILTER_CHUNKS)) break;
     picked.push(...reads);
     used += bytes;
@@ -234,8 +238,8 @@ function probeLeaves(h: IndexHandle, filters: IndexFilters, q: Float32Array, fil
   const nearest = probedLeaves(routing, q, p.nprobe, p.probeMargin, p.scanLeaves, 1 / selectivity);
   const possible = nearest.filter((l) => mayMatch(filter, t.leafMin.subarray(l * C, (l + 1) * C), t.leafMax.subarray(l * C, (l + 1) * C)));
   const shardBudget = p.maxShardBytes ? p.maxShardBytes / selectivity : undefined;
-  const byShards = withinBudget(possible, (l) => routing.shardBytes[l], shardBudget);
-  return withinBudget(byShards, (l) => routing.shardBytes[l] + attributesStoredBytes(C, routing.leafSizes[l]), p.filterBytes ?? FILTER_ROUND1_BYTES).slice(0, MAX_FILTER_PROBE_LEAVES);
+  const byShards = withinBudget(possible, (l) => shardStoredBytes(routing, l), shardBudget);
+  return withinBudget(byShards, (l) => shardStoredBytes(routing, l) + attributesStoredBytes(C, routing.leafSizes[l]), p.filterBytes ?? FILTER_ROUND1_BYTES).slice(0, MAX_FILTER_PROBE_LEAVES);
 }
 
 async function probe(h: IndexHandle, filters: IndexFilters, leaves: number[], stats: SearchStats): Promise<EntrySource[]> {
@@ -258,7 +262,7 @@ export async function searchFiltered(h: IndexHandle, q: Float32Array, filter: Co
   const pl = plan(h, filters, filter, budget);
   stats.filter = { plan: pl.kind, estimate: pl.estimate, scored: 0, matched: 0 };
   if (filter.anyOf.length === 0) return [];
-  const chunks = pl.kind === "scan" ? pl.chunks : pl.kind === "groups" ? nearestGroupChunks(h, filters.table, q, pl.predicates, budget) : null;
+  const chunks = pl.kind === "scan" ? pl.chunks : pl.kind === "cells" ? nearestCellChunks(h, filters.table, q, pl.predicates, budget) : null;
   const sources = chunks ? await scanChunks(h, filters, chunks, stats) : await probe(h, filters, probeLeaves(h, filters, q, filter, pl.estimate, p), stats);
   const { routing } = h;
   // An item is in two leaves when the build spilled it, and in one chunk per column and order: chunks of two columns can list it twice.

@@ -272,6 +272,7 @@ import { concat } from "./concat.ts";
 
 export const ROUTING_MAGIC = 0x33525345; // "ESR3"
 export const SHARD_MAGIC = 0x31505345; // "ESP1"
+const SHARD_HEADER_BYTES = 16;
 export const CATALOG_MAGIC = 0x32435345; // "ESC2"
 export const PQ_CENTROIDS = 256;
 export const ITEM_KEY_BYTES = 8;
@@ -310,7 +311,6 @@ export interface Routing {
   /** leaves × leafPqM */
   leafCodes: Uint8Array;
   leafSizes: Uint32Array;
-  shardBytes: Uint32Array;
   /** leaves × SHARD_HASH_BYTES */
   shardHashes: Uint8Array;
 }
@@ -342,6 +342,10 @@ function align4(n: number): number {
   return (n + 3) & ~3;
 }
 
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
 /** Byte offsets of every routing section, from its header fields alone. */
 function routingLayout(dim: number, leafPqM: number, groups: number, leaves: number) {
   const groupScales = HEADER_BYTES;
@@ -352,10 +356,9 @@ function routingLayout(dim: number, leafPqM: number, groups: number, leaves: num
   const rotation = codebooks + 4 * PQ_CENTROIDS * dim;
   const leafCodes = rotation + 4 * dim * dim;
   const leafSizes = leafCodes + align4(leaves * leafPqM);
-  const shardBytes = leafSizes + 4 * leaves;
-  const shardHashes = shardBytes + 4 * leaves;
+  const shardHashes = leafSizes + 4 * leaves;
   const end = shardHashes + SHARD_HASH_BYTES * leaves;
-  return { groupScales, groupCentroids, groupStart, leafCodebooks, codebooks, rotation, leafCodes, leafSizes, shardBytes, shardHashes, end };
+  return { groupScales, groupCentroids, groupStart, leafCodebooks, codebooks, rotation, leafCodes, leafSizes, shardHashes, end };
 }
 
 export function routingByteLength(dim: number, leafPqM: number, groups: number, leaves: number): number {
@@ -392,7 +395,6 @@ export function encodeRouting(r: Routing): Uint8Array {
   new Float32Array(buf, at.rotation, dim * dim).set(r.rotation);
   new Uint8Array(buf, at.leafCodes, leaves * leafPqM).set(r.leafCodes);
   new Uint32Array(buf, at.leafSizes, leaves).set(r.leafSizes);
-  new Uint32Array(buf, at.shardBytes, leaves).set(r.shardBytes);
   new Uint8Array(buf, at.shardHashes, leaves * SHARD_HASH_BYTES).set(r.shardHashes);
   return new Uint8Array(buf);
 }
@@ -443,7 +445,6 @@ export function decodeRouting(bytes: Uint8Array): Routing {
     rotation: new Float32Array(buf, base + at.rotation, dim * dim),
     leafCodes: new Uint8Array(buf, base + at.leafCodes, leaves * leafPqM),
     leafSizes: new Uint32Array(buf, base + at.leafSizes, leaves),
-    shardBytes: new Uint32Array(buf, base + at.shardBytes, leaves),
     shardHashes: new Uint8Array(buf, base + at.shardHashes, leaves * SHARD_HASH_BYTES),
   };
   for (let g = 0; g < groups; g++) {
@@ -453,13 +454,22 @@ export function decodeRouting(bytes: Uint8Array): Routing {
   return r;
 }
 
+/** Stored length (base64) of a leaf's shard: its layout is fixed by pqM and the leaf's entries, so the routing need not hold it. */
+export function shardStoredBytes(r: Routing, leaf: number): number {
+  return shardStoredLength(r.leafSizes[leaf], r.pqM);
+}
+
+export function shardStoredLength(count: number, pqM: number): number {
+  return 4 * Math.ceil((SHARD_HEADER_BYTES + count * (ITEM_KEY_BYTES + pqM)) / 3);
+}
+
 /** KV key of leaf `leaf`'s shard. */
 export function shardKey(r: Routing, leaf: number): string {
   return `blob/${hex(r.shardHashes, leaf * SHARD_HASH_BYTES, (leaf + 1) * SHARD_HASH_BYTES)}`;
 }
 
 export function encodeShard(s: Shard): Uint8Array {
-  const out = new Uint8Array(16 + s.count * (ITEM_KEY_BYTES + s.pqM));
+  const out = new Uint8Array(SHARD_HEADER_BYTES + s.count * (ITEM_KEY_BYTES + s.pqM));
   const view = new DataView(out.buffer);
   view.setUint32(0, SHARD_MAGIC, true);
   view.setUint16(4, s.pqM, true);
@@ -510,31 +520,41 @@ export function decodeCatalog(bytes: Uint8Array): CatalogEntry[] {
   return out;
 }
 
-export const FILTER_TABLE_MAGIC = 0x32465345; // "ESF2"
+export const FILTER_TABLE_MAGIC = 0x33465345; // "ESF3"
 export const ATTRIBUTES_MAGIC = 0x31415345; // "ESA1"
 export const CHUNK_MAGIC = 0x314b5345; // "ESK1"
 const FILTER_HEADER_BYTES = 24;
 const ATTRIBUTES_HEADER_BYTES = 16;
 const CHUNK_HEADER_BYTES = 16;
+/** A chunk's entries at most: chunkCount is a Uint16. */
+export const MAX_CHUNK_ENTRIES = 0xffff;
+/** Cells of one group at most: leafCell is a Uint8. */
+export const MAX_GROUP_CELLS = 0x100;
 
 export interface FilterTable {
   columns: number;
   leaves: number;
   chunks: number;
   groups: number;
+  /** Cells: each group's leaves split into neighbourhoods (build's cells.ts), numbered group by group. */
+  cells: number;
   /** leaves × columns, leaf-major; +inf/−inf when a leaf has no value in a column. */
   leafMin: Float32Array;
   leafMax: Float32Array;
   /** leaves × SHARD_HASH_BYTES */
   attrHashes: Uint8Array;
+  /** Each leaf's cell within its group: its cell is groupCells[group] + leafCell[leaf]. */
+  leafCell: Uint8Array;
+  /** groups + 1: the first cell of each group. */
+  groupCells: Uint32Array;
   /** columns + 1: value-order chunks of each column. */
   chunkStart: Uint32Array;
-  /** columns × groups + 1: group-order chunks of each column and group. */
-  groupChunkStart: Uint32Array;
-  chunkMin: Float64Array;
-  chunkMax: Float64Array;
-  chunkCount: Uint32Array;
-  chunkBytes: Uint32Array;
+  /** columns × cells + 1: cell-order chunks of each column and cell. */
+  cellChunkStart: Uint32Array;
+  /** float32 bounds that contain the chunk's values (min rounded down, max up). */
+  chunkMin: Float32Array;
+  chunkMax: Float32Array;
+  chunkCount: Uint16Array;
   /** chunks × SHARD_HASH_BYTES */
   chunkHashes: Uint8Array;
 }
@@ -558,29 +578,26 @@ export interface ColumnChunk {
   values: Float64Array;
 }
 
-function filterTableLayout(columns: number, leaves: number, chunks: number, groups: number) {
+function filterTableLayout(columns: number, leaves: number, chunks: number, groups: number, cells: number) {
   const leafMin = FILTER_HEADER_BYTES;
   const leafMax = leafMin + 4 * leaves * columns;
   const attrHashes = leafMax + 4 * leaves * columns;
-  const chunkStart = align4(attrHashes + SHARD_HASH_BYTES * leaves);
-  const groupChunkStart = chunkStart + 4 * (columns + 1);
-  const chunkMin = align8(groupChunkStart + 4 * (columns * groups + 1));
-  const chunkMax = chunkMin + 8 * chunks;
-  const chunkCount = chunkMax + 8 * chunks;
-  const chunkBytes = chunkCount + 4 * chunks;
-  const chunkHashes = chunkBytes + 4 * chunks;
+  const leafCell = attrHashes + SHARD_HASH_BYTES * leaves;
+  const groupCells = align4(leafCell + leaves);
+  const chunkStart = groupCells + 4 * (groups + 1);
+  const cellChunkStart = chunkStart + 4 * (columns + 1);
+  const chunkMin = cellChunkStart + 4 * (columns * cells + 1);
+  const chunkMax = chunkMin + 4 * chunks;
+  const chunkCount = chunkMax + 4 * chunks;
+  const chunkHashes = chunkCount + 2 * chunks;
   const end = chunkHashes + SHARD_HASH_BYTES * chunks;
-  return { leafMin, leafMax, attrHashes, chunkStart, groupChunkStart, chunkMin, chunkMax, chunkCount, chunkBytes, chunkHashes, end };
-}
-
-function align8(n: number): number {
-  return (n + 7) & ~7;
+  return { leafMin, leafMax, attrHashes, leafCell, groupCells, chunkStart, cellChunkStart, chunkMin, chunkMax, chunkCount, chunkHashes, end };
 }
 
 export function encodeFilterTable(t: FilterTable): Uint8Array {
-  const { columns, leaves, chunks, groups } = t;
-  checkChunkRanges(t);
-  const at = filterTableLayout(columns, leaves, chunks, groups);
+  const { columns, leaves, chunks, groups, cells } = t;
+  checkFilterTable(t);
+  const at = filterTableLayout(columns, leaves, chunks, groups, cells);
   const buf = new ArrayBuffer(at.end);
   const view = new DataView(buf);
   view.setUint32(0, FILTER_TABLE_MAGIC, true);
@@ -588,55 +605,74 @@ export function encodeFilterTable(t: FilterTable): Uint8Array {
   view.setUint32(8, leaves, true);
   view.setUint32(12, chunks, true);
   view.setUint32(16, groups, true);
+  view.setUint32(20, cells, true);
   new Float32Array(buf, at.leafMin, leaves * columns).set(t.leafMin);
   new Float32Array(buf, at.leafMax, leaves * columns).set(t.leafMax);
   new Uint8Array(buf, at.attrHashes, leaves * SHARD_HASH_BYTES).set(t.attrHashes);
+  new Uint8Array(buf, at.leafCell, leaves).set(t.leafCell);
+  new Uint32Array(buf, at.groupCells, groups + 1).set(t.groupCells);
   new Uint32Array(buf, at.chunkStart, columns + 1).set(t.chunkStart);
-  new Uint32Array(buf, at.groupChunkStart, columns * groups + 1).set(t.groupChunkStart);
-  new Float64Array(buf, at.chunkMin, chunks).set(t.chunkMin);
-  new Float64Array(buf, at.chunkMax, chunks).set(t.chunkMax);
-  new Uint32Array(buf, at.chunkCount, chunks).set(t.chunkCount);
-  new Uint32Array(buf, at.chunkBytes, chunks).set(t.chunkBytes);
+  new Uint32Array(buf, at.cellChunkStart, columns * cells + 1).set(t.cellChunkStart);
+  new Float32Array(buf, at.chunkMin, chunks).set(t.chunkMin);
+  new Float32Array(buf, at.chunkMax, chunks).set(t.chunkMax);
+  new Uint16Array(buf, at.chunkCount, chunks).set(t.chunkCount);
   new Uint8Array(buf, at.chunkHashes, chunks * SHARD_HASH_BYTES).set(t.chunkHashes);
   return new Uint8Array(buf);
 }
 
 export function decodeFilterTable(bytes: Uint8Array): FilterTable {
-  const { buf, base, view } = openValue(bytes, FILTER_HEADER_BYTES, FILTER_TABLE_MAGIC, "filter table", 8);
+  const { buf, base, view } = openValue(bytes, FILTER_HEADER_BYTES, FILTER_TABLE_MAGIC, "filter table");
   const columns = view.getUint16(4, true);
   const leaves = view.getUint32(8, true);
   const chunks = view.getUint32(12, true);
   const groups = view.getUint32(16, true);
-  const at = filterTableLayout(columns, leaves, chunks, groups);
+  const cells = view.getUint32(20, true);
+  const at = filterTableLayout(columns, leaves, chunks, groups, cells);
   if (bytes.byteLength !== at.end) throw new FormatError(`filter table is ${bytes.byteLength} bytes, expected ${at.end}`);
   const t: FilterTable = {
     columns,
     leaves,
     chunks,
     groups,
+    cells,
     leafMin: new Float32Array(buf, base + at.leafMin, leaves * columns),
     leafMax: new Float32Array(buf, base + at.leafMax, leaves * columns),
     attrHashes: new Uint8Array(buf, base + at.attrHashes, leaves * SHARD_HASH_BYTES),
+    leafCell: new Uint8Array(buf, base + at.leafCell, leaves),
+    groupCells: new Uint32Array(buf, base + at.groupCells, groups + 1),
     chunkStart: new Uint32Array(buf, base + at.chunkStart, columns + 1),
-    groupChunkStart: new Uint32Array(buf, base + at.groupChunkStart, columns * groups + 1),
-    chunkMin: new Float64Array(buf, base + at.chunkMin, chunks),
-    chunkMax: new Float64Array(buf, base + at.chunkMax, chunks),
-    chunkCount: new Uint32Array(buf, base + at.chunkCount, chunks),
-    chunkBytes: new Uint32Array(buf, base + at.chunkBytes, chunks),
+    cellChunkStart: new Uint32Array(buf, base + at.cellChunkStart, columns * cells + 1),
+    chunkMin: new Float32Array(buf, base + at.chunkMin, chunks),
+    chunkMax: new Float32Array(buf, base + at.chunkMax, chunks),
+    chunkCount: new Uint16Array(buf, base + at.chunkCount, chunks),
     chunkHashes: new Uint8Array(buf, base + at.chunkHashes, chunks * SHARD_HASH_BYTES),
   };
-  checkChunkRanges(t);
+  checkFilterTable(t);
   return t;
 }
 
-/** Value order, then group order, cover chunks 0 .. K-1 in ascending ranges. */
-function checkChunkRanges(t: FilterTable): void {
-  const { columns, groups, chunks, chunkStart, groupChunkStart } = t;
-  if (chunkStart[0] !== 0 || groupChunkStart[0] !== chunkStart[columns] || groupChunkStart[columns * groups] !== chunks) {
+/** Value order, then cell order, cover chunks 0 .. K-1 in ascending ranges; the groups' cells cover 0 .. cells-1. */
+function checkFilterTable(t: FilterTable): void {
+  const { columns, cells, chunks, chunkStart, cellChunkStart, groupCells, groups } = t;
+  if (chunkStart[0] !== 0 || cellChunkStart[0] !== chunkStart[columns] || cellChunkStart[columns * cells] !== chunks) {
     throw new FormatError("filter table: the columns do not cover every chunk");
   }
   for (let c = 0; c < columns; c++) if (chunkStart[c] > chunkStart[c + 1]) throw new FormatError(`filter table: column ${c} has a negative chunk range`);
-  for (let i = 0; i < columns * groups; i++) if (groupChunkStart[i] > groupChunkStart[i + 1]) throw new FormatError(`filter table: group range ${i} is negative`);
+  for (let i = 0; i < columns * cells; i++) if (cellChunkStart[i] > cellChunkStart[i + 1]) throw new FormatError(`filter table: cell range ${i} is negative`);
+  if (groupCells[0] !== 0 || groupCells[groups] !== cells) throw new FormatError("filter table: the groups' cells do not cover every cell");
+  for (let g = 0; g < groups; g++) {
+    const n = groupCells[g + 1] - groupCells[g];
+    if (groupCells[g] > groupCells[g + 1] || n > MAX_GROUP_CELLS) throw new FormatError(`filter table: group ${g} has ${n} cells`);
+  }
+}
+
+/** Stored length (base64) of a column chunk: its layout is fixed by the columns, pqM and its entry count. */
+export function chunkStoredBytes(t: FilterTable, chunk: number, pqM: number): number {
+  return chunkStoredLength(t.columns, t.chunkCount[chunk], pqM);
+}
+
+export function chunkStoredLength(columns: number, count: number, pqM: number): number {
+  return 4 * Math.ceil((chunkValuesOffset(count, pqM) + 8 * columns * count) / 3);
 }
 
 /** Stored length (base64) of a leaf's ATTRIBUTES value: its layout is fixed by the columns and the leaf's entries. */

@@ -37,7 +37,7 @@ function candidateLeaves(routing: Routing, q: Float32Array, scanLeaves: number):
 }
 
 /** The `want` best-scoring of the leaves the query's best groups hold (at least `scan` of them), best first, with their scores. */
-function rankedLeaves(routing: Routing, q: Float32Array, want: number, scan: number): { leaves: number[]; scores: number[] } {
+export function rankedLeaves(routing: Routing, q: Float32Array, want: number, scan: number): { leaves: number[]; scores: number[] } {
   const { leafPqM, leafCodes } = routing;
   const table = pqTable(q, routing.leafCodebooks, leafPqM);
   const candidates = candidateLeaves(routing, q, scan);

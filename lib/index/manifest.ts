@@ -5,7 +5,7 @@
 
 import type { FilterField } from "../filter/values.ts";
 
-export const FORMAT = "edge-semantic-search/4";
+export const FORMAT = "edge-semantic-search/5";
 export const POINTER_KEY = "current";
 
 export interface BlobRef {
@@ -127,14 +127,14 @@ export interface ManifestFilters {
   fields: FilterField[];
   table: BlobRef[];
   /**
-   * How near the groups hold an item's neighbours, as the build's self-check
-   * finds it: [share of the groups, nearest first; share of the query
-   * proxies' nearest GROUP_COVERAGE_DEPTH items they hold], by growing share.
-   * The filtered plan reads the nearest groups' chunks only where this predicts
-   * enough of a filter's near matches (lib/index/filtered-search.ts). Absent
-   * in older builds: they probe.
+   * How near the cells hold an item's neighbours, as the build's self-check
+   * finds it: [share of the cells, nearest first (lib/index/cells.ts); share
+   * of the query proxies' nearest COVERAGE_DEPTH items they hold], by growing
+   * share. The filtered plan reads the nearest cells' chunks only where this
+   * predicts enough of a filter's near matches (lib/index/filtered-search.ts).
+   * Absent in builds without filterable fields.
    */
-  groupCoverage?: Array<[number, number]>;
+  cellCoverage?: Array<[number, number]>;
 }
 
 export interface ManifestResident {

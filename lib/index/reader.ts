@@ -7,7 +7,7 @@
 //      scores fall well below the k-th best: rerank-depth.ts), re-scored with
 //      int8 vectors.
 // A query with a filter takes the same two rounds (filtered-search.ts).
-import { decodeFilterTable, decodeRouting, itemKey, joinParts, type ItemRecord, type Shard } from "./format.ts";
+import { decodeFilterTable, decodeRouting, itemKey, joinParts, shardStoredBytes, type ItemRecord, type Shard } from "./format.ts";
 import { shardRef } from "./refs.ts";
 import type { BlobRef as ManifestBlobRef, Manifest } from "./manifest.ts";
 import type { CompiledFilter } from "../filter/compile.ts";
@@ -192,7 +192,7 @@ export async function vectorCandidates(h: IndexHandle, q: Float32Array, options:
   const scanLeaves = options.scanLeaves ?? manifest.params.scanLeaves;
   if (options.filter) return searchFiltered(h, q, options.filter, { nprobe, probeMargin, depth, maxShardBytes, scanLeaves, filterBytes: options.filterBytes }, stats);
   const nearest = probedLeaves(routing, q, nprobe, probeMargin, scanLeaves);
-  const leaves = withinBudget(nearest, (l) => routing.shardBytes[l], maxShardBytes);
+  const leaves = withinBudget(nearest, (l) => shardStoredBytes(routing, l), maxShardBytes);
   const shards = await fetchBlobs(h.source, h.cache, leaves.map((l) => shardRef(routing, l)), stats);
   stats.shards = shards.length;
   return rankEntries(shards, itemTable(q, routing.rotation, routing.codebooks, routing.pqM), routing.pqM, depth);

@@ -5,6 +5,8 @@ import {
   attributesKey,
   attributesStoredBytes,
   chunkKey,
+  chunkStoredBytes,
+  shardStoredBytes,
   decodeAttributes,
   decodeColumnChunk,
   decodeShard,
@@ -45,7 +47,7 @@ function blobRef<T>(key: string, what: string, bytes: number, hashes: Uint8Array
 
 export function shardRef(routing: Routing, leaf: number): BlobRef<Shard> {
   const key = shardKey(routing, leaf);
-  return blobRef(key, `shard ${key} (leaf ${leaf})`, routing.shardBytes[leaf], routing.shardHashes, leaf, decodeShard, (s) =>
+  return blobRef(key, `shard ${key} (leaf ${leaf})`, shardStoredBytes(routing, leaf), routing.shardHashes, leaf, decodeShard, (s) =>
     s.leaf !== leaf || s.pqM !== routing.pqM ? `not leaf ${leaf}'s` : null,
   );
 }
@@ -59,7 +61,7 @@ export function attributesRef(table: FilterTable, leaf: number, count: number): 
 
 export function chunkRef(table: FilterTable, chunk: number, column: number, pqM: number): BlobRef<ColumnChunk> {
   const key = chunkKey(table, chunk);
-  return blobRef(key, `column chunk ${key} (column ${column})`, table.chunkBytes[chunk], table.chunkHashes, chunk, decodeColumnChunk, (c) =>
+  return blobRef(key, `column chunk ${key} (column ${column})`, chunkStoredBytes(table, chunk, pqM), table.chunkHashes, chunk, decodeColumnChunk, (c) =>
     c.column !== column || c.columns !== table.columns || c.pqM !== pqM || c.count !== table.chunkCount[chunk] ? `not chunk ${chunk}` : null,
   );
 }

@@ -6,6 +6,8 @@ import {
   attributesKey,
   attributesStoredBytes,
   chunkKey,
+  chunkStoredBytes,
+  shardStoredBytes,
   decodeCatalog,
   decodeFilterTable,
   decodeLexiconHead,
@@ -58,7 +60,7 @@ export async function readRouting(m: Manifest, read: ReadTexts): Promise<Routing
 }
 
 export function shardRefs(routing: Routing): ValueRef[] {
-  return Array.from({ length: routing.leaves }, (_, l) => ({ key: shardKey(routing, l), bytes: routing.shardBytes[l] }));
+  return Array.from({ length: routing.leaves }, (_, l) => ({ key: shardKey(routing, l), bytes: shardStoredBytes(routing, l) }));
 }
 
 export async function readFilterTable(m: Manifest, read: ReadTexts): Promise<FilterTable | null> {
@@ -70,7 +72,7 @@ export async function readFilterTable(m: Manifest, read: ReadTexts): Promise<Fil
 export function filterValueRefs(t: FilterTable, routing: Routing): ValueRef[] {
   const refs = new Map<string, ValueRef>();
   for (let l = 0; l < t.leaves; l++) refs.set(attributesKey(t, l), { key: attributesKey(t, l), bytes: attributesStoredBytes(t.columns, routing.leafSizes[l]) });
-  for (let c = 0; c < t.chunks; c++) refs.set(chunkKey(t, c), { key: chunkKey(t, c), bytes: t.chunkBytes[c] });
+  for (let c = 0; c < t.chunks; c++) refs.set(chunkKey(t, c), { key: chunkKey(t, c), bytes: chunkStoredBytes(t, c, routing.pqM) });
   return [...refs.values()];
 }
 

@@ -12,6 +12,7 @@ import {
   hex,
   ITEM_KEY_BYTES,
   SHARD_HASH_BYTES,
+  shardStoredLength,
   splitParts,
   type ItemRecord,
   type Routing,
@@ -36,6 +37,7 @@ import { concat } from "../../lib/index/concat.ts";
 import { pqEncodeRows } from "./training/kernels.ts";
 import { dotInt8 } from "../../lib/index/vector.ts";
 import { buildPartition } from "./training/partition.ts";
+import { buildCells, type Cells } from "./training/cells.ts";
 import { poolAssigner, trainCodebooks } from "./training/pq.ts";
 import { rotateRows, sampleRows, trainRotation } from "./training/opq.ts";
 import { gatherRows } from "./training/kernels.ts";
@@ -80,8 +82,8 @@ export interface BuiltIndex {
 
 export interface BuiltFilters extends FilterValues {
   fields: FilterField[];
-  /** Each item's group in the group-order chunks (itemGroups): the self-check measures how near its matches sit. */
-  groupOf: Uint32Array;
+  /** Each item's cell in the cell-order chunks (itemCells): the self-check measures how near its matches sit. */
+  cellOf: Uint32Array;
 }
 
 export const DEFAULT_PARAMS = {
@@ -202,10 +204,7 @@ export async function buildIndex(
     const routing = routingParts(tree, shards, dim, o);
     const catalog = splitParts(encodeCatalog(keyBytes, records.map((r) => r.bytes))).map(textBlob);
     lap("shards");
-    const groupOf = fields.length ? itemGroups(tree, vectors, dim, items.length) : null;
-    const filters = groupOf
-      ? { fields, groupOf, ...buildFilterValues({ members: tree.members, groups: tree.groups, groupOf, keyBytes, codes, pqM: o.pqM, values: columnValues, columns: fields.length, n: items.length }) }
-      : null;
+    const filters = fields.length ? filterValues(tree, vectors, dim, { fields, keyBytes, codes, pqM: o.pqM, leafPqM: o.leafPqM, values: columnValues, n: items.length }) : null;
     if (filters) lap("filters");
     const resident = residentCopy(vectors, dim, items, keyBytes, records.map((r) => r.bytes), o.residentMaxBytes);
     if (resident) lap("resident");
@@ -230,8 +229,27 @@ export async function buildIndex(
   }
 }
 
+function filterValues(tree: Tree, vectors: Float32Array, dim: number, x: { fields: FilterField[]; keyBytes: Uint8Array; codes: Uint8Array; pqM: number; leafPqM: number; values: Float64Array; n: number }): BuiltFilters {
+  const cells = buildCells({ dim, groups: tree.groups, groupStart: tree.groupStart, leafPqM: x.leafPqM, leafCodes: tree.leafCodes, leafCodebooks: tree.leafCodebooks });
+  const cellOf = itemCells(tree, cells, itemGroups(tree, vectors, dim, x.n), x.n);
+  const built = buildFilterValues({ members: tree.members, groups: tree.groups, cells, cellOf, keyBytes: x.keyBytes, codes: x.codes, pqM: x.pqM, values: x.values, columns: x.fields.length, n: x.n });
+  return { fields: x.fields, cellOf, ...built };
+}
+
+/** Each item's cell: that of its first leaf in its group (itemGroups). */
+function itemCells(tree: Tree, cells: Cells, groupOf: Uint32Array, n: number): Uint32Array {
+  const out = new Uint32Array(n).fill(cells.cells);
+  for (let g = 0; g < tree.groups; g++) {
+    for (let leaf = tree.groupStart[g]; leaf < tree.groupStart[g + 1]; leaf++) {
+      const cell = cells.groupCells[g] + cells.leafCell[leaf];
+      for (const r of tree.members[leaf]) if (groupOf[r] === g && out[r] === cells.cells) out[r] = cell;
+    }
+  }
+  return out;
+}
+
 /**
- * Each item's group for the group-order chunks: of the groups of the leaves
+ * Each item's group for the cell-order chunks: of the groups of the leaves
  * holding it (two when it was spilled), the one whose centroid scores it
  * higher, so a spilled item sits with its own neighbours. Depends only on the
  * tree and the vector, so an extending build, which keeps both, keeps it.
@@ -365,6 +383,10 @@ function shardBlob(leaf: number, rows: number[], keyBytes: Uint8Array, codes: Ui
 
 function routingParts(tree: Tree, shards: TextBlob[], dim: number, o: Options): TextBlob[] {
   const leaves = shards.length;
+  shards.forEach((s, l) => {
+    // Readers size a shard from its entry count alone.
+    if (s.ref.bytes !== shardStoredLength(tree.members[l].length, o.pqM)) throw new Error(`leaf ${l}'s shard is ${s.ref.bytes} bytes, not the layout's`);
+  });
   const shardHashes = new Uint8Array(leaves * SHARD_HASH_BYTES);
   shards.forEach((s, l) => shardHashes.set(Buffer.from(s.ref.sha256.slice(0, SHARD_HASH_BYTES * 2), "hex"), l * SHARD_HASH_BYTES));
   const bytes = encodeRouting({
@@ -381,7 +403,6 @@ function routingParts(tree: Tree, shards: TextBlob[], dim: number, o: Options): 
     rotation: tree.rotation,
     leafCodes: tree.leafCodes,
     leafSizes: Uint32Array.from(tree.members, (m) => m.length),
-    shardBytes: Uint32Array.from(shards, (s) => s.ref.bytes),
     shardHashes,
   });
   return splitParts(bytes).map(textBlob);

@@ -26,7 +26,7 @@ import { ComputePool } from "./pools/compute-pool.ts";
 import { pickExamples } from "./packing/examples.ts";
 import { MemorySource } from "../artifacts/memory-source.ts";
 import { proxyQueries } from "./check/perturb.ts";
-import { GROUP_COVERAGE_DEPTH, groupCoverage, proxyTruth, selfCheck } from "./check/self-check.ts";
+import { COVERAGE_DEPTH, cellCoverage, proxyTruth, selfCheck } from "./check/self-check.ts";
 import { checkValueSizes } from "./packing/value-limits.ts";
 import { chooseFilterFields, describeFields, type FilterableRequest } from "./packing/filter-columns.ts";
 import type { FilterField } from "../../lib/filter/values.ts";
@@ -354,7 +354,7 @@ async function checkRecall(
   const compute = new ComputePool(vectors, EMBEDDING_DIM, o.threads);
   let deep: number[][];
   try {
-    deep = await proxyTruth(compute, queries, exclude, Math.max(manifest.selfCheck.k, built.filters ? GROUP_COVERAGE_DEPTH : 0));
+    deep = await proxyTruth(compute, queries, exclude, Math.max(manifest.selfCheck.k, built.filters ? COVERAGE_DEPTH : 0));
   } finally {
     await compute.close();
   }
@@ -365,7 +365,7 @@ async function checkRecall(
   );
   manifest.params.nprobe = nprobe;
   manifest.selfCheck = check;
-  if (built.filters && manifest.filters) manifest.filters.groupCoverage = await groupCoverage(manifest, MemorySource.fromBuilt(built), queries, deep, built.filters.groupOf);
+  if (built.filters && manifest.filters) manifest.filters.cellCoverage = await cellCoverage(manifest, MemorySource.fromBuilt(built), queries, deep, built.filters.cellOf);
   log(`self-check: recall@10 ${check.recallAt10.toFixed(3)} (${kindsLine(check)}) at nprobe ${nprobe}, ${Math.round(check.meanBytes / 1024)} KB/query, ${check.roundTrips} KV rounds`);
 }
 

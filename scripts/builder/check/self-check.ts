@@ -11,7 +11,7 @@ import type { BlobSource } from "../../../lib/index/reader.ts";
 import type { ComputePool } from "../pools/compute-pool.ts";
 import { exactTopKRows } from "../training/kernels.ts";
 import { dot, TopK } from "../../../lib/index/vector.ts";
-import { groupOrder } from "../../../lib/index/leaves.ts";
+import { cellOrder } from "../../../lib/index/cells.ts";
 
 /** One query's exact top-k rows over the first n rows, best first (this thread). */
 export function exactTopK(vectors: Float32Array, dim: number, n: number, q: Float32Array, k: number): number[] {
@@ -166,35 +166,36 @@ export async function selfCheck(input: CheckInput, opts: { targetRecall: number;
 }
 
 /**
- * Neighbours per query the group coverage counts: deeper than k, since a
+ * Neighbours per query the cell coverage counts: deeper than k, since a
  * filter's nearest matches are, unfiltered, farther neighbours (about k / s of
  * them for a filter passing a share s of the items).
  */
-export const GROUP_COVERAGE_DEPTH = 100;
+export const COVERAGE_DEPTH = 100;
 
-/** Shares of the groups, nearest first, at which the coverage is taken. */
-export const GROUP_SHARES = [1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1];
+/** Shares of the cells, nearest first, at which the coverage is taken. */
+export const CELL_SHARES = [1 / 512, 1 / 256, 1 / 128, 1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1];
 
 /**
- * For each share of the groups (nearest first by the query's group scores,
- * as the filtered plan orders them), the share of the queries' nearest items
- * (`truth` rows) whose group (`groupOf`) is among them.
+ * For each share of the cells (nearest first, as the filtered plan orders
+ * them: lib/index/cells.ts), the share of the queries' nearest items (`truth`
+ * rows) whose cell (`cellOf`) is among them.
  */
-export async function groupCoverage(manifest: Manifest, source: BlobSource, queries: Float32Array[], truth: number[][], groupOf: Uint32Array): Promise<Array<[number, number]>> {
-  const { routing } = await openIndex(manifest, source, null);
-  const G = routing.groups;
-  const within = GROUP_SHARES.map((f) => Math.max(1, Math.ceil(f * G)));
-  const counts = GROUP_SHARES.map(() => 0);
+export async function cellCoverage(manifest: Manifest, source: BlobSource, queries: Float32Array[], truth: number[][], cellOf: Uint32Array): Promise<Array<[number, number]>> {
+  const { routing, filters } = await openIndex(manifest, source, null);
+  if (!filters) throw new Error("cell coverage needs an index with filterable fields");
+  const C = filters.table.cells;
+  const within = CELL_SHARES.map((f) => Math.max(1, Math.ceil(f * C)));
+  const counts = CELL_SHARES.map(() => 0);
   let total = 0;
   queries.forEach((q, i) => {
-    const rank = new Uint32Array(G);
-    groupOrder(routing, q).forEach((g, r) => (rank[g] = r));
+    const rank = new Uint32Array(C);
+    cellOrder(routing, filters.table, q).forEach((c, r) => (rank[c] = r));
     for (const row of truth[i]) {
       total++;
       within.forEach((w, j) => {
-        if (rank[groupOf[row]] < w) counts[j]++;
+        if (rank[cellOf[row]] < w) counts[j]++;
       });
     }
   });
-  return GROUP_SHARES.map((f, j) => [f, +(counts[j] / Math.max(1, total)).toFixed(4)]);
+  return CELL_SHARES.map((f, j) => [f, +(counts[j] / Math.max(1, total)).toFixed(4)]);
 }

@@ -1,9 +1,9 @@
 // The values that make filters cheap (format.ts, sections 5–7): per leaf, its
 // items' filterable values (read beside its shard) and their range; per column,
 // the items in content-defined chunks in two orders — by value (read instead of
-// shards when a filter is selective) and by routing group, then value (the
-// nearest groups' matches, when a filter's value-order chunks are too many);
-// and the table naming them all.
+// shards when a filter is selective) and by cell, then value (the nearest
+// cells' matches, when a filter's value-order chunks are too many); and the
+// table naming them all.
 import {
   attributesStoredBytes,
   blobToText,
@@ -12,30 +12,30 @@ import {
   encodeColumnChunk,
   encodeFilterTable,
   ITEM_KEY_BYTES,
+  MAX_CHUNK_ENTRIES,
+  chunkStoredLength,
   keyHalf,
   SHARD_HASH_BYTES,
   splitParts,
 } from "../../../lib/index/format.ts";
 import { textBlob, type TextBlob } from "./text-blob.ts";
+import type { Cells } from "../training/cells.ts";
 
 /**
- * A chunk ends after an item whose key hash is 0 mod this (so ~this many items
- * a chunk) once it has CHUNK_MIN_ENTRIES, and always at CHUNK_MAX_ENTRIES. Small
+ * A value-order chunk ends after an item whose key hash is 0 mod `target` (so
+ * ~that many items a chunk) once it has `min`, and always at `max`. Small
  * enough that a selective filter reads few bytes beyond its matches, large
  * enough that the in-memory table (one row per chunk) stays small; adding an
  * item rewrites only its own chunk (docs/decisions.md#filter-table-and-chunk-size).
  */
-export const CHUNK_TARGET_ENTRIES = 128;
-export const CHUNK_MIN_ENTRIES = 32;
-export const CHUNK_MAX_ENTRIES = 512;
+export const VALUE_CHUNK_SIZES = { target: 256, min: 64, max: 1024 };
 
 /**
- * The same for group-order chunks: twice the entries, so that the second order
- * adds fewer table rows than the first holds (the table lives in isolate
- * memory); a group's matches for a week or a month still fill most of the
- * chunks read (docs/decisions.md#group-order-chunks).
+ * The same for cell-order chunks, cut at every cell's end: small, so that a
+ * cell's chunks span few values and a filter reads mostly matches, at the
+ * cost of table rows (docs/decisions.md#cell-order-chunks).
  */
-export const GROUP_CHUNK_SIZES = { target: 256, min: 64, max: 1024 };
+export const CELL_CHUNK_SIZES = { target: 64, min: 16, max: 256 };
 
 export interface FilterValues {
   table: TextBlob[];
@@ -47,9 +47,10 @@ export interface FilterValues {
 interface Input {
   /** Rows of each leaf, in shard order. */
   members: number[][];
-  /** The routing's group count, and each row's group (build-index.ts itemGroups). */
   groups: number;
-  groupOf: Uint32Array;
+  /** The routing's cells (cells.ts), and each row's cell (build-index.ts itemCells). */
+  cells: Cells;
+  cellOf: Uint32Array;
   keyBytes: Uint8Array;
   codes: Uint8Array;
   pqM: number;
@@ -59,12 +60,12 @@ interface Input {
   n: number;
 }
 
-/** Chunks in the table's order: value order by column, then group order by column and group. */
+/** Chunks in the table's order: value order by column, then cell order by column and cell. */
 interface ChunkPlan {
   rows: number[][];
   column: number[];
   chunkStart: Uint32Array;
-  groupChunkStart: Uint32Array;
+  cellChunkStart: Uint32Array;
 }
 
 export function buildFilterValues(x: Input): FilterValues {
@@ -76,31 +77,31 @@ export function buildFilterValues(x: Input): FilterValues {
 }
 
 function planChunks(x: Input): ChunkPlan {
-  const groups = x.groups;
+  const cells = x.cells.cells;
   const rows: number[][] = [];
   const column: number[] = [];
   const chunkStart = new Uint32Array(x.columns + 1);
-  const groupChunkStart = new Uint32Array(x.columns * groups + 1);
+  const cellChunkStart = new Uint32Array(x.columns * cells + 1);
   const add = (chunk: number[], c: number) => {
     rows.push(chunk);
     column.push(c);
   };
-  // Each column sorted once: its value order, and split by group, its group order.
+  // Each column sorted once: its value order, and split by cell, its cell order.
   const sorted = Array.from({ length: x.columns }, (_, c) => sortedRows(x, c));
   for (let c = 0; c < x.columns; c++) {
-    for (const chunk of cutChunks(sorted[c], x.keyBytes)) add(chunk, c);
+    for (const chunk of cutChunks(sorted[c], x.keyBytes, VALUE_CHUNK_SIZES)) add(chunk, c);
     chunkStart[c + 1] = rows.length;
   }
   for (let c = 0; c < x.columns; c++) {
-    const byGroup: number[][] = Array.from({ length: groups }, () => []);
-    for (const r of sorted[c]) byGroup[x.groupOf[r]].push(r);
-    for (let g = 0; g < groups; g++) {
-      groupChunkStart[c * groups + g] = rows.length;
-      for (const chunk of cutChunks(byGroup[g], x.keyBytes, GROUP_CHUNK_SIZES)) add(chunk, c);
+    const byCell: number[][] = Array.from({ length: cells }, () => []);
+    for (const r of sorted[c]) byCell[x.cellOf[r]].push(r);
+    for (let cell = 0; cell < cells; cell++) {
+      cellChunkStart[c * cells + cell] = rows.length;
+      for (const chunk of cutChunks(byCell[cell], x.keyBytes, CELL_CHUNK_SIZES)) add(chunk, c);
     }
   }
-  groupChunkStart[x.columns * groups] = rows.length;
-  return { rows, column, chunkStart, groupChunkStart };
+  cellChunkStart[x.columns * cells] = rows.length;
+  return { rows, column, chunkStart, cellChunkStart };
 }
 
 function gather(x: Input, rows: number[]): Float64Array {
@@ -125,7 +126,8 @@ export function keyHash(keyBytes: Uint8Array, row: number): number {
   return keyHalf(keyBytes, row, 1);
 }
 
-function cutChunks(rows: number[], keyBytes: Uint8Array, size = { target: CHUNK_TARGET_ENTRIES, min: CHUNK_MIN_ENTRIES, max: CHUNK_MAX_ENTRIES }): number[][] {
+function cutChunks(rows: number[], keyBytes: Uint8Array, size: { target: number; min: number; max: number }): number[][] {
+  if (size.max > MAX_CHUNK_ENTRIES) throw new Error(`chunks of up to ${size.max} entries do not fit the table's counts`);
   const out: number[][] = [];
   let cur: number[] = [];
   for (const r of rows) {
@@ -202,20 +204,26 @@ function tableParts(x: Input, attributes: TextBlob[], chunks: TextBlob[], plan: 
     // Readers size a leaf's attributes from its entry count alone.
     if (a.ref.bytes !== attributesStoredBytes(x.columns, x.members[l].length)) throw new Error(`leaf ${l}'s attributes are ${a.ref.bytes} bytes, not the layout's`);
   });
+  chunks.forEach((c, i) => {
+    // And a chunk from its entry count.
+    if (c.ref.bytes !== chunkStoredLength(x.columns, chunkRows[i].length, x.pqM)) throw new Error(`chunk ${i} is ${c.ref.bytes} bytes, not the layout's`);
+  });
   const bytes = encodeFilterTable({
     columns: x.columns,
     leaves,
     chunks: chunks.length,
     groups: x.groups,
+    cells: x.cells.cells,
     leafMin,
     leafMax,
     attrHashes: hashBytes(attributes),
+    leafCell: x.cells.leafCell,
+    groupCells: x.cells.groupCells,
     chunkStart: plan.chunkStart,
-    groupChunkStart: plan.groupChunkStart,
-    chunkMin: Float64Array.from(chunkRows, (_, i) => value(i, 0)),
-    chunkMax: Float64Array.from(chunkRows, (rows, i) => value(i, rows.length - 1)),
-    chunkCount: Uint32Array.from(chunkRows, (rows) => rows.length),
-    chunkBytes: Uint32Array.from(chunks, (c) => c.ref.bytes),
+    cellChunkStart: plan.cellChunkStart,
+    chunkMin: Float32Array.from(chunkRows, (_, i) => f32Down(value(i, 0))),
+    chunkMax: Float32Array.from(chunkRows, (rows, i) => f32Up(value(i, rows.length - 1))),
+    chunkCount: Uint16Array.from(chunkRows, (rows) => rows.length),
     chunkHashes: hashBytes(chunks),
   });
   return splitParts(bytes).map(textBlob);
