@@ -18,6 +18,7 @@ const UNIT = [
   "test/deploy-remote.test.ts",
   "test/deploy-workflow.test.ts",
   "test/docs-figures.test.ts",
+  "test/filter-cells.test.ts",
   "test/filter-compile.test.ts",
   "test/filter-match.test.ts",
   "test/filter-values.test.ts",

@@ -5,7 +5,17 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { fromBase64, toBase64 } from "../lib/index/base64.ts";
 import {
   CATALOG_MAGIC,
+  chunkStoredBytes,
+  chunkStoredLength,
   decodeCatalog,
+  decodeColumnChunk,
+  decodeFilterTable,
+  encodeColumnChunk,
+  encodeFilterTable,
+  FILTER_TABLE_MAGIC,
+  shardStoredBytes,
+  shardStoredLength,
+  type FilterTable,
   decodeRouting,
   decodeShard,
   encodeCatalog,
@@ -57,7 +67,6 @@ function sampleRouting(dim: number, pqM: number, leaves: number, seed: number, g
     rotation: Float32Array.from({ length: dim * dim }, () => r() * 2 - 1),
     leafCodes: randomBytes(leaves * leafPqM, seed + 2),
     leafSizes: Uint32Array.from({ length: leaves }, () => 1 + Math.floor(r() * 1000)),
-    shardBytes: Uint32Array.from({ length: leaves }, () => Math.floor(r() * 100_000)),
     shardHashes: randomBytes(leaves * SHARD_HASH_BYTES, seed + 3),
   };
 }
@@ -100,6 +109,84 @@ describe("base64", () => {
   });
 });
 
+function sampleFilterTable(columns: number, leaves: number, groups: number, cellsPerGroup: number[], chunksPerCell: number, seed: number): FilterTable {
+  const r = rng(seed);
+  const cells = cellsPerGroup.reduce((a, b) => a + b, 0);
+  const valueChunks = 3 * columns;
+  const chunks = valueChunks + columns * cells * chunksPerCell;
+  const groupCells = new Uint32Array(groups + 1);
+  cellsPerGroup.forEach((n, g) => (groupCells[g + 1] = groupCells[g] + n));
+  return {
+    columns,
+    leaves,
+    chunks,
+    groups,
+    cells,
+    leafMin: Float32Array.from({ length: leaves * columns }, () => r()),
+    leafMax: Float32Array.from({ length: leaves * columns }, () => 1 + r()),
+    attrHashes: randomBytes(leaves * SHARD_HASH_BYTES, seed + 1),
+    leafCell: Uint8Array.from({ length: leaves }, () => Math.floor(r() * 4)),
+    groupCells,
+    chunkStart: Uint32Array.from({ length: columns + 1 }, (_, c) => 3 * c),
+    cellChunkStart: Uint32Array.from({ length: columns * cells + 1 }, (_, i) => valueChunks + i * chunksPerCell),
+    chunkMin: Float32Array.from({ length: chunks }, () => r()),
+    chunkMax: Float32Array.from({ length: chunks }, () => 1 + r()),
+    chunkCount: Uint16Array.from({ length: chunks }, () => 1 + Math.floor(r() * 65535)),
+    chunkHashes: randomBytes(chunks * SHARD_HASH_BYTES, seed + 2),
+  };
+}
+
+describe("filter table and stored lengths", () => {
+  it("round-trips every field, with leaf-cell bytes that need padding", () => {
+    for (const [columns, leaves, groups, perGroup, perCell] of [
+      [1, 5, 2, [2, 1], 2],
+      [3, 7, 3, [1, 256, 3], 1],
+      [2, 1, 1, [1], 0],
+    ] as Array<[number, number, number, number[], number]>) {
+      const t = sampleFilterTable(columns, leaves, groups, perGroup, perCell, leaves * 7 + columns);
+      const bytes = encodeFilterTable(t);
+      expect(new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)).toBe(FILTER_TABLE_MAGIC);
+      expect(Buffer.from(bytes.subarray(0, 4)).toString("latin1")).toBe("ESF3");
+      const back = decodeFilterTable(joinParts(splitParts(bytes, 64)));
+      expect({ c: back.columns, l: back.leaves, k: back.chunks, g: back.groups, n: back.cells }).toEqual({ c: t.columns, l: t.leaves, k: t.chunks, g: t.groups, n: t.cells });
+      for (const f of ["leafMin", "leafMax", "attrHashes", "leafCell", "groupCells", "chunkStart", "cellChunkStart", "chunkMin", "chunkMax", "chunkCount", "chunkHashes"] as const) {
+        expect(Array.from(back[f]), f).toEqual(Array.from(t[f]));
+      }
+    }
+  });
+
+  it("refuses a table whose chunks or cells do not add up, a group of more than 256 cells, and a bad length", () => {
+    const t = sampleFilterTable(1, 4, 2, [2, 2], 2, 5);
+    expect(() => encodeFilterTable({ ...t, cellChunkStart: t.cellChunkStart.map((v, i) => (i === t.cells ? v - 1 : v)) })).toThrow(/cover every chunk/);
+    expect(() => encodeFilterTable({ ...t, groupCells: Uint32Array.from([0, 2, 3]) })).toThrow(/cover every cell/);
+    expect(() => encodeFilterTable(sampleFilterTable(1, 4, 1, [257], 0, 6))).toThrow(/group 0 has 257 cells/);
+    const bytes = encodeFilterTable(t);
+    expect(() => decodeFilterTable(bytes.subarray(0, bytes.byteLength - 2))).toThrow(/expected/);
+    const wrong = bytes.slice();
+    wrong[0] ^= 1;
+    expect(() => decodeFilterTable(wrong)).toThrow(/bad magic/);
+  });
+
+  it("a shard's and a column chunk's stored lengths follow from their entry counts exactly", () => {
+    for (const [count, pqM, columns] of [
+      [0, 32, 1],
+      [1, 32, 1],
+      [24, 32, 2],
+      [257, 64, 3],
+    ]) {
+      const shard = encodeShard(sampleShard(3, count, pqM, count + 1));
+      expect(toBase64(shard).length).toBe(shardStoredLength(count, pqM));
+      const chunk = encodeColumnChunk({ column: 0, columns, pqM, count, keys: randomBytes(count * 8, 2), codes: randomBytes(count * pqM, 3), values: Float64Array.from({ length: columns * count }, (_, i) => i) });
+      expect(toBase64(chunk).length).toBe(chunkStoredLength(columns, count, pqM));
+      expect(decodeColumnChunk(chunk).count).toBe(count);
+    }
+    const r = sampleRouting(6, 3, 5, 9);
+    expect(shardStoredBytes(r, 2)).toBe(shardStoredLength(r.leafSizes[2], 3));
+    const t = sampleFilterTable(2, 3, 1, [1], 1, 9);
+    expect(chunkStoredBytes(t, 4, 32)).toBe(chunkStoredLength(2, t.chunkCount[4], 32));
+  });
+});
+
 describe("routing", () => {
   it("round-trips every field, including group and code byte counts that need alignment padding", () => {
     // leaves × leafPqM = 5 × 3 = 15 pads to 16; groups × dim = 3 × 6 = 18 pads to 20.
@@ -117,7 +204,7 @@ describe("routing", () => {
       expect(Buffer.from(bytes.subarray(0, 4)).toString("latin1")).toBe("ESR3");
       const back = decodeRouting(joinParts(splitParts(bytes, 64)));
       expect({ dim: back.dim, pqM: back.pqM, leafPqM: back.leafPqM, leaves: back.leaves, groups: back.groups }).toEqual({ dim, pqM, leafPqM: r.leafPqM, leaves, groups });
-      for (const f of ["groupScales", "groupCentroids", "groupStart", "leafCodebooks", "codebooks", "rotation", "leafCodes", "leafSizes", "shardBytes", "shardHashes"] as const) {
+      for (const f of ["groupScales", "groupCentroids", "groupStart", "leafCodebooks", "codebooks", "rotation", "leafCodes", "leafSizes", "shardHashes"] as const) {
         expect(Array.from(back[f]), f).toEqual(Array.from(r[f]));
       }
       expect(shardKey(back, leaves - 1)).toBe(`blob/${Buffer.from(r.shardHashes.subarray((leaves - 1) * 16, leaves * 16)).toString("hex")}`);

@@ -6,7 +6,7 @@ import { createNodeEmbedder } from "../scripts/builder/embedding/node-model.ts";
 import { publishManifest } from "../scripts/local/seed.ts";
 import { ArtifactSearch } from "../scripts/artifacts/node-search.ts";
 import { nearestLeaves } from "../lib/index/reader.ts";
-import { shardKey } from "../lib/index/format.ts";
+import { shardKey, shardStoredBytes } from "../lib/index/format.ts";
 import type { Embedder } from "../lib/model/embed.ts";
 import { evaluationQueries, fixtureTexts } from "./helpers/index-fixture.ts";
 import { expectSameHits, post, startTestWorker, type TestWorker } from "./helpers/workerd-fixture.ts";
@@ -209,7 +209,7 @@ describe("shard errors on the real index", () => {
     const target = first.keys[0];
     const good = (await worker.kv.get(target, "text"))!;
     const routing = engine.handle.routing;
-    expect(good.length).toBe(routing.shardBytes[Array.from({ length: routing.leaves }, (_, l) => l).find((l) => shardKey(routing, l) === target)!]);
+    expect(good.length).toBe(shardStoredBytes(routing, Array.from({ length: routing.leaves }, (_, l) => l).find((l) => shardKey(routing, l) === target)!));
     // Same length, one base64 character changed: only the checksum can tell.
     const mid = good.length >> 1;
     await worker.kv.put(target, good.slice(0, mid) + (good[mid] === "A" ? "B" : "A") + good.slice(mid + 1));

@@ -1,5 +1,5 @@
 /*
- * The index format (version 3), in one place.
+ * The index format (version 5), in one place.
  *
  * A version of the index is a manifest (JSON, see manifest.ts) naming KV values
  * of four kinds, seven with filters, eight with a resident copy of the records,
@@ -50,12 +50,12 @@
  *                             are coded, and queries scored, as R·x (OPQ,
  *                             scripts/builder/training/opq.ts; the identity for tiny builds)
  *         u8 [L·leafPqM]      leaf centroids, PQ-coded (padded to 4 bytes)
- *         u32[L]              entries per leaf, spilled included (≥ 1: empty leaves are not stored)
- *         u32[L]              stored length of each leaf's shard (base64 characters)
+ *         u32[L]              entries per leaf, spilled included (≥ 1: empty leaves are not stored);
+ *                             a shard's stored length follows from it (shardStoredBytes)
  *         u8 [L·16]           first 16 bytes of each shard's sha256: its KV key is
  *                             `blob/<32 hex>` of them, and readers check the
  *                             fetched text against the same bytes
- *    Memory: L·(leafPqM + 24) + G·(dim + 8) + 2048·dim + 4·dim² bytes, growing
+ *    Memory: L·(leafPqM + 20) + G·(dim + 8) + 2048·dim + 4·dim² bytes, growing
  *    with n / leafSize; routingBudget() is the formula (docs/decisions.md#routing-size).
  *
  * 2. SHARD (posting list of one leaf), `blob/<sha>`:
@@ -98,30 +98,34 @@
  * 5. FILTER TABLE — kept in isolate memory next to the routing, stored as parts
  *    (manifest.filters.table[]). It lets a query skip leaves and find the items
  *    that match before reading any of them. Concatenated:
- *      0  u32  magic "ESF2"
+ *      0  u32  magic "ESF3"
  *      4  u16  columns C
  *      6  u16  reserved (0)
  *      8  u32  leaves  L      (the routing's)
  *     12  u32  chunks  K      column chunks, all columns, both orders
  *     16  u32  groups  G      (the routing's)
- *     20  u32  reserved (0)
+ *     20  u32  cells   N      each group's leaves split into neighbourhoods
+ *                             (scripts/builder/training/cells.ts)
  *     24  f32[L·C]            per leaf and column, the smallest value, rounded down
  *         f32[L·C]            …and the largest, rounded up (+inf / −inf: none)
  *         u8 [L·16]           first 16 bytes of each leaf's ATTRIBUTES sha256
  *                             (key and check, as shards); its stored length
  *                             follows from the leaf's size (attributesStoredBytes)
+ *         u8 [L]              each leaf's cell within its group (padded to 4 bytes)
+ *         u32[G+1]            each group's first cell: leaf l of group g is in
+ *                             cell groupCells[g] + leafCell[l]; the last entry is N
  *         u32[C+1]            value order: column c owns chunks chunkStart[c] ..
  *                             chunkStart[c+1]-1; chunkStart[C] is the first
- *                             chunk in group order
- *         u32[C·G+1]          group order: column c's chunks of group g are
- *                             groupChunkStart[c·G+g] .. groupChunkStart[c·G+g+1]-1;
+ *                             chunk in cell order
+ *         u32[C·N+1]          cell order: column c's chunks of cell n are
+ *                             cellChunkStart[c·N+n] .. cellChunkStart[c·N+n+1]-1;
  *                             the last entry is K
- *         f64[K]              each chunk's smallest value of its column
- *         f64[K]              …and largest
- *         u32[K]              entries per chunk
- *         u32[K]              stored length of each chunk
+ *         f32[K]              each chunk's smallest value of its column, rounded down
+ *         f32[K]              …and largest, rounded up
+ *         u16[K]              entries per chunk; a chunk's stored length follows
+ *                             from it (chunkStoredBytes)
  *         u8 [K·16]           first 16 bytes of each chunk's sha256
- *    Memory: L·(8C + 16) + K·40 + 4·C·G bytes, small beside the routing
+ *    Memory: L·(8C + 17) + K·26 + 4·(G + C·N) bytes, small beside the routing
  *    (docs/decisions.md#filter-table-and-chunk-size).
  *
  * 6. ATTRIBUTES of one leaf, `blob/<sha>`: the filterable values of its shard's
@@ -139,11 +143,12 @@
  *      value order — sorted by (value, item key). A selective filter reads only
  *        the chunks whose [min, max] meet its ranges and scores every matching
  *        item — no leaf can hide one;
- *      group order — each routing group's items (an item in the group of the
- *        lowest leaf holding it) sorted by (value, item key), a cut at every
- *        group's end. A filter whose value-order chunks are too many to read
- *        reads the chunks meeting it of the query's nearest groups, as far as
- *        its budget goes: every entry read matches, and they are the near ones.
+ *      cell order — each cell's items (an item in the cell of its first leaf
+ *        in the group whose centroid scores it higher) sorted by (value, item
+ *        key), a cut at every cell's end. A filter whose value-order chunks are
+ *        too many to read reads the chunks meeting it of the query's nearest
+ *        cells (cells.ts), as far as its budget goes: entries near the query,
+ *        mostly matches.
  *    Both orders hold the same entries:
  *      0  u32  magic "ESK1"
  *      4  u16  column

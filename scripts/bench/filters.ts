@@ -216,8 +216,8 @@ Each of the ${r.meta.queries} bench queries (questions + perturbed headlines) ru
 against exact float32 search over the items that pass the filter. Filterable: ${r.meta.filterable.join(", ")}.
 "Results passing" is the share of returned items whose metadata pass the filter; "short answers" counts
 queries that got fewer than min(k, matching items) results. Plans: \`scan\` reads the value-order column chunks
-that can hold a match and scores every matching item; \`groups\` reads the group-order chunks that can hold one
-of the query's nearest groups, as far as round 1's cap goes, where the build found the groups hold neighbours
+that can hold a match and scores every matching item; \`cells\` reads the cell-order chunks that can hold one
+of the query's nearest cells, as far as round 1's cap goes, where the build found the cells hold neighbours
 tightly enough; \`probe\` reads the nearest leaves that can hold one, with their attributes, probing further the
 more selective the filter (lib/index/filtered-search.ts).
 

@@ -1,0 +1,71 @@
+// Cells (scripts/builder/training/cells.ts): each group's leaves split into
+// neighbourhoods by their coded centroids; and the order in which a filtered
+// query reads them (lib/index/cells.ts).
+import { describe, expect, it } from "vitest";
+import { buildCells, CELL_LEAVES, type CellRouting } from "../scripts/builder/training/cells.ts";
+import { cellOrder, leafCellOf, leafGroup } from "../lib/index/cells.ts";
+import { PQ_CENTROIDS, SHARD_HASH_BYTES, type FilterTable, type Routing } from "../lib/index/format.ts";
+import { rng } from "../scripts/builder/training/kernels.ts";
+
+const DIM = 8;
+
+/** One byte per dimension (leafPqM = dim): code c stands for (c − 128) / 128. */
+function codebooks(): Float32Array {
+  const out = new Float32Array(PQ_CENTROIDS * DIM);
+  for (let m = 0; m < DIM; m++) for (let c = 0; c < PQ_CENTROIDS; c++) out[m * PQ_CENTROIDS + c] = (c - 128) / 128;
+  return out;
+}
+
+/** Leaves near one of two directions: the first four dimensions, or the last four. */
+function leafCode(side: 0 | 1, r: () => number): number[] {
+  return Array.from({ length: DIM }, (_, d) => ((d < 4) === (side === 0) ? 240 : 128) + Math.floor(r() * 12));
+}
+
+/** Group 0: 28 leaves on side A then 28 on side B, interleaved; group 1: 10 leaves; group 2: 300 leaves. */
+function sampleRouting(): CellRouting & { sides: number[] } {
+  const r = rng(3);
+  const sides: number[] = [];
+  const codes: number[] = [];
+  for (let i = 0; i < 56; i++) {
+    const side = (i % 2) as 0 | 1;
+    sides.push(side);
+    codes.push(...leafCode(side, r));
+  }
+  for (let i = 0; i < 310; i++) codes.push(...leafCode((i % 2) as 0 | 1, r));
+  return { dim: DIM, groups: 3, groupStart: [0, 56, 66, 366], leafPqM: DIM, leafCodes: Uint8Array.from(codes), leafCodebooks: codebooks(), sides };
+}
+
+describe("cells", () => {
+  it("split each group into about leaves / CELL_LEAVES cells, the same every time, neighbours together", () => {
+    const routing = sampleRouting();
+    const a = buildCells(routing);
+    const b = buildCells(routing);
+    expect(Array.from(a.leafCell)).toEqual(Array.from(b.leafCell));
+    expect(Array.from(a.groupCells)).toEqual([0, 2, 3, 3 + Math.round(300 / CELL_LEAVES)]);
+    expect(a.cells).toBe(a.groupCells[3]);
+    // Group 0's two sides are two cells, each side whole.
+    const cellOfSide = [new Set<number>(), new Set<number>()];
+    routing.sides.forEach((side, leaf) => cellOfSide[side].add(a.leafCell[leaf]));
+    expect(cellOfSide.map((s) => s.size)).toEqual([1, 1]);
+    expect([...cellOfSide[0]][0]).not.toBe([...cellOfSide[1]][0]);
+    // A group smaller than a cell is one cell; a large one numbers its cells from 0 with none empty.
+    expect(Array.from(a.leafCell.subarray(56, 66)).every((c) => c === 0)).toBe(true);
+    expect(new Set(a.leafCell.subarray(66)).size).toBe(a.groupCells[3] - a.groupCells[2]);
+  });
+
+  it("a query reads the cells nearest first: its own side's cell before the other, every cell once", () => {
+    const c = sampleRouting();
+    const cells = buildCells(c);
+    const routing = { ...c, groupStart: Uint32Array.from(c.groupStart), leaves: 366, groupScales: Float32Array.from([1, 1, 1]), groupCentroids: new Int8Array(3 * DIM) } as unknown as Routing;
+    const table = { cells: cells.cells, leafCell: cells.leafCell, groupCells: cells.groupCells, leaves: 366, attrHashes: new Uint8Array(366 * SHARD_HASH_BYTES) } as unknown as FilterTable;
+    expect([0, 55, 56, 65, 66, 365].map((l) => leafGroup(routing, l))).toEqual([0, 0, 1, 1, 2, 2]);
+    for (const side of [0, 1]) {
+      const q = Float32Array.from({ length: DIM }, (_, d) => ((d < 4) === (side === 0) ? 1 : 0));
+      const order = cellOrder(routing, table, q);
+      expect([...order].sort((x, y) => x - y)).toEqual(Array.from({ length: cells.cells }, (_, i) => i));
+      const own = leafCellOf(routing, table, c.sides.indexOf(side));
+      const other = leafCellOf(routing, table, c.sides.indexOf(1 - side));
+      expect(order.indexOf(own)).toBeLessThan(order.indexOf(other));
+    }
+  });
+});
