@@ -30,12 +30,24 @@ import { deepest, type Depth } from "./rerank-depth.ts";
 import { TopK } from "./vector.ts";
 
 /**
- * Round-1 bytes of a filtered query, at most: with the re-ranked records after
- * it (at most `rerank` of them) a query's reads stay bounded whatever its
- * filter, about a megabyte at the default rerank and a little more for an index
- * built with a larger --rerank (docs/decisions.md#filtered-round-1-cap).
+ * Round-1 bytes of a filtered query, at most, and both rounds' (decimal MB):
+ * round 1 gets what the re-ranked records after it (at most `rerank` of them)
+ * leave, so a query's reads stay under a megabyte whatever its filter and
+ * however deep the index re-ranks (docs/decisions.md#filtered-round-1-cap).
  */
 export const FILTER_ROUND1_BYTES = 800 * 1024;
+export const FILTER_QUERY_BYTES = 1_000_000;
+
+/**
+ * The round-1 budget of a filtered query that re-ranks up to `rerank` records,
+ * sized at the build's mean record: the re-rank's margin reads fewer than
+ * `rerank` records for most queries, which leaves room for longer ones.
+ */
+export function filterRound1Budget(h: IndexHandle, rerank: number): number {
+  const { items, totals } = h.manifest;
+  const record = totals && items ? totals.itemBytes / items : 0;
+  return Math.max(FILTER_QUERY_BYTES / 2, Math.min(FILTER_ROUND1_BYTES, Math.floor(FILTER_QUERY_BYTES - rerank * record)));
+}
 
 /**
  * Leaves one filtered query may probe: with its attributes, two keys each, so
@@ -61,7 +73,7 @@ export interface ProbeParams {
   depth: Depth;
   maxShardBytes?: number;
   scanLeaves: number;
-  /** Round-1 bytes at most (FILTER_ROUND1_BYTES when absent). */
+  /** Round-1 bytes at most (filterRound1Budget when absent). */
   filterBytes?: number;
 }
 
@@ -230,7 +242,7 @@ async function scanChunks(h: IndexHandle, filters: IndexFilters, chunks: ChunkRe
 }
 
 /** The leaves to probe: nearest first, those that cannot hold a match skipped, within the budgets. */
-function probeLeaves(h: IndexHandle, filters: IndexFilters, q: Float32Array, filter: CompiledFilter, estimate: number, p: ProbeParams): number[] {
+function probeLeaves(h: IndexHandle, filters: IndexFilters, q: Float32Array, filter: CompiledFilter, estimate: number, p: ProbeParams, budget: number): number[] {
   const { routing } = h;
   const t = filters.table;
   const C = t.columns;
@@ -239,7 +251,7 @@ function probeLeaves(h: IndexHandle, filters: IndexFilters, q: Float32Array, fil
   const possible = nearest.filter((l) => mayMatch(filter, t.leafMin.subarray(l * C, (l + 1) * C), t.leafMax.subarray(l * C, (l + 1) * C)));
   const shardBudget = p.maxShardBytes ? p.maxShardBytes / selectivity : undefined;
   const byShards = withinBudget(possible, (l) => shardStoredBytes(routing, l), shardBudget);
-  return withinBudget(byShards, (l) => shardStoredBytes(routing, l) + attributesStoredBytes(C, routing.leafSizes[l]), p.filterBytes ?? FILTER_ROUND1_BYTES).slice(0, MAX_FILTER_PROBE_LEAVES);
+  return withinBudget(byShards, (l) => shardStoredBytes(routing, l) + attributesStoredBytes(C, routing.leafSizes[l]), budget).slice(0, MAX_FILTER_PROBE_LEAVES);
 }
 
 async function probe(h: IndexHandle, filters: IndexFilters, leaves: number[], stats: SearchStats): Promise<EntrySource[]> {
@@ -258,12 +270,12 @@ async function probe(h: IndexHandle, filters: IndexFilters, leaves: number[], st
 export async function searchFiltered(h: IndexHandle, q: Float32Array, filter: CompiledFilter, p: ProbeParams, stats: SearchStats): Promise<string[]> {
   if (!h.filters) throw new Error("this index has no filterable fields"); // callers compile filters against h.filters
   const filters = h.filters;
-  const budget = p.filterBytes ?? FILTER_ROUND1_BYTES;
+  const budget = p.filterBytes ?? filterRound1Budget(h, p.depth.rerank);
   const pl = plan(h, filters, filter, budget);
   stats.filter = { plan: pl.kind, estimate: pl.estimate, scored: 0, matched: 0 };
   if (filter.anyOf.length === 0) return [];
   const chunks = pl.kind === "scan" ? pl.chunks : pl.kind === "cells" ? nearestCellChunks(h, filters.table, q, pl.predicates, budget) : null;
-  const sources = chunks ? await scanChunks(h, filters, chunks, stats) : await probe(h, filters, probeLeaves(h, filters, q, filter, pl.estimate, p), stats);
+  const sources = chunks ? await scanChunks(h, filters, chunks, stats) : await probe(h, filters, probeLeaves(h, filters, q, filter, pl.estimate, p, budget), stats);
   const { routing } = h;
   // An item is in two leaves when the build spilled it, and in one chunk per column and order: chunks of two columns can list it twice.
   const dedupe = !chunks || new Set(chunks.map((c) => c.column)).size > 1;
