@@ -28,7 +28,7 @@ import type { Cells } from "../training/cells.ts";
  * enough that the in-memory table (one row per chunk) stays small; adding an
  * item rewrites only its own chunk (docs/decisions.md#filter-table-and-chunk-size).
  */
-export const VALUE_CHUNK_SIZES = { target: 256, min: 64, max: 1024 };
+export const VALUE_CHUNK_SIZES = { target: 128, min: 32, max: 512 };
 
 /**
  * The same for cell-order chunks, cut at every cell's end: small, so that a
