@@ -20,12 +20,13 @@ import { openIndex, searchVector } from "../lib/index/reader.ts";
 import { MemorySource } from "../scripts/artifacts/memory-source.ts";
 import { ComputePool } from "../scripts/builder/pools/compute-pool.ts";
 import { proxyQueries, wordSubset } from "../scripts/builder/check/perturb.ts";
-import { exactTopK, exactTopKOf, exactTruth, COVERAGE_DEPTH, cellCoverage, measureRecall, proxyTruth, selfCheck } from "../scripts/builder/check/self-check.ts";
+import { exactTopK, exactTopKOf, exactTruth, cellCoverage, measureRecall, proxyTruth, selfCheck } from "../scripts/builder/check/self-check.ts";
 import { DEFAULT_TARGET_RECALL } from "../scripts/builder/build.ts";
 import { rng } from "../scripts/builder/training/kernels.ts";
 import { clusteredVectors, madeUpItems } from "./helpers/build-fixtures.ts";
 import { compileFilter } from "../lib/filter/compile.ts";
 import { CELLS_MIN_COVERAGE, FILTER_ROUND1_BYTES, predictedCoverage } from "../lib/index/filtered-search.ts";
+import { COVERAGE_DEPTH } from "../lib/index/cells.ts";
 import type { FilterField } from "../lib/filter/values.ts";
 
 /** Row i's day: 0 for half the rows, the rest a long tail over days 1–364 (day d about twice as common as day 2d). */

@@ -14,6 +14,14 @@ export const CELL_RANK_LEAVES = 4096;
 /** Score gap (leaf centroid · query) over which a leaf's weight falls by e: small, so the nearest leaves decide. */
 export const CELL_SCORE_SCALE = 0.015;
 
+/**
+ * Neighbours per query the build's cell coverage counts (manifest.filters
+ * .cellCoverage): deeper than k, since a filter's nearest matches are,
+ * unfiltered, farther neighbours (about k / s of them for a filter passing a
+ * share s of the items).
+ */
+export const COVERAGE_DEPTH = 100;
+
 /** The group a leaf is in: the groups' leaves are contiguous. */
 export function leafGroup(routing: Routing, leaf: number): number {
   const s = routing.groupStart;

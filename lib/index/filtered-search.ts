@@ -21,7 +21,7 @@ import type { CompiledFilter, FieldPredicate } from "../filter/compile.ts";
 import { matches, mayMatch, overlapsRanges } from "../filter/match.ts";
 import { fetchBlobs, type SearchStats } from "./fetch.ts";
 import { ENTRY_SPAN, probedLeaves, withinBudget } from "./leaves.ts";
-import { cellOrder } from "./cells.ts";
+import { cellOrder, COVERAGE_DEPTH } from "./cells.ts";
 import { itemTable, pqScore } from "./quantize.ts";
 import { ItemOnce } from "./item-once.ts";
 import { attributesRef, chunkRef, shardRef } from "./refs.ts";
@@ -120,7 +120,7 @@ function withoutValue(filters: IndexFilters, column: number, items: number): num
  * matches from chunks only when every item has a value in its column; otherwise
  * it still bounds the estimate, and the query probes.
  */
-function plan(h: IndexHandle, filters: IndexFilters, filter: CompiledFilter, budget: number): Plan {
+function plan(h: IndexHandle, filters: IndexFilters, filter: CompiledFilter, budget: number, k: number): Plan {
   const pqM = h.routing.pqM;
   const items = h.manifest.items;
   const chunks = new Map<number, number>();
@@ -148,13 +148,26 @@ function plan(h: IndexHandle, filters: IndexFilters, filter: CompiledFilter, bud
   const bytes = ordered.reduce((a, c) => a + chunkStoredBytes(filters.table, c, pqM), 0);
   if (scannable && bytes <= budget) return { kind: "scan", chunks: ordered.map((chunk) => ({ chunk, column: chunks.get(chunk)! })), estimate };
   const coverage = h.manifest.filters?.cellCoverage;
-  if (scannable && coverage && predictedCoverage(coverage, budget / cellChunkBytes(filters.table, predicates, pqM)) >= CELLS_MIN_COVERAGE) {
+  if (scannable && coverage && cellsCoverage(coverage, budget / cellChunkBytes(filters.table, predicates, pqM), estimate / items, k) >= CELLS_MIN_COVERAGE) {
     return { kind: "cells", predicates, estimate };
   }
   return { kind: "probe", estimate };
 }
 
-/** The gauged coverage at a share of the groups, linear between the gauged shares (0 at 0). */
+/**
+ * The share of a filter's k nearest matches that the cells the budget reaches
+ * (a share of them) are predicted to hold. The gauged curve counts each proxy's
+ * COVERAGE_DEPTH nearest items. A filter passing a share s of the items finds
+ * its k nearest matches among about k / s unfiltered neighbours; deeper than
+ * the gauge, they spread over proportionally more cells, so the budget's share
+ * counts for that much less.
+ */
+export function cellsCoverage(curve: ReadonlyArray<readonly [number, number]>, share: number, selectivity: number, k: number): number {
+  const depth = k / Math.max(selectivity, Number.MIN_VALUE);
+  return predictedCoverage(curve, share * Math.min(1, COVERAGE_DEPTH / depth));
+}
+
+/** The gauged coverage at a share of the cells, linear between the gauged shares (0 at 0). */
 export function predictedCoverage(curve: ReadonlyArray<readonly [number, number]>, share: number): number {
   let prev: readonly [number, number] = [0, 0];
   for (const point of curve) {
@@ -271,7 +284,7 @@ export async function searchFiltered(h: IndexHandle, q: Float32Array, filter: Co
   if (!h.filters) throw new Error("this index has no filterable fields"); // callers compile filters against h.filters
   const filters = h.filters;
   const budget = p.filterBytes ?? filterRound1Budget(h, p.depth.rerank);
-  const pl = plan(h, filters, filter, budget);
+  const pl = plan(h, filters, filter, budget, p.depth.k);
   stats.filter = { plan: pl.kind, estimate: pl.estimate, scored: 0, matched: 0 };
   if (filter.anyOf.length === 0) return [];
   const chunks = pl.kind === "scan" ? pl.chunks : pl.kind === "cells" ? nearestCellChunks(h, filters.table, q, pl.predicates, budget) : null;

@@ -165,12 +165,6 @@ export async function selfCheck(input: CheckInput, opts: { targetRecall: number;
   };
 }
 
-/**
- * Neighbours per query the cell coverage counts: deeper than k, since a
- * filter's nearest matches are, unfiltered, farther neighbours (about k / s of
- * them for a filter passing a share s of the items).
- */
-export const COVERAGE_DEPTH = 100;
 
 /** Shares of the cells, nearest first, at which the coverage is taken. */
 export const CELL_SHARES = [1 / 512, 1 / 256, 1 / 128, 1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1];
