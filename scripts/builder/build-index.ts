@@ -84,6 +84,8 @@ export interface BuiltFilters extends FilterValues {
   fields: FilterField[];
   /** Each item's cell in the cell-order chunks (itemCells): the self-check measures how near its matches sit. */
   cellOf: Uint32Array;
+  /** Each column's smallest and largest encoded value, exact (null: no item has one). */
+  ranges: Array<[number, number] | null>;
 }
 
 export const DEFAULT_PARAMS = {
@@ -233,7 +235,20 @@ function filterValues(tree: Tree, vectors: Float32Array, dim: number, x: { field
   const cells = buildCells({ dim, groups: tree.groups, groupStart: tree.groupStart, leafPqM: x.leafPqM, leafCodes: tree.leafCodes, leafCodebooks: tree.leafCodebooks });
   const cellOf = itemCells(tree, cells, itemGroups(tree, vectors, dim, x.n), x.n);
   const built = buildFilterValues({ members: tree.members, groups: tree.groups, cells, cellOf, keyBytes: x.keyBytes, codes: x.codes, pqM: x.pqM, values: x.values, columns: x.fields.length, n: x.n });
-  return { fields: x.fields, cellOf, ...built };
+  return { fields: x.fields, cellOf, ranges: columnRanges(x.values, x.fields.length, x.n), ...built };
+}
+
+function columnRanges(values: Float64Array, columns: number, n: number): Array<[number, number] | null> {
+  return Array.from({ length: columns }, (_, c) => {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const v = values[c * n + i];
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    return lo <= hi ? [lo, hi] : null;
+  });
 }
 
 /** Each item's cell: that of its first leaf in its group (itemGroups). */

@@ -311,7 +311,7 @@ function draftManifest(o: BuildOptions, corpus: Corpus, built: BuiltIndex, model
       skippedBlank: corpus.report.skippedBlank.length,
     },
     examples: pickExamples(corpus.items.map((i) => i.text)),
-    ...(built.filters ? { filters: { fields: built.filters.fields, table: built.filters.table.map((p) => p.ref) } } : {}),
+    ...(built.filters ? { filters: { fields: built.filters.fields, table: built.filters.table.map((p) => p.ref), ranges: built.filters.ranges } } : {}),
     ...(built.resident ? { resident: { blocks: built.resident.blocks.map((b) => b.ref), items: corpus.items.length, bytes: built.resident.bytes } } : {}),
     lexical: {
       head: built.lexical.head.map((p) => p.ref),
