@@ -217,10 +217,12 @@ export async function startLocalWorker(opts: StartOptions): Promise<LocalWorker>
       try {
         return await fetch(new URL(p, url), init);
       } catch (e) {
-        // workerd may close a kept-alive connection as the client reuses it (seen
-        // right after a request that waited for a model load): the request got no
-        // answer at all, so it goes once more, on a new connection.
-        if ((e as { cause?: { code?: string } }).cause?.code !== "UND_ERR_SOCKET" || init?.body instanceof ReadableStream) throw e;
+        // workerd may close a kept-alive connection as the client reuses it, or
+        // reset it (both seen right after a request that waited for a model load,
+        // the reset on a loaded machine): the request got no answer at all, so it
+        // goes once more, on a new connection.
+        const code = (e as { cause?: { code?: string } }).cause?.code;
+        if ((code !== "UND_ERR_SOCKET" && code !== "ECONNRESET") || init?.body instanceof ReadableStream) throw e;
         return fetch(new URL(p, url), init);
       }
     },
