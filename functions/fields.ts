@@ -1,5 +1,5 @@
-// GET /fields: what a client may filter on. Ranges come from the manifest (or,
-// for older builds, the filter table's value-order chunks), so they cost no KV read.
+// GET /fields: what a client may filter on. Ranges come from the manifest, so
+// they cost no KV read.
 import { decodeValue, type FieldType } from "../lib/filter/values.ts";
 import type { IndexHandle } from "../lib/index/reader.ts";
 
@@ -20,12 +20,9 @@ export interface FieldDescription {
 export function describeFields(handle: IndexHandle | null): FieldDescription[] {
   const f = handle?.filters;
   if (!f) return [];
-  const t = f.table;
-  const exact = handle.manifest.filters?.ranges;
+  const ranges = handle.manifest.filters?.ranges ?? [];
   return f.fields.map((field, c) => {
-    const first = t.chunkStart[c];
-    const last = t.chunkStart[c + 1] - 1;
-    const range = exact ? exact[c] : last >= first ? [t.chunkMin[first], t.chunkMax[last]] : null;
+    const range = ranges[c];
     const out: FieldDescription = {
       name: field.name,
       type: field.type,

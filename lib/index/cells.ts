@@ -44,10 +44,9 @@ export function cellOrder(routing: Routing, table: FilterTable, q: Float32Array)
   const { leaves, scores } = rankedLeaves(routing, q, CELL_RANK_LEAVES, CELL_SCAN_LEAVES);
   const weight = new Float64Array(table.cells);
   leaves.forEach((leaf, i) => (weight[leafCellOf(routing, table, leaf)] += Math.exp((scores[i] - scores[0]) / CELL_SCORE_SCALE)));
-  const weighed: number[] = [];
-  for (let c = 0; c < table.cells; c++) if (weight[c] > 0) weighed.push(c);
-  weighed.sort((a, b) => weight[b] - weight[a] || a - b);
-  const out = weighed;
-  for (const g of groupOrder(routing, q)) for (let c = table.groupCells[g]; c < table.groupCells[g + 1]; c++) if (weight[c] === 0) out.push(c);
-  return out;
+  const order: number[] = [];
+  for (let c = 0; c < table.cells; c++) if (weight[c] > 0) order.push(c);
+  order.sort((a, b) => weight[b] - weight[a] || a - b);
+  for (const g of groupOrder(routing, q)) for (let c = table.groupCells[g]; c < table.groupCells[g + 1]; c++) if (weight[c] === 0) order.push(c);
+  return order;
 }

@@ -85,7 +85,7 @@ interface ChunkRead {
 
 type Plan =
   | { kind: "scan"; chunks: ChunkRead[]; estimate: number }
-  | { kind: "cells"; predicates: FieldPredicate[]; estimate: number }
+  | { kind: "cells"; byCell: CellReads[]; estimate: number }
   | { kind: "probe"; estimate: number };
 
 function meets(t: FilterTable, p: FieldPredicate, chunk: number): boolean {
@@ -148,9 +148,10 @@ function plan(h: IndexHandle, filters: IndexFilters, filter: CompiledFilter, bud
   const bytes = ordered.reduce((a, c) => a + chunkStoredBytes(filters.table, c, pqM), 0);
   if (scannable && bytes <= budget) return { kind: "scan", chunks: ordered.map((chunk) => ({ chunk, column: chunks.get(chunk)! })), estimate };
   const coverage = h.manifest.filters?.cellCoverage;
-  if (scannable && coverage && cellsCoverage(coverage, budget / cellChunkBytes(filters.table, predicates, pqM), estimate / items, k) >= CELLS_MIN_COVERAGE) {
-    return { kind: "cells", predicates, estimate };
-  }
+  if (!scannable || !coverage) return { kind: "probe", estimate };
+  const byCell = Array.from({ length: filters.table.cells }, (_, c) => cellChunksMeeting(filters.table, predicates, c, pqM));
+  const cellBytes = byCell.reduce((a, r) => a + r.bytes, 0);
+  if (cellsCoverage(coverage, budget / cellBytes, estimate / items, k) >= CELLS_MIN_COVERAGE) return { kind: "cells", byCell, estimate };
   return { kind: "probe", estimate };
 }
 
@@ -177,8 +178,14 @@ export function predictedCoverage(curve: ReadonlyArray<readonly [number, number]
   return prev[1];
 }
 
+/** One cell's cell-order chunks that can hold a match, and their bytes. */
+interface CellReads {
+  reads: ChunkRead[];
+  bytes: number;
+}
+
 /** Cell c's cell-order chunks that can hold a match of one of the predicates, each once, and their bytes. */
-function cellChunksMeeting(t: FilterTable, predicates: FieldPredicate[], cell: number, pqM: number): { reads: ChunkRead[]; bytes: number } {
+function cellChunksMeeting(t: FilterTable, predicates: FieldPredicate[], cell: number, pqM: number): CellReads {
   const reads: ChunkRead[] = [];
   let bytes = 0;
   for (const p of predicates) {
@@ -192,23 +199,16 @@ function cellChunksMeeting(t: FilterTable, predicates: FieldPredicate[], cell: n
   return { reads, bytes };
 }
 
-/** Bytes of the cell-order chunks, all cells, that can hold a match of one of the predicates. */
-function cellChunkBytes(t: FilterTable, predicates: FieldPredicate[], pqM: number): number {
-  let bytes = 0;
-  for (let c = 0; c < t.cells; c++) bytes += cellChunksMeeting(t, predicates, c, pqM).bytes;
-  return bytes;
-}
-
 /**
  * The cell-order chunks that can hold a match, of the query's cells nearest
  * first, a whole cell at a time while the budget lasts (the nearest always);
  * a cell with none is passed over.
  */
-function nearestCellChunks(h: IndexHandle, t: FilterTable, q: Float32Array, predicates: FieldPredicate[], budget: number): ChunkRead[] {
+function nearestCellChunks(h: IndexHandle, t: FilterTable, q: Float32Array, byCell: CellReads[], budget: number): ChunkRead[] {
   const picked: ChunkRead[] = [];
   let used = 0;
   for (const cell of cellOrder(h.routing, t, q)) {
-    const { reads, bytes } = cellChunksMeeting(t, predicates, cell, h.routing.pqM);
+    const { reads, bytes } = byCell[cell];
     if (reads.length === 0) continue;
     if (picked.length && (used + bytes > budget || picked.length + reads.length > MAX_FILTER_CHUNKS)) break;
     picked.push(...reads);
@@ -287,7 +287,7 @@ export async function searchFiltered(h: IndexHandle, q: Float32Array, filter: Co
   const pl = plan(h, filters, filter, budget, p.depth.k);
   stats.filter = { plan: pl.kind, estimate: pl.estimate, scored: 0, matched: 0 };
   if (filter.anyOf.length === 0) return [];
-  const chunks = pl.kind === "scan" ? pl.chunks : pl.kind === "cells" ? nearestCellChunks(h, filters.table, q, pl.predicates, budget) : null;
+  const chunks = pl.kind === "scan" ? pl.chunks : pl.kind === "cells" ? nearestCellChunks(h, filters.table, q, pl.byCell, budget) : null;
   const sources = chunks ? await scanChunks(h, filters, chunks, stats) : await probe(h, filters, probeLeaves(h, filters, q, filter, pl.estimate, p, budget), stats);
   const { routing } = h;
   // An item is in two leaves when the build spilled it, and in one chunk per column and order: chunks of two columns can list it twice.

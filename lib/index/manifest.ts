@@ -126,8 +126,8 @@ export interface SelfCheck {
 export interface ManifestFilters {
   fields: FilterField[];
   table: BlobRef[];
-  /** Each column's smallest and largest encoded value, exact, for GET /fields (the table's bounds are rounded to float32); absent in older builds. */
-  ranges?: Array<[number, number] | null>;
+  /** Each column's smallest and largest encoded value (null: no item has one), exact, for GET /fields: the table's bounds are rounded to float32. */
+  ranges: Array<[number, number] | null>;
   /**
    * How near the cells hold an item's neighbours, as the build's self-check
    * finds it: [share of the cells, nearest first (lib/index/cells.ts); share

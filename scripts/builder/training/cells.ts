@@ -6,7 +6,8 @@
 // one row per chunk, fits in isolate memory (docs/decisions.md#cell-order-chunks).
 // Cells depend only on the routing, so a build that extends a base version,
 // which keeps its routing, gets the same cells.
-import { MAX_GROUP_CELLS, PQ_CENTROIDS } from "../../../lib/index/format.ts";
+import { MAX_GROUP_CELLS } from "../../../lib/index/format.ts";
+import { pqDecodeRows } from "./kernels.ts";
 
 /** Leaves per cell, about: the cell size at which the coarsest filter that cannot scan still reads most of its near matches. */
 export const CELL_LEAVES = 28;
@@ -44,16 +45,6 @@ export function buildCells(r: CellRouting): Cells {
   return { cells: groupCells[r.groups], leafCell, groupCells };
 }
 
-/** A leaf centroid as the routing codes it. */
-function decodeLeaf(r: CellRouting, leaf: number, out: Float32Array): Float32Array {
-  const sub = r.dim / r.leafPqM;
-  for (let m = 0; m < r.leafPqM; m++) {
-    const co = (m * PQ_CENTROIDS + r.leafCodes[leaf * r.leafPqM + m]) * sub;
-    for (let d = 0; d < sub; d++) out[m * sub + d] = r.leafCodebooks[co + d];
-  }
-  return out;
-}
-
 /**
  * Spherical k-means of a group's leaf centroids into k cells, started from
  * evenly spaced leaves; writes each leaf's cell (empty cells dropped and the
@@ -61,8 +52,7 @@ function decodeLeaf(r: CellRouting, leaf: number, out: Float32Array): Float32Arr
  */
 function clusterLeaves(r: CellRouting, first: number, count: number, k: number, leafCell: Uint8Array): number {
   const dim = r.dim;
-  const points = new Float32Array(count * dim);
-  for (let i = 0; i < count; i++) decodeLeaf(r, first + i, points.subarray(i * dim, (i + 1) * dim));
+  const points = pqDecodeRows(r.leafCodes.subarray(first * r.leafPqM, (first + count) * r.leafPqM), r.leafCodebooks, r.leafPqM, dim);
   let centres = new Float32Array(k * dim);
   for (let j = 0; j < k; j++) centres.set(points.subarray(Math.floor((j * count) / k) * dim, (Math.floor((j * count) / k) + 1) * dim), j * dim);
   const assign = new Int32Array(count);

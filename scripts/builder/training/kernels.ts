@@ -289,6 +289,20 @@ export function pqEncoder(codebooks: Float32Array, pqM: number, dim: number): (x
   };
 }
 
+/** Rows from their PQ codes: each subspace's codebook centroid. */
+export function pqDecodeRows(codes: Uint8Array, codebooks: Float32Array, pqM: number, dim: number): Float32Array {
+  const n = codes.length / pqM;
+  const sub = dim / pqM;
+  const out = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    for (let m = 0; m < pqM; m++) {
+      const c = (m * PQ_CENTROIDS + codes[i * pqM + m]) * sub;
+      out.set(codebooks.subarray(c, c + sub), i * dim + m * sub);
+    }
+  }
+  return out;
+}
+
 /** Each row's PQ code (nearest codebook centroid in every subspace). */
 export function pqEncodeRows(vectors: Float32Array, dim: number, start: number, end: number, codebooks: Float32Array, pqM: number): Uint8Array {
   const encode = pqEncoder(codebooks, pqM, dim);

@@ -10,9 +10,8 @@
 // untouched: only the item codes and the query's PQ table see R. The rotation
 // lowers the codes' distortion, so shorter codes rank as well as longer ones did
 // without it, and recall rises at the same shard bytes (docs/decisions.md#opq-rotation).
-import { BLOCK_ROWS, gatherRows, gemmNT, pqEncodeRows, rng } from "./kernels.ts";
+import { BLOCK_ROWS, gatherRows, gemmNT, pqDecodeRows, pqEncodeRows, rng } from "./kernels.ts";
 import { inlineAssigner, trainCodebooks, type Assigner } from "./pq.ts";
-import { PQ_CENTROIDS } from "../../../lib/index/format.ts";
 import { isIdentity } from "../../../lib/index/quantize.ts";
 
 export interface RotationOptions {
@@ -60,7 +59,7 @@ export async function trainRotation(vectors: Float32Array, dim: number, n: numbe
   for (let round = 0; round < o.rounds; round++) {
     const rotated = rotateRows(X, dim, rotation);
     const codebooks = await trainCodebooks(rotated, dim, size, o.pqM, { sample: size, iterations: o.kmeansIterations, seed: o.seed + round }, assign);
-    const Y = reconstruct(pqEncodeRows(rotated, dim, 0, size, codebooks, o.pqM), codebooks, o.pqM, dim);
+    const Y = pqDecodeRows(pqEncodeRows(rotated, dim, 0, size, codebooks, o.pqM), codebooks, o.pqM, dim);
     const XtY = new Float32Array(dim * dim);
     gemmNT(Xt, 0, dim, transpose(Y, size, dim), dim, size, XtY);
     rotation = transposeSquare(polar(XtY, dim), dim);
@@ -72,19 +71,6 @@ export function sampleRows(n: number, size: number, seed: number): Int32Array {
   if (size === n) return Int32Array.from({ length: n }, (_, i) => i);
   const random = rng(seed);
   return Int32Array.from({ length: size }, () => Math.floor(random() * n));
-}
-
-function reconstruct(codes: Uint8Array, codebooks: Float32Array, pqM: number, dim: number): Float32Array {
-  const n = codes.length / pqM;
-  const sub = dim / pqM;
-  const out = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    for (let m = 0; m < pqM; m++) {
-      const c = (m * PQ_CENTROIDS + codes[i * pqM + m]) * sub;
-      out.set(codebooks.subarray(c, c + sub), i * dim + m * sub);
-    }
-  }
-  return out;
 }
 
 function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
