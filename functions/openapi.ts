@@ -43,8 +43,9 @@ const schemas: Record<string, Schema> = {
   ),
   FilterStats: object({
     plan: {
-      enum: ["scan", "cells", "probe"],
-      description: '"scan": every item the filter can match was scored; "cells": the matching items of the query\'s nearest clusters; "probe": the nearest leaves that can hold a match.',
+      enum: ["scan", "values", "cells", "probe"],
+      description:
+        '"scan": every item the filter can match was scored; "values": every item the filter can match in the query\'s nearest clusters; "cells": the matching items of the query\'s nearest clusters; "probe": the nearest leaves that can hold a match.',
     },
     estimate: int("Items the filter table says may match (an upper bound)."),
     scored: int("Entries scored."),

@@ -23,7 +23,7 @@ export interface WireHit {
 }
 
 export interface WireFilterStats {
-  plan: "scan" | "cells" | "probe";
+  plan: "scan" | "values" | "cells" | "probe";
   estimate: number;
   scored: number;
   matched: number;

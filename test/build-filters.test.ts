@@ -14,6 +14,8 @@ import { createNodeEmbedder } from "../scripts/builder/embedding/node-model.ts";
 import { ArtifactSearch } from "../scripts/artifacts/node-search.ts";
 import { readManifest, readVectors } from "../scripts/artifacts/dir.ts";
 import { readFilterTable, readRouting, filterValueRefs, shardRefs } from "../lib/index/version.ts";
+import { chunkHoldsOneValue, chunkKey, decodeColumnChunk, itemKey } from "../lib/index/format.ts";
+import { fromBase64 } from "../lib/index/base64.ts";
 import { blobReader } from "../scripts/artifacts/dir.ts";
 import { evaluationQueries, fixtureJsonlLines } from "./helpers/index-fixture.ts";
 import { DEFAULT_CACHE } from "../scripts/common/paths.ts";
@@ -159,6 +161,45 @@ describe("metadata filters over a real build", () => {
     expect(none.filter?.plan).toBe("probe");
     expect(wide.shards).toBeGreaterThan(none.shards);
     expect(wide.roundTrips).toBe(2);
+  });
+
+  it("value-order chunks list each value's items in cell order, with each chunk's first cell and one-value bit exact", async () => {
+    const m = await readManifest(base);
+    const read = blobReader(base);
+    const t = (await readFilterTable(m, read))!;
+    const texts = await read(Array.from({ length: t.chunks }, (_, c) => chunkKey(t, c)));
+    const chunk = (c: number) => decodeColumnChunk(fromBase64(texts.get(chunkKey(t, c))!));
+    for (let column = 0; column < t.columns; column++) {
+      // Each item's cell, from the cell-order chunks that list it.
+      const cellOf = new Map<string, number>();
+      for (let cell = 0; cell < t.cells; cell++) {
+        for (let c = t.cellChunkStart[column * t.cells + cell]; c < t.cellChunkStart[column * t.cells + cell + 1]; c++) {
+          const k = chunk(c);
+          for (let e = 0; e < k.count; e++) cellOf.set(itemKey(k.keys, e), cell);
+        }
+      }
+      const entries: Array<{ value: number; cell: number; chunk: number }> = [];
+      for (let v = t.chunkStart[column]; v < t.chunkStart[column + 1]; v++) {
+        const k = chunk(v);
+        for (let e = 0; e < k.count; e++) entries.push({ value: k.values[column * k.count + e], cell: cellOf.get(itemKey(k.keys, e))!, chunk: v });
+      }
+      expect(entries.length).toBe(cellOf.size);
+      let oneValue = 0;
+      entries.forEach((x, i) => {
+        const prev = entries[i - 1];
+        if (prev) expect(prev.value < x.value || (prev.value === x.value && prev.cell <= x.cell), `entry ${i} of column ${column}`).toBe(true);
+        if (!prev || prev.chunk !== x.chunk) {
+          expect(t.chunkCell[x.chunk]).toBe(x.cell);
+          const end = entries.findIndex((y) => y.chunk > x.chunk);
+          const upTo = end < 0 ? entries.length - 1 : end;
+          const one = entries.slice(i, upTo + 1).every((y) => y.value === x.value);
+          expect(chunkHoldsOneValue(t, x.chunk), `chunk ${x.chunk}`).toBe(one);
+          if (one) oneValue++;
+        }
+      });
+      // The dates' chunks span days; the desks' mostly hold one desk.
+      if (engine.fields[column].name === "desk") expect(oneValue).toBeGreaterThan(0);
+    }
   });
 
   it("a filter nothing can match answers empty without reading KV", async () => {

@@ -132,6 +132,8 @@ function sampleFilterTable(columns: number, leaves: number, groups: number, cell
     chunkMin: Float32Array.from({ length: chunks }, () => r()),
     chunkMax: Float32Array.from({ length: chunks }, () => 1 + r()),
     chunkCount: Uint16Array.from({ length: chunks }, () => 1 + Math.floor(r() * 65535)),
+    chunkCell: Uint16Array.from({ length: valueChunks }, () => Math.floor(r() * cells)),
+    chunkOneValue: randomBytes(Math.ceil(valueChunks / 8), seed + 3),
     chunkHashes: randomBytes(chunks * SHARD_HASH_BYTES, seed + 2),
   };
 }
@@ -146,10 +148,10 @@ describe("filter table and stored lengths", () => {
       const t = sampleFilterTable(columns, leaves, groups, perGroup, perCell, leaves * 7 + columns);
       const bytes = encodeFilterTable(t);
       expect(new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)).toBe(FILTER_TABLE_MAGIC);
-      expect(Buffer.from(bytes.subarray(0, 4)).toString("latin1")).toBe("ESF3");
+      expect(Buffer.from(bytes.subarray(0, 4)).toString("latin1")).toBe("ESF4");
       const back = decodeFilterTable(joinParts(splitParts(bytes, 64)));
       expect({ c: back.columns, l: back.leaves, k: back.chunks, g: back.groups, n: back.cells }).toEqual({ c: t.columns, l: t.leaves, k: t.chunks, g: t.groups, n: t.cells });
-      for (const f of ["leafMin", "leafMax", "attrHashes", "leafCell", "groupCells", "chunkStart", "cellChunkStart", "chunkMin", "chunkMax", "chunkCount", "chunkHashes"] as const) {
+      for (const f of ["leafMin", "leafMax", "attrHashes", "leafCell", "groupCells", "chunkStart", "cellChunkStart", "chunkMin", "chunkMax", "chunkCount", "chunkCell", "chunkOneValue", "chunkHashes"] as const) {
         expect(Array.from(back[f]), f).toEqual(Array.from(t[f]));
       }
     }
@@ -160,6 +162,8 @@ describe("filter table and stored lengths", () => {
     expect(() => encodeFilterTable({ ...t, cellChunkStart: t.cellChunkStart.map((v, i) => (i === t.cells ? v - 1 : v)) })).toThrow(/cover every chunk/);
     expect(() => encodeFilterTable({ ...t, groupCells: Uint32Array.from([0, 2, 3]) })).toThrow(/cover every cell/);
     expect(() => encodeFilterTable(sampleFilterTable(1, 4, 1, [257], 0, 6))).toThrow(/group 0 has 257 cells/);
+    expect(() => encodeFilterTable({ ...t, chunkCell: t.chunkCell.map((v, i) => (i === 1 ? t.cells : v)) })).toThrow(/value-order chunk 1 starts in cell 4 of 4/);
+    expect(() => encodeFilterTable({ ...t, chunkOneValue: new Uint8Array(0) })).toThrow(/value-order chunks' cells do not match/);
     const bytes = encodeFilterTable(t);
     expect(() => decodeFilterTable(bytes.subarray(0, bytes.byteLength - 2))).toThrow(/expected/);
     const wrong = bytes.slice();

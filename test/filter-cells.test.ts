@@ -4,7 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { buildCells, CELL_LEAVES, type CellRouting } from "../scripts/builder/training/cells.ts";
 import { cellOrder, leafCellOf, leafGroup } from "../lib/index/cells.ts";
-import { PQ_CENTROIDS, SHARD_HASH_BYTES, type FilterTable, type Routing } from "../lib/index/format.ts";
+import { chunkStoredLength, PQ_CENTROIDS, SHARD_HASH_BYTES, type FilterTable, type Routing } from "../lib/index/format.ts";
+import { nearestValueChunks } from "../lib/index/filtered-search.ts";
 import { rng } from "../scripts/builder/training/kernels.ts";
 
 const DIM = 8;
@@ -67,5 +68,36 @@ describe("cells", () => {
       const other = leafCellOf(routing, table, c.sides.indexOf(1 - side));
       expect(order.indexOf(own)).toBeLessThan(order.indexOf(other));
     }
+  });
+});
+
+describe("value-order chunks nearest first (the values plan)", () => {
+  // One column, six cells. Value A: chunk 0 holds cells 0–2, chunk 1 cells 2–4, chunk 2 the rest of A
+  // and B's start (two values: any cell). Value B: chunk 3 holds cells 0–3, chunk 4 (the column's last) 3–5.
+  const table = {
+    columns: 1,
+    cells: 6,
+    chunks: 5,
+    chunkStart: Uint32Array.from([0, 5]),
+    chunkCount: Uint16Array.from([10, 10, 10, 10, 10]),
+    chunkCell: Uint16Array.from([0, 2, 4, 0, 3]),
+    chunkOneValue: Uint8Array.from([0b11011]),
+  } as unknown as FilterTable;
+  const reads = [0, 1, 2, 3, 4].map((chunk) => ({ chunk, column: 0 }));
+  const bytes = chunkStoredLength(1, 10, 32);
+  // The query's cells, nearest first: 5, 4, 3, 2, 1, 0. Nearest cells' ranks: chunk 0 → 3 (cell 2),
+  // 1 → 1 (cell 4), 2 → 0 (any), 3 → 2 (cell 3), 4 → 0 (cell 5).
+  const order = [5, 4, 3, 2, 1, 0];
+
+  it("reads a chunk as early as the nearest cell it holds, and counts the cells before the first chunk left unread", () => {
+    expect(nearestValueChunks(table, reads, order, 3 * bytes, 32)).toEqual({ reads: [2, 4, 1].map((chunk) => ({ chunk, column: 0 })), share: 2 / 6 });
+    expect(nearestValueChunks(table, reads, order, 3 * bytes - 1, 32)).toEqual({ reads: [2, 4].map((chunk) => ({ chunk, column: 0 })), share: 1 / 6 });
+    expect(nearestValueChunks(table, reads, order, 5 * bytes, 32)).toEqual({ reads: [2, 4, 1, 3, 0].map((chunk) => ({ chunk, column: 0 })), share: 1 });
+  });
+
+  it("a query nearest the other end reads the other chunks first", () => {
+    const picked = nearestValueChunks(table, reads, [0, 1, 2, 3, 4, 5], 3 * bytes, 32);
+    // Ranks: chunk 0 → 0, 1 → 2, 2 → 0, 3 → 0, 4 → 3: ties in table order.
+    expect(picked).toEqual({ reads: [0, 2, 3].map((chunk) => ({ chunk, column: 0 })), share: 2 / 6 });
   });
 });

@@ -25,10 +25,12 @@ export interface BlobSource {
 export interface FilterStats {
   /**
    * "scan": every item the filter can match was scored (value-order chunks);
-   * "cells": the matching items of the query's nearest cells (cell-order
-   * chunks); "probe": the nearest leaves that can hold a match.
+   * "values": every item the filter can match in the query's nearest cells
+   * (value-order chunks, nearest first); "cells": the matching items of the
+   * query's nearest cells (cell-order chunks); "probe": the nearest leaves
+   * that can hold a match.
    */
-  plan: "scan" | "cells" | "probe";
+  plan: "scan" | "values" | "cells" | "probe";
   /** Items the filter table says may match (an upper bound). */
   estimate: number;
   /** Entries scored, and of them the ones that passed the filter. */

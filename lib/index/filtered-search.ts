@@ -3,11 +3,14 @@
 //  - scan:   the value-order chunks that can hold a match fit the budget → read
 //            them all and score every item that passes: exact candidates,
 //            however selective the filter, and all of them when fewer than k match;
-//  - cells:  too many of those, but the budget reaches far enough into the
-//            cell-order chunks that can hold a match that the build's gauged
-//            cell coverage predicts most near matches among them → read those
-//            of the query's nearest cells (cells.ts), nearest first: entries
-//            near the query, mostly matches;
+//  - values: too many of those, but read nearest first (a chunk as near as
+//            the nearest of the cells it holds: cells.ts), those the budget
+//            reaches hold every match of enough of the query's nearest cells
+//            that the build's gauged cell coverage predicts most near matches
+//            among them → read those: every entry a match of a near cell;
+//  - cells:  or the budget reaches far enough into the cell-order chunks that
+//            can hold a match to predict more → read those of the query's
+//            nearest cells, nearest first: entries near the query, mostly matches;
 //  - probe:  otherwise (a broad filter, cells that hold neighbours loosely,
 //            or a build without the measure) → read the nearest leaves that can hold
 //            a match (leaf ranges), with their attributes, probing as far as an
@@ -16,7 +19,7 @@
 // Every candidate has passed the filter on its stored values; records of items
 // that fail it are never read.
 import type { Attributes, ColumnChunk, FilterTable, Shard } from "./format.ts";
-import { attributesStoredBytes, chunkStoredBytes, itemKey, shardStoredBytes } from "./format.ts";
+import { attributesStoredBytes, chunkHoldsOneValue, chunkStoredBytes, itemKey, shardStoredBytes } from "./format.ts";
 import type { CompiledFilter, FieldPredicate } from "../filter/compile.ts";
 import { matches, mayMatch, overlapsRanges } from "../filter/match.ts";
 import { fetchBlobs, type SearchStats } from "./fetch.ts";
@@ -58,8 +61,8 @@ export const MAX_FILTER_PROBE_LEAVES = 400;
 
 /**
  * The share of a filter's near matches the nearest cells within the budget
- * must be predicted to hold (manifest.filters.cellCoverage) for the cells
- * plan to serve it (docs/decisions.md#cell-order-chunks).
+ * must be predicted to hold (manifest.filters.cellCoverage) for the values or
+ * cells plan to serve it (docs/decisions.md#cell-order-chunks).
  */
 export const CELLS_MIN_COVERAGE = 0.95;
 
@@ -78,15 +81,12 @@ export interface ProbeParams {
 }
 
 /** A chunk to read and the column its entries are listed by. */
-interface ChunkRead {
+export interface ChunkRead {
   chunk: number;
   column: number;
 }
 
-type Plan =
-  | { kind: "scan"; chunks: ChunkRead[]; estimate: number }
-  | { kind: "cells"; byCell: CellReads[]; estimate: number }
-  | { kind: "probe"; estimate: number };
+type Plan = { kind: "scan" | "values" | "cells"; chunks: ChunkRead[]; estimate: number } | { kind: "probe"; estimate: number };
 
 function meets(t: FilterTable, p: FieldPredicate, chunk: number): boolean {
   return overlapsRanges(p.ranges, t.chunkMin[chunk], t.chunkMax[chunk]);
@@ -114,14 +114,25 @@ function withoutValue(filters: IndexFilters, column: number, items: number): num
   return items - listed;
 }
 
+/** The value-order chunks a filter can match, in table order, and what bounds its matches. */
+interface Matching {
+  reads: ChunkRead[];
+  bytes: number;
+  /** The predicates whose chunks list the matches, one per AND-branch. */
+  predicates: FieldPredicate[];
+  /** Items that can match, at most. */
+  estimate: number;
+  /** Every branch lists its matches in chunks (else only leaves can find them). */
+  scannable: boolean;
+}
+
 /**
  * Each AND-branch is served by its most selective predicate's chunks. A
  * predicate that also accepts items without a value ($ne, $nin) can list its
  * matches from chunks only when every item has a value in its column; otherwise
  * it still bounds the estimate, and the query probes.
  */
-function plan(h: IndexHandle, filters: IndexFilters, filter: CompiledFilter, budget: number, k: number): Plan {
-  const pqM = h.routing.pqM;
+function matching(h: IndexHandle, filters: IndexFilters, filter: CompiledFilter): Matching {
   const items = h.manifest.items;
   const chunks = new Map<number, number>();
   const predicates: FieldPredicate[] = [];
@@ -143,16 +154,66 @@ function plan(h: IndexHandle, filters: IndexFilters, filter: CompiledFilter, bud
       for (const c of best.chunks) chunks.set(c, best.p.field);
     }
   }
-  estimate = Math.min(estimate, items);
-  const ordered = [...chunks.keys()].sort((a, b) => a - b);
-  const bytes = ordered.reduce((a, c) => a + chunkStoredBytes(filters.table, c, pqM), 0);
-  if (scannable && bytes <= budget) return { kind: "scan", chunks: ordered.map((chunk) => ({ chunk, column: chunks.get(chunk)! })), estimate };
+  const reads = [...chunks.keys()].sort((a, b) => a - b).map((chunk) => ({ chunk, column: chunks.get(chunk)! }));
+  const bytes = reads.reduce((a, r) => a + chunkStoredBytes(filters.table, r.chunk, h.routing.pqM), 0);
+  return { reads, bytes, predicates, estimate: Math.min(estimate, items), scannable };
+}
+
+/** Scan when the matching value-order chunks fit; else the values or cells plan the gauge predicts more of; else probe. */
+function plan(h: IndexHandle, filters: IndexFilters, filter: CompiledFilter, q: Float32Array, budget: number, k: number): Plan {
+  const m = matching(h, filters, filter);
+  const { estimate } = m;
+  if (m.scannable && m.bytes <= budget) return { kind: "scan", chunks: m.reads, estimate };
   const coverage = h.manifest.filters?.cellCoverage;
-  if (!scannable || !coverage) return { kind: "probe", estimate };
-  const byCell = Array.from({ length: filters.table.cells }, (_, c) => cellChunksMeeting(filters.table, predicates, c, pqM));
+  if (!m.scannable || !coverage) return { kind: "probe", estimate };
+  const t = filters.table;
+  const pqM = h.routing.pqM;
+  const order = cellOrder(h.routing, t, q);
+  const selectivity = estimate / h.manifest.items;
+  const values = nearestValueChunks(t, m.reads, order, budget, pqM);
+  const byCell = Array.from({ length: t.cells }, (_, c) => cellChunksMeeting(t, m.predicates, c, pqM));
   const cellBytes = byCell.reduce((a, r) => a + r.bytes, 0);
-  if (cellsCoverage(coverage, budget / cellBytes, estimate / items, k) >= CELLS_MIN_COVERAGE) return { kind: "cells", byCell, estimate };
-  return { kind: "probe", estimate };
+  const valuesCoverage = cellsCoverage(coverage, values.share, selectivity, k);
+  const cellsPlanCoverage = cellsCoverage(coverage, budget / cellBytes, selectivity, k);
+  if (Math.max(valuesCoverage, cellsPlanCoverage) < CELLS_MIN_COVERAGE) return { kind: "probe", estimate };
+  if (valuesCoverage >= cellsPlanCoverage) return { kind: "values", chunks: values.reads, estimate };
+  return { kind: "cells", chunks: nearestCellChunks(order, byCell, budget), estimate };
+}
+
+/**
+ * A filter's value-order chunks (`reads`), those holding the query's nearest
+ * cells first, while the budget lasts; and the share of the cells, nearest
+ * first, all of whose chunks are read: each cell before the first chunk left
+ * unread (every chunk holding it comes at least as early).
+ */
+export function nearestValueChunks(t: FilterTable, reads: ChunkRead[], order: number[], budget: number, pqM: number): { reads: ChunkRead[]; share: number } {
+  const rank = new Uint32Array(t.cells);
+  order.forEach((cell, r) => (rank[cell] = r));
+  const nearest = reads.map((r) => nearestCellRank(t, r, rank));
+  const byRank = reads.map((_, i) => i).sort((a, b) => nearest[a] - nearest[b] || a - b);
+  const picked: ChunkRead[] = [];
+  let used = 0;
+  for (const i of byRank) {
+    const bytes = chunkStoredBytes(t, reads[i].chunk, pqM);
+    if (used + bytes > budget || picked.length >= MAX_FILTER_CHUNKS) return { reads: picked, share: nearest[i] / t.cells };
+    picked.push(reads[i]);
+    used += bytes;
+  }
+  return { reads: picked, share: 1 };
+}
+
+/**
+ * The rank of the nearest cell a value-order chunk holds: one value's chunks
+ * are in cell order, so it holds cells from its first entry's to the next
+ * chunk's first; a chunk that may hold more than one value, any cell (rank 0).
+ */
+function nearestCellRank(t: FilterTable, read: ChunkRead, rank: Uint32Array): number {
+  const v = read.chunk;
+  if (!chunkHoldsOneValue(t, v)) return 0;
+  const last = v + 1 < t.chunkStart[read.column + 1] ? t.chunkCell[v + 1] : t.cells - 1;
+  let best = t.cells;
+  for (let c = t.chunkCell[v]; c <= last; c++) if (rank[c] < best) best = rank[c];
+  return best;
 }
 
 /**
@@ -204,10 +265,10 @@ function cellChunksMeeting(t: FilterTable, predicates: FieldPredicate[], cell: n
  * first, a whole cell at a time while the budget lasts (the nearest always);
  * a cell with none is passed over.
  */
-function nearestCellChunks(h: IndexHandle, t: FilterTable, q: Float32Array, byCell: CellReads[], budget: number): ChunkRead[] {
+function nearestCellChunks(order: number[], byCell: CellReads[], budget: number): ChunkRead[] {
   const picked: ChunkRead[] = [];
   let used = 0;
-  for (const cell of cellOrder(h.routing, t, q)) {
+  for (const cell of order) {
     const { reads, bytes } = byCell[cell];
     if (reads.length === 0) continue;
     if (picked.length && (used + bytes > budget || picked.length + reads.length > MAX_FILTER_CHUNKS)) break;
@@ -284,10 +345,10 @@ export async function searchFiltered(h: IndexHandle, q: Float32Array, filter: Co
   if (!h.filters) throw new Error("this index has no filterable fields"); // callers compile filters against h.filters
   const filters = h.filters;
   const budget = p.filterBytes ?? filterRound1Budget(h, p.depth.rerank);
-  const pl = plan(h, filters, filter, budget, p.depth.k);
+  const pl = plan(h, filters, filter, q, budget, p.depth.k);
   stats.filter = { plan: pl.kind, estimate: pl.estimate, scored: 0, matched: 0 };
   if (filter.anyOf.length === 0) return [];
-  const chunks = pl.kind === "scan" ? pl.chunks : pl.kind === "cells" ? nearestCellChunks(h, filters.table, q, pl.byCell, budget) : null;
+  const chunks = pl.kind === "probe" ? null : pl.chunks;
   const sources = chunks ? await scanChunks(h, filters, chunks, stats) : await probe(h, filters, probeLeaves(h, filters, q, filter, pl.estimate, p, budget), stats);
   const { routing } = h;
   // An item is in two leaves when the build spilled it, and in one chunk per column and order: chunks of two columns can list it twice.

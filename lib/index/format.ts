@@ -98,7 +98,7 @@
  * 5. FILTER TABLE — kept in isolate memory next to the routing, stored as parts
  *    (manifest.filters.table[]). It lets a query skip leaves and find the items
  *    that match before reading any of them. Concatenated:
- *      0  u32  magic "ESF3"
+ *      0  u32  magic "ESF4"
  *      4  u16  columns C
  *      6  u16  reserved (0)
  *      8  u32  leaves  L      (the routing's)
@@ -115,8 +115,8 @@
  *         u32[G+1]            each group's first cell: leaf l of group g is in
  *                             cell groupCells[g] + leafCell[l]; the last entry is N
  *         u32[C+1]            value order: column c owns chunks chunkStart[c] ..
- *                             chunkStart[c+1]-1; chunkStart[C] is the first
- *                             chunk in cell order
+ *                             chunkStart[c+1]-1, its items by (value, cell, key);
+ *                             chunkStart[C] = V is the first chunk in cell order
  *         u32[C·N+1]          cell order: column c's chunks of cell n are
  *                             cellChunkStart[c·N+n] .. cellChunkStart[c·N+n+1]-1;
  *                             the last entry is K
@@ -124,9 +124,18 @@
  *         f32[K]              …and largest, rounded up
  *         u16[K]              entries per chunk; a chunk's stored length follows
  *                             from it (chunkStoredBytes)
+ *         u16[V]              each value-order chunk's first entry's cell: a
+ *                             chunk that holds one value (see the next field)
+ *                             holds its cells from there to the next chunk's
+ *                             first cell (the last cell N-1 at its column's end)
+ *         u8 [⌈V/8⌉]          bit v (byte v>>3, bit v&7): value-order chunk v's
+ *                             entries, and the next chunk's first entry if its
+ *                             column has one, hold one value; unset, the chunk
+ *                             may hold any cell (padded to 4 bytes)
  *         u8 [K·16]           first 16 bytes of each chunk's sha256
- *    Memory: L·(8C + 17) + K·26 + 4·(G + C·N) bytes, small beside the routing
- *    (docs/decisions.md#filter-table-and-chunk-size).
+ *    Memory: L·(8C + 17) + K·26 + V·2.125 + 4·(G + C·N) bytes, small beside the
+ *    routing (docs/decisions.md#filter-table-and-chunk-size,
+ *    docs/decisions.md#value-chunks-in-cell-order).
  *
  * 6. ATTRIBUTES of one leaf, `blob/<sha>`: the filterable values of its shard's
  *    entries, read beside the shard (same round) when a query has a filter:
@@ -525,7 +534,7 @@ export function decodeCatalog(bytes: Uint8Array): CatalogEntry[] {
   return out;
 }
 
-export const FILTER_TABLE_MAGIC = 0x33465345; // "ESF3"
+export const FILTER_TABLE_MAGIC = 0x34465345; // "ESF4"
 export const ATTRIBUTES_MAGIC = 0x31415345; // "ESA1"
 export const CHUNK_MAGIC = 0x314b5345; // "ESK1"
 const FILTER_HEADER_BYTES = 24;
@@ -535,6 +544,8 @@ const CHUNK_HEADER_BYTES = 16;
 export const MAX_CHUNK_ENTRIES = 0xffff;
 /** Cells of one group at most: leafCell is a Uint8. */
 export const MAX_GROUP_CELLS = 0x100;
+/** Cells at most: chunkCell is a Uint16. */
+export const MAX_CELLS = 0x10000;
 
 export interface FilterTable {
   columns: number;
@@ -560,8 +571,17 @@ export interface FilterTable {
   chunkMin: Float32Array;
   chunkMax: Float32Array;
   chunkCount: Uint16Array;
+  /** Value-order chunks (chunkStart[columns] of them): the cell of each one's first entry. */
+  chunkCell: Uint16Array;
+  /** Value-order chunks, a bit each (chunkHoldsOneValue): its entries and the next chunk's first hold one value. */
+  chunkOneValue: Uint8Array;
   /** chunks × SHARD_HASH_BYTES */
   chunkHashes: Uint8Array;
+}
+
+/** Whether value-order chunk v's entries, and the next chunk's first entry when its column has one, hold one value. */
+export function chunkHoldsOneValue(t: FilterTable, v: number): boolean {
+  return (t.chunkOneValue[v >> 3] & (1 << (v & 7))) !== 0;
 }
 
 export interface Attributes {
@@ -583,7 +603,7 @@ export interface ColumnChunk {
   values: Float64Array;
 }
 
-function filterTableLayout(columns: number, leaves: number, chunks: number, groups: number, cells: number) {
+function filterTableLayout(columns: number, leaves: number, chunks: number, groups: number, cells: number, valueChunks: number) {
   const leafMin = FILTER_HEADER_BYTES;
   const leafMax = leafMin + 4 * leaves * columns;
   const attrHashes = leafMax + 4 * leaves * columns;
@@ -594,15 +614,18 @@ function filterTableLayout(columns: number, leaves: number, chunks: number, grou
   const chunkMin = cellChunkStart + 4 * (columns * cells + 1);
   const chunkMax = chunkMin + 4 * chunks;
   const chunkCount = chunkMax + 4 * chunks;
-  const chunkHashes = chunkCount + 2 * chunks;
+  const chunkCell = chunkCount + 2 * chunks;
+  const chunkOneValue = chunkCell + 2 * valueChunks;
+  const chunkHashes = align4(chunkOneValue + Math.ceil(valueChunks / 8));
   const end = chunkHashes + SHARD_HASH_BYTES * chunks;
-  return { leafMin, leafMax, attrHashes, leafCell, groupCells, chunkStart, cellChunkStart, chunkMin, chunkMax, chunkCount, chunkHashes, end };
+  return { leafMin, leafMax, attrHashes, leafCell, groupCells, chunkStart, cellChunkStart, chunkMin, chunkMax, chunkCount, chunkCell, chunkOneValue, chunkHashes, end };
 }
 
 export function encodeFilterTable(t: FilterTable): Uint8Array {
   const { columns, leaves, chunks, groups, cells } = t;
   checkFilterTable(t);
-  const at = filterTableLayout(columns, leaves, chunks, groups, cells);
+  const valueChunks = t.chunkStart[columns];
+  const at = filterTableLayout(columns, leaves, chunks, groups, cells, valueChunks);
   const buf = new ArrayBuffer(at.end);
   const view = new DataView(buf);
   view.setUint32(0, FILTER_TABLE_MAGIC, true);
@@ -621,6 +644,8 @@ export function encodeFilterTable(t: FilterTable): Uint8Array {
   new Float32Array(buf, at.chunkMin, chunks).set(t.chunkMin);
   new Float32Array(buf, at.chunkMax, chunks).set(t.chunkMax);
   new Uint16Array(buf, at.chunkCount, chunks).set(t.chunkCount);
+  new Uint16Array(buf, at.chunkCell, valueChunks).set(t.chunkCell);
+  new Uint8Array(buf, at.chunkOneValue, Math.ceil(valueChunks / 8)).set(t.chunkOneValue);
   new Uint8Array(buf, at.chunkHashes, chunks * SHARD_HASH_BYTES).set(t.chunkHashes);
   return new Uint8Array(buf);
 }
@@ -632,7 +657,12 @@ export function decodeFilterTable(bytes: Uint8Array): FilterTable {
   const chunks = view.getUint32(12, true);
   const groups = view.getUint32(16, true);
   const cells = view.getUint32(20, true);
-  const at = filterTableLayout(columns, leaves, chunks, groups, cells);
+  // Where value order ends (chunkStart[columns]) sizes two fields after it: read it first.
+  const chunkStartAt = filterTableLayout(columns, leaves, chunks, groups, cells, 0).chunkStart + 4 * columns;
+  if (bytes.byteLength < chunkStartAt + 4) throw new FormatError(`filter table is ${bytes.byteLength} bytes, too short for its ${columns} columns`);
+  const valueChunks = view.getUint32(chunkStartAt, true);
+  if (valueChunks > chunks) throw new FormatError(`filter table: ${valueChunks} value-order chunks of ${chunks}`);
+  const at = filterTableLayout(columns, leaves, chunks, groups, cells, valueChunks);
   if (bytes.byteLength !== at.end) throw new FormatError(`filter table is ${bytes.byteLength} bytes, expected ${at.end}`);
   const t: FilterTable = {
     columns,
@@ -650,6 +680,8 @@ export function decodeFilterTable(bytes: Uint8Array): FilterTable {
     chunkMin: new Float32Array(buf, base + at.chunkMin, chunks),
     chunkMax: new Float32Array(buf, base + at.chunkMax, chunks),
     chunkCount: new Uint16Array(buf, base + at.chunkCount, chunks),
+    chunkCell: new Uint16Array(buf, base + at.chunkCell, valueChunks),
+    chunkOneValue: new Uint8Array(buf, base + at.chunkOneValue, Math.ceil(valueChunks / 8)),
     chunkHashes: new Uint8Array(buf, base + at.chunkHashes, chunks * SHARD_HASH_BYTES),
   };
   checkFilterTable(t);
@@ -669,6 +701,10 @@ function checkFilterTable(t: FilterTable): void {
     const n = groupCells[g + 1] - groupCells[g];
     if (groupCells[g] > groupCells[g + 1] || n > MAX_GROUP_CELLS) throw new FormatError(`filter table: group ${g} has ${n} cells`);
   }
+  if (cells > MAX_CELLS) throw new FormatError(`filter table: ${cells} cells, more than ${MAX_CELLS}`);
+  const valueChunks = chunkStart[columns];
+  if (t.chunkCell.length !== valueChunks || t.chunkOneValue.length !== Math.ceil(valueChunks / 8)) throw new FormatError("filter table: the value-order chunks' cells do not match their count");
+  for (let v = 0; v < valueChunks; v++) if (t.chunkCell[v] >= cells) throw new FormatError(`filter table: value-order chunk ${v} starts in cell ${t.chunkCell[v]} of ${cells}`);
 }
 
 /** Stored length (base64) of a column chunk: its layout is fixed by the columns, pqM and its entry count. */

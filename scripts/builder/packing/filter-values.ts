@@ -1,8 +1,9 @@
 // The values that make filters cheap (format.ts, sections 5–7): per leaf, its
 // items' filterable values (read beside its shard) and their range; per column,
-// the items in content-defined chunks in two orders — by value (read instead of
-// shards when a filter is selective) and by cell, then value (the nearest
-// cells' matches, when a filter's value-order chunks are too many); and the
+// the items in content-defined chunks in two orders — by value, then cell (read
+// instead of shards when a filter is selective; those of the query's nearest
+// cells when there are somewhat too many) and by cell, then value (the nearest
+// cells' matches, when a filter's value-order chunks are far too many); and the
 // table naming them all.
 import {
   attributesStoredBytes,
@@ -66,6 +67,9 @@ interface ChunkPlan {
   column: number[];
   chunkStart: Uint32Array;
   cellChunkStart: Uint32Array;
+  /** Value-order chunks: the cell of each one's first entry, and the one-value bits (format.ts §5). */
+  chunkCell: Uint16Array;
+  chunkOneValue: Uint8Array;
 }
 
 export function buildFilterValues(x: Input): FilterValues {
@@ -101,7 +105,24 @@ function planChunks(x: Input): ChunkPlan {
     }
   }
   cellChunkStart[x.columns * cells] = rows.length;
-  return { rows, column, chunkStart, cellChunkStart };
+  return { rows, column, chunkStart, cellChunkStart, ...valueChunkCells(x, rows, chunkStart) };
+}
+
+/** Each value-order chunk's first cell, and whether it and the next chunk's first entry hold one value. */
+function valueChunkCells(x: Input, rows: number[][], chunkStart: Uint32Array): Pick<ChunkPlan, "chunkCell" | "chunkOneValue"> {
+  const count = chunkStart[x.columns];
+  const chunkCell = new Uint16Array(count);
+  const chunkOneValue = new Uint8Array(Math.ceil(count / 8));
+  for (let c = 0; c < x.columns; c++) {
+    const value = (r: number) => x.values[c * x.n + r];
+    for (let v = chunkStart[c]; v < chunkStart[c + 1]; v++) {
+      const chunk = rows[v];
+      chunkCell[v] = x.cellOf[chunk[0]];
+      const last = v + 1 < chunkStart[c + 1] ? rows[v + 1][0] : chunk[chunk.length - 1];
+      if (value(chunk[0]) === value(last)) chunkOneValue[v >> 3] |= 1 << (v & 7);
+    }
+  }
+  return { chunkCell, chunkOneValue };
 }
 
 function gather(x: Input, rows: number[]): Float64Array {
@@ -114,11 +135,15 @@ function attributesBlob(x: Input, leaf: number, rows: number[]): TextBlob {
   return textBlob(blobToText(encodeAttributes({ leaf, columns: x.columns, count: rows.length, values: gather(x, rows) })));
 }
 
-/** Rows with a value in column c, by (value, item key): an order that does not depend on corpus order. */
+/**
+ * Rows with a value in column c, by (value, cell, item key): an order that does
+ * not depend on corpus order, in which a value's chunks each hold a run of
+ * cells, so that a query can read a value's chunks nearest first.
+ */
 function sortedRows(x: Input, c: number): number[] {
   const rows: number[] = [];
   for (let i = 0; i < x.n; i++) if (!Number.isNaN(x.values[c * x.n + i])) rows.push(i);
-  return rows.sort((a, b) => x.values[c * x.n + a] - x.values[c * x.n + b] || compareItemKeys(x.keyBytes, a, x.keyBytes, b));
+  return rows.sort((a, b) => x.values[c * x.n + a] - x.values[c * x.n + b] || x.cellOf[a] - x.cellOf[b] || compareItemKeys(x.keyBytes, a, x.keyBytes, b));
 }
 
 /** The last 4 key bytes as a number: keys are sha256 prefixes, so this is uniform; chunk and resident-block cuts use it. */
@@ -224,6 +249,8 @@ function tableParts(x: Input, attributes: TextBlob[], chunks: TextBlob[], plan: 
     chunkMin: Float32Array.from(chunkRows, (_, i) => f32Down(value(i, 0))),
     chunkMax: Float32Array.from(chunkRows, (rows, i) => f32Up(value(i, rows.length - 1))),
     chunkCount: Uint16Array.from(chunkRows, (rows) => rows.length),
+    chunkCell: plan.chunkCell,
+    chunkOneValue: plan.chunkOneValue,
     chunkHashes: hashBytes(chunks),
   });
   return splitParts(bytes).map(textBlob);
