@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { buildCells, CELL_LEAVES, type CellRouting } from "../scripts/builder/training/cells.ts";
 import { cellOrder, leafCellOf, leafGroup } from "../lib/index/cells.ts";
 import { chunkStoredLength, PQ_CENTROIDS, SHARD_HASH_BYTES, type FilterTable, type Routing } from "../lib/index/format.ts";
-import { nearestValueChunks } from "../lib/index/filtered-search.ts";
+import { cellsCoverage, nearestValueChunks, readCoverage } from "../lib/index/filtered-search.ts";
 import { rng } from "../scripts/builder/training/kernels.ts";
 
 const DIM = 8;
@@ -89,15 +89,35 @@ describe("value-order chunks nearest first (the values plan)", () => {
   // 1 → 1 (cell 4), 2 → 0 (any), 3 → 2 (cell 3), 4 → 0 (cell 5).
   const order = [5, 4, 3, 2, 1, 0];
 
-  it("reads a chunk as early as the nearest cell it holds, and counts the cells before the first chunk left unread", () => {
-    expect(nearestValueChunks(table, reads, order, 3 * bytes, 32)).toEqual({ reads: [2, 4, 1].map((chunk) => ({ chunk, column: 0 })), share: 2 / 6 });
-    expect(nearestValueChunks(table, reads, order, 3 * bytes - 1, 32)).toEqual({ reads: [2, 4].map((chunk) => ({ chunk, column: 0 })), share: 1 / 6 });
-    expect(nearestValueChunks(table, reads, order, 5 * bytes, 32)).toEqual({ reads: [2, 4, 1, 3, 0].map((chunk) => ({ chunk, column: 0 })), share: 1 });
+  it("reads a chunk as early as the nearest cell it holds, and tells what share of each cell's chunks it read", () => {
+    const picked = nearestValueChunks(table, reads, order, 3 * bytes, 32);
+    expect(picked.reads).toEqual([2, 4, 1].map((chunk) => ({ chunk, column: 0 })));
+    // Chunks holding cells 5, 4, 3, 2, 1, 0: {2, 4}, {1, 2, 4}, {1, 2, 3, 4}, {0, 1, 2, 3}, {0, 2, 3}, {0, 2, 3}.
+    expect(Array.from(picked.held)).toEqual([1, 1, 3 / 4, 2 / 4, 1 / 3, 1 / 3]);
+    expect(nearestValueChunks(table, reads, order, 3 * bytes - 1, 32).reads).toEqual([2, 4].map((chunk) => ({ chunk, column: 0 })));
+    const all = nearestValueChunks(table, reads, order, 5 * bytes, 32);
+    expect(all.reads).toEqual([2, 4, 1, 3, 0].map((chunk) => ({ chunk, column: 0 })));
+    expect(Array.from(all.held)).toEqual([1, 1, 1, 1, 1, 1]);
   });
 
   it("a query nearest the other end reads the other chunks first", () => {
-    const picked = nearestValueChunks(table, reads, [0, 1, 2, 3, 4, 5], 3 * bytes, 32);
-    // Ranks: chunk 0 → 0, 1 → 2, 2 → 0, 3 → 0, 4 → 3: ties in table order.
-    expect(picked).toEqual({ reads: [0, 2, 3].map((chunk) => ({ chunk, column: 0 })), share: 2 / 6 });
+    // Nearest cells' ranks: chunk 0 → 0, 1 → 2, 2 → 0, 3 → 0, 4 → 3: ties in table order.
+    expect(nearestValueChunks(table, reads, [0, 1, 2, 3, 4, 5], 3 * bytes, 32).reads).toEqual([0, 2, 3].map((chunk) => ({ chunk, column: 0 })));
+  });
+
+  it("predicts from the gauged curve what each cell read adds: whole cells in order as cellsCoverage does, a part of a cell for its part", () => {
+    const curve: Array<[number, number]> = [
+      [0.25, 0.6],
+      [0.5, 0.9],
+      [1, 1],
+    ];
+    const held = (xs: number[]) => Float64Array.from(xs);
+    // Four cells; a filter passing 10% of the items (k 10) is gauged 100 deep: the scale is 1.
+    expect(readCoverage(curve, held([1, 1, 0, 0]), 0.1, 10)).toBeCloseTo(cellsCoverage(curve, 0.5, 0.1, 10), 12);
+    expect(readCoverage(curve, held([1, 1, 0, 0]), 0.1, 10)).toBeCloseTo(0.9, 12);
+    expect(readCoverage(curve, held([1, 0.5, 0, 1]), 0.1, 10)).toBeCloseTo(0.6 + 0.15 + 0.05, 12);
+    // A filter passing 2.5% reaches 400 deep: a quarter of the scale, so cell 1 of 4 adds the curve's first 1/16.
+    expect(readCoverage(curve, held([1, 0, 0, 0]), 0.025, 10)).toBeCloseTo(cellsCoverage(curve, 0.25, 0.025, 10), 12);
+    expect(readCoverage(curve, held([1, 0, 0, 0]), 0.025, 10)).toBeCloseTo(0.15, 12);
   });
 });

@@ -3,11 +3,11 @@
 //  - scan:   the value-order chunks that can hold a match fit the budget → read
 //            them all and score every item that passes: exact candidates,
 //            however selective the filter, and all of them when fewer than k match;
-//  - values: too many of those, but read nearest first (a chunk as near as
-//            the nearest of the cells it holds: cells.ts), those the budget
-//            reaches hold every match of enough of the query's nearest cells
-//            that the build's gauged cell coverage predicts most near matches
-//            among them → read those: every entry a match of a near cell;
+//  - values: too many of those, but those the budget reaches, read nearest
+//            first (a chunk as near as the nearest cell it holds: cells.ts),
+//            hold enough of the matches of the query's nearest cells that the
+//            build's gauged cell coverage predicts most near matches among
+//            them → read those: every entry a match, of a near cell;
 //  - cells:  or the budget reaches far enough into the cell-order chunks that
 //            can hold a match to predict more → read those of the query's
 //            nearest cells, nearest first: entries near the query, mostly matches;
@@ -173,7 +173,7 @@ function plan(h: IndexHandle, filters: IndexFilters, filter: CompiledFilter, q: 
   const values = nearestValueChunks(t, m.reads, order, budget, pqM);
   const byCell = Array.from({ length: t.cells }, (_, c) => cellChunksMeeting(t, m.predicates, c, pqM));
   const cellBytes = byCell.reduce((a, r) => a + r.bytes, 0);
-  const valuesCoverage = cellsCoverage(coverage, values.share, selectivity, k);
+  const valuesCoverage = readCoverage(coverage, values.held, selectivity, k);
   const cellsPlanCoverage = cellsCoverage(coverage, budget / cellBytes, selectivity, k);
   if (Math.max(valuesCoverage, cellsPlanCoverage) < CELLS_MIN_COVERAGE) return { kind: "probe", estimate };
   if (valuesCoverage >= cellsPlanCoverage) return { kind: "values", chunks: values.reads, estimate };
@@ -182,38 +182,54 @@ function plan(h: IndexHandle, filters: IndexFilters, filter: CompiledFilter, q: 
 
 /**
  * A filter's value-order chunks (`reads`), those holding the query's nearest
- * cells first, while the budget lasts; and the share of the cells, nearest
- * first, all of whose chunks are read: each cell before the first chunk left
- * unread (every chunk holding it comes at least as early).
+ * cells first, while the budget lasts; and for the query's cells, nearest
+ * first, the share of the chunks holding each that are read (`held`: a cell
+ * no chunk holds, 1).
  */
-export function nearestValueChunks(t: FilterTable, reads: ChunkRead[], order: number[], budget: number, pqM: number): { reads: ChunkRead[]; share: number } {
+export function nearestValueChunks(t: FilterTable, reads: ChunkRead[], order: number[], budget: number, pqM: number): { reads: ChunkRead[]; held: Float64Array } {
   const rank = new Uint32Array(t.cells);
   order.forEach((cell, r) => (rank[cell] = r));
-  const nearest = reads.map((r) => nearestCellRank(t, r, rank));
+  const spans = reads.map((r) => cellSpan(t, r));
+  const nearest = spans.map(([from, to]) => {
+    let best = t.cells;
+    for (let c = from; c <= to; c++) if (rank[c] < best) best = rank[c];
+    return best;
+  });
   const byRank = reads.map((_, i) => i).sort((a, b) => nearest[a] - nearest[b] || a - b);
-  const picked: ChunkRead[] = [];
+  const picked: number[] = [];
   let used = 0;
   for (const i of byRank) {
     const bytes = chunkStoredBytes(t, reads[i].chunk, pqM);
-    if (used + bytes > budget || picked.length >= MAX_FILTER_CHUNKS) return { reads: picked, share: nearest[i] / t.cells };
-    picked.push(reads[i]);
+    if (used + bytes > budget || picked.length >= MAX_FILTER_CHUNKS) break;
+    picked.push(i);
     used += bytes;
   }
-  return { reads: picked, share: 1 };
+  const all = spanCounts(t.cells, spans);
+  const got = spanCounts(t.cells, picked.map((i) => spans[i]));
+  const held = Float64Array.from(order, (cell) => (all[cell] ? got[cell] / all[cell] : 1));
+  return { reads: picked.map((i) => reads[i]), held };
+}
+
+/** How many of the spans hold each cell. */
+function spanCounts(cells: number, spans: Array<[number, number]>): Int32Array {
+  const delta = new Int32Array(cells + 1);
+  for (const [from, to] of spans) {
+    delta[from]++;
+    delta[to + 1]--;
+  }
+  for (let c = 1; c <= cells; c++) delta[c] += delta[c - 1];
+  return delta.subarray(0, cells);
 }
 
 /**
- * The rank of the nearest cell a value-order chunk holds: one value's chunks
- * are in cell order, so it holds cells from its first entry's to the next
- * chunk's first; a chunk that may hold more than one value, any cell (rank 0).
+ * The cells a value-order chunk holds: one value's chunks are in cell order,
+ * so from its first entry's cell to the next chunk's first; a chunk that may
+ * hold more than one value, any cell.
  */
-function nearestCellRank(t: FilterTable, read: ChunkRead, rank: Uint32Array): number {
+function cellSpan(t: FilterTable, read: ChunkRead): [number, number] {
   const v = read.chunk;
-  if (!chunkHoldsOneValue(t, v)) return 0;
-  const last = v + 1 < t.chunkStart[read.column + 1] ? t.chunkCell[v + 1] : t.cells - 1;
-  let best = t.cells;
-  for (let c = t.chunkCell[v]; c <= last; c++) if (rank[c] < best) best = rank[c];
-  return best;
+  if (!chunkHoldsOneValue(t, v)) return [0, t.cells - 1];
+  return [t.chunkCell[v], v + 1 < t.chunkStart[read.column + 1] ? t.chunkCell[v + 1] : t.cells - 1];
 }
 
 /**
@@ -227,6 +243,25 @@ function nearestCellRank(t: FilterTable, read: ChunkRead, rank: Uint32Array): nu
 export function cellsCoverage(curve: ReadonlyArray<readonly [number, number]>, share: number, selectivity: number, k: number): number {
   const depth = k / Math.max(selectivity, Number.MIN_VALUE);
   return predictedCoverage(curve, share * Math.min(1, COVERAGE_DEPTH / depth));
+}
+
+/**
+ * The share of a filter's k nearest matches predicted to be among what a plan
+ * reads, when it reads a share held[r] of the matches in the query's r-th
+ * nearest cell: each cell counts for what its rank adds to the gauged
+ * coverage, on the scale cellsCoverage uses (whole cells in order give the
+ * same prediction).
+ */
+export function readCoverage(curve: ReadonlyArray<readonly [number, number]>, held: Float64Array, selectivity: number, k: number): number {
+  const scale = Math.min(1, COVERAGE_DEPTH / (k / Math.max(selectivity, Number.MIN_VALUE)));
+  let sum = 0;
+  let before = 0;
+  for (let r = 0; r < held.length; r++) {
+    const upTo = predictedCoverage(curve, (scale * (r + 1)) / held.length);
+    sum += (upTo - before) * held[r];
+    before = upTo;
+  }
+  return sum;
 }
 
 /** The gauged coverage at a share of the cells, linear between the gauged shares (0 at 0). */

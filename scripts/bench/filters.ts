@@ -3,7 +3,7 @@
 // with every filter below, in Node with the Worker's search code and through
 // HTTP in workerd, against exact float32 search over the items that pass the
 // filter. Reports recall@10, the share of results that pass, bytes and KV rounds
-// per query, and which plan (scan, groups or probe) answered, per filter.
+// per query, and which plan (scan, values, cells or probe) answered, per filter.
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
