@@ -206,32 +206,36 @@ describe("the nearest cells' plan on vectors whose cells hold their neighbours (
     h = await openIndex(manifest, MemorySource.fromBuilt(built));
   }, 600_000);
 
-  it("a filter too broad to scan reads the nearest cells' matching chunks: most entries read match, recall@10 ≥ 0.95, ≤ 1 MB, 2 rounds", async () => {
+  it("a filter too broad to scan reads the nearest cells' chunks, in either order: mostly or only matches, recall@10 ≥ 0.95, ≤ 1 MB, 2 rounds", async () => {
     process.stderr.write(`[tree-search-scale] tight clusters: cell coverage ${JSON.stringify(coverage)}\n`);
     expect(predictedCoverage(coverage, 1 / 8)).toBeGreaterThanOrEqual(CELLS_MIN_COVERAGE);
     const days = items.map((it) => it.meta.day as number);
     for (const top of [40, 80]) {
+      const plans: Record<string, number> = {};
       const compiled = compileFilter({ day: { $lt: top } }, { fields: DAY })!;
       const matchRows = days.flatMap((d, i) => (d < top ? [i] : []));
       let hits = 0;
       for (const q of queries) {
         const truth = new Set(exactTopKOf(rows, DIM, matchRows, q, 10).map((i) => ids[i]));
         const { results, stats } = await searchVector(h, q, { k: 10, filter: compiled });
-        expect(stats.filter).toMatchObject({ plan: "cells" });
-        // Cell-order chunks are in value order: the chunks read meet the range, so most of their entries match.
-        expect(stats.filter!.matched / stats.filter!.scored).toBeGreaterThan(0.5);
+        // Both chunk orders reach nearly all of the near matches here: the larger prediction wins.
+        expect(["cells", "values"]).toContain(stats.filter!.plan);
+        plans[stats.filter!.plan] = (plans[stats.filter!.plan] ?? 0) + 1;
+        // Cell-order chunks are in value order: the chunks read meet the range, so most of their entries match;
+        // value-order chunks of the range hold only matches but at its ends.
+        expect(stats.filter!.matched / stats.filter!.scored).toBeGreaterThan(stats.filter!.plan === "cells" ? 0.5 : 0.9);
         expect(results).toHaveLength(10);
         for (const r of results) expect(days[Number(r.id.slice(5))]).toBeLessThan(top);
         expect(stats.roundTrips).toBe(2);
         expect(stats.bytes).toBeLessThanOrEqual(1_000_000);
         hits += results.filter((r) => truth.has(r.id)).length;
       }
-      process.stderr.write(`[tree-search-scale] tight clusters, days < ${top}: cells, recall@10 ${(hits / 1000).toFixed(3)}\n`);
+      process.stderr.write(`[tree-search-scale] tight clusters, days < ${top}: ${JSON.stringify(plans)}, recall@10 ${(hits / 1000).toFixed(3)}\n`);
       expect(hits / 1000).toBeGreaterThanOrEqual(0.95);
     }
   });
 
-  it("an $in of scattered days a little too big to scan reads its value-order chunks of the query's nearest cells: only matches, recall@10 ≥ 0.95", async () => {
+  it("an $in of scattered days a little too big to scan reads the nearest cells' chunks, never leaves: value-order chunks hold matches but at each day's ends, recall@10 ≥ 0.95", async () => {
     const days = items.map((it) => it.meta.day as number);
     const chosen = [3, 17, 38, 52, 71, 96];
     const compiled = compileFilter({ day: { $in: chosen } }, { fields: DAY })!;
@@ -239,19 +243,21 @@ describe("the nearest cells' plan on vectors whose cells hold their neighbours (
     // Round 1 gets two thirds of what a scan of the six days would read.
     const filterBytes = Math.floor((matchRows.length * chunkStoredLength(1, 128, 32)) / 128 / 1.5);
     let hits = 0;
+    const plans: Record<string, number> = {};
     for (const q of queries) {
       const truth = new Set(exactTopKOf(rows, DIM, matchRows, q, 10).map((i) => ids[i]));
       const { results, stats } = await searchVector(h, q, { k: 10, filter: compiled, filterBytes });
-      expect(stats.filter).toMatchObject({ plan: "values" });
-      // A value-order chunk of a matching day holds only matches.
-      expect(stats.filter!.matched).toBe(stats.filter!.scored);
-      expect(stats.filter!.scored).toBeLessThan(matchRows.length);
+      expect(["cells", "values"]).toContain(stats.filter!.plan);
+      plans[stats.filter!.plan] = (plans[stats.filter!.plan] ?? 0) + 1;
+      // Value-order chunks of a matching day hold only matches but at the day's ends, and the budget reads some of them.
+      if (stats.filter!.plan === "values") expect(stats.filter!.matched / stats.filter!.scored).toBeGreaterThan(0.9);
+      expect(stats.filter!.matched).toBeLessThan(matchRows.length);
       expect(results).toHaveLength(10);
       for (const r of results) expect(chosen).toContain(days[Number(r.id.slice(5))]);
       expect(stats.roundTrips).toBe(2);
       hits += results.filter((r) => truth.has(r.id)).length;
     }
-    process.stderr.write(`[tree-search-scale] tight clusters, $in of 6 days (${((100 * matchRows.length) / N).toFixed(1)}%), ${filterBytes} B: values, recall@10 ${(hits / 1000).toFixed(3)}\n`);
+    process.stderr.write(`[tree-search-scale] tight clusters, $in of 6 days (${((100 * matchRows.length) / N).toFixed(1)}%), ${filterBytes} B: ${JSON.stringify(plans)}, recall@10 ${(hits / 1000).toFixed(3)}\n`);
     expect(hits / 1000).toBeGreaterThanOrEqual(0.95);
   });
 });
