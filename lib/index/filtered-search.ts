@@ -3,19 +3,19 @@
 //  - scan:   the value-order chunks that can hold a match fit the budget → read
 //            them all and score every item that passes: exact candidates,
 //            however selective the filter, and all of them when fewer than k match;
-//  - values: too many of those, but those the budget reaches, read nearest
-//            first (a chunk as near as the nearest cell it holds: cells.ts),
-//            hold enough of the matches of the query's nearest cells that the
-//            build's gauged cell coverage predicts most near matches among
-//            them → read those: every entry a match, of a near cell;
-//  - cells:  or the budget reaches far enough into the cell-order chunks that
-//            can hold a match to predict more → read those of the query's
-//            nearest cells, nearest first: entries near the query, mostly matches;
-//  - probe:  otherwise (a broad filter, cells that hold neighbours loosely,
-//            or a build without the measure) → read the nearest leaves that can hold
-//            a match (leaf ranges), with their attributes, probing as far as an
-//            unfiltered query would (further when the leaves score alike),
-//            widened by the inverse of the filter's selectivity.
+//  - values: too many of those → read those of the query's nearest cells
+//            first (a chunk as near as the nearest cell it holds: cells.ts) as
+//            far as the budget goes: every entry a match, of a near cell;
+//  - cells:  or read the cell-order chunks that can hold a match, of the
+//            query's nearest cells first: entries near the query, mostly matches.
+//            Of these two, the one the build's gauged cell coverage predicts to
+//            hold more of the filter's near matches, when that is most of them
+//            or the filter is too narrow for leaves to hold many matches;
+//  - probe:  otherwise (a broad filter the cells hold loosely, a filter no
+//            chunks list, or a build without the gauge) → read the nearest
+//            leaves that can hold a match (leaf ranges), with their attributes,
+//            probing as far as an unfiltered query would (further when the
+//            leaves score alike), widened by the inverse of the filter's selectivity.
 // Every candidate has passed the filter on its stored values; records of items
 // that fail it are never read.
 import type { Attributes, ColumnChunk, FilterTable, Shard } from "./format.ts";
@@ -65,6 +65,15 @@ export const MAX_FILTER_PROBE_LEAVES = 400;
  * cells plan to serve it (docs/decisions.md#cell-order-chunks).
  */
 export const CELLS_MIN_COVERAGE = 0.95;
+
+/**
+ * A filter the values and cells plans are predicted to serve below
+ * CELLS_MIN_COVERAGE probes only when it passes at least this share of the
+ * items: the probe's leaves then hold mostly matches. A narrower filter
+ * still reads chunks, which keep more of its near matches than leaves do
+ * (docs/decisions.md#value-chunks-in-cell-order).
+ */
+export const PROBE_MIN_SELECTIVITY = 0.25;
 
 /** Chunks one filtered query may read: as many keys as the probe's leaves and attributes. */
 export const MAX_FILTER_CHUNKS = 2 * MAX_FILTER_PROBE_LEAVES;
@@ -159,7 +168,11 @@ function matching(h: IndexHandle, filters: IndexFilters, filter: CompiledFilter)
   return { reads, bytes, predicates, estimate: Math.min(estimate, items), scannable };
 }
 
-/** Scan when the matching value-order chunks fit; else the values or cells plan the gauge predicts more of; else probe. */
+/**
+ * Scan when the matching value-order chunks fit; else the values or cells plan,
+ * whichever the gauge predicts more of; probe when neither is predicted to
+ * serve a broad filter well, or the build has no gauge.
+ */
 function plan(h: IndexHandle, filters: IndexFilters, filter: CompiledFilter, q: Float32Array, budget: number, k: number): Plan {
   const m = matching(h, filters, filter);
   const { estimate } = m;
@@ -175,7 +188,7 @@ function plan(h: IndexHandle, filters: IndexFilters, filter: CompiledFilter, q: 
   const cellBytes = byCell.reduce((a, r) => a + r.bytes, 0);
   const valuesCoverage = readCoverage(coverage, values.held, selectivity, k);
   const cellsPlanCoverage = cellsCoverage(coverage, budget / cellBytes, selectivity, k);
-  if (Math.max(valuesCoverage, cellsPlanCoverage) < CELLS_MIN_COVERAGE) return { kind: "probe", estimate };
+  if (Math.max(valuesCoverage, cellsPlanCoverage) < CELLS_MIN_COVERAGE && selectivity >= PROBE_MIN_SELECTIVITY) return { kind: "probe", estimate };
   if (valuesCoverage >= cellsPlanCoverage) return { kind: "values", chunks: values.reads, estimate };
   return { kind: "cells", chunks: nearestCellChunks(order, byCell, budget), estimate };
 }
