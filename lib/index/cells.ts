@@ -41,12 +41,13 @@ export function leafCellOf(routing: Routing, table: FilterTable, leaf: number): 
 
 /** Every cell, nearest first: those with a scored leaf by weight, then the rest group by group in the query's group order. */
 export function cellOrder(routing: Routing, table: FilterTable, q: Float32Array): number[] {
-  const { leaves, scores } = rankedLeaves(routing, q, CELL_RANK_LEAVES, CELL_SCAN_LEAVES);
+  const groups = groupOrder(routing, q);
+  const { leaves, scores } = rankedLeaves(routing, q, CELL_RANK_LEAVES, CELL_SCAN_LEAVES, groups);
   const weight = new Float64Array(table.cells);
   leaves.forEach((leaf, i) => (weight[leafCellOf(routing, table, leaf)] += Math.exp((scores[i] - scores[0]) / CELL_SCORE_SCALE)));
   const order: number[] = [];
   for (let c = 0; c < table.cells; c++) if (weight[c] > 0) order.push(c);
   order.sort((a, b) => weight[b] - weight[a] || a - b);
-  for (const g of groupOrder(routing, q)) for (let c = table.groupCells[g]; c < table.groupCells[g + 1]; c++) if (weight[c] === 0) order.push(c);
+  for (const g of groups) for (let c = table.groupCells[g]; c < table.groupCells[g + 1]; c++) if (weight[c] === 0) order.push(c);
   return order;
 }

@@ -19,10 +19,9 @@ export function groupOrder(routing: Routing, q: Float32Array): number[] {
   return Array.from({ length: groups }, (_, g) => g).sort((a, b) => scores[b] - scores[a] || a - b);
 }
 
-/** Groups best first, taken until their leaves number at least `scanLeaves`. */
-function candidateLeaves(routing: Routing, q: Float32Array, scanLeaves: number): Uint32Array {
+/** Groups best first (`order`, the query's groupOrder), taken until their leaves number at least `scanLeaves`. */
+function candidateLeaves(routing: Routing, order: number[], scanLeaves: number): Uint32Array {
   const { groupStart } = routing;
-  const order = groupOrder(routing, q);
   const picked: number[] = [];
   let count = 0;
   for (const g of order) {
@@ -36,11 +35,11 @@ function candidateLeaves(routing: Routing, q: Float32Array, scanLeaves: number):
   return out;
 }
 
-/** The `want` best-scoring of the leaves the query's best groups hold (at least `scan` of them), best first, with their scores. */
-export function rankedLeaves(routing: Routing, q: Float32Array, want: number, scan: number): { leaves: number[]; scores: number[] } {
+/** The `want` best-scoring of the leaves the query's best groups hold (at least `scan` of them), best first, with their scores; `order` is the query's groupOrder, when the caller has it. */
+export function rankedLeaves(routing: Routing, q: Float32Array, want: number, scan: number, order = groupOrder(routing, q)): { leaves: number[]; scores: number[] } {
   const { leafPqM, leafCodes } = routing;
   const table = pqTable(q, routing.leafCodebooks, leafPqM);
-  const candidates = candidateLeaves(routing, q, scan);
+  const candidates = candidateLeaves(routing, order, scan);
   const n = candidates.length;
   const scores = new Float32Array(n);
   for (let i = 0; i < n; i++) scores[i] = pqScore(table, leafCodes, candidates[i] * leafPqM, leafPqM);
