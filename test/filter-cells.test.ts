@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 import { buildCells, CELL_LEAVES, type CellRouting } from "../scripts/builder/training/cells.ts";
 import { cellOrder, leafCellOf, leafGroup } from "../lib/index/cells.ts";
 import { chunkStoredLength, PQ_CENTROIDS, SHARD_HASH_BYTES, type FilterTable, type Routing } from "../lib/index/format.ts";
-import { cellsCoverage, nearestValueChunks, readCoverage } from "../lib/index/filtered-search.ts";
+import { cellsCoverage, nearestValueChunks, readCoverage, recordsWithin, RECORD_SLACK } from "../lib/index/filtered-search.ts";
+import type { IndexHandle } from "../lib/index/handle.ts";
 import { rng } from "../scripts/builder/training/kernels.ts";
 
 const DIM = 8;
@@ -119,5 +120,16 @@ describe("value-order chunks nearest first (the values plan)", () => {
     // A filter passing 2.5% reaches 400 deep: a quarter of the scale, so cell 1 of 4 adds the curve's first 1/16.
     expect(readCoverage(curve, held([1, 0, 0, 0]), 0.025, 10)).toBeCloseTo(cellsCoverage(curve, 0.25, 0.025, 10), 12);
     expect(readCoverage(curve, held([1, 0, 0, 0]), 0.025, 10)).toBeCloseTo(0.15, 12);
+  });
+});
+
+describe("records after a filtered round 1", () => {
+  it("fit what round 1 left of the query's bytes, at the build's mean record and the slack", () => {
+    const h = { manifest: { items: 1000, totals: { itemBytes: 800_000 } } } as unknown as IndexHandle;
+    const per = 800 * RECORD_SLACK;
+    expect(recordsWithin(h, 100 * per)).toBe(100);
+    expect(recordsWithin(h, 100 * per - 1)).toBe(99);
+    expect(recordsWithin(h, -5)).toBe(0);
+    expect(recordsWithin({ manifest: { items: 0 } } as unknown as IndexHandle, 1000)).toBe(Number.MAX_SAFE_INTEGER);
   });
 });

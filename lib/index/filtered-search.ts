@@ -53,6 +53,21 @@ export function filterRound1Budget(h: IndexHandle, rerank: number): number {
 }
 
 /**
+ * Records round 2 may re-rank within `bytes`, at the build's mean record and
+ * RECORD_SLACK: the budget reserved them at the mean, and a query that used
+ * all of round 1's budget on records longer than the mean would pass
+ * FILTER_QUERY_BYTES.
+ */
+export function recordsWithin(h: IndexHandle, bytes: number): number {
+  const { items, totals } = h.manifest;
+  const record = totals && items ? totals.itemBytes / items : 0;
+  return record > 0 ? Math.max(0, Math.floor(bytes / (record * RECORD_SLACK))) : Number.MAX_SAFE_INTEGER;
+}
+
+/** Records re-ranked after a filtered round 1 are counted this much longer than the build's mean. */
+export const RECORD_SLACK = 1.1;
+
+/**
  * Leaves one filtered query may probe: with its attributes, two keys each, so
  * round 1 stays within 8 KV bulk reads (≤ 100 keys each) and a 16-query batch
  * well inside Workers' 1,000 KV operations per invocation.
@@ -401,7 +416,8 @@ export async function searchFiltered(h: IndexHandle, q: Float32Array, filter: Co
   const { routing } = h;
   // An item is in two leaves when the build spilled it, and in one chunk per column and order: chunks of two columns can list it twice.
   const dedupe = !chunks || new Set(chunks.map((c) => c.column)).size > 1;
-  const ranked = rankMatching(sources, filter, itemTable(q, routing.rotation, routing.codebooks, routing.pqM), routing.pqM, p.depth, dedupe);
+  const depth = { ...p.depth, rerank: Math.min(p.depth.rerank, Math.max(p.depth.k, recordsWithin(h, FILTER_QUERY_BYTES - stats.bytes))) };
+  const ranked = rankMatching(sources, filter, itemTable(q, routing.rotation, routing.codebooks, routing.pqM), routing.pqM, depth, dedupe);
   stats.filter.scored = ranked.scored;
   stats.filter.matched = ranked.matched;
   return ranked.keys;
