@@ -47,8 +47,7 @@ export const FILTER_QUERY_BYTES = 1_000_000;
  * `rerank` records for most queries, which leaves room for longer ones.
  */
 export function filterRound1Budget(h: IndexHandle, rerank: number): number {
-  const { items, totals } = h.manifest;
-  const record = totals && items ? totals.itemBytes / items : 0;
+  const record = meanRecordBytes(h);
   return Math.max(FILTER_QUERY_BYTES / 2, Math.min(FILTER_ROUND1_BYTES, Math.floor(FILTER_QUERY_BYTES - rerank * record)));
 }
 
@@ -59,9 +58,14 @@ export function filterRound1Budget(h: IndexHandle, rerank: number): number {
  * FILTER_QUERY_BYTES.
  */
 export function recordsWithin(h: IndexHandle, bytes: number): number {
-  const { items, totals } = h.manifest;
-  const record = totals && items ? totals.itemBytes / items : 0;
+  const record = meanRecordBytes(h);
   return record > 0 ? Math.max(0, Math.floor(bytes / (record * RECORD_SLACK))) : Number.MAX_SAFE_INTEGER;
+}
+
+/** The build's mean item record, stored bytes (0 when the manifest does not say). */
+function meanRecordBytes(h: IndexHandle): number {
+  const { items, totals } = h.manifest;
+  return totals && items ? totals.itemBytes / items : 0;
 }
 
 /** Records re-ranked after a filtered round 1 are counted this much longer than the build's mean. */
@@ -219,6 +223,7 @@ export function nearestValueChunks(t: FilterTable, reads: ChunkRead[], order: nu
   order.forEach((cell, r) => (rank[cell] = r));
   const spans = reads.map((r) => cellSpan(t, r));
   const nearest = spans.map(([from, to]) => {
+    if (from === 0 && to === t.cells - 1) return 0; // every cell: the nearest is there
     let best = t.cells;
     for (let c = from; c <= to; c++) if (rank[c] < best) best = rank[c];
     return best;
@@ -269,8 +274,12 @@ function cellSpan(t: FilterTable, read: ChunkRead): [number, number] {
  * counts for that much less.
  */
 export function cellsCoverage(curve: ReadonlyArray<readonly [number, number]>, share: number, selectivity: number, k: number): number {
-  const depth = k / Math.max(selectivity, Number.MIN_VALUE);
-  return predictedCoverage(curve, share * Math.min(1, COVERAGE_DEPTH / depth));
+  return predictedCoverage(curve, share * depthScale(selectivity, k));
+}
+
+/** What a share of the cells counts for on the gauge, for a filter passing `selectivity` of the items (cellsCoverage). */
+function depthScale(selectivity: number, k: number): number {
+  return Math.min(1, COVERAGE_DEPTH / (k / Math.max(selectivity, Number.MIN_VALUE)));
 }
 
 /**
@@ -281,7 +290,7 @@ export function cellsCoverage(curve: ReadonlyArray<readonly [number, number]>, s
  * same prediction).
  */
 export function readCoverage(curve: ReadonlyArray<readonly [number, number]>, held: Float64Array, selectivity: number, k: number): number {
-  const scale = Math.min(1, COVERAGE_DEPTH / (k / Math.max(selectivity, Number.MIN_VALUE)));
+  const scale = depthScale(selectivity, k);
   let sum = 0;
   let before = 0;
   for (let r = 0; r < held.length; r++) {
