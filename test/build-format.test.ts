@@ -36,7 +36,7 @@ import {
   type Shard,
 } from "../lib/index/format.ts";
 import { encodePointer, manifestKeyFor, parsePointer } from "../lib/index/manifest.ts";
-import { dequantizeInt8, int8ErrorBound, pqScore, pqTable, quantizeInt8 } from "../lib/index/quantize.ts";
+import { dequantizeInt8, fromScaledRows, int8ErrorBound, pqScore, pqTable, quantizeInt8, snapToScaledRows, toScaledRows } from "../lib/index/quantize.ts";
 import { dotInt8 } from "../lib/index/vector.ts";
 import { rng } from "../scripts/builder/training/kernels.ts";
 import { trainCodebooks } from "../scripts/builder/training/pq.ts";
@@ -62,9 +62,9 @@ function sampleRouting(dim: number, pqM: number, leaves: number, seed: number, g
     groupScales: Float32Array.from({ length: groups }, () => r() / 100),
     groupCentroids: Int8Array.from({ length: groups * dim }, () => Math.floor(r() * 255) - 127),
     groupStart,
-    leafCodebooks: Float32Array.from({ length: PQ_CENTROIDS * dim }, () => r() * 2 - 1),
-    codebooks: Float32Array.from({ length: PQ_CENTROIDS * dim }, () => r() * 2 - 1),
-    rotation: Float32Array.from({ length: dim * dim }, () => r() * 2 - 1),
+    leafCodebooks: toScaledRows(Float32Array.from({ length: PQ_CENTROIDS * dim }, () => r() * 2 - 1), leafPqM),
+    codebooks: toScaledRows(Float32Array.from({ length: PQ_CENTROIDS * dim }, () => r() * 2 - 1), pqM),
+    rotation: toScaledRows(Float32Array.from({ length: dim * dim }, () => r() * 2 - 1), dim),
     leafCodes: randomBytes(leaves * leafPqM, seed + 2),
     leafSizes: Uint32Array.from({ length: leaves }, () => 1 + Math.floor(r() * 1000)),
     shardHashes: randomBytes(leaves * SHARD_HASH_BYTES, seed + 3),
@@ -202,24 +202,34 @@ describe("routing", () => {
     ]) {
       const r = sampleRouting(dim, pqM, leaves, dim + leaves, groups);
       const bytes = encodeRouting(r);
-      expect(bytes.byteLength).toBe(routingByteLength(dim, r.leafPqM, groups, leaves));
+      expect(bytes.byteLength).toBe(routingByteLength(dim, pqM, r.leafPqM, groups, leaves));
       const view = new DataView(bytes.buffer, bytes.byteOffset);
       expect(view.getUint32(0, true)).toBe(ROUTING_MAGIC);
-      expect(Buffer.from(bytes.subarray(0, 4)).toString("latin1")).toBe("ESR3");
+      expect(Buffer.from(bytes.subarray(0, 4)).toString("latin1")).toBe("ESR4");
       const back = decodeRouting(joinParts(splitParts(bytes, 64)));
       expect({ dim: back.dim, pqM: back.pqM, leafPqM: back.leafPqM, leaves: back.leaves, groups: back.groups }).toEqual({ dim, pqM, leafPqM: r.leafPqM, leaves, groups });
-      for (const f of ["groupScales", "groupCentroids", "groupStart", "leafCodebooks", "codebooks", "rotation", "leafCodes", "leafSizes", "shardHashes"] as const) {
+      for (const f of ["groupScales", "groupCentroids", "groupStart", "leafCodes", "leafSizes", "shardHashes"] as const) {
         expect(Array.from(back[f]), f).toEqual(Array.from(r[f]));
+      }
+      for (const f of ["leafCodebooks", "codebooks", "rotation"] as const) {
+        expect(Array.from(back[f].values), f).toEqual(Array.from(r[f].values));
+        expect(Array.from(back[f].scales), f).toEqual(Array.from(r[f].scales));
+        expect(back[f].cols, f).toBe(r[f].cols);
       }
       expect(shardKey(back, leaves - 1)).toBe(`blob/${Buffer.from(r.shardHashes.subarray((leaves - 1) * 16, leaves * 16)).toString("hex")}`);
     }
   });
 
   it("the in-isolate formula: under 8 MiB at 1.2M items in leaves of 24, under 32 MiB at 10M in leaves of 32", () => {
-    expect(routingBudget(1_200_000, 24, 512, 64)).toBeLessThan(8 * 2 ** 20);
-    expect(routingBudget(1_200_000, 24, 512, 64)).toBeGreaterThan(4 * 2 ** 20);
-    expect(routingBudget(10_000_000, 32, 512, 64)).toBeLessThan(32 * 2 ** 20);
-    expect(routingBudget(10_000_000, 24, 512, 64)).toBeGreaterThan(32 * 2 ** 20);
+    expect(routingBudget(1_200_000, 24, 512, 32, 64)).toBeLessThan(8 * 2 ** 20);
+    expect(routingBudget(1_200_000, 24, 512, 32, 64)).toBeGreaterThan(4 * 2 ** 20);
+    expect(routingBudget(10_000_000, 32, 512, 32, 64)).toBeLessThan(32 * 2 ** 20);
+    expect(routingBudget(10_000_000, 24, 512, 32, 64)).toBeGreaterThan(32 * 2 ** 20);
+    // Header, group scales, int8 centroids, group starts; a scale per codebook and rotation row;
+    // int16 leaf and item codebooks (256·dim each) and rotation (dim²); leaf codes, sizes, hashes.
+    const [G, L] = [3, 7];
+    const expected = 20 + 4 * G + G * 512 + 4 * (G + 1) + 4 * (64 + 32 + 512) + 2 * 256 * 512 * 2 + 2 * 512 * 512 + L * 64 + 4 * L + 16 * L;
+    expect(routingByteLength(512, 32, 64, G, L)).toBe(expected);
   });
 
   it("decodes from a view at an unaligned byte offset", () => {
@@ -228,8 +238,9 @@ describe("routing", () => {
     const host = new Uint8Array(bytes.byteLength + 3);
     host.set(bytes, 3);
     const back = decodeRouting(host.subarray(3));
-    expect(Array.from(back.codebooks)).toEqual(Array.from(r.codebooks));
-    expect(Array.from(back.rotation)).toEqual(Array.from(r.rotation));
+    expect(Array.from(back.codebooks.values)).toEqual(Array.from(r.codebooks.values));
+    expect(Array.from(back.rotation.values)).toEqual(Array.from(r.rotation.values));
+    expect(Array.from(back.rotation.scales)).toEqual(Array.from(r.rotation.scales));
     expect(Array.from(back.shardHashes)).toEqual(Array.from(r.shardHashes));
     expect(Array.from(back.leafSizes)).toEqual(Array.from(r.leafSizes));
   });
@@ -385,6 +396,39 @@ describe("int8 per-vector quantization", () => {
   });
 });
 
+describe("int16 rows with power-of-two scales (codebooks and rotation)", () => {
+  it("keeps each value within 2^-15 of its row's largest, and gives snapped values back exactly", () => {
+    const r = rng(5);
+    const rows = 6;
+    const x = Float32Array.from({ length: rows * 40 }, (_, j) => (r() * 2 - 1) * 10 ** -Math.floor(j / 40));
+    const s = toScaledRows(x, rows);
+    expect(s.cols).toBe(40);
+    const back = fromScaledRows(s);
+    for (let row = 0; row < rows; row++) {
+      const slice = x.subarray(row * 40, (row + 1) * 40);
+      const max = Math.max(...Array.from(slice, Math.abs));
+      expect(Number.isInteger(Math.log2(s.scales[row]))).toBe(true);
+      expect(max / s.scales[row]).toBeLessThanOrEqual(32767);
+      expect(max / s.scales[row]).toBeGreaterThan(16383);
+      for (let j = 0; j < 40; j++) expect(Math.abs(back[row * 40 + j] - slice[j])).toBeLessThanOrEqual(max * 2 ** -15);
+    }
+    const again = toScaledRows(back, rows);
+    expect(Array.from(again.values)).toEqual(Array.from(s.values));
+    expect(Array.from(again.scales)).toEqual(Array.from(s.scales));
+    expect(Array.from(snapToScaledRows(back, rows))).toEqual(Array.from(back));
+  });
+
+  it("stores the identity and zero rows exactly", () => {
+    const dim = 5;
+    const id = new Float32Array(dim * dim);
+    for (let i = 0; i < dim; i++) id[i * dim + i] = 1;
+    expect(Array.from(fromScaledRows(toScaledRows(id, dim)))).toEqual(Array.from(id));
+    const zero = toScaledRows(new Float32Array(8), 2);
+    expect(Array.from(zero.scales)).toEqual([1, 1]);
+    expect(Array.from(fromScaledRows(zero))).toEqual(new Array(8).fill(0));
+  });
+});
+
 describe("product quantization", () => {
   const dim = 64;
   const pqM = 16;
@@ -394,7 +438,8 @@ describe("product quantization", () => {
   let codebooks: Float32Array;
   let codes: Uint8Array;
   beforeAll(async () => {
-    codebooks = await trainCodebooks(vectors, dim, n, pqM, { iterations: 4, seed: 3 });
+    // Snapped as the build snaps them, so the routing's int16 codebooks give these values back exactly.
+    codebooks = snapToScaledRows(await trainCodebooks(vectors, dim, n, pqM, { iterations: 4, seed: 3 }), pqM);
     codes = pqEncodeRows(vectors, dim, 0, n, codebooks, pqM);
   });
 
@@ -411,7 +456,7 @@ describe("product quantization", () => {
     const queries = randomUnitVectors(10, dim, 8);
     for (let qi = 0; qi < 10; qi++) {
       const q = queries.subarray(qi * dim, (qi + 1) * dim);
-      const table = pqTable(q, codebooks, pqM);
+      const table = pqTable(q, toScaledRows(codebooks, pqM), pqM);
       expect(table.length).toBe(pqM * PQ_CENTROIDS);
       for (let i = 0; i < n; i += 7) {
         expect(Math.abs(pqScore(table, codes, i * pqM, pqM) - exactDot(q, reconstruct(i)))).toBeLessThan(1e-5);

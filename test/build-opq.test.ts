@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ComputePool, INLINE_ROWS } from "../scripts/builder/pools/compute-pool.ts";
 import { identityRotation, polar, rotateRows, trainRotation } from "../scripts/builder/training/opq.ts";
 import { inlineAssigner, poolAssigner, trainCodebooks } from "../scripts/builder/training/pq.ts";
-import { pqEncodeRotated, pqEncodeRows, rng } from "../scripts/builder/training/kernels.ts";
-import { isIdentity, itemTable, pqScore, pqTable, rotate } from "../lib/index/quantize.ts";
+import { isIdentity, pqEncodeRotated, pqEncodeRows, rng } from "../scripts/builder/training/kernels.ts";
+import { isIdentity as isIdentityRows, itemTable, pqScore, pqTable, rotate, snapToScaledRows, toScaledRows } from "../lib/index/quantize.ts";
 import { PQ_CENTROIDS } from "../lib/index/format.ts";
 import { gaussian, normalize } from "./helpers/build-fixtures.ts";
 
@@ -84,8 +84,9 @@ describe("trainRotation", () => {
     expect(maxOffIdentity(rotation, DIM)).toBeLessThan(1e-4);
     const a = vectors.subarray(0, DIM);
     const b = vectors.subarray(DIM, 2 * DIM);
-    const ra = rotate(a, rotation);
-    const rb = rotate(b, rotation);
+    // As the routing stores it (int16 rows), the rotation a query meets.
+    const ra = rotate(a, toScaledRows(rotation, DIM));
+    const rb = rotate(b, toScaledRows(rotation, DIM));
     let before = 0;
     let after = 0;
     for (let d = 0; d < DIM; d++) {
@@ -107,15 +108,23 @@ describe("trainRotation", () => {
   });
 
   it("readers score a query through the rotation items were coded with", async () => {
-    const rotated = rotateRows(vectors, DIM, rotation);
-    const codebooks = await trainCodebooks(rotated, DIM, n, PQM, { sample: n, iterations: 4, seed: 5 });
-    const codes = pqEncodeRotated(vectors, DIM, 0, 1, rotation, codebooks, PQM);
+    const snapped = snapToScaledRows(rotation, DIM);
+    const rotated = rotateRows(vectors, DIM, snapped);
+    const codebooks = snapToScaledRows(await trainCodebooks(rotated, DIM, n, PQM, { sample: n, iterations: 4, seed: 5 }), PQM);
+    const codes = pqEncodeRotated(vectors, DIM, 0, 1, snapped, codebooks, PQM);
+    const [R, C] = [toScaledRows(snapped, DIM), toScaledRows(codebooks, PQM)];
     const q = vectors.subarray(DIM, 2 * DIM);
-    const viaReader = pqScore(itemTable(q, rotation, codebooks, PQM), codes, 0, PQM);
-    const byHand = pqScore(pqTable(rotate(q, rotation), codebooks, PQM), codes, 0, PQM);
+    const viaReader = pqScore(itemTable(q, R, C, PQM), codes, 0, PQM);
+    const byHand = pqScore(pqTable(rotate(q, R), C, PQM), codes, 0, PQM);
     expect(viaReader).toBe(byHand);
+    // The int16 rows score as the float32 values the build coded with, to float rounding.
+    let exact = 0;
+    const rq = new Float64Array(DIM);
+    for (let j = 0; j < DIM; j++) for (let d = 0; d < DIM; d++) rq[j] += snapped[j * DIM + d] * q[d];
+    for (let m = 0; m < PQM; m++) for (let d = 0; d < DIM / PQM; d++) exact += rq[m * (DIM / PQM) + d] * codebooks[(m * PQ_CENTROIDS + codes[m]) * (DIM / PQM) + d];
+    expect(Math.abs(viaReader - exact)).toBeLessThan(1e-5);
     // …and not through the raw query, which would score against the wrong axes.
-    const unrotated = pqScore(pqTable(q, codebooks, PQM), codes, 0, PQM);
+    const unrotated = pqScore(pqTable(q, C, PQM), codes, 0, PQM);
     expect(Math.abs(unrotated - viaReader)).toBeGreaterThan(1e-3);
   });
 });
@@ -142,7 +151,13 @@ describe("the identity rotation (small builds train none)", () => {
     full[1] = 0;
     expect(isIdentity(full, DIM)).toBe(false);
     const q = vectors.subarray(0, DIM);
-    expect(Array.from(rotate(q, identity))).toEqual(Array.from(rotate(q, full)));
+    const [identityRows, fullRows] = [toScaledRows(identity, DIM), toScaledRows(identity, DIM)];
+    fullRows.values[1] = 1;
+    isIdentityRows(fullRows, DIM);
+    fullRows.values[1] = 0;
+    expect(isIdentityRows(identityRows, DIM)).toBe(true);
+    expect(isIdentityRows(fullRows, DIM)).toBe(false);
+    expect(Array.from(rotate(q, identityRows))).toEqual(Array.from(rotate(q, fullRows)));
     expect(Array.from(rotateRows(vectors, DIM, identity))).toEqual(Array.from(rotateRows(vectors, DIM, full)));
     const codebooks = await trainCodebooks(vectors, DIM, n, PQM, { sample: n, iterations: 3, seed: 5 });
     const skipped = pqEncodeRotated(vectors, DIM, 0, n, identity, codebooks, PQM);

@@ -3,6 +3,7 @@
 // query reads them (lib/index/cells.ts).
 import { describe, expect, it } from "vitest";
 import { buildCells, CELL_LEAVES, type CellRouting } from "../scripts/builder/training/cells.ts";
+import { toScaledRows } from "../lib/index/quantize.ts";
 import { cellOrder, leafCellOf, leafGroup } from "../lib/index/cells.ts";
 import { chunkStoredLength, PQ_CENTROIDS, SHARD_HASH_BYTES, type FilterTable, type Routing } from "../lib/index/format.ts";
 import { cellsCoverage, nearestValueChunks, readCoverage, recordsWithin, RECORD_SLACK } from "../lib/index/filtered-search.ts";
@@ -58,7 +59,7 @@ describe("cells", () => {
   it("a query reads the cells nearest first: its own side's cell before the other, every cell once", () => {
     const c = sampleRouting();
     const cells = buildCells(c);
-    const routing = { ...c, groupStart: Uint32Array.from(c.groupStart), leaves: 366, groupScales: Float32Array.from([1, 1, 1]), groupCentroids: new Int8Array(3 * DIM) } as unknown as Routing;
+    const routing = { ...c, leafCodebooks: toScaledRows(c.leafCodebooks, c.leafPqM), groupStart: Uint32Array.from(c.groupStart), leaves: 366, groupScales: Float32Array.from([1, 1, 1]), groupCentroids: new Int8Array(3 * DIM) } as unknown as Routing;
     const table = { cells: cells.cells, leafCell: cells.leafCell, groupCells: cells.groupCells, leaves: 366, attrHashes: new Uint8Array(366 * SHARD_HASH_BYTES) } as unknown as FilterTable;
     expect([0, 55, 56, 65, 66, 365].map((l) => leafGroup(routing, l))).toEqual([0, 0, 1, 1, 2, 2]);
     for (const side of [0, 1]) {

@@ -33,7 +33,7 @@
  *    PARTS (`blob/<sha>` each, manifest.routing[]): the encoded bytes cut into
  *    pieces of at most MAX_PART_BYTES, so no KV value passes the 25 MiB limit
  *    however large the index. Concatenated, the parts are:
- *      0  u32  magic "ESR3"
+ *      0  u32  magic "ESR4"
  *      4  u16  dim            (512)
  *      6  u16  pqM            subspaces of the item quantizer
  *      8  u32  groups  G      top-level clusters
@@ -44,9 +44,14 @@
  *         i8 [G·dim]          group centroids (padded to 4 bytes)
  *         u32[G+1]            first leaf of each group; group g owns leaves
  *                             groupStart[g] .. groupStart[g+1]-1
- *         f32[256·dim]        leaf-centroid codebooks, subspace-major
- *         f32[256·dim]        item codebooks, subspace-major, of rotated vectors
- *         f32[dim·dim]        the item quantizer's rotation R, row-major: items
+ *         f32[leafPqM]        scale of each leaf codebook (a power of two)
+ *         f32[pqM]            …of each item codebook
+ *         f32[dim]            …of each row of the rotation
+ *         i16[256·dim]        leaf-centroid codebooks, subspace-major: codebook
+ *                             m's values are int16 · its scale (ScaledRows,
+ *                             lib/index/quantize.ts)
+ *         i16[256·dim]        item codebooks, subspace-major, of rotated vectors
+ *         i16[dim·dim]        the item quantizer's rotation R, row-major: items
  *                             are coded, and queries scored, as R·x (OPQ,
  *                             scripts/builder/training/opq.ts; the identity for tiny builds)
  *         u8 [L·leafPqM]      leaf centroids, PQ-coded (padded to 4 bytes)
@@ -55,8 +60,9 @@
  *         u8 [L·16]           first 16 bytes of each shard's sha256: its KV key is
  *                             `blob/<32 hex>` of them, and readers check the
  *                             fetched text against the same bytes
- *    Memory: L·(leafPqM + 20) + G·(dim + 8) + 2048·dim + 4·dim² bytes, growing
- *    with n / leafSize; routingBudget() is the formula (docs/decisions.md#routing-size).
+ *    Memory: L·(leafPqM + 20) + G·(dim + 8) + 1024·dim + 2·dim² + 4·(dim + pqM
+ *    + leafPqM) bytes, growing with n / leafSize; routingBudget() is the formula
+ *    (docs/decisions.md#routing-size, docs/decisions.md#int16-codebooks-and-rotation).
  *
  * 2. SHARD (posting list of one leaf), `blob/<sha>`:
  *      0  u32  magic "ESP1"
@@ -283,8 +289,9 @@
  */
 import { fromBase64, toBase64 } from "./base64.ts";
 import { concat } from "./concat.ts";
+import type { ScaledRows } from "./quantize.ts";
 
-export const ROUTING_MAGIC = 0x33525345; // "ESR3"
+export const ROUTING_MAGIC = 0x34525345; // "ESR4"
 export const SHARD_MAGIC = 0x31505345; // "ESP1"
 const SHARD_HEADER_BYTES = 16;
 export const CATALOG_MAGIC = 0x32435345; // "ESC2"
@@ -317,11 +324,11 @@ export interface Routing {
   groupCentroids: Int8Array;
   /** groups + 1 entries. */
   groupStart: Uint32Array;
-  /** Leaf-centroid quantizer. */
-  leafCodebooks: Float32Array;
-  /** Item quantizer: codebooks of rotated vectors, and the rotation (dim × dim, row-major). */
-  codebooks: Float32Array;
-  rotation: Float32Array;
+  /** Leaf-centroid quantizer: leafPqM rows, one codebook each. */
+  leafCodebooks: ScaledRows;
+  /** Item quantizer: codebooks of rotated vectors (pqM rows), and the rotation (dim rows of dim). */
+  codebooks: ScaledRows;
+  rotation: ScaledRows;
   /** leaves × leafPqM */
   leafCodes: Uint8Array;
   leafSizes: Uint32Array;
@@ -361,38 +368,49 @@ function align8(n: number): number {
 }
 
 /** Byte offsets of every routing section, from its header fields alone. */
-function routingLayout(dim: number, leafPqM: number, groups: number, leaves: number) {
+function routingLayout(dim: number, pqM: number, leafPqM: number, groups: number, leaves: number) {
   const groupScales = HEADER_BYTES;
   const groupCentroids = groupScales + 4 * groups;
   const groupStart = groupCentroids + align4(groups * dim);
-  const leafCodebooks = groupStart + 4 * (groups + 1);
-  const codebooks = leafCodebooks + 4 * PQ_CENTROIDS * dim;
-  const rotation = codebooks + 4 * PQ_CENTROIDS * dim;
-  const leafCodes = rotation + 4 * dim * dim;
+  const leafCodebookScales = groupStart + 4 * (groups + 1);
+  const codebookScales = leafCodebookScales + 4 * leafPqM;
+  const rotationScales = codebookScales + 4 * pqM;
+  const leafCodebooks = rotationScales + 4 * dim;
+  const codebooks = leafCodebooks + align4(2 * PQ_CENTROIDS * dim);
+  const rotation = codebooks + align4(2 * PQ_CENTROIDS * dim);
+  const leafCodes = rotation + align4(2 * dim * dim);
   const leafSizes = leafCodes + align4(leaves * leafPqM);
   const shardHashes = leafSizes + 4 * leaves;
   const end = shardHashes + SHARD_HASH_BYTES * leaves;
-  return { groupScales, groupCentroids, groupStart, leafCodebooks, codebooks, rotation, leafCodes, leafSizes, shardHashes, end };
+  return { groupScales, groupCentroids, groupStart, leafCodebookScales, codebookScales, rotationScales, leafCodebooks, codebooks, rotation, leafCodes, leafSizes, shardHashes, end };
 }
 
-export function routingByteLength(dim: number, leafPqM: number, groups: number, leaves: number): number {
-  return routingLayout(dim, leafPqM, groups, leaves).end;
+export function routingByteLength(dim: number, pqM: number, leafPqM: number, groups: number, leaves: number): number {
+  return routingLayout(dim, pqM, leafPqM, groups, leaves).end;
 }
 
 /**
  * The routing's size for n items in leaves of `leafSize` (about sqrt(leaves)
  * groups): the in-isolate cost of an index, used by the build to size leaves.
  */
-export function routingBudget(n: number, leafSize: number, dim: number, leafPqM: number): number {
+export function routingBudget(n: number, leafSize: number, dim: number, pqM: number, leafPqM: number): number {
   const leaves = Math.ceil(n / leafSize);
-  return routingByteLength(dim, leafPqM, Math.ceil(Math.sqrt(leaves)), leaves);
+  return routingByteLength(dim, pqM, leafPqM, Math.ceil(Math.sqrt(leaves)), leaves);
 }
 
 export function encodeRouting(r: Routing): Uint8Array {
   const { dim, pqM, leafPqM, groups, leaves } = r;
   if (dim % pqM !== 0 || dim % leafPqM !== 0) throw new FormatError(`dim ${dim} is not a multiple of pqM ${pqM} and leafPqM ${leafPqM}`);
   if (r.groupStart[groups] !== leaves) throw new FormatError("the groups do not cover every leaf");
-  const at = routingLayout(dim, leafPqM, groups, leaves);
+  const at = routingLayout(dim, pqM, leafPqM, groups, leaves);
+  const shapes: Array<[string, ScaledRows, number, number]> = [
+    ["leaf codebooks", r.leafCodebooks, leafPqM, PQ_CENTROIDS * dim],
+    ["item codebooks", r.codebooks, pqM, PQ_CENTROIDS * dim],
+    ["rotation", r.rotation, dim, dim * dim],
+  ];
+  for (const [what, m, rows, length] of shapes) {
+    if (m.scales.length !== rows || m.values.length !== length || m.cols * rows !== length) throw new FormatError(`routing: the ${what} are not ${rows} rows of ${length / rows}`);
+  }
   const buf = new ArrayBuffer(at.end);
   const view = new DataView(buf);
   view.setUint32(0, ROUTING_MAGIC, true);
@@ -404,9 +422,12 @@ export function encodeRouting(r: Routing): Uint8Array {
   new Float32Array(buf, at.groupScales, groups).set(r.groupScales);
   new Int8Array(buf, at.groupCentroids, groups * dim).set(r.groupCentroids);
   new Uint32Array(buf, at.groupStart, groups + 1).set(r.groupStart);
-  new Float32Array(buf, at.leafCodebooks, PQ_CENTROIDS * dim).set(r.leafCodebooks);
-  new Float32Array(buf, at.codebooks, PQ_CENTROIDS * dim).set(r.codebooks);
-  new Float32Array(buf, at.rotation, dim * dim).set(r.rotation);
+  new Float32Array(buf, at.leafCodebookScales, leafPqM).set(r.leafCodebooks.scales);
+  new Float32Array(buf, at.codebookScales, pqM).set(r.codebooks.scales);
+  new Float32Array(buf, at.rotationScales, dim).set(r.rotation.scales);
+  new Int16Array(buf, at.leafCodebooks, PQ_CENTROIDS * dim).set(r.leafCodebooks.values);
+  new Int16Array(buf, at.codebooks, PQ_CENTROIDS * dim).set(r.codebooks.values);
+  new Int16Array(buf, at.rotation, dim * dim).set(r.rotation.values);
   new Uint8Array(buf, at.leafCodes, leaves * leafPqM).set(r.leafCodes);
   new Uint32Array(buf, at.leafSizes, leaves).set(r.leafSizes);
   new Uint8Array(buf, at.shardHashes, leaves * SHARD_HASH_BYTES).set(r.shardHashes);
@@ -443,7 +464,7 @@ export function decodeRouting(bytes: Uint8Array): Routing {
   const leafPqM = view.getUint16(16, true);
   if (!dim || !pqM || !leafPqM || dim % pqM !== 0 || dim % leafPqM !== 0) throw new FormatError(`routing: bad dim ${dim} / pqM ${pqM} / leafPqM ${leafPqM}`);
   if (!groups || groups > leaves) throw new FormatError(`routing: bad group count ${groups} for ${leaves} leaves`);
-  const at = routingLayout(dim, leafPqM, groups, leaves);
+  const at = routingLayout(dim, pqM, leafPqM, groups, leaves);
   if (bytes.byteLength !== at.end) throw new FormatError(`routing is ${bytes.byteLength} bytes, expected ${at.end}`);
   const r: Routing = {
     dim,
@@ -454,9 +475,9 @@ export function decodeRouting(bytes: Uint8Array): Routing {
     groupScales: new Float32Array(buf, base + at.groupScales, groups),
     groupCentroids: new Int8Array(buf, base + at.groupCentroids, groups * dim),
     groupStart: new Uint32Array(buf, base + at.groupStart, groups + 1),
-    leafCodebooks: new Float32Array(buf, base + at.leafCodebooks, PQ_CENTROIDS * dim),
-    codebooks: new Float32Array(buf, base + at.codebooks, PQ_CENTROIDS * dim),
-    rotation: new Float32Array(buf, base + at.rotation, dim * dim),
+    leafCodebooks: { values: new Int16Array(buf, base + at.leafCodebooks, PQ_CENTROIDS * dim), scales: new Float32Array(buf, base + at.leafCodebookScales, leafPqM), cols: (PQ_CENTROIDS * dim) / leafPqM },
+    codebooks: { values: new Int16Array(buf, base + at.codebooks, PQ_CENTROIDS * dim), scales: new Float32Array(buf, base + at.codebookScales, pqM), cols: (PQ_CENTROIDS * dim) / pqM },
+    rotation: { values: new Int16Array(buf, base + at.rotation, dim * dim), scales: new Float32Array(buf, base + at.rotationScales, dim), cols: dim },
     leafCodes: new Uint8Array(buf, base + at.leafCodes, leaves * leafPqM),
     leafSizes: new Uint32Array(buf, base + at.leafSizes, leaves),
     shardHashes: new Uint8Array(buf, base + at.shardHashes, leaves * SHARD_HASH_BYTES),

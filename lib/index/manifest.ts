@@ -5,7 +5,7 @@
 
 import type { FilterField } from "../filter/values.ts";
 
-export const FORMAT = "edge-semantic-search/6";
+export const FORMAT = "edge-semantic-search/7";
 export const POINTER_KEY = "current";
 
 export interface BlobRef {

@@ -42,17 +42,73 @@ export function int8ErrorBound(q: Float32Array, scale: number): number {
   return (scale / 2) * l1;
 }
 
-/** table[m * 256 + c] = q_m · codebook_m[c] */
-export function pqTable(q: Float32Array, codebooks: Float32Array, pqM: number, out?: Float32Array): Float32Array {
+/**
+ * A float matrix stored as int16, each row with a power-of-two scale: row r's
+ * value j is values[r·cols + j] · scales[r]. The routing keeps its codebooks
+ * and rotation this way, at half the isolate memory of float32; each value is
+ * off by at most 2^-15 of its row's largest, far below the PQ codes' error, and
+ * the build codes items with exactly these values (fromScaledRows), so
+ * nothing is scored with other numbers than those it was coded with
+ * (docs/decisions.md#int16-codebooks-and-rotation).
+ */
+export interface ScaledRows {
+  values: Int16Array;
+  scales: Float32Array;
+  cols: number;
+}
+
+const INT16_MAX = 32767;
+
+/** x (rows × cols, row-major) as ScaledRows; quantizing a matrix fromScaledRows gave returns the same values. */
+export function toScaledRows(x: Float32Array, rows: number): ScaledRows {
+  const cols = x.length / rows;
+  if (!Number.isInteger(cols)) throw new Error(`${x.length} values are not ${rows} rows`);
+  const values = new Int16Array(x.length);
+  const scales = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let max = 0;
+    for (let j = r * cols; j < (r + 1) * cols; j++) max = Math.max(max, Math.abs(x[j]));
+    const step = powerOfTwoStep(max);
+    scales[r] = step;
+    for (let j = r * cols; j < (r + 1) * cols; j++) values[j] = Math.max(-INT16_MAX, Math.min(INT16_MAX, Math.round(x[j] / step)));
+  }
+  return { values, scales, cols };
+}
+
+/** The smallest power of two that brings max within int16: a scale a product with an int16 gives back exactly. */
+function powerOfTwoStep(max: number): number {
+  if (!(max > 0)) return 1;
+  let step = 2 ** Math.ceil(Math.log2(max / INT16_MAX));
+  // log2 may round either way at an exact power.
+  if (max / step > INT16_MAX) step *= 2;
+  if (max / (step / 2) <= INT16_MAX) step /= 2;
+  return step;
+}
+
+export function fromScaledRows(s: ScaledRows): Float32Array {
+  const out = new Float32Array(s.values.length);
+  for (let j = 0; j < out.length; j++) out[j] = s.values[j] * s.scales[Math.floor(j / s.cols)];
+  return out;
+}
+
+/** x as the routing will store it: what the build must code with. */
+export function snapToScaledRows(x: Float32Array, rows: number): Float32Array {
+  return fromScaledRows(toScaledRows(x, rows));
+}
+
+/** table[m * 256 + c] = q_m · codebook_m[c]; codebook m is row m of `codebooks`. */
+export function pqTable(q: Float32Array, codebooks: ScaledRows, pqM: number, out?: Float32Array): Float32Array {
   const sub = q.length / pqM;
   const table = out ?? new Float32Array(pqM * PQ_CENTROIDS);
+  const v = codebooks.values;
   for (let m = 0; m < pqM; m++) {
     const qo = m * sub;
+    const scale = codebooks.scales[m];
     for (let c = 0; c < PQ_CENTROIDS; c++) {
       const co = (m * PQ_CENTROIDS + c) * sub;
       let s = 0;
-      for (let d = 0; d < sub; d++) s += q[qo + d] * codebooks[co + d];
-      table[m * PQ_CENTROIDS + c] = s;
+      for (let d = 0; d < sub; d++) s += q[qo + d] * v[co + d];
+      table[m * PQ_CENTROIDS + c] = s * scale;
     }
   }
   return table;
@@ -64,40 +120,42 @@ export function pqScore(table: Float32Array, codes: Uint8Array, offset: number, 
   return s;
 }
 
-const identities = new WeakMap<Float32Array, boolean>();
+const identities = new WeakMap<Int16Array, boolean>();
 
 /**
- * Whether a row-major dim × dim rotation is the identity, as small builds
- * store it (they train no OPQ rotation): checked once per array, so the query
- * and the builder skip a dim² product that would change nothing.
+ * Whether a dim × dim rotation is the identity, as small builds store it (they
+ * train no OPQ rotation): checked once per array, so the query and the builder
+ * skip a dim² product that would change nothing.
  */
-export function isIdentity(rotation: Float32Array, dim: number): boolean {
-  let known = identities.get(rotation);
+export function isIdentity(rotation: ScaledRows, dim: number): boolean {
+  let known = identities.get(rotation.values);
   if (known === undefined) {
-    known = rotation.length === dim * dim;
-    for (let i = 0; known && i < dim; i++) for (let j = 0; j < dim; j++) if (rotation[i * dim + j] !== (i === j ? 1 : 0)) known = false;
-    identities.set(rotation, known);
+    const { values, scales } = rotation;
+    known = values.length === dim * dim && rotation.cols === dim;
+    for (let i = 0; known && i < dim; i++) for (let j = 0; j < dim; j++) if (values[i * dim + j] * scales[i] !== (i === j ? 1 : 0)) known = false;
+    identities.set(rotation.values, known);
   }
   return known;
 }
 
-/** R·q for a row-major dim × dim rotation R. */
-export function rotate(q: Float32Array, rotation: Float32Array, out: Float32Array = new Float32Array(q.length)): Float32Array {
+/** R·q for a dim × dim rotation R, one row of R per output coordinate. */
+export function rotate(q: Float32Array, rotation: ScaledRows, out: Float32Array = new Float32Array(q.length)): Float32Array {
   const dim = q.length;
   if (isIdentity(rotation, dim)) {
     out.set(q);
     return out;
   }
+  const v = rotation.values;
   for (let j = 0; j < dim; j++) {
     let s = 0;
     const o = j * dim;
-    for (let d = 0; d < dim; d++) s += rotation[o + d] * q[d];
-    out[j] = s;
+    for (let d = 0; d < dim; d++) s += v[o + d] * q[d];
+    out[j] = s * rotation.scales[j];
   }
   return out;
 }
 
 /** The query's table against the item quantizer, which codes rotated vectors. */
-export function itemTable(q: Float32Array, rotation: Float32Array, codebooks: Float32Array, pqM: number): Float32Array {
+export function itemTable(q: Float32Array, rotation: ScaledRows, codebooks: ScaledRows, pqM: number): Float32Array {
   return pqTable(rotate(q, rotation), codebooks, pqM);
 }

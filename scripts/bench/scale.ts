@@ -319,8 +319,8 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
     quantiles,
     build: { seconds: report.seconds, peakRssBytes: report.peakRssBytes, report, params: (await readManifest(out)).params, ...(reusedFrom ? { reusedFrom } : {}) },
     memoryFormula: {
-      routingBytes1_2M: routingBudget(1_200_000, DEFAULT_PARAMS.leafSize, EMBEDDING_DIM, DEFAULT_PARAMS.leafPqM),
-      routingBytes10M_leaf32: routingBudget(10_000_000, 32, EMBEDDING_DIM, DEFAULT_PARAMS.leafPqM),
+      routingBytes1_2M: routingBudget(1_200_000, DEFAULT_PARAMS.leafSize, EMBEDDING_DIM, DEFAULT_PARAMS.pqM, DEFAULT_PARAMS.leafPqM),
+      routingBytes10M_leaf32: routingBudget(10_000_000, 32, EMBEDDING_DIM, DEFAULT_PARAMS.pqM, DEFAULT_PARAMS.leafPqM),
       // The report counts base64 text; the isolate holds the decoded bytes.
       measuredRoutingBytes: (report.bytes.routing * 3) / 4,
     },

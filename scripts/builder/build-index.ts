@@ -28,7 +28,7 @@ import type { LexicalBase } from "./packing/lexical-base.ts";
 import { buildLexical, type LexicalValues } from "./packing/lexical-values.ts";
 
 export { textBlob, type TextBlob };
-import { quantizeInt8 } from "../../lib/index/quantize.ts";
+import { fromScaledRows, quantizeInt8, snapToScaledRows, toScaledRows } from "../../lib/index/quantize.ts";
 import { nearestLeaves } from "../../lib/index/reader.ts";
 import { toBase64 } from "../../lib/index/base64.ts";
 import type { CorpusItem } from "./corpus/read-corpus.ts";
@@ -315,7 +315,8 @@ async function partitionTree(pool: ComputePool, n: number, o: Options, lap: (nam
   const members: number[][] = Array.from({ length: p.leaves }, () => []);
   for (let i = 0; i < n; i++) members[p.leafOf[i]].push(i);
   for (let i = 0; i < n; i++) if (p.spillOf[i] >= 0) members[p.spillOf[i]].push(i);
-  const leafCodebooks = await trainCodebooks(p.centroids, dim, p.leaves, o.leafPqM, { seed: o.seed + 4 }, poolAssigner(pool));
+  // Snapped to what the routing stores, so leaves are coded with the values queries score with.
+  const leafCodebooks = snapToScaledRows(await trainCodebooks(p.centroids, dim, p.leaves, o.leafPqM, { seed: o.seed + 4 }, poolAssigner(pool)), o.leafPqM);
   const groupCentroids = new Int8Array(p.groups * dim);
   const groupScales = new Float32Array(p.groups);
   for (let g = 0; g < p.groups; g++) groupScales[g] = quantizeInt8(p.groupCentroids.subarray(g * dim, (g + 1) * dim), groupCentroids.subarray(g * dim, (g + 1) * dim)).scale;
@@ -336,10 +337,11 @@ async function trainItemQuantizer(pool: ComputePool, n: number, o: Options): Pro
   const { vectors, dim } = pool;
   const assign = poolAssigner(pool);
   const rounds = n < OPQ_MIN_ITEMS ? 0 : o.opqRounds;
-  const rotation = await trainRotation(vectors, dim, n, { pqM: o.pqM, rounds, sample: OPQ_SAMPLE, kmeansIterations: OPQ_KMEANS_ITERATIONS, seed: o.seed + 6 }, assign);
+  // Snapped to what the routing stores (as the codebooks below), so items are coded with the values queries score with.
+  const rotation = snapToScaledRows(await trainRotation(vectors, dim, n, { pqM: o.pqM, rounds, sample: OPQ_SAMPLE, kmeansIterations: OPQ_KMEANS_ITERATIONS, seed: o.seed + 6 }, assign), dim);
   const rows = gatherRows(vectors, dim, sampleRows(n, Math.min(n, o.pqSample), o.seed + 5));
   const codebooks = await trainCodebooks(rotateRows(rows, dim, rotation), dim, rows.length / dim, o.pqM, { sample: rows.length / dim, iterations: PQ_KMEANS_ITERATIONS, settled: PQ_SETTLED, seed: o.seed + 5 }, assign);
-  return { codebooks, rotation };
+  return { codebooks: snapToScaledRows(codebooks, o.pqM), rotation };
 }
 
 /** The base version's tree, its items kept in place (spilled ones in both leaves), new ones routed to their nearest leaf as a query would be, unspilled. */
@@ -370,10 +372,10 @@ function extendTree(base: BaseIndex, vectors: Float32Array, dim: number, records
     groupScales: r.groupScales,
     groupCentroids: r.groupCentroids,
     groupStart: r.groupStart,
-    leafCodebooks: r.leafCodebooks,
+    leafCodebooks: fromScaledRows(r.leafCodebooks),
     leafCodes: r.leafCodes,
-    codebooks: r.codebooks,
-    rotation: r.rotation,
+    codebooks: fromScaledRows(r.codebooks),
+    rotation: fromScaledRows(r.rotation),
     members,
   };
 }
@@ -413,9 +415,9 @@ function routingParts(tree: Tree, shards: TextBlob[], dim: number, o: Options): 
     groupScales: tree.groupScales,
     groupCentroids: tree.groupCentroids,
     groupStart: tree.groupStart,
-    leafCodebooks: tree.leafCodebooks,
-    codebooks: tree.codebooks,
-    rotation: tree.rotation,
+    leafCodebooks: toScaledRows(tree.leafCodebooks, o.leafPqM),
+    codebooks: toScaledRows(tree.codebooks, o.pqM),
+    rotation: toScaledRows(tree.rotation, dim),
     leafCodes: tree.leafCodes,
     leafSizes: Uint32Array.from(tree.members, (m) => m.length),
     shardHashes,

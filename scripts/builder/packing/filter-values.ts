@@ -29,14 +29,14 @@ import type { Cells } from "../training/cells.ts";
  * enough that the in-memory table (one row per chunk) stays small; adding an
  * item rewrites only its own chunk (docs/decisions.md#filter-table-and-chunk-size).
  */
-export const VALUE_CHUNK_SIZES = { target: 128, min: 32, max: 512 };
+export const VALUE_CHUNK_SIZES = { target: 64, min: 16, max: 256 };
 
 /**
  * The same for cell-order chunks, cut at every cell's end: small, so that a
  * cell's chunks span few values and a filter reads mostly matches, at the
  * cost of table rows (docs/decisions.md#cell-order-chunks).
  */
-export const CELL_CHUNK_SIZES = { target: 64, min: 16, max: 256 };
+export const CELL_CHUNK_SIZES = { target: 32, min: 8, max: 128 };
 
 export interface FilterValues {
   table: TextBlob[];
