@@ -48,8 +48,8 @@
  *         f32[pqM]            …of each item codebook
  *         f32[dim]            …of each row of the rotation
  *         i16[256·dim]        leaf-centroid codebooks, subspace-major: codebook
- *                             m's values are int16 · its scale (ScaledRows,
- *                             lib/index/quantize.ts)
+ *                             m's values are int16 · its scale (ScaledRows, below;
+ *                             quantize.ts scores with it)
  *         i16[256·dim]        item codebooks, subspace-major, of rotated vectors
  *         i16[dim·dim]        the item quantizer's rotation R, row-major: items
  *                             are coded, and queries scored, as R·x (OPQ,
@@ -289,7 +289,6 @@
  */
 import { fromBase64, toBase64 } from "./base64.ts";
 import { concat } from "./concat.ts";
-import type { ScaledRows } from "./quantize.ts";
 
 export const ROUTING_MAGIC = 0x34525345; // "ESR4"
 export const SHARD_MAGIC = 0x31505345; // "ESP1"
@@ -312,6 +311,21 @@ export class FormatError extends Error {
     super(message);
     this.name = "FormatError";
   }
+}
+
+/**
+ * A float matrix stored as int16, each row with a power-of-two scale: row r's
+ * value j is values[r·cols + j] · scales[r]. The routing keeps its codebooks
+ * and rotation this way, at half the isolate memory of float32; each value is
+ * off by at most 2^-15 of its row's largest, far below the PQ codes' error, and
+ * the build codes items with exactly these values (fromScaledRows in quantize.ts), so
+ * nothing is scored with other numbers than those it was coded with
+ * (docs/decisions.md#int16-codebooks-and-rotation).
+ */
+export interface ScaledRows {
+  values: Int16Array;
+  scales: Float32Array;
+  cols: number;
 }
 
 export interface Routing {

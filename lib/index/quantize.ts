@@ -9,7 +9,9 @@
 // dim/pqM, each replaced by the index of its nearest of 256 codebook centroids:
 // one byte per subspace. A query is compared against codes through a table of
 // its partial dot products with every centroid (asymmetric distance).
-import { PQ_CENTROIDS } from "./format.ts";
+import { PQ_CENTROIDS, type ScaledRows } from "./format.ts";
+
+export type { ScaledRows };
 
 export interface Int8Vector {
   codes: Int8Array;
@@ -40,21 +42,6 @@ export function int8ErrorBound(q: Float32Array, scale: number): number {
   let l1 = 0;
   for (let i = 0; i < q.length; i++) l1 += Math.abs(q[i]);
   return (scale / 2) * l1;
-}
-
-/**
- * A float matrix stored as int16, each row with a power-of-two scale: row r's
- * value j is values[r·cols + j] · scales[r]. The routing keeps its codebooks
- * and rotation this way, at half the isolate memory of float32; each value is
- * off by at most 2^-15 of its row's largest, far below the PQ codes' error, and
- * the build codes items with exactly these values (fromScaledRows), so
- * nothing is scored with other numbers than those it was coded with
- * (docs/decisions.md#int16-codebooks-and-rotation).
- */
-export interface ScaledRows {
-  values: Int16Array;
-  scales: Float32Array;
-  cols: number;
 }
 
 const INT16_MAX = 32767;

@@ -144,7 +144,7 @@ Isolate memory after the passes and a forced GC: ${mib(w.memory.isolateSteadyByt
 ${w.errors.length ? `\nWorker log lines that look like trouble:\n\n${w.errors.map((e) => `- ${e}`).join("\n")}\n` : ""}` : "\nThe Worker pass was not run (--no-serve).\n"}
 ## In-isolate memory, rounds and bytes at 10M
 
-The routing is L·(leafPqM + 20) + G·(dim + 8) + 2048·dim + 4·dim² bytes for L leaves and G ≈ √L groups (lib/index/format.ts):
+The routing is L·(leafPqM + 20) + G·(dim + 8) + 1024·dim + 2·dim² + 4·(dim + pqM + leafPqM) bytes for L leaves and G ≈ √L groups (lib/index/format.ts):
 ${mib(r.memoryFormula.routingBytes1_2M)} at 1.2M items in leaves of 24 (measured: ${mib(r.memoryFormula.measuredRoutingBytes)}),
 ${mib(r.memoryFormula.routingBytes10M_leaf32)} at 10M in leaves of 32 (≤ 32 MiB). Rounds stay 2 at any size (routing in memory,
 then shards, then records); bytes per query are at most the round-1 cap plus rerank records, set per index (here ${SCALE_PROBE_NOTE}).
