@@ -20,7 +20,7 @@ import { openIndex, searchVector } from "../lib/index/reader.ts";
 import { MemorySource } from "../scripts/artifacts/memory-source.ts";
 import { ComputePool } from "../scripts/builder/pools/compute-pool.ts";
 import { proxyQueries, wordSubset } from "../scripts/builder/check/perturb.ts";
-import { exactTopK, exactTopKOf, exactTruth, cellCoverage, measureRecall, proxyTruth, selfCheck } from "../scripts/builder/check/self-check.ts";
+import { exactTopK, exactTopKOf, exactTruth, cellCoverage, measureRecall, proxyTruth, selfCheck, CAP_STEP } from "../scripts/builder/check/self-check.ts";
 import { DEFAULT_TARGET_RECALL } from "../scripts/builder/build.ts";
 import { rng } from "../scripts/builder/training/kernels.ts";
 import { clusteredVectors, madeUpItems } from "./helpers/build-fixtures.ts";
@@ -89,7 +89,7 @@ describe("100k synthetic clustered vectors: tree search vs brute force, and the 
     // A held-out item is never its own answer.
     truth.forEach((t, i) => expect(t).not.toContain(exclude[i]));
     const source = MemorySource.fromBuilt(built);
-    const { nprobe, check } = await selfCheck({ manifest, source, ids, queries, truth, kinds: proxies.map((p) => p.kind), exclude }, { targetRecall: DEFAULT_TARGET_RECALL, byteBudget: Infinity });
+    const { nprobe, maxShardBytes, check } = await selfCheck({ manifest, source, ids, queries, truth, kinds: proxies.map((p) => p.kind), exclude }, { targetRecall: DEFAULT_TARGET_RECALL, byteBudget: Infinity });
     expect(check.byKind?.["held-out"]?.queries).toBe(PROXIES);
     expect(check.recallAt10).toBeGreaterThanOrEqual(DEFAULT_TARGET_RECALL);
     // The ladder climbed: the first rung alone would have missed the target.
@@ -97,13 +97,35 @@ describe("100k synthetic clustered vectors: tree search vs brute force, and the 
     expect(check.curve[0].recallAt10).toBeLessThan(DEFAULT_TARGET_RECALL);
 
     const heldTruth = await exactTruth(pool, heldOut, 10);
-    const held = await measureRecall({ manifest, source, ids, queries: heldOut, truth: heldTruth, kinds: heldOut.map(() => "fresh") }, nprobe, built.params.rerank);
+    const held = await measureRecall({ manifest, source, ids, queries: heldOut, truth: heldTruth, kinds: heldOut.map(() => "fresh") }, nprobe, built.params.rerank, maxShardBytes);
     process.stderr.write(`[tree-search-scale] nprobe ${nprobe}: predicted ${check.recallAt10.toFixed(4)}, held-out ${held.recallAt10.toFixed(4)}\n`);
     expect(Math.abs(check.recallAt10 - held.recallAt10)).toBeLessThanOrEqual(0.02);
     // One rung lower, the prediction still follows held-out recall: it tracks the curve, not one point.
     const lower = check.curve[check.curve.length - 2];
     const heldLower = await measureRecall({ manifest, source, ids, queries: heldOut, truth: heldTruth }, lower.nprobe, built.params.rerank);
     expect(Math.abs(lower.recallAt10 - heldLower.recallAt10)).toBeLessThanOrEqual(0.02);
+  });
+
+  it("raises the round-1 cap where it binds below the target, step by CAP_STEP, while the mean read stays in budget; a given cap stays", async () => {
+    const proxies = proxyQueries(items.map((i) => i.text), 100, ["held-out"]);
+    const queries = proxies.map((p) => rows.slice(p.row * D, (p.row + 1) * D));
+    const exclude = proxies.map((p) => p.row);
+    const truth = await proxyTruth(pool, queries, exclude, 10);
+    const first = 8 * 1024;
+    const budget = 96 * 1024;
+    const capped = { ...manifest, params: { ...manifest.params, maxShardBytes: first } } as Manifest;
+    const input = { manifest: capped, source: MemorySource.fromBuilt(built), ids, queries, truth, kinds: proxies.map((p) => p.kind), exclude };
+    const fixed = await selfCheck(input, { targetRecall: DEFAULT_TARGET_RECALL, byteBudget: budget, fixedCap: true });
+    expect(fixed.maxShardBytes).toBe(first);
+    expect(new Set(fixed.check.curve.map((c) => c.maxShardBytes))).toEqual(new Set([first]));
+    expect(fixed.check.recallAt10).toBeLessThan(DEFAULT_TARGET_RECALL);
+    const swept = await selfCheck(input, { targetRecall: DEFAULT_TARGET_RECALL, byteBudget: budget });
+    const caps = [...new Set(swept.check.curve.map((c) => c.maxShardBytes!))];
+    expect(caps.length).toBeGreaterThan(1);
+    caps.reduce((prev, c) => (expect(c).toBe(Math.round(prev * CAP_STEP)), c));
+    expect(swept.maxShardBytes).toBeGreaterThan(first);
+    expect(swept.check.recallAt10).toBeGreaterThan(fixed.check.recallAt10);
+    expect(swept.check.meanBytes).toBeLessThanOrEqual(budget);
   });
 
   it("filters of every selectivity on a skewed column: scan and probe each serve some, each filter ≥ 0.95 against exact filtered search", async () => {

@@ -115,8 +115,8 @@ export interface SelfCheck {
   meanBytes: number;
   maxBytes: number;
   roundTrips: number;
-  /** recall/bytes for each nprobe tried, to show the trade-off; byKind as below (absent in older manifests). */
-  curve: Array<{ nprobe: number; rerank: number; recallAt10: number; meanBytes: number; byKind?: Record<string, number> }>;
+  /** recall/bytes for each nprobe (and round-1 shard cap, when the check raised it) tried, to show the trade-off; byKind as below (absent in older manifests). */
+  curve: Array<{ nprobe: number; rerank: number; maxShardBytes?: number; recallAt10: number; meanBytes: number; byKind?: Record<string, number> }>;
   /** Each query kind (scripts/builder/check/perturb.ts) at the chosen nprobe: how many, and their recall@10. Absent in older manifests. */
   byKind?: Record<string, { queries: number; recallAt10: number }>;
   /** The recall the check aimed for: the goal plus its margin (absent in older manifests). */

@@ -81,6 +81,11 @@ export interface BuildOptions {
  * over 0.95 for queries it has not seen (docs/decisions.md#self-check-on-harder-proxies).
  */
 export const DEFAULT_TARGET_RECALL = 0.97;
+/**
+ * Recall under which the self-check raises a binding round-1 cap: the goal the
+ * target's margin protects (docs/decisions.md#round-1-cap-the-self-check-raises).
+ */
+export const DEFAULT_CAP_GOAL = 0.95;
 /** Mean bytes a query may read, at most, when the self-check picks nprobe. */
 export const DEFAULT_BYTE_BUDGET = 480 * 1024;
 /** Self-check queries, split evenly across the proxy kinds (check/perturb.ts). */
@@ -360,14 +365,15 @@ async function checkRecall(
     await compute.close();
   }
   const truth = deep.map((rows) => rows.slice(0, manifest.selfCheck.k));
-  const { nprobe, check } = await selfCheck(
+  const { nprobe, maxShardBytes, check } = await selfCheck(
     { manifest, source: MemorySource.fromBuilt(built), ids: items.map((i) => i.id), queries, truth, kinds: proxies.map((p) => p.kind), exclude },
-    { targetRecall: o.targetRecall ?? DEFAULT_TARGET_RECALL, byteBudget: o.byteBudget ?? DEFAULT_BYTE_BUDGET, fixedNprobe: o.nprobe },
+    { targetRecall: o.targetRecall ?? DEFAULT_TARGET_RECALL, byteBudget: o.byteBudget ?? DEFAULT_BYTE_BUDGET, fixedNprobe: o.nprobe, fixedCap: o.maxShardBytes !== undefined, capGoal: DEFAULT_CAP_GOAL },
   );
   manifest.params.nprobe = nprobe;
+  if (maxShardBytes !== undefined) manifest.params.maxShardBytes = maxShardBytes;
   manifest.selfCheck = check;
   if (built.filters && manifest.filters) manifest.filters.cellCoverage = await cellCoverage(manifest, MemorySource.fromBuilt(built), queries, deep, built.filters.cellOf);
-  log(`self-check: recall@10 ${check.recallAt10.toFixed(3)} (${kindsLine(check)}) at nprobe ${nprobe}, ${Math.round(check.meanBytes / 1024)} KB/query, ${check.roundTrips} KV rounds`);
+  log(`self-check: recall@10 ${check.recallAt10.toFixed(3)} (${kindsLine(check)}) at nprobe ${nprobe}, round-1 cap ${maxShardBytes === undefined ? "none" : `${Math.round(maxShardBytes / 1024)} KB`}, ${Math.round(check.meanBytes / 1024)} KB/query, ${check.roundTrips} KV rounds`);
 }
 
 /** "perturbed 0.981, words 0.962, …": each proxy kind's recall@10 at the chosen nprobe. */

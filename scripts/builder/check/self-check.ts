@@ -91,13 +91,13 @@ export interface Measured {
 }
 
 /** One query's hits among the truth, leaving its excluded item out of its answer. */
-async function queryHits(handle: Awaited<ReturnType<typeof openIndex>>, q: Float32Array, truth: Set<string>, skip: string | undefined, o: { k: number; nprobe: number; rerank: number }) {
-  const { results, stats } = await searchVector(handle, q, { k: o.k + (skip === undefined ? 0 : 1), nprobe: o.nprobe, rerank: o.rerank, probeMargin: FIXED_PROBES });
+async function queryHits(handle: Awaited<ReturnType<typeof openIndex>>, q: Float32Array, truth: Set<string>, skip: string | undefined, o: { k: number; nprobe: number; rerank: number; maxShardBytes?: number }) {
+  const { results, stats } = await searchVector(handle, q, { k: o.k + (skip === undefined ? 0 : 1), nprobe: o.nprobe, rerank: o.rerank, probeMargin: FIXED_PROBES, maxShardBytes: o.maxShardBytes });
   const answer = results.filter((r) => r.id !== skip).slice(0, o.k);
   return { hits: answer.filter((r) => truth.has(r.id)).length, stats };
 }
 
-export async function measureRecall(input: CheckInput, nprobe: number, rerank: number): Promise<Measured> {
+export async function measureRecall(input: CheckInput, nprobe: number, rerank: number, maxShardBytes?: number): Promise<Measured> {
   const { manifest, source, queries } = input;
   const k = input.k ?? 10;
   // A cache per rung: its first query reads cold (so the rounds reported are a cold isolate's), the
@@ -110,7 +110,7 @@ export async function measureRecall(input: CheckInput, nprobe: number, rerank: n
   let rounds = 0;
   for (const [qi, q] of queries.entries()) {
     const row = input.exclude?.[qi];
-    const { hits, stats } = await queryHits(handle, q, truths[qi], row === undefined ? undefined : input.ids[row], { k, nprobe, rerank });
+    const { hits, stats } = await queryHits(handle, q, truths[qi], row === undefined ? undefined : input.ids[row], { k, nprobe, rerank, maxShardBytes });
     const kind = (kinds[input.kinds?.[qi] ?? "perturbed"] ??= { queries: 0, hits: 0 });
     kind.queries++;
     kind.hits += hits;
@@ -124,33 +124,55 @@ export async function measureRecall(input: CheckInput, nprobe: number, rerank: n
 }
 
 /**
+ * Each step up of the round-1 shard cap, once more probes no longer read more
+ * (docs/decisions.md#round-1-cap-the-self-check-raises).
+ */
+export const CAP_STEP = 1.25;
+
+/**
  * Walks the nprobe ladder and keeps the smallest probe count whose predicted
  * recall (the mean over the query kinds) meets `targetRecall`, the goal plus
  * its margin, within the byte budget; short of it, the best recall in budget.
+ * Where the round-1 shard cap binds while recall is under `capGoal` (a large
+ * index: more probes read the same bytes), it raises the cap by CAP_STEP and
+ * goes on, as long as the cap stays within the byte budget: the budget, not a
+ * cap sized for a small corpus, bounds what a query may read.
  */
-export async function selfCheck(input: CheckInput, opts: { targetRecall: number; byteBudget: number; fixedNprobe?: number }): Promise<{ nprobe: number; check: SelfCheck }> {
-  const rerank = input.manifest.params.rerank;
-  const leaves = input.manifest.params.leaves;
+export async function selfCheck(input: CheckInput, opts: { targetRecall: number; byteBudget: number; fixedNprobe?: number; fixedCap?: boolean; capGoal?: number }): Promise<{ nprobe: number; maxShardBytes: number | undefined; check: SelfCheck }> {
+  const { rerank, leaves } = input.manifest.params;
   const ladder = opts.fixedNprobe ? [opts.fixedNprobe] : [...NPROBE_LADDER.filter((p) => p < leaves), leaves];
   const curve: SelfCheck["curve"] = [];
-  let chosen: { nprobe: number; r: Measured } | undefined;
+  let chosen: { nprobe: number; cap: number | undefined; r: Measured } | undefined;
+  let cap = input.manifest.params.maxShardBytes;
   let previousBytes = -1;
-  for (const nprobe of ladder) {
-    const r = await measureRecall(input, nprobe, rerank);
-    // The round-1 byte cap binds for every query: more probes read the same leaves.
-    if (r.meanBytes <= previousBytes) break;
+  let raised = false;
+  for (let i = 0; i < ladder.length; ) {
+    const nprobe = ladder[i];
+    const r = await measureRecall(input, nprobe, rerank, cap);
+    if (r.meanBytes <= previousBytes) {
+      // The cap binds: more probes read the same leaves. A larger cap may read more at this nprobe;
+      // if it already did not, neither will more probes.
+      const canRaise = cap !== undefined && !opts.fixedCap && !raised && chosen!.r.recallAt10 < (opts.capGoal ?? opts.targetRecall) && cap * CAP_STEP <= opts.byteBudget;
+      if (!canRaise) break;
+      cap = Math.round(cap! * CAP_STEP);
+      raised = true;
+      continue;
+    }
+    raised = false;
     previousBytes = r.meanBytes;
     const byKind = Object.fromEntries(Object.entries(r.byKind).map(([name, c]) => [name, c.recallAt10]));
-    curve.push({ nprobe, rerank, recallAt10: r.recallAt10, meanBytes: Math.round(r.meanBytes), byKind });
+    curve.push({ nprobe, rerank, maxShardBytes: cap, recallAt10: r.recallAt10, meanBytes: Math.round(r.meanBytes), byKind });
     if (r.meanBytes > opts.byteBudget && chosen) break;
     if (!chosen || r.recallAt10 > chosen.r.recallAt10 + 1e-9 || chosen.r.recallAt10 < opts.targetRecall) {
-      if (r.meanBytes <= opts.byteBudget || !chosen) chosen = { nprobe, r };
+      if (r.meanBytes <= opts.byteBudget || !chosen) chosen = { nprobe, cap, r };
     }
     if (r.recallAt10 >= opts.targetRecall) break;
+    i++;
   }
   const c = chosen!;
   return {
     nprobe: c.nprobe,
+    maxShardBytes: c.cap,
     check: {
       queries: input.queries.length,
       k: input.k ?? 10,
