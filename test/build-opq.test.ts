@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ComputePool, INLINE_ROWS } from "../scripts/builder/pools/compute-pool.ts";
 import { identityRotation, polar, rotateRows, trainRotation } from "../scripts/builder/training/opq.ts";
 import { inlineAssigner, poolAssigner, trainCodebooks } from "../scripts/builder/training/pq.ts";
-import { isIdentity, pqEncodeRotated, pqEncodeRows, rng } from "../scripts/builder/training/kernels.ts";
-import { isIdentity as isIdentityRows, itemTable, pqScore, pqTable, rotate, snapToScaledRows, toScaledRows } from "../lib/index/quantize.ts";
+import { pqEncodeRotated, pqEncodeRows, rng } from "../scripts/builder/training/kernels.ts";
+import { isIdentity, itemTable, pqScore, pqTable, rotate, snapToScaledRows, toScaledRows } from "../lib/index/quantize.ts";
 import { PQ_CENTROIDS } from "../lib/index/format.ts";
 import { gaussian, normalize } from "./helpers/build-fixtures.ts";
 
@@ -153,10 +153,10 @@ describe("the identity rotation (small builds train none)", () => {
     const q = vectors.subarray(0, DIM);
     const [identityRows, fullRows] = [toScaledRows(identity, DIM), toScaledRows(identity, DIM)];
     fullRows.values[1] = 1;
-    isIdentityRows(fullRows, DIM);
+    isIdentity(fullRows, DIM);
     fullRows.values[1] = 0;
-    expect(isIdentityRows(identityRows, DIM)).toBe(true);
-    expect(isIdentityRows(fullRows, DIM)).toBe(false);
+    expect(isIdentity(identityRows, DIM)).toBe(true);
+    expect(isIdentity(fullRows, DIM)).toBe(false);
     expect(Array.from(rotate(q, identityRows))).toEqual(Array.from(rotate(q, fullRows)));
     expect(Array.from(rotateRows(vectors, DIM, identity))).toEqual(Array.from(rotateRows(vectors, DIM, full)));
     const codebooks = await trainCodebooks(vectors, DIM, n, PQM, { sample: n, iterations: 3, seed: 5 });

@@ -11,8 +11,6 @@
 // its partial dot products with every centroid (asymmetric distance).
 import { PQ_CENTROIDS, type ScaledRows } from "./format.ts";
 
-export type { ScaledRows };
-
 export interface Int8Vector {
   codes: Int8Array;
   scale: number;
@@ -107,20 +105,22 @@ export function pqScore(table: Float32Array, codes: Uint8Array, offset: number, 
   return s;
 }
 
-const identities = new WeakMap<Int16Array, boolean>();
+const identities = new WeakMap<Float32Array | Int16Array, boolean>();
 
 /**
  * Whether a dim × dim rotation is the identity, as small builds store it (they
- * train no OPQ rotation): checked once per array, so the query and the builder
- * skip a dim² product that would change nothing.
+ * train no OPQ rotation): the routing's int16 rows (queries) or the build's
+ * float32 matrix (codes). Checked once per array, so the query and the
+ * builder skip a dim² product that would change nothing.
  */
-export function isIdentity(rotation: ScaledRows, dim: number): boolean {
-  let known = identities.get(rotation.values);
+export function isIdentity(rotation: ScaledRows | Float32Array, dim: number): boolean {
+  const values = rotation instanceof Float32Array ? rotation : rotation.values;
+  let known = identities.get(values);
   if (known === undefined) {
-    const { values, scales } = rotation;
-    known = values.length === dim * dim && rotation.cols === dim;
-    for (let i = 0; known && i < dim; i++) for (let j = 0; j < dim; j++) if (values[i * dim + j] * scales[i] !== (i === j ? 1 : 0)) known = false;
-    identities.set(rotation.values, known);
+    const scale = (i: number) => (rotation instanceof Float32Array ? 1 : rotation.scales[i]);
+    known = values.length === dim * dim && (rotation instanceof Float32Array || rotation.cols === dim);
+    for (let i = 0; known && i < dim; i++) for (let j = 0; j < dim; j++) if (values[i * dim + j] * scale(i) !== (i === j ? 1 : 0)) known = false;
+    identities.set(values, known);
   }
   return known;
 }

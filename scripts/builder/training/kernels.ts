@@ -4,6 +4,7 @@
 import { PQ_CENTROIDS } from "../../../lib/index/format.ts";
 import { concat } from "../../../lib/index/concat.ts";
 import { dot, TopK } from "../../../lib/index/vector.ts";
+import { isIdentity } from "../../../lib/index/quantize.ts";
 import { normalizeInPlace } from "../../../lib/model/embed.ts";
 
 /** Deterministic PRNG so that builds are reproducible (content-hash versions). */
@@ -381,19 +382,6 @@ export function soarBest(
     }
   }
   return { ids, costs };
-}
-
-const identities = new WeakMap<Float32Array, boolean>();
-
-/** Whether a row-major dim × dim matrix is the identity (small builds train no rotation): checked once per array. */
-export function isIdentity(rotation: Float32Array, dim: number): boolean {
-  let known = identities.get(rotation);
-  if (known === undefined) {
-    known = rotation.length === dim * dim;
-    for (let i = 0; known && i < dim; i++) for (let j = 0; j < dim; j++) if (rotation[i * dim + j] !== (i === j ? 1 : 0)) known = false;
-    identities.set(rotation, known);
-  }
-  return known;
 }
 
 /** PQ codes of rows [start, end) of `vectors` after rotation, a block at a time so the rotated copy stays small. */

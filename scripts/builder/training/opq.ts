@@ -10,8 +10,9 @@
 // untouched: only the item codes and the query's PQ table see R. The rotation
 // lowers the codes' distortion, so shorter codes rank as well as longer ones did
 // without it, and recall rises at the same shard bytes (docs/decisions.md#opq-rotation).
-import { BLOCK_ROWS, gatherRows, gemmNT, isIdentity, pqDecodeRows, pqEncodeRows, rng } from "./kernels.ts";
+import { BLOCK_ROWS, gatherRows, gemmNT, pqDecodeRows, pqEncodeRows, rng } from "./kernels.ts";
 import { inlineAssigner, trainCodebooks, type Assigner } from "./pq.ts";
+import { isIdentity } from "../../../lib/index/quantize.ts";
 
 export interface RotationOptions {
   pqM: number;
