@@ -68,6 +68,15 @@ function meanRecordBytes(h: IndexHandle): number {
   return totals && items ? totals.itemBytes / items : 0;
 }
 
+/**
+ * Records a filtered query may re-rank, at least, whatever the build's
+ * `rerank`: its candidates come from column chunks and far leaves, whose PQ
+ * scores order them less surely than an unfiltered query's nearest leaves, and
+ * its own byte cap (FILTER_QUERY_BYTES) bounds what the deeper re-rank reads
+ * (docs/decisions.md#filtered-re-rank-depth).
+ */
+export const FILTER_RERANK = 300;
+
 /** Records re-ranked after a filtered round 1 are counted this much longer than the build's mean. */
 export const RECORD_SLACK = 1.1;
 

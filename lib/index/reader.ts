@@ -17,7 +17,7 @@ import { sha256Hex } from "./sha256.ts";
 import { dotInt8, TopK } from "./vector.ts";
 import { emptyStats, fetchBlobs, fetchRecords, IndexError, type BlobSource, type DecodedRecord, type SearchStats, type ValueCache } from "./fetch.ts";
 import { ENTRY_SPAN, nearestLeaves, probedLeaves, withinBudget } from "./leaves.ts";
-import { searchFiltered } from "./filtered-search.ts";
+import { FILTER_RERANK, searchFiltered } from "./filtered-search.ts";
 import { deepest, type Depth } from "./rerank-depth.ts";
 import type { IndexFilters, IndexHandle } from "./handle.ts";
 import type { ResidentRecords } from "./resident.ts";
@@ -190,7 +190,10 @@ export async function vectorCandidates(h: IndexHandle, q: Float32Array, options:
   const depth: Depth = { k, rerank: Math.max(k, options.rerank ?? manifest.params.rerank), margin: options.rerankMargin ?? manifest.params.rerankMargin };
   const maxShardBytes = options.maxShardBytes ?? manifest.params.maxShardBytes;
   const scanLeaves = options.scanLeaves ?? manifest.params.scanLeaves;
-  if (options.filter) return searchFiltered(h, q, options.filter, { nprobe, probeMargin, depth, maxShardBytes, scanLeaves, filterBytes: options.filterBytes }, stats);
+  if (options.filter) {
+    const filtered = { ...depth, rerank: Math.max(k, options.rerank ?? Math.max(manifest.params.rerank, FILTER_RERANK)) };
+    return searchFiltered(h, q, options.filter, { nprobe, probeMargin, depth: filtered, maxShardBytes, scanLeaves, filterBytes: options.filterBytes }, stats);
+  }
   const nearest = probedLeaves(routing, q, nprobe, probeMargin, scanLeaves);
   const leaves = withinBudget(nearest, (l) => shardStoredBytes(routing, l), maxShardBytes);
   const shards = await fetchBlobs(h.source, h.cache, leaves.map((l) => shardRef(routing, l)), stats);

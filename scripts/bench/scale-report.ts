@@ -2,6 +2,7 @@
 import type { Dist } from "./stats.ts";
 import { SCALE_DEFAULTS, type ScaleReport } from "./scale.ts";
 import { PROBE_SPREAD } from "../../lib/index/leaves.ts";
+import { FILTER_RERANK } from "../../lib/index/filtered-search.ts";
 import { selfCheckNprobe, selfCheckVsHeldOut } from "./self-check-line.ts";
 import { SYNTHETIC_DEFAULTS } from "./synthetic.ts";
 
@@ -147,7 +148,7 @@ ${w.errors.length ? `\nWorker log lines that look like trouble:\n\n${w.errors.ma
 The routing is L·(leafPqM + 20) + G·(dim + 8) + 1024·dim + 2·dim² + 4·(dim + pqM + leafPqM) bytes for L leaves and G ≈ √L groups (lib/index/format.ts):
 ${mib(r.memoryFormula.routingBytes1_2M)} at 1.2M items in leaves of 24 (measured: ${mib(r.memoryFormula.measuredRoutingBytes)}),
 ${mib(r.memoryFormula.routingBytes10M_leaf32)} at 10M in leaves of 32 (≤ 32 MiB). Rounds stay 2 at any size (routing in memory,
-then shards, then records); bytes per query are at most the round-1 cap plus rerank records, set per index (here ${SCALE_PROBE_NOTE}).
+then shards, then records); bytes per query are at most the round-1 cap plus rerank records, set per index (here ${probeNote(r)}).
 `;
 }
 
@@ -155,4 +156,10 @@ export function scaleMarkdown(r: ScaleReport): string {
   return headAndSet(r) + buildAndQueries(r) + workerAndFormula(r);
 }
 
-const SCALE_PROBE_NOTE = `${SCALE_DEFAULTS.probeKb} KB of shards + up to ${SCALE_DEFAULTS.rerank} records, as many as lie within the PQ-score margin of the 10th best`;
+/** The round-1 cap and re-rank depth the build chose (a default build: the self-check raises the cap where it binds). */
+function probeNote(r: ScaleReport): string {
+  const p = r.build.params;
+  if (!p) return "as the build's manifest sets them";
+  const cap = p.maxShardBytes === undefined ? "no cap on shards" : `${Math.round(p.maxShardBytes / 1024)} KB of shards`;
+  return `${cap} + up to ${p.rerank} records unfiltered (${FILTER_RERANK} under a filter), as many as lie within the PQ-score margin of the 10th best`;
+}

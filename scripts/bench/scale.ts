@@ -38,16 +38,6 @@ export const SCALE_DEFAULTS = {
   items: 1_200_000,
   perturbed: 258,
   quantilePoints: 200,
-  /**
-   * Round-1 cap and the most records re-ranked, for the larger index: the
-   * questions' neighbours crowd together in the dense set, so they need deep
-   * re-ranks. With the depth following the PQ-score margin
-   * (lib/index/rerank-depth.ts), most queries re-rank far fewer than the cap and
-   * only the crowded ones reach it (docs/decisions.md#rerank-and-its-margin).
-   */
-  probeKb: 320,
-  rerank: 300,
-  byteBudgetKb: 480,
   repeats: 2,
   k: 10,
 };
@@ -173,7 +163,7 @@ async function syntheticFiles(o: ScaleOptions, items: CorpusItem[], real: Float3
   return { ...files, seconds };
 }
 
-/** The normal build, as its own process: its report's peak RSS is the build's alone. */
+/** The default build (no tuning flags), as its own process: its report's peak RSS is the build's alone. */
 async function buildStep(o: ScaleOptions, set: SyntheticFiles): Promise<{ out: string; report: BuildReport; reusedFrom?: string }> {
   // Each set's build apart, so --reuse-build finds the one of this set.
   const out = path.join(o.workDir, noiseOf(o) === SYNTHETIC_DEFAULTS.noise ? `index-${o.items}` : `index-${o.items}-noise-${noiseOf(o)}`);
@@ -182,7 +172,7 @@ async function buildStep(o: ScaleOptions, set: SyntheticFiles): Promise<{ out: s
     o.log(`build: reusing ${out}`);
     return { out, report: JSON.parse(await readFile(previous, "utf8")) as BuildReport, reusedFrom: (await stat(previous)).mtime.toISOString() };
   }
-  const args = ["tsx", "scripts/build.ts", "--corpus", set.corpus, "--vectors", set.vectors, "--out", out, "--probe-kb", String(SCALE_DEFAULTS.probeKb), "--rerank", String(SCALE_DEFAULTS.rerank), "--byte-budget-kb", String(SCALE_DEFAULTS.byteBudgetKb), "--json"];
+  const args = ["tsx", "scripts/build.ts", "--corpus", set.corpus, "--vectors", set.vectors, "--out", out, "--json"];
   if (o.threads) args.push("--threads", String(o.threads));
   o.log(`build: npx ${args.join(" ")}`);
   const { stdout } = await run("npx", args, { cwd: PROJECT_ROOT, maxBuffer: 64 * 2 ** 20, env: { ...process.env } });

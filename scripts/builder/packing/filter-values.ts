@@ -36,7 +36,7 @@ export const VALUE_CHUNK_SIZES = { target: 64, min: 16, max: 256 };
  * cell's chunks span few values and a filter reads mostly matches, at the
  * cost of table rows (docs/decisions.md#cell-order-chunks).
  */
-export const CELL_CHUNK_SIZES = { target: 32, min: 8, max: 128 };
+export const CELL_CHUNK_SIZES = { target: 24, min: 6, max: 96 };
 
 export interface FilterValues {
   table: TextBlob[];
