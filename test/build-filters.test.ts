@@ -16,7 +16,9 @@ import { readManifest, readVectors } from "../scripts/artifacts/dir.ts";
 import { readFilterTable, readRouting, filterValueRefs, shardRefs } from "../lib/index/version.ts";
 import { chunkHoldsOneValue, chunkKey, decodeColumnChunk, itemKey } from "../lib/index/format.ts";
 import { fromBase64 } from "../lib/index/base64.ts";
-import { blobReader } from "../scripts/artifacts/dir.ts";
+import { blobReader, FileSource } from "../scripts/artifacts/dir.ts";
+import { openIndex, searchVector } from "../lib/index/reader.ts";
+import { FILTER_RERANK } from "../lib/index/filtered-search.ts";
 import { evaluationQueries, fixtureJsonlLines } from "./helpers/index-fixture.ts";
 import { DEFAULT_CACHE } from "../scripts/common/paths.ts";
 
@@ -135,6 +137,25 @@ describe("metadata filters over a real build", () => {
     expect(results.map((r) => r.id).sort()).toEqual([...ids].sort());
     for (let i = 1; i < results.length; i++) expect(results[i - 1].score).toBeGreaterThanOrEqual(results[i].score);
     expect(stats).toMatchObject({ roundTrips: 2, filter: { plan: "scan", matched: 7 } });
+  });
+
+  it("a filtered query re-ranks up to FILTER_RERANK records whatever the build's rerank; an explicit rerank is kept", async () => {
+    const manifest = await readManifest(base);
+    expect(manifest.params.rerank).toBeLessThan(FILTER_RERANK);
+    const h = await openIndex(manifest, await FileSource.open(base), null);
+    const filter = engine.compile(JSON.stringify({ publish_date: { $gte: "2003-01-01" } }));
+    // A margin wide enough that the depth is the cap: every candidate lies within it.
+    const wide = { k: 10, rerankMargin: 100 };
+    const filtered = await searchVector(h, queries[0], { ...wide, filter });
+    expect(filtered.stats.filter).toMatchObject({ plan: "scan", matched: manifest.items });
+    expect(filtered.stats.records).toBe(FILTER_RERANK);
+    const unfiltered = await searchVector(h, queries[0], wide);
+    expect(unfiltered.stats.records).toBe(manifest.params.rerank);
+    const explicit = await searchVector(h, queries[0], { ...wide, filter, rerank: 50 });
+    expect(explicit.stats.records).toBe(50);
+    // The deeper re-rank finds the same top 10 the exact search does here, from the same candidates.
+    const exact = await engine.exact(queries[0], 10, filter);
+    expect(filtered.results.map((r) => r.id).sort()).toEqual(exact.results.map((r) => r.id).sort());
   });
 
   it("plans: chunks are scanned while they fit the budget, leaves probed when some item has no value to list", async () => {
