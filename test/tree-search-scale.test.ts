@@ -20,7 +20,7 @@ import { openIndex, searchVector } from "../lib/index/reader.ts";
 import { MemorySource } from "../scripts/artifacts/memory-source.ts";
 import { ComputePool } from "../scripts/builder/pools/compute-pool.ts";
 import { proxyQueries, wordSubset } from "../scripts/builder/check/perturb.ts";
-import { exactTopK, exactTopKOf, exactTruth, cellCoverage, measureRecall, proxyTruth, selfCheck, CAP_STEP } from "../scripts/builder/check/self-check.ts";
+import { exactTopK, exactTopKOf, exactTruth, cellCoverage, measureRecall, proxyTruth, selfCheck, CAP_STEP, RERANK_STEP, QUERY_BYTES } from "../scripts/builder/check/self-check.ts";
 import { DEFAULT_TARGET_RECALL } from "../scripts/builder/build.ts";
 import { rng } from "../scripts/builder/training/kernels.ts";
 import { clusteredVectors, madeUpItems } from "./helpers/build-fixtures.ts";
@@ -106,26 +106,50 @@ describe("100k synthetic clustered vectors: tree search vs brute force, and the 
     expect(Math.abs(lower.recallAt10 - heldLower.recallAt10)).toBeLessThanOrEqual(0.02);
   });
 
-  it("raises the round-1 cap where it binds below the target, step by CAP_STEP, while the mean read stays in budget; a given cap stays", async () => {
+  it("where the cap binds below the target it raises the cap by CAP_STEP or the re-rank by RERANK_STEP, whichever buys more per byte, within budget; given ones stay", async () => {
     const proxies = proxyQueries(items.map((i) => i.text), 100, ["held-out"]);
     const queries = proxies.map((p) => rows.slice(p.row * D, (p.row + 1) * D));
     const exclude = proxies.map((p) => p.row);
     const truth = await proxyTruth(pool, queries, exclude, 10);
     const first = 8 * 1024;
     const budget = 96 * 1024;
-    const capped = { ...manifest, params: { ...manifest.params, maxShardBytes: first } } as Manifest;
+    // A shallow re-rank as well, so that both levers bind at first.
+    const rerank = 10;
+    const capped = { ...manifest, params: { ...manifest.params, maxShardBytes: first, rerank } } as Manifest;
     const input = { manifest: capped, source: MemorySource.fromBuilt(built), ids, queries, truth, kinds: proxies.map((p) => p.kind), exclude };
-    const fixed = await selfCheck(input, { targetRecall: DEFAULT_TARGET_RECALL, byteBudget: budget, fixedCap: true });
-    expect(fixed.maxShardBytes).toBe(first);
-    expect(new Set(fixed.check.curve.map((c) => c.maxShardBytes))).toEqual(new Set([first]));
+    const fixed = await selfCheck(input, { targetRecall: DEFAULT_TARGET_RECALL, byteBudget: budget, fixedCap: true, fixedRerank: true });
+    expect([fixed.maxShardBytes, fixed.rerank]).toEqual([first, rerank]);
+    expect(new Set(fixed.check.curve.map((c) => `${c.maxShardBytes}/${c.rerank}`))).toEqual(new Set([`${first}/${rerank}`]));
     expect(fixed.check.recallAt10).toBeLessThan(DEFAULT_TARGET_RECALL);
-    const swept = await selfCheck(input, { targetRecall: DEFAULT_TARGET_RECALL, byteBudget: budget });
-    const caps = [...new Set(swept.check.curve.map((c) => c.maxShardBytes!))];
-    expect(caps.length).toBeGreaterThan(1);
-    caps.reduce((prev, c) => (expect(c).toBe(Math.round(prev * CAP_STEP)), c));
-    expect(swept.maxShardBytes).toBeGreaterThan(first);
-    expect(swept.check.recallAt10).toBeGreaterThan(fixed.check.recallAt10);
-    expect(swept.check.meanBytes).toBeLessThanOrEqual(budget);
+    // Only the cap free: it steps by exactly CAP_STEP.
+    const caps = await selfCheck(input, { targetRecall: DEFAULT_TARGET_RECALL, byteBudget: budget, fixedRerank: true });
+    const capSteps = [...new Set(caps.check.curve.map((c) => c.maxShardBytes!))];
+    expect(capSteps.length).toBeGreaterThan(1);
+    capSteps.reduce((prev, c) => (expect(c).toBe(Math.round(prev * CAP_STEP)), c));
+    expect(caps.rerank).toBe(rerank);
+    expect(caps.check.recallAt10).toBeGreaterThan(fixed.check.recallAt10);
+    expect(caps.check.meanBytes).toBeLessThanOrEqual(budget);
+    // Only the re-rank free: it steps by exactly RERANK_STEP, and the cap stays.
+    const deeper = await selfCheck(input, { targetRecall: DEFAULT_TARGET_RECALL, byteBudget: budget, fixedCap: true });
+    const rerankSteps = [...new Set(deeper.check.curve.map((c) => c.rerank))];
+    expect(rerankSteps.length).toBeGreaterThan(1);
+    rerankSteps.reduce((prev, c) => (expect(c).toBe(Math.round(prev * RERANK_STEP)), c));
+    expect(deeper.maxShardBytes).toBe(first);
+    expect(deeper.check.recallAt10).toBeGreaterThan(fixed.check.recallAt10);
+    // Both free: each raise moves one of the two by its step, and the result is at least the better single lever's.
+    const both = await selfCheck(input, { targetRecall: DEFAULT_TARGET_RECALL, byteBudget: budget });
+    both.check.curve.reduce((prev, c) => {
+      const capUp = c.maxShardBytes === Math.round(prev.maxShardBytes! * CAP_STEP) && c.rerank === prev.rerank;
+      const rerankUp = c.rerank === Math.round(prev.rerank * RERANK_STEP) && c.maxShardBytes === prev.maxShardBytes;
+      const same = c.rerank === prev.rerank && c.maxShardBytes === prev.maxShardBytes;
+      expect(capUp || rerankUp || same, JSON.stringify([prev, c])).toBe(true);
+      return c;
+    });
+    expect(both.check.recallAt10).toBeGreaterThan(fixed.check.recallAt10);
+    expect(both.check.meanBytes).toBeLessThanOrEqual(budget);
+    // A record budget that leaves no room for one more re-ranked record keeps the depth.
+    const tight = await selfCheck(input, { targetRecall: DEFAULT_TARGET_RECALL, byteBudget: budget, fixedCap: true, meanRecordBytes: QUERY_BYTES });
+    expect(tight.rerank).toBe(rerank);
   });
 
   it("filters of every selectivity on a skewed column: scan and probe each serve some, each filter ≥ 0.95 against exact filtered search", async () => {

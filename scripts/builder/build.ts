@@ -370,15 +370,17 @@ async function checkRecall(
     await compute.close();
   }
   const truth = deep.map((rows) => rows.slice(0, manifest.selfCheck.k));
-  const { nprobe, maxShardBytes, check } = await selfCheck(
+  const meanRecordBytes = built.records.reduce((a, r) => a + r.bytes, 0) / Math.max(1, built.records.length);
+  const { nprobe, maxShardBytes, rerank, check } = await selfCheck(
     { manifest, source: MemorySource.fromBuilt(built), ids: items.map((i) => i.id), queries, truth, kinds: proxies.map((p) => p.kind), exclude },
-    { targetRecall: o.targetRecall ?? DEFAULT_TARGET_RECALL, byteBudget: o.byteBudget ?? DEFAULT_BYTE_BUDGET, fixedNprobe: o.nprobe, fixedCap: o.maxShardBytes !== undefined, capGoal: DEFAULT_CAP_GOAL },
+    { targetRecall: o.targetRecall ?? DEFAULT_TARGET_RECALL, byteBudget: o.byteBudget ?? DEFAULT_BYTE_BUDGET, fixedNprobe: o.nprobe, fixedCap: o.maxShardBytes !== undefined, fixedRerank: o.rerank !== undefined, capGoal: DEFAULT_CAP_GOAL, meanRecordBytes },
   );
   manifest.params.nprobe = nprobe;
+  manifest.params.rerank = rerank;
   if (maxShardBytes !== undefined) manifest.params.maxShardBytes = maxShardBytes;
   manifest.selfCheck = check;
   if (built.filters && manifest.filters) manifest.filters.cellCoverage = await cellCoverage(manifest, MemorySource.fromBuilt(built), queries, deep, built.filters.cellOf);
-  log(`self-check: recall@10 ${check.recallAt10.toFixed(3)} (${kindsLine(check)}) at nprobe ${nprobe}, round-1 cap ${maxShardBytes === undefined ? "none" : `${Math.round(maxShardBytes / 1024)} KB`}, ${Math.round(check.meanBytes / 1024)} KB/query, ${check.roundTrips} KV rounds`);
+  log(`self-check: recall@10 ${check.recallAt10.toFixed(3)} (${kindsLine(check)}) at nprobe ${nprobe}, rerank ${rerank}, round-1 cap ${maxShardBytes === undefined ? "none" : `${Math.round(maxShardBytes / 1024)} KB`}, ${Math.round(check.meanBytes / 1024)} KB/query, ${check.roundTrips} KV rounds`);
 }
 
 /** "perturbed 0.981, words 0.962, …": each proxy kind's recall@10 at the chosen nprobe. */

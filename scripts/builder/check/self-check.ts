@@ -12,6 +12,7 @@ import type { ComputePool } from "../pools/compute-pool.ts";
 import { exactTopKRows } from "../training/kernels.ts";
 import { dot, TopK } from "../../../lib/index/vector.ts";
 import { cellOrder } from "../../../lib/index/cells.ts";
+import { FILTER_QUERY_BYTES, RECORD_SLACK } from "../../../lib/index/filtered-search.ts";
 
 /** One query's exact top-k rows over the first n rows, best first (this thread). */
 export function exactTopK(vectors: Float32Array, dim: number, n: number, q: Float32Array, k: number): number[] {
@@ -129,64 +130,103 @@ export async function measureRecall(input: CheckInput, nprobe: number, rerank: n
  */
 export const CAP_STEP = 1.25;
 
+/** Each step up of the re-rank depth, the other lever where the cap binds (same section). */
+export const RERANK_STEP = 1.5;
+
+export interface CheckOptions {
+  /** The predicted recall to stop at: the goal plus its margin. */
+  targetRecall: number;
+  /** Mean bytes a query may read. */
+  byteBudget: number;
+  fixedNprobe?: number;
+  /** The round-1 cap was given (--probe-kb): keep it. */
+  fixedCap?: boolean;
+  /** The re-rank depth was given (--rerank): keep it. */
+  fixedRerank?: boolean;
+  /** Recall under which a binding cap is a reason to read more (the target when absent). */
+  capGoal?: number;
+  /** The build's mean record (stored bytes): a raise keeps cap + rerank records within QUERY_BYTES. */
+  meanRecordBytes?: number;
+}
+
+/** What a query may read in both rounds, at most, whatever the self-check raises. */
+export const QUERY_BYTES = FILTER_QUERY_BYTES;
+
+/** The round-1 cap and the re-rank depth the check measures with. */
+interface Setting {
+  cap: number | undefined;
+  rerank: number;
+}
+
 /**
  * Walks the nprobe ladder and keeps the smallest probe count whose predicted
  * recall (the mean over the query kinds) meets `targetRecall`, the goal plus
  * its margin, within the byte budget; short of it, the best recall in budget.
  * Where the round-1 shard cap binds while recall is under `capGoal` (a large
- * index: more probes read the same bytes), it raises the cap by CAP_STEP and
- * goes on, as long as the cap stays within the byte budget: the budget, not a
- * cap sized for a small corpus, bounds what a query may read.
+ * index: more probes read the same bytes), it reads more another way: a cap
+ * CAP_STEP larger or a re-rank RERANK_STEP deeper, whichever buys more recall
+ * per byte at that nprobe (raise), and goes on; the budget, not a cap and a
+ * depth sized for a small corpus, bounds what a query may read.
  */
-export async function selfCheck(input: CheckInput, opts: { targetRecall: number; byteBudget: number; fixedNprobe?: number; fixedCap?: boolean; capGoal?: number }): Promise<{ nprobe: number; maxShardBytes: number | undefined; check: SelfCheck }> {
-  const { rerank, leaves } = input.manifest.params;
+export async function selfCheck(input: CheckInput, opts: CheckOptions): Promise<{ nprobe: number; maxShardBytes: number | undefined; rerank: number; check: SelfCheck }> {
+  const { leaves } = input.manifest.params;
   const ladder = opts.fixedNprobe ? [opts.fixedNprobe] : [...NPROBE_LADDER.filter((p) => p < leaves), leaves];
   const curve: SelfCheck["curve"] = [];
-  let chosen: { nprobe: number; cap: number | undefined; r: Measured } | undefined;
-  let cap = input.manifest.params.maxShardBytes;
+  let chosen: { nprobe: number; s: Setting; r: Measured } | undefined;
+  let s: Setting = { cap: input.manifest.params.maxShardBytes, rerank: input.manifest.params.rerank };
+  let pending: Measured | undefined;
   let previousBytes = -1;
   let raised = false;
   for (let i = 0; i < ladder.length; ) {
     const nprobe = ladder[i];
-    const r = await measureRecall(input, nprobe, rerank, cap);
+    const r = pending ?? (await measureRecall(input, nprobe, s.rerank, s.cap));
+    pending = undefined;
     if (r.meanBytes <= previousBytes) {
-      // The cap binds: more probes read the same leaves. A larger cap may read more at this nprobe;
-      // if it already did not, neither will more probes.
-      const canRaise = cap !== undefined && !opts.fixedCap && !raised && chosen!.r.recallAt10 < (opts.capGoal ?? opts.targetRecall) && cap * CAP_STEP <= opts.byteBudget;
-      if (!canRaise) break;
-      cap = Math.round(cap! * CAP_STEP);
-      raised = true;
+      // The cap binds: more probes read the same leaves. Read more at this nprobe another way; if the
+      // way chosen last time did not read more, or neither buys recall, more probes will not either.
+      if (raised || chosen!.r.recallAt10 >= (opts.capGoal ?? opts.targetRecall)) break;
+      const up = await raise(input, opts, nprobe, s, r);
+      if (!up) break;
+      [s, pending, raised] = [up.s, up.r, true];
       continue;
     }
     raised = false;
     previousBytes = r.meanBytes;
     const byKind = Object.fromEntries(Object.entries(r.byKind).map(([name, c]) => [name, c.recallAt10]));
-    curve.push({ nprobe, rerank, maxShardBytes: cap, recallAt10: r.recallAt10, meanBytes: Math.round(r.meanBytes), byKind });
+    curve.push({ nprobe, rerank: s.rerank, maxShardBytes: s.cap, recallAt10: r.recallAt10, meanBytes: Math.round(r.meanBytes), byKind });
     if (r.meanBytes > opts.byteBudget && chosen) break;
     if (!chosen || r.recallAt10 > chosen.r.recallAt10 + 1e-9 || chosen.r.recallAt10 < opts.targetRecall) {
-      if (r.meanBytes <= opts.byteBudget || !chosen) chosen = { nprobe, cap, r };
+      if (r.meanBytes <= opts.byteBudget || !chosen) chosen = { nprobe, s, r };
     }
     if (r.recallAt10 >= opts.targetRecall) break;
     i++;
   }
   const c = chosen!;
-  return {
-    nprobe: c.nprobe,
-    maxShardBytes: c.cap,
-    check: {
-      queries: input.queries.length,
-      k: input.k ?? 10,
-      recallAt10: c.r.recallAt10,
-      meanBytes: Math.round(c.r.meanBytes),
-      maxBytes: c.r.maxBytes,
-      roundTrips: c.r.roundTrips,
-      curve,
-      byKind: c.r.byKind,
-      target: opts.targetRecall,
-    },
-  };
+  const check = { queries: input.queries.length, k: input.k ?? 10, recallAt10: c.r.recallAt10, meanBytes: Math.round(c.r.meanBytes), maxBytes: c.r.maxBytes, roundTrips: c.r.roundTrips, curve, byKind: c.r.byKind, target: opts.targetRecall };
+  return { nprobe: c.nprobe, maxShardBytes: c.s.cap, rerank: c.s.rerank, check };
 }
 
+/**
+ * Where the cap binds at `nprobe` (measured `at`): a cap CAP_STEP larger and a
+ * re-rank RERANK_STEP deeper, each that the options allow and that keeps the
+ * worst case (cap + rerank records at the mean record) within QUERY_BYTES,
+ * measured there; the one with more recall per added byte within the budget,
+ * or null when neither adds recall.
+ */
+async function raise(input: CheckInput, opts: CheckOptions, nprobe: number, s: Setting, at: Measured): Promise<{ s: Setting; r: Measured } | null> {
+  const candidates: Setting[] = [];
+  if (s.cap !== undefined && !opts.fixedCap) candidates.push({ ...s, cap: Math.round(s.cap * CAP_STEP) });
+  if (!opts.fixedRerank) candidates.push({ ...s, rerank: Math.round(s.rerank * RERANK_STEP) });
+  let best: { s: Setting; r: Measured; gain: number } | null = null;
+  for (const c of candidates) {
+    if (c.cap !== undefined && (c.cap > opts.byteBudget || c.cap + c.rerank * (opts.meanRecordBytes ?? 0) * RECORD_SLACK > QUERY_BYTES)) continue;
+    const r = await measureRecall(input, nprobe, c.rerank, c.cap);
+    if (r.meanBytes > opts.byteBudget) continue;
+    const gain = (r.recallAt10 - at.recallAt10) / Math.max(1, r.meanBytes - at.meanBytes);
+    if (gain > 0 && (!best || gain > best.gain)) best = { s: c, r, gain };
+  }
+  return best && { s: best.s, r: best.r };
+}
 
 /** Shares of the cells, nearest first, at which the coverage is taken. */
 export const CELL_SHARES = [1 / 512, 1 / 256, 1 / 128, 1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1];
