@@ -207,11 +207,11 @@ export async function selfCheck(input: CheckInput, opts: CheckOptions): Promise<
 }
 
 /**
- * Where the cap binds at `nprobe` (measured `at`): a cap CAP_STEP larger and a
- * re-rank RERANK_STEP deeper, each that the options allow and that keeps the
- * worst case (cap + rerank records at the mean record) within QUERY_BYTES,
- * measured there; the one with more recall per added byte within the budget,
- * or null when neither adds recall.
+ * Where the cap binds at `nprobe` (with `at` its result there): a cap
+ * CAP_STEP larger and a re-rank RERANK_STEP deeper, each that the options
+ * allow and that keeps the worst case (cap + rerank records at the mean
+ * record) within QUERY_BYTES, each run at that nprobe; the one with more
+ * recall per added byte within the budget, or null when neither adds recall.
  */
 async function raise(input: CheckInput, opts: CheckOptions, nprobe: number, s: Setting, at: Measured): Promise<{ s: Setting; r: Measured } | null> {
   const candidates: Setting[] = [];
