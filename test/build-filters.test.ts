@@ -139,7 +139,7 @@ describe("metadata filters over a real build", () => {
     expect(stats).toMatchObject({ roundTrips: 2, filter: { plan: "scan", matched: 7 } });
   });
 
-  it("a filtered query re-ranks up to FILTER_RERANK records whatever the build's rerank; an explicit rerank is kept", async () => {
+  it("a filtered query re-ranks up to FILTER_RERANK records whatever the build's rerank, shallower or deeper; an explicit rerank is kept", async () => {
     const manifest = await readManifest(base);
     expect(manifest.params.rerank).toBeLessThan(FILTER_RERANK);
     const h = await openIndex(manifest, await FileSource.open(base), null);
@@ -153,6 +153,10 @@ describe("metadata filters over a real build", () => {
     expect(unfiltered.stats.records).toBe(manifest.params.rerank);
     const explicit = await searchVector(h, queries[0], { ...wide, filter, rerank: 50 });
     expect(explicit.stats.records).toBe(50);
+    // A build whose re-rank is deeper (the self-check deepens it at scale) leaves filtered queries at FILTER_RERANK:
+    // each record more would be round-1 bytes less.
+    const deep = await openIndex({ ...manifest, params: { ...manifest.params, rerank: 2 * FILTER_RERANK } }, await FileSource.open(base), null);
+    expect((await searchVector(deep, queries[0], { ...wide, filter })).stats.records).toBe(FILTER_RERANK);
     // The deeper re-rank finds the same top 10 the exact search does here, from the same candidates.
     const exact = await engine.exact(queries[0], 10, filter);
     expect(filtered.results.map((r) => r.id).sort()).toEqual(exact.results.map((r) => r.id).sort());

@@ -69,10 +69,11 @@ function meanRecordBytes(h: IndexHandle): number {
 }
 
 /**
- * Records a filtered query may re-rank, at least, whatever the build's
- * `rerank`: its candidates come from column chunks and far leaves, whose PQ
- * scores order them less surely than an unfiltered query's nearest leaves, and
- * its own byte cap (FILTER_QUERY_BYTES) bounds what the deeper re-rank reads
+ * Records a filtered query may re-rank, whatever the build's `rerank`: its
+ * candidates come from column chunks and far leaves, whose PQ scores order
+ * them less surely than an unfiltered query's nearest leaves; and within its
+ * own byte cap (FILTER_QUERY_BYTES) each record re-ranked is round-1 bytes
+ * not read, so a deeper re-rank than this one reads too little
  * (docs/decisions.md#filtered-re-rank-depth).
  */
 export const FILTER_RERANK = 300;

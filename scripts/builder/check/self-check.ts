@@ -3,7 +3,8 @@
 // several kinds (check/perturb.ts), each kind's recall kept apart. Also chooses
 // nprobe: the smallest probe count on a ladder whose predicted recall (the mean
 // over the kinds) meets the target plus margin within the per-query byte budget
-// (docs/decisions.md#self-check-on-harder-proxies).
+// (docs/decisions.md#self-check-on-harder-proxies); and, where a large index's
+// round-1 cap binds, a larger cap or a deeper re-rank.
 import type { Manifest, SelfCheck } from "../../../lib/index/manifest.ts";
 import { openIndex, searchVector } from "../../../lib/index/reader.ts";
 import { valueCache } from "../../../lib/index/fetch.ts";
