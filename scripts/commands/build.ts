@@ -31,7 +31,8 @@ Builds the search index of a corpus into KV-ready artifacts.
   --embed-batch N       texts per /embed request (default ${REMOTE_DEFAULTS.batchSize}, the Worker's MAX_EMBED_TEXTS)
   --leaf-size N         mean items per leaf/shard (default ${DEFAULT_PARAMS.leafSize})
   --pq-m N              product-quantizer bytes per item (default ${DEFAULT_PARAMS.pqM})
-  --rerank N            candidates re-ranked with int8 vectors, at most (default ${DEFAULT_PARAMS.rerank})
+  --rerank N            candidates re-ranked with int8 vectors, at most (default ${DEFAULT_PARAMS.rerank},
+                        deepened by the self-check where a large index needs it; given, it stays)
   --rerank-margin X     re-rank the candidates whose PQ score is within X of the k-th best, at least
                         2k of them (default ${DEFAULT_PARAMS.rerankMargin}; 2 or more re-ranks all --rerank)
   --nprobe N            leaves probed per query, at least (default: chosen by the self-check)
@@ -39,8 +40,10 @@ Builds the search index of a corpus into KV-ready artifacts.
                         ${PROBE_SPREAD} × nprobe (default ${DEFAULT_PARAMS.probeMargin}; 0: nprobe exactly)
   --target-recall X     recall@10 the self-check aims for (default ${DEFAULT_TARGET_RECALL}: a margin over 0.95
                         for queries it has not seen)
-  --byte-budget-kb N    mean KB a query may read when the self-check picks nprobe (default ${DEFAULT_BYTE_BUDGET / 1024})
-  --probe-kb N          shard bytes one query may read in round 1 (default ${DEFAULT_PARAMS.maxShardBytes / 1024})
+  --byte-budget-kb N    mean KB a query may read when the self-check picks nprobe, cap and re-rank
+                        (default ${DEFAULT_BYTE_BUDGET / 1024})
+  --probe-kb N          shard bytes one query may read in round 1 (default ${DEFAULT_PARAMS.maxShardBytes / 1024},
+                        raised by the self-check where a large index needs it; given, it stays)
   --filterable COL,…    metadata columns queries can filter on, or "none" (default: date-like
                         columns and columns with at most 64 distinct values)
   --extend DIR          keep the leaves of the build in DIR; only changed shards differ
