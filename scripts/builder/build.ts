@@ -82,8 +82,9 @@ export interface BuildOptions {
  */
 export const DEFAULT_TARGET_RECALL = 0.97;
 /**
- * Recall under which the self-check raises a binding round-1 cap: the goal the
- * target's margin protects (docs/decisions.md#round-1-cap-the-self-check-raises).
+ * Recall under which the self-check, where the round-1 cap binds, reads more
+ * (a larger cap or a deeper re-rank): the goal the target's margin protects
+ * (docs/decisions.md#round-1-cap-the-self-check-raises).
  */
 export const DEFAULT_CAP_GOAL = 0.95;
 /**
@@ -370,7 +371,8 @@ async function checkRecall(
     await compute.close();
   }
   const truth = deep.map((rows) => rows.slice(0, manifest.selfCheck.k));
-  const meanRecordBytes = built.records.reduce((a, r) => a + r.bytes, 0) / Math.max(1, built.records.length);
+  // The mean the Worker sizes a filtered round 2 with (filtered-search.ts): the manifest's item bytes per item.
+  const meanRecordBytes = storedItemBytes(built) / Math.max(1, manifest.items);
   const { nprobe, maxShardBytes, rerank, check } = await selfCheck(
     { manifest, source: MemorySource.fromBuilt(built), ids: items.map((i) => i.id), queries, truth, kinds: proxies.map((p) => p.kind), exclude },
     { targetRecall: o.targetRecall ?? DEFAULT_TARGET_RECALL, byteBudget: o.byteBudget ?? DEFAULT_BYTE_BUDGET, fixedNprobe: o.nprobe, fixedCap: o.maxShardBytes !== undefined, fixedRerank: o.rerank !== undefined, capGoal: DEFAULT_CAP_GOAL, meanRecordBytes },
@@ -390,10 +392,15 @@ export function kindsLine(c: Manifest["selfCheck"]): string {
     .join(", ");
 }
 
+/** Stored bytes of every item record (manifest totals.itemBytes). */
+function storedItemBytes(built: BuiltIndex): number {
+  return built.records.reduce((a, r) => a + r.bytes, 0);
+}
+
 /** Totals, then the version: a hash of everything but createdAt, so equal inputs give equal versions. */
 function sealManifest(m: Manifest, built: BuiltIndex): void {
   const sum = (xs: Array<{ ref: { bytes: number } }>) => xs.reduce((a, x) => a + x.ref.bytes, 0);
-  const itemBytes = built.records.reduce((a, r) => a + r.bytes, 0);
+  const itemBytes = storedItemBytes(built);
   const shardBytes = sum(built.shards);
   const f = built.filters;
   const filterValues = f ? [...f.table, ...f.attributes, ...f.chunks] : [];
