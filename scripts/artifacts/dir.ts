@@ -14,9 +14,9 @@ import { hex, ITEM_KEY_BYTES } from "../../lib/index/format.ts";
 import type { BlobRef, Manifest } from "../../lib/index/manifest.ts";
 import type { BlobSource } from "../../lib/index/reader.ts";
 import { readVectorsFile } from "../builder/embedding/vectors-file.ts";
+import { PACK_MAGIC, PackReader, PackWriter } from "./pack.ts";
 import { allValues, versionValues, type ReadTexts, type VersionValues } from "../../lib/index/version.ts";
 
-const PACK_MAGIC = 0x31495345; // "ESI1"
 
 export function blobPath(dir: string, key: string): string {
   if (!key.startsWith("blob/")) throw new Error(`not a blob key: ${key}`);
@@ -27,34 +27,10 @@ export async function writeBlob(dir: string, ref: BlobRef, data: string | Uint8A
   await writeFile(blobPath(dir, ref.key), data);
 }
 
-/** Bytes written to items.pack at a time: the pack of 1.2M records is ~1 GB, never held twice. */
-const PACK_WRITE_BYTES = 16 * 1024 * 1024;
-
 export async function writeItemsPack(dir: string, records: Array<{ key: string; text: string }>): Promise<void> {
-  const fh = await open(path.join(dir, "items.pack"), "w");
-  try {
-    const head = Buffer.alloc(8);
-    head.writeUInt32LE(PACK_MAGIC, 0);
-    head.writeUInt32LE(records.length, 4);
-    let parts: Buffer[] = [head];
-    let size = head.length;
-    for (const r of records) {
-      const body = Buffer.from(r.text, "utf8");
-      const h = Buffer.alloc(ITEM_KEY_BYTES + 4);
-      h.write(r.key.slice(5), 0, "hex");
-      h.writeUInt32LE(body.length, ITEM_KEY_BYTES);
-      parts.push(h, body);
-      size += h.length + body.length;
-      if (size >= PACK_WRITE_BYTES) {
-        await fh.write(Buffer.concat(parts));
-        parts = [];
-        size = 0;
-      }
-    }
-    if (parts.length) await fh.write(Buffer.concat(parts));
-  } finally {
-    await fh.close();
-  }
+  const w = await PackWriter.create(path.join(dir, "items.pack"), records.length);
+  for (const r of records) await w.add(r.key, r.text);
+  await w.close();
 }
 
 /** Item records in pack order: key, byte offset and length of the JSON. */
@@ -99,50 +75,40 @@ export async function readManifest(dir: string): Promise<Manifest> {
   }
 }
 
-/** The artifacts directory as the Worker's BlobSource, so Node search runs the same code. */
+/**
+ * The artifacts directory as the Worker's BlobSource, so Node search runs the
+ * same code. Records are read from items.pack on demand (pack.ts), so a pack
+ * of any size opens in memory that holds only its index.
+ */
 export class FileSource implements BlobSource {
   rounds = 0;
   private constructor(
     readonly dir: string,
-    readonly pack: PackIndex,
+    readonly pack: PackReader,
   ) {}
 
   static async open(dir: string): Promise<FileSource> {
-    return new FileSource(dir, await readPackIndex(dir));
+    return new FileSource(dir, await PackReader.open(path.join(dir, "items.pack")));
   }
 
   async recordText(row: number): Promise<string> {
-    const fh = await open(path.join(this.dir, "items.pack"));
-    try {
-      const buf = Buffer.alloc(this.pack.lengths[row]);
-      await fh.read(buf, 0, buf.length, this.pack.offsets[row]);
-      return buf.toString("utf8");
-    } finally {
-      await fh.close();
-    }
+    return this.pack.text(row);
   }
 
   async getTexts(keys: string[]): Promise<Map<string, string | null>> {
     this.rounds++;
     const out = new Map<string, string | null>();
-    const fh = await open(path.join(this.dir, "items.pack"));
-    try {
-      for (const key of keys) {
-        if (key.startsWith("blob/")) {
-          out.set(key, await readFile(blobPath(this.dir, key), "utf8").catch(() => null));
-        } else {
-          const row = this.pack.byKey.get(key);
-          if (row === undefined) out.set(key, null);
-          else {
-            const buf = Buffer.alloc(this.pack.lengths[row]);
-            await fh.read(buf, 0, buf.length, this.pack.offsets[row]);
-            out.set(key, buf.toString("utf8"));
-          }
-        }
+    const items: Array<[string, number]> = [];
+    for (const key of keys) {
+      if (key.startsWith("blob/")) out.set(key, await readFile(blobPath(this.dir, key), "utf8").catch(() => null));
+      else {
+        const row = this.pack.rowOf(key);
+        if (row < 0) out.set(key, null);
+        else items.push([key, row]);
       }
-    } finally {
-      await fh.close();
     }
+    const texts = await this.pack.texts(items.map(([, row]) => row));
+    items.forEach(([key], i) => out.set(key, texts[i]));
     return out;
   }
 }

@@ -7,12 +7,28 @@ import type { BlobSource } from "../../lib/index/reader.ts";
 import { allValues } from "../../lib/index/version.ts";
 import { artifactVersionValues, blobPath, readPackIndex, readRecordTexts } from "./dir.ts";
 import type { BuiltIndex } from "../builder/build-index.ts";
+import { PackReader } from "./pack.ts";
 
 export class MemorySource implements BlobSource {
   readonly values = new Map<string, string>();
   rounds = 0;
+  /** Records not held in `values`: a build's items.pack, read on demand. */
+  private pack: PackReader | null = null;
 
+  /** A build's values; its records from memory (throws for a build that packed them: use ofBuilt). */
   static fromBuilt(b: BuiltIndex): MemorySource {
+    if (b.recordsPack) throw new Error("this build's records are in a pack; use MemorySource.ofBuilt");
+    return MemorySource.blobsOf(b);
+  }
+
+  /** A build's values, its records from memory or from the pack it wrote them to. */
+  static async ofBuilt(b: BuiltIndex): Promise<MemorySource> {
+    const s = MemorySource.blobsOf(b);
+    if (b.recordsPack) s.pack = await PackReader.open(b.recordsPack);
+    return s;
+  }
+
+  private static blobsOf(b: BuiltIndex): MemorySource {
     const s = new MemorySource();
     const f = b.filters;
     for (const blob of [...b.routing, ...b.catalog, ...b.shards, ...(f ? [...f.table, ...f.attributes, ...f.chunks] : []), ...(b.resident?.blocks ?? []), ...lexicalBlobs(b.lexical)]) s.values.set(blob.ref.key, blob.text);
@@ -34,6 +50,13 @@ export class MemorySource implements BlobSource {
 
   async getTexts(keys: string[]): Promise<Map<string, string | null>> {
     this.rounds++;
-    return new Map(keys.map((k) => [k, this.values.get(k) ?? null]));
+    const out = new Map(keys.map((k) => [k, this.values.get(k) ?? null]));
+    const pack = this.pack;
+    if (pack) {
+      const packed = keys.filter((k) => out.get(k) === null).map((k) => [k, pack.rowOf(k)] as const).filter(([, row]) => row >= 0);
+      const texts = await pack.texts(packed.map(([, row]) => row));
+      packed.forEach(([k], i) => out.set(k, texts[i]));
+    }
+    return out;
   }
 }

@@ -1,8 +1,10 @@
 // Embeddings + items → the values of one index version (format.ts), in memory.
-// Nothing here touches the file system or KV; the build writes what this returns.
-// The steps read like the format: records (their hashes are the keys shards
-// point at), the tree (partition or the base version's), PQ codes, shards,
-// routing, catalog.
+// Nothing here touches KV; the build writes what this returns. The steps read
+// like the format: records (their hashes are the keys shards point at), the
+// tree (partition or the base version's), PQ codes, shards, routing, catalog.
+// The vectors may come from a file a chunk at a time and the records may go
+// straight to an items.pack (docs/decisions.md#streamed-build): then no step
+// holds either whole, and centroids and codebooks train on a sample.
 import { createHash } from "node:crypto";
 import {
   blobToText,
@@ -36,11 +38,16 @@ import { ComputePool } from "./pools/compute-pool.ts";
 import { concat } from "../../lib/index/concat.ts";
 import { pqEncodeRows } from "./training/kernels.ts";
 import { dotInt8 } from "../../lib/index/vector.ts";
-import { buildPartition } from "./training/partition.ts";
+import { assignPartition, trainPartition, type TrainedPartition } from "./training/partition.ts";
 import { buildCells, type Cells } from "./training/cells.ts";
 import { poolAssigner, trainCodebooks } from "./training/pq.ts";
 import { rotateRows, sampleRows, trainRotation } from "./training/opq.ts";
 import { gatherRows } from "./training/kernels.ts";
+import { distinctRows, gatherSource, vectorSource, type VectorSource } from "./embedding/vector-source.ts";
+import { RowPasses, type Chunk } from "./pools/row-passes.ts";
+import { sharedVectors } from "./embedding/embed-corpus.ts";
+import { keyCollision, PackWriter } from "../artifacts/pack.ts";
+import { residentMayFit } from "./packing/resident-blocks.ts";
 
 /** Rows the OPQ rotation is trained on, and k-means iterations per alternation: a fixed sample, so a round's cost does not grow with n (docs/decisions.md#opq-rotation). */
 const OPQ_SAMPLE = 16384;
@@ -68,8 +75,14 @@ export interface BuiltIndex {
   routing: TextBlob[];
   /** shards[leaf] */
   shards: TextBlob[];
-  /** In item order; key is `item/<16 hex>`. */
+  /** In item order; key is `item/<16 hex>`. Empty when they went to `recordsPack`. */
   records: Array<{ key: string; text: string; bytes: number }>;
+  /** The items.pack the records were written to as they were made (BuildIndexOptions.recordsPack), else null. */
+  recordsPack: string | null;
+  /** Every record's stored bytes, in item order (whether kept or packed). */
+  recordBytes: Uint32Array;
+  /** Every record's key bytes (ITEM_KEY_BYTES each), in item order. */
+  keyBytes: Uint8Array;
   catalog: TextBlob[];
   /** Filter table, leaf attributes and column chunks; null when no column is filterable. */
   filters: BuiltFilters | null;
@@ -126,9 +139,47 @@ export const DEFAULT_PARAMS = {
   pqSample: 32768,
   /** SOAR's λ for the second leaf every item is also stored in (spill.ts); 0 stores each item once. */
   soarLambda: 1,
+  /**
+   * Rows the centroids and codebooks train on when the vectors are read from a
+   * file a chunk at a time: every row up to this many, a seeded sample above
+   * (docs/decisions.md#streamed-build).
+   */
+  trainRows: 1_500_000,
 };
 
-export type BuildIndexOptions = Partial<typeof DEFAULT_PARAMS> & { threads?: number; filterFields?: FilterField[]; residentMaxBytes?: number; lexicalPrefix?: number };
+interface ExtraOptions {
+  threads?: number;
+  filterFields?: FilterField[];
+  residentMaxBytes?: number;
+  lexicalPrefix?: number;
+  /** Write the records to this items.pack as they are made instead of keeping them (BuiltIndex.records stays empty). */
+  recordsPack?: string;
+  /** Rows per chunk of a pass over vectors read from a file (row-passes.ts). */
+  chunkRows?: number;
+  /** Factor on the filter chunks' sizes (scaleDefaults); 1 when absent. */
+  chunkScale?: number;
+}
+
+/**
+ * Leaves a default build makes, at most: the routing an isolate holds grows
+ * with the leaf count, so past this the default leaf grows instead, and the
+ * filter chunks with it (the table an isolate holds has a row per chunk), which
+ * keeps both near their size at this many leaves (docs/decisions.md#streamed-build).
+ */
+export const MAX_DEFAULT_LEAVES = 180_000;
+
+/** The default leaf size of an n-item build, and the factor its filter chunks grow by. */
+export function scaleDefaults(n: number): { leafSize: number; chunkScale: number } {
+  const leafSize = Math.max(DEFAULT_PARAMS.leafSize, Math.ceil(n / MAX_DEFAULT_LEAVES));
+  return { leafSize, chunkScale: leafSize / DEFAULT_PARAMS.leafSize };
+}
+
+export type BuildIndexOptions = Partial<typeof DEFAULT_PARAMS> & ExtraOptions;
+
+/** Row `row`'s KV key, `item/<16 hex>`. */
+export function itemKey(keyBytes: Uint8Array, row: number): string {
+  return `item/${hex(keyBytes, row * ITEM_KEY_BYTES, (row + 1) * ITEM_KEY_BYTES)}`;
+}
 
 export function itemRecordText(item: CorpusItem, v: Float32Array): string {
   const q = quantizeInt8(v);
@@ -173,10 +224,10 @@ interface Tree {
 
 
 
-type Options = typeof DEFAULT_PARAMS & { threads?: number; filterFields?: FilterField[]; residentMaxBytes?: number; lexicalPrefix?: number };
+type Options = typeof DEFAULT_PARAMS & ExtraOptions;
 
 export async function buildIndex(
-  vectors: Float32Array,
+  input: Float32Array | VectorSource,
   dim: number,
   items: readonly CorpusItem[],
   options: BuildIndexOptions = {},
@@ -192,49 +243,60 @@ export async function buildIndex(
     t = now;
     log(`${name}: ${timings[name].toFixed(1)} s`);
   };
-  const pool = new ComputePool(vectors, dim, o.threads);
+  const source = vectorSource(input, dim);
+  if (source.rows !== items.length) throw new Error(`${source.rows} vectors for ${items.length} items`);
+  const passes = RowPasses.open(source, o.threads, o.chunkRows);
   try {
-    const { records, keyBytes } = makeRecords(vectors, dim, items);
+    const { records, keyBytes, recordBytes } = await makeRecords(passes, items, o.recordsPack);
     const fields = o.filterFields ?? [];
     const columnValues = encodeColumns(items, fields);
     lap("records");
-    const tree = base ? extendTree(base, vectors, dim, records, o, log) : await partitionTree(pool, items.length, o, lap);
-    lap(base ? "assign" : "pq-train");
-    const codes = await encodeItems(pool, items.length, tree, o);
+    const tree = base ? await extendTree(base, passes, keyBytes, o, log) : await partitionTree(passes, o, lap);
+    if (base) lap("assign");
+    const { codes, groupOf } = await encodeItems(passes, tree, o, fields.length > 0);
     lap("pq-encode");
     const shards = tree.members.map((m, leaf) => shardBlob(leaf, m, keyBytes, codes, o.pqM));
     const routing = routingParts(tree, shards, dim, o);
-    const catalog = splitParts(encodeCatalog(keyBytes, records.map((r) => r.bytes))).map(textBlob);
+    const catalog = splitParts(encodeCatalog(keyBytes, Array.from(recordBytes))).map(textBlob);
     lap("shards");
-    const filters = fields.length ? filterValues(tree, vectors, dim, { fields, keyBytes, codes, pqM: o.pqM, leafPqM: o.leafPqM, values: columnValues, n: items.length }) : null;
+    const filters = groupOf ? filterValues(tree, groupOf, { fields, keyBytes, codes, pqM: o.pqM, leafPqM: o.leafPqM, values: columnValues, n: items.length, dim, chunkScale: o.chunkScale }) : null;
     if (filters) lap("filters");
-    const resident = residentCopy(vectors, dim, items, keyBytes, records.map((r) => r.bytes), o.residentMaxBytes);
+    const resident = await residentStep(source, items, keyBytes, recordBytes, o.residentMaxBytes);
     if (resident) lap("resident");
     const lexical = buildLexical(items.map((i) => i.text), keyBytes, { prefix: o.lexicalPrefix, base: base?.lexical });
     lap("lexical");
-    const leaves = shards.length;
-    const params: IndexParams = {
-      leaves,
-      groups: tree.groups,
-      scanLeaves: Math.min(o.scanLeaves, leaves),
-      pqM: o.pqM,
-      nprobe: Math.min(o.nprobe, leaves),
-      probeMargin: o.probeMargin,
-      rerank: o.rerank,
-      rerankMargin: o.rerankMargin,
-      seed: o.seed,
-      maxShardBytes: o.maxShardBytes,
-    };
-    return { params, routing, shards, records, catalog, filters, resident, lexical, timings };
+    return { params: indexParams(tree, shards.length, o), routing, shards, records, recordsPack: o.recordsPack ?? null, recordBytes, keyBytes, catalog, filters, resident, lexical, timings };
   } finally {
-    await pool.close();
+    await passes.close();
   }
 }
 
-function filterValues(tree: Tree, vectors: Float32Array, dim: number, x: { fields: FilterField[]; keyBytes: Uint8Array; codes: Uint8Array; pqM: number; leafPqM: number; values: Float64Array; n: number }): BuiltFilters {
-  const cells = buildCells({ dim, groups: tree.groups, groupStart: tree.groupStart, leafPqM: x.leafPqM, leafCodes: tree.leafCodes, leafCodebooks: tree.leafCodebooks });
-  const cellOf = itemCells(tree, cells, itemGroups(tree, vectors, dim, x.n), x.n);
-  const built = buildFilterValues({ members: tree.members, groups: tree.groups, cells, cellOf, keyBytes: x.keyBytes, codes: x.codes, pqM: x.pqM, values: x.values, columns: x.fields.length, n: x.n });
+function indexParams(tree: Tree, leaves: number, o: Options): IndexParams {
+  return {
+    leaves,
+    groups: tree.groups,
+    scanLeaves: Math.min(o.scanLeaves, leaves),
+    pqM: o.pqM,
+    nprobe: Math.min(o.nprobe, leaves),
+    probeMargin: o.probeMargin,
+    rerank: o.rerank,
+    rerankMargin: o.rerankMargin,
+    seed: o.seed,
+    maxShardBytes: o.maxShardBytes,
+  };
+}
+
+/** The resident copy, reading the vectors of a file source only when the records might fit. */
+async function residentStep(source: VectorSource, items: readonly CorpusItem[], keyBytes: Uint8Array, recordBytes: Uint32Array, maxBytes?: number): Promise<ResidentCopy | null> {
+  if (!residentMayFit(items.length, source.dim, maxBytes)) return null;
+  const vectors = source.whole ?? (await source.read(0, source.rows));
+  return residentCopy(vectors, source.dim, items, keyBytes, Array.from(recordBytes), maxBytes);
+}
+
+function filterValues(tree: Tree, groupOf: Uint32Array, x: { fields: FilterField[]; keyBytes: Uint8Array; codes: Uint8Array; pqM: number; leafPqM: number; values: Float64Array; n: number; dim: number; chunkScale?: number }): BuiltFilters {
+  const cells = buildCells({ dim: x.dim, groups: tree.groups, groupStart: tree.groupStart, leafPqM: x.leafPqM, leafCodes: tree.leafCodes, leafCodebooks: tree.leafCodebooks });
+  const cellOf = itemCells(tree, cells, groupOf, x.n);
+  const built = buildFilterValues({ members: tree.members, groups: tree.groups, cells, cellOf, keyBytes: x.keyBytes, codes: x.codes, pqM: x.pqM, values: x.values, columns: x.fields.length, n: x.n, chunkScale: x.chunkScale });
   return { fields: x.fields, cellOf, ranges: columnRanges(x.values, x.fields.length, x.n), ...built };
 }
 
@@ -263,60 +325,105 @@ function itemCells(tree: Tree, cells: Cells, groupOf: Uint32Array, n: number): U
   return out;
 }
 
-/**
- * Each item's group for the cell-order chunks: of the groups of the leaves
- * holding it (two when it was spilled), the one whose centroid scores it
- * higher, so a spilled item sits with its own neighbours. Depends only on the
- * tree and the vector, so an extending build, which keeps both, keeps it.
- */
-function itemGroups(tree: Tree, vectors: Float32Array, dim: number, n: number): Uint32Array {
-  const leafGroup = new Uint32Array(tree.members.length);
-  for (let g = 0; g < tree.groups; g++) leafGroup.fill(g, tree.groupStart[g], tree.groupStart[g + 1]);
-  const out = new Uint32Array(n);
-  const best = new Float32Array(n).fill(-Infinity);
+/** The leaves holding each row, two slots a row (−1 when empty): a spilled item sits in two. */
+function leavesOfRows(tree: Tree, n: number): Int32Array {
+  const out = new Int32Array(2 * n).fill(-1);
   tree.members.forEach((rows, leaf) => {
-    const g = leafGroup[leaf];
     for (const r of rows) {
-      if (best[r] !== -Infinity && out[r] === g) continue;
-      const score = dotInt8(vectors.subarray(r * dim, (r + 1) * dim), tree.groupCentroids, g * dim, dim) * tree.groupScales[g];
-      if (score > best[r] || (score === best[r] && g < out[r])) {
-        best[r] = score;
-        out[r] = g;
-      }
+      if (out[2 * r] < 0) out[2 * r] = leaf;
+      else if (out[2 * r + 1] < 0) out[2 * r + 1] = leaf;
+      else throw new Error(`item ${r} sits in more than two leaves`);
     }
   });
   return out;
 }
 
-/** Item records; their sha256 prefixes are the keys the shards point at. */
-function makeRecords(vectors: Float32Array, dim: number, items: readonly CorpusItem[]) {
-  const n = items.length;
-  const records: BuiltIndex["records"] = new Array(n);
-  const keyBytes = new Uint8Array(n * ITEM_KEY_BYTES);
-  const seen = new Map<string, number>();
-  for (let i = 0; i < n; i++) {
-    const text = itemRecordText(items[i], vectors.subarray(i * dim, (i + 1) * dim));
-    const digest = createHash("sha256").update(text).digest();
-    keyBytes.set(digest.subarray(0, ITEM_KEY_BYTES), i * ITEM_KEY_BYTES);
-    const key = `item/${hex(digest, 0, ITEM_KEY_BYTES)}`;
-    const prev = seen.get(key);
-    if (prev !== undefined) throw new Error(`item key collision between ids ${items[prev].id} and ${items[i].id}; this needs a wider key`);
-    seen.set(key, i);
-    records[i] = { key, text, bytes: Buffer.byteLength(text) };
+/**
+ * Each item's group for the cell-order chunks: of the groups of the leaves
+ * holding it (two when it was spilled), the one whose centroid scores it
+ * higher, ties to the lower group, so a spilled item sits with its own
+ * neighbours. Depends only on the tree and the vector, so an extending build,
+ * which keeps both, keeps it.
+ */
+function itemGroups(tree: Tree, leafGroup: Uint32Array, rowLeaves: Int32Array, c: Chunk, out: Uint32Array): void {
+  const dim = c.pool.dim;
+  for (let r = c.start; r < c.end; r++) {
+    let best = -Infinity;
+    let group = 0;
+    for (const leaf of [rowLeaves[2 * r], rowLeaves[2 * r + 1]]) {
+      if (leaf < 0) continue;
+      const g = leafGroup[leaf];
+      const score = dotInt8(c.vectors.subarray((r - c.start) * dim, (r - c.start + 1) * dim), tree.groupCentroids, g * dim, dim) * tree.groupScales[g];
+      if (score > best || (score === best && g < group)) {
+        best = score;
+        group = g;
+      }
+    }
+    out[r] = group;
   }
-  return { records, keyBytes };
 }
 
-async function partitionTree(pool: ComputePool, n: number, o: Options, lap: (name: string) => void): Promise<Tree> {
-  const { dim, vectors } = pool;
-  const p = await buildPartition(pool, n, Math.max(1, Math.round(n / o.leafSize)), o.seed, o.soarLambda > 0 ? { lambda: o.soarLambda } : undefined);
+/**
+ * Item records; their sha256 prefixes are the keys the shards point at. Kept in
+ * memory, or written to `pack` as they are made.
+ */
+async function makeRecords(passes: RowPasses, items: readonly CorpusItem[], pack: string | undefined) {
+  const n = items.length;
+  const dim = passes.dim;
+  const records: BuiltIndex["records"] = pack ? [] : new Array(n);
+  const keyBytes = new Uint8Array(n * ITEM_KEY_BYTES);
+  const recordBytes = new Uint32Array(n);
+  const writer = pack ? await PackWriter.create(pack, n) : null;
+  try {
+    await passes.each(async (c) => {
+      for (let i = c.start; i < c.end; i++) {
+        const text = itemRecordText(items[i], c.vectors.subarray((i - c.start) * dim, (i - c.start + 1) * dim));
+        const digest = createHash("sha256").update(text).digest();
+        keyBytes.set(digest.subarray(0, ITEM_KEY_BYTES), i * ITEM_KEY_BYTES);
+        const key = itemKey(keyBytes, i);
+        recordBytes[i] = Buffer.byteLength(text);
+        if (writer) await writer.add(key, text);
+        else records[i] = { key, text, bytes: recordBytes[i] };
+      }
+    });
+  } finally {
+    await writer?.close();
+  }
+  const same = keyCollision(keyBytes, n);
+  if (same) throw new Error(`item key collision between ids ${items[same[0]].id} and ${items[same[1]].id}; this needs a wider key`);
+  return { records, keyBytes, recordBytes };
+}
+
+/** The rows the centroids and codebooks train on: every row in memory, else up to trainRows of the file. */
+async function trainingPool(passes: RowPasses, o: Options): Promise<ComputePool> {
+  const whole = passes.wholePool;
+  if (whole) return whole;
+  const rows = distinctRows(passes.rows, o.trainRows, o.seed + 8);
+  const sample = await gatherSource(passes.source, rows, sharedVectors(rows.length, passes.dim), passes.chunkRows);
+  return new ComputePool(sample, passes.dim, o.threads);
+}
+
+async function partitionTree(passes: RowPasses, o: Options, lap: (name: string) => void): Promise<Tree> {
+  const n = passes.rows;
+  const dim = passes.dim;
+  const train = await trainingPool(passes, o);
+  let quantizer: { codebooks: Float32Array; rotation: Float32Array };
+  let trained: TrainedPartition;
+  try {
+    quantizer = await trainItemQuantizer(train, o);
+    lap("pq-train");
+    trained = await trainPartition(train, n, Math.max(1, Math.round(n / o.leafSize)), o.seed);
+  } finally {
+    if (train !== passes.wholePool) await train.close();
+  }
+  const p = await assignPartition(passes, trained, o.soarLambda > 0 ? { lambda: o.soarLambda } : undefined);
   lap("partition");
   // A leaf's own rows first, then the rows spilled into it.
   const members: number[][] = Array.from({ length: p.leaves }, () => []);
   for (let i = 0; i < n; i++) members[p.leafOf[i]].push(i);
   for (let i = 0; i < n; i++) if (p.spillOf[i] >= 0) members[p.spillOf[i]].push(i);
   // Snapped to what the routing stores, so leaves are coded with the values queries score with.
-  const leafCodebooks = snapToScaledRows(await trainCodebooks(p.centroids, dim, p.leaves, o.leafPqM, { seed: o.seed + 4 }, poolAssigner(pool)), o.leafPqM);
+  const leafCodebooks = snapToScaledRows(await trainCodebooks(p.centroids, dim, p.leaves, o.leafPqM, { seed: o.seed + 4 }, poolAssigner(passes.pool)), o.leafPqM);
   const groupCentroids = new Int8Array(p.groups * dim);
   const groupScales = new Float32Array(p.groups);
   for (let g = 0; g < p.groups; g++) groupScales[g] = quantizeInt8(p.groupCentroids.subarray(g * dim, (g + 1) * dim), groupCentroids.subarray(g * dim, (g + 1) * dim)).scale;
@@ -327,14 +434,15 @@ async function partitionTree(pool: ComputePool, n: number, o: Options, lap: (nam
     groupStart: Uint32Array.from(p.groupStart),
     leafCodebooks,
     leafCodes: pqEncodeRows(p.centroids, dim, 0, p.leaves, leafCodebooks, o.leafPqM),
-    ...(await trainItemQuantizer(pool, n, o)),
+    ...quantizer,
     members,
   };
 }
 
 /** The item quantizer: an OPQ rotation (opq.ts), then codebooks of the rotated sample. */
-async function trainItemQuantizer(pool: ComputePool, n: number, o: Options): Promise<{ codebooks: Float32Array; rotation: Float32Array }> {
+async function trainItemQuantizer(pool: ComputePool, o: Options): Promise<{ codebooks: Float32Array; rotation: Float32Array }> {
   const { vectors, dim } = pool;
+  const n = vectors.length / dim;
   const assign = poolAssigner(pool);
   const rounds = n < OPQ_MIN_ITEMS ? 0 : o.opqRounds;
   // Snapped to what the routing stores (as the codebooks below), so items are coded with the values queries score with.
@@ -345,28 +453,32 @@ async function trainItemQuantizer(pool: ComputePool, n: number, o: Options): Pro
 }
 
 /** The base version's tree, its items kept in place (spilled ones in both leaves), new ones routed to their nearest leaf as a query would be, unspilled. */
-function extendTree(base: BaseIndex, vectors: Float32Array, dim: number, records: BuiltIndex["records"], o: Options, log: (s: string) => void): Tree {
+async function extendTree(base: BaseIndex, passes: RowPasses, keyBytes: Uint8Array, o: Options, log: (s: string) => void): Promise<Tree> {
   const r = base.routing;
+  const dim = passes.dim;
+  const n = passes.rows;
   if (r.dim !== dim || r.pqM !== o.pqM || r.leafPqM !== o.leafPqM) throw new Error("the base index has other dimensions or PQ sizes; rebuild without it");
-  const rowOf = new Map<string, number>(records.map((rec, i) => [rec.key, i]));
+  const rowOf = new Map<string, number>(Array.from({ length: n }, (_, i) => [hex(keyBytes, i * ITEM_KEY_BYTES, (i + 1) * ITEM_KEY_BYTES), i]));
   const members: number[][] = Array.from({ length: r.leaves }, () => []);
-  const placed = new Uint8Array(records.length);
+  const placed = new Uint8Array(n);
   for (const sh of base.shards) {
     for (let e = 0; e < sh.count; e++) {
-      const row = rowOf.get(`item/${hex(sh.keys, e * ITEM_KEY_BYTES, (e + 1) * ITEM_KEY_BYTES)}`);
+      const row = rowOf.get(hex(sh.keys, e * ITEM_KEY_BYTES, (e + 1) * ITEM_KEY_BYTES));
       if (row === undefined) continue;
       members[sh.leaf].push(row);
       placed[row] = 1;
     }
   }
   let added = 0;
-  for (let i = 0; i < records.length; i++) {
-    if (placed[i]) continue;
-    const [leaf] = nearestLeaves(r, vectors.subarray(i * dim, (i + 1) * dim), 1, o.scanLeaves);
-    members[leaf].push(i);
-    added++;
-  }
-  log(`extending the base index: ${records.length - added} items kept in place, ${added} assigned`);
+  await passes.each((c) => {
+    for (let i = c.start; i < c.end; i++) {
+      if (placed[i]) continue;
+      const [leaf] = nearestLeaves(r, c.vectors.subarray((i - c.start) * dim, (i - c.start + 1) * dim), 1, o.scanLeaves);
+      members[leaf].push(i);
+      added++;
+    }
+  });
+  log(`extending the base index: ${n - added} items kept in place, ${added} assigned`);
   return {
     groups: r.groups,
     groupScales: r.groupScales,
@@ -380,12 +492,22 @@ function extendTree(base: BaseIndex, vectors: Float32Array, dim: number, records
   };
 }
 
-/** Every item's PQ code, on every thread. */
-async function encodeItems(pool: ComputePool, n: number, tree: Tree, o: Options): Promise<Uint8Array> {
+/** Every item's PQ code, on every thread, and (for filter columns) its group for the cell-order chunks. */
+async function encodeItems(passes: RowPasses, tree: Tree, o: Options, groups: boolean): Promise<{ codes: Uint8Array; groupOf: Uint32Array | null }> {
   const { codebooks, rotation } = tree;
   const pqM = o.pqM;
-  const parts = await pool.all<Uint8Array>(pool.ranges(n).map(([start, end]) => ({ kind: "pqEncode", rotation, codebooks, pqM, start, end })));
-  return concat(parts);
+  const n = passes.rows;
+  const codes = new Uint8Array(n * pqM);
+  const groupOf = groups ? new Uint32Array(n) : null;
+  const rowLeaves = groups ? leavesOfRows(tree, n) : null;
+  const leafGroup = new Uint32Array(tree.members.length);
+  for (let g = 0; g < tree.groups; g++) leafGroup.fill(g, tree.groupStart[g], tree.groupStart[g + 1]);
+  await passes.each(async (c) => {
+    const parts = await c.pool.all<Uint8Array>(c.pool.ranges(c.end - c.start).map(([start, end]) => ({ kind: "pqEncode", rotation, codebooks, pqM, start, end })));
+    codes.set(concat(parts), c.start * pqM);
+    if (groupOf && rowLeaves) itemGroups(tree, leafGroup, rowLeaves, c, groupOf);
+  });
+  return { codes, groupOf };
 }
 
 function shardBlob(leaf: number, rows: number[], keyBytes: Uint8Array, codes: Uint8Array, pqM: number): TextBlob {

@@ -2,7 +2,7 @@
 // cached) → quantized k-means tree index → KV-ready blobs + manifest in DIR.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { copyFile, link, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { UsageError } from "../common/cli.ts";
 import { blobKeyFor } from "../../lib/index/sha256.ts";
@@ -18,11 +18,11 @@ import { EmbeddingCache } from "./embedding/cache.ts";
 import { embedCorpus, embedTexts, type Embedded } from "./embedding/embed-corpus.ts";
 import { prepareModel, type PreparedModel } from "./embedding/node-model.ts";
 import { EmbeddingPool } from "./pools/embed-pool.ts";
-import { readVectorsFile } from "./embedding/vectors-file.ts";
+import { FileVectors, MemoryVectors, type VectorSource } from "./embedding/vector-source.ts";
+import { RowPasses } from "./pools/row-passes.ts";
 import { RemoteEmbedder, type RemoteOptions } from "./embedding/remote.ts";
 import { CHECK_SAMPLE, embedCorpusRemote, type RemoteEmbedded } from "./embedding/remote-corpus.ts";
-import { baseItemCount, buildIndex, DEFAULT_PARAMS, textBlob, type BaseIndex, type BuiltIndex, type TextBlob } from "./build-index.ts";
-import { ComputePool } from "./pools/compute-pool.ts";
+import { baseItemCount, buildIndex, DEFAULT_PARAMS, itemKey, scaleDefaults, textBlob, type BaseIndex, type BuiltIndex, type TextBlob } from "./build-index.ts";
 import { pickExamples } from "./packing/examples.ts";
 import { MemorySource } from "../artifacts/memory-source.ts";
 import { proxyQueries } from "./check/perturb.ts";
@@ -208,13 +208,17 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
   const model = await prepareModel();
   const pool = new EmbeddingPool(o.threads);
   const cache = o.cacheDir === null ? null : new EmbeddingCache(o.cacheDir ?? DEFAULT_CACHE, model.modelId);
+  // Records go to a pack beside the version they will replace, renamed over it once all is written.
+  const pack = path.join(out, "items.pack.tmp");
+  let vectors: VectorSource | undefined;
   try {
     const embedded = await embedStep(o, corpus.items, model.modelId, cache, pool, log);
     stages.lap("embed");
-    const { vectors } = embedded;
-    const leafSize = o.leafSize ?? DEFAULT_PARAMS.leafSize;
+    vectors = embedded.source;
+    const scale = scaleDefaults(corpus.items.length);
+    const leafSize = o.leafSize ?? scale.leafSize;
     const base = await chooseBase(o, model.modelId, corpus.items.length, log);
-    const built = await buildIndex(vectors, EMBEDDING_DIM, corpus.items, { leafSize, pqM: o.pqM, rerank: o.rerank, rerankMargin: o.rerankMargin, nprobe: o.nprobe ?? DEFAULT_PARAMS.nprobe, probeMargin: o.probeMargin, maxShardBytes: o.maxShardBytes, threads: o.threads, filterFields }, (s) => log(`  index ${s}`), base);
+    const built = await buildIndex(vectors, EMBEDDING_DIM, corpus.items, { leafSize, pqM: o.pqM, rerank: o.rerank, rerankMargin: o.rerankMargin, nprobe: o.nprobe ?? DEFAULT_PARAMS.nprobe, probeMargin: o.probeMargin, maxShardBytes: o.maxShardBytes, threads: o.threads, filterFields, recordsPack: pack, chunkScale: scale.chunkScale }, (s) => log(`  index ${s}`), base);
     checkValueSizes(built, leafSize, o.maxValueBytes);
     stages.lap("index");
     const modelValues = modelBlobs(model);
@@ -222,21 +226,26 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
     await checkRecall(o, manifest, built, vectors, corpus.items, { pool, cache }, log);
     stages.lap("self-check");
     sealManifest(manifest, built);
-    const manifestText = await writeArtifacts(out, manifest, built, modelValues, vectors);
+    const manifestText = await writeArtifacts(out, manifest, built, modelValues, vectors, o.vectors);
     stages.lap("write");
     const report = buildReport(out, manifest, manifestText, corpus, built, embedded, pool.threads, o.vectors ? "file" : o.embedRemote ? "remote" : "model", stages.seconds, filterFields);
     await writeFile(path.join(out, "report.json"), JSON.stringify(report, null, 2));
     return { manifest, report };
   } finally {
     await pool.close();
+    await vectors?.close();
+    await rm(pack, { force: true });
   }
 }
 
-/** The vectors: from --vectors, else through the cache from this machine's cores or from deployed Workers. */
-async function embedStep(o: BuildOptions, items: CorpusItem[], modelId: string, cache: EmbeddingCache | null, pool: EmbeddingPool, log: (s: string) => void): Promise<Embedded | RemoteEmbedded> {
+type Sourced = (Embedded | RemoteEmbedded) & { source: VectorSource };
+
+/** The vectors: from --vectors (read a chunk at a time, never whole), else through the cache from this machine's cores or from deployed Workers. */
+async function embedStep(o: BuildOptions, items: CorpusItem[], modelId: string, cache: EmbeddingCache | null, pool: EmbeddingPool, log: (s: string) => void): Promise<Sourced> {
   if (o.vectors && o.embedRemote) throw new UsageError("--vectors and --embed-url exclude each other");
-  if (o.vectors) return { vectors: await readVectorsFile(o.vectors, items.length, EMBEDDING_DIM), computed: 0, cached: 0, seconds: 0 };
-  if (!o.embedRemote) return embedCorpus(items, EMBEDDING_DIM, cache, pool, log, o.quiet);
+  if (o.vectors) return { source: await FileVectors.open(o.vectors, items.length, EMBEDDING_DIM), vectors: new Float32Array(0), computed: 0, cached: 0, seconds: 0 };
+  const inMemory = (e: Embedded | RemoteEmbedded): Sourced => ({ ...e, source: new MemoryVectors(e.vectors, EMBEDDING_DIM) });
+  if (!o.embedRemote) return inMemory(await embedCorpus(items, EMBEDDING_DIM, cache, pool, log, o.quiet));
   const remote = new RemoteEmbedder(
     {
       ...o.embedRemote,
@@ -247,7 +256,7 @@ async function embedStep(o: BuildOptions, items: CorpusItem[], modelId: string, 
     },
     modelId,
   );
-  return embedCorpusRemote(items, EMBEDDING_DIM, cache, pool, remote, log, o.quiet);
+  return inMemory(await embedCorpusRemote(items, EMBEDDING_DIM, cache, pool, remote, log, o.quiet));
 }
 
 async function readCorpusStep(o: BuildOptions, log: (s: string) => void): Promise<Corpus> {
@@ -344,7 +353,7 @@ async function checkRecall(
   o: BuildOptions,
   manifest: Manifest,
   built: BuiltIndex,
-  vectors: Float32Array,
+  vectors: VectorSource,
   items: CorpusItem[],
   embedder: { pool: EmbeddingPool; cache: EmbeddingCache | null },
   log: (s: string) => void,
@@ -361,27 +370,28 @@ async function checkRecall(
     embedder.pool,
   );
   const byProxy = new Map(texted.map((p, i) => [p, embedded[i]]));
-  const queries = proxies.map((p) => byProxy.get(p) ?? vectors.slice(p.row * EMBEDDING_DIM, (p.row + 1) * EMBEDDING_DIM));
+  const queries = await Promise.all(proxies.map(async (p) => byProxy.get(p) ?? (await vectors.read(p.row, p.row + 1)).slice()));
   const exclude = proxies.map((p) => (p.kind === "held-out" ? p.row : undefined));
-  const compute = new ComputePool(vectors, EMBEDDING_DIM, o.threads);
+  const passes = RowPasses.open(vectors, o.threads);
   let deep: number[][];
   try {
-    deep = await proxyTruth(compute, queries, exclude, Math.max(manifest.selfCheck.k, built.filters ? COVERAGE_DEPTH : 0));
+    deep = await proxyTruth(passes, queries, exclude, Math.max(manifest.selfCheck.k, built.filters ? COVERAGE_DEPTH : 0));
   } finally {
-    await compute.close();
+    await passes.close();
   }
+  const source = await MemorySource.ofBuilt(built);
   const truth = deep.map((rows) => rows.slice(0, manifest.selfCheck.k));
   // The mean the Worker sizes a filtered round 2 with (filtered-search.ts): the manifest's item bytes per item.
   const meanRecordBytes = storedItemBytes(built) / Math.max(1, manifest.items);
   const { nprobe, maxShardBytes, rerank, check } = await selfCheck(
-    { manifest, source: MemorySource.fromBuilt(built), ids: items.map((i) => i.id), queries, truth, kinds: proxies.map((p) => p.kind), exclude },
+    { manifest, source, ids: items.map((i) => i.id), queries, truth, kinds: proxies.map((p) => p.kind), exclude },
     { targetRecall: o.targetRecall ?? DEFAULT_TARGET_RECALL, byteBudget: o.byteBudget ?? DEFAULT_BYTE_BUDGET, fixedNprobe: o.nprobe, fixedCap: o.maxShardBytes !== undefined, fixedRerank: o.rerank !== undefined, capGoal: DEFAULT_CAP_GOAL, meanRecordBytes },
   );
   manifest.params.nprobe = nprobe;
   manifest.params.rerank = rerank;
   if (maxShardBytes !== undefined) manifest.params.maxShardBytes = maxShardBytes;
   manifest.selfCheck = check;
-  if (built.filters && manifest.filters) manifest.filters.cellCoverage = await cellCoverage(manifest, MemorySource.fromBuilt(built), queries, deep, built.filters.cellOf);
+  if (built.filters && manifest.filters) manifest.filters.cellCoverage = await cellCoverage(manifest, source, queries, deep, built.filters.cellOf);
   log(`self-check: recall@10 ${check.recallAt10.toFixed(3)} (${kindsLine(check)}) at nprobe ${nprobe}, rerank ${rerank}, round-1 cap ${maxShardBytes === undefined ? "none" : `${Math.round(maxShardBytes / 1024)} KB`}, ${Math.round(check.meanBytes / 1024)} KB/query, ${check.roundTrips} KV rounds`);
 }
 
@@ -394,7 +404,7 @@ export function kindsLine(c: Manifest["selfCheck"]): string {
 
 /** Stored bytes of every item record (manifest totals.itemBytes). */
 function storedItemBytes(built: BuiltIndex): number {
-  return built.records.reduce((a, r) => a + r.bytes, 0);
+  return built.recordBytes.reduce((a, b) => a + b, 0);
 }
 
 /** Totals, then the version: a hash of everything but createdAt, so equal inputs give equal versions. */
@@ -415,24 +425,34 @@ function sealManifest(m: Manifest, built: BuiltIndex): void {
     bytesPerItem: Math.round(((indexBytes + itemBytes) / m.items) * 10) / 10,
     ...(built.resident ? { residentBytes: sum(built.resident.blocks) } : {}),
     // model (3) + routing and catalog parts + shards + filter values + resident blocks + lexical values + records + manifest
-    kvValues: 3 + built.routing.length + built.catalog.length + built.shards.length + filterValues.length + (built.resident?.blocks.length ?? 0) + lexicalValues.length + built.records.length + 1,
+    kvValues: 3 + built.routing.length + built.catalog.length + built.shards.length + filterValues.length + (built.resident?.blocks.length ?? 0) + lexicalValues.length + built.recordBytes.length + 1,
   };
   const { createdAt: _c, version: _v, ...hashed } = m;
   m.version = createHash("sha256").update(JSON.stringify(hashed)).digest("hex").slice(0, 16);
 }
 
-async function writeArtifacts(out: string, manifest: Manifest, built: BuiltIndex, model: ModelValues, vectors: Float32Array): Promise<string> {
+async function writeArtifacts(out: string, manifest: Manifest, built: BuiltIndex, model: ModelValues, vectors: VectorSource, vectorsFile: string | undefined): Promise<string> {
   const f = built.filters;
   const filterValues = f ? [...f.table, ...f.attributes, ...f.chunks] : [];
   const lexicalValues = lexicalBlobs(built.lexical);
   for (const b of [...built.routing, ...built.catalog, ...built.shards, ...filterValues, ...(built.resident?.blocks ?? []), ...lexicalValues, model.topology, model.vocab]) await writeBlob(out, b.ref, b.text);
   await writeBlob(out, model.ref.weights, model.weights);
-  await writeItemsPack(out, built.records);
-  await writeFile(path.join(out, "vectors.f32"), new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
+  if (built.recordsPack) await rename(built.recordsPack, path.join(out, "items.pack"));
+  else await writeItemsPack(out, built.records);
+  await writeVectors(path.join(out, "vectors.f32"), vectors, vectorsFile);
   const manifestText = JSON.stringify(manifest, null, 1);
   await writeFile(path.join(out, "manifest.json"), manifestText);
   await pruneBlobs(out, manifest);
   return manifestText;
+}
+
+/** The build's vectors beside its index, for exact search: a hard link to a --vectors file where the file system allows, else a copy. */
+async function writeVectors(file: string, vectors: VectorSource, from: string | undefined): Promise<void> {
+  if (vectors.whole) return writeFile(file, new Uint8Array(vectors.whole.buffer, vectors.whole.byteOffset, vectors.whole.byteLength));
+  if (!from) throw new Error("vectors read from a file need that file");
+  if (path.resolve(from) === path.resolve(file)) return;
+  await rm(file, { force: true });
+  await link(from, file).catch(() => copyFile(from, file));
 }
 
 function buildReport(
@@ -450,8 +470,8 @@ function buildReport(
   const n = corpus.items.length;
   const sizes = built.shards.map((s) => s.ref.bytes).sort((a, b) => a - b);
   const sum = (xs: TextBlob[]) => xs.reduce((a, x) => a + x.ref.bytes, 0);
-  const values = [...built.routing, ...built.catalog, ...built.shards, ...(built.resident?.blocks ?? [])].map((b) => ({ key: b.ref.key, bytes: b.ref.bytes })).concat(built.records.map((r) => ({ key: r.key, bytes: r.bytes })));
-  const largest = values.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  const values = [...built.routing, ...built.catalog, ...built.shards, ...(built.resident?.blocks ?? [])].map((b) => ({ key: b.ref.key, bytes: b.ref.bytes }));
+  const largest = values.reduce((a, b) => (b.bytes > a.bytes ? b : a), largestRecord(built));
   const manifestBytes = Buffer.byteLength(manifestText);
   const indexSeconds = Object.fromEntries(Object.entries(built.timings).map(([k, v]) => [`index.${k}`, +v.toFixed(2)]));
   return {
@@ -492,6 +512,14 @@ function buildReport(
     lexical: lexicalReport(built),
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
   };
+}
+
+function largestRecord(built: BuiltIndex): { key: string; bytes: number } {
+  let row = 0;
+  built.recordBytes.forEach((b, i) => {
+    if (b > built.recordBytes[row]) row = i;
+  });
+  return { key: itemKey(built.keyBytes, row), bytes: built.recordBytes[row] ?? 0 };
 }
 
 function embeddingsLine(e: BuildReport["embeddings"]): string {

@@ -9,6 +9,7 @@ import type { Manifest, SelfCheck } from "../../../lib/index/manifest.ts";
 import { openIndex, searchVector } from "../../../lib/index/reader.ts";
 import { valueCache } from "../../../lib/index/fetch.ts";
 import type { BlobSource } from "../../../lib/index/reader.ts";
+import { RowPasses } from "../pools/row-passes.ts";
 import type { ComputePool } from "../pools/compute-pool.ts";
 import { exactTopKRows } from "../training/kernels.ts";
 import { dot, TopK } from "../../../lib/index/vector.ts";
@@ -46,15 +47,21 @@ export const NPROBE_LADDER = [8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384,
 const FIXED_PROBES = 0;
 
 /** Exact top-k rows of each query over every row in the pool, best first (all threads). */
-export async function exactTruth(pool: ComputePool, queries: Float32Array[], k: number): Promise<number[][]> {
-  const dim = pool.dim;
+/** Exact top-k of every query over every row of `rows` (a pool holding them all, or chunked passes), ties to the lower row. */
+export async function exactTruth(rows: ComputePool | RowPasses, queries: Float32Array[], k: number): Promise<number[][]> {
+  const dim = rows.dim;
   const flat = new Float32Array(queries.length * dim);
   queries.forEach((q, i) => flat.set(q, i * dim));
-  const n = pool.vectors.length / dim;
-  const parts = await pool.all<{ ids: Int32Array; scores: Float32Array }>(pool.ranges(n, 2).map(([start, end]) => ({ kind: "exact", queries: flat, k, start, end })));
+  const parts: Array<{ ids: Int32Array; scores: Float32Array; offset: number }> = [];
+  const chunk = async (pool: ComputePool, n: number, offset: number) => {
+    const got = await pool.all<{ ids: Int32Array; scores: Float32Array }>(pool.ranges(n, 2).map(([start, end]) => ({ kind: "exact", queries: flat, k, start, end })));
+    for (const p of got) parts.push({ ...p, offset });
+  };
+  if (rows instanceof RowPasses) await rows.each((c) => chunk(c.pool, c.end - c.start, c.start));
+  else await chunk(rows, rows.vectors.length / dim, 0);
   return queries.map((_, q) => {
     const merged: Array<{ id: number; score: number }> = [];
-    for (const p of parts) for (let j = 0; j < k; j++) if (p.ids[q * k + j] >= 0) merged.push({ id: p.ids[q * k + j], score: p.scores[q * k + j] });
+    for (const p of parts) for (let j = 0; j < k; j++) if (p.ids[q * k + j] >= 0) merged.push({ id: p.offset + p.ids[q * k + j], score: p.scores[q * k + j] });
     return merged.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, k).map((e) => e.id);
   });
 }
@@ -64,9 +71,9 @@ export async function exactTruth(pool: ComputePool, queries: Float32Array[], k: 
  * with `exclude[i]` set is that row's own vector, and its truth is the top k
  * of the other rows.
  */
-export async function proxyTruth(pool: ComputePool, queries: Float32Array[], exclude: ReadonlyArray<number | undefined>, k: number): Promise<number[][]> {
-  const rows = await exactTruth(pool, queries, k + 1);
-  return rows.map((r, i) => r.filter((row) => row !== exclude[i]).slice(0, k));
+export async function proxyTruth(rows: ComputePool | RowPasses, queries: Float32Array[], exclude: ReadonlyArray<number | undefined>, k: number): Promise<number[][]> {
+  const truth = await exactTruth(rows, queries, k + 1);
+  return truth.map((r, i) => r.filter((row) => row !== exclude[i]).slice(0, k));
 }
 
 export interface CheckInput {

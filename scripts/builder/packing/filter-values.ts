@@ -59,6 +59,12 @@ interface Input {
   values: Float64Array;
   columns: number;
   n: number;
+  /** Factor on both chunk sizes (1 but for very large builds: build-index.ts scaleDefaults). */
+  chunkScale?: number;
+}
+
+function scaled(size: { target: number; min: number; max: number }, s = 1) {
+  return { target: Math.round(size.target * s), min: Math.round(size.min * s), max: Math.round(size.max * s) };
 }
 
 /** Chunks in the table's order: value order by column, then cell order by column and cell. */
@@ -93,7 +99,7 @@ function planChunks(x: Input): ChunkPlan {
   // Each column sorted once: its value order, and split by cell, its cell order.
   const sorted = Array.from({ length: x.columns }, (_, c) => sortedRows(x, c));
   for (let c = 0; c < x.columns; c++) {
-    for (const chunk of cutChunks(sorted[c], x.keyBytes, VALUE_CHUNK_SIZES)) add(chunk, c);
+    for (const chunk of cutChunks(sorted[c], x.keyBytes, scaled(VALUE_CHUNK_SIZES, x.chunkScale))) add(chunk, c);
     chunkStart[c + 1] = rows.length;
   }
   for (let c = 0; c < x.columns; c++) {
@@ -101,7 +107,7 @@ function planChunks(x: Input): ChunkPlan {
     for (const r of sorted[c]) byCell[x.cellOf[r]].push(r);
     for (let cell = 0; cell < cells; cell++) {
       cellChunkStart[c * cells + cell] = rows.length;
-      for (const chunk of cutChunks(byCell[cell], x.keyBytes, CELL_CHUNK_SIZES)) add(chunk, c);
+      for (const chunk of cutChunks(byCell[cell], x.keyBytes, scaled(CELL_CHUNK_SIZES, x.chunkScale))) add(chunk, c);
     }
   }
   cellChunkStart[x.columns * cells] = rows.length;

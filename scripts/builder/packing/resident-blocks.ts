@@ -34,6 +34,11 @@ export interface ResidentCopy {
 
 type Entry = { json: Pick<ItemRecord, "id" | "text" | "meta">; bytes: number };
 
+/** False when n items cannot fit `maxBytes` whatever their texts: the build then need not read their vectors. */
+export function residentMayFit(n: number, dim: number, maxBytes = RESIDENT_MAX_BYTES): boolean {
+  return n > 0 && n * (dim + ENTRY_FIXED_BYTES) <= maxBytes;
+}
+
 /** The blocks, or null when the records would not fit `maxBytes` (checked on sizes before anything is packed). */
 export function residentCopy(
   vectors: Float32Array,
@@ -44,7 +49,7 @@ export function residentCopy(
   maxBytes = RESIDENT_MAX_BYTES,
 ): ResidentCopy | null {
   const n = items.length;
-  if (n === 0 || n * (dim + ENTRY_FIXED_BYTES) > maxBytes) return null;
+  if (!residentMayFit(n, dim, maxBytes)) return null;
   const entries: Entry[] = items.map((it) => {
     const json = { id: it.id, text: it.text, meta: it.meta };
     return { json, bytes: ENTRY_FIXED_BYTES + dim + Buffer.byteLength(JSON.stringify(json)) };

@@ -4,7 +4,7 @@
 // with the value's name and the knob that shrinks it, not fail at upload.
 import { MAX_KV_VALUE_BYTES } from "../../../lib/index/format.ts";
 import { UsageError } from "../../common/cli.ts";
-import type { BuiltIndex } from "../build-index.ts";
+import { itemKey, type BuiltIndex } from "../build-index.ts";
 
 export class ValueTooLargeError extends UsageError {}
 
@@ -16,8 +16,8 @@ export function checkValueSizes(built: BuiltIndex, leafSize: number, limit = MAX
   built.shards.forEach((s, leaf) => {
     if (over(s.ref.bytes)) throw new ValueTooLargeError(`shard ${s.ref.key} (leaf ${leaf}) is ${size(s.ref.bytes)}: lower --leaf-size (now ${leafSize}) or remove near-duplicate items`);
   });
-  built.records.forEach((r, i) => {
-    if (over(r.bytes)) throw new ValueTooLargeError(`item record ${r.key} (item ${i}) is ${size(r.bytes)}: shorten that item's text or metadata`);
+  built.recordBytes.forEach((bytes, i) => {
+    if (over(bytes)) throw new ValueTooLargeError(`item record ${itemKey(built.keyBytes, i)} (item ${i}) is ${size(bytes)}: shorten that item's text or metadata`);
   });
   const f = built.filters;
   f?.attributes.forEach((a, leaf) => {

@@ -3,9 +3,12 @@
 // per centroid), so its cost grows with the leaf count, not with n · leaves;
 // only the assignment passes touch every row, and an item is compared with the
 // leaves of its two nearest groups, not with every leaf. Every pass runs on the
-// compute pool's threads.
+// compute pool's threads. The centroids train on a sample pool (every row when
+// they fit in memory); the assignment passes go over every row a chunk at a time
+// (row-passes.ts), so a corpus larger than memory partitions the same way.
 import { normalizeInPlace } from "../../../lib/model/embed.ts";
 import type { ComputePool } from "../pools/compute-pool.ts";
+import type { RowPasses } from "../pools/row-passes.ts";
 import { shared } from "../pools/compute-pool.ts";
 import { concat } from "../../../lib/index/concat.ts";
 import type { KMeansOptions } from "./kernels.ts";
@@ -33,16 +36,72 @@ export interface Partition {
   spillOf: Int32Array;
 }
 
-export async function buildPartition(pool: ComputePool, n: number, targetLeaves: number, seed: number, spill?: SpillOptions): Promise<Partition> {
+/** The trained levels: group centroids, leaf centroids by group, and the training rows' two nearest groups. */
+export interface TrainedPartition {
+  groupCentroids: Float32Array;
+  leafCentroids: Float32Array;
+  groupStart: Int32Array;
+  /** Two group ids per training row, best first (reused by a pass over the same rows). */
+  groupsOfTrain: Int32Array;
+  /** The pool the levels trained on. */
+  train: ComputePool;
+}
+
+/**
+ * The levels' centroids, trained on `train`'s rows: every row of the index, or
+ * a sample of them for vectors read in chunks. `n` is the index's row count,
+ * which sets the leaf count with `targetLeaves`.
+ */
+export async function trainPartition(train: ComputePool, n: number, targetLeaves: number, seed: number): Promise<TrainedPartition> {
+  const m = train.vectors.length / train.dim;
   targetLeaves = Math.max(1, Math.min(targetLeaves, n));
   const groupCount = Math.max(1, Math.round(Math.sqrt(targetLeaves)));
-  const groupCentroids = await trainGroups(pool, n, groupCount, seed);
-  const groupsOfRows = await nearestGroups(pool, n, groupCentroids);
-  const { leafCentroids, groupStart } = await trainLeaves(pool, n, groupsOfRows, groupCentroids.length / pool.dim, targetLeaves, seed);
-  const leafOf = await assignToLeaves(pool, n, leafCentroids, groupStart, groupsOfRows);
-  const p = finalize(pool.vectors, pool.dim, n, groupCentroids, groupStart, leafOf);
-  if (spill) p.spillOf = await spillLeaves(pool, p.leafOf, shared(p.centroids), p.groupStart, groupsOfRows, spill);
+  const groupCentroids = await trainGroups(train, m, groupCount, seed);
+  const groupsOfTrain = await nearestGroups(train, m, groupCentroids);
+  const { leafCentroids, groupStart } = await trainLeaves(train, m, groupsOfTrain, groupCentroids.length / train.dim, targetLeaves, seed);
+  return { groupCentroids, leafCentroids, groupStart, groupsOfTrain, train };
+}
+
+/**
+ * Every row's leaf (a pass over all rows, chunk by chunk), the leaf centroids
+ * made the means of their members, then each row's spilled leaf (a second
+ * pass). A pool that trained on every row is not asked for its groups again.
+ */
+export async function assignPartition(passes: RowPasses, t: TrainedPartition, spill?: SpillOptions): Promise<Partition> {
+  const n = passes.rows;
+  const dim = passes.dim;
+  const reuse = passes.wholePool === t.train;
+  const groupsOfRows = reuse ? t.groupsOfTrain : new Int32Array(2 * n);
+  const leafOf = new Int32Array(n);
+  const sums = new Float64Array(t.groupStart[t.groupStart.length - 1] * dim);
+  await passes.each(async (c) => {
+    const rows = c.end - c.start;
+    const groups = reuse ? t.groupsOfTrain : await nearestGroups(c.pool, rows, t.groupCentroids);
+    if (!reuse) groupsOfRows.set(groups, 2 * c.start);
+    const leaves = await assignToLeaves(c.pool, rows, t.leafCentroids, t.groupStart, groups);
+    leafOf.set(leaves, c.start);
+    addRows(sums, c.vectors, dim, leaves);
+  });
+  const p = finalize(dim, n, t.groupCentroids, t.groupStart, leafOf, sums);
+  if (spill) p.spillOf = await spillPass(passes, p, groupsOfRows, spill);
   return p;
+}
+
+/** Each row added to its leaf's sum, in row order (the sum finalize normalizes). */
+function addRows(sums: Float64Array, vectors: Float32Array, dim: number, leafOf: Int32Array): void {
+  for (let i = 0; i < leafOf.length; i++) {
+    const o = leafOf[i] * dim;
+    for (let d = 0; d < dim; d++) sums[o + d] += vectors[i * dim + d];
+  }
+}
+
+async function spillPass(passes: RowPasses, p: Partition, groupsOfRows: Int32Array, spill: SpillOptions): Promise<Int32Array> {
+  const out = new Int32Array(passes.rows);
+  const centroids = shared(p.centroids);
+  await passes.each(async (c) => {
+    out.set(await spillLeaves(c.pool, p.leafOf.subarray(c.start, c.end), centroids, p.groupStart, groupsOfRows.subarray(2 * c.start, 2 * c.end), spill), c.start);
+  });
+  return out;
 }
 
 async function trainGroups(pool: ComputePool, n: number, groups: number, seed: number): Promise<Float32Array> {
@@ -111,10 +170,11 @@ async function assignToLeaves(pool: ComputePool, n: number, leafCentroids: Float
 
 /**
  * Leaf centroids become the normalized means of their members (one more Lloyd
- * step, on every row rather than the training sample); leaves left empty are
- * dropped and the rest renumbered, keeping each group's leaves contiguous.
+ * step, on every row rather than the training sample: `sums` by trained leaf);
+ * leaves left empty are dropped and the rest renumbered, keeping each group's
+ * leaves contiguous.
  */
-function finalize(vectors: Float32Array, dim: number, n: number, groupCentroids: Float32Array, groupStart: Int32Array, leafOf: Int32Array): Partition {
+function finalize(dim: number, n: number, groupCentroids: Float32Array, groupStart: Int32Array, leafOf: Int32Array, sums: Float64Array): Partition {
   const trained = groupStart[groupStart.length - 1];
   const counts = new Int32Array(trained);
   for (let i = 0; i < n; i++) counts[leafOf[i]]++;
@@ -127,20 +187,15 @@ function finalize(vectors: Float32Array, dim: number, n: number, groupCentroids:
     for (let l = groupStart[g]; l < groupStart[g + 1]; l++) if (counts[l] > 0) renumber[l] = leaves++;
   }
   keptStart[groups] = leaves;
-  const sums = new Float64Array(leaves * dim);
   const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const l = renumber[leafOf[i]];
-    out[i] = l;
-    for (let d = 0; d < dim; d++) sums[l * dim + d] += vectors[i * dim + d];
-  }
+  for (let i = 0; i < n; i++) out[i] = renumber[leafOf[i]];
   const centroids = new Float32Array(leaves * dim);
-  for (let l = 0; l < leaves; l++) {
-    const c = centroids.subarray(l * dim, (l + 1) * dim);
+  for (let l = 0; l < trained; l++) {
+    if (renumber[l] < 0) continue;
+    const c = centroids.subarray(renumber[l] * dim, (renumber[l] + 1) * dim);
     for (let d = 0; d < dim; d++) c[d] = sums[l * dim + d];
     normalizeInPlace(c);
   }
   // A group whose leaves all emptied keeps an empty range; the reader skips it.
   return { dim, leaves, centroids, groups, groupCentroids: Float32Array.from(groupCentroids), groupStart: keptStart, leafOf: out, spillOf: new Int32Array(n).fill(-1) };
 }
-
