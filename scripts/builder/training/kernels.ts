@@ -1,6 +1,7 @@
 // The build's hot loops over float32 rows: nearest centroids, spherical k-means,
 // PQ encoding and exact top-k. Pure functions of their arguments, so the compute
 // pool can run them on any thread and get the same bits as the main thread.
+import { GEMM_WASM_BASE64 } from "./gemm-wasm.ts";
 import { PQ_CENTROIDS } from "../../../lib/index/format.ts";
 import { concat } from "../../../lib/index/concat.ts";
 import { dot, TopK } from "../../../lib/index/vector.ts";
@@ -25,16 +26,55 @@ export const BLOCK_ROWS = 64;
 
 /**
  * out[i·k + j] = X[xo + i·dim ..] · C[j·dim ..] for i < rows, j < k: the build's
- * one matrix product. 4 × 4 register tiles load each row and centroid value
- * once per 16 multiply-adds, which beats a row-at-a-time dot
- * (docs/decisions.md#build-kernels-and-readers).
+ * one matrix product. Rows in fours and centroids in pairs go to gemm.wat, a
+ * WebAssembly SIMD kernel summing in float32; the rest, and dims that are not a
+ * multiple of 4, to gemmJs (docs/decisions.md#build-kernels-and-readers).
  */
 export function gemmNT(X: Float32Array, xo: number, rows: number, C: Float32Array, k: number, dim: number, out: Float32Array): void {
   const r4 = rows & ~3;
-  const k4 = k & ~3;
-  for (let i = 0; i < r4; i += 4) {
+  const k2 = k & ~1;
+  if (r4 === 0 || k2 === 0 || dim % 4 !== 0) return gemmJs(X, xo, rows, C, k, dim, out, 0, 0);
+  simdGemm(X, xo, r4, C, k2, dim, out, k);
+  if (k2 < k) gemmJs(X, xo, r4, C, k, dim, out, 0, k2);
+  if (r4 < rows) gemmJs(X, xo, rows, C, k, dim, out, r4, 0);
+}
+
+/** gemm.wat's instance and memory, one per thread (each thread loads this module). */
+let simd: { gemm: (x: number, rows: number, c: number, k: number, dim: number, out: number) => void; memory: WebAssembly.Memory } | null = null;
+
+function simdGemm(X: Float32Array, xo: number, rows: number, C: Float32Array, k: number, dim: number, out: Float32Array, ldo: number): void {
+  if (!simd) {
+    // Node compiles and instantiates a module this small synchronously (workerd would not, but this runs only in the build).
+    const Instance = WebAssembly.Instance as unknown as new (m: WebAssembly.Module) => WebAssembly.Instance;
+    const Module = WebAssembly.Module as unknown as new (bytes: Uint8Array) => WebAssembly.Module;
+    const instance = new Instance(new Module(Buffer.from(GEMM_WASM_BASE64, "base64")));
+    simd = instance.exports as unknown as NonNullable<typeof simd>;
+  }
+  const xFloats = rows * dim;
+  const cFloats = k * dim;
+  const need = (xFloats + cFloats + rows * k) * 4;
+  const have = simd.memory.buffer.byteLength;
+  if (need > have) simd.memory.grow(Math.ceil((need - have) / 65536));
+  const f = new Float32Array(simd.memory.buffer);
+  f.set(X.subarray(xo, xo + xFloats), 0);
+  f.set(C.subarray(0, cFloats), xFloats);
+  const o = xFloats + cFloats;
+  simd.gemm(0, rows, xFloats * 4, k, dim, o * 4);
+  if (ldo === k) out.set(f.subarray(o, o + rows * k));
+  else for (let i = 0; i < rows; i++) out.set(f.subarray(o + i * k, o + (i + 1) * k), i * ldo);
+}
+
+/**
+ * The same product in JS, for rows from `fromRow` and centroids from `fromCol`:
+ * 4 × 4 register tiles load each row and centroid value once per 16
+ * multiply-adds, which beats a row-at-a-time dot.
+ */
+function gemmJs(X: Float32Array, xo: number, rows: number, C: Float32Array, k: number, dim: number, out: Float32Array, fromRow: number, fromCol: number): void {
+  const r4 = fromRow + ((rows - fromRow) & ~3);
+  const k4 = fromCol + ((k - fromCol) & ~3);
+  for (let i = fromRow; i < r4; i += 4) {
     const x0 = xo + i * dim, x1 = x0 + dim, x2 = x1 + dim, x3 = x2 + dim;
-    for (let j = 0; j < k4; j += 4) {
+    for (let j = fromCol; j < k4; j += 4) {
       const c0 = j * dim, c1 = c0 + dim, c2 = c1 + dim, c3 = c2 + dim;
       let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
       let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
@@ -54,7 +94,7 @@ export function gemmNT(X: Float32Array, xo: number, rows: number, C: Float32Arra
     }
     for (let j = k4; j < k; j++) for (let r = 0; r < 4; r++) out[(i + r) * k + j] = dot(C.subarray(j * dim, (j + 1) * dim), X, xo + (i + r) * dim, dim);
   }
-  for (let i = r4; i < rows; i++) for (let j = 0; j < k; j++) out[i * k + j] = dot(C.subarray(j * dim, (j + 1) * dim), X, xo + i * dim, dim);
+  for (let i = r4; i < rows; i++) for (let j = fromCol; j < k; j++) out[i * k + j] = dot(C.subarray(j * dim, (j + 1) * dim), X, xo + i * dim, dim);
 }
 
 /** Rows copied contiguously (k-means samples, a group's members), so gemmNT can stream them. */
