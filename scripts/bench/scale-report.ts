@@ -19,6 +19,10 @@ const TARGET = {
   routingBytes: 8 * 2 ** 20,
 };
 
+/** Above LARGE.items the 10M issue's targets apply (build time and peak RSS, an isolate's share). */
+const LARGE = { items: 2_000_000, buildSeconds: 2 * 3600, rssBytes: 8 * 2 ** 30, isolateBytes: 32 * 2 ** 20 };
+const isLarge = (r: ScaleReport) => r.generator.items > LARGE.items;
+
 const kb = (b: number) => `${(b / 1024).toFixed(0)} KB`;
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 const ms = (x: number) => `${x.toFixed(x < 10 ? 2 : 1)} ms`;
@@ -44,8 +48,9 @@ function hybridTargets(r: ScaleReport): string[][] {
         ]
       : []),
     ...(r.isolate
-      ? [["in-isolate total ≤ 8 MiB (routing, filter table, lexicon head)", `${mib(r.isolate.totalBytes)} (routing ${mib(r.isolate.routingBytes)}, filter table ${mib(r.isolate.filterTableBytes)}, lexicon head ${mib(r.isolate.lexiconHeadBytes)})`, ok(r.isolate.totalBytes <= TARGET.routingBytes)]]
+      ? [[`in-isolate total ≤ ${isLarge(r) ? 32 : 8} MiB (routing, filter table, lexicon head)`, `${mib(r.isolate.totalBytes)} (routing ${mib(r.isolate.routingBytes)}, filter table ${mib(r.isolate.filterTableBytes)}, lexicon head ${mib(r.isolate.lexiconHeadBytes)})`, ok(r.isolate.totalBytes <= (isLarge(r) ? LARGE.isolateBytes : TARGET.routingBytes))]]
       : []),
+    ...(r.filters ?? []).map((f) => [`${f.name}: recall@10 ≥ 0.95, every result inside, ≤ 2 rounds`, `${f.recallAt10.toFixed(3)}; inside ${(100 * f.passing).toFixed(1)}%; rounds max ${f.roundTrips.max}`, ok(f.recallAt10 >= TARGET.recall && f.passing === 1 && f.roundTrips.max <= 2)]),
   ];
 }
 
@@ -56,13 +61,22 @@ function targetRows(r: ScaleReport): string[][] {
   return [
     ["recall@10 vs exact float32 ≥ 0.95", `Node ${r.node.recallAt10.toFixed(3)}${w ? `, HTTP ${w.recallAt10.toFixed(3)}` : ""}`, ok(r.node.recallAt10 >= TARGET.recall && (!w || w.recallAt10 >= TARGET.recall))],
     ["≤ 3 sequential KV rounds (2 if possible)", `max ${Math.max(r.node.roundTrips.max, w?.roundTrips.max ?? 0)}`, ok(r.node.roundTrips.max <= TARGET.rounds)],
-    ["≤ 768 KB read per query", `mean ${kb(r.node.bytes.mean)}, max ${kb(bytesMax)}`, ok(bytesMax <= TARGET.bytes)],
+    isLarge(r)
+      ? ["≤ 768 KB read per query on average", `mean ${kb(r.node.bytes.mean)}, max ${kb(bytesMax)}`, ok(r.node.bytes.mean <= TARGET.bytes)]
+      : ["≤ 768 KB read per query", `mean ${kb(r.node.bytes.mean)}, max ${kb(bytesMax)}`, ok(bytesMax <= TARGET.bytes)],
     ["isolate memory ≤ 100 MiB", w ? mib(w.memory.isolateSteadyBytes) : "unmeasured", w ? ok(w.memory.isolateSteadyBytes <= TARGET.isolateBytes) : "unmeasured"],
     ["cold first query ≤ 1 s", w ? ms(w.cold.e2eMs) : "unmeasured", w ? ok(w.cold.e2eMs <= TARGET.coldMs) : "unmeasured"],
     ["search compute p50 ≤ 10 ms", w ? `${ms(w.compute.p50)} (embed p50 ${ms(w.embed.p50)}, ratio ${w.computeOverEmbedP50.toFixed(2)})` : "unmeasured", w ? ok(w.compute.p50 <= TARGET.computeMs) : "unmeasured"],
-    ["build after embeddings ≤ 30 min on 2 cores", `${(b.seconds.total / 60).toFixed(1)} min`, ok(b.seconds.total <= TARGET.buildSeconds)],
-    ["build peak RSS ≤ 8 GB", `${(r.build.peakRssBytes / 1e9).toFixed(2)} GB (${(r.build.peakRssBytes / 2 ** 30).toFixed(2)} GiB)`, ok(r.build.peakRssBytes <= TARGET.rssBytes)],
-    ["in-isolate index ≤ 8 MiB at 1.2M", mib(r.memoryFormula.measuredRoutingBytes), ok(r.memoryFormula.measuredRoutingBytes <= TARGET.routingBytes)],
+    ...(isLarge(r)
+      ? [
+          ["build from vectors ≤ 2 h on 2 cores", `${(b.seconds.total / 60).toFixed(1)} min`, ok(b.seconds.total <= LARGE.buildSeconds)],
+          ["build peak RSS ≤ 8 GiB", `${(r.build.peakRssBytes / 2 ** 30).toFixed(2)} GiB`, ok(r.build.peakRssBytes <= LARGE.rssBytes)],
+        ]
+      : [
+          ["build after embeddings ≤ 30 min on 2 cores", `${(b.seconds.total / 60).toFixed(1)} min`, ok(b.seconds.total <= TARGET.buildSeconds)],
+          ["build peak RSS ≤ 8 GB", `${(r.build.peakRssBytes / 1e9).toFixed(2)} GB (${(r.build.peakRssBytes / 2 ** 30).toFixed(2)} GiB)`, ok(r.build.peakRssBytes <= TARGET.rssBytes)],
+          ["in-isolate index ≤ 8 MiB at 1.2M", mib(r.memoryFormula.measuredRoutingBytes), ok(r.memoryFormula.measuredRoutingBytes <= TARGET.routingBytes)],
+        ]),
     ...hybridTargets(r),
   ];
 }
@@ -152,8 +166,38 @@ then shards, then records); bytes per query are at most the round-1 cap plus rer
 `;
 }
 
+function filterSection(r: ScaleReport): string {
+  if (!r.filters?.length) return "";
+  const rows = r.filters.map((f) => [f.name, `${f.matching.toLocaleString("en")} (${(100 * f.selectivity).toFixed(1)}%)`, f.recallAt10.toFixed(4), `${(100 * f.passing).toFixed(1)}%`, f.short, `${kb(f.bytes.mean)}, ${kb(f.bytes.max)}`, f.roundTrips.max, Object.entries(f.plans).map(([p, c]) => `${p} ${c}`).join(", ")]);
+  return `
+## Filtered queries (Node, the Worker's search code)
+
+The same ${r.queries.count} queries under date filters (the filter bench's cases); ground truth is exact float32 search over
+exactly the items that pass (a synthetic item has its parent headline's date).
+
+${table(["filter", "items that pass", "recall@10", "results inside", "short answers", "bytes mean, max", "rounds max", "plans"], rows)}
+`;
+}
+
+function kvSection(r: ScaleReport): string {
+  if (!r.kv) return "";
+  const { full, change } = r.kv;
+  const byKind = new Map(change.kinds.map((k) => [k.kind, k]));
+  const rows = full.kinds.map((k) => [k.kind, k.values.toLocaleString("en"), mib(k.bytes), (byKind.get(k.kind)?.values ?? 0).toLocaleString("en"), mib(byKind.get(k.kind)?.bytes ?? 0)]);
+  return `
+## KV writes and stored bytes
+
+A full deploy writes every value once: **${full.writes.toLocaleString("en")} writes, ${mib(full.bytes)}**. After ${(100 * change.share).toFixed(0)}% of the items change
+(half edited, half removed, as the incremental bench changes the 50k headlines), an extending build rewrites an estimated
+**${change.writes.toLocaleString("en")} values, ${mib(change.bytes)}** (scripts/bench/scale-kv.ts: a value holding e items is rewritten with probability
+1 − (1 − ${change.share})^e, from this index's leaf sizes and chunk counts; no incremental build ran at this size).
+
+${table(["kind", "values", "bytes", "after a 1% change: values", "bytes"], rows)}
+`;
+}
+
 export function scaleMarkdown(r: ScaleReport): string {
-  return headAndSet(r) + buildAndQueries(r) + workerAndFormula(r);
+  return headAndSet(r) + buildAndQueries(r) + filterSection(r) + kvSection(r) + workerAndFormula(r);
 }
 
 /** The round-1 cap and re-rank depth the build chose (a default build: the self-check raises the cap where it binds). */

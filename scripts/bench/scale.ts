@@ -23,14 +23,18 @@ import { EmbeddingCache } from "../builder/embedding/cache.ts";
 import { embedCorpus } from "../builder/embedding/embed-corpus.ts";
 import { prepareModel } from "../builder/embedding/node-model.ts";
 import { EmbeddingPool } from "../builder/pools/embed-pool.ts";
-import { readVectorsFile } from "../builder/embedding/vectors-file.ts";
+import { FileVectors } from "../builder/embedding/vector-source.ts";
+import { RowPasses } from "../builder/pools/row-passes.ts";
 import { DEFAULT_PARAMS } from "../builder/build-index.ts";
 import { ComputePool } from "../builder/pools/compute-pool.ts";
 import { exactTruth } from "../builder/check/self-check.ts";
 import { loadQueries, type BenchQuery } from "./queries.ts";
 import { selfCheckVsHeldOut } from "./self-check-line.ts";
+import { scaleFilters, type ScaleFilterResult } from "./scale-filters.ts";
+import { kvCost, type KvCost } from "./scale-kv.ts";
+import type { Manifest } from "../../lib/index/manifest.ts";
 import { dist, mean, recallAt, type Dist } from "./stats.ts";
-import { grow, neighbourQuantiles, realNeighbours, SYNTHETIC_DEFAULTS, type Quantiles } from "./synthetic.ts";
+import { growChunks, neighbourQuantiles, realNeighbours, SYNTHETIC_DEFAULTS, type Quantiles } from "./synthetic.ts";
 import { measureThroughHttp, type WorkerMeasurements } from "./http-client.ts";
 import { DEFAULT_CACHE, PROJECT_ROOT } from "../common/paths.ts";
 
@@ -67,6 +71,10 @@ export interface ScaleReport {
   node: { recallAt10: number; recallByKind: Record<string, number>; bytes: Dist; roundTrips: Dist; shards: Dist };
   /** The same queries in hybrid mode (default fusion), Node: bytes and rounds; null for an index without a lexicon. */
   hybrid?: null | { bytes: Dist; roundTrips: Dist; lexiconParts: Dist };
+  /** KV writes and stored bytes of a full deploy, and expected for a deploy after a small change (scale-kv.ts CHANGE_SHARE; absent in older reports). */
+  kv?: KvCost;
+  /** The 1-week and 1-month date filters over the same queries, Node (absent in older reports; null without filter columns). */
+  filters?: ScaleFilterResult[] | null;
   /** What an isolate holds of the index, decoded: routing, filter table and lexicon head (the resident copy aside). */
   isolate?: { routingBytes: number; filterTableBytes: number; lexiconHeadBytes: number; totalBytes: number };
   worker: null | {
@@ -143,25 +151,33 @@ async function syntheticFiles(o: ScaleOptions, items: CorpusItem[], real: Float3
   const pool = new ComputePool(real, EMBEDDING_DIM, o.threads);
   const neighbours = await realNeighbours(pool, items.length, SYNTHETIC_DEFAULTS.seed);
   await pool.close();
-  const set = grow(real, EMBEDDING_DIM, neighbours, { items: o.items, seed: SYNTHETIC_DEFAULTS.seed, noise: noiseOf(o) });
-  const seconds = (performance.now() - t0) / 1000;
   const metaColumns = Object.keys(items[0]?.meta ?? {});
-  const fh = await open(files.corpus, "w");
-  await fh.write(["id", ...metaColumns, "headline_text"].join(",") + "\n");
-  const CHUNK = 50_000;
-  for (let s = 0; s < o.items; s += CHUNK) {
-    const lines: string[] = [];
-    for (let i = s; i < Math.min(o.items, s + CHUNK); i++) {
-      const parent = items[set.parent[i]];
-      lines.push([i < items.length ? `r${items[i].id}` : `s${i}`, ...metaColumns.map((c) => csvField(parent.meta[c])), csvField(parent.text)].join(",") + "\n");
+  const corpus = await open(files.corpus, "w");
+  const vectors = await open(files.vectors, "w");
+  try {
+    await corpus.write(["id", ...metaColumns, "headline_text"].join(",") + "\n");
+    // Written as generated, a chunk at a time: a 10M-item set is 20 GB of vectors.
+    for (const c of growChunks(real, EMBEDDING_DIM, neighbours, { items: o.items, seed: SYNTHETIC_DEFAULTS.seed, noise: noiseOf(o) }, GENERATE_CHUNK_ROWS)) {
+      const lines: string[] = [];
+      c.parent.forEach((p, j) => {
+        const i = c.start + j;
+        const parent = items[p];
+        lines.push([i < items.length ? `r${items[i].id}` : `s${i}`, ...metaColumns.map((col) => csvField(parent.meta[col])), csvField(parent.text)].join(",") + "\n");
+      });
+      await corpus.write(lines.join(""));
+      await vectors.write(new Uint8Array(c.vectors.buffer, c.vectors.byteOffset, c.vectors.byteLength));
     }
-    await fh.write(lines.join(""));
+  } finally {
+    await corpus.close();
+    await vectors.close();
   }
-  await fh.close();
-  await writeFile(files.vectors, new Uint8Array(set.vectors.buffer));
+  const seconds = (performance.now() - t0) / 1000;
   await writeFile(files.done, JSON.stringify({ seconds }));
   return { ...files, seconds };
 }
+
+/** Rows generated and written at a time. */
+const GENERATE_CHUNK_ROWS = 100_000;
 
 /** The default build (no tuning flags), as its own process: its report's peak RSS is the build's alone. */
 async function buildStep(o: ScaleOptions, set: SyntheticFiles): Promise<{ out: string; report: BuildReport; reusedFrom?: string }> {
@@ -172,7 +188,8 @@ async function buildStep(o: ScaleOptions, set: SyntheticFiles): Promise<{ out: s
     o.log(`build: reusing ${out}`);
     return { out, report: JSON.parse(await readFile(previous, "utf8")) as BuildReport, reusedFrom: (await stat(previous)).mtime.toISOString() };
   }
-  const args = ["tsx", "scripts/build.ts", "--corpus", set.corpus, "--vectors", set.vectors, "--out", out, "--json"];
+  // As `npm run build` runs it: a 10M-item corpus's items and values outgrow V8's default heap limit.
+  const args = ["tsx", "--max-old-space-size=16384", "scripts/build.ts", "--corpus", set.corpus, "--vectors", set.vectors, "--out", out, "--json"];
   if (o.threads) args.push("--threads", String(o.threads));
   o.log(`build: npx ${args.join(" ")}`);
   const { stdout } = await run("npx", args, { cwd: PROJECT_ROOT, maxBuffer: 64 * 2 ** 20, env: { ...process.env } });
@@ -256,22 +273,33 @@ async function embedRealAndQueries(o: ScaleOptions, items: CorpusItem[]): Promis
   }
 }
 
-/** Neighbour quantiles of both sets, and the queries' exact top-k over the synthetic one. */
+/** Neighbour quantiles of both sets, and the queries' exact top-k over the synthetic one (read a chunk at a time). */
 async function measureSets(o: ScaleOptions, real: Float32Array, set: SyntheticFiles, qv: Float32Array[]): Promise<{ quantiles: ScaleReport["quantiles"]; truthRows: number[][] }> {
   const realPool = new ComputePool(real, EMBEDDING_DIM, o.threads);
   const realQ = await neighbourQuantiles(realPool, SCALE_DEFAULTS.quantilePoints, QUANTILE_SEED).finally(() => realPool.close());
-  const pool = new ComputePool(await readVectorsFile(set.vectors, o.items, EMBEDDING_DIM), EMBEDDING_DIM, o.threads);
+  const passes = RowPasses.open(await FileVectors.open(set.vectors, o.items, EMBEDDING_DIM), o.threads);
   try {
-    const synQ = await neighbourQuantiles(pool, SCALE_DEFAULTS.quantilePoints, QUANTILE_SEED);
+    const synQ = await neighbourQuantiles(passes, SCALE_DEFAULTS.quantilePoints, QUANTILE_SEED);
     o.log(`neighbour cosine p50: real top-1 ${realQ.top1.p50} top-10 ${realQ.top10.p50}; synthetic top-1 ${synQ.top1.p50} top-10 ${synQ.top10.p50}`);
-    return { quantiles: { real: realQ, synthetic: synQ }, truthRows: await exactTruth(pool, qv, SCALE_DEFAULTS.k) };
+    return { quantiles: { real: realQ, synthetic: synQ }, truthRows: await exactTruth(passes, qv, SCALE_DEFAULTS.k) };
   } finally {
-    await pool.close();
+    await passes.close();
+    await passes.source.close();
   }
 }
 
+/**
+ * Items above which the bench does not load local KV for the HTTP pass: one
+ * local write per record, hours at 10M on this machine (docs/bench-10m.md).
+ */
+const SERVE_MAX_ITEMS = 2_000_000;
+
 async function serveStep(o: ScaleOptions, out: string, queries: BenchQuery[], truth: string[][]): Promise<ScaleReport["worker"]> {
   if (!o.serve) return null;
+  if (o.items > SERVE_MAX_ITEMS) {
+    o.log(`worker: no HTTP pass above ${SERVE_MAX_ITEMS} items (local KV would take one write per record); Node runs the Worker's search code`);
+    return null;
+  }
   // Kept between runs: the records (content-addressed) are already there, only what changed is sent.
   const persistDir = path.join(o.workDir, "kv");
   await mkdir(persistDir, { recursive: true });
@@ -296,6 +324,11 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
   const node = await nodeSearch(out, qv, truth, queries.map((q) => q.kind));
   o.log(`node: recall@10 ${node.recallAt10.toFixed(4)}, ${(node.bytes.mean / 1024).toFixed(0)} KB/query, rounds max ${node.roundTrips.max}`);
   o.log(`self-check vs held-out: ${selfCheckVsHeldOut(report.selfCheck, node.recallAt10, node.recallByKind)}`);
+  const realRow = new Map(items.map((it, i) => [`r${it.id}`, i]));
+  const filters = await scaleFilters({ out, corpus: set.corpus, vectors: set.vectors, items: o.items, dim: EMBEDDING_DIM, k: SCALE_DEFAULTS.k, queries: qv, idOf, rowOf: (id) => (id.startsWith("s") ? Number(id.slice(1)) : realRow.get(id) ?? -1), log: o.log });
+  const manifestText = await readFile(path.join(out, "manifest.json"), "utf8");
+  const kv = await kvCost(out, JSON.parse(manifestText) as Manifest, report, Buffer.byteLength(manifestText));
+  o.log(`kv: full deploy ${kv.full.writes} writes, ${(kv.full.bytes / 2 ** 30).toFixed(2)} GiB; after a 1% change ~${kv.change.writes} writes, ${(kv.change.bytes / 2 ** 20).toFixed(0)} MiB`);
   const hybrid = await hybridSearch(out, queries.map((q) => q.text), qv);
   if (hybrid) o.log(`node, hybrid: ${(hybrid.bytes.mean / 1024).toFixed(0)} KB/query, rounds max ${hybrid.roundTrips.max}`);
   const worker = await serveStep(o, out, queries, truth);
@@ -316,6 +349,8 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
     },
     queries: { count: queries.length, questions: queries.filter((q) => q.kind === "question").length, perturbed: queries.filter((q) => q.kind === "perturbed").length },
     node,
+    filters,
+    kv,
     hybrid,
     isolate: { routingBytes, filterTableBytes, lexiconHeadBytes, totalBytes: routingBytes + filterTableBytes + lexiconHeadBytes },
     worker,

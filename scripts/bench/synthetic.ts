@@ -11,6 +11,7 @@
 import { normalizeInPlace } from "../../lib/model/embed.ts";
 import { dot, TopK } from "../../lib/index/vector.ts";
 import type { ComputePool } from "../builder/pools/compute-pool.ts";
+import { RowPasses } from "../builder/pools/row-passes.ts";
 import { concat } from "../../lib/index/concat.ts";
 import { rng } from "../builder/training/kernels.ts";
 import { exactTruth } from "../builder/check/self-check.ts";
@@ -86,26 +87,47 @@ export async function realNeighbours(pool: ComputePool, n: number, seed: number)
 }
 
 export function grow(real: Float32Array, dim: number, neighbours: Int32Array, o: SyntheticOptions): SyntheticSet {
+  const vectors = new Float32Array(new SharedArrayBuffer(o.items * dim * 4));
+  const parent = new Int32Array(o.items);
+  for (const c of growChunks(real, dim, neighbours, o, o.items)) {
+    vectors.set(c.vectors, c.start * dim);
+    parent.set(c.parent, c.start);
+  }
+  return { vectors, parent };
+}
+
+/**
+ * The same set, `chunkRows` rows at a time in row order (one generator state
+ * throughout, so every chunking gives the same rows): a set larger than
+ * memory is written to disk as it is made.
+ */
+export function* growChunks(real: Float32Array, dim: number, neighbours: Int32Array, o: SyntheticOptions, chunkRows: number): Generator<{ start: number; vectors: Float32Array; parent: Int32Array }> {
   const nReal = real.length / dim;
   if (o.items < nReal) throw new Error(`a synthetic set of ${o.items} items cannot hold the ${nReal} real ones`);
-  const vectors = new Float32Array(new SharedArrayBuffer(o.items * dim * 4));
-  vectors.set(real);
-  const parent = new Int32Array(o.items);
-  for (let i = 0; i < nReal; i++) parent[i] = i;
   const random = rng(o.seed);
   const normal = gaussian(rng(o.seed + 1));
   const sigma = o.noise / Math.sqrt(dim);
-  for (let i = nReal; i < o.items; i++) {
-    const a = Math.floor(random() * nReal);
-    let b = neighbours[a * NEIGHBOURS + Math.floor(random() * NEIGHBOURS)];
-    if (b < 0) b = a;
-    const t = random();
-    const out = vectors.subarray(i * dim, (i + 1) * dim);
-    for (let d = 0; d < dim; d++) out[d] = (1 - t) * real[a * dim + d] + t * real[b * dim + d] + sigma * normal();
-    normalizeInPlace(out);
-    parent[i] = a;
+  for (let start = 0; start < o.items; start += chunkRows) {
+    const end = Math.min(o.items, start + chunkRows);
+    const vectors = new Float32Array((end - start) * dim);
+    const parent = new Int32Array(end - start);
+    for (let i = start; i < end; i++) {
+      const out = vectors.subarray((i - start) * dim, (i - start + 1) * dim);
+      if (i < nReal) {
+        out.set(real.subarray(i * dim, (i + 1) * dim));
+        parent[i - start] = i;
+        continue;
+      }
+      const a = Math.floor(random() * nReal);
+      let b = neighbours[a * NEIGHBOURS + Math.floor(random() * NEIGHBOURS)];
+      if (b < 0) b = a;
+      const t = random();
+      for (let d = 0; d < dim; d++) out[d] = (1 - t) * real[a * dim + d] + t * real[b * dim + d] + sigma * normal();
+      normalizeInPlace(out);
+      parent[i - start] = a;
+    }
+    yield { start, vectors, parent };
   }
-  return { vectors, parent };
 }
 
 export interface Quantiles {
@@ -120,20 +142,21 @@ export const QUANTILES = [0.05, 0.25, 0.5, 0.75, 0.95];
  * For `points` rows drawn with a seed, the cosine of their nearest and 10th
  * nearest other row in the whole set, at QUANTILES (exact search on every core).
  */
-export async function neighbourQuantiles(pool: ComputePool, points: number, seed: number): Promise<Quantiles> {
-  const dim = pool.dim;
-  const n = pool.vectors.length / dim;
+export async function neighbourQuantiles(set: ComputePool | RowPasses, points: number, seed: number): Promise<Quantiles> {
+  const dim = set.dim;
+  const n = set instanceof RowPasses ? set.rows : set.vectors.length / dim;
+  const row = async (r: number) => (set instanceof RowPasses ? (await set.source.read(r, r + 1)).slice() : set.vectors.slice(r * dim, (r + 1) * dim));
   const random = rng(seed);
   const rows = Array.from({ length: points }, () => Math.floor(random() * n));
-  const queries = rows.map((r) => pool.vectors.slice(r * dim, (r + 1) * dim));
-  const truth = await exactTruth(pool, queries, NEIGHBOURS + 1);
+  const queries = await Promise.all(rows.map(row));
+  const truth = await exactTruth(set, queries, NEIGHBOURS + 1);
   const top1: number[] = [];
   const top10: number[] = [];
-  truth.forEach((ids, i) => {
-    const others = ids.filter((id) => id !== rows[i]);
-    top1.push(dot(queries[i], pool.vectors, others[0] * dim, dim));
-    top10.push(dot(queries[i], pool.vectors, others[NEIGHBOURS - 1] * dim, dim));
-  });
+  for (let i = 0; i < truth.length; i++) {
+    const others = truth[i].filter((id) => id !== rows[i]);
+    top1.push(dot(queries[i], await row(others[0]), 0, dim));
+    top10.push(dot(queries[i], await row(others[NEIGHBOURS - 1]), 0, dim));
+  }
   const q = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
     return Object.fromEntries(QUANTILES.map((p) => [`p${Math.round(p * 100)}`, +s[Math.min(s.length - 1, Math.floor(p * s.length))].toFixed(4)]));
