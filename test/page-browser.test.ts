@@ -513,9 +513,9 @@ describe.skipIf(!fixture)("search page while the index is unpublished", () => {
 
   it("shows the 503's message and a retry that succeeds once the index is back", async () => {
     // The fixture's store minus its `current` pointer: nothing is published yet.
-    const pointer = (await worker.kv.get(POINTER_KEY, "text"))!;
+    const pointer = (await kvCall(() => worker.kv.get(POINTER_KEY, "text")))!;
     expect(JSON.parse(pointer).version).toBe(fixture!.version);
-    await worker.kv.delete(POINTER_KEY);
+    await kvCall(() => worker.kv.delete(POINTER_KEY));
 
     const unpublished = await browser.newContext({ viewport: DESKTOP, locale: "en-US" });
     unpublished.setDefaultTimeout(WAIT_MS);
@@ -544,7 +544,7 @@ describe.skipIf(!fixture)("search page while the index is unpublished", () => {
     expect(await home.getByRole("alert").locator("code").textContent()).toBe("503 index_unavailable");
     await home.close();
 
-    await worker.kv.put(POINTER_KEY, pointer);
+    await kvCall(() => worker.kv.put(POINTER_KEY, pointer));
     await alert.getByRole("button", { name: "Retry" }).focus();
     await page.keyboard.press("Enter");
     await waitForCards(page, K_DEFAULT);
@@ -553,6 +553,22 @@ describe.skipIf(!fixture)("search page while the index is unpublished", () => {
     expect((await cardTexts(page)).filter((t) => SARS_HEADLINE.test(t)).length).toBeGreaterThanOrEqual(3);
   });
 });
+
+/**
+ * A call through Miniflare's KV proxy, tried up to three times: under the
+ * suite's parallel load its synchronous transport has failed an assertion
+ * once before any page code ran, a harness hiccup, not what this test checks.
+ */
+async function kvCall<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      if (attempt === 3) throw e;
+      await new Promise((r) => setTimeout(r, 250 * attempt));
+    }
+  }
+}
 
 /** The desk of row i: a fixed split of the fixture's headlines over five desks. */
 const DESKS = ["business", "local", "rural", "sport", "world"];

@@ -29,7 +29,10 @@ export async function writeBlob(dir: string, ref: BlobRef, data: string | Uint8A
 
 export async function writeItemsPack(dir: string, records: Array<{ key: string; text: string }>): Promise<void> {
   const w = await PackWriter.create(path.join(dir, "items.pack"), records.length);
-  for (const r of records) await w.add(r.key, r.text);
+  for (const r of records) {
+    const flushing = w.add(r.key, r.text);
+    if (flushing) await flushing;
+  }
   await w.close();
 }
 

@@ -38,16 +38,16 @@ export class PackWriter {
     this.size += b.length;
   }
 
-  /** `key` is `item/<16 hex>`. */
-  async add(key: string, text: string): Promise<void> {
-    const body = Buffer.from(text, "utf8");
-    const h = Buffer.alloc(ENTRY_HEAD_BYTES);
-    h.write(key.slice(5), 0, "hex");
-    h.writeUInt32LE(body.length, ITEM_KEY_BYTES);
-    this.push(h);
-    this.push(body);
+  /** `key` is `item/<16 hex>`. Returns a promise only when the buffered bytes are written out: a caller awaits that, not every record. */
+  add(key: string, text: string): Promise<void> | undefined {
+    const length = Buffer.byteLength(text);
+    const entry = Buffer.allocUnsafe(ENTRY_HEAD_BYTES + length);
+    entry.write(key.slice(5), 0, "hex");
+    entry.writeUInt32LE(length, ITEM_KEY_BYTES);
+    entry.write(text, ENTRY_HEAD_BYTES, "utf8");
+    this.push(entry);
     this.written++;
-    if (this.size >= PACK_IO_BYTES) await this.flush();
+    return this.size >= PACK_IO_BYTES ? this.flush() : undefined;
   }
 
   private async flush(): Promise<void> {

@@ -382,8 +382,11 @@ async function makeRecords(passes: RowPasses, items: readonly CorpusItem[], pack
         keyBytes.set(digest.subarray(0, ITEM_KEY_BYTES), i * ITEM_KEY_BYTES);
         const key = itemKey(keyBytes, i);
         recordBytes[i] = Buffer.byteLength(text);
-        if (writer) await writer.add(key, text);
-        else records[i] = { key, text, bytes: recordBytes[i] };
+        if (!writer) records[i] = { key, text, bytes: recordBytes[i] };
+        else {
+          const flushing = writer.add(key, text);
+          if (flushing) await flushing;
+        }
       }
     });
   } finally {
