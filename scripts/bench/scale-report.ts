@@ -157,8 +157,8 @@ ${table(["", "p50", "p95", "max"], [distRow("end to end", w.e2e, ms), distRow("e
 Search compute p50 / embed p50 = ${w.computeOverEmbedP50.toFixed(2)}. Cold first query ${ms(w.cold.e2eMs)} (model load ${w.cold.modelLoadMs ?? "?"} ms).
 Isolate memory after the passes and a forced GC: ${mib(w.memory.isolateSteadyBytes)} (JS heap ${mib(w.memory.jsHeapAfterGcBytes)} + ArrayBuffers ${mib(w.memory.arrayBufferBytes ?? 0)} + wasm ${mib(w.memory.wasmHeapBytes)}).
 ${w.errors.length ? `\nWorker log lines that look like trouble:\n\n${w.errors.map((e) => `- ${e}`).join("\n")}\n` : ""}` : "\nThe Worker pass was not run (--no-serve).\n"}
-## In-isolate memory, rounds and bytes at 10M
-
+## In-isolate memory, rounds and bytes ${isLarge(r) ? "(this run)" : "at 10M"}
+${isLarge(r) && r.isolate ? `\nThis index: routing ${mib(r.isolate.routingBytes)} for ${r.build.report.shards.count.toLocaleString("en")} leaves of ${(r.generator.items / r.build.report.shards.count).toFixed(1)} items on average (the default grows past MAX_DEFAULT_LEAVES), filter table ${mib(r.isolate.filterTableBytes)}, lexicon head ${mib(r.isolate.lexiconHeadBytes)}.\n` : ""}
 The routing is L·(leafPqM + 20) + G·(dim + 8) + 1024·dim + 2·dim² + 4·(dim + pqM + leafPqM) bytes for L leaves and G ≈ √L groups (lib/index/format.ts):
 ${mib(r.memoryFormula.routingBytes1_2M)} at 1.2M items in leaves of 24 (measured: ${mib(r.memoryFormula.measuredRoutingBytes)}),
 ${mib(r.memoryFormula.routingBytes10M_leaf32)} at 10M in leaves of 32 (≤ 32 MiB). Rounds stay 2 at any size (routing in memory,

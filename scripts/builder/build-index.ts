@@ -406,19 +406,28 @@ async function trainingPool(passes: RowPasses, o: Options): Promise<ComputePool>
   return new ComputePool(sample, passes.dim, o.threads);
 }
 
+/**
+ * The item quantizer and the tree's levels, trained on the training pool, which
+ * is closed here: a sample's buffer is then unreferenced before the passes over
+ * every row begin.
+ */
+async function trainTree(passes: RowPasses, o: Options, lap: (name: string) => void): Promise<{ quantizer: { codebooks: Float32Array; rotation: Float32Array }; trained: TrainedPartition }> {
+  const train = await trainingPool(passes, o);
+  const everyRow = train === passes.wholePool;
+  try {
+    const quantizer = await trainItemQuantizer(train, o);
+    lap("pq-train");
+    const trained = await trainPartition(train, passes.rows, Math.max(1, Math.round(passes.rows / o.leafSize)), o.seed, everyRow);
+    return { quantizer, trained };
+  } finally {
+    if (!everyRow) await train.close();
+  }
+}
+
 async function partitionTree(passes: RowPasses, o: Options, lap: (name: string) => void): Promise<Tree> {
   const n = passes.rows;
   const dim = passes.dim;
-  const train = await trainingPool(passes, o);
-  let quantizer: { codebooks: Float32Array; rotation: Float32Array };
-  let trained: TrainedPartition;
-  try {
-    quantizer = await trainItemQuantizer(train, o);
-    lap("pq-train");
-    trained = await trainPartition(train, n, Math.max(1, Math.round(n / o.leafSize)), o.seed);
-  } finally {
-    if (train !== passes.wholePool) await train.close();
-  }
+  const { quantizer, trained } = await trainTree(passes, o, lap);
   const p = await assignPartition(passes, trained, o.soarLambda > 0 ? { lambda: o.soarLambda } : undefined);
   lap("partition");
   // A leaf's own rows first, then the rows spilled into it.

@@ -43,8 +43,8 @@ export interface TrainedPartition {
   groupStart: Int32Array;
   /** Two group ids per training row, best first (reused by a pass over the same rows). */
   groupsOfTrain: Int32Array;
-  /** The pool the levels trained on. */
-  train: ComputePool;
+  /** Whether the levels trained on every row, in row order (the pass then reuses groupsOfTrain). Not the pool itself: a sample's buffer is freed once training ends. */
+  everyRow: boolean;
 }
 
 /**
@@ -52,14 +52,14 @@ export interface TrainedPartition {
  * a sample of them for vectors read in chunks. `n` is the index's row count,
  * which sets the leaf count with `targetLeaves`.
  */
-export async function trainPartition(train: ComputePool, n: number, targetLeaves: number, seed: number): Promise<TrainedPartition> {
+export async function trainPartition(train: ComputePool, n: number, targetLeaves: number, seed: number, everyRow: boolean): Promise<TrainedPartition> {
   const m = train.vectors.length / train.dim;
   targetLeaves = Math.max(1, Math.min(targetLeaves, n));
   const groupCount = Math.max(1, Math.round(Math.sqrt(targetLeaves)));
   const groupCentroids = await trainGroups(train, m, groupCount, seed);
   const groupsOfTrain = await nearestGroups(train, m, groupCentroids);
   const { leafCentroids, groupStart } = await trainLeaves(train, m, groupsOfTrain, groupCentroids.length / train.dim, targetLeaves, seed);
-  return { groupCentroids, leafCentroids, groupStart, groupsOfTrain, train };
+  return { groupCentroids, leafCentroids, groupStart, groupsOfTrain, everyRow };
 }
 
 /**
@@ -70,7 +70,7 @@ export async function trainPartition(train: ComputePool, n: number, targetLeaves
 export async function assignPartition(passes: RowPasses, t: TrainedPartition, spill?: SpillOptions): Promise<Partition> {
   const n = passes.rows;
   const dim = passes.dim;
-  const reuse = passes.wholePool === t.train;
+  const reuse = t.everyRow;
   const groupsOfRows = reuse ? t.groupsOfTrain : new Int32Array(2 * n);
   const leafOf = new Int32Array(n);
   const sums = new Float64Array(t.groupStart[t.groupStart.length - 1] * dim);
