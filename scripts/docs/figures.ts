@@ -43,6 +43,12 @@ function worstFilter(r: any, min: number): string {
   const maxKb = Math.max(...cases.map((c: any) => c.node.bytes.max));
   return `${f3(worst.node.recallAt10)} (${worst.name}), ${kb(maxKb)} max`;
 }
+/** recall@10 of the scale report's filter case whose name starts with `name`. */
+function tenMillionFilter(r: any, name: string): string {
+  const c = r.filters?.find((f: { name: string }) => f.name.startsWith(name));
+  if (!c) throw new Error(`bench-10m has no "${name}" filter`);
+  return f3(c.recallAt10);
+}
 const mrr = (r: any, set: string) => `${f3(hybridRow(r, set, "hybrid (").mrrAt10)} (semantic ${f3(hybridRow(r, set, "semantic").mrrAt10)}, lexical ${f3(hybridRow(r, set, "lexical").mrrAt10)})`;
 
 export const FIGURE_TABLES: Record<string, FigureRow[]> = {
@@ -67,6 +73,12 @@ export const FIGURE_TABLES: Record<string, FigureRow[]> = {
     { what: "1.2M items, the noisier set: filters matching ≥ 0.5% of the items, lowest recall@10, largest read", report: "bench-filters-1.2m-noise", value: (r) => worstFilter(r, 0.005), target: "≥ 0.95, ≤ 1 MB" },
     { what: "1.2M items: build time, peak RSS", report: "bench-1.2m", value: (r) => `${(r.build.seconds.total / 60).toFixed(1)} min, ${(r.build.peakRssBytes / 2 ** 30).toFixed(2)} GiB` },
     { what: "1.2M items: cold first query", report: "bench-1.2m", value: (r) => `${(r.worker.cold.e2eMs / 1000).toFixed(2)} s`, target: "≤ 1 s" },
+    { what: "1.2M items, the streamed build from --vectors (the code of the 10M run): build time, peak RSS, recall@10 in Node", report: "bench-1.2m-streamed", value: (r) => `${(r.build.seconds.total / 60).toFixed(1)} min, ${(r.build.peakRssBytes / 2 ** 30).toFixed(2)} GiB, ${f3(r.node.recallAt10)}`, target: "≤ 20 min, ≤ 6 GiB, ≥ 0.95" },
+    { what: "10M items (streamed build): recall@10 unfiltered, 1 week, 1 month (Node, 300 held-out queries)", report: "bench-10m", value: (r) => `${f3(r.node.recallAt10)}, ${tenMillionFilter(r, "1 week")}, ${tenMillionFilter(r, "1 month")}`, target: "≥ 0.95" },
+    { what: "10M items: KB read per query (mean / max), KV rounds", report: "bench-10m", value: (r) => `${kb(r.node.bytes.mean)} / ${kb(r.node.bytes.max)}, ${r.node.roundTrips.max}`, target: "≤ 768 KB mean, ≤ 2" },
+    { what: "10M items: in-isolate routing + filter table + lexicon head", report: "bench-10m", value: (r) => mib(r.isolate.totalBytes), target: "≤ 32 MiB" },
+    { what: "10M items: build from vectors, peak RSS", report: "bench-10m", value: (r) => `${(r.build.seconds.total / 60).toFixed(1)} min, ${(r.build.peakRssBytes / 2 ** 30).toFixed(2)} GiB`, target: "≤ 2 h, ≤ 8 GiB" },
+    { what: "10M items: KV writes of a full deploy; estimated after a 1% change", report: "bench-10m", value: (r) => `${r.kv.full.writes.toLocaleString("en")} (${(r.kv.full.bytes / 2 ** 30).toFixed(1)} GiB); ${r.kv.change.writes.toLocaleString("en")} (${(r.kv.change.bytes / 2 ** 30).toFixed(2)} GiB)` },
     { what: "10k items: a build from cached embeddings, wall time of the whole command", report: "build-10k", value: (r) => `${r.wallSeconds.median.toFixed(1)} s (self-check recall@10 ${f3(r.selfCheck.recallAt10)})`, target: "≤ 20 s" },
     { what: "Load test: queries/s from 16 clients, p50 latency, malformed answers", report: "reliability", value: (r) => `${r.load.queriesPerSecond.toFixed(1)} q/s, ${r.load.latencyMs.p50} ms, ${r.load.malformed}` },
   ],

@@ -25,6 +25,7 @@ export const REPORT_KINDS: readonly ReportKind[] = [
   { match: /^bench-50k$/, command: "npm run bench -- --corpus FILE --json docs/bench-50k.json --md docs/bench-50k.md", render: benchMarkdown },
   { match: /^latency-/, command: "npm run bench -- --latency …", render: latencyMarkdown },
   { match: /^bench-1\.2m/, command: "npm run bench -- --scale 1200000 …", render: scaleMarkdown },
+  { match: /^bench-10m$/, command: "npm run bench -- --scale 10000000 …", render: scaleMarkdown },
   { match: /^bench-filters/, command: "npm run bench -- --filters …", render: filterMarkdown },
   { match: /^bench-hybrid$/, command: "npm run bench -- --hybrid --corpus ../shared/data/abcnews-2003-50k.csv", render: hybridMarkdown },
   { match: /^reliability$/, command: "npm run loadtest", render: reliabilityMarkdown },
