@@ -2,7 +2,7 @@
 // KV value limit: a good file builds exactly as given; each kind of bad file is
 // a usage error naming the file and what is wrong; an oversized value stops the
 // build with the value's name and the knob that shrinks it.
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UsageError } from "../scripts/common/cli.ts";
@@ -49,6 +49,18 @@ describe("--vectors", () => {
     expect(Buffer.compare(await readFile(path.join(out, "vectors.f32")), await readFile(good))).toBe(0);
     expect(manifest.selfCheck.roundTrips).toBe(2);
   });
+
+  it("links the file into the index, and a later build into the same directory replaces the link without writing through it", async () => {
+    const out = path.join(t.dir, "out-linked");
+    const source = await f32File("linked.f32", vectors);
+    await runBuild({ corpus, vectors: source, out, quiet: true, checkQueries: 20 });
+    expect((await stat(path.join(out, "vectors.f32"))).ino).toBe((await stat(source)).ino);
+    // The same corpus embedded by the model: other vectors, written into the same directory.
+    await runBuild({ corpus, out, quiet: true, checkQueries: 20, cacheDir: null });
+    expect((await stat(path.join(out, "vectors.f32"))).ino).not.toBe((await stat(source)).ino);
+    expect(Buffer.compare(await readFile(source), Buffer.from(vectors.buffer, vectors.byteOffset, vectors.byteLength))).toBe(0);
+    expect(Buffer.compare(await readFile(path.join(out, "vectors.f32")), await readFile(source))).not.toBe(0);
+  }, 120_000);
 
   it("reads a good file into shared memory", async () => {
     const v = await readVectorsFile(good, N, DIM);

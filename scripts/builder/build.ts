@@ -446,12 +446,16 @@ async function writeArtifacts(out: string, manifest: Manifest, built: BuiltIndex
   return manifestText;
 }
 
-/** The build's vectors beside its index, for exact search: a hard link to a --vectors file where the file system allows, else a copy. */
+/**
+ * The build's vectors beside its index, for exact search: a hard link to a
+ * --vectors file where the file system allows, else a copy. The old file is
+ * removed first, never written through: it may be a link to a user's file.
+ */
 async function writeVectors(file: string, vectors: VectorSource, from: string | undefined): Promise<void> {
+  if (from && path.resolve(from) === path.resolve(file)) return;
+  await rm(file, { force: true });
   if (vectors.whole) return writeFile(file, new Uint8Array(vectors.whole.buffer, vectors.whole.byteOffset, vectors.whole.byteLength));
   if (!from) throw new Error("vectors read from a file need that file");
-  if (path.resolve(from) === path.resolve(file)) return;
-  await rm(file, { force: true });
   await link(from, file).catch(() => copyFile(from, file));
 }
 
