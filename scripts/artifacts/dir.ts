@@ -8,7 +8,7 @@
 //                        count × [8-byte key][u32 length][UTF-8 JSON]
 //   vectors.f32          float32 embeddings in item order, for exact search only
 //                        (never uploaded)
-import { mkdir, open, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { hex, ITEM_KEY_BYTES } from "../../lib/index/format.ts";
 import type { BlobRef, Manifest } from "../../lib/index/manifest.ts";
