@@ -6,7 +6,7 @@
 import { compileFilter, type CompiledFilter } from "../../lib/filter/compile.ts";
 import { openIndex, searchVector } from "../../lib/index/reader.ts";
 import { TopK } from "../../lib/index/vector.ts";
-import { FileSource, readManifest } from "../artifacts/dir.ts";
+import { readManifest, type FileSource } from "../artifacts/dir.ts";
 import { readCorpus, type CorpusItem } from "../builder/corpus/read-corpus.ts";
 import { FileVectors } from "../builder/embedding/vector-source.ts";
 import { encodeColumns, matchingRows } from "../builder/packing/filter-columns.ts";
@@ -84,7 +84,7 @@ async function filteredTruth(vectorsFile: string, items: number, dim: number, qu
   return tops.map((byQuery) => byQuery.map((t) => t.entries().map((e) => e.id)));
 }
 
-export async function scaleFilters(o: { out: string; corpus: string; vectors: string; items: number; dim: number; k: number; queries: Float32Array[]; idOf: (row: number) => string; rowOf: (id: string) => number; log: (s: string) => void }): Promise<ScaleFilterResult[] | null> {
+export async function scaleFilters(o: { out: string; source: FileSource; corpus: string; vectors: string; items: number; dim: number; k: number; queries: Float32Array[]; idOf: (row: number) => string; rowOf: (id: string) => number; log: (s: string) => void }): Promise<ScaleFilterResult[] | null> {
   const manifest = await readManifest(o.out);
   const fields = manifest.filters?.fields ?? [];
   if (!fields.length) return null;
@@ -97,8 +97,7 @@ export async function scaleFilters(o: { out: string; corpus: string; vectors: st
   });
   const truth = await filteredTruth(o.vectors, o.items, o.dim, o.queries, cases.map((c) => c.pass), o.k);
   o.log(`filters: exact truth over the passing rows of ${cases.map((c) => c.c.name).join(", ")}`);
-  const source = await FileSource.open(o.out);
-  const handle = await openIndex(manifest, source, null);
+  const handle = await openIndex(manifest, o.source, null);
   return Promise.all(
     cases.map(async ({ c, compiled, pass, matching }, ci) => {
       const recall: number[] = [];

@@ -209,10 +209,10 @@ async function buildStep(o: ScaleOptions, set: SyntheticFiles): Promise<{ out: s
 }
 
 /** The queries in hybrid mode: what lexical search adds to a query's bytes, and that rounds stay 2. */
-async function hybridSearch(out: string, texts: string[], queries: Float32Array[]): Promise<ScaleReport["hybrid"]> {
+async function hybridSearch(out: string, source: FileSource, texts: string[], queries: Float32Array[]): Promise<ScaleReport["hybrid"]> {
   const manifest = await readManifest(out);
   if (!manifest.lexical) return null;
-  const handle = await openIndex(manifest, await FileSource.open(out), null);
+  const handle = await openIndex(manifest, source, null);
   const bytes: number[] = [];
   const rounds: number[] = [];
   const parts: number[] = [];
@@ -225,9 +225,9 @@ async function hybridSearch(out: string, texts: string[], queries: Float32Array[
   return { bytes: dist(bytes), roundTrips: dist(rounds), lexiconParts: dist(parts) };
 }
 
-async function nodeSearch(out: string, queries: Float32Array[], truth: string[][], kinds: string[]) {
+async function nodeSearch(out: string, source: FileSource, queries: Float32Array[], truth: string[][], kinds: string[]) {
   const manifest = await readManifest(out);
-  const handle = await openIndex(manifest, await FileSource.open(out), null);
+  const handle = await openIndex(manifest, source, null);
   const recall: number[] = [];
   const bytes: number[] = [];
   const rounds: number[] = [];
@@ -333,15 +333,17 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
   const truth = truthRows.map((rows) => rows.map(idOf));
   const { out, report, reusedFrom } = await buildStep(o, set);
   o.log(`build: ${report.seconds.total} s, peak RSS ${(report.peakRssBytes / 2 ** 30).toFixed(2)} GiB, self-check recall@10 ${report.selfCheck.recallAt10}`);
-  const node = await nodeSearch(out, qv, truth, queries.map((q) => q.kind));
+  // One index of items.pack for every query step below: at 10M, opening it reads the pack's gigabytes.
+  const source = await FileSource.open(out);
+  const node = await nodeSearch(out, source, qv, truth, queries.map((q) => q.kind));
   o.log(`node: recall@10 ${node.recallAt10.toFixed(4)}, ${(node.bytes.mean / 1024).toFixed(0)} KB/query, rounds max ${node.roundTrips.max}`);
   o.log(`self-check vs held-out: ${selfCheckVsHeldOut(report.selfCheck, node.recallAt10, node.recallByKind)}`);
   const realRow = new Map(items.map((it, i) => [`r${it.id}`, i]));
-  const filters = await scaleFilters({ out, corpus: set.corpus, vectors: set.vectors, items: o.items, dim: EMBEDDING_DIM, k: SCALE_DEFAULTS.k, queries: qv, idOf, rowOf: (id) => (id.startsWith("s") ? Number(id.slice(1)) : realRow.get(id) ?? -1), log: o.log });
+  const filters = await scaleFilters({ out, source, corpus: set.corpus, vectors: set.vectors, items: o.items, dim: EMBEDDING_DIM, k: SCALE_DEFAULTS.k, queries: qv, idOf, rowOf: (id) => (id.startsWith("s") ? Number(id.slice(1)) : realRow.get(id) ?? -1), log: o.log });
   const manifestText = await readFile(path.join(out, "manifest.json"), "utf8");
   const kv = await kvCost(out, JSON.parse(manifestText) as Manifest, report, Buffer.byteLength(manifestText));
   o.log(`kv: full deploy ${kv.full.writes} writes, ${(kv.full.bytes / 2 ** 30).toFixed(2)} GiB; after a 1% change ~${kv.change.writes} writes, ${(kv.change.bytes / 2 ** 20).toFixed(0)} MiB`);
-  const hybrid = await hybridSearch(out, queries.map((q) => q.text), qv);
+  const hybrid = await hybridSearch(out, source, queries.map((q) => q.text), qv);
   if (hybrid) o.log(`node, hybrid: ${(hybrid.bytes.mean / 1024).toFixed(0)} KB/query, rounds max ${hybrid.roundTrips.max}`);
   const worker = await serveStep(o, out, queries, truth);
   // The report counts base64 text; the isolate holds the decoded bytes.

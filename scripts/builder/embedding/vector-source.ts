@@ -43,11 +43,13 @@ export function vectorSource(v: Float32Array | VectorSource, dim: number): Vecto
 }
 
 /**
- * A .f32 file (vectors-file.ts gives its layout), checked as it is read: every
- * row finite and unit length, else a UsageError naming the row.
+ * A .f32 file (vectors-file.ts gives its layout), checked as it is first read:
+ * every row finite and unit length, else a UsageError naming the row.
  */
 export class FileVectors implements VectorSource {
   readonly whole = null;
+  /** Rows [0, checked) have been checked: the build reads every row once per pass, and checks each once. */
+  private checked = 0;
   private constructor(
     readonly file: string,
     private readonly fh: FileHandle,
@@ -79,7 +81,9 @@ export class FileVectors implements VectorSource {
       if (bytesRead === 0) throw new UsageError(`${this.file}: ended at byte ${base + o}`);
       o += bytesRead;
     }
-    checkRows(this.file, out, start, end - start, this.dim);
+    const from = start <= this.checked ? Math.max(start, this.checked) : start;
+    checkRows(this.file, out.subarray((from - start) * this.dim), from, end - from, this.dim);
+    if (start <= this.checked) this.checked = Math.max(this.checked, end);
     return out;
   }
 
