@@ -248,15 +248,34 @@ async function* txtRows(file: string): AsyncGenerator<Row> {
   for await (const { line, text } of lines(file)) yield { item: { id: String(row++), text: text.trim(), meta: {} }, line };
 }
 
+/**
+ * One string per distinct metadata value, while a column has few of them: a
+ * column of dates or categories repeats a handful of values across millions of
+ * rows, and a build holds every item until it is done.
+ */
+class Interner {
+  private readonly seen = new Map<string, string>();
+  of(value: string): string {
+    const hit = this.seen.get(value);
+    if (hit !== undefined) return hit;
+    if (this.seen.size < INTERN_MAX_VALUES) this.seen.set(value, value);
+    return value;
+  }
+}
+/** Distinct values interned per column; a column with more (ids, free text) is stored as read. */
+const INTERN_MAX_VALUES = 4096;
+
 /** One JSON object a line: `text`, optional `id`, other fields as metadata. Blank lines are not rows. */
 async function* jsonlRows(file: string, rep: CorpusReport): AsyncGenerator<Row> {
   let row = 0;
+  const interned = new Map<string, Interner>();
   for await (const { line, text } of lines(file)) {
     if (text.trim().length === 0) continue;
     const { text: t, id, rest } = jsonlObject(file, line, text);
     const meta: Record<string, MetaValue> = {};
     for (const [k, v] of Object.entries(rest)) {
-      if (v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean") meta[k] = v;
+      if (typeof v === "string") meta[k] = (interned.get(k) ?? interned.set(k, new Interner()).get(k)!).of(v);
+      else if (v === null || typeof v === "number" || typeof v === "boolean") meta[k] = v;
       else meta[k] = JSON.stringify(v);
       if (!rep.metaColumns.includes(k)) rep.metaColumns.push(k);
     }
@@ -308,9 +327,11 @@ function readHeader(file: string, line: number, fields: string[], options: ReadO
 async function* delimitedRows(file: string, delimiter: string, options: ReadOptions, rep: CorpusReport): AsyncGenerator<Row> {
   let cols: Columns | undefined;
   let row = 0;
+  let interned: Interner[] = [];
   for await (const { line, fields } of records(file, delimiter)) {
     if (!cols) {
       cols = readHeader(file, line, fields, options, rep);
+      interned = cols.header.map(() => new Interner());
       continue;
     }
     const { header, textIdx, idIdx } = cols;
@@ -325,7 +346,7 @@ async function* delimitedRows(file: string, delimiter: string, options: ReadOpti
     }
     const meta: Record<string, MetaValue> = {};
     header.forEach((h, i) => {
-      if (i !== textIdx && i !== idIdx) meta[h] = fields[i];
+      if (i !== textIdx && i !== idIdx) meta[h] = interned[i].of(fields[i]);
     });
     const id = idIdx >= 0 ? fields[idIdx].trim() : String(row);
     if (idIdx >= 0 && id.length === 0) throw new CorpusError(file, line, "empty id");
