@@ -1,9 +1,11 @@
 // The streamed build (docs/decisions.md#streamed-build): vectors read from a
 // file a chunk at a time and records written to a pack as they are made give
 // the same index, byte for byte, as the in-memory build when every row is
-// trained on; with half the rows as the training sample, the partition differs
-// and recall stays within 0.005 of the in-memory build's.
-import { readFile, writeFile } from "node:fs/promises";
+// trained on, and shards, catalog, filter values and postings tails written out
+// as they are made read back as the in-memory build's; with half the rows as
+// the training sample, the partition differs and recall stays within 0.005 of
+// the in-memory build's.
+import { readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Manifest } from "../lib/index/manifest.ts";
@@ -12,7 +14,8 @@ import { openIndex, searchVector } from "../lib/index/reader.ts";
 import { buildIndex, DEFAULT_PARAMS, MAX_DEFAULT_LEAVES, scaleDefaults, type BuiltIndex } from "../scripts/builder/build-index.ts";
 import { FileVectors } from "../scripts/builder/embedding/vector-source.ts";
 import { MemorySource } from "../scripts/artifacts/memory-source.ts";
-import { writeItemsPack } from "../scripts/artifacts/dir.ts";
+import { blobPath, ensureDirs, writeItemsPack } from "../scripts/artifacts/dir.ts";
+import { lexicalBlobs } from "../scripts/builder/packing/lexical-values.ts";
 import { exactTopK } from "../scripts/builder/check/self-check.ts";
 import { clusteredVectors, madeUpItems, tempDir } from "./helpers/build-fixtures.ts";
 
@@ -32,10 +35,10 @@ let inMemory: BuiltIndex;
 let streamed: BuiltIndex;
 const items = madeUpItems(N).map((it, i) => ({ ...it, meta: { day: i % 90 } }));
 
-async function fromFile(pack: string, trainRows?: number): Promise<BuiltIndex> {
+async function fromFile(pack: string, trainRows?: number, valuesDir?: string): Promise<BuiltIndex> {
   const source = await FileVectors.open(file, N, D);
   try {
-    return await buildIndex(source, D, items, { ...OPTIONS, chunkRows: CHUNK_ROWS, recordsPack: path.join(t.dir, pack), trainRows });
+    return await buildIndex(source, D, items, { ...OPTIONS, chunkRows: CHUNK_ROWS, recordsPack: path.join(t.dir, pack), trainRows, valuesDir });
   } finally {
     await source.close();
   }
@@ -61,7 +64,8 @@ beforeAll(async () => {
   file = path.join(t.dir, "vectors.f32");
   await writeFile(file, new Uint8Array(rows.buffer));
   inMemory = await buildIndex(rows, D, items, OPTIONS);
-  streamed = await fromFile("streamed.pack");
+  await ensureDirs(path.join(t.dir, "values"));
+  streamed = await fromFile("streamed.pack", undefined, path.join(t.dir, "values"));
 }, 300_000);
 
 afterAll(async () => {
@@ -81,6 +85,23 @@ describe("a build from vectors read in chunks, records written to a pack", () =>
     expect(f(streamed)).toEqual(f(inMemory));
     expect(Array.from(streamed.filters!.cellOf)).toEqual(Array.from(inMemory.filters!.cellOf));
     expect(texts(streamed.lexical.head)).toEqual(texts(inMemory.lexical.head));
+    expect(texts(lexicalBlobs(streamed.lexical))).toEqual(texts(lexicalBlobs(inMemory.lexical)));
+  });
+
+  it("writes shards, catalog parts, filter attributes and chunks and lexicon parts and tails out as it makes them, holding only their addresses", async () => {
+    const dir = path.join(t.dir, "values");
+    const f = streamed.filters!;
+    const out = [...streamed.shards, ...streamed.catalog, ...f.attributes, ...f.chunks, ...streamed.lexical.parts, ...streamed.lexical.tails];
+    expect(streamed.lexical.tails.length).toBeGreaterThan(0);
+    for (const b of out) {
+      expect(b.file).toBe(blobPath(dir, b.ref.key));
+      // Read back from the file, not a string kept beside the address.
+      expect(Object.getOwnPropertyDescriptor(b, "text")?.get).toBeTypeOf("function");
+    }
+    // The small values an index needs whole stay in memory.
+    for (const b of [...streamed.routing, ...f.table, ...streamed.lexical.head]) expect(b.file).toBeUndefined();
+    // Nothing else is written, and no temporary file is left.
+    expect((await readdir(path.join(dir, "blobs"))).sort()).toEqual([...new Set(out.map((b) => b.ref.key.slice(5)))].sort());
   });
 
   it("writes the records the in-memory build keeps, as the same items.pack, and keeps none in memory", async () => {

@@ -14,6 +14,8 @@ export class MemorySource implements BlobSource {
   rounds = 0;
   /** Records not held in `values`: a build's items.pack, read on demand. */
   private pack: PackReader | null = null;
+  /** Values a build wrote out as it made them (text-blob.ts keepOnDisk): their files, read on demand. */
+  private readonly files = new Map<string, string>();
 
   /** A build's values; its records from memory (throws for a build that packed them: use ofBuilt). */
   static fromBuilt(b: BuiltIndex): MemorySource {
@@ -31,7 +33,10 @@ export class MemorySource implements BlobSource {
   private static blobsOf(b: BuiltIndex): MemorySource {
     const s = new MemorySource();
     const f = b.filters;
-    for (const blob of [...b.routing, ...b.catalog, ...b.shards, ...(f ? [...f.table, ...f.attributes, ...f.chunks] : []), ...(b.resident?.blocks ?? []), ...lexicalBlobs(b.lexical)]) s.values.set(blob.ref.key, blob.text);
+    for (const blob of [...b.routing, ...b.catalog, ...b.shards, ...(f ? [...f.table, ...f.attributes, ...f.chunks] : []), ...(b.resident?.blocks ?? []), ...lexicalBlobs(b.lexical)]) {
+      if (blob.file) s.files.set(blob.ref.key, blob.file);
+      else s.values.set(blob.ref.key, blob.text);
+    }
     for (const r of b.records) s.values.set(r.key, r.text);
     return s;
   }
@@ -51,6 +56,10 @@ export class MemorySource implements BlobSource {
   async getTexts(keys: string[]): Promise<Map<string, string | null>> {
     this.rounds++;
     const out = new Map(keys.map((k) => [k, this.values.get(k) ?? null]));
+    for (const k of keys) {
+      const file = this.files.get(k);
+      if (file) out.set(k, await readFile(file, "utf8"));
+    }
     const pack = this.pack;
     if (pack) {
       const packed = keys.filter((k) => out.get(k) === null).map((k) => [k, pack.rowOf(k)] as const).filter(([, row]) => row >= 0);

@@ -22,7 +22,7 @@ import {
 } from "../../lib/index/format.ts";
 import type { IndexParams } from "../../lib/index/manifest.ts";
 import type { FilterField } from "../../lib/filter/values.ts";
-import { textBlob, type TextBlob } from "./packing/text-blob.ts";
+import { keepInMemory, keepOnDisk, textBlob, type KeepValue, type TextBlob } from "./packing/text-blob.ts";
 import { buildFilterValues, type FilterValues } from "./packing/filter-values.ts";
 import { encodeColumns } from "./packing/filter-columns.ts";
 import { residentCopy, type ResidentCopy } from "./packing/resident-blocks.ts";
@@ -158,6 +158,12 @@ interface ExtraOptions {
   chunkRows?: number;
   /** Factor on the filter chunks' sizes (scaleDefaults); 1 when absent. */
   chunkScale?: number;
+  /**
+   * An artifacts directory to write shards, catalog parts, filter attributes
+   * and chunks and postings tails to as they are made (text-blob.ts keepOnDisk);
+   * the index then holds only their addresses. Kept in memory when absent.
+   */
+  valuesDir?: string;
 }
 
 /**
@@ -241,7 +247,8 @@ export async function buildIndex(
     const now = performance.now();
     timings[name] = (now - t) / 1000;
     t = now;
-    log(`${name}: ${timings[name].toFixed(1)} s`);
+    // RSS beside each stage: where a large build's memory peaks.
+    log(`${name}: ${timings[name].toFixed(1)} s, RSS ${(process.memoryUsage.rss() / 2 ** 30).toFixed(2)} GiB`);
   };
   const source = vectorSource(input, dim);
   if (source.rows !== items.length) throw new Error(`${source.rows} vectors for ${items.length} items`);
@@ -255,15 +262,16 @@ export async function buildIndex(
     if (base) lap("assign");
     const { codes, groupOf } = await encodeItems(passes, tree, o, fields.length > 0);
     lap("pq-encode");
-    const shards = tree.members.map((m, leaf) => shardBlob(leaf, m, keyBytes, codes, o.pqM));
+    const keep = o.valuesDir ? keepOnDisk(o.valuesDir) : keepInMemory;
+    const shards = tree.members.map((m, leaf) => keep(shardBlob(leaf, m, keyBytes, codes, o.pqM)));
     const routing = routingParts(tree, shards, dim, o);
-    const catalog = splitParts(encodeCatalog(keyBytes, Array.from(recordBytes))).map(textBlob);
+    const catalog = splitParts(encodeCatalog(keyBytes, Array.from(recordBytes))).map((part) => keep(textBlob(part)));
     lap("shards");
-    const filters = groupOf ? filterValues(tree, groupOf, { fields, keyBytes, codes, pqM: o.pqM, leafPqM: o.leafPqM, values: columnValues, n: items.length, dim, chunkScale: o.chunkScale }) : null;
+    const filters = groupOf ? filterValues(tree, groupOf, { fields, keyBytes, codes, pqM: o.pqM, leafPqM: o.leafPqM, values: columnValues, n: items.length, dim, chunkScale: o.chunkScale, keep }) : null;
     if (filters) lap("filters");
     const resident = await residentStep(source, items, keyBytes, recordBytes, o.residentMaxBytes);
     if (resident) lap("resident");
-    const lexical = buildLexical(items.map((i) => i.text), keyBytes, { prefix: o.lexicalPrefix, base: base?.lexical });
+    const lexical = buildLexical(items.map((i) => i.text), keyBytes, { prefix: o.lexicalPrefix, base: base?.lexical, keep });
     lap("lexical");
     return { params: indexParams(tree, shards.length, o), routing, shards, records, recordsPack: o.recordsPack ?? null, recordBytes, keyBytes, catalog, filters, resident, lexical, timings };
   } finally {
@@ -293,10 +301,10 @@ async function residentStep(source: VectorSource, items: readonly CorpusItem[], 
   return residentCopy(vectors, source.dim, items, keyBytes, Array.from(recordBytes), maxBytes);
 }
 
-function filterValues(tree: Tree, groupOf: Uint32Array, x: { fields: FilterField[]; keyBytes: Uint8Array; codes: Uint8Array; pqM: number; leafPqM: number; values: Float64Array; n: number; dim: number; chunkScale?: number }): BuiltFilters {
+function filterValues(tree: Tree, groupOf: Uint32Array, x: { fields: FilterField[]; keyBytes: Uint8Array; codes: Uint8Array; pqM: number; leafPqM: number; values: Float64Array; n: number; dim: number; chunkScale?: number; keep: KeepValue }): BuiltFilters {
   const cells = buildCells({ dim: x.dim, groups: tree.groups, groupStart: tree.groupStart, leafPqM: x.leafPqM, leafCodes: tree.leafCodes, leafCodebooks: tree.leafCodebooks });
   const cellOf = itemCells(tree, cells, groupOf, x.n);
-  const built = buildFilterValues({ members: tree.members, groups: tree.groups, cells, cellOf, keyBytes: x.keyBytes, codes: x.codes, pqM: x.pqM, values: x.values, columns: x.fields.length, n: x.n, chunkScale: x.chunkScale });
+  const built = buildFilterValues({ members: tree.members, groups: tree.groups, cells, cellOf, keyBytes: x.keyBytes, codes: x.codes, pqM: x.pqM, values: x.values, columns: x.fields.length, n: x.n, chunkScale: x.chunkScale, keep: x.keep });
   return { fields: x.fields, cellOf, ranges: columnRanges(x.values, x.fields.length, x.n), ...built };
 }
 

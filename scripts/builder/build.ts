@@ -12,7 +12,7 @@ import { lexicalBlobs } from "./packing/lexical-values.ts";
 import { decodeShard, textToBlob } from "../../lib/index/format.ts";
 import { readRouting, shardRefs } from "../../lib/index/version.ts";
 import { EMBEDDING_DIM } from "../../lib/model/embed.ts";
-import { blobReader, ensureDirs, pruneBlobs, readManifest, writeBlob, writeItemsPack } from "../artifacts/dir.ts";
+import { blobPath, blobReader, ensureDirs, pruneBlobs, readManifest, writeBlob, writeItemsPack } from "../artifacts/dir.ts";
 import { readCorpus, type CorpusItem, type CorpusReport } from "./corpus/read-corpus.ts";
 import { EmbeddingCache } from "./embedding/cache.ts";
 import { embedCorpus, embedTexts, type Embedded } from "./embedding/embed-corpus.ts";
@@ -218,7 +218,7 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
     const scale = scaleDefaults(corpus.items.length);
     const leafSize = o.leafSize ?? scale.leafSize;
     const base = await chooseBase(o, model.modelId, corpus.items.length, log);
-    const built = await buildIndex(vectors, EMBEDDING_DIM, corpus.items, { leafSize, pqM: o.pqM, rerank: o.rerank, rerankMargin: o.rerankMargin, nprobe: o.nprobe ?? DEFAULT_PARAMS.nprobe, probeMargin: o.probeMargin, maxShardBytes: o.maxShardBytes, threads: o.threads, filterFields, recordsPack: pack, chunkScale: scale.chunkScale }, (s) => log(`  index ${s}`), base);
+    const built = await buildIndex(vectors, EMBEDDING_DIM, corpus.items, { leafSize, pqM: o.pqM, rerank: o.rerank, rerankMargin: o.rerankMargin, nprobe: o.nprobe ?? DEFAULT_PARAMS.nprobe, probeMargin: o.probeMargin, maxShardBytes: o.maxShardBytes, threads: o.threads, filterFields, recordsPack: pack, chunkScale: scale.chunkScale, valuesDir: out }, (s) => log(`  index ${s}`), base);
     checkValueSizes(built, leafSize, o.maxValueBytes);
     stages.lap("index");
     const modelValues = modelBlobs(model);
@@ -435,7 +435,10 @@ async function writeArtifacts(out: string, manifest: Manifest, built: BuiltIndex
   const f = built.filters;
   const filterValues = f ? [...f.table, ...f.attributes, ...f.chunks] : [];
   const lexicalValues = lexicalBlobs(built.lexical);
-  for (const b of [...built.routing, ...built.catalog, ...built.shards, ...filterValues, ...(built.resident?.blocks ?? []), ...lexicalValues, model.topology, model.vocab]) await writeBlob(out, b.ref, b.text);
+  for (const b of [...built.routing, ...built.catalog, ...built.shards, ...filterValues, ...(built.resident?.blocks ?? []), ...lexicalValues, model.topology, model.vocab]) {
+    // Those written out as they were made are in place already.
+    if (b.file !== blobPath(out, b.ref.key)) await writeBlob(out, b.ref, b.text);
+  }
   await writeBlob(out, model.ref.weights, model.weights);
   if (built.recordsPack) await rename(built.recordsPack, path.join(out, "items.pack"));
   else await writeItemsPack(out, built.records);

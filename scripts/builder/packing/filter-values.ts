@@ -19,7 +19,7 @@ import {
   SHARD_HASH_BYTES,
   splitParts,
 } from "../../../lib/index/format.ts";
-import { textBlob, type TextBlob } from "./text-blob.ts";
+import { keepInMemory, textBlob, type KeepValue, type TextBlob } from "./text-blob.ts";
 import type { Cells } from "../training/cells.ts";
 
 /**
@@ -61,6 +61,8 @@ interface Input {
   n: number;
   /** Factor on both chunk sizes (1 but for very large builds: build-index.ts scaleDefaults). */
   chunkScale?: number;
+  /** What becomes of each attribute and chunk value as it is made (text-blob.ts); kept in memory when absent. */
+  keep?: KeepValue;
 }
 
 function scaled(size: { target: number; min: number; max: number }, s = 1) {
@@ -79,9 +81,10 @@ interface ChunkPlan {
 }
 
 export function buildFilterValues(x: Input): FilterValues {
-  const attributes = x.members.map((rows, leaf) => attributesBlob(x, leaf, rows));
+  const keep = x.keep ?? keepInMemory;
+  const attributes = x.members.map((rows, leaf) => keep(attributesBlob(x, leaf, rows)));
   const plan = planChunks(x);
-  const chunks = plan.rows.map((rows, i) => chunkBlob(x, plan.column[i], rows));
+  const chunks = plan.rows.map((rows, i) => keep(chunkBlob(x, plan.column[i], rows)));
   const table = tableParts(x, attributes, chunks, plan);
   return { table, attributes, chunks };
 }

@@ -25,7 +25,7 @@ import { DEFAULT_BM25, idf, termHash, termScore, type Bm25Params } from "../../.
 import { tokenize } from "../../../lib/lexical/tokenize.ts";
 import type { ManifestLexiconDelta } from "../../../lib/index/manifest.ts";
 import type { LexicalBase } from "./lexical-base.ts";
-import { textBlob, type TextBlob } from "./text-blob.ts";
+import { keepInMemory, textBlob, type KeepValue, type TextBlob } from "./text-blob.ts";
 
 /**
  * Postings a term keeps inline in its part: a query reads at most this many
@@ -76,6 +76,8 @@ export interface LexicalOptions {
   /** A base version's main lexicon: kept, with a delta, while the delta fits `deltaMaxBytes`. */
   base?: LexicalBase;
   deltaMaxBytes?: number;
+  /** What becomes of each lexicon part and postings tail as it is made (text-blob.ts); kept in memory when absent. */
+  keep?: KeepValue;
 }
 
 /** Scrambles a term hash so that cuts do not follow the sort order's bits. */
@@ -124,7 +126,7 @@ function invert(texts: readonly string[], rows?: ReadonlySet<number>): { lists: 
 }
 
 /** One term's entry: its postings in impact order, the first `prefix` inline, the rest a tail blob (pushed to `tails`). */
-function termEntry(text: string, hash: number, list: { rows: number[]; tfs: number[] }, ctx: { n: number; avgdl: number; dl: Uint32Array; keyBytes: Uint8Array; prefix: number; bm25: Bm25Params; tails: TextBlob[] }): Entry {
+function termEntry(text: string, hash: number, list: { rows: number[]; tfs: number[] }, ctx: { n: number; avgdl: number; dl: Uint32Array; keyBytes: Uint8Array; prefix: number; bm25: Bm25Params; tails: TextBlob[]; keep: KeepValue }): Entry {
   const { rows, tfs } = list;
   const df = rows.length;
   const w = idf(ctx.n, df);
@@ -133,7 +135,7 @@ function termEntry(text: string, hash: number, list: { rows: number[]; tfs: numb
   const head = Math.min(df, ctx.prefix);
   let tail: Entry["tail"] = null;
   if (df > head) {
-    const blob = textBlob(blobToText(encodePostingsTail({ termHash: hash, postings: postingsOf(rows, tfs, order, head, df, ctx.keyBytes, ctx.dl) })));
+    const blob = ctx.keep(textBlob(blobToText(encodePostingsTail({ termHash: hash, postings: postingsOf(rows, tfs, order, head, df, ctx.keyBytes, ctx.dl) }))));
     ctx.tails.push(blob);
     tail = { bytes: blob.ref.bytes, count: df - head, sha: Buffer.from(blob.ref.sha256.slice(0, SHARD_HASH_BYTES * 2), "hex") };
   }
@@ -188,7 +190,7 @@ function deltaLexical(base: LexicalBase, texts: readonly string[], keyBytes: Uin
   const { lists, dl, total } = invert(texts, added);
   const n = texts.length;
   if (lists.size === 0 && removed.length === 0 && n === base.items && total === base.totalTerms) return keptWhole(base);
-  const ctx = { n, avgdl: n ? total / n : 0, dl, keyBytes, prefix: Infinity, bm25, tails: [] as TextBlob[] };
+  const ctx = { n, avgdl: n ? total / n : 0, dl, keyBytes, prefix: Infinity, bm25, tails: [] as TextBlob[], keep: o.keep ?? keepInMemory };
   const entries = sortedTerms(lists).map(({ text, hash }) => termEntry(text, hash, lists.get(text)!, ctx));
   const deltaItems = [...added].filter((row) => dl[row] > 0).length;
   const bytes = encodeLexiconDelta({
@@ -224,7 +226,7 @@ function mainLexical(texts: readonly string[], keyBytes: Uint8Array, o: LexicalO
   const bm25 = o.bm25 ?? DEFAULT_BM25;
   const n = texts.length;
   const { lists, dl, total } = invert(texts);
-  const ctx = { n, avgdl: n ? total / n : 0, dl, keyBytes, prefix, bm25, tails: [] as TextBlob[] };
+  const ctx = { n, avgdl: n ? total / n : 0, dl, keyBytes, prefix, bm25, tails: [] as TextBlob[], keep: o.keep ?? keepInMemory };
   const entries = sortedTerms(lists).map(({ text, hash }) => termEntry(text, hash, lists.get(text)!, ctx));
   const postings = entries.reduce((s, e) => s + e.df, 0);
   // The cut modulus: the power of two nearest the terms a part should hold, so
@@ -234,7 +236,7 @@ function mainLexical(texts: readonly string[], keyBytes: Uint8Array, o: LexicalO
   const perTerm = entries.length ? inlineBytes / entries.length : 1;
   const cut = o.cut ?? o.base?.manifest.cut ?? 2 ** Math.max(Math.log2(MIN_TERMS_PER_PART), Math.round(Math.log2(Math.max(1, PART_TARGET_BYTES / perTerm))));
   const groups = cutParts(entries, cut);
-  const parts = groups.map((g) => textBlob(blobToText(encodeLexiconPart({ terms: g }))));
+  const parts = groups.map((g) => (o.keep ?? keepInMemory)(textBlob(blobToText(encodeLexiconPart({ terms: g })))));
   const partHashes = new Uint8Array(parts.length * SHARD_HASH_BYTES);
   parts.forEach((p, i) => partHashes.set(Buffer.from(p.ref.sha256.slice(0, SHARD_HASH_BYTES * 2), "hex"), i * SHARD_HASH_BYTES));
   const headBytes = encodeLexiconHead({
