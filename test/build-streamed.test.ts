@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Manifest } from "../lib/index/manifest.ts";
 import type { FilterField } from "../lib/filter/values.ts";
 import { openIndex, searchVector } from "../lib/index/reader.ts";
-import { buildIndex, DEFAULT_PARAMS, MAX_DEFAULT_LEAVES, scaleDefaults, type BuiltIndex } from "../scripts/builder/build-index.ts";
+import { buildIndex, DEFAULT_PARAMS, MAX_DEFAULT_LEAVES, SCAN_SHARE, scaleDefaults, scanLeavesOf, type BuiltIndex } from "../scripts/builder/build-index.ts";
 import { FileVectors } from "../scripts/builder/embedding/vector-source.ts";
 import { MemorySource } from "../scripts/artifacts/memory-source.ts";
 import { blobPath, ensureDirs, writeItemsPack } from "../scripts/artifacts/dir.ts";
@@ -129,6 +129,16 @@ describe("defaults past MAX_DEFAULT_LEAVES leaves", () => {
     const big = scaleDefaults(10_000_000);
     expect(big.leafSize).toBe(Math.ceil(10_000_000 / MAX_DEFAULT_LEAVES));
     expect(big.chunkScale).toBeCloseTo(big.leafSize / DEFAULT_PARAMS.leafSize, 12);
+  });
+
+  it("a query scores at least DEFAULT_PARAMS.scanLeaves leaves, and SCAN_SHARE of a larger index's", () => {
+    expect(scanLeavesOf(1_000)).toBe(1_000);
+    expect(scanLeavesOf(2_082)).toBe(DEFAULT_PARAMS.scanLeaves);
+    expect(scanLeavesOf(DEFAULT_PARAMS.scanLeaves / SCAN_SHARE)).toBe(DEFAULT_PARAMS.scanLeaves);
+    expect(scanLeavesOf(50_000)).toBe(2_500);
+    expect(scanLeavesOf(178_553)).toBe(8_928);
+    expect(scanLeavesOf(178_553, 10_000)).toBe(10_000);
+    expect(inMemory.params.scanLeaves).toBe(Math.min(inMemory.params.leaves, DEFAULT_PARAMS.scanLeaves));
   });
 
   it("a chunk scale of 2 cuts about half as many filter chunks, and leaves the shards as they were", async () => {

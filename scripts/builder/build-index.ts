@@ -124,7 +124,11 @@ export const DEFAULT_PARAMS = {
    * (docs/decisions.md#probe-margin).
    */
   probeMargin: 0.1,
-  /** Leaves scored in memory per query, taken group by group (the groups' leaves are contiguous). */
+  /**
+   * Leaves scored in memory per query, taken group by group (the groups'
+   * leaves are contiguous), at least: a larger index scores SCAN_SHARE of its
+   * leaves (docs/decisions.md#leaves-scored-per-query).
+   */
   scanLeaves: 2048,
   /**
    * Round 1's shard bytes, at most: each step up buys recall with bytes; this
@@ -173,6 +177,19 @@ interface ExtraOptions {
  * keeps both near their size at this many leaves (docs/decisions.md#streamed-build).
  */
 export const MAX_DEFAULT_LEAVES = 180_000;
+
+/**
+ * The share of an index's leaves a query scores, once that is more than
+ * DEFAULT_PARAMS.scanLeaves: as an index grows, a query's neighbours spread
+ * over more of its groups, and a fixed count would leave the farther groups
+ * unscored whatever nprobe asks (docs/decisions.md#leaves-scored-per-query).
+ */
+export const SCAN_SHARE = 1 / 20;
+
+/** Leaves a query of an index with `leaves` leaves scores: `atLeast`, or SCAN_SHARE of them if more, and never more than there are. */
+export function scanLeavesOf(leaves: number, atLeast: number = DEFAULT_PARAMS.scanLeaves): number {
+  return Math.min(leaves, Math.max(atLeast, Math.ceil(leaves * SCAN_SHARE)));
+}
 
 /** The default leaf size of an n-item build, and the factor its filter chunks grow by. */
 export function scaleDefaults(n: number): { leafSize: number; chunkScale: number } {
@@ -283,7 +300,7 @@ function indexParams(tree: Tree, leaves: number, o: Options): IndexParams {
   return {
     leaves,
     groups: tree.groups,
-    scanLeaves: Math.min(o.scanLeaves, leaves),
+    scanLeaves: scanLeavesOf(leaves, o.scanLeaves),
     pqM: o.pqM,
     nprobe: Math.min(o.nprobe, leaves),
     probeMargin: o.probeMargin,
