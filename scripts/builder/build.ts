@@ -238,13 +238,15 @@ export async function runBuild(o: BuildOptions): Promise<{ manifest: Manifest; r
   }
 }
 
-type Sourced = (Embedded | RemoteEmbedded) & { source: VectorSource };
+/** What embedding did, without its vectors: those are read through `source`. */
+type EmbedCounts = Omit<Embedded, "vectors"> | Omit<RemoteEmbedded, "vectors">;
+type Sourced = EmbedCounts & { source: VectorSource };
 
 /** The vectors: from --vectors (read a chunk at a time, never whole), else through the cache from this machine's cores or from deployed Workers. */
 async function embedStep(o: BuildOptions, items: CorpusItem[], modelId: string, cache: EmbeddingCache | null, pool: EmbeddingPool, log: (s: string) => void): Promise<Sourced> {
   if (o.vectors && o.embedRemote) throw new UsageError("--vectors and --embed-url exclude each other");
-  if (o.vectors) return { source: await FileVectors.open(o.vectors, items.length, EMBEDDING_DIM), vectors: new Float32Array(0), computed: 0, cached: 0, seconds: 0 };
-  const inMemory = (e: Embedded | RemoteEmbedded): Sourced => ({ ...e, source: new MemoryVectors(e.vectors, EMBEDDING_DIM) });
+  if (o.vectors) return { source: await FileVectors.open(o.vectors, items.length, EMBEDDING_DIM), computed: 0, cached: 0, seconds: 0 };
+  const inMemory = ({ vectors, ...counts }: Embedded | RemoteEmbedded): Sourced => ({ ...counts, source: new MemoryVectors(vectors, EMBEDDING_DIM) });
   if (!o.embedRemote) return inMemory(await embedCorpus(items, EMBEDDING_DIM, cache, pool, log, o.quiet));
   const remote = new RemoteEmbedder(
     {
@@ -468,7 +470,7 @@ function buildReport(
   manifestText: string,
   corpus: Corpus,
   built: BuiltIndex,
-  embedded: Embedded | RemoteEmbedded,
+  embedded: EmbedCounts,
   threads: number,
   source: BuildReport["embeddings"]["source"],
   seconds: Record<string, number>,
