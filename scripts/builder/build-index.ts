@@ -507,10 +507,12 @@ async function extendTree(base: BaseIndex, passes: RowPasses, keyBytes: Uint8Arr
     }
   }
   let added = 0;
+  // As many leaves as the version's queries score (indexParams).
+  const scan = scanLeavesOf(r.leaves, o.scanLeaves);
   await passes.each((c) => {
     for (let i = c.start; i < c.end; i++) {
       if (placed[i]) continue;
-      const [leaf] = nearestLeaves(r, c.vectors.subarray((i - c.start) * dim, (i - c.start + 1) * dim), 1, o.scanLeaves);
+      const [leaf] = nearestLeaves(r, c.vectors.subarray((i - c.start) * dim, (i - c.start + 1) * dim), 1, scan);
       members[leaf].push(i);
       added++;
     }
