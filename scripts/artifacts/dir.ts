@@ -8,7 +8,8 @@
 //                        count × [8-byte key][u32 length][UTF-8 JSON]
 //   vectors.f32          float32 embeddings in item order, for exact search only
 //                        (never uploaded)
-import { mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { renameSync, writeFileSync } from "node:fs";
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { hex, ITEM_KEY_BYTES } from "../../lib/index/format.ts";
 import type { BlobRef, Manifest } from "../../lib/index/manifest.ts";
@@ -23,8 +24,22 @@ export function blobPath(dir: string, key: string): string {
   return path.join(dir, "blobs", key.slice(5));
 }
 
+/**
+ * Blobs are written through a temporary name and renamed into place: a write
+ * cut short (a killed build) never leaves a short file under a content
+ * address another version may share. pruneBlobs removes any left over.
+ */
 export async function writeBlob(dir: string, ref: BlobRef, data: string | Uint8Array): Promise<void> {
-  await writeFile(blobPath(dir, ref.key), data);
+  const file = blobPath(dir, ref.key);
+  await writeFile(`${file}.tmp`, data);
+  await rename(`${file}.tmp`, file);
+}
+
+/** writeBlob for a caller that makes its values in a synchronous loop (text-blob.ts keepOnDisk). */
+export function writeBlobSync(dir: string, ref: BlobRef, data: string | Uint8Array): void {
+  const file = blobPath(dir, ref.key);
+  writeFileSync(`${file}.tmp`, data);
+  renameSync(`${file}.tmp`, file);
 }
 
 export async function writeItemsPack(dir: string, records: Array<{ key: string; text: string }>): Promise<void> {

@@ -236,7 +236,7 @@ function mainLexical(texts: readonly string[], keyBytes: Uint8Array, o: LexicalO
   const perTerm = entries.length ? inlineBytes / entries.length : 1;
   const cut = o.cut ?? o.base?.manifest.cut ?? 2 ** Math.max(Math.log2(MIN_TERMS_PER_PART), Math.round(Math.log2(Math.max(1, PART_TARGET_BYTES / perTerm))));
   const groups = cutParts(entries, cut);
-  const parts = groups.map((g) => (o.keep ?? keepInMemory)(textBlob(blobToText(encodeLexiconPart({ terms: g })))));
+  const parts = groups.map((g) => ctx.keep(textBlob(blobToText(encodeLexiconPart({ terms: g })))));
   const partHashes = new Uint8Array(parts.length * SHARD_HASH_BYTES);
   parts.forEach((p, i) => partHashes.set(Buffer.from(p.ref.sha256.slice(0, SHARD_HASH_BYTES * 2), "hex"), i * SHARD_HASH_BYTES));
   const headBytes = encodeLexiconHead({

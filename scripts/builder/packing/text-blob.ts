@@ -1,9 +1,9 @@
 // A value as the build writes it: its KV text and the content address naming it.
 import { createHash } from "node:crypto";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import type { BlobRef } from "../../../lib/index/manifest.ts";
 import { blobKeyFor } from "../../../lib/index/sha256.ts";
-import { blobPath } from "../../artifacts/dir.ts";
+import { blobPath, writeBlobSync } from "../../artifacts/dir.ts";
 
 export interface TextBlob {
   ref: BlobRef;
@@ -24,19 +24,15 @@ export const keepInMemory: KeepValue = (blob) => blob;
 
 /**
  * Writes each value where the artifacts directory `dir` keeps it (a content
- * address, so the file is final however the build ends) and keeps only its
+ * address, written whole or not at all: dir.ts writeBlob) and keeps only its
  * address: a large build then holds none of its shards, filter values or
  * postings at once (docs/decisions.md#streamed-build). The text is read back
  * from the file when asked for.
  */
 export function keepOnDisk(dir: string): KeepValue {
   return (blob) => {
+    writeBlobSync(dir, blob.ref, blob.text);
     const file = blobPath(dir, blob.ref.key);
-    // Through a temporary name: a build killed mid-write never leaves a short
-    // file under a key another version may share.
-    const tmp = `${file}.tmp`;
-    writeFileSync(tmp, blob.text);
-    renameSync(tmp, file);
     return {
       ref: blob.ref,
       file,
