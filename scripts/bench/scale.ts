@@ -189,7 +189,7 @@ async function buildStep(o: ScaleOptions, set: SyntheticFiles): Promise<{ out: s
     return { out, report: JSON.parse(await readFile(previous, "utf8")) as BuildReport, reusedFrom: (await stat(previous)).mtime.toISOString() };
   }
   // As `npm run build` runs it: a 10M-item corpus's items and values outgrow V8's default heap limit.
-  const args = ["tsx", "--max-old-space-size=16384", "scripts/build.ts", "--corpus", set.corpus, "--vectors", set.vectors, "--out", out, "--json"];
+  const args = ["tsx", "--max-old-space-size=16384", "--expose-gc", "scripts/build.ts", "--corpus", set.corpus, "--vectors", set.vectors, "--out", out, "--json"];
   if (o.threads) args.push("--threads", String(o.threads));
   o.log(`build: npx ${args.join(" ")}`);
   // The build's progress goes to a log beside its index, to follow a long build while it runs.

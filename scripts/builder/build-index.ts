@@ -48,6 +48,7 @@ import { RowPasses, type Chunk } from "./pools/row-passes.ts";
 import { sharedVectors } from "./embedding/embed-corpus.ts";
 import { keyCollision, PackWriter } from "../artifacts/pack.ts";
 import { residentMayFit } from "./packing/resident-blocks.ts";
+import { collectGarbage, memoryLine } from "./memory.ts";
 
 /** Rows the OPQ rotation is trained on, and k-means iterations per alternation: a fixed sample, so a round's cost does not grow with n (docs/decisions.md#opq-rotation). */
 const OPQ_SAMPLE = 16384;
@@ -261,11 +262,12 @@ export async function buildIndex(
   const timings: Record<string, number> = {};
   let t = performance.now();
   const lap = (name: string) => {
+    // A stage's time includes collecting its garbage; its memory line is what the next stage starts from.
+    collectGarbage();
     const now = performance.now();
     timings[name] = (now - t) / 1000;
     t = now;
-    // RSS beside each stage: where a large build's memory peaks.
-    log(`${name}: ${timings[name].toFixed(1)} s, RSS ${(process.memoryUsage.rss() / 2 ** 30).toFixed(2)} GiB`);
+    log(`${name}: ${timings[name].toFixed(1)} s, ${memoryLine()}`);
   };
   const source = vectorSource(input, dim);
   if (source.rows !== items.length) throw new Error(`${source.rows} vectors for ${items.length} items`);

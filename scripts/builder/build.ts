@@ -32,6 +32,7 @@ import { checkValueSizes } from "./packing/value-limits.ts";
 import { chooseFilterFields, describeFields, type FilterableRequest } from "./packing/filter-columns.ts";
 import type { FilterField } from "../../lib/filter/values.ts";
 import { DEFAULT_CACHE, DEFAULT_OUT } from "../common/paths.ts";
+import { collectGarbage } from "./memory.ts";
 
 
 export interface BuildOptions {
@@ -174,6 +175,7 @@ class Stages {
   readonly seconds: Record<string, number> = {};
   private t = performance.now();
   lap(name: string): void {
+    collectGarbage();
     const now = performance.now();
     this.seconds[name] = +((now - this.t) / 1000).toFixed(2);
     this.t = now;
