@@ -280,6 +280,8 @@ export async function buildIndex(
     const tree = base ? await extendTree(base, passes, keyBytes, o, log) : await partitionTree(passes, o, lap);
     if (base) lap("assign");
     const { codes, groupOf } = await encodeItems(passes, tree, o, fields.length > 0);
+    // The last pass over the vectors: its threads and chunk buffer are not held through the values below.
+    await passes.close();
     lap("pq-encode");
     const keep = o.valuesDir ? keepOnDisk(o.valuesDir) : keepInMemory;
     const shards = tree.members.map((m, leaf) => keep(shardBlob(leaf, m, keyBytes, codes, o.pqM)));

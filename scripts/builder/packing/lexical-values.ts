@@ -87,7 +87,7 @@ function mix(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-function postingsOf(rows: number[], tfs: number[], order: number[], from: number, to: number, keyBytes: Uint8Array, dl: Uint32Array): Postings {
+function postingsOf(rows: Uint32Array, tfs: Uint32Array, order: number[], from: number, to: number, keyBytes: Uint8Array, dl: Uint32Array): Postings {
   const n = to - from;
   const p: Postings = { count: n, keys: new Uint8Array(n * ITEM_KEY_BYTES), dl: new Uint16Array(n), tf: new Uint8Array(n) };
   for (let j = 0; j < n; j++) {
@@ -100,38 +100,101 @@ function postingsOf(rows: number[], tfs: number[], order: number[], from: number
   return p;
 }
 
-type Lists = Map<string, { rows: number[]; tfs: number[] }>;
+/** A term's postings: its items' rows, ascending, and the term's count in each. */
+interface List {
+  rows: Uint32Array;
+  tfs: Uint32Array;
+}
 type Entry = LexiconPartInput["terms"][number];
 
-/** Every item analysed (each term's items and counts among `rows`, default all; each item's length in terms). */
-function invert(texts: readonly string[], rows?: ReadonlySet<number>): { lists: Lists; dl: Uint32Array; total: number } {
+/**
+ * Every term's postings, in three flat arrays rather than two JS arrays a term:
+ * at 10M items those arrays' slots and spare capacity were the lexicon stage's
+ * peak. Term t's postings are rows and tfs from start[t] to start[t + 1].
+ */
+interface Inverted {
+  terms: Map<string, number>;
+  start: Uint32Array;
+  rows: Uint32Array;
+  tfs: Uint32Array;
+  /** Each item's length in terms. */
+  dl: Uint32Array;
+  total: number;
+}
+
+function listOf(inv: Inverted, text: string): List {
+  const t = inv.terms.get(text)!;
+  return { rows: inv.rows.subarray(inv.start[t], inv.start[t + 1]), tfs: inv.tfs.subarray(inv.start[t], inv.start[t + 1]) };
+}
+
+/** A Uint32Array that grows by doubling, for the first pass's pairs. */
+class GrowingU32 {
+  a = new Uint32Array(1024);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.a.length) {
+      const b = new Uint32Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.length++] = v;
+  }
+}
+
+/**
+ * Every item analysed (each term's items and counts among `rows`, default all;
+ * each item's length in terms): one pass lists each item's (term, count) pairs,
+ * a second places them by term, rows ascending within a term.
+ */
+function invert(texts: readonly string[], rows?: ReadonlySet<number>): Inverted {
   const dl = new Uint32Array(texts.length);
-  const lists: Lists = new Map();
+  const terms = new Map<string, number>();
+  const pairTerm = new GrowingU32();
+  const pairTf = new GrowingU32();
+  const pairsEnd = new Uint32Array(texts.length);
+  const df = new GrowingU32();
   let total = 0;
   texts.forEach((text, row) => {
     const tokens = tokenize(text);
     dl[row] = tokens.length;
     total += tokens.length;
-    if (rows && !rows.has(row)) return;
-    const counts = new Map<string, number>();
-    for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + 1);
-    for (const [t, tf] of counts) {
-      let l = lists.get(t);
-      if (!l) lists.set(t, (l = { rows: [], tfs: [] }));
-      l.rows.push(row);
-      l.tfs.push(tf);
+    if (!rows || rows.has(row)) {
+      const counts = new Map<string, number>();
+      for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + 1);
+      for (const [t, tf] of counts) {
+        let id = terms.get(t);
+        if (id === undefined) {
+          terms.set(t, (id = terms.size));
+          df.push(0);
+        }
+        df.a[id]++;
+        pairTerm.push(id);
+        pairTf.push(tf);
+      }
     }
+    pairsEnd[row] = pairTerm.length;
   });
-  return { lists, dl, total };
+  const start = new Uint32Array(terms.size + 1);
+  for (let t = 0; t < terms.size; t++) start[t + 1] = start[t] + df.a[t];
+  const at = start.slice(0, terms.size);
+  const out = { rows: new Uint32Array(pairTerm.length), tfs: new Uint32Array(pairTerm.length) };
+  for (let row = 0, p = 0; row < texts.length; row++) {
+    for (; p < pairsEnd[row]; p++) {
+      const i = at[pairTerm.a[p]]++;
+      out.rows[i] = row;
+      out.tfs[i] = pairTf.a[p];
+    }
+  }
+  return { terms, start, ...out, dl, total };
 }
 
 /** One term's entry: its postings in impact order, the first `prefix` inline, the rest a tail blob (pushed to `tails`). */
-function termEntry(text: string, hash: number, list: { rows: number[]; tfs: number[] }, ctx: { n: number; avgdl: number; dl: Uint32Array; keyBytes: Uint8Array; prefix: number; bm25: Bm25Params; tails: TextBlob[]; keep: KeepValue }): Entry {
+function termEntry(text: string, hash: number, list: List, ctx: { n: number; avgdl: number; dl: Uint32Array; keyBytes: Uint8Array; prefix: number; bm25: Bm25Params; tails: TextBlob[]; keep: KeepValue }): Entry {
   const { rows, tfs } = list;
   const df = rows.length;
   const w = idf(ctx.n, df);
-  const impact = rows.map((row, i) => termScore(ctx.bm25, w, tfs[i], ctx.dl[row], ctx.avgdl));
-  const order = rows.map((_, i) => i).sort((a, b) => impact[b] - impact[a] || compareItemKeys(ctx.keyBytes, rows[a], ctx.keyBytes, rows[b]));
+  const impact = Float64Array.from(rows, (row, i) => termScore(ctx.bm25, w, tfs[i], ctx.dl[row], ctx.avgdl));
+  const order = Array.from(rows, (_, i) => i).sort((a, b) => impact[b] - impact[a] || compareItemKeys(ctx.keyBytes, rows[a], ctx.keyBytes, rows[b]));
   const head = Math.min(df, ctx.prefix);
   let tail: Entry["tail"] = null;
   if (df > head) {
@@ -169,8 +232,8 @@ export function buildLexical(texts: readonly string[], keyBytes: Uint8Array, o: 
   return (o.base && deltaLexical(o.base, texts, keyBytes, o)) || mainLexical(texts, keyBytes, o);
 }
 
-function sortedTerms(lists: Lists): Array<{ text: string; hash: number }> {
-  return [...lists.keys()].map((text) => ({ text, hash: termHash(text) })).sort((a, b) => a.hash - b.hash || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+function sortedTerms(inv: Inverted): Array<{ text: string; hash: number }> {
+  return [...inv.terms.keys()].map((text) => ({ text, hash: termHash(text) })).sort((a, b) => a.hash - b.hash || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
 }
 
 /** The base's main lexicon kept and a delta over it, or null when the base does not fit (other BM25 or prefix) or the delta would pass its budget. */
@@ -187,11 +250,12 @@ function deltaLexical(base: LexicalBase, texts: readonly string[], keyBytes: Uin
   }
   // Hex order is the keys' bytewise order.
   const removed = [...base.keys].filter((k) => !present.has(k)).sort();
-  const { lists, dl, total } = invert(texts, added);
+  const inv = invert(texts, added);
+  const { dl, total } = inv;
   const n = texts.length;
-  if (lists.size === 0 && removed.length === 0 && n === base.items && total === base.totalTerms) return keptWhole(base);
+  if (inv.terms.size === 0 && removed.length === 0 && n === base.items && total === base.totalTerms) return keptWhole(base);
   const ctx = { n, avgdl: n ? total / n : 0, dl, keyBytes, prefix: Infinity, bm25, tails: [] as TextBlob[], keep: o.keep ?? keepInMemory };
-  const entries = sortedTerms(lists).map(({ text, hash }) => termEntry(text, hash, lists.get(text)!, ctx));
+  const entries = sortedTerms(inv).map(({ text, hash }) => termEntry(text, hash, listOf(inv, text), ctx));
   const deltaItems = [...added].filter((row) => dl[row] > 0).length;
   const bytes = encodeLexiconDelta({
     items: n,
@@ -225,9 +289,10 @@ function mainLexical(texts: readonly string[], keyBytes: Uint8Array, o: LexicalO
   const prefix = o.prefix ?? DEFAULT_LEXICAL_PREFIX;
   const bm25 = o.bm25 ?? DEFAULT_BM25;
   const n = texts.length;
-  const { lists, dl, total } = invert(texts);
+  const inv = invert(texts);
+  const { dl, total } = inv;
   const ctx = { n, avgdl: n ? total / n : 0, dl, keyBytes, prefix, bm25, tails: [] as TextBlob[], keep: o.keep ?? keepInMemory };
-  const entries = sortedTerms(lists).map(({ text, hash }) => termEntry(text, hash, lists.get(text)!, ctx));
+  const entries = sortedTerms(inv).map(({ text, hash }) => termEntry(text, hash, listOf(inv, text), ctx));
   const postings = entries.reduce((s, e) => s + e.df, 0);
   // The cut modulus: the power of two nearest the terms a part should hold, so
   // small changes to the corpus leave it, and the cuts, where they were; at
