@@ -94,9 +94,8 @@ describe("value-order chunks nearest first (the values plan)", () => {
   it("reads a chunk as early as the nearest cell it holds, and tells what share of each cell's chunks it read", () => {
     const picked = nearestValueChunks(table, reads, order, 3 * bytes, 32);
     expect(picked.reads).toEqual([2, 4, 1].map((chunk) => ({ chunk, column: 0 })));
-    // The shares held count chunk 2 only for the cells it surely holds, A's 4–5 and B's 0, so
-    // chunks holding cells 5, 4, 3, 2, 1, 0: {2, 4}, {1, 2, 4}, {1, 3, 4}, {0, 1, 3}, {0, 3}, {0, 2, 3}.
-    expect(Array.from(picked.held)).toEqual([1, 1, 2 / 3, 1 / 3, 0, 1 / 3]);
+    // Chunks holding cells 5, 4, 3, 2, 1, 0: {2, 4}, {1, 2, 4}, {1, 2, 3, 4}, {0, 1, 2, 3}, {0, 2, 3}, {0, 2, 3}.
+    expect(Array.from(picked.held)).toEqual([1, 1, 3 / 4, 2 / 4, 1 / 3, 1 / 3]);
     expect(nearestValueChunks(table, reads, order, 3 * bytes - 1, 32).reads).toEqual([2, 4].map((chunk) => ({ chunk, column: 0 })));
     const all = nearestValueChunks(table, reads, order, 5 * bytes, 32);
     expect(all.reads).toEqual([2, 4, 1, 3, 0].map((chunk) => ({ chunk, column: 0 })));

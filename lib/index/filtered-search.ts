@@ -247,9 +247,8 @@ export function nearestValueChunks(t: FilterTable, reads: ChunkRead[], order: nu
     picked.push(i);
     used += bytes;
   }
-  const surely = reads.map((r) => heldCells(t, r));
-  const all = spanCounts(t.cells, surely.flat());
-  const got = spanCounts(t.cells, picked.flatMap((i) => surely[i]));
+  const all = spanCounts(t.cells, spans);
+  const got = spanCounts(t.cells, picked.map((i) => spans[i]));
   const held = Float64Array.from(order, (cell) => (all[cell] ? got[cell] / all[cell] : 1));
   return { reads: picked.map((i) => reads[i]), held };
 }
@@ -263,24 +262,6 @@ function spanCounts(cells: number, spans: Array<[number, number]>): Int32Array {
   }
   for (let c = 1; c <= cells; c++) delta[c] += delta[c - 1];
   return delta.subarray(0, cells);
-}
-
-/**
- * The cells a value-order chunk surely holds entries of, for the prediction:
- * one value's, from its first entry's cell to the next chunk's first (as
- * cellSpan); a chunk where one value ends and the next begins, the first
- * value's cells to the last and the next value's from the first. Crediting such
- * a chunk with every cell, as its reading order must, would count it as a share
- * of every cell's chunks and predict that reading the few of them covers every
- * cell in part.
- */
-function heldCells(t: FilterTable, read: ChunkRead): Array<[number, number]> {
-  const v = read.chunk;
-  if (chunkHoldsOneValue(t, v)) return [cellSpan(t, read)];
-  const from = t.chunkCell[v];
-  const next = v + 1 < t.chunkStart[read.column + 1] ? t.chunkCell[v + 1] : -1;
-  if (next < 0) return [[from, t.cells - 1]];
-  return next + 1 >= from ? [[0, t.cells - 1]] : [[0, next], [from, t.cells - 1]];
 }
 
 /**
