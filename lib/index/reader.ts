@@ -50,7 +50,7 @@ export interface SearchOptions {
   scanLeaves?: number;
   /** Only items that match (lib/filter/compile.ts), compiled against this index's fields. */
   filter?: CompiledFilter | null;
-  /** Round-1 byte budget of a filtered query (filterRound1Budget when absent); it also decides which plan fits. */
+  /** Round-1 byte budget of a filtered query (filterRound1Budget when absent); it also decides which plan fits, and the records re-ranked after it get only what it leaves of FILTER_QUERY_BYTES. */
   filterBytes?: number;
 }
 
