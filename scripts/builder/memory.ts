@@ -1,8 +1,10 @@
 // Where a large build's memory goes, stage by stage. The build runs with a
 // heap limit far above what it keeps (package.json), so V8 lets garbage pile
-// up between major collections and the process's peak RSS is mostly garbage
-// from the stage before. A build started with --expose-gc collects at each
-// stage's end, so a stage starts from what the build still holds.
+// up between major collections. A build started with --expose-gc collects at
+// each stage's end, so the stage log's memory line is what the build still
+// holds and the next stage does not start on the last one's garbage. It does
+// not bound a stage's own peak: that is the stage's data structures
+// (docs/decisions.md#streamed-build).
 
 const gc = (globalThis as { gc?: () => void }).gc;
 

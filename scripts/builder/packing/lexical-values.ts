@@ -122,8 +122,7 @@ interface Inverted {
   total: number;
 }
 
-function listOf(inv: Inverted, text: string): List {
-  const t = inv.terms.get(text)!;
+function listOf(inv: Inverted, t: number): List {
   return { rows: inv.rows.subarray(inv.start[t], inv.start[t + 1]), tfs: inv.tfs.subarray(inv.start[t], inv.start[t + 1]) };
 }
 
@@ -232,8 +231,8 @@ export function buildLexical(texts: readonly string[], keyBytes: Uint8Array, o: 
   return (o.base && deltaLexical(o.base, texts, keyBytes, o)) || mainLexical(texts, keyBytes, o);
 }
 
-function sortedTerms(inv: Inverted): Array<{ text: string; hash: number }> {
-  return [...inv.terms.keys()].map((text) => ({ text, hash: termHash(text) })).sort((a, b) => a.hash - b.hash || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+function sortedTerms(inv: Inverted): Array<{ text: string; hash: number; id: number }> {
+  return [...inv.terms].map(([text, id]) => ({ text, hash: termHash(text), id })).sort((a, b) => a.hash - b.hash || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
 }
 
 /** The base's main lexicon kept and a delta over it, or null when the base does not fit (other BM25 or prefix) or the delta would pass its budget. */
@@ -255,7 +254,7 @@ function deltaLexical(base: LexicalBase, texts: readonly string[], keyBytes: Uin
   const n = texts.length;
   if (inv.terms.size === 0 && removed.length === 0 && n === base.items && total === base.totalTerms) return keptWhole(base);
   const ctx = { n, avgdl: n ? total / n : 0, dl, keyBytes, prefix: Infinity, bm25, tails: [] as TextBlob[], keep: o.keep ?? keepInMemory };
-  const entries = sortedTerms(inv).map(({ text, hash }) => termEntry(text, hash, listOf(inv, text), ctx));
+  const entries = sortedTerms(inv).map(({ text, hash, id }) => termEntry(text, hash, listOf(inv, id), ctx));
   const deltaItems = [...added].filter((row) => dl[row] > 0).length;
   const bytes = encodeLexiconDelta({
     items: n,
@@ -292,7 +291,7 @@ function mainLexical(texts: readonly string[], keyBytes: Uint8Array, o: LexicalO
   const inv = invert(texts);
   const { dl, total } = inv;
   const ctx = { n, avgdl: n ? total / n : 0, dl, keyBytes, prefix, bm25, tails: [] as TextBlob[], keep: o.keep ?? keepInMemory };
-  const entries = sortedTerms(inv).map(({ text, hash }) => termEntry(text, hash, listOf(inv, text), ctx));
+  const entries = sortedTerms(inv).map(({ text, hash, id }) => termEntry(text, hash, listOf(inv, id), ctx));
   const postings = entries.reduce((s, e) => s + e.df, 0);
   // The cut modulus: the power of two nearest the terms a part should hold, so
   // small changes to the corpus leave it, and the cuts, where they were; at
