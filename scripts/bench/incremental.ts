@@ -1,16 +1,16 @@
 // What a small corpus change rewrites: the 50k headlines' build is the base, a
-// copy of the corpus with a share of its rows changed (SHARE) is built over it (as a deploy
+// copy of the corpus with a share of its rows changed (CHANGE_SHARE) is built over it (as a deploy
 // extending the live version builds), and the two versions' values are
 // compared kind by kind. The change: the last rows are removed and as many
 // rows elsewhere (seeded) are edited in place (their text gains a word, so they
 // are new items with new embeddings). A CSV without an id column numbers its
 // rows, so a row removed from the middle would renumber, and so change, every
 // later item; an append-mostly corpus such as a news feed changes at its end.
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { readManifest, artifactVersionValues } from "../artifacts/dir.ts";
 import { runBuild } from "../builder/build.ts";
-import { rng } from "../builder/training/kernels.ts";
+import { chooseChange, editedLine, readLines, rewritten } from "./scale-change.ts";
 import type { VersionValues } from "../../lib/index/version.ts";
 
 export interface IncrementalReport {
@@ -24,30 +24,18 @@ export interface IncrementalReport {
   delta: { items: number; removed: number; terms: number; postings: number; values: number } | null;
 }
 
-const SHARE = 0.01;
-const SEED = 7;
-const EDIT_WORD = "update";
-
-/** The corpus with SHARE of its data rows changed: half removed from the end, half edited in place. */
+/** The corpus with CHANGE_SHARE of its data rows changed (scale-change.ts chooseChange): half removed from the end, half edited in place. */
 async function changedCorpus(file: string, out: string): Promise<{ rows: number; removed: number; edited: number }> {
-  const lines = (await readFile(file, "utf8")).split("\n").map((l) => l.replace(/\r$/, ""));
-  const [header, ...rest] = lines;
-  const data = rest.filter((l) => l.length > 0);
-  const half = Math.round(data.length * SHARE) >> 1;
-  const kept = data.slice(0, data.length - half);
-  const random = rng(SEED);
-  const edited = new Set<number>();
-  while (edited.size < half) edited.add(Math.floor(random() * kept.length));
-  await writeFile(out, [header, ...kept.map((l, i) => (edited.has(i) ? `${l} ${EDIT_WORD}` : l))].join("\n") + "\n");
-  return { rows: data.length, removed: half, edited: half };
+  const [header, ...data] = await readLines(file);
+  const { kept, removed, edited } = chooseChange(data.length);
+  await writeFile(out, [header, ...data.slice(0, kept).map((l, i) => (edited.has(i) ? editedLine(l) : l))].join("\n") + "\n");
+  return { rows: data.length, removed, edited: edited.size };
 }
 
 function kindCounts(base: VersionValues, next: VersionValues): IncrementalReport["kinds"] {
+  const fresh = rewritten(base, next);
   const kinds = ["routing", "catalog", "shards", "filters", "resident", "lexical", "items"] as const;
-  return kinds.map((kind) => {
-    const had = new Set(base[kind].map((r) => r.key));
-    return { kind, values: next[kind].length, rewritten: next[kind].filter((r) => !had.has(r.key)).length };
-  });
+  return kinds.map((kind) => ({ kind, values: next[kind].length, rewritten: fresh.find((k) => k.kind === kind)!.values }));
 }
 
 export async function measureIncremental(headlines: string, baseDir: string, workDir: string, o: { threads?: number; log: (s: string) => void }): Promise<IncrementalReport> {

@@ -182,17 +182,24 @@ ${table(["filter", "items that pass", "recall@10", "results inside", "short answ
 function kvSection(r: ScaleReport): string {
   if (!r.kv) return "";
   const { full, change } = r.kv;
-  const byKind = new Map(change.kinds.map((k) => [k.kind, k]));
-  const rows = full.kinds.map((k) => [k.kind, k.values.toLocaleString("en"), mib(k.bytes), (byKind.get(k.kind)?.values ?? 0).toLocaleString("en"), mib(byKind.get(k.kind)?.bytes ?? 0)]);
+  const m = r.kvMeasured;
+  const estimated = new Map(change.kinds.map((k) => [k.kind, k]));
+  const built = new Map((m?.kinds ?? []).map((k) => [k.kind, k]));
+  const cells = (k: { values: number; bytes: number } | undefined) => [(k?.values ?? 0).toLocaleString("en"), mib(k?.bytes ?? 0)];
+  const rows = full.kinds.map((k) => [k.kind, k.values.toLocaleString("en"), mib(k.bytes), ...cells(estimated.get(k.kind)), ...(m ? cells(built.get(k.kind)) : [])]);
+  const header = ["kind", "values", "bytes", "after a 1% change, estimated: values", "bytes", ...(m ? ["built: values", "bytes"] : [])];
+  const measured = m
+    ? `Built (\`--kv-change\`): the set with its last ${m.removed.toLocaleString("en")} rows removed and ${m.edited.toLocaleString("en")} others edited (text and vector), built over this index as an extending deploy builds it, uploads **${m.writes.toLocaleString("en")} values, ${mib(m.bytes)}**; ${m.lexiconDelta ? "it kept the lexicon and wrote a delta" : "it rewrote the lexicon (the delta would have passed its budget)"} (${m.seconds.toFixed(0)} s, scripts/bench/scale-change.ts).`
+    : "No incremental build ran at this size (`--kv-change` runs one).";
   return `
 ## KV writes and stored bytes
 
 A full deploy writes every value once: **${full.writes.toLocaleString("en")} writes, ${mib(full.bytes)}**. After ${(100 * change.share).toFixed(0)}% of the items change
 (half edited, half removed, as the incremental bench changes the 50k headlines), an extending build rewrites an estimated
 **${change.writes.toLocaleString("en")} values, ${mib(change.bytes)}** (scripts/bench/scale-kv.ts: a value holding e items is rewritten with probability
-1 − (1 − ${change.share})^e, from this index's leaf sizes and chunk counts; no incremental build ran at this size).
+1 − (1 − ${change.share})^e, from this index's leaf sizes and chunk counts). ${measured}
 
-${table(["kind", "values", "bytes", "after a 1% change: values", "bytes"], rows)}
+${table(header, rows)}
 `;
 }
 

@@ -32,6 +32,7 @@ import { loadQueries, type BenchQuery } from "./queries.ts";
 import { selfCheckVsHeldOut } from "./self-check-line.ts";
 import { scaleFilters, type ScaleFilterResult } from "./scale-filters.ts";
 import { kvCost, type KvCost } from "./scale-kv.ts";
+import { measureChange, type MeasuredChange } from "./scale-change.ts";
 import type { Manifest } from "../../lib/index/manifest.ts";
 import { dist, mean, recallAt, type Dist } from "./stats.ts";
 import { growChunks, neighbourQuantiles, realNeighbours, SYNTHETIC_DEFAULTS, type Quantiles } from "./synthetic.ts";
@@ -54,6 +55,8 @@ export interface ScaleOptions {
   serve: boolean;
   /** Reuse the index a previous run built into the work dir (its report, seconds and peak RSS included). */
   reuseBuild?: boolean;
+  /** Also build a copy of the set with CHANGE_SHARE of it changed over the index and count what its deploy writes (scale-change.ts). */
+  kvChange?: boolean;
   /** The generator's noise (SYNTHETIC_DEFAULTS.noise when absent): more noise, a harder set whose neighbours sit farther apart. */
   noise?: number;
   log: (s: string) => void;
@@ -73,6 +76,8 @@ export interface ScaleReport {
   hybrid?: null | { bytes: Dist; roundTrips: Dist; lexiconParts: Dist };
   /** KV writes and stored bytes of a full deploy, and expected for a deploy after a small change (scale-kv.ts CHANGE_SHARE; absent in older reports). */
   kv?: KvCost;
+  /** The same change built and counted (--kv-change; absent otherwise). */
+  kvMeasured?: MeasuredChange;
   /** The 1-week and 1-month date filters over the same queries, Node (absent in older reports; null without filter columns). */
   filters?: ScaleFilterResult[] | null;
   /** What an isolate holds of the index, decoded: routing, filter table and lexicon head (the resident copy aside). */
@@ -343,6 +348,8 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
   const manifestText = await readFile(path.join(out, "manifest.json"), "utf8");
   const kv = await kvCost(out, JSON.parse(manifestText) as Manifest, report, Buffer.byteLength(manifestText));
   o.log(`kv: full deploy ${kv.full.writes} writes, ${(kv.full.bytes / 2 ** 30).toFixed(2)} GiB; after a 1% change ~${kv.change.writes} writes, ${(kv.change.bytes / 2 ** 20).toFixed(0)} MiB`);
+  const kvMeasured = o.kvChange ? await measureChange(set, out, path.join(o.workDir, `change-${o.items}`), EMBEDDING_DIM, o) : undefined;
+  if (kvMeasured) o.log(`kv: after the 1% change, built: ${kvMeasured.writes} writes, ${(kvMeasured.bytes / 2 ** 20).toFixed(0)} MiB (${kvMeasured.seconds.toFixed(0)} s)`);
   const hybrid = await hybridSearch(out, source, queries.map((q) => q.text), qv);
   if (hybrid) o.log(`node, hybrid: ${(hybrid.bytes.mean / 1024).toFixed(0)} KB/query, rounds max ${hybrid.roundTrips.max}`);
   const worker = await serveStep(o, out, queries, truth);
@@ -365,6 +372,7 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
     node,
     filters,
     kv,
+    ...(kvMeasured ? { kvMeasured } : {}),
     hybrid,
     isolate: { routingBytes, filterTableBytes, lexiconHeadBytes, totalBytes: routingBytes + filterTableBytes + lexiconHeadBytes },
     worker,

@@ -55,6 +55,8 @@ const USAGE = `Usage: npm run bench -- --corpus FILE [options]
   --resident-kib N       with --latency: the Worker's RESIDENT_KIB (0: every record from KV; default wrangler.toml's)
   --no-serve             with --scale or --filters: skip the Worker pass (publishing N records to local KV is slow)
   --reuse-build          with --scale: reuse the index the last run built (and its build figures)
+  --kv-change            with --scale: measure the KV writes of a 1% change by building a changed copy of
+                         the set over the index (scripts/bench/scale-change.ts; the set's size again on disk)
   --scale-noise X        with --scale: the generator's noise (default ${SYNTHETIC_DEFAULTS.noise}); more noise puts the
                          synthetic items' neighbours farther apart, a harder set (docs/decisions.md#synthetic-scale-set)
   --embed-fleet          instead: the build's embedding on 1, 2 and 4 local Workers (--embed-url's code),
@@ -90,7 +92,7 @@ export function main(): Promise<number> {
     options: {
       ...stringFlags("corpus", "queries", "json", "md", "plot-dir", "perturbed", "repeats", "exact-queries", "leaf-sizes"),
       ...stringFlags("annoy-trees", "annoy-search-k", "hnsw-m", "hnsw-ef", "threads", "scale", "scale-noise", "artifacts", "resident-kib"),
-      ...booleanFlags("filters", "latency", "no-serve", "reuse-build", "build-time"),
+      ...booleanFlags("filters", "latency", "no-serve", "reuse-build", "kv-change", "build-time"),
       ...FLEET_FLAGS,
       ...HYBRID_FLAGS,
       ...HELP_FLAG,
@@ -101,7 +103,7 @@ export function main(): Promise<number> {
     if (!a.corpus) throw new UsageError("--corpus FILE is required");
     if (a["embed-fleet"]) return fleetBench(a.corpus, a);
     if (a["build-time"]) return buildTimeBench(a.corpus, { items: parseIntFlag("items", a.items), repeats: parseIntFlag("repeats", a.repeats), json: a.json, md: a.md });
-    if (a.scale !== undefined) return scaleBench(a.corpus, parseIntFlag("scale", a.scale)!, { json: a.json, md: a.md, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], reuseBuild: a["reuse-build"], noise: noiseFlag(a["scale-noise"]) });
+    if (a.scale !== undefined) return scaleBench(a.corpus, parseIntFlag("scale", a.scale)!, { json: a.json, md: a.md, threads: parseIntFlag("threads", a.threads), serve: !a["no-serve"], reuseBuild: a["reuse-build"], kvChange: a["kv-change"], noise: noiseFlag(a["scale-noise"]) });
     if (a.latency) {
       const residentKib = parseIntFlag("resident-kib", a["resident-kib"], 0);
       return latencyBench(a.corpus, { json: a.json, md: a.md, artifacts: a.artifacts, threads: parseIntFlag("threads", a.threads), repeats: parseIntFlag("repeats", a.repeats), perturbed: parseIntFlag("perturbed", a.perturbed, 0), residentKib });
@@ -183,8 +185,8 @@ function noiseFlag(v: string | undefined): number | undefined {
   return x;
 }
 
-async function scaleBench(corpus: string, items: number, o: { json?: string; md?: string; threads?: number; serve: boolean; reuseBuild?: boolean; noise?: number }): Promise<void> {
+async function scaleBench(corpus: string, items: number, o: { json?: string; md?: string; threads?: number; serve: boolean; reuseBuild?: boolean; kvChange?: boolean; noise?: number }): Promise<void> {
   const log = (s: string) => process.stderr.write(`[scale] ${s}\n`);
-  const r = await runScaleBench({ corpus, items, workDir: path.join(BENCH_CACHE, "scale"), threads: o.threads, serve: o.serve, reuseBuild: o.reuseBuild, noise: o.noise, log });
+  const r = await runScaleBench({ corpus, items, workDir: path.join(BENCH_CACHE, "scale"), threads: o.threads, serve: o.serve, reuseBuild: o.reuseBuild, kvChange: o.kvChange, noise: o.noise, log });
   await writeReport(r, scaleMarkdown(r), o);
 }

@@ -1,0 +1,147 @@
+// `--kv-change`: the small change of scale-kv.ts (CHANGE_SHARE) measured rather than estimated.
+// The bench's set with CHANGE_SHARE of its rows changed as the incremental
+// bench changes the 50k headlines (half removed from the end, half edited in
+// place) is built over the bench's index, as a deploy that extends the live
+// version builds, and the two versions' values are compared kind by kind:
+// what the deploy would upload. It needs the set's size again on disk (a
+// second corpus and vectors file, and the new version's values).
+import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import type { ValueRef, VersionValues } from "../../lib/index/version.ts";
+import { artifactVersionValues, readManifest } from "../artifacts/dir.ts";
+import { runBuild } from "../builder/build.ts";
+import { rng } from "../builder/training/kernels.ts";
+import { CHANGE_SHARE, type KvKind } from "./scale-kv.ts";
+
+export interface MeasuredChange {
+  share: number;
+  removed: number;
+  edited: number;
+  /** Values of the new version the base lacks, and their stored bytes, by kind. */
+  writes: number;
+  bytes: number;
+  kinds: KvKind[];
+  /** Whether the build kept the base's lexicon and wrote a delta (false: it rewrote the lexicon). */
+  lexiconDelta: boolean;
+  seconds: number;
+}
+
+/** Seed of the edited rows (the incremental bench's too) and of their vectors' change. */
+const SEED = 7;
+/** Edited rows' text gains this word, so they are new items. */
+const EDIT_WORD = "update";
+/**
+ * An edited row's vector moves this far (a unit noise vector scaled by it, then
+ * renormalised), so an edit can move its item to another leaf as a real one can.
+ */
+const EDIT_NOISE = 0.33;
+/** Rows copied at a time. */
+const COPY_ROWS = 50_000;
+
+/** Values of `next` that `base` lacks, with their bytes, by kind. */
+export function rewritten(base: VersionValues, next: VersionValues): KvKind[] {
+  const kinds = Object.keys(next) as Array<keyof VersionValues>;
+  return kinds.map((kind) => {
+    const had = new Set(base[kind].map((r: ValueRef) => r.key));
+    const fresh = next[kind].filter((r) => !had.has(r.key));
+    return { kind, values: fresh.length, bytes: fresh.reduce((a, r) => a + r.bytes, 0) };
+  });
+}
+
+/** Builds the changed set over `baseDir` into `workDir` and measures what a deploy of it writes. */
+export async function measureChange(set: { corpus: string; vectors: string }, baseDir: string, workDir: string, dim: number, o: { threads?: number; log: (s: string) => void }): Promise<MeasuredChange> {
+  const t0 = performance.now();
+  await mkdir(workDir, { recursive: true });
+  const changed = { corpus: path.join(workDir, "changed.csv"), vectors: path.join(workDir, "changed.f32") };
+  const change = await changedSet(set, changed, dim);
+  o.log(`kv change: ${change.removed} rows removed and ${change.edited} edited of ${change.rows}; building over ${baseDir}`);
+  const out = path.join(workDir, "index");
+  await rm(out, { recursive: true, force: true });
+  const built = await runBuild({ corpus: changed.corpus, vectors: changed.vectors, out, base: baseDir, threads: o.threads, quiet: true });
+  const [baseManifest, nextManifest] = await Promise.all([readManifest(baseDir), readManifest(out)]);
+  const kinds = rewritten(await artifactVersionValues(baseDir, baseManifest), await artifactVersionValues(out, nextManifest));
+  kinds.push({ kind: "manifest", values: 1, bytes: (await stat(path.join(out, "manifest.json"))).size });
+  const sum = (f: (k: KvKind) => number) => kinds.reduce((a, k) => a + f(k), 0);
+  return {
+    share: CHANGE_SHARE,
+    removed: change.removed,
+    edited: change.edited,
+    writes: sum((k) => k.values),
+    bytes: sum((k) => k.bytes),
+    kinds,
+    lexiconDelta: built.report.lexical.delta != null,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/**
+ * Which data rows a CHANGE_SHARE change touches: the last half of them
+ * removed, as many others (seeded) edited. `random` goes on to seed the edits.
+ */
+export function chooseChange(rows: number): { kept: number; removed: number; edited: Set<number>; random: () => number } {
+  const half = Math.round(rows * CHANGE_SHARE) >> 1;
+  const kept = rows - half;
+  const random = rng(SEED);
+  const edited = new Set<number>();
+  while (edited.size < half) edited.add(Math.floor(random() * kept));
+  return { kept, removed: half, edited, random };
+}
+
+/** Writes the changed set (chooseChange). Its rows carry ids, so removing rows renumbers nothing. */
+async function changedSet(set: { corpus: string; vectors: string }, out: { corpus: string; vectors: string }, dim: number): Promise<{ rows: number; removed: number; edited: number }> {
+  const [header, ...data] = await readLines(set.corpus);
+  const { kept, removed, edited, random } = chooseChange(data.length);
+  const corpus = await open(out.corpus, "w");
+  try {
+    await corpus.write(header + "\n");
+    for (let start = 0; start < kept; start += COPY_ROWS) {
+      const end = Math.min(kept, start + COPY_ROWS);
+      await corpus.write(data.slice(start, end).map((l, j) => (edited.has(start + j) ? editedLine(l) : l) + "\n").join(""));
+    }
+  } finally {
+    await corpus.close();
+  }
+  await changedVectors(set.vectors, out.vectors, kept, dim, edited, random);
+  return { rows: data.length, removed, edited: edited.size };
+}
+
+/** The line's last field (the text) gains EDIT_WORD, inside its quotes when it has them. */
+export function editedLine(line: string): string {
+  return line.endsWith('"') ? `${line.slice(0, -1)} ${EDIT_WORD}"` : `${line} ${EDIT_WORD}`;
+}
+
+export async function readLines(file: string): Promise<string[]> {
+  return (await readFile(file, "utf8")).split("\n").map((l) => l.replace(/\r$/, "")).filter((l) => l.length > 0);
+}
+
+/** The first `rows` vectors, the edited rows' moved by EDIT_NOISE, a chunk at a time. */
+async function changedVectors(from: string, to: string, rows: number, dim: number, edited: Set<number>, random: () => number): Promise<void> {
+  const src = await open(from, "r");
+  const dst = await open(to, "w");
+  try {
+    const buf = new Float32Array(COPY_ROWS * dim);
+    const bytes = new Uint8Array(buf.buffer);
+    for (let start = 0; start < rows; start += COPY_ROWS) {
+      const n = Math.min(rows, start + COPY_ROWS) - start;
+      const { bytesRead } = await src.read(bytes, 0, n * dim * 4, start * dim * 4);
+      if (bytesRead !== n * dim * 4) throw new Error(`${from}: short read at row ${start}`);
+      for (let j = 0; j < n; j++) if (edited.has(start + j)) moveVector(buf.subarray(j * dim, (j + 1) * dim), random);
+      await dst.write(bytes, 0, n * dim * 4);
+    }
+  } finally {
+    await src.close();
+    await dst.close();
+  }
+}
+
+function moveVector(v: Float32Array, random: () => number): void {
+  const noise = Float32Array.from(v, () => random() * 2 - 1);
+  const nn = Math.hypot(...noise);
+  let norm = 0;
+  for (let i = 0; i < v.length; i++) {
+    v[i] += (EDIT_NOISE * noise[i]) / nn;
+    norm += v[i] * v[i];
+  }
+  const s = 1 / Math.sqrt(norm);
+  for (let i = 0; i < v.length; i++) v[i] *= s;
+}
