@@ -1,4 +1,4 @@
-// `--kv-change`: the small change of scale-kv.ts (CHANGE_SHARE) measured rather than estimated.
+// `--kv-change`: the small change of scale-kv.ts (CHANGE_SHARE) built and counted, not estimated.
 // The bench's set with CHANGE_SHARE of its rows changed as the incremental
 // bench changes the 50k headlines (half removed from the end, half edited in
 // place) is built over the bench's index, as a deploy that extends the live
