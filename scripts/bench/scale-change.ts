@@ -3,13 +3,14 @@
 // bench changes the 50k headlines (half removed from the end, half edited in
 // place) is built over the bench's index, as a deploy that extends the live
 // version builds, and the two versions' values are compared kind by kind:
-// what the deploy would upload. It needs the set's size again on disk (a
+// what the deploy would upload. The build runs as `npm run build -- --extend`
+// does, in its own process. It needs the set's size again on disk (a
 // second corpus and vectors file, and the new version's values).
 import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { ValueRef, VersionValues } from "../../lib/index/version.ts";
 import { artifactVersionValues, readManifest } from "../artifacts/dir.ts";
-import { runBuild } from "../builder/build.ts";
+import { buildInChild } from "./build-child.ts";
 import { rng } from "../builder/training/kernels.ts";
 import { CHANGE_SHARE, type KvKind } from "./scale-kv.ts";
 
@@ -57,9 +58,13 @@ export async function measureChange(set: { corpus: string; vectors: string }, ba
   o.log(`kv change: ${change.removed} rows removed and ${change.edited} edited of ${change.rows}; building over ${baseDir}`);
   const out = path.join(workDir, "index");
   await rm(out, { recursive: true, force: true });
-  const built = await runBuild({ corpus: changed.corpus, vectors: changed.vectors, out, base: baseDir, threads: o.threads, quiet: true });
+  const flags = ["--corpus", changed.corpus, "--vectors", changed.vectors, "--out", out, "--extend", baseDir];
+  if (o.threads) flags.push("--threads", String(o.threads));
+  const report = await buildInChild(flags, `${out}.log`, o.log);
   const [baseManifest, nextManifest] = await Promise.all([readManifest(baseDir), readManifest(out)]);
   const kinds = rewritten(await artifactVersionValues(baseDir, baseManifest), await artifactVersionValues(out, nextManifest));
+  // A build that did not extend (the base unfit) shares no leaf with it: its count would be a full deploy's.
+  if (kinds.find((k) => k.kind === "shards")!.values === report.shards.count) throw new Error(`the changed set's build did not extend ${baseDir}; see ${out}.log`);
   kinds.push({ kind: "manifest", values: 1, bytes: (await stat(path.join(out, "manifest.json"))).size });
   const sum = (f: (k: KvKind) => number) => kinds.reduce((a, k) => a + f(k), 0);
   return {
@@ -69,7 +74,7 @@ export async function measureChange(set: { corpus: string; vectors: string }, ba
     writes: sum((k) => k.values),
     bytes: sum((k) => k.bytes),
     kinds,
-    lexiconDelta: built.report.lexical.delta != null,
+    lexiconDelta: report.lexical.delta != null,
     seconds: (performance.now() - t0) / 1000,
   };
 }

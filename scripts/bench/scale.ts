@@ -5,7 +5,7 @@
 //   child process (seconds per stage, peak RSS) → recall, bytes and rounds of
 //   300 held-out queries against exact float32 search (Node, the Worker's code)
 //   → the same queries through HTTP from the Worker in workerd with local KV.
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, open, readFile, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -32,6 +32,7 @@ import { loadQueries, type BenchQuery } from "./queries.ts";
 import { selfCheckVsHeldOut } from "./self-check-line.ts";
 import { scaleFilters, type ScaleFilterResult } from "./scale-filters.ts";
 import { kvCost, type KvCost } from "./scale-kv.ts";
+import { buildInChild } from "./build-child.ts";
 import { measureChange, type MeasuredChange } from "./scale-change.ts";
 import type { Manifest } from "../../lib/index/manifest.ts";
 import { dist, mean, recallAt, type Dist } from "./stats.ts";
@@ -193,24 +194,9 @@ async function buildStep(o: ScaleOptions, set: SyntheticFiles): Promise<{ out: s
     o.log(`build: reusing ${out}`);
     return { out, report: JSON.parse(await readFile(previous, "utf8")) as BuildReport, reusedFrom: (await stat(previous)).mtime.toISOString() };
   }
-  // As `npm run build` runs it: a 10M-item corpus's items and values outgrow V8's default heap limit.
-  const args = ["tsx", "--max-old-space-size=16384", "--expose-gc", "scripts/build.ts", "--corpus", set.corpus, "--vectors", set.vectors, "--out", out, "--json"];
-  if (o.threads) args.push("--threads", String(o.threads));
-  o.log(`build: npx ${args.join(" ")}`);
-  // The build's progress goes to a log beside its index, to follow a long build while it runs.
-  const logFile = `${out}.log`;
-  o.log(`build: progress in ${logFile}`);
-  const log = await open(logFile, "w");
-  try {
-    const child = spawn("npx", args, { cwd: PROJECT_ROOT, env: { ...process.env }, stdio: ["ignore", "pipe", log.fd] });
-    let stdout = "";
-    child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
-    const code = await new Promise<number | null>((resolve, reject) => child.on("error", reject).on("close", resolve));
-    if (code !== 0) throw new Error(`the build exited with ${code}; see ${logFile}`);
-    return { out, report: JSON.parse(stdout.trim().split("\n").pop()!) as BuildReport };
-  } finally {
-    await log.close();
-  }
+  const flags = ["--corpus", set.corpus, "--vectors", set.vectors, "--out", out];
+  if (o.threads) flags.push("--threads", String(o.threads));
+  return { out, report: await buildInChild(flags, `${out}.log`, o.log) };
 }
 
 /** The queries in hybrid mode: what lexical search adds to a query's bytes, and that rounds stay 2. */

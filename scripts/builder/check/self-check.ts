@@ -46,7 +46,6 @@ export const NPROBE_LADDER = [8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384,
  */
 const FIXED_PROBES = 0;
 
-/** Exact top-k rows of each query over every row in the pool, best first (all threads). */
 /** Exact top-k of every query over every row of `rows` (a pool holding them all, or chunked passes), ties to the lower row. */
 export async function exactTruth(rows: ComputePool | RowPasses, queries: Float32Array[], k: number): Promise<number[][]> {
   const dim = rows.dim;
