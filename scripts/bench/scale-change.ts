@@ -6,7 +6,9 @@
 // what the deploy would upload. The build runs as `npm run build -- --extend`
 // does, in its own process. It needs the set's size again on disk (a
 // second corpus and vectors file, and the new version's values).
+import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
+import { createInterface } from "node:readline";
 import path from "node:path";
 import type { ValueRef, VersionValues } from "../../lib/index/version.ts";
 import { artifactVersionValues, readManifest } from "../artifacts/dir.ts";
@@ -92,22 +94,37 @@ export function chooseChange(rows: number): { kept: number; removed: number; edi
   return { kept, removed: half, edited, random };
 }
 
-/** Writes the changed set (chooseChange). Its rows carry ids, so removing rows renumbers nothing. */
+/**
+ * Writes the changed set (chooseChange), the corpus streamed a line at a time
+ * (a 10M-item corpus's lines outgrow the bench's heap). The set has a vector a
+ * row, so the vectors file gives the row count up front; its rows carry ids,
+ * so removing rows renumbers nothing.
+ */
 async function changedSet(set: { corpus: string; vectors: string }, out: { corpus: string; vectors: string }, dim: number): Promise<{ rows: number; removed: number; edited: number }> {
-  const [header, ...data] = await readLines(set.corpus);
-  const { kept, removed, edited, random } = chooseChange(data.length);
+  const rows = (await stat(set.vectors)).size / (dim * 4);
+  const { kept, removed, edited, random } = chooseChange(rows);
   const corpus = await open(out.corpus, "w");
+  let row = -1;
   try {
-    await corpus.write(header + "\n");
-    for (let start = 0; start < kept; start += COPY_ROWS) {
-      const end = Math.min(kept, start + COPY_ROWS);
-      await corpus.write(data.slice(start, end).map((l, j) => (edited.has(start + j) ? editedLine(l) : l) + "\n").join(""));
+    let batch: string[] = [];
+    for await (const raw of createInterface({ input: createReadStream(set.corpus), crlfDelay: Infinity })) {
+      const line = raw.replace(/\r$/, "");
+      if (line.length === 0) continue;
+      if (row >= 0 && row < kept) batch.push(edited.has(row) ? editedLine(line) : line);
+      else if (row < 0) batch.push(line);
+      row++;
+      if (batch.length === COPY_ROWS) {
+        await corpus.write(batch.join("\n") + "\n");
+        batch = [];
+      }
     }
+    if (batch.length) await corpus.write(batch.join("\n") + "\n");
   } finally {
     await corpus.close();
   }
+  if (row !== rows) throw new Error(`${set.corpus} has ${row} rows, its vectors ${rows}`);
   await changedVectors(set.vectors, out.vectors, kept, dim, edited, random);
-  return { rows: data.length, removed, edited: edited.size };
+  return { rows, removed, edited: edited.size };
 }
 
 /** The line's last field (the text) gains EDIT_WORD, inside its quotes when it has them. */
