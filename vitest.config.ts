@@ -9,6 +9,7 @@ import { defineConfig } from "vitest/config";
 // workerd, no model, but a 100k-item build is not a unit test). `npm test` runs both.
 const UNIT = [
   "test/api-contract.test.ts",
+  "test/artifacts-blobs.test.ts",
   "test/build-corpus.test.ts",
   "test/comments-figures.test.ts",
   "test/build-examples.test.ts",

@@ -118,7 +118,7 @@ export class FileSource implements BlobSource {
     const out = new Map<string, string | null>();
     const items: Array<[string, number]> = [];
     for (const key of keys) {
-      if (key.startsWith("blob/")) out.set(key, await readFile(blobPath(this.dir, key), "utf8").catch(() => null));
+      if (key.startsWith("blob/")) out.set(key, await readBlob(this.dir, key));
       else {
         const row = this.pack.rowOf(key);
         if (row < 0) out.set(key, null);
@@ -139,9 +139,34 @@ export async function readVectors(dir: string, dim: number): Promise<Float32Arra
   return readVectorsFile(file, size / (dim * 4), dim);
 }
 
-/** Reads `blob/…` values from the directory's blobs/ (null when absent). */
+/**
+ * Reads `blob/…` values from the directory's blobs/ (null when absent),
+ * BLOB_READS_AT_ONCE files at a time: a version's shards are tens of thousands
+ * of files, more than a process may hold open at once.
+ */
 export function blobReader(dir: string): ReadTexts {
-  return async (keys) => new Map(await Promise.all(keys.map(async (k) => [k, await readFile(blobPath(dir, k), "utf8").catch(() => null)] as const)));
+  return async (keys) => {
+    const out = new Map<string, string | null>();
+    for (let i = 0; i < keys.length; i += BLOB_READS_AT_ONCE) {
+      const batch = keys.slice(i, i + BLOB_READS_AT_ONCE);
+      const texts = await Promise.all(batch.map((k) => readBlob(dir, k)));
+      batch.forEach((k, j) => out.set(k, texts[j]));
+    }
+    return out;
+  };
+}
+
+/** Blob files read at once by blobReader. */
+export const BLOB_READS_AT_ONCE = 256;
+
+/** A blob's text; null only when it is absent: any other failure (a file limit, a disk error) is not a missing value and throws. */
+async function readBlob(dir: string, key: string): Promise<string | null> {
+  try {
+    return await readFile(blobPath(dir, key), "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw e;
+  }
 }
 
 /** Every value of the version in DIR, by kind (format: lib/index/version.ts). */

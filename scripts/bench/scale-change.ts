@@ -64,9 +64,10 @@ export async function measureChange(set: { corpus: string; vectors: string }, ba
   if (o.threads) flags.push("--threads", String(o.threads));
   const report = await buildInChild(flags, `${out}.log`, o.log);
   const [baseManifest, nextManifest] = await Promise.all([readManifest(baseDir), readManifest(out)]);
+  // A build that did not extend (its base unreadable or unfit, as its log says) partitions anew: its leaves and groups are not the base's.
+  const same = (m: typeof baseManifest) => `${m.params.leaves}/${m.params.groups}`;
+  if (same(nextManifest) !== same(baseManifest)) throw new Error(`the changed set's build did not extend ${baseDir} (leaves/groups ${same(baseManifest)} → ${same(nextManifest)}); see ${out}.log`);
   const kinds = rewritten(await artifactVersionValues(baseDir, baseManifest), await artifactVersionValues(out, nextManifest));
-  // A build that did not extend (the base unfit) shares no leaf with it: its count would be a full deploy's.
-  if (kinds.find((k) => k.kind === "shards")!.values === report.shards.count) throw new Error(`the changed set's build did not extend ${baseDir}; see ${out}.log`);
   kinds.push({ kind: "manifest", values: 1, bytes: (await stat(path.join(out, "manifest.json"))).size });
   const sum = (f: (k: KvKind) => number) => kinds.reduce((a, k) => a + f(k), 0);
   return {
