@@ -6,13 +6,14 @@
 // what the deploy would upload. The build runs as `npm run build -- --extend`
 // does, in its own process. It needs the set's size again on disk (a
 // second corpus and vectors file, and the new version's values).
-import { createReadStream } from "node:fs";
+import { createReadStream, existsSync } from "node:fs";
 import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import path from "node:path";
 import type { ValueRef, VersionValues } from "../../lib/index/version.ts";
 import { artifactVersionValues, readManifest } from "../artifacts/dir.ts";
 import { buildInChild } from "./build-child.ts";
+import type { BuildReport } from "../builder/build.ts";
 import { rng } from "../builder/training/kernels.ts";
 import { CHANGE_SHARE, type KvKind } from "./scale-kv.ts";
 
@@ -26,7 +27,10 @@ export interface MeasuredChange {
   kinds: KvKind[];
   /** Whether the build kept the base's lexicon and wrote a delta (false: it rewrote the lexicon). */
   lexiconDelta: boolean;
+  /** The change build's seconds (with the set's writing, when this run built it). */
   seconds: number;
+  /** With --reuse-build: when the reused change build wrote its report. */
+  reusedFrom?: string;
 }
 
 /** Seed of the edited rows (the incremental bench's too) and of their vectors' change. */
@@ -52,17 +56,12 @@ export function rewritten(base: VersionValues, next: VersionValues): KvKind[] {
 }
 
 /** Builds the changed set over `baseDir` into `workDir` and measures what a deploy of it writes. */
-export async function measureChange(set: { corpus: string; vectors: string }, baseDir: string, workDir: string, dim: number, o: { threads?: number; log: (s: string) => void }): Promise<MeasuredChange> {
+export async function measureChange(set: { corpus: string; vectors: string }, baseDir: string, workDir: string, dim: number, o: { threads?: number; reuse?: boolean; log: (s: string) => void }): Promise<MeasuredChange> {
   const t0 = performance.now();
-  await mkdir(workDir, { recursive: true });
-  const changed = { corpus: path.join(workDir, "changed.csv"), vectors: path.join(workDir, "changed.f32") };
-  const change = await changedSet(set, changed, dim);
-  o.log(`kv change: ${change.removed} rows removed and ${change.edited} edited of ${change.rows}; building over ${baseDir}`);
   const out = path.join(workDir, "index");
-  await rm(out, { recursive: true, force: true });
-  const flags = ["--corpus", changed.corpus, "--vectors", changed.vectors, "--out", out, "--extend", baseDir];
-  if (o.threads) flags.push("--threads", String(o.threads));
-  const report = await buildInChild(flags, `${out}.log`, o.log);
+  const previous = path.join(out, "report.json");
+  const reused = o.reuse && existsSync(previous);
+  const { change, report } = reused ? await reuseChange(set, previous, dim, o.log) : await buildChange(set, baseDir, workDir, dim, o);
   const [baseManifest, nextManifest] = await Promise.all([readManifest(baseDir), readManifest(out)]);
   // A build that did not extend (its base unreadable or unfit, as its log says) partitions anew: its leaves and groups are not the base's.
   const same = (m: typeof baseManifest) => `${m.params.leaves}/${m.params.groups}`;
@@ -78,8 +77,32 @@ export async function measureChange(set: { corpus: string; vectors: string }, ba
     bytes: sum((k) => k.bytes),
     kinds,
     lexiconDelta: report.lexical.delta != null,
-    seconds: (performance.now() - t0) / 1000,
+    seconds: reused ? report.seconds.total : (performance.now() - t0) / 1000,
+    ...(reused ? { reusedFrom: (await stat(previous)).mtime.toISOString() } : {}),
   };
+}
+
+type Change = { change: { rows: number; removed: number; edited: number }; report: BuildReport };
+
+/** Writes the changed set and builds it over the base, in its own process. */
+async function buildChange(set: { corpus: string; vectors: string }, baseDir: string, workDir: string, dim: number, o: { threads?: number; log: (s: string) => void }): Promise<Change> {
+  await mkdir(workDir, { recursive: true });
+  const changed = { corpus: path.join(workDir, "changed.csv"), vectors: path.join(workDir, "changed.f32") };
+  const change = await changedSet(set, changed, dim);
+  o.log(`kv change: ${change.removed} rows removed and ${change.edited} edited of ${change.rows}; building over ${baseDir}`);
+  const out = path.join(workDir, "index");
+  await rm(out, { recursive: true, force: true });
+  const flags = ["--corpus", changed.corpus, "--vectors", changed.vectors, "--out", out, "--extend", baseDir];
+  if (o.threads) flags.push("--threads", String(o.threads));
+  return { change, report: await buildInChild(flags, `${out}.log`, o.log) };
+}
+
+/** The change a previous run built (with --reuse-build): its report, and the rows chooseChange gives the set. */
+async function reuseChange(set: { vectors: string }, report: string, dim: number, log: (s: string) => void): Promise<Change> {
+  const rows = (await stat(set.vectors)).size / (dim * 4);
+  const { removed, edited } = chooseChange(rows);
+  log(`kv change: reusing the build in ${path.dirname(report)}`);
+  return { change: { rows, removed, edited: edited.size }, report: JSON.parse(await readFile(report, "utf8")) as BuildReport };
 }
 
 /**

@@ -189,7 +189,7 @@ function kvSection(r: ScaleReport): string {
   const rows = full.kinds.map((k) => [k.kind, k.values.toLocaleString("en"), mib(k.bytes), ...cells(estimated.get(k.kind)), ...(m ? cells(built.get(k.kind)) : [])]);
   const header = ["kind", "values", "bytes", "after a 1% change, estimated: values", "bytes", ...(m ? ["built: values", "bytes"] : [])];
   const measured = m
-    ? `Built (\`--kv-change\`): the set with its last ${m.removed.toLocaleString("en")} rows removed and ${m.edited.toLocaleString("en")} others edited (text and vector), built over this index as an extending deploy builds it, uploads **${m.writes.toLocaleString("en")} values, ${mib(m.bytes)}**; ${m.lexiconDelta ? "it kept the lexicon and wrote a delta" : "it rewrote the lexicon (the delta would have passed its budget)"} (${m.seconds.toFixed(0)} s, scripts/bench/scale-change.ts).`
+    ? `Built (\`--kv-change\`): the set with its last ${m.removed.toLocaleString("en")} rows removed and ${m.edited.toLocaleString("en")} others edited (text and vector), built over this index as an extending deploy builds it, uploads **${m.writes.toLocaleString("en")} values, ${mib(m.bytes)}**; ${m.lexiconDelta ? "it kept the lexicon and wrote a delta" : "it rewrote the lexicon (the delta would have passed its budget)"} (${m.seconds.toFixed(0)} s${m.reusedFrom ? `, the build reused from the run that finished at ${m.reusedFrom}` : ""}, scripts/bench/scale-change.ts).`
     : "No incremental build ran at this size (`--kv-change` runs one).";
   return `
 ## KV writes and stored bytes

@@ -334,7 +334,7 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
   const manifestText = await readFile(path.join(out, "manifest.json"), "utf8");
   const kv = await kvCost(out, JSON.parse(manifestText) as Manifest, report, Buffer.byteLength(manifestText));
   o.log(`kv: full deploy ${kv.full.writes} writes, ${(kv.full.bytes / 2 ** 30).toFixed(2)} GiB; after a 1% change ~${kv.change.writes} writes, ${(kv.change.bytes / 2 ** 20).toFixed(0)} MiB`);
-  const kvMeasured = o.kvChange ? await measureChange(set, out, path.join(o.workDir, `change-${o.items}`), EMBEDDING_DIM, o) : undefined;
+  const kvMeasured = o.kvChange ? await measureChange(set, out, path.join(o.workDir, `change-${o.items}`), EMBEDDING_DIM, { ...o, reuse: o.reuseBuild }) : undefined;
   if (kvMeasured) o.log(`kv: after the 1% change, built: ${kvMeasured.writes} writes, ${(kvMeasured.bytes / 2 ** 20).toFixed(0)} MiB (${kvMeasured.seconds.toFixed(0)} s)`);
   const hybrid = await hybridSearch(out, source, queries.map((q) => q.text), qv);
   if (hybrid) o.log(`node, hybrid: ${(hybrid.bytes.mean / 1024).toFixed(0)} KB/query, rounds max ${hybrid.roundTrips.max}`);
