@@ -2,7 +2,7 @@
 // on a small set built from vectors: which rows it changes, that the changed
 // set's vectors are the base's but for the edited rows, and that what it counts
 // is exactly the new version's values the base lacks.
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { runBuild } from "../scripts/builder/build.ts";
@@ -76,4 +76,12 @@ it("counts exactly the new version's values the base lacks, with their bytes", a
   expect(measured.writes).toBe(measured.kinds.reduce((a, k) => a + k.values, 0));
   expect(measured.bytes).toBe(measured.kinds.reduce((a, k) => a + k.bytes, 0));
   expect(measured.lexiconDelta).toBe(true);
+});
+
+it("with reuse, counts the change build a previous run left, without building again", async () => {
+  const before = (await stat(path.join(work, "index", "report.json"))).mtime.toISOString();
+  const again = await measureChange(set, base, work, DIM, { reuse: true, log: () => {} });
+  expect((await stat(path.join(work, "index", "report.json"))).mtime.toISOString()).toBe(before);
+  expect(again.reusedFrom).toBe(before);
+  expect({ ...again, seconds: 0, reusedFrom: undefined }).toEqual({ ...measured, seconds: 0, reusedFrom: undefined });
 });
