@@ -21,9 +21,10 @@ export interface MeasuredChange {
   share: number;
   removed: number;
   edited: number;
-  /** Values of the new version the base lacks, and their stored bytes, by kind. */
+  /** Values of the new version the base lacks (what its deploy uploads) and their stored bytes… */
   writes: number;
   bytes: number;
+  /** …and the same by kind. */
   kinds: KvKind[];
   /** Whether the build kept the base's lexicon and wrote a delta (false: it rewrote the lexicon). */
   lexiconDelta: boolean;
