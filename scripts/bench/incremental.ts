@@ -10,7 +10,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { readManifest, artifactVersionValues } from "../artifacts/dir.ts";
 import { runBuild } from "../builder/build.ts";
-import { chooseChange, editedLine, readLines, rewritten } from "./scale-change.ts";
+import { chooseChange, editedLine, readLines, rewritten } from "./corpus-change.ts";
 import type { VersionValues } from "../../lib/index/version.ts";
 
 export interface IncrementalReport {
@@ -24,7 +24,7 @@ export interface IncrementalReport {
   delta: { items: number; removed: number; terms: number; postings: number; values: number } | null;
 }
 
-/** The corpus with CHANGE_SHARE of its data rows changed (scale-change.ts chooseChange): half removed from the end, half edited in place. */
+/** The corpus with CHANGE_SHARE of its data rows changed (corpus-change.ts chooseChange): half removed from the end, half edited in place. */
 async function changedCorpus(file: string, out: string): Promise<{ rows: number; removed: number; edited: number }> {
   const [header, ...data] = await readLines(file);
   const { kept, removed, edited } = chooseChange(data.length);

@@ -1,5 +1,5 @@
 // `--kv-change`: the small change of scale-kv.ts (CHANGE_SHARE) built and counted, not estimated.
-// The bench's set with CHANGE_SHARE of its rows changed as the incremental
+// The bench's set with CHANGE_SHARE of its rows changed (corpus-change.ts) as the incremental
 // bench changes the 50k headlines (half removed from the end, half edited in
 // place) is built over the bench's index, as a deploy that extends the live
 // version builds, and the two versions' values are compared kind by kind:
@@ -10,11 +10,12 @@ import { createReadStream, existsSync } from "node:fs";
 import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import path from "node:path";
-import type { ValueRef, VersionValues } from "../../lib/index/version.ts";
+import { normalizeInPlace } from "../../lib/model/embed.ts";
 import { artifactVersionValues, readManifest } from "../artifacts/dir.ts";
-import { buildInChild } from "./build-child.ts";
 import type { BuildReport } from "../builder/build.ts";
-import { rng } from "../builder/training/kernels.ts";
+import { FileVectors } from "../builder/embedding/vector-source.ts";
+import { buildInChild } from "./build-child.ts";
+import { chooseChange, editedLine, rewritten } from "./corpus-change.ts";
 import { CHANGE_SHARE, type KvKind } from "./scale-kv.ts";
 
 export interface MeasuredChange {
@@ -34,10 +35,6 @@ export interface MeasuredChange {
   reusedFrom?: string;
 }
 
-/** Seed of the edited rows (the incremental bench's too) and of their vectors' change. */
-const SEED = 7;
-/** Edited rows' text gains this word, so they are new items. */
-const EDIT_WORD = "update";
 /**
  * An edited row's vector moves this far (a unit noise vector scaled by it, then
  * renormalised), so an edit can move its item to another leaf as a real one can.
@@ -45,16 +42,6 @@ const EDIT_WORD = "update";
 const EDIT_NOISE = 0.33;
 /** Rows copied at a time. */
 const COPY_ROWS = 50_000;
-
-/** Values of `next` that `base` lacks, with their bytes, by kind. */
-export function rewritten(base: VersionValues, next: VersionValues): KvKind[] {
-  const kinds = Object.keys(next) as Array<keyof VersionValues>;
-  return kinds.map((kind) => {
-    const had = new Set(base[kind].map((r: ValueRef) => r.key));
-    const fresh = next[kind].filter((r) => !had.has(r.key));
-    return { kind, values: fresh.length, bytes: fresh.reduce((a, r) => a + r.bytes, 0) };
-  });
-}
 
 /** Builds the changed set over `baseDir` into `workDir` and measures what a deploy of it writes. */
 export async function measureChange(set: { corpus: string; vectors: string }, baseDir: string, workDir: string, dim: number, o: { threads?: number; reuse?: boolean; log: (s: string) => void }): Promise<MeasuredChange> {
@@ -107,19 +94,6 @@ async function reuseChange(set: { vectors: string }, report: string, dim: number
 }
 
 /**
- * Which data rows a CHANGE_SHARE change touches: the last half of them
- * removed, as many others (seeded) edited. `random` goes on to seed the edits.
- */
-export function chooseChange(rows: number): { kept: number; removed: number; edited: Set<number>; random: () => number } {
-  const half = Math.round(rows * CHANGE_SHARE) >> 1;
-  const kept = rows - half;
-  const random = rng(SEED);
-  const edited = new Set<number>();
-  while (edited.size < half) edited.add(Math.floor(random() * kept));
-  return { kept, removed: half, edited, random };
-}
-
-/**
  * Writes the changed set (chooseChange), the corpus streamed a line at a time
  * (a 10M-item corpus's lines outgrow the bench's heap). The set has a vector a
  * row, so the vectors file gives the row count up front; its rows carry ids,
@@ -148,32 +122,21 @@ async function changedSet(set: { corpus: string; vectors: string }, out: { corpu
     await corpus.close();
   }
   if (row !== rows) throw new Error(`${set.corpus} has ${row} rows, its vectors ${rows}`);
-  await changedVectors(set.vectors, out.vectors, kept, dim, edited, random);
+  await changedVectors(set.vectors, out.vectors, rows, kept, dim, edited, random);
   return { rows, removed, edited: edited.size };
 }
 
-/** The line's last field (the text) gains EDIT_WORD, inside its quotes when it has them. */
-export function editedLine(line: string): string {
-  return line.endsWith('"') ? `${line.slice(0, -1)} ${EDIT_WORD}"` : `${line} ${EDIT_WORD}`;
-}
-
-export async function readLines(file: string): Promise<string[]> {
-  return (await readFile(file, "utf8")).split("\n").map((l) => l.replace(/\r$/, "")).filter((l) => l.length > 0);
-}
-
-/** The first `rows` vectors, the edited rows' moved by EDIT_NOISE, a chunk at a time. */
-async function changedVectors(from: string, to: string, rows: number, dim: number, edited: Set<number>, random: () => number): Promise<void> {
-  const src = await open(from, "r");
+/** The first `kept` vectors of the set's `rows`, the edited rows' moved by EDIT_NOISE, a chunk at a time. */
+async function changedVectors(from: string, to: string, rows: number, kept: number, dim: number, edited: Set<number>, random: () => number): Promise<void> {
+  const src = await FileVectors.open(from, rows, dim);
   const dst = await open(to, "w");
   try {
     const buf = new Float32Array(COPY_ROWS * dim);
-    const bytes = new Uint8Array(buf.buffer);
-    for (let start = 0; start < rows; start += COPY_ROWS) {
-      const n = Math.min(rows, start + COPY_ROWS) - start;
-      const { bytesRead } = await src.read(bytes, 0, n * dim * 4, start * dim * 4);
-      if (bytesRead !== n * dim * 4) throw new Error(`${from}: short read at row ${start}`);
-      for (let j = 0; j < n; j++) if (edited.has(start + j)) moveVector(buf.subarray(j * dim, (j + 1) * dim), random);
-      await dst.write(bytes, 0, n * dim * 4);
+    for (let start = 0; start < kept; start += COPY_ROWS) {
+      const end = Math.min(kept, start + COPY_ROWS);
+      const chunk = await src.read(start, end, buf.subarray(0, (end - start) * dim));
+      for (let r = start; r < end; r++) if (edited.has(r)) moveVector(chunk.subarray((r - start) * dim, (r - start + 1) * dim), random);
+      await dst.write(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     }
   } finally {
     await src.close();
@@ -181,14 +144,9 @@ async function changedVectors(from: string, to: string, rows: number, dim: numbe
   }
 }
 
+/** Adds a random direction of length EDIT_NOISE and renormalises. */
 function moveVector(v: Float32Array, random: () => number): void {
-  const noise = Float32Array.from(v, () => random() * 2 - 1);
-  const nn = Math.hypot(...noise);
-  let norm = 0;
-  for (let i = 0; i < v.length; i++) {
-    v[i] += (EDIT_NOISE * noise[i]) / nn;
-    norm += v[i] * v[i];
-  }
-  const s = 1 / Math.sqrt(norm);
-  for (let i = 0; i < v.length; i++) v[i] *= s;
+  const noise = normalizeInPlace(Float32Array.from(v, () => random() * 2 - 1));
+  for (let i = 0; i < v.length; i++) v[i] += EDIT_NOISE * noise[i];
+  normalizeInPlace(v);
 }
