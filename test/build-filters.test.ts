@@ -18,7 +18,7 @@ import { chunkHoldsOneValue, chunkKey, decodeColumnChunk, itemKey } from "../lib
 import { fromBase64 } from "../lib/index/base64.ts";
 import { blobReader, FileSource } from "../scripts/artifacts/dir.ts";
 import { openIndex, searchVector } from "../lib/index/reader.ts";
-import { FILTER_RERANK } from "../lib/index/filtered-search.ts";
+import { FILTER_MAX_SCALE, FILTER_QUERY_BYTES, FILTER_RERANK, filterQueryBytes, filterScale } from "../lib/index/filtered-search.ts";
 import { evaluationQueries, fixtureJsonlLines } from "./helpers/index-fixture.ts";
 import { DEFAULT_CACHE } from "../scripts/common/paths.ts";
 
@@ -139,7 +139,7 @@ describe("metadata filters over a real build", () => {
     expect(stats).toMatchObject({ roundTrips: 2, filter: { plan: "scan", matched: 7 } });
   });
 
-  it("a filtered query re-ranks up to FILTER_RERANK records whatever the build's rerank, shallower or deeper; an explicit rerank is kept", async () => {
+  it("a filtered query re-ranks up to FILTER_RERANK records where the build re-ranks fewer, scaled with a deeper build's up to FILTER_MAX_SCALE; an explicit rerank is kept", async () => {
     const manifest = await readManifest(base);
     expect(manifest.params.rerank).toBeLessThan(FILTER_RERANK);
     const h = await openIndex(manifest, await FileSource.open(base), null);
@@ -153,10 +153,17 @@ describe("metadata filters over a real build", () => {
     expect(unfiltered.stats.records).toBe(manifest.params.rerank);
     const explicit = await searchVector(h, queries[0], { ...wide, filter, rerank: 50 });
     expect(explicit.stats.records).toBe(50);
-    // A build whose re-rank is deeper (the self-check deepens it at scale) leaves filtered queries at FILTER_RERANK:
-    // each record more would be round-1 bytes less.
-    const deep = await openIndex({ ...manifest, params: { ...manifest.params, rerank: 2 * FILTER_RERANK } }, await FileSource.open(base), null);
-    expect((await searchVector(deep, queries[0], { ...wide, filter })).stats.records).toBe(FILTER_RERANK);
+    // A build whose re-rank is deeper (the self-check deepens it at scale) scales the filtered depth, round 1 and
+    // the query's byte cap by its ratio to FILTER_RERANK, up to FILTER_MAX_SCALE.
+    expect(manifest.items).toBeGreaterThan(FILTER_RERANK * FILTER_MAX_SCALE);
+    for (const [rerank, records] of [[1.5 * FILTER_RERANK, 1.5 * FILTER_RERANK], [4 * FILTER_RERANK, FILTER_MAX_SCALE * FILTER_RERANK]]) {
+      const deep = await openIndex({ ...manifest, params: { ...manifest.params, rerank } }, await FileSource.open(base), null);
+      expect(filterScale(deep)).toBe(records / FILTER_RERANK);
+      expect(filterQueryBytes(deep)).toBe(Math.round((FILTER_QUERY_BYTES * records) / FILTER_RERANK));
+      const answer = await searchVector(deep, queries[0], { ...wide, filter });
+      expect(answer.stats.records).toBe(records);
+      expect(answer.stats.bytes).toBeLessThanOrEqual(filterQueryBytes(deep));
+    }
     // The deeper re-rank finds the same top 10 the exact search does here, from the same candidates.
     const exact = await engine.exact(queries[0], 10, filter);
     expect(filtered.results.map((r) => r.id).sort()).toEqual(exact.results.map((r) => r.id).sort());

@@ -42,20 +42,47 @@ export const FILTER_ROUND1_BYTES = 800 * 1024;
 export const FILTER_QUERY_BYTES = 1_000_000;
 
 /**
+ * How much more than FILTER_RERANK records, FILTER_ROUND1_BYTES and
+ * FILTER_QUERY_BYTES a filtered query may read, at most. An index whose
+ * self-check re-ranks deeper than FILTER_RERANK (a large one: its codes rank
+ * its crowded neighbourhoods loosely) scales all three by its re-rank's
+ * ratio to FILTER_RERANK, up to this: a filter's near matches there need both
+ * a larger round 1 and a deeper re-rank (docs/decisions.md#filtered-recall-at-10m).
+ */
+export const FILTER_MAX_SCALE = 2;
+
+/** The factor (1 to FILTER_MAX_SCALE) by which this index's filtered queries read more. */
+export function filterScale(h: IndexHandle): number {
+  return Math.min(FILTER_MAX_SCALE, Math.max(1, h.manifest.params.rerank / FILTER_RERANK));
+}
+
+/** Records a filtered query re-ranks, at most, when the request does not say. */
+export function filterRerank(h: IndexHandle): number {
+  return Math.round(FILTER_RERANK * filterScale(h));
+}
+
+/** What a filtered query reads in both rounds, at most (bytes). */
+export function filterQueryBytes(h: IndexHandle): number {
+  return Math.round(FILTER_QUERY_BYTES * filterScale(h));
+}
+
+/**
  * The round-1 budget of a filtered query that re-ranks up to `rerank` records,
  * sized at the build's mean record: the re-rank's margin reads fewer than
  * `rerank` records for most queries, which leaves room for longer ones.
  */
 export function filterRound1Budget(h: IndexHandle, rerank: number): number {
   const record = meanRecordBytes(h);
-  return Math.max(FILTER_QUERY_BYTES / 2, Math.min(FILTER_ROUND1_BYTES, Math.floor(FILTER_QUERY_BYTES - rerank * record)));
+  const scale = filterScale(h);
+  const total = filterQueryBytes(h);
+  return Math.max(total / 2, Math.min(FILTER_ROUND1_BYTES * scale, Math.floor(total - rerank * record)));
 }
 
 /**
  * Records round 2 may re-rank within `bytes`, at the build's mean record and
  * RECORD_SLACK: the budget reserved them at the mean, and a query that used
  * all of round 1's budget on records longer than the mean would pass
- * FILTER_QUERY_BYTES.
+ * filterQueryBytes.
  */
 export function recordsWithin(h: IndexHandle, bytes: number): number {
   const record = meanRecordBytes(h);
@@ -69,12 +96,13 @@ function meanRecordBytes(h: IndexHandle): number {
 }
 
 /**
- * Records a filtered query may re-rank, whatever the build's `rerank`: its
- * candidates come from column chunks and far leaves, whose PQ scores order
- * them less surely than an unfiltered query's nearest leaves; and within its
- * own byte cap (FILTER_QUERY_BYTES) each record re-ranked is round-1 bytes
- * not read, so a deeper re-rank than this one reads too little
- * (docs/decisions.md#filtered-re-rank-depth).
+ * Records a filtered query may re-rank where the build re-ranks up to this
+ * many or fewer: its candidates come from column chunks and far leaves, whose
+ * PQ scores order them less surely than an unfiltered query's nearest leaves;
+ * and within its own byte cap (FILTER_QUERY_BYTES) each record re-ranked is
+ * round-1 bytes not read, so a deeper re-rank within the same cap reads too
+ * little (docs/decisions.md#filtered-re-rank-depth). A build that re-ranks
+ * deeper scales the depth and the cap together (filterScale).
  */
 export const FILTER_RERANK = 300;
 
@@ -435,7 +463,7 @@ export async function searchFiltered(h: IndexHandle, q: Float32Array, filter: Co
   const { routing } = h;
   // An item is in two leaves when the build spilled it, and in one chunk per column and order: chunks of two columns can list it twice.
   const dedupe = !chunks || new Set(chunks.map((c) => c.column)).size > 1;
-  const depth = { ...p.depth, rerank: Math.min(p.depth.rerank, Math.max(p.depth.k, recordsWithin(h, FILTER_QUERY_BYTES - stats.bytes))) };
+  const depth = { ...p.depth, rerank: Math.min(p.depth.rerank, Math.max(p.depth.k, recordsWithin(h, filterQueryBytes(h) - stats.bytes))) };
   const ranked = rankMatching(sources, filter, itemTable(q, routing.rotation, routing.codebooks, routing.pqM), routing.pqM, depth, dedupe);
   stats.filter.scored = ranked.scored;
   stats.filter.matched = ranked.matched;

@@ -17,7 +17,7 @@ import { sha256Hex } from "./sha256.ts";
 import { dotInt8, TopK } from "./vector.ts";
 import { emptyStats, fetchBlobs, fetchRecords, IndexError, type BlobSource, type DecodedRecord, type SearchStats, type ValueCache } from "./fetch.ts";
 import { ENTRY_SPAN, nearestLeaves, probedLeaves, withinBudget } from "./leaves.ts";
-import { FILTER_RERANK, searchFiltered } from "./filtered-search.ts";
+import { filterRerank, searchFiltered } from "./filtered-search.ts";
 import { deepest, type Depth } from "./rerank-depth.ts";
 import type { IndexFilters, IndexHandle } from "./handle.ts";
 import type { ResidentRecords } from "./resident.ts";
@@ -50,7 +50,7 @@ export interface SearchOptions {
   scanLeaves?: number;
   /** Only items that match (lib/filter/compile.ts), compiled against this index's fields. */
   filter?: CompiledFilter | null;
-  /** Round-1 byte budget of a filtered query (filterRound1Budget when absent); it also decides which plan fits, and the records re-ranked after it get only what it leaves of FILTER_QUERY_BYTES. */
+  /** Round-1 byte budget of a filtered query (filterRound1Budget when absent); it also decides which plan fits, and the records re-ranked after it get only what it leaves of filterQueryBytes. */
   filterBytes?: number;
 }
 
@@ -191,7 +191,7 @@ export async function vectorCandidates(h: IndexHandle, q: Float32Array, options:
   const maxShardBytes = options.maxShardBytes ?? manifest.params.maxShardBytes;
   const scanLeaves = options.scanLeaves ?? manifest.params.scanLeaves;
   if (options.filter) {
-    const filtered = { ...depth, rerank: Math.max(k, options.rerank ?? FILTER_RERANK) };
+    const filtered = { ...depth, rerank: Math.max(k, options.rerank ?? filterRerank(h)) };
     return searchFiltered(h, q, options.filter, { nprobe, probeMargin, depth: filtered, maxShardBytes, scanLeaves, filterBytes: options.filterBytes }, stats);
   }
   const nearest = probedLeaves(routing, q, nprobe, probeMargin, scanLeaves);
