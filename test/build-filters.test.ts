@@ -5,7 +5,7 @@
 // lib/filter), recall against exact filtered search must hold at each
 // selectivity, a filter matching fewer than k items returns all of them, and
 // filters must not touch what unfiltered queries read.
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,7 +16,8 @@ import { readManifest, readVectors } from "../scripts/artifacts/dir.ts";
 import { readFilterTable, readRouting, filterValueRefs, shardRefs } from "../lib/index/version.ts";
 import { chunkHoldsOneValue, chunkKey, decodeColumnChunk, itemKey } from "../lib/index/format.ts";
 import { fromBase64 } from "../lib/index/base64.ts";
-import { blobReader, FileSource } from "../scripts/artifacts/dir.ts";
+import { blobPath, blobReader, FileSource } from "../scripts/artifacts/dir.ts";
+import { UsageError } from "../scripts/common/cli.ts";
 import { openIndex, searchVector } from "../lib/index/reader.ts";
 import { FILTER_MAX_SCALE, FILTER_QUERY_BYTES, FILTER_RERANK, filterQueryBytes, filterScale } from "../lib/index/filtered-search.ts";
 import { evaluationQueries, fixtureJsonlLines } from "./helpers/index-fixture.ts";
@@ -238,6 +239,17 @@ describe("metadata filters over a real build", () => {
     const { results, stats } = await engine.approximate(queries[0], 10, { filter: engine.compile(JSON.stringify({ desk: { $in: [] } })) });
     expect(results).toEqual([]);
     expect(stats.roundTrips).toBe(0);
+  });
+
+  it("a base passed with --extend that cannot be read is refused, not partitioned anew", async () => {
+    const broken = path.join(work, "broken-base");
+    await cp(base, broken, { recursive: true });
+    const [first] = shardRefs(await readRouting(await readManifest(broken), blobReader(broken)));
+    await rm(blobPath(broken, first.key));
+    const out = path.join(work, "over-broken");
+    const build = runBuild({ corpus: path.join(work, "corpus.jsonl"), out, cacheDir: process.env.ESS_TEST_EMBED_CACHE || DEFAULT_CACHE, quiet: true, checkQueries: 50, base: broken });
+    await expect(build).rejects.toThrow(UsageError);
+    await expect(build).rejects.toThrow(`--extend ${broken}: its index cannot be read (base index in ${broken} lacks ${first.key})`);
   });
 
   it("unfiltered queries read exactly what they read without filters; a metadata-only change keeps unchanged values", async () => {

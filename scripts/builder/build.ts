@@ -287,8 +287,10 @@ async function prepareOut(out: string): Promise<void> {
 /** The base to extend, if any and if it still fits the corpus (BuildOptions.base). */
 async function chooseBase(o: BuildOptions, modelId: string, n: number, log: (s: string) => void): Promise<BaseIndex | undefined> {
   if (!o.base) return undefined;
-  const b = typeof o.base === "string" ? await loadBase(o.base).catch((e: Error) => (log(`not extending ${o.base}: ${e.message}`), undefined)) : { base: o.base, manifest: undefined };
-  if (!b) return undefined;
+  // A base named by the caller that cannot be read is an error, not a reason to partition anew: every value would change.
+  const b = typeof o.base === "string" ? await loadBase(o.base).catch((e: Error) => {
+    throw new UsageError(`--extend ${o.base}: its index cannot be read (${e.message}); build without --extend to partition anew`);
+  }) : { base: o.base, manifest: undefined };
   const pqM = o.pqM ?? DEFAULT_PARAMS.pqM;
   const baseItems = baseItemCount(b.base);
   const maxGrowth = o.maxGrowth ?? DEFAULT_MAX_GROWTH;

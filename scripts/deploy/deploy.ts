@@ -11,7 +11,7 @@ import { decodeShard, textToBlob } from "../../lib/index/format.ts";
 import { POINTER_KEY, encodePointer, type Manifest, type Pointer } from "../../lib/index/manifest.ts";
 import { readRouting, shardRefs, type VersionValues } from "../../lib/index/version.ts";
 import { artifactVersionValues, blobReader, readManifest } from "../artifacts/dir.ts";
-import { reportLines, runBuild, type BuildOptions, type BuildReport } from "../builder/build.ts";
+import { loadBase, reportLines, runBuild, type BuildOptions, type BuildReport } from "../builder/build.ts";
 import { prepareModel } from "../builder/embedding/node-model.ts";
 import type { BaseIndex } from "../builder/build-index.ts";
 import { bundleWorker, WRANGLER_ENV, wranglerBin } from "../local/harness.ts";
@@ -135,14 +135,20 @@ export function recallGate(m: Pick<Manifest, "items" | "selfCheck">, live: Pick<
 export const fmtBytes = (b: number) => (b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(2)} MiB` : b >= 1024 ? `${(b / 1024).toFixed(1)} KiB` : `${b} B`);
 
 /** The live version as a build base: from the artifacts dir when it holds that version, else from KV. */
-async function liveBase(kv: KvWriter, live: Manifest, out: string, log: (s: string) => void): Promise<string | BaseIndex | undefined> {
+async function liveBase(kv: KvWriter, live: Manifest, out: string, log: (s: string) => void): Promise<BaseIndex | undefined> {
   if (!Array.isArray(live.routing)) return undefined;
-  const local = await readManifest(out).catch(() => null);
-  if (local?.version === live.version) return out;
   const model = await prepareModel();
   if (live.model?.id !== model.modelId) {
     log(`not extending the live version: it was built with ${live.model?.id}, this build uses ${model.modelId}`);
     return undefined;
+  }
+  const local = await readManifest(out).catch(() => null);
+  if (local?.version === live.version) {
+    try {
+      return (await loadBase(out)).base;
+    } catch (e) {
+      log(`the live version in ${out} cannot be read (${(e as Error).message}); reading it from KV`);
+    }
   }
   try {
     const routing = await readRouting(live, (keys) => getTexts(kv, keys));
