@@ -23,6 +23,7 @@ const UNIT = [
   "test/filter-compile.test.ts",
   "test/filter-match.test.ts",
   "test/filter-values.test.ts",
+  "test/key-map.test.ts",
   "test/layout.test.ts",
   "test/lexical-format.test.ts",
   "test/lexical-fusion.test.ts",

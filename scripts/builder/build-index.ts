@@ -28,6 +28,7 @@ import { encodeColumns } from "./packing/filter-columns.ts";
 import { residentCopy, type ResidentCopy } from "./packing/resident-blocks.ts";
 import type { LexicalBase } from "./packing/lexical-base.ts";
 import { buildLexical, type LexicalValues } from "./packing/lexical-values.ts";
+import { KeyMap } from "./key-map.ts";
 
 export { textBlob, type TextBlob };
 import { fromScaledRows, quantizeInt8, snapToScaledRows, toScaledRows } from "../../lib/index/quantize.ts";
@@ -226,8 +227,8 @@ export interface BaseIndex {
 
 /** Items in a base index: spilled items sit in two of its shards. */
 export function baseItemCount(base: BaseIndex): number {
-  const keys = new Set<string>();
-  for (const sh of base.shards) for (let e = 0; e < sh.count; e++) keys.add(hex(sh.keys, e * ITEM_KEY_BYTES, (e + 1) * ITEM_KEY_BYTES));
+  const keys = new KeyMap(base.shards.reduce((s, sh) => s + sh.count, 0));
+  for (const sh of base.shards) for (let e = 0; e < sh.count; e++) keys.set(sh.keys, e * ITEM_KEY_BYTES, 0);
   return keys.size;
 }
 
@@ -499,13 +500,13 @@ async function extendTree(base: BaseIndex, passes: RowPasses, keyBytes: Uint8Arr
   const dim = passes.dim;
   const n = passes.rows;
   if (r.dim !== dim || r.pqM !== o.pqM || r.leafPqM !== o.leafPqM) throw new Error("the base index has other dimensions or PQ sizes; rebuild without it");
-  const rowOf = new Map<string, number>(Array.from({ length: n }, (_, i) => [hex(keyBytes, i * ITEM_KEY_BYTES, (i + 1) * ITEM_KEY_BYTES), i]));
+  const rowOf = KeyMap.rows(keyBytes);
   const members: number[][] = Array.from({ length: r.leaves }, () => []);
   const placed = new Uint8Array(n);
   for (const sh of base.shards) {
     for (let e = 0; e < sh.count; e++) {
-      const row = rowOf.get(hex(sh.keys, e * ITEM_KEY_BYTES, (e + 1) * ITEM_KEY_BYTES));
-      if (row === undefined) continue;
+      const row = rowOf.get(sh.keys, e * ITEM_KEY_BYTES);
+      if (row < 0) continue;
       members[sh.leaf].push(row);
       placed[row] = 1;
     }

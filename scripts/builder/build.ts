@@ -9,7 +9,7 @@ import { blobKeyFor } from "../../lib/index/sha256.ts";
 import { FORMAT, type Manifest, type ManifestLexiconDelta, type ModelRef } from "../../lib/index/manifest.ts";
 import { loadLexicalBase } from "./packing/lexical-base.ts";
 import { lexicalBlobs } from "./packing/lexical-values.ts";
-import { decodeShard, textToBlob } from "../../lib/index/format.ts";
+import { decodeShard, textToBlob, type Shard } from "../../lib/index/format.ts";
 import { readRouting, shardRefs } from "../../lib/index/version.ts";
 import { EMBEDDING_DIM } from "../../lib/model/embed.ts";
 import { blobPath, blobReader, ensureDirs, pruneBlobs, readManifest, writeBlob, writeItemsPack } from "../artifacts/dir.ts";
@@ -107,18 +107,26 @@ export const DEFAULT_MAX_GROWTH = 0.5;
  */
 export const DEFAULT_MAX_SHRINK = 1 / 3;
 
+/** Base shards read and decoded at once by loadBase. */
+const BASE_SHARDS_AT_ONCE = 4096;
+
 /** Reads a previous build's routing and shards from its artifacts directory. */
 export async function loadBase(dir: string): Promise<{ base: BaseIndex; manifest: Manifest }> {
   const manifest = await readManifest(dir);
   const read = blobReader(dir);
   const routing = await readRouting(manifest, read);
   const keys = shardRefs(routing).map((r) => r.key);
-  const texts = await read(keys);
-  const shards = keys.map((key) => {
-    const t = texts.get(key);
-    if (t == null) throw new Error(`base index in ${dir} lacks ${key}`);
-    return decodeShard(textToBlob(t));
-  });
+  const shards: Shard[] = [];
+  // Decoded a batch at a time: a large base's shard texts are as large again as the shards.
+  for (let i = 0; i < keys.length; i += BASE_SHARDS_AT_ONCE) {
+    const batch = keys.slice(i, i + BASE_SHARDS_AT_ONCE);
+    const texts = await read(batch);
+    for (const key of batch) {
+      const t = texts.get(key);
+      if (t == null) throw new Error(`base index in ${dir} lacks ${key}`);
+      shards.push(decodeShard(textToBlob(t)));
+    }
+  }
   return { manifest, base: { routing, shards, lexical: await loadLexicalBase(manifest, read) } };
 }
 

@@ -1,10 +1,11 @@
 // A base version's main lexicon (format.ts §9–11), read back so that a build
 // extending that version can keep it and write only a delta (§12): its values
 // as they are stored, and the item keys its postings name.
-import { decodeLexiconHead, decodeLexiconPart, decodePostingsTail, hex, ITEM_KEY_BYTES, joinParts, lexiconPartKey, tailKey, textToBlob, type Postings } from "../../../lib/index/format.ts";
+import { decodeLexiconHead, decodeLexiconPart, decodePostingsTail, ITEM_KEY_BYTES, joinParts, lexiconPartKey, tailKey, textToBlob, type Postings } from "../../../lib/index/format.ts";
 import type { Manifest, ManifestLexical } from "../../../lib/index/manifest.ts";
 import { readTextsInBatches, type ReadTexts } from "../../../lib/index/version.ts";
 import { textBlob, type TextBlob } from "./text-blob.ts";
+import { KeyMap } from "../key-map.ts";
 
 export interface LexicalBase {
   /** Its manifest entry, without the base's own delta (a new delta replaces it). */
@@ -21,12 +22,12 @@ export interface LexicalBase {
   prefix: number;
   k1: number;
   b: number;
-  /** The item keys (hex) its postings name: the items a delta need not hold. */
-  keys: Set<string>;
+  /** The item keys its postings name: the items a delta need not hold. */
+  keys: KeyMap;
 }
 
-function addKeys(keys: Set<string>, p: Postings): void {
-  for (let e = 0; e < p.count; e++) keys.add(hex(p.keys, e * ITEM_KEY_BYTES, (e + 1) * ITEM_KEY_BYTES));
+function addKeys(keys: KeyMap, p: Postings): void {
+  for (let e = 0; e < p.count; e++) keys.set(p.keys, e * ITEM_KEY_BYTES, 0);
 }
 
 /** The base's main lexicon, or undefined when the base has none. */
@@ -38,7 +39,7 @@ export async function loadLexicalBase(m: Manifest, read: ReadTexts): Promise<Lex
   const head = decodeLexiconHead(headBytes);
   const partKeys = Array.from({ length: head.parts }, (_, p) => lexiconPartKey(head, p));
   const partTexts = await readTextsInBatches(partKeys, read, "lexicon part");
-  const keys = new Set<string>();
+  const keys = new KeyMap(head.items);
   const tailKeys: string[] = [];
   let postings = 0;
   for (const t of partTexts) {

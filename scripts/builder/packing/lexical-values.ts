@@ -25,6 +25,7 @@ import { DEFAULT_BM25, idf, termHash, termScore, type Bm25Params } from "../../.
 import { tokenize } from "../../../lib/lexical/tokenize.ts";
 import type { ManifestLexiconDelta } from "../../../lib/index/manifest.ts";
 import type { LexicalBase } from "./lexical-base.ts";
+import { KeyMap } from "../key-map.ts";
 import { keepInMemory, textBlob, type KeepValue, type TextBlob } from "./text-blob.ts";
 
 /**
@@ -240,15 +241,13 @@ function deltaLexical(base: LexicalBase, texts: readonly string[], keyBytes: Uin
   const prefix = o.prefix ?? DEFAULT_LEXICAL_PREFIX;
   const bm25 = o.bm25 ?? DEFAULT_BM25;
   if (base.prefix !== prefix || base.k1 !== Math.fround(bm25.k1) || base.b !== Math.fround(bm25.b)) return null;
-  const present = new Set<string>();
+  const present = KeyMap.rows(keyBytes);
   const added = new Set<number>();
-  for (let row = 0; row < texts.length; row++) {
-    const key = hex(keyBytes, row * ITEM_KEY_BYTES, (row + 1) * ITEM_KEY_BYTES);
-    present.add(key);
-    if (!base.keys.has(key)) added.add(row);
-  }
+  for (let row = 0; row < texts.length; row++) if (!base.keys.has(keyBytes, row * ITEM_KEY_BYTES)) added.add(row);
+  const removed: string[] = [];
+  for (let i = 0; i < base.keys.size; i++) if (!present.has(base.keys.key(i))) removed.push(hex(base.keys.key(i), 0, ITEM_KEY_BYTES));
   // Hex order is the keys' bytewise order.
-  const removed = [...base.keys].filter((k) => !present.has(k)).sort();
+  removed.sort();
   const inv = invert(texts, added);
   const { dl, total } = inv;
   const n = texts.length;
