@@ -48,8 +48,10 @@ export const FILTER_QUERY_BYTES = 1_000_000;
  * its crowded neighbourhoods loosely) scales all three by its re-rank's
  * ratio to FILTER_RERANK, up to this: a filter's near matches there need both
  * a larger round 1 and a deeper re-rank (docs/decisions.md#filtered-recall-at-10m).
+ * The bound keeps what a filtered query may read known (FILTER_QUERY_BYTES
+ * times this) whatever re-rank a build chose.
  */
-export const FILTER_MAX_SCALE = 2;
+export const FILTER_MAX_SCALE = 3;
 
 /** The factor (1 to FILTER_MAX_SCALE) by which this index's filtered queries read more. */
 export function filterScale(h: IndexHandle): number {
