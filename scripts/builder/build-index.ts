@@ -220,6 +220,7 @@ export function itemRecordText(item: CorpusItem, v: Float32Array): string {
  */
 export interface BaseIndex {
   routing: Routing;
+  /** Its decoded shards. A build extending it empties this list once their items are placed: at scale they are gigabytes it no longer needs. */
   shards: Shard[];
   /** The base's main lexicon: kept with a delta over it, or at least its cut modulus, so that parts are cut where they were. */
   lexical?: LexicalBase;
@@ -511,6 +512,7 @@ async function extendTree(base: BaseIndex, passes: RowPasses, keyBytes: Uint8Arr
       placed[row] = 1;
     }
   }
+  base.shards = [];
   let added = 0;
   // As many leaves as the version's queries score (indexParams).
   const scan = scanLeavesOf(r.leaves, o.scanLeaves);
