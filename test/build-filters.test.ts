@@ -159,11 +159,11 @@ describe("metadata filters over a real build", () => {
     expect(manifest.items).toBeGreaterThan(FILTER_RERANK * FILTER_MAX_SCALE);
     for (const [rerank, records] of [[1.5 * FILTER_RERANK, 1.5 * FILTER_RERANK], [4 * FILTER_RERANK, FILTER_MAX_SCALE * FILTER_RERANK]]) {
       const deep = await openIndex({ ...manifest, params: { ...manifest.params, rerank } }, await FileSource.open(base), null);
-      expect(filterScale(deep)).toBe(records / FILTER_RERANK);
-      expect(filterQueryBytes(deep)).toBe(Math.round((FILTER_QUERY_BYTES * records) / FILTER_RERANK));
+      expect(filterScale(deep.manifest.params)).toBe(records / FILTER_RERANK);
+      expect(filterQueryBytes(deep.manifest.params)).toBe(Math.round((FILTER_QUERY_BYTES * records) / FILTER_RERANK));
       const answer = await searchVector(deep, queries[0], { ...wide, filter });
       expect(answer.stats.records).toBe(records);
-      expect(answer.stats.bytes).toBeLessThanOrEqual(filterQueryBytes(deep));
+      expect(answer.stats.bytes).toBeLessThanOrEqual(filterQueryBytes(deep.manifest.params));
     }
     // The deeper re-rank finds the same top 10 the exact search does here, from the same candidates.
     const exact = await engine.exact(queries[0], 10, filter);

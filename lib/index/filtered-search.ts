@@ -53,19 +53,19 @@ export const FILTER_QUERY_BYTES = 1_000_000;
  */
 export const FILTER_MAX_SCALE = 3;
 
-/** The factor (1 to FILTER_MAX_SCALE) by which this index's filtered queries read more. */
-export function filterScale(h: IndexHandle): number {
-  return Math.min(FILTER_MAX_SCALE, Math.max(1, h.manifest.params.rerank / FILTER_RERANK));
+/** The factor (1 to FILTER_MAX_SCALE) by which an index's filtered queries read more, from its manifest's params. */
+export function filterScale(params: { rerank: number }): number {
+  return Math.min(FILTER_MAX_SCALE, Math.max(1, params.rerank / FILTER_RERANK));
 }
 
 /** Records a filtered query re-ranks, at most, when the request does not say. */
-export function filterRerank(h: IndexHandle): number {
-  return Math.round(FILTER_RERANK * filterScale(h));
+export function filterRerank(params: { rerank: number }): number {
+  return Math.round(FILTER_RERANK * filterScale(params));
 }
 
 /** What a filtered query reads in both rounds, at most (bytes). */
-export function filterQueryBytes(h: IndexHandle): number {
-  return Math.round(FILTER_QUERY_BYTES * filterScale(h));
+export function filterQueryBytes(params: { rerank: number }): number {
+  return Math.round(FILTER_QUERY_BYTES * filterScale(params));
 }
 
 /**
@@ -75,8 +75,8 @@ export function filterQueryBytes(h: IndexHandle): number {
  */
 export function filterRound1Budget(h: IndexHandle, rerank: number): number {
   const record = meanRecordBytes(h);
-  const scale = filterScale(h);
-  const total = filterQueryBytes(h);
+  const scale = filterScale(h.manifest.params);
+  const total = filterQueryBytes(h.manifest.params);
   return Math.max(total / 2, Math.min(FILTER_ROUND1_BYTES * scale, Math.floor(total - rerank * record)));
 }
 
@@ -465,7 +465,7 @@ export async function searchFiltered(h: IndexHandle, q: Float32Array, filter: Co
   const { routing } = h;
   // An item is in two leaves when the build spilled it, and in one chunk per column and order: chunks of two columns can list it twice.
   const dedupe = !chunks || new Set(chunks.map((c) => c.column)).size > 1;
-  const depth = { ...p.depth, rerank: Math.min(p.depth.rerank, Math.max(p.depth.k, recordsWithin(h, filterQueryBytes(h) - stats.bytes))) };
+  const depth = { ...p.depth, rerank: Math.min(p.depth.rerank, Math.max(p.depth.k, recordsWithin(h, filterQueryBytes(h.manifest.params) - stats.bytes))) };
   const ranked = rankMatching(sources, filter, itemTable(q, routing.rotation, routing.codebooks, routing.pqM), routing.pqM, depth, dedupe);
   stats.filter.scored = ranked.scored;
   stats.filter.matched = ranked.matched;

@@ -191,7 +191,7 @@ export async function vectorCandidates(h: IndexHandle, q: Float32Array, options:
   const maxShardBytes = options.maxShardBytes ?? manifest.params.maxShardBytes;
   const scanLeaves = options.scanLeaves ?? manifest.params.scanLeaves;
   if (options.filter) {
-    const filtered = { ...depth, rerank: Math.max(k, options.rerank ?? filterRerank(h)) };
+    const filtered = { ...depth, rerank: Math.max(k, options.rerank ?? filterRerank(manifest.params)) };
     return searchFiltered(h, q, options.filter, { nprobe, probeMargin, depth: filtered, maxShardBytes, scanLeaves, filterBytes: options.filterBytes }, stats);
   }
   const nearest = probedLeaves(routing, q, nprobe, probeMargin, scanLeaves);

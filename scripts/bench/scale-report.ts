@@ -2,7 +2,7 @@
 import type { Dist } from "./stats.ts";
 import { SCALE_DEFAULTS, type ScaleReport } from "./scale.ts";
 import { PROBE_SPREAD } from "../../lib/index/leaves.ts";
-import { FILTER_RERANK } from "../../lib/index/filtered-search.ts";
+import { filterQueryBytes, filterRerank } from "../../lib/index/filtered-search.ts";
 import { selfCheckNprobe, selfCheckVsHeldOut } from "./self-check-line.ts";
 import { SYNTHETIC_DEFAULTS } from "./synthetic.ts";
 
@@ -212,5 +212,5 @@ function probeNote(r: ScaleReport): string {
   const p = r.build.params;
   if (!p) return "as the build's manifest sets them";
   const cap = p.maxShardBytes === undefined ? "no cap on shards" : `${Math.round(p.maxShardBytes / 1024)} KB of shards`;
-  return `${cap} + up to ${p.rerank} records unfiltered (${FILTER_RERANK} under a filter), as many as lie within the PQ-score margin of the 10th best`;
+  return `${cap} + up to ${p.rerank} records unfiltered (${filterRerank(p)} under a filter, within ${(filterQueryBytes(p) / 1e6).toFixed(2)} MB a query), as many as lie within the PQ-score margin of the 10th best`;
 }
