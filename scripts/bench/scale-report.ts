@@ -50,7 +50,7 @@ function hybridTargets(r: ScaleReport): string[][] {
     ...(r.isolate
       ? [[`in-isolate total ≤ ${isLarge(r) ? 32 : 8} MiB (routing, filter table, lexicon head)`, `${mib(r.isolate.totalBytes)} (routing ${mib(r.isolate.routingBytes)}, filter table ${mib(r.isolate.filterTableBytes)}, lexicon head ${mib(r.isolate.lexiconHeadBytes)})`, ok(r.isolate.totalBytes <= (isLarge(r) ? LARGE.isolateBytes : TARGET.routingBytes))]]
       : []),
-    ...(r.filters ?? []).map((f) => [`${f.name}: recall@10 ≥ 0.95, every result inside, ≤ 2 rounds`, `${f.recallAt10.toFixed(3)}; inside ${(100 * f.passing).toFixed(1)}%; rounds max ${f.roundTrips.max}`, ok(f.recallAt10 >= TARGET.recall && f.passing === 1 && f.roundTrips.max <= 2)]),
+    ...(r.filters ?? []).map((f) => [`${f.name}: recall@10 ≥ 0.95, every result inside, ≤ 2 rounds`, `${f.recallAt10.toFixed(3)}; inside ${(100 * f.passing).toFixed(1)}%; rounds max ${f.roundTrips.max}; ${kb(f.bytes.mean)} mean`, ok(f.recallAt10 >= TARGET.recall && f.passing === 1 && f.roundTrips.max <= 2)]),
   ];
 }
 
