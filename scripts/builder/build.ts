@@ -10,7 +10,7 @@ import { FORMAT, type Manifest, type ManifestLexiconDelta, type ModelRef } from 
 import { loadLexicalBase } from "./packing/lexical-base.ts";
 import { lexicalBlobs } from "./packing/lexical-values.ts";
 import { decodeShard, textToBlob, type Shard } from "../../lib/index/format.ts";
-import { readRouting, shardRefs } from "../../lib/index/version.ts";
+import { readRouting, shardRefs, type ReadTexts } from "../../lib/index/version.ts";
 import { EMBEDDING_DIM } from "../../lib/model/embed.ts";
 import { blobPath, blobReader, ensureDirs, pruneBlobs, readManifest, writeBlob, writeItemsPack } from "../artifacts/dir.ts";
 import { readCorpus, type CorpusItem, type CorpusReport } from "./corpus/read-corpus.ts";
@@ -107,13 +107,17 @@ export const DEFAULT_MAX_GROWTH = 0.5;
  */
 export const DEFAULT_MAX_SHRINK = 1 / 3;
 
-/** Base shards read and decoded at once by loadBase. */
+/** Base shards read and decoded at once by readBase. */
 const BASE_SHARDS_AT_ONCE = 4096;
 
 /** Reads a previous build's routing and shards from its artifacts directory. */
 export async function loadBase(dir: string): Promise<{ base: BaseIndex; manifest: Manifest }> {
   const manifest = await readManifest(dir);
-  const read = blobReader(dir);
+  return { manifest, base: await readBase(manifest, blobReader(dir), dir) };
+}
+
+/** A version's routing, decoded shards and main lexicon, read through `read` (its artifacts directory, or KV for a deploy); `where` names it in errors. */
+export async function readBase(manifest: Manifest, read: ReadTexts, where: string): Promise<BaseIndex> {
   const routing = await readRouting(manifest, read);
   const keys = shardRefs(routing).map((r) => r.key);
   const shards: Shard[] = [];
@@ -123,11 +127,11 @@ export async function loadBase(dir: string): Promise<{ base: BaseIndex; manifest
     const texts = await read(batch);
     for (const key of batch) {
       const t = texts.get(key);
-      if (t == null) throw new Error(`base index in ${dir} lacks ${key}`);
+      if (t == null) throw new Error(`base index in ${where} lacks ${key}`);
       shards.push(decodeShard(textToBlob(t)));
     }
   }
-  return { manifest, base: { routing, shards, lexical: await loadLexicalBase(manifest, read) } };
+  return { routing, shards, lexical: await loadLexicalBase(manifest, read) };
 }
 
 export interface BuildReport {

@@ -1,17 +1,15 @@
 // One deploy: build (extending the live version, embeddings from the cache) →
 // recall gate → upload what KV lacks → manifest → Worker code if it changed →
 // registry → pointer (the switch) → garbage collection of versions no longer kept.
-import { loadLexicalBase } from "../builder/packing/lexical-base.ts";
 import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { spawn } from "node:child_process";
-import { decodeShard, textToBlob } from "../../lib/index/format.ts";
 import { POINTER_KEY, encodePointer, type Manifest, type Pointer } from "../../lib/index/manifest.ts";
 import { readRouting, shardRefs, type VersionValues } from "../../lib/index/version.ts";
 import { artifactVersionValues, blobReader, readManifest } from "../artifacts/dir.ts";
-import { loadBase, reportLines, runBuild, type BuildOptions, type BuildReport } from "../builder/build.ts";
+import { readBase, reportLines, runBuild, type BuildOptions, type BuildReport } from "../builder/build.ts";
 import { prepareModel } from "../builder/embedding/node-model.ts";
 import type { BaseIndex } from "../builder/build-index.ts";
 import { bundleWorker, WRANGLER_ENV, wranglerBin } from "../local/harness.ts";
@@ -145,19 +143,13 @@ async function liveBase(kv: KvWriter, live: Manifest, out: string, log: (s: stri
   const local = await readManifest(out).catch(() => null);
   if (local?.version === live.version) {
     try {
-      return (await loadBase(out)).base;
+      return await readBase(local, blobReader(out), out);
     } catch (e) {
       log(`the live version in ${out} cannot be read (${(e as Error).message}); reading it from KV`);
     }
   }
   try {
-    const routing = await readRouting(live, (keys) => getTexts(kv, keys));
-    const keys = shardRefs(routing).map((r) => r.key);
-    const texts = await getTexts(kv, keys);
-    const missing = keys.filter((k) => texts.get(k) == null);
-    if (missing.length) throw new Error(`${missing.length} of its shards are unreadable (${missing[0]} …)`);
-    const lexical = await loadLexicalBase(live, (keys) => getTexts(kv, keys));
-    return { routing, shards: keys.map((k) => decodeShard(textToBlob(texts.get(k)!))), lexical };
+    return await readBase(live, (keys) => getTexts(kv, keys), "KV");
   } catch (e) {
     log(`not extending the live version: ${(e as Error).message}`);
     return undefined;
